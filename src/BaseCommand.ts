@@ -1,0 +1,53 @@
+import { Command, Flags } from '@oclif/core';
+import chalk, { Chalk } from 'chalk';
+import { CshareError, toCshareError } from './core/errors.js';
+
+/**
+ * Shared behaviour of every command: `--json`, one error format, exit codes from one table,
+ * colour only on a TTY and never with `NO_COLOR`, and an AbortSignal tied to SIGINT/SIGTERM.
+ */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    cwd: Flags.directory({ char: 'C', description: 'run as if started in this directory', helpGroup: 'GLOBAL' }),
+  };
+
+  protected readonly abort = new AbortController();
+  protected color = new Chalk({ level: 0 });
+
+  override async init(): Promise<void> {
+    await super.init();
+    const useColor = process.stdout.isTTY && !process.env.NO_COLOR && !this.argv.includes('--json');
+    this.color = useColor ? chalk : new Chalk({ level: 0 });
+    const stop = () => this.abort.abort(new CshareError('INTERNAL', 'interrupted'));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }
+
+  /** Errors as `{ ok: false, code, message }` with `--json`, else a one-line message; exit code from the table. */
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
+    // oclif's own exits (help, version) and flag parse errors.
+    if (err.oclif?.exit !== undefined && !(err instanceof CshareError)) {
+      if (err.oclif.exit === 0) return;
+      const usage = new CshareError('USAGE', err.message.split('\n')[0] ?? err.message);
+      return this.fail(usage);
+    }
+    return this.fail(toCshareError(err));
+  }
+
+  private fail(err: CshareError): void {
+    if (this.jsonEnabled()) {
+      process.stdout.write(`${JSON.stringify(err.toJSON())}\n`);
+    } else {
+      process.stderr.write(`${this.color.red('error')}: ${err.message}\n`);
+      if (err.code === 'INTERNAL' && err.cause instanceof Error && process.env.DEBUG) process.stderr.write(`${err.cause.stack}\n`);
+    }
+    process.exitCode = err.exitCode;
+  }
+
+  /** Wraps successful JSON output as `{ ok: true, ... }`. */
+  protected override toSuccessJson<T>(result: T): T {
+    return { ok: true, ...(result as object) } as T;
+  }
+}

@@ -1,0 +1,74 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../BaseCommand.js';
+import type { OpEntry } from '../core/history.js';
+import { openWorktree } from '../store/openWorktree.js';
+
+/** A change as `cshare log --json` shows it. */
+export interface LogEntryJson {
+  id: number;
+  kind: OpEntry['kind'];
+  author: string;
+  replica: string;
+  time: string;
+  path: string;
+  from?: string;
+  inserted: number;
+  deleted: number;
+  reverts?: number;
+  patch?: OpEntry['patch'];
+}
+
+/** `cshare log`: the local history, newest first, like `git log`. */
+export default class Log extends BaseCommand {
+  static override summary = 'Show who changed what and when, newest first';
+  static override examples = ['<%= config.bin %> log', '<%= config.bin %> log src/app.ts -n 5 --patch', '<%= config.bin %> log --json'];
+  static override args = { path: Args.string({ description: 'only changes to this file (following renames)' }) };
+  static override flags = {
+    'max-count': Flags.integer({ char: 'n', description: 'show at most N changes', min: 1 }),
+    patch: Flags.boolean({ char: 'p', description: 'show the text diff of each change' }),
+  };
+
+  async run(): Promise<{ changes: LogEntryJson[] }> {
+    const { args, flags } = await this.parse(Log);
+    const wt = await openWorktree({ cwd: flags.cwd ?? process.cwd() });
+    try {
+      const ops = await wt.replica.log({ path: args.path, limit: flags['max-count'] });
+      const changes = ops.map((op) => toJson(op, flags.patch));
+      if (!this.jsonEnabled()) process.stdout.write(ops.map((op) => this.format(op, flags.patch)).join('\n'));
+      return { changes };
+    } finally {
+      await wt.close();
+    }
+  }
+
+  private format(op: OpEntry, patch: boolean): string {
+    const c = this.color;
+    const lines = [
+      `${c.yellow(`change ${op.seq}`)} ${c.bold(op.kind)}${op.reverts ? ` (reverts ${op.reverts})` : ''}`,
+      `Author: ${op.author} (${op.replica})`,
+      `Date:   ${new Date(op.time).toString()}`,
+      `    ${op.from ? `${op.from} -> ` : ''}${op.path}  ${c.green(`+${op.inserted}`)} ${c.red(`-${op.deleted}`)}`,
+    ];
+    if (patch) {
+      if (op.patch) {
+        for (const p of op.patch) {
+          lines.push(c.cyan(`@@ ${p.pos} @@`));
+          if (p.del) lines.push(...p.del.split('\n').map((l) => c.red(`-${l}`)));
+          if (p.ins) lines.push(...p.ins.split('\n').map((l) => c.green(`+${l}`)));
+        }
+      } else if (op.patchTruncated) lines.push(c.dim('(patch too large to keep)'));
+    }
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+function toJson(op: OpEntry, patch: boolean): LogEntryJson {
+  const out: LogEntryJson = {
+    id: op.seq, kind: op.kind, author: op.author, replica: op.replica, time: new Date(op.time).toISOString(),
+    path: op.path, inserted: op.inserted, deleted: op.deleted,
+  };
+  if (op.from) out.from = op.from;
+  if (op.reverts) out.reverts = op.reverts;
+  if (patch && op.patch) out.patch = op.patch;
+  return out;
+}

@@ -1,0 +1,30 @@
+import { Args } from '@oclif/core';
+import { BaseCommand } from '../BaseCommand.js';
+import type { UndoResult } from '../core/undoRedo.js';
+import { openWorktree } from '../store/openWorktree.js';
+
+/** `cshare undo`: revert this replica's last change, selectively. */
+export default class Undo extends BaseCommand {
+  static override summary = "Revert this replica's most recent change (to PATH), keeping everyone else's edits";
+  static override examples = ['<%= config.bin %> undo', '<%= config.bin %> undo src/app.ts --json'];
+  static override args = { path: Args.string({ description: 'only the last change to this file' }) };
+
+  async run(): Promise<UndoResult> {
+    const { args, flags } = await this.parse(Undo);
+    return runUndoRedo(this, 'undo', args.path, flags.cwd);
+  }
+}
+
+/** Shared by `undo` and `redo`: open, revert, print one line. */
+export async function runUndoRedo(cmd: BaseCommand, which: 'undo' | 'redo', path: string | undefined, cwd: string | undefined): Promise<UndoResult> {
+  const wt = await openWorktree({ cwd: cwd ?? process.cwd() });
+  try {
+    const result = which === 'undo' ? await wt.replica.undo({ path }) : await wt.replica.redo({ path });
+    if (!cmd.jsonEnabled()) {
+      process.stdout.write(`${which === 'undo' ? 'Undid' : 'Redid'} change ${result.reverts} on ${result.from ? `${result.from} -> ` : ''}${result.path} (+${result.inserted} -${result.deleted}), recorded as change ${result.seq}\n`);
+    }
+    return result;
+  } finally {
+    await wt.close();
+  }
+}

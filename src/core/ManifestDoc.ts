@@ -1,0 +1,140 @@
+import * as Y from 'yjs';
+import { createHash } from 'node:crypto';
+
+/** Kinds of shared file. */
+export type EntryKind = 'text' | 'binary' | 'symlink';
+
+/**
+ * One file in the manifest. Keyed by `fileId`, so a rename changes `path` and keeps the
+ * history; a delete keeps the entry as a tombstone (`deleted`), so a later re-create of the
+ * same content at the same path revives the same history.
+ */
+export interface ManifestEntry {
+  path: string;
+  kind: EntryKind;
+  /** Git mode: 0o100644, 0o100755 or 0o120000. */
+  mode: number;
+  /** Git blob id of the current content. */
+  digest: string;
+  size: number;
+  /** Digest of the content the file was created with: the base of its text doc. */
+  base: string;
+  /** Lamport timestamp of the last change to this entry (last writer wins for blobs). */
+  lamport: number;
+  /** Replica id of the last writer. */
+  by: string;
+  deleted?: boolean;
+}
+
+/**
+ * The fileId of a file first seen at `path` with content `digest`. Deterministic, so two
+ * replicas that record the same initial tree give every file the same id and the same text
+ * base, and their histories merge without doubling any file.
+ */
+export function deriveFileId(path: string, digest: string): string {
+  return createHash('sha1').update(`cshare-file\0${path}\0${digest}`).digest('hex').slice(0, 24);
+}
+
+/**
+ * The manifest: a Yjs doc holding a map fileId -> {@link ManifestEntry}. Concurrent creates,
+ * deletes and renames on different replicas converge because the map is a CRDT. Two live
+ * entries may claim one path after concurrent creates; {@link ManifestDoc.live} resolves that
+ * deterministically (highest lamport, then fileId) so every replica shows the same file.
+ */
+export class ManifestDoc {
+  readonly doc: Y.Doc;
+  private readonly files: Y.Map<ManifestEntry>;
+  private liveCache: Map<string, { fileId: string; entry: ManifestEntry }> | null = null;
+
+  private constructor(clientId: number) {
+    this.doc = new Y.Doc({ gc: true });
+    this.doc.clientID = clientId;
+    this.files = this.doc.getMap<ManifestEntry>('files');
+    this.files.observe(() => {
+      this.liveCache = null;
+    });
+  }
+
+  /** An empty manifest edited as `clientId`. */
+  static create(clientId: number): ManifestDoc {
+    return new ManifestDoc(clientId);
+  }
+
+  /** Rebuilds from an optional snapshot and the updates logged after it. */
+  static load(clientId: number, snapshot: Uint8Array | undefined, updates: Iterable<Uint8Array>): ManifestDoc {
+    const m = new ManifestDoc(clientId);
+    Y.transact(m.doc, () => {
+      if (snapshot) Y.applyUpdate(m.doc, snapshot);
+      for (const u of updates) Y.applyUpdate(m.doc, u);
+    }, 'load');
+    return m;
+  }
+
+  /** The entry for `fileId`, tombstones included. */
+  get(fileId: string): ManifestEntry | undefined {
+    return this.files.get(fileId);
+  }
+
+  /** Every entry, tombstones included. */
+  all(): IterableIterator<[string, ManifestEntry]> {
+    return this.files.entries();
+  }
+
+  /** Live files by path; one winner per path. */
+  live(): Map<string, { fileId: string; entry: ManifestEntry }> {
+    if (this.liveCache) return this.liveCache;
+    const out = new Map<string, { fileId: string; entry: ManifestEntry }>();
+    for (const [fileId, entry] of this.files.entries()) {
+      if (entry.deleted) continue;
+      const prev = out.get(entry.path);
+      if (!prev || entry.lamport > prev.entry.lamport || (entry.lamport === prev.entry.lamport && fileId > prev.fileId)) {
+        out.set(entry.path, { fileId, entry });
+      }
+    }
+    this.liveCache = out;
+    return out;
+  }
+
+  /** Highest lamport timestamp in the manifest. */
+  maxLamport(): number {
+    let max = 0;
+    for (const e of this.files.values()) if (e.lamport > max) max = e.lamport;
+    return max;
+  }
+
+  /**
+   * Applies `fn`'s `set` calls in one transaction and returns the resulting update, or null
+   * if nothing changed.
+   */
+  change(fn: (set: (fileId: string, entry: ManifestEntry) => void) => void): Uint8Array | null {
+    let update: Uint8Array | null = null;
+    const onUpdate = (u: Uint8Array, origin: unknown) => {
+      if (origin === 'local') update = update ? Y.mergeUpdates([update, u]) : u;
+    };
+    this.doc.on('update', onUpdate);
+    try {
+      Y.transact(this.doc, () => fn((fileId, entry) => this.files.set(fileId, entry)), 'local');
+    } finally {
+      this.doc.off('update', onUpdate);
+    }
+    return update;
+  }
+
+  /** Applies an update from elsewhere. */
+  applyUpdate(update: Uint8Array): void {
+    Y.applyUpdate(this.doc, update, 'remote');
+  }
+
+  /** Full state, for compaction. */
+  snapshot(): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc);
+  }
+
+  stateVector(): Uint8Array {
+    return Y.encodeStateVector(this.doc);
+  }
+
+  destroy(): void {
+    this.doc.destroy();
+  }
+}

@@ -1,0 +1,164 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { CshareError } from './errors.js';
+import { parseGitConfig } from './gitConfig.js';
+import type { OpEntry } from './history.js';
+import type { KvStore, WorktreeFs } from './ports.js';
+import { pendingChanges, recordScan, type RecordOptions, type ScanReport } from './recordScan.js';
+import { ReplicaContext } from './ReplicaContext.js';
+import { ReplicaStore, jsonBytes, type ReplicaIdentity } from './ReplicaStore.js';
+import { scanWorktree, type ScanResult } from './Scanner.js';
+import { undoRedo, type UndoResult } from './undoRedo.js';
+
+/** Options for {@link Replica.open}. */
+export interface ReplicaOptions {
+  fs: WorktreeFs;
+  kv: KvStore;
+  /** Environment for the author name and global git config (defaults to none). */
+  env?: Record<string, string | undefined>;
+  home?: string;
+  textLimit?: number;
+  now?: () => number;
+}
+
+/** What `cshare status` reports while no sync process runs. */
+export interface ReplicaStatus {
+  root: string;
+  replica: { id: string; name: string };
+  files: number;
+  changed: { path: string; change: 'created' | 'modified' | 'deleted' | 'renamed'; from?: string }[];
+  storeBytes: number;
+  sharing: 'off';
+}
+
+/**
+ * One worktree's local engine: scan and record changes, list files, show history, undo and
+ * redo. It works only through its ports (a {@link KvStore} and a {@link WorktreeFs}), so the
+ * same code runs on LevelDB and disk in the CLI and on the memory twins in tests.
+ */
+export class Replica {
+  private constructor(
+    private readonly ctx: ReplicaContext,
+    private readonly opts: ReplicaOptions,
+  ) {}
+
+  /** Opens (initialising on first use) the replica whose store is `opts.kv`. */
+  static async open(opts: ReplicaOptions): Promise<Replica> {
+    const store = new ReplicaStore(opts.kv);
+    const author = authorName(opts);
+    let identity = await store.identity();
+    if (!identity) {
+      // Yjs client ids are 32-bit; a random one per replica, kept forever, so this replica's
+      // clocks continue across restarts instead of colliding with its own earlier ops.
+      identity = { replicaId: randomBytes(8).toString('hex'), clientId: randomInt(1, 2 ** 32 - 1), name: author };
+      await opts.kv.put('meta:replica', jsonBytes(identity));
+    }
+    const ctx = await ReplicaContext.load({ fs: opts.fs, store, identity, author, now: opts.now ?? Date.now });
+    return new Replica(ctx, opts);
+  }
+
+  get identity(): ReplicaIdentity {
+    return this.ctx.identity;
+  }
+
+  get root(): string {
+    return this.ctx.fs.root;
+  }
+
+  /** What would be shared, using and refreshing the stat cache. */
+  async files(opts: { includeExcluded?: boolean; signal?: AbortSignal } = {}): Promise<ScanResult> {
+    const statCache = await this.ctx.store.statCache();
+    const result = scanWorktree({ ...this.scanOpts(), statCache, includeExcluded: opts.includeExcluded, signal: opts.signal });
+    const ops: { type: 'put'; key: string; value: Uint8Array }[] = [];
+    for (const f of result.files) {
+      const c = statCache.get(f.path);
+      if (!c || c.digest !== f.digest || c.mtimeMs !== f.stat.mtimeMs || c.ino !== f.stat.ino || c.size !== f.stat.size || c.ctimeMs !== f.stat.ctimeMs) {
+        ops.push({ type: 'put', key: `s:${f.path}`, value: jsonBytes(f.stat) });
+      }
+    }
+    await this.ctx.store.kv.batch(ops);
+    return result;
+  }
+
+  /** Records every change since the last scan. */
+  async scan(opts: Pick<RecordOptions, 'signal' | 'onRecorded'> = {}): Promise<ScanReport> {
+    return recordScan(this.ctx, { ...this.scanOpts(), ...opts });
+  }
+
+  /** History, newest first, optionally for one path (following renames) and limited. */
+  async log(opts: { path?: string; limit?: number } = {}): Promise<OpEntry[]> {
+    const out: OpEntry[] = [];
+    const limit = opts.limit ?? Infinity;
+    let fileId: string | undefined;
+    if (opts.path !== undefined) {
+      fileId = this.ctx.manifest.live().get(opts.path)?.fileId;
+      if (!fileId) {
+        for (const [id, e] of this.ctx.manifest.all()) if (e.path === opts.path) fileId = id;
+      }
+    }
+    for await (const op of this.ctx.store.opsNewestFirst()) {
+      if (out.length >= limit) break;
+      if (opts.path === undefined || op.fileId === fileId || op.path === opts.path || op.from === opts.path) out.push(op);
+    }
+    return out;
+  }
+
+  /** Reverts this replica's last change (to `path`); local edits are recorded first. */
+  async undo(opts: { path?: string } = {}): Promise<UndoResult> {
+    await this.scan();
+    return undoRedo(this.ctx, 'undo', opts.path);
+  }
+
+  /** Re-applies the last undone change (to `path`). */
+  async redo(opts: { path?: string } = {}): Promise<UndoResult> {
+    await this.scan();
+    return undoRedo(this.ctx, 'redo', opts.path);
+  }
+
+  /** Offline status: what is tracked and what changed since the last scan (not recorded). */
+  async status(): Promise<ReplicaStatus> {
+    const statCache = await this.ctx.store.statCache();
+    const scan = scanWorktree({ ...this.scanOpts(), statCache });
+    const p = pendingChanges(this.ctx, scan);
+    const changed: ReplicaStatus['changed'] = [
+      ...p.creates.map((f) => ({ path: f.path, change: 'created' as const })),
+      ...p.modified.map((m) => ({ path: m.file.path, change: 'modified' as const })),
+      ...p.deletes.map((d) => ({ path: d.entry.path, change: 'deleted' as const })),
+      ...p.renames.map((r) => ({ path: r.file.path, change: 'renamed' as const, from: r.entry.path })),
+    ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return {
+      root: this.root,
+      replica: { id: this.ctx.identity.replicaId, name: this.ctx.author },
+      files: this.ctx.manifest.live().size,
+      changed,
+      storeBytes: await this.ctx.store.kv.size(),
+      sharing: 'off',
+    };
+  }
+
+  /** Frees memory; the caller closes the store. */
+  close(): void {
+    this.ctx.destroy();
+  }
+
+  private scanOpts() {
+    return { fs: this.ctx.fs, textLimit: this.opts.textLimit, home: this.opts.home, env: this.opts.env };
+  }
+}
+
+/** Git's `user.name` (repository config, then global), else `$USER`, else "unknown". */
+function authorName(opts: ReplicaOptions): string {
+  const env = opts.env ?? {};
+  const home = opts.home ?? env.HOME;
+  const xdg = env.XDG_CONFIG_HOME ?? (home ? `${home}/.config` : undefined);
+  const files = [`${opts.fs.root}/.git/config`, xdg && `${xdg}/git/config`, home && `${home}/.gitconfig`];
+  for (const file of files) {
+    if (!file) continue;
+    const bytes = opts.fs.readExternal(file);
+    if (!bytes) continue;
+    const name = parseGitConfig(new TextDecoder().decode(bytes)).get('user.name');
+    if (name) return name;
+  }
+  return env.USER || env.LOGNAME || 'unknown';
+}
+
+export { CshareError };

@@ -1,0 +1,173 @@
+import { CshareError } from './errors.js';
+import { FileDoc } from './FileDoc.js';
+import { ManifestDoc, type ManifestEntry } from './ManifestDoc.js';
+import type { FileStat, WorktreeFs } from './ports.js';
+import { ChangeBatch, ReplicaStore, seqKey, type ReplicaIdentity } from './ReplicaStore.js';
+import type { CachedStat, FileKind } from './Scanner.js';
+
+/** Updates a file doc may log before they are folded into a snapshot. */
+export const COMPACT_AFTER = 256;
+
+const utf8 = new TextDecoder('utf-8');
+
+/** A loaded file doc and how many updates it has logged since its snapshot. */
+interface LoadedDoc {
+  doc: FileDoc;
+  logged: number;
+}
+
+/**
+ * The state a replica's operations share: its ports, identity, manifest, loaded docs and
+ * counters. Loaded once per process; file docs are loaded lazily and only for files that are
+ * edited or asked for (building a Y.Doc per file for a big tree is far too slow).
+ */
+export class ReplicaContext {
+  private readonly docs = new Map<string, LoadedDoc>();
+  private manifestLogged: number;
+
+  constructor(
+    readonly fs: WorktreeFs,
+    readonly store: ReplicaStore,
+    readonly identity: ReplicaIdentity,
+    readonly manifest: ManifestDoc,
+    manifestLogged: number,
+    public seq: number,
+    public lamport: number,
+    readonly author: string,
+    readonly now: () => number,
+  ) {
+    this.manifestLogged = manifestLogged;
+  }
+
+  /** Loads everything but the file docs. */
+  static async load(opts: { fs: WorktreeFs; store: ReplicaStore; identity: ReplicaIdentity; author: string; now: () => number }): Promise<ReplicaContext> {
+    const { snapshot, updates, count } = await opts.store.manifestState();
+    let manifest: ManifestDoc;
+    try {
+      manifest = ManifestDoc.load(opts.identity.clientId, snapshot, updates);
+    } catch (err) {
+      throw new CshareError('STORE_CORRUPT', 'the manifest in .cshare is damaged; move .cshare aside to rebuild history', {}, { cause: err });
+    }
+    const seq = await opts.store.lastSeq();
+    const lamport = Math.max(manifest.maxLamport(), (await opts.store.getJson<number>('meta:lamport')) ?? 0);
+    return new ReplicaContext(opts.fs, opts.store, opts.identity, manifest, count, seq, lamport, opts.author, opts.now);
+  }
+
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  nextLamport(): number {
+    return ++this.lamport;
+  }
+
+  /** The text of a blob, or a `STORE_CORRUPT` error if the store lost it. */
+  async blobText(digest: string): Promise<string> {
+    return utf8.decode(await this.blobBytes(digest));
+  }
+
+  async blobBytes(digest: string): Promise<Uint8Array> {
+    const bytes = await this.store.blob(digest);
+    if (bytes === undefined) throw new CshareError('STORE_CORRUPT', `blob ${digest} is missing from .cshare`, { digest });
+    return bytes;
+  }
+
+  /**
+   * The doc of a text file, loading it from its logged updates, or creating it from its base
+   * (a deterministic insert, see {@link FileDoc.create}) when it has no history yet. A freshly
+   * created base update is written with the caller's batch.
+   */
+  async doc(fileId: string, entry: ManifestEntry, batch: ChangeBatch, seq: number): Promise<{ doc: FileDoc; baseUpdate: Uint8Array | null }> {
+    const loaded = this.docs.get(fileId);
+    if (loaded) return { doc: loaded.doc, baseUpdate: null };
+    const state = await this.store.fileState(fileId);
+    if (state.snapshot || state.updates.length > 0) {
+      let doc: FileDoc;
+      try {
+        doc = FileDoc.load({ fileId, clientId: this.identity.clientId, snapshot: state.snapshot, updates: state.updates });
+      } catch (err) {
+        throw new CshareError('STORE_CORRUPT', `the history of ${entry.path} in .cshare is damaged`, { fileId }, { cause: err });
+      }
+      this.docs.set(fileId, { doc, logged: state.updates.length });
+      return { doc, baseUpdate: null };
+    }
+    const { doc, baseUpdate } = FileDoc.create({ fileId, clientId: this.identity.clientId, baseText: await this.blobText(entry.base) });
+    this.docs.set(fileId, { doc, logged: 0 });
+    if (baseUpdate) this.logFileUpdate(batch, fileId, seq, baseUpdate, 'base');
+    return { doc, baseUpdate };
+  }
+
+  /** Does this file have a doc history in the store or in memory? */
+  async hasHistory(fileId: string): Promise<boolean> {
+    if (this.docs.has(fileId)) return true;
+    for await (const _ of this.store.kv.iterate({ gt: `f:${fileId}:`, lt: `f:${fileId};`, limit: 1 })) return true;
+    return false;
+  }
+
+  /** The current text of a text file: its doc if it has one, else its base blob. */
+  async currentText(fileId: string, entry: ManifestEntry): Promise<string> {
+    const loaded = this.docs.get(fileId);
+    if (loaded) return loaded.doc.text;
+    if (await this.hasHistory(fileId)) {
+      const scratch = new ChangeBatch();
+      const { doc } = await this.doc(fileId, entry, scratch, 0);
+      return doc.text;
+    }
+    return this.blobText(entry.base);
+  }
+
+  /** Logs a file doc update under change `seq` (`sub` tells several updates of one change apart). */
+  logFileUpdate(batch: ChangeBatch, fileId: string, seq: number, update: Uint8Array, sub = 'edit'): void {
+    batch.put(`f:${fileId}:u:${seqKey(seq)}.${sub}`, update);
+    const loaded = this.docs.get(fileId);
+    if (loaded) loaded.logged++;
+  }
+
+  /** Logs a manifest update under change `seq`. */
+  logManifestUpdate(batch: ChangeBatch, seq: number, update: Uint8Array | null): void {
+    if (!update) return;
+    batch.put(`m:u:${seqKey(seq)}`, update);
+    this.manifestLogged++;
+  }
+
+  /**
+   * Folds long logs into snapshots. The op entries (`log`) and undo records (Yjs ids, valid
+   * because docs keep deleted items with `gc: false`) stay, so nothing `log`/`undo` need is lost.
+   */
+  async compact(): Promise<void> {
+    for (const [fileId, loaded] of this.docs) {
+      if (loaded.logged < COMPACT_AFTER) continue;
+      const { keys } = await this.store.fileState(fileId);
+      const batch = new ChangeBatch();
+      batch.put(`f:${fileId}:snap`, loaded.doc.snapshot());
+      for (const key of keys) batch.del(key);
+      await batch.commit(this.store.kv);
+      loaded.logged = 0;
+    }
+    if (this.manifestLogged >= COMPACT_AFTER) {
+      const batch = new ChangeBatch();
+      batch.put('m:snap', this.manifest.snapshot());
+      for await (const [key] of this.store.kv.iterate({ gt: 'm:u:', lt: 'm:u;' })) batch.del(key);
+      await batch.commit(this.store.kv);
+      this.manifestLogged = 0;
+    }
+  }
+
+  /** Frees the loaded docs. */
+  destroy(): void {
+    for (const { doc } of this.docs.values()) doc.destroy();
+    this.docs.clear();
+    this.manifest.destroy();
+  }
+}
+
+/** Git mode for a stat of a regular file or symlink. */
+export function gitMode(st: FileStat): number {
+  if (st.kind === 'symlink') return 0o120000;
+  return st.mode & 0o111 ? 0o100755 : 0o100644;
+}
+
+/** The stat cache entry for a file whose content has digest `digest`. */
+export function cacheEntry(st: FileStat, kind: FileKind, digest: string): CachedStat {
+  return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, mode: st.mode, kind, digest };
+}

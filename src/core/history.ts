@@ -1,0 +1,44 @@
+import type { ManifestEntry } from './ManifestDoc.js';
+import type { TextOp, UndoRecord } from './FileDoc.js';
+
+/** What kind of change an {@link OpEntry} records. */
+export type OpKind = 'create' | 'edit' | 'delete' | 'rename' | 'mode' | 'undo' | 'redo';
+
+/**
+ * One recorded change, as `cshare log` shows it. Stored under `o:<seq>` in the same batch as
+ * the updates it describes.
+ */
+export interface OpEntry {
+  seq: number;
+  kind: OpKind;
+  /** Milliseconds since the epoch. */
+  time: number;
+  author: string;
+  replica: string;
+  fileId: string;
+  path: string;
+  /** Previous path, for renames (and undos/redos of them). */
+  from?: string;
+  inserted: number;
+  deleted: number;
+  /** The text ops of this change, for `log --patch`; dropped when too large. */
+  patch?: TextOp[];
+  patchTruncated?: boolean;
+  /** For undo/redo: the seq of the change this one reverts. */
+  reverts?: number;
+  /**
+   * How to revert this change: a selective text undo record, and/or the manifest entry
+   * before and after it (null = did not exist).
+   */
+  inverse: { text?: UndoRecord; before?: ManifestEntry | null; after?: ManifestEntry | null };
+}
+
+/** Largest patch text (characters) kept in an op entry for `log --patch`. */
+export const MAX_PATCH_CHARS = 64 * 1024;
+
+/** The patch to store for `ops`: the ops themselves, or nothing when they are too large. */
+export function patchFor(ops: TextOp[]): Pick<OpEntry, 'patch' | 'patchTruncated'> {
+  let chars = 0;
+  for (const op of ops) chars += op.del.length + op.ins.length;
+  return chars <= MAX_PATCH_CHARS ? { patch: ops } : { patchTruncated: true };
+}

@@ -1,0 +1,78 @@
+/**
+ * The ports `core` depends on. `core` never touches LevelDB or the file system itself; it is
+ * handed implementations of these interfaces (`LevelStore`/`MemoryStore`, `NodeFs`).
+ */
+
+/** One write in an atomic batch. */
+export type KvBatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+
+/** Range options for {@link KvStore.iterate}; keys compare as UTF-8 strings. */
+export interface KvRange {
+  gt?: string;
+  gte?: string;
+  lt?: string;
+  lte?: string;
+  reverse?: boolean;
+  limit?: number;
+}
+
+/**
+ * An ordered key-value store with atomic batches. All writes of one recorded change go in
+ * one `batch`, so a crash leaves either all of them or none.
+ */
+export interface KvStore {
+  get(key: string): Promise<Uint8Array | undefined>;
+  getMany(keys: string[]): Promise<(Uint8Array | undefined)[]>;
+  put(key: string, value: Uint8Array): Promise<void>;
+  del(key: string): Promise<void>;
+  batch(ops: KvBatchOp[]): Promise<void>;
+  /** Entries in key order (or reverse) within the range. */
+  iterate(range: KvRange): AsyncIterable<[string, Uint8Array]>;
+  /** Approximate bytes used on disk (or in memory for the twin). */
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** What {@link WorktreeFs.lstat} reports; never follows symlinks. */
+export interface FileStat {
+  kind: 'file' | 'dir' | 'symlink' | 'other';
+  size: number;
+  mode: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+}
+
+/** One directory entry. */
+export interface DirEntry {
+  name: string;
+  kind: 'file' | 'dir' | 'symlink' | 'other';
+}
+
+/**
+ * The worktree on disk, addressed by paths relative to its root with `/` separators.
+ * Synchronous on purpose: a scan does tens of thousands of tiny calls, and sync `lstat` is
+ * several times faster than the thread-pool round trip of the async one.
+ */
+export interface WorktreeFs {
+  /** Absolute root of the worktree. */
+  readonly root: string;
+  /** Entries of a directory, or `undefined` if it vanished. Throws `IO` if unreadable. */
+  readdir(rel: string): DirEntry[] | undefined;
+  /** Stat without following symlinks, or `undefined` if it does not exist. */
+  lstat(rel: string): FileStat | undefined;
+  /** Contents, or `undefined` if the file vanished. Throws `IO` if unreadable. */
+  readFile(rel: string): Uint8Array | undefined;
+  /** Target of a symlink, or `undefined` if it vanished. */
+  readlink(rel: string): string | undefined;
+  /** Writes atomically (temp file + rename), creating parent directories. */
+  writeFile(rel: string, data: Uint8Array, mode?: number): void;
+  /** Creates a symlink (replacing what is there). */
+  symlink(rel: string, target: string): void;
+  /** Removes a file or symlink; a missing file is not an error. Removes emptied parents. */
+  remove(rel: string): void;
+  /** Sets the permission bits. */
+  chmod(rel: string, mode: number): void;
+  /** Reads a file outside the worktree (global git config, excludes file); `undefined` if absent. */
+  readExternal(absPath: string): Uint8Array | undefined;
+}

@@ -1,0 +1,285 @@
+import { isText } from './classify.js';
+import { gitBlobId } from './digest.js';
+import { CshareError } from './errors.js';
+import { patchFor, type OpEntry, type OpKind } from './history.js';
+import { logger } from './log.js';
+import { deriveFileId, type ManifestEntry } from './ManifestDoc.js';
+import { ChangeBatch, seqKey } from './ReplicaStore.js';
+import type { ReplicaContext } from './ReplicaContext.js';
+import { scanWorktree, type ScannedFile, type ScanResult } from './Scanner.js';
+
+const log = logger('record');
+
+/** Flush a batch once it holds this many bytes or changes (one LevelDB write each). */
+const BATCH_BYTES = 16 * 1024 * 1024;
+const BATCH_CHANGES = 2000;
+
+/** What one recorded change looks like to a caller. */
+export interface RecordedChange {
+  seq: number;
+  kind: OpKind;
+  path: string;
+  from?: string;
+  inserted: number;
+  deleted: number;
+}
+
+/** What {@link recordScan} did. */
+export interface ScanReport {
+  recorded: RecordedChange[];
+  files: number;
+  counts: ScanResult['counts'];
+  errors: ScanResult['errors'];
+}
+
+/** Options for {@link recordScan}. */
+export interface RecordOptions {
+  textLimit?: number;
+  home?: string;
+  env?: Record<string, string | undefined>;
+  signal?: AbortSignal;
+  /** Called after each batch has been committed, with the changes it holds. */
+  onRecorded?: (changes: RecordedChange[]) => void;
+}
+
+/** The differences between the worktree on disk and the recorded manifest. */
+export interface PendingChanges {
+  creates: ScannedFile[];
+  modified: { file: ScannedFile; fileId: string; entry: ManifestEntry }[];
+  deletes: { fileId: string; entry: ManifestEntry }[];
+  renames: { file: ScannedFile; fileId: string; entry: ManifestEntry }[];
+}
+
+/**
+ * Compares a scan with the manifest. Paths the scan could not read are neither changed nor
+ * deleted: an unreadable file must never be recorded as a delete.
+ */
+export function pendingChanges(ctx: ReplicaContext, scan: ScanResult): PendingChanges {
+  const live = ctx.manifest.live();
+  const unreadable = new Set(scan.errors.map((e) => e.path));
+  const seen = new Set<string>();
+  const creates: ScannedFile[] = [];
+  const modified: PendingChanges['modified'] = [];
+  for (const file of scan.files) {
+    seen.add(file.path);
+    const cur = live.get(file.path);
+    if (!cur) creates.push(file);
+    else if (cur.entry.digest !== file.digest || cur.entry.mode !== file.mode || cur.entry.kind !== file.kind) {
+      modified.push({ file, fileId: cur.fileId, entry: cur.entry });
+    }
+  }
+  const gone: { fileId: string; entry: ManifestEntry }[] = [];
+  for (const [path, cur] of live) if (!seen.has(path) && !unreadable.has(path)) gone.push(cur);
+
+  // A create whose exact content vanished elsewhere is a rename: it keeps its fileId, so its
+  // history follows it.
+  const goneByDigest = new Map<string, { fileId: string; entry: ManifestEntry }[]>();
+  for (const g of gone) {
+    const list = goneByDigest.get(g.entry.digest) ?? [];
+    list.push(g);
+    goneByDigest.set(g.entry.digest, list);
+  }
+  const renames: PendingChanges['renames'] = [];
+  const realCreates: ScannedFile[] = [];
+  for (const file of creates) {
+    const match = goneByDigest.get(file.digest)?.find((g) => g.entry.kind === file.kind);
+    if (match) {
+      goneByDigest.get(file.digest)!.splice(goneByDigest.get(file.digest)!.indexOf(match), 1);
+      renames.push({ file, fileId: match.fileId, entry: match.entry });
+    } else realCreates.push(file);
+  }
+  const deletes = [...goneByDigest.values()].flat();
+  return { creates: realCreates, modified, deletes, renames };
+}
+
+/**
+ * Records every change since the last scan: text edits as minimal Yjs ops on the file's doc,
+ * binaries by digest, and creates, deletes, renames and mode changes in the manifest.
+ * Changes are grouped into LevelDB batches; a change is reported (`onRecorded`) only after
+ * its batch is on disk, so `kill -9` never loses a change that was reported.
+ */
+export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Promise<ScanReport> {
+  const statCache = await ctx.store.statCache();
+  const scan = scanWorktree({ fs: ctx.fs, statCache, textLimit: opts.textLimit, home: opts.home, env: opts.env, signal: opts.signal });
+  const pending = pendingChanges(ctx, scan);
+  const initialImport = ctx.manifest.live().size === 0;
+  const recorded: RecordedChange[] = [];
+
+  let batch = new ChangeBatch();
+  let inBatch: RecordedChange[] = [];
+  let manifestSets: [string, ManifestEntry][] = [];
+  let anyOwn = false;
+
+  const flush = async () => {
+    if (manifestSets.length > 0) {
+      const sets = manifestSets;
+      const update = ctx.manifest.change((set) => {
+        for (const [id, e] of sets) set(id, e);
+      });
+      // The manifest update is logged under the last change of the batch: the batch is atomic.
+      ctx.logManifestUpdate(batch, inBatch.at(-1)?.seq ?? ctx.seq, update);
+      batch.putJson('meta:lamport', ctx.lamport);
+    }
+    if (!batch.empty) await batch.commit(ctx.store.kv);
+    if (inBatch.length > 0) {
+      recorded.push(...inBatch);
+      opts.onRecorded?.(inBatch);
+    }
+    batch = new ChangeBatch();
+    inBatch = [];
+    manifestSets = [];
+  };
+
+  const addOp = async (op: OpEntry, entryUpdate: [string, ManifestEntry] | null, undoable: boolean) => {
+    batch.putJson(`o:${seqKey(op.seq)}`, op);
+    if (undoable) {
+      if (!anyOwn) {
+        // A new change ends the redo chain, as in every editor.
+        for await (const seq of ctx.store.stack('re')) batch.del(`re:${seqKey(seq)}`);
+        anyOwn = true;
+      }
+      batch.put(`un:${seqKey(op.seq)}`, new Uint8Array());
+    }
+    if (entryUpdate) manifestSets.push(entryUpdate);
+    inBatch.push({ seq: op.seq, kind: op.kind, path: op.path, from: op.from, inserted: op.inserted, deleted: op.deleted });
+    if (batch.bytes >= BATCH_BYTES || inBatch.length >= BATCH_CHANGES) await flush();
+  };
+
+  const base = (seq: number, kind: OpKind, fileId: string, path: string): OpEntry => ({
+    seq, kind, time: ctx.now(), author: ctx.author, replica: ctx.identity.replicaId, fileId, path, inserted: 0, deleted: 0, inverse: {},
+  });
+
+  for (const { file, fileId, entry } of pending.renames) {
+    opts.signal?.throwIfAborted();
+    const seq = ctx.nextSeq();
+    const after: ManifestEntry = { ...entry, path: file.path, mode: file.mode, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+    const op = { ...base(seq, 'rename', fileId, file.path), from: entry.path, inverse: { before: entry, after } };
+    await addOp(op, [fileId, after], true);
+  }
+
+  for (const { file, fileId, entry } of pending.modified) {
+    opts.signal?.throwIfAborted();
+    const bytes = readContent(ctx, file);
+    if (bytes === undefined) continue; // vanished since the scan: the next scan records the delete
+    const { kind, digest } = classifyBytes(bytes, file.kind === 'symlink', opts.textLimit);
+    const contentChanged = digest !== entry.digest || kind !== entry.kind;
+    if (contentChanged) {
+      const seq = ctx.nextSeq();
+      const op = base(seq, 'edit', fileId, file.path);
+      const after: ManifestEntry = { ...entry, kind, digest, size: bytes.byteLength, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+      if (kind === 'text' && entry.kind === 'text') {
+        const { doc } = await ctx.doc(fileId, entry, batch, seq);
+        const change = doc.setText(new TextDecoder().decode(bytes));
+        if (change) {
+          ctx.logFileUpdate(batch, fileId, seq, change.update);
+          Object.assign(op, { inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops) });
+          op.inverse = { text: change.record };
+        }
+      } else {
+        // A kind change or a binary/symlink edit: the new content is a blob, and undo restores
+        // the previous manifest entry (whose blob stays in the store).
+        if (kind === 'text' && !(await ctx.hasHistory(fileId))) after.base = digest;
+        else if (kind === 'text') {
+          const { doc } = await ctx.doc(fileId, { ...entry, kind: 'text' }, batch, seq);
+          const change = doc.setText(new TextDecoder().decode(bytes));
+          if (change) ctx.logFileUpdate(batch, fileId, seq, change.update);
+        }
+        batch.put(`b:${digest}`, bytes);
+        op.inverse = { before: entry, after };
+      }
+      await addOp(op, [fileId, after], true);
+      entry = after;
+    }
+    if (file.mode !== entry.mode) {
+      const seq = ctx.nextSeq();
+      const after: ManifestEntry = { ...entry, mode: file.mode, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+      await addOp({ ...base(seq, 'mode', fileId, file.path), inverse: { before: entry, after } }, [fileId, after], true);
+    }
+  }
+
+  for (const file of pending.creates) {
+    opts.signal?.throwIfAborted();
+    const bytes = readContent(ctx, file);
+    if (bytes === undefined) continue;
+    const { kind, digest } = classifyBytes(bytes, file.kind === 'symlink', opts.textLimit);
+    let fileId = deriveFileId(file.path, digest);
+    let before = ctx.manifest.get(fileId) ?? null;
+    if (before && !before.deleted) {
+      // The derived id is taken by a live file that was renamed away: use a fresh one.
+      fileId = deriveFileId(file.path, `${digest}\0${ctx.identity.replicaId}\0${ctx.seq}`);
+      before = null;
+    }
+    const seq = ctx.nextSeq();
+    const after: ManifestEntry = {
+      path: file.path, kind, mode: file.mode, digest, size: bytes.byteLength, base: before?.base ?? digest,
+      lamport: ctx.nextLamport(), by: ctx.identity.replicaId,
+    };
+    const op = base(seq, 'create', fileId, file.path);
+    batch.put(`b:${digest}`, bytes);
+    if (kind === 'text') {
+      const text = new TextDecoder().decode(bytes);
+      op.inserted = text.length;
+      Object.assign(op, patchFor([{ pos: 0, del: '', ins: text }]));
+      if (before && (await ctx.hasHistory(fileId))) {
+        // Revived file with history: bring its doc to the new content.
+        const { doc } = await ctx.doc(fileId, after, batch, seq);
+        const change = doc.setText(text);
+        if (change) ctx.logFileUpdate(batch, fileId, seq, change.update);
+      }
+    }
+    op.inverse = { before, after };
+    // The first scan of a worktree is its baseline, not an edit anyone would want to undo.
+    await addOp(op, [fileId, after], !initialImport);
+  }
+
+  for (const { fileId, entry } of pending.deletes) {
+    opts.signal?.throwIfAborted();
+    const seq = ctx.nextSeq();
+    const op = base(seq, 'delete', fileId, entry.path);
+    if (entry.kind === 'text') op.deleted = (await ctx.currentText(fileId, entry)).length;
+    const after: ManifestEntry = { ...entry, deleted: true, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+    op.inverse = { before: entry, after };
+    await addOp(op, [fileId, after], true);
+  }
+
+  // The stat cache maps a stat to the digest of the content the scan saw with that stat; it is
+  // right whatever was recorded (a file changed since has another stat and is hashed again),
+  // so it is brought up to date wholesale after the changes.
+  const scanned = new Set<string>();
+  for (const file of scan.files) {
+    scanned.add(file.path);
+    const cached = statCache.get(file.path);
+    if (!cached || !sameStat(cached, file.stat)) batch.putJson(`s:${file.path}`, file.stat);
+  }
+  for (const path of statCache.keys()) if (!scanned.has(path)) batch.del(`s:${path}`);
+  await flush();
+  await ctx.compact();
+  log('recorded %d changes (%d files)', recorded.length, scan.files.length);
+  return { recorded, files: scan.files.length, counts: scan.counts, errors: scan.errors };
+}
+
+function sameStat(a: ScannedFile['stat'], b: ScannedFile['stat']): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.mode === b.mode && a.digest === b.digest;
+}
+
+/**
+ * Reads what a scanned file holds now (a symlink's target, never what it points at). The
+ * scan only hashed it; recording needs the bytes, which may have changed since.
+ */
+function readContent(ctx: ReplicaContext, file: ScannedFile): Uint8Array | undefined {
+  if (file.kind === 'symlink') {
+    const target = ctx.fs.readlink(file.path);
+    return target === undefined ? undefined : new TextEncoder().encode(target);
+  }
+  return ctx.fs.readFile(file.path);
+}
+
+/** Kind and digest of bytes read for recording. */
+export function classifyBytes(bytes: Uint8Array, symlink: boolean, textLimit?: number): { kind: ScannedFile['kind']; digest: string } {
+  return { kind: symlink ? 'symlink' : isText(bytes, textLimit) ? 'text' : 'binary', digest: gitBlobId(bytes) };
+}
+
+/** Thrown when a path given on the command line is not a shared file. */
+export function notTracked(path: string): CshareError {
+  return new CshareError('NOT_FOUND', `${path} is not a shared file (see cshare files)`, { path });
+}

@@ -1,0 +1,125 @@
+import { CshareError } from './errors.js';
+import { patchFor, type OpEntry } from './history.js';
+import type { ManifestEntry } from './ManifestDoc.js';
+import { ChangeBatch, seqKey } from './ReplicaStore.js';
+import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
+import { gitBlobId } from './digest.js';
+import type { RecordedChange } from './recordScan.js';
+
+/** What an undo or redo did. */
+export interface UndoResult extends RecordedChange {
+  /** The change that was reverted. */
+  reverts: number;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Reverts this replica's most recent change (to `path`, if given) from the undo stack, or
+ * re-applies the most recent undo from the redo stack. The revert is itself recorded as a
+ * change (kind `undo`/`redo`) whose inverse goes on the other stack, so the stacks survive a
+ * restart: they are keys in the store, and text undo records are Yjs id ranges.
+ *
+ * Text undo is selective: it removes only the characters the change inserted and restores
+ * only what it deleted, leaving other replicas' merged edits alone. Manifest-level changes
+ * (create, delete, rename, mode, binary content) are reverted only while the file is still as
+ * the change left it; otherwise `UNDO_CONFLICT`.
+ *
+ * The caller records unrecorded local edits first, so no keystroke is overwritten.
+ */
+export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path?: string): Promise<UndoResult> {
+  const from = which === 'undo' ? 'un' : 're';
+  const to = which === 'undo' ? 're' : 'un';
+  const target = await findTarget(ctx, from, path);
+  if (!target) {
+    const code = which === 'undo' ? 'NOTHING_TO_UNDO' : 'NOTHING_TO_REDO';
+    throw new CshareError(code, `nothing to ${which}${path ? ` for ${path}` : ''}`, path ? { path } : {});
+  }
+  const current = ctx.manifest.get(target.fileId);
+  if (!current) throw new CshareError('STORE_CORRUPT', `change ${target.seq} names a file missing from the manifest`, { seq: target.seq });
+
+  const seq = ctx.nextSeq();
+  const batch = new ChangeBatch();
+  const op: OpEntry = {
+    seq, kind: which, time: ctx.now(), author: ctx.author, replica: ctx.identity.replicaId, fileId: target.fileId,
+    path: current.path, inserted: 0, deleted: 0, reverts: target.seq, inverse: {},
+  };
+  let next: ManifestEntry;
+
+  if (target.inverse.text) {
+    if (current.deleted || current.kind !== 'text') {
+      throw new CshareError('UNDO_CONFLICT', `cannot ${which} change ${target.seq}: ${current.path} is no longer a text file`, { seq: target.seq });
+    }
+    const { doc } = await ctx.doc(target.fileId, current, batch, seq);
+    const change = doc.undo(target.inverse.text);
+    const bytes = encoder.encode(doc.text);
+    next = { ...current, digest: gitBlobId(bytes), size: bytes.byteLength, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+    if (change) {
+      ctx.logFileUpdate(batch, target.fileId, seq, change.update);
+      Object.assign(op, { inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops) });
+      op.inverse = { text: change.record };
+    } else {
+      op.inverse = { text: { insertions: [], deletions: [] } };
+    }
+    writeEntry(ctx, next, bytes);
+  } else {
+    const want = target.inverse.before ?? null;
+    const was = target.inverse.after ?? null;
+    if (was && !sameFile(was, current)) {
+      throw new CshareError('UNDO_CONFLICT', `cannot ${which} change ${target.seq}: ${current.path} has changed since (record or revert that first)`, { seq: target.seq });
+    }
+    if (!want || want.deleted) {
+      if (!current.deleted) ctx.fs.remove(current.path);
+      next = { ...current, deleted: true, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+      if (current.kind === 'text' && !current.deleted) op.deleted = (await ctx.currentText(target.fileId, current)).length;
+    } else {
+      const occupant = ctx.manifest.live().get(want.path);
+      if (occupant && occupant.fileId !== target.fileId) {
+        throw new CshareError('UNDO_CONFLICT', `cannot ${which} change ${target.seq}: ${want.path} is taken by another file`, { seq: target.seq });
+      }
+      const bytes = want.kind === 'text' ? encoder.encode(await ctx.currentText(target.fileId, want)) : await ctx.blobBytes(want.digest);
+      if (!current.deleted && current.path !== want.path) ctx.fs.remove(current.path);
+      next = { ...want, deleted: undefined, digest: gitBlobId(bytes), size: bytes.byteLength, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+      delete next.deleted;
+      writeEntry(ctx, next, bytes);
+      if (want.kind === 'text' && current.deleted) op.inserted = new TextDecoder().decode(bytes).length;
+      op.path = want.path;
+      if (want.path !== current.path) op.from = current.path;
+    }
+    op.inverse = { before: current, after: next };
+  }
+
+  const update = ctx.manifest.change((set) => set(target.fileId, next));
+  ctx.logManifestUpdate(batch, seq, update);
+  batch.putJson(`o:${seqKey(seq)}`, op);
+  batch.putJson('meta:lamport', ctx.lamport);
+  batch.del(`${from}:${seqKey(target.seq)}`);
+  batch.put(`${to}:${seqKey(seq)}`, new Uint8Array());
+  if (!next.deleted) {
+    const st = ctx.fs.lstat(next.path);
+    if (st) batch.putJson(`s:${next.path}`, cacheEntry(st, next.kind, next.digest));
+  }
+  if (op.from || next.deleted) batch.del(`s:${current.path}`);
+  await batch.commit(ctx.store.kv);
+  return { seq, kind: which, path: op.path, from: op.from, inserted: op.inserted, deleted: op.deleted, reverts: target.seq };
+}
+
+async function findTarget(ctx: ReplicaContext, stack: 'un' | 're', path?: string): Promise<OpEntry | undefined> {
+  const fileId = path === undefined ? undefined : ctx.manifest.live().get(path)?.fileId;
+  for await (const seq of ctx.store.stack(stack)) {
+    const op = await ctx.store.op(seq);
+    if (!op) throw new CshareError('STORE_CORRUPT', `the ${stack === 'un' ? 'undo' : 'redo'} stack names a missing change ${seq}`, { seq });
+    if (path === undefined || op.fileId === fileId || op.path === path || op.from === path) return op;
+  }
+  return undefined;
+}
+
+/** Are two entries the same file state (ignoring who wrote them when)? */
+function sameFile(a: ManifestEntry, b: ManifestEntry): boolean {
+  return a.path === b.path && !!a.deleted === !!b.deleted && a.digest === b.digest && a.mode === b.mode && a.kind === b.kind;
+}
+
+function writeEntry(ctx: ReplicaContext, entry: ManifestEntry, bytes: Uint8Array): void {
+  if (entry.kind === 'symlink') ctx.fs.symlink(entry.path, new TextDecoder().decode(bytes));
+  else ctx.fs.writeFile(entry.path, bytes, entry.mode === 0o100755 ? 0o755 : 0o644);
+}

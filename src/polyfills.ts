@@ -1,0 +1,24 @@
+/**
+ * Runtime polyfills loaded before anything else by `bin/cshare`.
+ * `Promise.withResolvers` is native from Node 22; libp2p 3 needs it on Node 20.
+ */
+interface PromiseWithResolversShape<T> {
+  promise: Promise<T>;
+  resolve: (value: T | PromiseLike<T>) => void;
+  reject: (reason?: unknown) => void;
+}
+
+const P = Promise as unknown as { withResolvers?: <T>() => PromiseWithResolversShape<T> };
+if (typeof P.withResolvers !== 'function') {
+  P.withResolvers = function withResolvers<T>(): PromiseWithResolversShape<T> {
+    let resolve!: (value: T | PromiseLike<T>) => void;
+    let reject!: (reason?: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+export {};
