@@ -1,6 +1,9 @@
 import * as Y from 'yjs';
 import { createHash } from 'node:crypto';
 
+/** Client id reserved for integrating updates; never a replica's (see `Replica.open`). */
+export const APPLY_CLIENT_ID = 0xfffffffe;
+
 /** Kinds of shared file. */
 export type EntryKind = 'text' | 'binary' | 'symlink';
 
@@ -63,10 +66,10 @@ export class ManifestDoc {
   /** Rebuilds from an optional snapshot and the updates logged after it. */
   static load(clientId: number, snapshot: Uint8Array | undefined, updates: Iterable<Uint8Array>): ManifestDoc {
     const m = new ManifestDoc(clientId);
-    Y.transact(m.doc, () => {
+    m.integrate(() => {
       if (snapshot) Y.applyUpdate(m.doc, snapshot);
       for (const u of updates) Y.applyUpdate(m.doc, u);
-    }, 'load');
+    });
     return m;
   }
 
@@ -122,7 +125,23 @@ export class ManifestDoc {
 
   /** Applies an update from elsewhere. */
   applyUpdate(update: Uint8Array): void {
-    Y.applyUpdate(this.doc, update, 'remote');
+    this.integrate(() => Y.applyUpdate(this.doc, update, 'remote'));
+  }
+
+  /**
+   * Applies stored or remote updates under a reserved client id. Yjs treats a non-local
+   * transaction that adds structs of the doc's own client id as a sign that another client
+   * uses the id and silently picks a new random one; loading this replica's own history
+   * would trigger that and break the stable id its clocks rely on.
+   */
+  private integrate(apply: () => void): void {
+    const own = this.doc.clientID;
+    this.doc.clientID = APPLY_CLIENT_ID;
+    try {
+      Y.transact(this.doc, apply, 'load');
+    } finally {
+      this.doc.clientID = own;
+    }
   }
 
   /** Full state, for compaction. */

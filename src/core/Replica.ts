@@ -8,6 +8,8 @@ import { ReplicaContext } from './ReplicaContext.js';
 import { ReplicaStore, jsonBytes, type ReplicaIdentity } from './ReplicaStore.js';
 import { scanWorktree, type ScanResult } from './Scanner.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
+import { applyRemoteFileUpdates, fileHistory, type RemoteOrigin } from './mergeRemote.js';
+import type { RecordedChange } from './recordScan.js';
 
 /** Options for {@link Replica.open}. */
 export interface ReplicaOptions {
@@ -49,7 +51,7 @@ export class Replica {
     if (!identity) {
       // Yjs client ids are 32-bit; a random one per replica, kept forever, so this replica's
       // clocks continue across restarts instead of colliding with its own earlier ops.
-      identity = { replicaId: randomBytes(8).toString('hex'), clientId: randomInt(1, 2 ** 32 - 1), name: author };
+      identity = { replicaId: randomBytes(8).toString('hex'), clientId: randomInt(1, 0xfffffff0), name: author };
       await opts.kv.put('meta:replica', jsonBytes(identity));
     }
     const ctx = await ReplicaContext.load({ fs: opts.fs, store, identity, author, now: opts.now ?? Date.now });
@@ -112,6 +114,20 @@ export class Replica {
   async redo(opts: { path?: string } = {}): Promise<UndoResult> {
     await this.scan();
     return undoRedo(this.ctx, 'redo', opts.path);
+  }
+
+  /** Every update of a text file's history, for another replica to merge. */
+  async fileHistory(path: string): Promise<{ fileId: string; updates: Uint8Array[] }> {
+    return fileHistory(this.ctx, path);
+  }
+
+  /**
+   * Merges another replica's updates of a text file and writes the result; local edits not
+   * yet recorded are recorded first.
+   */
+  async applyRemote(fileId: string, updates: Uint8Array[], origin: RemoteOrigin): Promise<RecordedChange | null> {
+    await this.scan();
+    return applyRemoteFileUpdates(this.ctx, fileId, updates, origin);
   }
 
   /** Offline status: what is tracked and what changed since the last scan (not recorded). */

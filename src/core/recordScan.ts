@@ -157,8 +157,10 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     await addOp(op, [fileId, after], true);
   }
 
-  for (const { file, fileId, entry } of pending.modified) {
+  for (const m of pending.modified) {
     opts.signal?.throwIfAborted();
+    const { file, fileId } = m;
+    let entry = m.entry;
     const bytes = readContent(ctx, file);
     if (bytes === undefined) continue; // vanished since the scan: the next scan records the delete
     const { kind, digest } = classifyBytes(bytes, file.kind === 'symlink', opts.textLimit);

@@ -1,0 +1,21 @@
+/**
+ * Runs every benchmark in turn (`npm run bench`, or `npm run bench -- scan diff` for some).
+ * Each prints its figures and a `RESULT` line with ratios against a baseline measured in the
+ * same run, because these machines are too noisy for absolute thresholds.
+ */
+const all: Record<string, () => Promise<unknown>> = {
+  diff: async () => (await import('./diff.js')).main(),
+  ingest: async () => (await import('./ingest.js')).main(),
+  scan: async () => (await import('./scan.js')).main(),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const name of wanted.length ? wanted : Object.keys(all)) {
+  const run = all[name];
+  if (!run) {
+    process.stderr.write(`unknown benchmark ${name}; known: ${Object.keys(all).join(', ')}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`\n== ${name} ==\n`);
+  await run();
+}
