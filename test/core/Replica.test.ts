@@ -197,3 +197,34 @@ describe('Replica: undo and redo', () => {
     expect(read(rootA, 'story.txt')).toBe('The quick brown fox\njumps high over\nthe lazy dog!\n');
   });
 });
+
+describe('Replica: bad input', () => {
+  it('skips a file that vanishes between the scan and the recording, and records its delete next time', async () => {
+    const root = tempDir();
+    writeTree(root, { 'a.txt': 'a', 'b.txt': 'b' });
+    const { NodeFs } = await import('../../src/store/fs/NodeFs.js');
+    const { Replica } = await import('../../src/core/Replica.js');
+    const kv = new MemoryStore();
+    const first = await Replica.open({ fs: new NodeFs(root), kv, env: { USER: 't' } });
+    await first.scan();
+    first.close();
+    writeFileSync(join(root, 'b.txt'), 'b changed');
+    // A file system where b.txt disappears the moment cshare reads it to record it.
+    // The scan reads it once to hash it; the recording reads it again.
+    let reads = 0;
+    class VanishingFs extends NodeFs {
+      override readFile(rel: string): Uint8Array | undefined {
+        if (rel === 'b.txt' && ++reads === 2) rmSync(join(root, 'b.txt'), { force: true });
+        return super.readFile(rel);
+      }
+    }
+    const r = await Replica.open({ fs: new VanishingFs(root), kv, env: { USER: 't' } });
+    const rep = await r.scan();
+    expect(reads).toBe(2);
+    expect(rep.recorded.filter((c) => c.path === 'b.txt' && c.kind === 'edit')).toEqual([]);
+    const next = await r.scan();
+    expect(next.recorded).toMatchObject([{ kind: 'delete', path: 'b.txt' }]);
+    await r.undo();
+    expect(read(root, 'b.txt')).toBe('b');
+  });
+});

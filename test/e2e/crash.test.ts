@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { FileDoc } from '../../src/core/FileDoc.js';
 import { Replica } from '../../src/core/Replica.js';
 import { NodeFs } from '../../src/store/fs/NodeFs.js';
 import { LevelStore } from '../../src/store/level/LevelStore.js';
@@ -52,6 +55,15 @@ it('a store killed with SIGKILL during scans opens and keeps every reported chan
   // nothing is left pending, and every file's recorded digest matches the disk.
   await replica.scan();
   expect((await replica.status()).changed).toEqual([]);
+  // Every text file's history rebuilds to exactly what is on disk.
+  const files = await replica.files();
+  expect(files.files.length).toBeGreaterThan(0);
+  for (const f of files.files.filter((x) => x.kind === 'text' && x.path.startsWith('f'))) {
+    const h = await replica.fileHistory(f.path);
+    const doc = FileDoc.load({ fileId: h.fileId, clientId: 99, updates: h.updates });
+    expect(doc.text).toBe(readFileSync(join(root, f.path), 'utf8'));
+    doc.destroy();
+  }
   replica.close();
   await kv.close();
 }, 120_000);

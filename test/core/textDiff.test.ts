@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { applyOps, diffToOps, MAX_DIFF_MIDDLE, opsStats, type TextOp } from '../../src/core/textDiff.js';
+
+/** mulberry32: a small seeded PRNG, so a failure can be replayed with CSHARE_SEED. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// A small alphabet makes repeats (and so ambiguous diffs) likely; the emoji and the CJK
+// character exercise surrogate pairs and BMP characters beyond Latin-1.
+const ALPHABET = ['a', 'b', 'c', ' ', '\n', 'é', '中', '😀', '👍🏽', '𝄞'];
+
+function randomText(rand: () => number, maxChars: number): string {
+  const n = Math.floor(rand() * maxChars);
+  let s = '';
+  for (let i = 0; i < n; i++) s += ALPHABET[Math.floor(rand() * ALPHABET.length)];
+  return s;
+}
+
+/** Random edits at code-point boundaries, so `next` is a plausible save of `text`. */
+function mutate(rand: () => number, text: string): string {
+  const cps = [...text];
+  const edits = 1 + Math.floor(rand() * 4);
+  for (let e = 0; e < edits; e++) {
+    const pos = Math.floor(rand() * (cps.length + 1));
+    const del = Math.floor(rand() * Math.min(5, cps.length - pos + 1));
+    cps.splice(pos, del, ...[...randomText(rand, 6)]);
+  }
+  return cps.join('');
+}
+
+function isHigh(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+/** Asserts that no op boundary falls between the halves of a surrogate pair. */
+function expectNoSplitPairs(text: string, ops: TextOp[]): void {
+  let cur = text;
+  for (const op of ops) {
+    const end = op.pos + op.del.length;
+    expect(op.pos === 0 || !isHigh(cur.charCodeAt(op.pos - 1)), `op at ${op.pos} splits a pair`).toBe(true);
+    expect(end === 0 || !isHigh(cur.charCodeAt(end - 1)), `op end ${end} splits a pair`).toBe(true);
+    expect(cur.slice(op.pos, end)).toBe(op.del);
+    cur = cur.slice(0, op.pos) + op.ins + cur.slice(end);
+  }
+}
+
+const seed = Number(process.env.CSHARE_SEED ?? 0x5eed);
+
+describe('diffToOps', () => {
+  it(`round-trips random texts with surrogate pairs (seed ${seed})`, () => {
+    const rand = prng(seed);
+    for (let i = 0; i < 2000; i++) {
+      const a = randomText(rand, 60);
+      const b = rand() < 0.7 ? mutate(rand, a) : randomText(rand, 60);
+      const ops = diffToOps(a, b);
+      expect(applyOps(a, ops), `case ${i}: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`).toBe(b);
+      expectNoSplitPairs(a, ops);
+    }
+  });
+
+  it('round-trips large texts through line mode and the size cap', () => {
+    const rand = prng(seed + 1);
+    const lines = Array.from({ length: 1500 }, (_, i) => `line ${i} ${randomText(rand, 30).replaceAll('\n', '')}\n`);
+    const a = lines.join('');
+    // Many scattered line edits: the middle is too big for a char diff and goes by line.
+    const b = lines.map((l, i) => (i % 97 === 0 ? `changed ${l}` : i % 131 === 0 ? '' : l)).join('');
+    const ops = diffToOps(a, b);
+    expect(applyOps(a, ops)).toBe(b);
+    expectNoSplitPairs(a, ops);
+    expect(ops.length).toBeGreaterThan(20);
+    expect(opsStats(ops).deleted).toBeLessThan(2000);
+
+    // A middle over the cap becomes one replace.
+    const big = 'x'.repeat(MAX_DIFF_MIDDLE + 10);
+    const other = 'y'.repeat(MAX_DIFF_MIDDLE + 10);
+    expect(diffToOps(`<${big}>`, `<${other}>`)).toEqual([{ pos: 1, del: big, ins: other }]);
+  });
+
+  it('keeps the common prefix and suffix out of the ops', () => {
+    expect(diffToOps('hello world', 'hello world')).toEqual([]);
+    expect(diffToOps('hello world', 'hello brave world')).toEqual([{ pos: 6, del: '', ins: 'brave ' }]);
+    expect(diffToOps('abcdef', 'abXYef')).toEqual([{ pos: 2, del: 'cd', ins: 'XY' }]);
+    expect(diffToOps('abc', '')).toEqual([{ pos: 0, del: 'abc', ins: '' }]);
+    expect(diffToOps('', 'abc')).toEqual([{ pos: 0, del: '', ins: 'abc' }]);
+    // Ambiguous insert into a run: the prefix is kept maximal, so the insert goes last.
+    expect(diffToOps('aaa', 'aaaa')).toEqual([{ pos: 3, del: '', ins: 'a' }]);
+    // Prefix and suffix must not overlap when the texts share both ends.
+    expect(diffToOps('abab', 'ab')).toEqual([{ pos: 2, del: 'ab', ins: '' }]);
+  });
+
+  it('never splits a surrogate pair at the prefix or suffix boundary', () => {
+    // Same high surrogate, different low one: the whole character is replaced.
+    expect(diffToOps('x😀y', 'x😁y')).toEqual([{ pos: 1, del: '😀', ins: '😁' }]);
+    // Same low half, different high one (U+1F600 and U+1F200 both end in \uDE00).
+    const a = 'x\uD83D\uDE00y';
+    const b = 'x\uD83C\uDE00y';
+    expect(diffToOps(a, b)).toEqual([{ pos: 1, del: '\uD83D\uDE00', ins: '\uD83C\uDE00' }]);
+  });
+
+  it('finds a one-line change in a 1 MB text fast', () => {
+    const line = 'const value = compute(alpha, beta, gamma); // some comment text\n';
+    const a = line.repeat(Math.ceil((1024 * 1024) / line.length));
+    const mid = Math.floor(a.length / 2 / line.length) * line.length;
+    const b = `${a.slice(0, mid)}const value = compute(alpha, BETA, gamma); // some comment text\n${a.slice(mid + line.length)}`;
+    diffToOps(a, b); // warm up
+    const start = performance.now();
+    const ops = diffToOps(a, b);
+    const ms = performance.now() - start;
+    expect(ops).toEqual([{ pos: mid + 'const value = compute(alpha, '.length, del: 'beta', ins: 'BETA' }]);
+    // Generous bound for a loaded CI machine; the bench measures the real figure.
+    expect(ms).toBeLessThan(20);
+  });
+});
+
+describe('applyOps and opsStats', () => {
+  it('apply ops in order, each relative to the previous result', () => {
+    const ops: TextOp[] = [
+      { pos: 0, del: 'a', ins: 'AA' },
+      { pos: 3, del: 'c', ins: '' },
+    ];
+    expect(applyOps('abcd', ops)).toBe('AAbd');
+    expect(opsStats(ops)).toEqual({ inserted: 2, deleted: 2 });
+  });
+});
