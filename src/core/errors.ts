@@ -20,6 +20,20 @@ export const EXIT_CODES = {
   UNDO_CONFLICT: 9,
   BAD_PATH: 10,
   TOO_LARGE: 11,
+  /** The connection to a peer or relay dropped (pending requests reject with this). */
+  CONNECTION_CLOSED: 12,
+  /** A peer or relay did not answer in time. */
+  TIMEOUT: 12,
+  /** A peer sent a malformed frame or speaks another protocol version. */
+  PROTOCOL: 13,
+  /** A frame was over the size limit; the connection is closed. */
+  FRAME_TOO_LARGE: 13,
+  /** The join code's secret was missing or wrong. */
+  UNAUTHORIZED: 14,
+  /** The caller may not do this (for example a write with a read-only code). */
+  FORBIDDEN: 14,
+  /** A bounded queue or limit was full (too many subscriptions, a consumer too slow). */
+  OVERLOADED: 15,
 } as const;
 
 /** One of the stable error codes. */

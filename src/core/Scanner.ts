@@ -1,0 +1,453 @@
+/**
+ * Scans a worktree: which files are shared (git's `ls-files --cached --others
+ * --exclude-standard`, plus `.cshareignore`, minus secrets), and the git blob id and kind of
+ * each.
+ *
+ * Two phases. The walk lists candidates, testing each untracked path against the ignore
+ * layers that apply in its directory and never descending into an ignored directory except
+ * along paths the git index tracks. Then each candidate is `lstat`ed and its digest taken,
+ * from the cheapest source that is still correct:
+ *
+ *   1. the stat cache, when size, mtime, ctime, inode and mode are all unchanged (no read);
+ *   2. the git index oid, when git's own stat data matches and git cannot have been fooled
+ *      (see `indexOidUsable`); the file is still read to classify it as text or binary,
+ *      unless it is over the text limit or the cache already knows the kind of that oid,
+ *      because the kind is a function of the bytes and is not in the index;
+ *   3. otherwise read and hash.
+ *
+ * Racy entries: a file written in the same clock tick as the scan could change again
+ * without its stat changing. Like git, which smudges such index entries, the scan returns
+ * their `stat` with `ctimeMs = -1` so that a cache built from it never matches, and the next
+ * scan reads them again.
+ */
+import { posix } from 'node:path';
+import { DEFAULT_TEXT_LIMIT, isText } from './classify.js';
+import { gitBlobId } from './digest.js';
+import { expandHome } from './gitConfig.js';
+import { parseGitIndex, type GitIndexEntry } from './gitIndex.js';
+import { IgnoreRules, type LayerStack } from './ignore/IgnoreRules.js';
+import { SecretFilter } from './ignore/secrets.js';
+import { logger } from './log.js';
+import type { DirEntry, FileStat, WorktreeFs } from './ports.js';
+
+const log = logger('scan');
+const utf8 = new TextDecoder('utf-8');
+const utf8Encoder = new TextEncoder();
+
+/** How cshare treats a file's content: merged as text, or synced as a whole blob. */
+export type FileKind = 'text' | 'binary' | 'symlink';
+
+/**
+ * What the stat cache remembers about a file, so an unchanged file is not read again. A
+ * `ctimeMs` of -1 marks an entry taken while the file was too fresh to trust (racy).
+ */
+export interface CachedStat {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  mode: number;
+  kind: FileKind;
+  digest: string;
+}
+
+/** One shared file found by a scan. */
+export interface ScannedFile {
+  /** Relative to the root, `/`-separated. */
+  path: string;
+  kind: FileKind;
+  /** Git mode: 0o100644, 0o100755 or 0o120000. */
+  mode: number;
+  /** Bytes of content (of the link target, for a symlink). */
+  size: number;
+  /** Git blob id of the content (of the link target, for a symlink). */
+  digest: string;
+  /** The entry to store in the stat cache for this file. */
+  stat: CachedStat;
+}
+
+/** A path that is not shared, and why. An ignored directory is listed once, as `dir/`. */
+export interface ExcludedFile {
+  path: string;
+  reason: 'ignored' | 'secret';
+}
+
+/** Options for {@link scanWorktree}. */
+export interface ScanOptions {
+  fs: WorktreeFs;
+  /** The previous scan's stat entries by path; an empty map scans cold. */
+  statCache: ReadonlyMap<string, CachedStat>;
+  /** Files larger than this are binary (default {@link DEFAULT_TEXT_LIMIT}). */
+  textLimit?: number;
+  /** Home directory, for `~/.gitconfig` and the global excludes file (default `env.HOME`). */
+  home?: string;
+  /** Environment: `HOME`, `XDG_CONFIG_HOME`, `GIT_CONFIG_GLOBAL`. Never read from `process`. */
+  env?: Record<string, string | undefined>;
+  /** Also list ignored paths in `excluded` (secrets are always listed). */
+  includeExcluded?: boolean;
+  signal?: AbortSignal;
+  /**
+   * A file whose mtime or ctime is this close to the scan start is racy (default 3000 ms,
+   * enough for the 2 s timestamps of FAT; most file systems need far less, and the only cost
+   * is re-reading a file that was just written).
+   */
+  racyWindowMs?: number;
+  /** The scan start time in ms since the epoch (default `Date.now()`); for tests. */
+  now?: number;
+}
+
+/** What {@link scanWorktree} found. */
+export interface ScanResult {
+  /** Shared files, sorted by path in byte order, like git. */
+  files: ScannedFile[];
+  /** Secrets always; ignored paths only with `includeExcluded`. Sorted by path. */
+  excluded: ExcludedFile[];
+  counts: { hashed: number; fromCache: number; fromGitIndex: number };
+  /** Paths that could not be read or named; they are neither listed nor thrown. */
+  errors: { path: string; message: string }[];
+}
+
+/** Default for {@link ScanOptions.racyWindowMs}. */
+export const RACY_WINDOW_MS = 3000;
+
+interface Candidate {
+  path: string;
+  tracked: GitIndexEntry | undefined;
+}
+
+/** Where the repository's files are, when the worktree root is a git worktree. */
+interface GitDirs {
+  gitDir: string;
+  commonDir: string;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Finds the git directory of the worktree root: `.git/`, or the `gitdir:` a `.git` file
+ * points to (linked worktrees and submodules), whose `commondir` holds config and
+ * `info/exclude`. A `.git` that is neither is treated as no repository.
+ */
+function locateGitDirs(fs: WorktreeFs, dotGitKind: string | undefined): GitDirs | undefined {
+  if (dotGitKind === undefined) return undefined;
+  const dotGit = posix.join(fs.root, '.git');
+  if (dotGitKind !== 'file') return { gitDir: dotGit, commonDir: dotGit };
+  const text = utf8.decode(fs.readExternal(dotGit) ?? new Uint8Array());
+  const m = /^gitdir:\s*(.+?)\s*$/m.exec(text);
+  if (!m) return undefined;
+  const gitDir = posix.resolve(fs.root, m[1]!);
+  const common = fs.readExternal(posix.join(gitDir, 'commondir'));
+  const commonDir = common === undefined ? gitDir : posix.resolve(gitDir, utf8.decode(common).trim());
+  return { gitDir, commonDir };
+}
+
+/** Does an attributes file exist with at least one rule in it? */
+function hasAttributeRules(fs: WorktreeFs, path: string): boolean {
+  const bytes = fs.readExternal(path);
+  return bytes !== undefined && utf8.decode(bytes).split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+}
+
+/**
+ * Compares paths by their UTF-8 bytes, as git sorts them. UTF-16 order differs only where a
+ * surrogate pair meets a character in U+E000–U+FFFF, so only those code units are remapped.
+ */
+export function compareGitPaths(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 || y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x >= 0xd800 ? x + 0x2000 : x;
+      y = y >= 0xe000 ? y - 0x800 : y >= 0xd800 ? y + 0x2000 : y;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** Does the file's stat match git's recorded stat data (times to the microsecond)? */
+function statMatchesIndex(e: GitIndexEntry, st: FileStat): boolean {
+  return (
+    e.size === st.size % 0x100000000 &&
+    e.ino === st.ino % 0x100000000 &&
+    Math.abs(st.mtimeMs - (e.mtimeSec * 1000 + e.mtimeNsec / 1e6)) < 0.001 &&
+    Math.abs(st.ctimeMs - (e.ctimeSec * 1000 + e.ctimeNsec / 1e6)) < 0.001
+  );
+}
+
+/**
+ * Scans the worktree behind `opts.fs`. Synchronous: it is all small sync fs calls (see
+ * `WorktreeFs`). Unreadable files and undecodable names land in `errors`; files that vanish
+ * during the scan are skipped; only an aborted `signal` throws.
+ */
+export function scanWorktree(opts: ScanOptions): ScanResult {
+  const { fs, statCache, signal } = opts;
+  const textLimit = opts.textLimit ?? DEFAULT_TEXT_LIMIT;
+  const racyLimitMs = (opts.now ?? Date.now()) - (opts.racyWindowMs ?? RACY_WINDOW_MS);
+  const includeExcluded = opts.includeExcluded ?? false;
+  const env = opts.env ?? {};
+  const home = opts.home ?? env.HOME;
+  signal?.throwIfAborted();
+
+  const errors: ScanResult['errors'] = [];
+  const excluded: ExcludedFile[] = [];
+  const onError = (path: string, msg: string): void => {
+    errors.push({ path, message: msg });
+  };
+
+  let rootEntries: DirEntry[] | undefined;
+  try {
+    rootEntries = fs.readdir('');
+  } catch (err) {
+    return { files: [], excluded, counts: { hashed: 0, fromCache: 0, fromGitIndex: 0 }, errors: [{ path: '.', message: message(err) }] };
+  }
+  rootEntries ??= [];
+
+  // The repository: its dirs, index and rules. Any trouble reading the index only costs
+  // speed and the listing of tracked-but-ignored files, so it is logged, not fatal.
+  let dirs: GitDirs | undefined;
+  try {
+    dirs = locateGitDirs(fs, rootEntries.find((e) => e.name === '.git')?.kind);
+  } catch (err) {
+    onError('.git', message(err));
+  }
+  let index: Map<string, GitIndexEntry> | undefined;
+  if (dirs) {
+    try {
+      const bytes = fs.readExternal(posix.join(dirs.gitDir, 'index'));
+      if (bytes) index = parseGitIndex(bytes);
+    } catch (err) {
+      log('ignoring the git index: %s', message(err));
+    }
+  }
+  const rules = IgnoreRules.load({ fs, home, env, gitCommonDir: dirs?.commonDir, onError });
+
+  // Directories holding tracked paths: the only ones entered below an ignored directory.
+  const trackedDirs = new Set<string>();
+  // Git smudges racy entries when it writes the index, but an entry written in the same
+  // tick as the index itself can still be stale, and git detects that by comparing with the
+  // index file's mtime. `WorktreeFs` cannot stat inside `.git/`, and the index is written
+  // after every entry it records was stat'ed, so the newest entry mtime is a lower bound of
+  // the index mtime: entries that recent are not trusted (usually one file).
+  let newestEntryMs = -Infinity;
+  if (index) {
+    for (const e of index.values()) {
+      for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) {
+        const d = e.path.slice(0, i);
+        if (trackedDirs.has(d)) break;
+        trackedDirs.add(d);
+      }
+      newestEntryMs = Math.max(newestEntryMs, e.mtimeSec * 1000 + e.mtimeNsec / 1e6);
+    }
+  }
+
+  let includeText: string | undefined;
+  if (rootEntries.some((e) => e.name === '.cshareinclude' && e.kind === 'file')) {
+    try {
+      const bytes = fs.readFile('.cshareinclude');
+      if (bytes) includeText = utf8.decode(bytes);
+    } catch (err) {
+      onError('.cshareinclude', message(err));
+    }
+  }
+  const secrets = new SecretFilter(includeText);
+
+  // Index oids are of the *cleaned* content: with eol conversion or filters they differ
+  // from the bytes on disk, so any attribute or autocrlf setting turns the index shortcut off.
+  const autocrlf = rules.config.get('core.autocrlf')?.toLowerCase();
+  let indexOidsUsable = index !== undefined && autocrlf !== 'true' && autocrlf !== 'input';
+  if (indexOidsUsable && dirs) {
+    try {
+      const attrFile = rules.config.get('core.attributesFile');
+      const xdg = env.XDG_CONFIG_HOME ? env.XDG_CONFIG_HOME : home !== undefined ? posix.join(home, '.config') : undefined;
+      const globalAttrs = attrFile ? posix.resolve(fs.root, expandHome(attrFile, home)) : xdg && posix.join(xdg, 'git', 'attributes');
+      if (hasAttributeRules(fs, posix.join(dirs.commonDir, 'info', 'attributes')) || (globalAttrs && hasAttributeRules(fs, globalAttrs))) {
+        indexOidsUsable = false;
+      }
+    } catch (err) {
+      log('not using index oids: %s', message(err));
+      indexOidsUsable = false;
+    }
+  }
+
+  // Phase 1: the walk.
+  const candidates: Candidate[] = [];
+  let sawAttributes = false;
+  const walk = (dir: string, entries: ReturnType<WorktreeFs['readdir']>, parentStack: LayerStack, trackedOnly: boolean): void => {
+    signal?.throwIfAborted();
+    if (entries === undefined) return;
+    let stack = parentStack;
+    if (!trackedOnly) {
+      let hasGitignore = false;
+      let hasCshareignore = false;
+      for (const e of entries) {
+        if (e.kind !== 'file') continue;
+        if (e.name === '.gitignore') hasGitignore = true;
+        else if (e.name === '.cshareignore') hasCshareignore = true;
+      }
+      stack = rules.stackFor(dir, parentStack, hasGitignore, hasCshareignore);
+    }
+    for (const e of entries) {
+      const name = e.name;
+      // Git skips `.git` at every depth (nested repositories); `.cshare` likewise holds a store.
+      if (name === '.git' || name === '.cshare') continue;
+      const path = dir === '' ? name : `${dir}/${name}`;
+      if (name.includes('\uFFFD')) {
+        onError(path, 'name is not valid UTF-8 (or contains U+FFFD); skipped');
+        continue;
+      }
+      if (e.kind === 'dir') {
+        if (trackedOnly || rules.isExcluded(path, true, stack)) {
+          if (!trackedOnly && includeExcluded) excluded.push({ path: `${path}/`, reason: 'ignored' });
+          if (trackedDirs.has(path)) walk(path, readdir(path), stack, true);
+          continue;
+        }
+        walk(path, readdir(path), stack, false);
+      } else if (e.kind === 'file' || e.kind === 'symlink') {
+        if (name === '.gitattributes') sawAttributes = true;
+        const tracked = index?.get(path);
+        if (tracked === undefined) {
+          if (trackedOnly) continue;
+          if (rules.isExcluded(path, false, stack)) {
+            if (includeExcluded) excluded.push({ path, reason: 'ignored' });
+            continue;
+          }
+        }
+        if (secrets.isSecret(path, name)) {
+          excluded.push({ path, reason: 'secret' });
+          continue;
+        }
+        candidates.push({ path, tracked });
+      }
+      // 'other' (fifos, sockets, devices): git ignores them, and so does cshare.
+    }
+  };
+  const readdir = (dir: string): ReturnType<WorktreeFs['readdir']> => {
+    try {
+      return fs.readdir(dir);
+    } catch (err) {
+      onError(dir, message(err));
+      return undefined;
+    }
+  };
+  walk('', rootEntries, rules.globals, false);
+  if (sawAttributes) indexOidsUsable = false;
+
+  // Phase 2: digests, in path order so the result needs no second sort.
+  candidates.sort((a, b) => compareGitPaths(a.path, b.path));
+  const files: ScannedFile[] = [];
+  const counts = { hashed: 0, fromCache: 0, fromGitIndex: 0 };
+  for (let n = 0; n < candidates.length; n++) {
+    if ((n & 255) === 0) signal?.throwIfAborted();
+    const { path, tracked } = candidates[n]!;
+    let st: FileStat | undefined;
+    try {
+      st = fs.lstat(path);
+    } catch (err) {
+      onError(path, message(err));
+      continue;
+    }
+    if (st === undefined || (st.kind !== 'file' && st.kind !== 'symlink')) continue; // vanished or replaced
+
+    const cached = statCache.get(path);
+    if (
+      cached !== undefined &&
+      cached.size === st.size &&
+      cached.mtimeMs === st.mtimeMs &&
+      cached.ctimeMs === st.ctimeMs &&
+      cached.ino === st.ino &&
+      cached.mode === st.mode
+    ) {
+      counts.fromCache++;
+      // A lowered text limit turns a cached text file binary without reading it.
+      const kind = cached.kind === 'text' && cached.size > textLimit ? 'binary' : cached.kind;
+      const stat = kind === cached.kind ? cached : { ...cached, kind };
+      const mode = kind === 'symlink' ? 0o120000 : st.mode & 0o111 ? 0o100755 : 0o100644;
+      files.push({ path, kind, mode, size: cached.size, digest: cached.digest, stat });
+      continue;
+    }
+
+    const racy = st.mtimeMs >= racyLimitMs || st.ctimeMs >= racyLimitMs;
+    if (st.kind === 'symlink') {
+      let target: string | undefined;
+      try {
+        target = fs.readlink(path);
+      } catch (err) {
+        onError(path, message(err));
+        continue;
+      }
+      if (target === undefined) continue;
+      if (target.includes('\uFFFD')) {
+        onError(path, 'symlink target is not valid UTF-8; skipped');
+        continue;
+      }
+      const bytes = utf8Encoder.encode(target);
+      const digest = gitBlobId(bytes);
+      counts.hashed++;
+      files.push(makeFile(path, 'symlink', 0o120000, bytes.byteLength, digest, st, racy || bytes.byteLength !== st.size));
+      continue;
+    }
+
+    const mode = st.mode & 0o111 ? 0o100755 : 0o100644;
+    if (
+      indexOidsUsable &&
+      tracked !== undefined &&
+      tracked.stage === 0 &&
+      !tracked.assumeValid &&
+      !tracked.skipWorktree &&
+      !tracked.intentToAdd &&
+      (tracked.mode === 0o100644 || tracked.mode === 0o100755) &&
+      tracked.mtimeSec * 1000 + tracked.mtimeNsec / 1e6 < newestEntryMs &&
+      statMatchesIndex(tracked, st)
+    ) {
+      let kind: FileKind | undefined;
+      if (st.size > textLimit) kind = 'binary';
+      else if (cached !== undefined && cached.digest === tracked.oid && cached.kind !== 'symlink') kind = cached.kind;
+      else {
+        let bytes: Uint8Array | undefined;
+        try {
+          bytes = fs.readFile(path);
+        } catch (err) {
+          onError(path, message(err));
+          continue;
+        }
+        if (bytes === undefined) continue;
+        // A file that changed size since the lstat is not what git hashed: hash it here.
+        if (bytes.byteLength !== st.size) {
+          counts.hashed++;
+          files.push(makeFile(path, isText(bytes, textLimit) ? 'text' : 'binary', mode, bytes.byteLength, gitBlobId(bytes), st, true));
+          continue;
+        }
+        kind = isText(bytes, textLimit) ? 'text' : 'binary';
+      }
+      counts.fromGitIndex++;
+      files.push(makeFile(path, kind, mode, st.size, tracked.oid, st, racy));
+      continue;
+    }
+
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = fs.readFile(path);
+    } catch (err) {
+      onError(path, message(err));
+      continue;
+    }
+    if (bytes === undefined) continue;
+    counts.hashed++;
+    const kind = isText(bytes, textLimit) ? 'text' : 'binary';
+    files.push(makeFile(path, kind, mode, bytes.byteLength, gitBlobId(bytes), st, racy || bytes.byteLength !== st.size));
+  }
+
+  excluded.sort((a, b) => compareGitPaths(a.path, b.path));
+  log('scanned %d files (%o), %d excluded, %d errors', files.length, counts, excluded.length, errors.length);
+  return { files, excluded, counts, errors };
+}
+
+/** Builds a result entry; `smudge` marks its cache entry as never matching (see the header). */
+function makeFile(path: string, kind: FileKind, mode: number, size: number, digest: string, st: FileStat, smudge: boolean): ScannedFile {
+  const stat: CachedStat = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: smudge ? -1 : st.ctimeMs, ino: st.ino, mode: st.mode, kind, digest };
+  return { path, kind, mode, size, digest, stat };
+}

@@ -1,0 +1,163 @@
+/**
+ * A reader for git's index file (`.git/index`), versions 2, 3 and 4. cshare reads it for two
+ * things: which paths are tracked (`git ls-files --cached` lists them even when ignored) and
+ * their cached blob ids, which let a cold scan skip hashing files git has already hashed.
+ *
+ * Layout (all integers big-endian):
+ *
+ *   header    "DIRC" | version u32 | entry count u32
+ *   entry     ctime sec u32 | ctime nsec u32 | mtime sec u32 | mtime nsec u32 | dev u32 |
+ *             ino u32 | mode u32 | uid u32 | gid u32 | size u32 | oid (20 bytes) |
+ *             flags u16 (assume-valid 0x8000, extended 0x4000, stage 0x3000, name length 0x0fff) |
+ *             [v3+, if extended: flags2 u16 (skip-worktree 0x4000, intent-to-add 0x2000)] |
+ *             v2/v3: path, NUL, padded with NULs to a multiple of 8 bytes from the entry start
+ *             v4:    varint (bytes to drop from the end of the previous path), suffix, NUL
+ *   extensions  signature (4 bytes) | size u32 | data   (skipped)
+ *   trailer   checksum (20 bytes)
+ *
+ * Every length is checked against the buffer before it is used; a malformed file throws `IO`
+ * and the scanner carries on without the index.
+ */
+import { Buffer } from 'node:buffer';
+import { CshareError } from './errors.js';
+
+/** One entry of the git index. Sizes, inodes and times are git's truncated 32-bit values. */
+export interface GitIndexEntry {
+  path: string;
+  /** Git mode: 0o100644, 0o100755, 0o120000 (symlink), 0o160000 (submodule). */
+  mode: number;
+  size: number;
+  ino: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+  /** Blob id in hex. */
+  oid: string;
+  /** 0 for a normal entry, 1–3 for the sides of an unresolved merge. */
+  stage: number;
+  /** `git update-index --assume-unchanged`: git does not stat it, so its oid may be stale. */
+  assumeValid: boolean;
+  /** Sparse checkout: the file is not expected on disk. */
+  skipWorktree: boolean;
+  /** `git add -N`: tracked, but the oid is the empty blob rather than the content. */
+  intentToAdd: boolean;
+}
+
+/** Fixed part of an entry: ten u32 stat fields, the oid and the u16 flags. */
+const ENTRY_FIXED = 40 + 20 + 2;
+const HASH_LEN = 20;
+
+const utf8 = new TextDecoder('utf-8');
+
+function corrupt(message: string): CshareError {
+  return new CshareError('IO', `Cannot read the git index: ${message}.`);
+}
+
+/**
+ * Parses a git index. The map holds one entry per path: the stage-0 entry when there is one,
+ * else the lowest stage of an unresolved merge (the path is still tracked: `ls-files
+ * --cached` lists it), so callers must check `stage === 0` before trusting the oid.
+ * Sparse-directory entries (mode 040000) are left out: they are not files.
+ */
+export function parseGitIndex(bytes: Uint8Array): Map<string, GitIndexEntry> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = bytes.byteLength - HASH_LEN; // entries and extensions stop before the checksum
+  if (bytes.byteLength < 12 + HASH_LEN) throw corrupt('file too short');
+  if (bytes[0] !== 0x44 || bytes[1] !== 0x49 || bytes[2] !== 0x52 || bytes[3] !== 0x43) throw corrupt('bad signature (not "DIRC")');
+  const version = view.getUint32(4);
+  if (version < 2 || version > 4) throw corrupt(`unsupported version ${version}`);
+  const count = view.getUint32(8);
+  // A v4 entry is at least ENTRY_FIXED + 2 bytes (varint, NUL); refuse counts the file cannot hold.
+  if (count > (end - 12) / (ENTRY_FIXED + 2)) throw corrupt(`entry count ${count} does not fit in ${bytes.byteLength} bytes`);
+
+  const out = new Map<string, GitIndexEntry>();
+  let pos = 12;
+  let prevBytes: Uint8Array = new Uint8Array(0);
+  for (let n = 0; n < count; n++) {
+    const start = pos;
+    if (pos + ENTRY_FIXED > end) throw corrupt(`entry ${n} runs past the end`);
+    const ctimeSec = view.getUint32(pos);
+    const ctimeNsec = view.getUint32(pos + 4);
+    const mtimeSec = view.getUint32(pos + 8);
+    const mtimeNsec = view.getUint32(pos + 12);
+    const ino = view.getUint32(pos + 20);
+    const mode = view.getUint32(pos + 24);
+    const size = view.getUint32(pos + 36);
+    const oid = Buffer.from(bytes.buffer, bytes.byteOffset + pos + 40, HASH_LEN).toString('hex');
+    const flags = view.getUint16(pos + 60);
+    pos += ENTRY_FIXED;
+    let flags2 = 0;
+    if (flags & 0x4000) {
+      if (version < 3) throw corrupt(`entry ${n} has extended flags in a version ${version} index`);
+      if (pos + 2 > end) throw corrupt(`entry ${n} runs past the end`);
+      flags2 = view.getUint16(pos);
+      pos += 2;
+    }
+
+    let pathBytes: Uint8Array;
+    if (version === 4) {
+      // Git's offset varint: 7 bits a byte, high bit = more, each continuation adds one.
+      let c = bytes[pos++];
+      if (c === undefined || pos > end) throw corrupt(`entry ${n} runs past the end`);
+      let drop = c & 0x7f;
+      while (c & 0x80) {
+        if (pos >= end || drop > 0xffffff) throw corrupt(`entry ${n} has a bad path prefix length`);
+        c = bytes[pos++]!;
+        drop = ((drop + 1) << 7) + (c & 0x7f);
+      }
+      if (drop > prevBytes.byteLength) throw corrupt(`entry ${n} drops ${drop} bytes from a ${prevBytes.byteLength}-byte path`);
+      const nul = bytes.indexOf(0, pos);
+      if (nul < 0 || nul >= end) throw corrupt(`entry ${n} has an unterminated path`);
+      const keep = prevBytes.byteLength - drop;
+      pathBytes = new Uint8Array(keep + (nul - pos));
+      pathBytes.set(prevBytes.subarray(0, keep), 0);
+      pathBytes.set(bytes.subarray(pos, nul), keep);
+      pos = nul + 1;
+    } else {
+      const nameLen = flags & 0x0fff;
+      // A name of 0xfff bytes or more stores 0xfff; the NUL ends it either way.
+      const nul = nameLen < 0x0fff ? pos + nameLen : bytes.indexOf(0, pos + 0x0fff);
+      if (nul < 0 || nul >= end || bytes[nul] !== 0) throw corrupt(`entry ${n} has a bad path length`);
+      pathBytes = bytes.subarray(pos, nul);
+      // 1 to 8 NULs pad the entry to a multiple of 8 bytes.
+      pos = start + ((nul - start + 8) & ~7);
+      if (pos > end) throw corrupt(`entry ${n} padding runs past the end`);
+    }
+    if (pathBytes.byteLength === 0) throw corrupt(`entry ${n} has an empty path`);
+    // Order is not checked: nothing here depends on it, and git sorts by bytes, not UTF-16.
+    const path = utf8.decode(pathBytes);
+    prevBytes = pathBytes;
+
+    if ((mode & 0o170000) === 0o040000) continue; // sparse-index directory entry
+    const stage = (flags >> 12) & 3;
+    const existing = out.get(path);
+    if (existing && existing.stage <= stage) continue;
+    out.set(path, {
+      path,
+      mode,
+      size,
+      ino,
+      mtimeSec,
+      mtimeNsec,
+      ctimeSec,
+      ctimeNsec,
+      oid,
+      stage,
+      assumeValid: (flags & 0x8000) !== 0,
+      skipWorktree: (flags2 & 0x4000) !== 0,
+      intentToAdd: (flags2 & 0x2000) !== 0,
+    });
+  }
+
+  // Extensions: only "link" (split index) matters, because then the entries above are a
+  // partial list and tracked paths would be missed.
+  while (pos + 8 <= end) {
+    const sig = String.fromCharCode(bytes[pos]!, bytes[pos + 1]!, bytes[pos + 2]!, bytes[pos + 3]!);
+    const size = view.getUint32(pos + 4);
+    if (pos + 8 + size > end) throw corrupt(`extension ${JSON.stringify(sig)} runs past the end`);
+    if (sig === 'link') throw corrupt('split index ("link" extension) is not supported');
+    pos += 8 + size;
+  }
+  return out;
+}

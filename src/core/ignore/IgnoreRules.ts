@@ -1,0 +1,203 @@
+/**
+ * Which paths git (and cshare) ignore: the `git ls-files --others --exclude-standard` rules,
+ * plus `.cshareignore` files.
+ *
+ * Layers, highest precedence first, as git's `last_matching_pattern` walks them: for a path
+ * `a/b/c`, `a/b/.cshareignore`, `a/b/.gitignore`, `a/.cshareignore`, `a/.gitignore`,
+ * `.cshareignore`, `.gitignore`, `.git/info/exclude`, then the global excludes file. The
+ * first layer with a matching pattern decides (its last matching pattern, negations
+ * included); no match means not ignored. Patterns of a per-directory file are matched
+ * against the path relative to that directory, and directories are tested with a trailing
+ * `/` so that `build/` matches only directories.
+ *
+ * The walk (see `Scanner.ts`) never descends into an ignored directory for untracked files,
+ * so each path is tested on its own, never through its parents: git does the same, and it
+ * is why a parent ignored by a lower layer but re-included by a higher one does not hide
+ * its children here.
+ */
+import ignore, { type Ignore } from 'ignore';
+import { posix } from 'node:path';
+import { expandHome, mergeGitConfigs, parseGitConfig, type GitConfig } from '../gitConfig.js';
+import { logger } from '../log.js';
+import type { WorktreeFs } from '../ports.js';
+
+const log = logger('ignore');
+const utf8 = new TextDecoder('utf-8');
+
+/** The outcome of testing one path against one layer. */
+interface MatchResult {
+  ignored: boolean;
+  unignored: boolean;
+}
+
+/** One ignore file, its patterns relative to `base` (`''` for the root, else `dir/`). */
+export interface IgnoreLayer {
+  readonly base: string;
+  /** Where the patterns came from, for debugging. */
+  readonly source: string;
+  /** Tests a path relative to `base` (directories end with `/`), without looking at parents. */
+  readonly test: (rel: string) => MatchResult;
+}
+
+/** The layers that apply inside one directory, highest precedence first. */
+export type LayerStack = readonly IgnoreLayer[];
+
+/** Reports a file that could not be read (it is then treated as absent, as git does). */
+export type IgnoreErrorSink = (path: string, message: string) => void;
+
+/** Options for {@link IgnoreRules.load}. */
+export interface LoadIgnoreOptions {
+  fs: WorktreeFs;
+  home?: string;
+  env?: Record<string, string | undefined>;
+  /** Absolute git common dir (holds `config` and `info/exclude`), or undefined outside a repo. */
+  gitCommonDir?: string;
+  onError: IgnoreErrorSink;
+}
+
+/**
+ * Builds a matcher for one ignore file's text, or `undefined` if it has no patterns (so it
+ * costs nothing per path).
+ */
+export function compileLayer(text: string, base: string, source: string): IgnoreLayer | undefined {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  if (!lines.some((l) => l.trim() !== '' && !l.startsWith('#'))) return undefined;
+  const ig = ignore({ ignorecase: false }).add(lines);
+  return { base, source, test: singlePathTester(ig) };
+}
+
+/**
+ * `Ignore#test` also tests every parent directory and lets an ignored parent decide. That
+ * is wrong across layers (git tests the path alone, in every layer) and wasted work here,
+ * since the walk already stopped at ignored directories. The rule list's own `test` (not
+ * part of the typed API of `ignore`, pinned at 7.0.16) tests just the path; if a future
+ * version drops it we fall back to the public call, which is right except in that rare
+ * cross-layer case.
+ */
+function singlePathTester(ig: Ignore): (rel: string) => MatchResult {
+  const rules = (ig as unknown as { _rules?: { test?: (path: string, mode: string) => MatchResult } })._rules;
+  if (rules && typeof rules.test === 'function') {
+    const test = rules.test.bind(rules);
+    return (rel) => test(rel, 'regex');
+  }
+  log('ignore: private single-path test not found; falling back to Ignore#test');
+  return (rel) => ig.test(rel);
+}
+
+/** Reads an external file as text, or `undefined` if absent; unreadable files are reported. */
+function readExternalText(fs: WorktreeFs, path: string, onError: IgnoreErrorSink): string | undefined {
+  try {
+    const bytes = fs.readExternal(path);
+    return bytes === undefined ? undefined : utf8.decode(bytes);
+  } catch (err) {
+    onError(path, err instanceof Error ? err.message : String(err));
+    return undefined;
+  }
+}
+
+/** The ignore layers of one worktree, and the git config they were found through. */
+export class IgnoreRules {
+  /** Global excludes and `.git/info/exclude`, highest precedence first. */
+  readonly globals: LayerStack;
+  /** Global and repository git config, merged (later wins). */
+  readonly config: GitConfig;
+  private readonly fs: WorktreeFs;
+  private readonly onError: IgnoreErrorSink;
+
+  private constructor(fs: WorktreeFs, globals: LayerStack, config: GitConfig, onError: IgnoreErrorSink) {
+    this.fs = fs;
+    this.globals = globals;
+    this.config = config;
+    this.onError = onError;
+  }
+
+  /**
+   * Reads the git config (`$GIT_CONFIG_GLOBAL`, else `$XDG_CONFIG_HOME/git/config` or
+   * `~/.config/git/config`, then `~/.gitconfig`; then the repository's `config`) to find
+   * `core.excludesFile` (default `$XDG_CONFIG_HOME/git/ignore` or `~/.config/git/ignore`),
+   * and reads it and `info/exclude`. The system config is not read, and `[include]` is not
+   * followed. Outside a repository the global excludes still apply.
+   */
+  static load(opts: LoadIgnoreOptions): IgnoreRules {
+    const { fs, onError } = opts;
+    const env = opts.env ?? {};
+    const home = opts.home ?? env.HOME;
+    const xdg = env.XDG_CONFIG_HOME ? env.XDG_CONFIG_HOME : home !== undefined ? posix.join(home, '.config') : undefined;
+
+    const configPaths: string[] = [];
+    if (env.GIT_CONFIG_GLOBAL) configPaths.push(expandHome(env.GIT_CONFIG_GLOBAL, home));
+    else {
+      if (xdg !== undefined) configPaths.push(posix.join(xdg, 'git', 'config'));
+      if (home !== undefined) configPaths.push(posix.join(home, '.gitconfig'));
+    }
+    if (opts.gitCommonDir !== undefined) configPaths.push(posix.join(opts.gitCommonDir, 'config'));
+    const configs: GitConfig[] = [];
+    for (const p of configPaths) {
+      const text = readExternalText(fs, p, onError);
+      if (text !== undefined) configs.push(parseGitConfig(text));
+    }
+    const config = mergeGitConfigs(configs);
+
+    const globals: IgnoreLayer[] = [];
+    if (opts.gitCommonDir !== undefined) {
+      const p = posix.join(opts.gitCommonDir, 'info', 'exclude');
+      const text = readExternalText(fs, p, onError);
+      const layer = text === undefined ? undefined : compileLayer(text, '', p);
+      if (layer) globals.push(layer);
+    }
+    const configured = config.get('core.excludesFile');
+    let excludesFile: string | undefined;
+    if (configured !== undefined && configured !== '') {
+      // git resolves a relative path against the directory it runs in: the worktree root.
+      excludesFile = posix.resolve(fs.root, expandHome(configured, home));
+    } else if (xdg !== undefined) excludesFile = posix.join(xdg, 'git', 'ignore');
+    if (excludesFile !== undefined) {
+      const text = readExternalText(fs, excludesFile, onError);
+      const layer = text === undefined ? undefined : compileLayer(text, '', excludesFile);
+      if (layer) globals.push(layer);
+    }
+    log('global layers: %o', globals.map((l) => l.source));
+    return new IgnoreRules(fs, globals, config, onError);
+  }
+
+  /**
+   * The stack for the entries of directory `dir` (`''` for the root): its own `.cshareignore`
+   * and `.gitignore` (if `hasCshareignore`/`hasGitignore`, i.e. they are regular files; git
+   * does not follow a symlinked `.gitignore`) on top of `parent`. Returns `parent` itself
+   * when the directory adds nothing, so most directories cost no allocation.
+   */
+  stackFor(dir: string, parent: LayerStack, hasGitignore: boolean, hasCshareignore: boolean): LayerStack {
+    if (!hasGitignore && !hasCshareignore) return parent;
+    const base = dir === '' ? '' : `${dir}/`;
+    const own: IgnoreLayer[] = [];
+    for (const [has, name] of [
+      [hasCshareignore, '.cshareignore'],
+      [hasGitignore, '.gitignore'],
+    ] as const) {
+      if (!has) continue;
+      const rel = base + name;
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = this.fs.readFile(rel);
+      } catch (err) {
+        this.onError(rel, err instanceof Error ? err.message : String(err));
+        continue;
+      }
+      const layer = bytes === undefined ? undefined : compileLayer(utf8.decode(bytes), base, rel);
+      if (layer) own.push(layer);
+    }
+    return own.length === 0 ? parent : [...own, ...parent];
+  }
+
+  /** Is `path` (relative to the root; a directory if `isDir`) ignored by `stack`? */
+  isExcluded(path: string, isDir: boolean, stack: LayerStack): boolean {
+    for (let i = 0; i < stack.length; i++) {
+      const layer = stack[i]!;
+      const rel = layer.base === '' ? path : path.slice(layer.base.length);
+      const r = layer.test(isDir ? `${rel}/` : rel);
+      if (r.ignored) return true;
+      if (r.unignored) return false;
+    }
+    return false;
+  }
+}

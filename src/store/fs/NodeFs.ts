@@ -1,0 +1,266 @@
+/**
+ * The real file system behind the `WorktreeFs` port, with node's synchronous calls (a scan
+ * makes tens of thousands of tiny calls; see `ports.ts`).
+ *
+ * Safety: every relative path goes through `assertSafeRelPath` (no absolute paths, `..`,
+ * NUL, backslashes, `.git` or `.cshare` segments), and writes refuse to go through a
+ * symlinked directory that leads out of the root, because paths arrive from peers. Reads do
+ * not pay for that check: the scanner walks with `lstat` and never follows links.
+ */
+import { randomBytes } from 'node:crypto';
+import * as nfs from 'node:fs';
+import { dirname, isAbsolute, join, posix, sep } from 'node:path';
+import { CshareError } from '../../core/errors.js';
+import { logger } from '../../core/log.js';
+import { assertSafeRelPath } from '../../core/paths.js';
+import type { DirEntry, FileStat, WorktreeFs } from '../../core/ports.js';
+
+const log = logger('fs');
+
+function errCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+/** Wraps a node error as `IO` with the path in the message and the data. */
+function ioError(what: string, path: string, err: unknown): CshareError {
+  const code = errCode(err);
+  const detail = err instanceof Error ? err.message : String(err);
+  return new CshareError('IO', `Cannot ${what} ${path}: ${detail}`, { path, ...(code ? { errno: code } : {}) }, { cause: err });
+}
+
+/** "Does not exist" for our purposes: missing, or a parent that is no longer a directory. */
+function isMissing(err: unknown): boolean {
+  const code = errCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function kindOf(d: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): FileStat['kind'] {
+  return d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : 'other';
+}
+
+/** A worktree on the local disk, rooted at an absolute directory. */
+export class NodeFs implements WorktreeFs {
+  readonly root: string;
+  private realRoot: string | undefined;
+
+  /** `root` is resolved to an absolute path; it need not exist until first used. */
+  constructor(root: string) {
+    this.root = posix.resolve(root);
+  }
+
+  /** Absolute path of `rel`; `''` is the root itself (only where a directory makes sense). */
+  private abs(rel: string, allowRoot = false): string {
+    if (rel === '' && allowRoot) return this.root;
+    assertSafeRelPath(rel);
+    return `${this.root}/${rel}`;
+  }
+
+  readdir(rel: string): DirEntry[] | undefined {
+    const abs = this.abs(rel, true);
+    try {
+      return nfs.readdirSync(abs, { withFileTypes: true }).map((d) => ({ name: d.name, kind: kindOf(d) }));
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw ioError('list directory', abs, err);
+    }
+  }
+
+  lstat(rel: string): FileStat | undefined {
+    const abs = this.abs(rel, true);
+    let st: nfs.Stats | undefined;
+    try {
+      st = nfs.lstatSync(abs, { throwIfNoEntry: false });
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw ioError('stat', abs, err);
+    }
+    if (st === undefined) return undefined;
+    return { kind: kindOf(st), size: st.size, mode: st.mode, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+  }
+
+  readFile(rel: string): Uint8Array | undefined {
+    const abs = this.abs(rel);
+    try {
+      return nfs.readFileSync(abs);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw ioError('read', abs, err);
+    }
+  }
+
+  readlink(rel: string): string | undefined {
+    const abs = this.abs(rel);
+    try {
+      return nfs.readlinkSync(abs);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw ioError('read link', abs, err);
+    }
+  }
+
+  writeFile(rel: string, data: Uint8Array, mode?: number): void {
+    const abs = this.abs(rel);
+    const dir = this.ensureParent(rel);
+    let perms = mode === undefined ? undefined : mode & 0o7777;
+    if (perms === undefined) {
+      // No mode asked for: an existing file keeps its permissions.
+      const old = nfs.lstatSync(abs, { throwIfNoEntry: false });
+      if (old?.isFile()) perms = old.mode & 0o7777;
+    }
+    const tmp = join(dir, `.${posix.basename(rel)}.cshare-tmp-${randomBytes(6).toString('hex')}`);
+    let fd: number | undefined;
+    try {
+      fd = nfs.openSync(tmp, 'wx', perms ?? 0o666);
+      let off = 0;
+      while (off < data.byteLength) off += nfs.writeSync(fd, data, off, data.byteLength - off);
+      // open's mode is filtered by the umask; the requested mode is what must land.
+      if (perms !== undefined) nfs.fchmodSync(fd, perms);
+      nfs.fsyncSync(fd);
+      nfs.closeSync(fd);
+      fd = undefined;
+      nfs.renameSync(tmp, abs);
+    } catch (err) {
+      if (fd !== undefined) nfs.closeSync(fd);
+      nfs.rmSync(tmp, { force: true });
+      throw ioError('write', abs, err);
+    }
+  }
+
+  symlink(rel: string, target: string): void {
+    const abs = this.abs(rel);
+    if (target === '' || target.includes('\0')) throw new CshareError('BAD_PATH', `Refusing symlink ${rel} with an empty or NUL target.`, { path: rel, target });
+    // A link that resolves outside the worktree could later carry writes out of it.
+    const resolved = posix.resolve(posix.dirname(abs), target);
+    if (posix.isAbsolute(target) || !(resolved === this.root || resolved.startsWith(`${this.root}/`))) {
+      throw new CshareError('BAD_PATH', `Refusing symlink ${rel} -> ${target}: the target leaves the worktree.`, { path: rel, target });
+    }
+    const dir = this.ensureParent(rel);
+    const tmp = join(dir, `.${posix.basename(rel)}.cshare-tmp-${randomBytes(6).toString('hex')}`);
+    try {
+      nfs.symlinkSync(target, tmp);
+      nfs.renameSync(tmp, abs);
+    } catch (err) {
+      nfs.rmSync(tmp, { force: true });
+      throw ioError('create symlink', abs, err);
+    }
+  }
+
+  remove(rel: string): void {
+    const abs = this.abs(rel);
+    this.checkParentInside(rel);
+    const st = nfs.lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) return;
+    if (st.isDirectory()) throw new CshareError('IO', `Cannot remove ${abs}: it is a directory.`, { path: rel });
+    try {
+      nfs.unlinkSync(abs);
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw ioError('remove', abs, err);
+    }
+    // Prune emptied parents, as git does when a checkout deletes the last file of a folder.
+    for (let d = posix.dirname(rel); d !== '.'; d = posix.dirname(d)) {
+      try {
+        nfs.rmdirSync(`${this.root}/${d}`);
+      } catch (err) {
+        const code = errCode(err);
+        // Not empty (the usual case) or already gone: stop. Anything else leaves an empty
+        // folder behind, which is harmless; the file itself is removed, so it is only logged.
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') log('could not prune %s: %s', d, err instanceof Error ? err.message : String(err));
+        break;
+      }
+    }
+  }
+
+  chmod(rel: string, mode: number): void {
+    const abs = this.abs(rel);
+    this.checkParentInside(rel);
+    const st = nfs.lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) throw new CshareError('NOT_FOUND', `Cannot chmod ${abs}: it does not exist.`, { path: rel });
+    // chmod follows symlinks and Linux has no lchmod; a link's own mode means nothing, so
+    // leaving it alone is the correct result, not a skipped error.
+    if (st.isSymbolicLink()) return;
+    try {
+      nfs.chmodSync(abs, mode & 0o7777);
+    } catch (err) {
+      throw ioError('chmod', abs, err);
+    }
+  }
+
+  readExternal(absPath: string): Uint8Array | undefined {
+    if (!isAbsolute(absPath)) throw new CshareError('BAD_PATH', `readExternal needs an absolute path, got ${absPath}.`, { path: absPath });
+    try {
+      return nfs.readFileSync(absPath);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw ioError('read', absPath, err);
+    }
+  }
+
+  /** The real path of the root, resolved once (the root itself may be reached through a link). */
+  private resolvedRoot(): string {
+    this.realRoot ??= nfs.realpathSync(this.root);
+    return this.realRoot;
+  }
+
+  private isInside(real: string): boolean {
+    const root = this.resolvedRoot();
+    return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
+  }
+
+  /**
+   * Creates the parent directories of `rel` one level at a time, checking that each existing
+   * one, once symlinks are resolved, is still inside the root. Returns the parent's path.
+   */
+  private ensureParent(rel: string): string {
+    const parts = rel.split('/');
+    let cur = this.root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      cur = `${cur}/${parts[i]}`;
+      const st = nfs.lstatSync(cur, { throwIfNoEntry: false });
+      if (st === undefined) {
+        try {
+          nfs.mkdirSync(cur);
+        } catch (err) {
+          if (errCode(err) !== 'EEXIST') throw ioError('create directory', cur, err);
+        }
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        let real: string;
+        try {
+          real = nfs.realpathSync(cur);
+        } catch (err) {
+          throw ioError('resolve', cur, err);
+        }
+        if (!this.isInside(real)) {
+          throw new CshareError('BAD_PATH', `Refusing to write ${rel}: ${parts.slice(0, i + 1).join('/')} is a symlink that leaves the worktree.`, { path: rel });
+        }
+        continue;
+      }
+      if (!st.isDirectory()) throw new CshareError('IO', `Cannot write ${rel}: ${parts.slice(0, i + 1).join('/')} is not a directory.`, { path: rel });
+    }
+    const parent = dirname(`${this.root}/${rel}`);
+    // Last line of defence against a race that swapped a directory for a link.
+    let real: string;
+    try {
+      real = nfs.realpathSync(parent);
+    } catch (err) {
+      throw ioError('resolve', parent, err);
+    }
+    if (!this.isInside(real)) throw new CshareError('BAD_PATH', `Refusing to write ${rel}: its directory resolves outside the worktree.`, { path: rel });
+    return parent;
+  }
+
+  /** Refuses `rel` if its existing parent directory resolves outside the root. */
+  private checkParentInside(rel: string): void {
+    const parent = dirname(`${this.root}/${rel}`);
+    let real: string;
+    try {
+      real = nfs.realpathSync(parent);
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw ioError('resolve', parent, err);
+    }
+    if (!this.isInside(real)) throw new CshareError('BAD_PATH', `Refusing to touch ${rel}: its directory resolves outside the worktree.`, { path: rel });
+  }
+}

@@ -1,0 +1,124 @@
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NodeFs } from '../../../src/store/fs/NodeFs.js';
+
+let base: string;
+let root: string;
+let nfs: NodeFs;
+beforeEach(() => {
+  base = fs.realpathSync(fs.mkdtempSync(join(tmpdir(), 'cshare-nodefs-')));
+  root = join(base, 'wt');
+  fs.mkdirSync(root);
+  nfs = new NodeFs(root);
+});
+afterEach(() => {
+  fs.rmSync(base, { recursive: true, force: true });
+});
+
+describe('NodeFs', () => {
+  it('writes atomically with the requested mode, creating parents, leaving no temp files', () => {
+    nfs.writeFile('a/b/c.txt', Buffer.from('hello'), 0o100755);
+    expect(fs.readFileSync(join(root, 'a/b/c.txt'), 'utf8')).toBe('hello');
+    expect(fs.statSync(join(root, 'a/b/c.txt')).mode & 0o777).toBe(0o755);
+    nfs.writeFile('a/b/c.txt', Buffer.from('again'));
+    expect(fs.statSync(join(root, 'a/b/c.txt')).mode & 0o777).toBe(0o755); // kept
+    nfs.writeFile('a/b/c.txt', Buffer.from('x'), 0o644);
+    expect(fs.statSync(join(root, 'a/b/c.txt')).mode & 0o777).toBe(0o644);
+    expect(fs.readdirSync(join(root, 'a/b'))).toEqual(['c.txt']);
+  });
+
+  it('reads, stats and lists; missing paths are undefined', () => {
+    nfs.writeFile('d/x.txt', Buffer.from('xyz'));
+    nfs.symlink('d/l', 'x.txt');
+    expect(Buffer.from(nfs.readFile('d/x.txt')!).toString()).toBe('xyz');
+    expect(nfs.lstat('d/x.txt')).toMatchObject({ kind: 'file', size: 3 });
+    expect(nfs.lstat('d/l')).toMatchObject({ kind: 'symlink' });
+    expect(nfs.lstat('d')).toMatchObject({ kind: 'dir' });
+    expect(nfs.readlink('d/l')).toBe('x.txt');
+    expect(nfs.readdir('d')!.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      { name: 'l', kind: 'symlink' },
+      { name: 'x.txt', kind: 'file' },
+    ]);
+    expect(nfs.readdir('')!.map((e) => e.name)).toEqual(['d']);
+    expect(nfs.readFile('nope')).toBeUndefined();
+    expect(nfs.lstat('nope/deeper')).toBeUndefined();
+    expect(nfs.lstat('d/x.txt/under-a-file')).toBeUndefined();
+    expect(nfs.readdir('nope')).toBeUndefined();
+    expect(nfs.readlink('nope')).toBeUndefined();
+    expect(nfs.readExternal(join(base, 'nope'))).toBeUndefined();
+    expect(() => nfs.readExternal('relative')).toThrow(/absolute/);
+  });
+
+  it('throws IO with the path for other errors', () => {
+    fs.mkdirSync(join(root, 'dir'));
+    expect(() => nfs.readFile('dir')).toThrow(expect.objectContaining({ code: 'IO', data: expect.objectContaining({ path: join(root, 'dir') }) }));
+  });
+
+  it('refuses unsafe paths in every method', () => {
+    const bad = ['/etc/passwd', '../x', 'a/../../x', '.git/config', '.cshare/store', 'a\\b', 'a\0b', 'sub/.git/hooks/pre-commit'];
+    for (const p of bad) {
+      for (const call of [
+        () => nfs.readFile(p),
+        () => nfs.lstat(p),
+        () => nfs.readdir(p),
+        () => nfs.readlink(p),
+        () => nfs.writeFile(p, new Uint8Array()),
+        () => nfs.symlink(p, 'x'),
+        () => nfs.remove(p),
+        () => nfs.chmod(p, 0o644),
+      ]) {
+        expect(call).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
+      }
+    }
+    expect(fs.existsSync(join(base, 'x'))).toBe(false);
+  });
+
+  it('refuses to write through a symlinked directory that leaves the root', () => {
+    const outside = join(base, 'outside');
+    fs.mkdirSync(outside);
+    fs.symlinkSync(outside, join(root, 'escape'));
+    expect(() => nfs.writeFile('escape/pwned.txt', Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
+    expect(() => nfs.writeFile('escape/new/pwned.txt', Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
+    expect(() => nfs.remove('escape/x')).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
+    expect(fs.readdirSync(outside)).toEqual([]);
+    // A link to a directory inside the root is fine.
+    fs.mkdirSync(join(root, 'real'));
+    fs.symlinkSync('real', join(root, 'alias'));
+    nfs.writeFile('alias/ok.txt', Buffer.from('ok'));
+    expect(fs.readFileSync(join(root, 'real/ok.txt'), 'utf8')).toBe('ok');
+  });
+
+  it('refuses symlinks whose target leaves the worktree, and replaces existing links', () => {
+    expect(() => nfs.symlink('l', '/etc/passwd')).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
+    expect(() => nfs.symlink('a/l', '../../x')).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
+    nfs.symlink('a/l', '../t1');
+    nfs.symlink('a/l', '../t2');
+    expect(fs.readlinkSync(join(root, 'a/l'))).toBe('../t2');
+  });
+
+  it('removes a file and the directories it emptied, but not the root', () => {
+    nfs.writeFile('a/b/c/d.txt', Buffer.from('x'));
+    nfs.writeFile('a/keep.txt', Buffer.from('x'));
+    nfs.remove('a/b/c/d.txt');
+    expect(fs.existsSync(join(root, 'a/b'))).toBe(false);
+    expect(fs.existsSync(join(root, 'a/keep.txt'))).toBe(true);
+    nfs.remove('a/keep.txt');
+    expect(fs.existsSync(root)).toBe(true);
+    expect(fs.readdirSync(root)).toEqual([]);
+    nfs.remove('missing/file.txt'); // not an error
+  });
+
+  it('chmods files and leaves symlinks alone', () => {
+    nfs.writeFile('x.sh', Buffer.from('#!/bin/sh'), 0o644);
+    nfs.chmod('x.sh', 0o100755);
+    expect(fs.statSync(join(root, 'x.sh')).mode & 0o777).toBe(0o755);
+    const outsideFile = join(base, 'target');
+    fs.writeFileSync(outsideFile, 'x');
+    fs.chmodSync(outsideFile, 0o600);
+    fs.symlinkSync(outsideFile, join(root, 'link'));
+    nfs.chmod('link', 0o777);
+    expect(fs.statSync(outsideFile).mode & 0o777).toBe(0o600);
+  });
+});
