@@ -9,11 +9,11 @@
  * Prints medians, the ratios (cshare / git; lower is better) and peak RSS, then one
  * `RESULT scan ...` line. Ratios rather than absolute times, because these machines are noisy.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { scanWorktree, type CachedStat, type ScanResult } from '../src/core/Scanner.js';
 import { NodeFs } from '../src/store/fs/NodeFs.js';
 
@@ -90,6 +90,56 @@ function timeMs(fn: () => void): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+const BIN = fileURLToPath(new URL('../bin/cshare', import.meta.url));
+
+/** Runs `cshare args` as a real process; wall time and (with GNU time) peak RSS in MB. */
+function cshareProcess(cwd: string, env: NodeJS.ProcessEnv, args: string[]): { ms: number; rssMb?: number } {
+  const gnuTime = fs.existsSync('/usr/bin/time');
+  const cmd = gnuTime ? '/usr/bin/time' : process.execPath;
+  const argv = gnuTime ? ['-f', 'RSSKB=%M', process.execPath, BIN, ...args] : [BIN, ...args];
+  let stderr = '';
+  const ms = timeMs(() => {
+    const r = spawnSync(cmd, argv, { cwd, env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`cshare ${args.join(' ')} failed: ${r.stderr}`);
+    stderr = r.stderr;
+  });
+  const m = /RSSKB=(\d+)/.exec(stderr);
+  return { ms, rssMb: m ? Number(m[1]) / 1024 : undefined };
+}
+
+/**
+ * The same comparison for the whole command, as a user runs it: process start, oclif, the
+ * store, the scan and the JSON output, against git's own commands.
+ */
+function cliFigures(tree: string, gitCopy: string, env: NodeJS.ProcessEnv, gitAddMs: number): void {
+  const cliEnv = { ...env, NO_COLOR: '1', USER: 'bench' };
+  const coldFiles: number[] = [];
+  let rss = 0;
+  for (let run = 0; run < RUNS; run++) {
+    fs.rmSync(join(tree, '.cshare'), { recursive: true, force: true });
+    const r = cshareProcess(tree, cliEnv, ['files', '--json']);
+    coldFiles.push(r.ms);
+    rss = Math.max(rss, r.rssMb ?? 0);
+  }
+  const warmFiles: number[] = [];
+  const gitStatus: number[] = [];
+  for (let run = 0; run < RUNS + 2; run++) {
+    gitStatus.push(timeMs(() => gitIn(gitCopy, env, ['status', '--porcelain'])));
+    const r = cshareProcess(tree, cliEnv, ['files', '--json']);
+    warmFiles.push(r.ms);
+    rss = Math.max(rss, r.rssMb ?? 0);
+  }
+  fs.rmSync(join(tree, '.cshare'), { recursive: true, force: true });
+  const record = cshareProcess(tree, cliEnv, ['scan', '--json']);
+  const rescan = cshareProcess(tree, cliEnv, ['scan', '--json']);
+  const coldMs = median(coldFiles);
+  const warmMs = median(warmFiles);
+  const statusMs = median(gitStatus);
+  out(`command: cold \`cshare files\` ${coldMs.toFixed(0)} ms vs git add -A ${gitAddMs.toFixed(0)} ms; warm ${warmMs.toFixed(0)} ms vs git status ${statusMs.toFixed(1)} ms`);
+  out(`command: first \`cshare scan\` (records all files) ${record.ms.toFixed(0)} ms, peak RSS ${record.rssMb?.toFixed(0) ?? '?'} MB; rescan ${rescan.ms.toFixed(0)} ms`);
+  out(`RESULT scan-command cold_ratio=${(coldMs / gitAddMs).toFixed(3)} warm_ratio=${(warmMs / statusMs).toFixed(3)} files_rss_mb=${rss.toFixed(0)} record_ms=${record.ms.toFixed(0)} record_rss_mb=${record.rssMb?.toFixed(0) ?? '?'}`);
+}
+
 /** Runs the benchmark and returns its figures. */
 export async function main(): Promise<{ coldRatio: number; warmRatio: number; rssMb: number }> {
   const base = fs.realpathSync(fs.mkdtempSync(join(tmpdir(), 'cshare-bench-scan-')));
@@ -148,6 +198,7 @@ export async function main(): Promise<{ coldRatio: number; warmRatio: number; rs
     const coldRatio = coldMs / gitAddMs;
     const warmRatio = warmMs / gitStatusMs;
     out(`RESULT scan cold_ratio=${coldRatio.toFixed(3)} warm_ratio=${warmRatio.toFixed(3)} rss_mb=${rssMb.toFixed(0)}`);
+    cliFigures(tree, gitCopy, env, gitAddMs);
     return { coldRatio, warmRatio, rssMb };
   } finally {
     fs.rmSync(base, { recursive: true, force: true });

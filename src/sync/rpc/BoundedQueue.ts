@@ -1,0 +1,104 @@
+/**
+ * A bounded single-consumer async queue: the producer pushes without waiting, the consumer
+ * iterates. `push` returns false when the queue is full, and the producer decides what that
+ * means (the RPC layer ends the stream or subscription with an `OVERLOADED` error rather than
+ * stop reading the connection, which would stall every other call on it). After `end()` the
+ * consumer drains what is queued and finishes; after `fail(err)` it drains, then throws `err`.
+ * Returning from the iteration early (break, abort) calls `onReturn` once, so the producer can
+ * cancel upstream.
+ */
+export class BoundedQueue<T> implements AsyncIterable<T> {
+  private items: T[] = [];
+  private head = 0;
+  private done = false;
+  private error: unknown = undefined;
+  private failed = false;
+  private waiter: { resolve: () => void } | undefined;
+  private iterated = false;
+  private returned = false;
+
+  constructor(
+    readonly capacity: number,
+    private readonly onReturn?: () => void,
+  ) {}
+
+  /** Items waiting for the consumer. */
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  /** True once `end`, `fail` or an early return happened. */
+  get closed(): boolean {
+    return this.done || this.failed || this.returned;
+  }
+
+  /** Queues an item; false when the queue is full or closed (the item is not queued). */
+  push(item: T): boolean {
+    if (this.closed || this.size >= this.capacity) return false;
+    this.items.push(item);
+    this.wake();
+    return true;
+  }
+
+  /** No more items: the consumer finishes after draining. */
+  end(): void {
+    if (this.closed) return;
+    this.done = true;
+    this.wake();
+  }
+
+  /** The consumer throws `err` after draining what is queued. */
+  fail(err: unknown): void {
+    if (this.closed) return;
+    this.failed = true;
+    this.error = err;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.resolve();
+  }
+
+  private finishEarly(): void {
+    if (this.returned) return;
+    const wasOpen = !this.done && !this.failed;
+    this.returned = true;
+    this.items = [];
+    this.head = 0;
+    this.wake();
+    if (wasOpen) this.onReturn?.();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    if (this.iterated) throw new Error('BoundedQueue can be iterated only once');
+    this.iterated = true;
+    return {
+      next: async (): Promise<IteratorResult<T>> => {
+        for (;;) {
+          if (this.returned) return { done: true, value: undefined };
+          if (this.size > 0) {
+            const value = this.items[this.head]!;
+            this.items[this.head++] = undefined as T;
+            if (this.head > 1024 && this.head * 2 > this.items.length) {
+              this.items = this.items.slice(this.head);
+              this.head = 0;
+            }
+            return { done: false, value };
+          }
+          if (this.failed) {
+            this.returned = true;
+            throw this.error;
+          }
+          if (this.done) return { done: true, value: undefined };
+          await new Promise<void>((resolve) => (this.waiter = { resolve }));
+        }
+      },
+      return: async (): Promise<IteratorResult<T>> => {
+        this.finishEarly();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+}

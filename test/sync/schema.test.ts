@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION, checkPeerProtocol, cshareSchema, fileResource, worktreeResource } from '../../src/sync/schema.js';
+import { decodeValue, encodeValue, type Value } from '../../src/sync/codec.js';
+
+const digest = 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391';
+const roundTrip = (v: unknown): unknown => decodeValue(encodeValue(v as Value));
+
+describe('schema validators', () => {
+  const hello = { protocol: 1, replicaId: 'r1', name: 'alice', role: 'sharer' };
+
+  it('accept well-formed messages, also after a trip through the codec', () => {
+    const ok: [(v: unknown) => boolean, unknown][] = [
+      [cshareSchema.requests.hello.request, hello],
+      [cshareSchema.requests.hello.request, { ...hello, worktreeId: 'w1', secretProof: new Uint8Array(32) }],
+      [cshareSchema.requests.hello.response, { ok: true, relayId: 'relay-1' }],
+      [cshareSchema.requests['manifest/offer'].request, { worktreeId: 'w', entries: [{ path: 'src/a.ts', fileId: 'f1', digest, vector: Uint8Array.of(1) }] }],
+      [cshareSchema.requests['manifest/offer'].response, { need: ['f1'] }],
+      [cshareSchema.requests['file/upload'].request, { worktreeId: 'w', fileId: 'f', updates: [Uint8Array.of(1)] }],
+      [cshareSchema.requests['file/upload'].request, { worktreeId: 'w', fileId: 'f', blob: Uint8Array.of(1) }],
+      [cshareSchema.streams['file/fetch'].request, { worktreeId: 'w', fileId: 'f' }],
+      [cshareSchema.streams['file/fetch'].item, { fileId: 'f', kind: 'blob', data: Uint8Array.of(1, 2), offset: 8, size: 10 }],
+      [cshareSchema.sends['file/update'], { worktreeId: 'w', fileId: 'f', update: Uint8Array.of(1) }],
+      [cshareSchema.event, { type: 'manifest', update: Uint8Array.of(1) }],
+      [cshareSchema.event, { type: 'file-update', fileId: 'f', digest }],
+      [cshareSchema.event, { type: 'peer-joined', replicaId: 'r', name: 'bob', role: 'joiner' }],
+      [cshareSchema.event, { type: 'peer-left', replicaId: 'r' }],
+    ];
+    for (const [guard, msg] of ok) {
+      expect(guard(msg), JSON.stringify(msg)).toBe(true);
+      expect(guard(roundTrip(msg)), JSON.stringify(msg)).toBe(true);
+    }
+  });
+
+  it('reject wrong types, unknown fields, unsafe paths and ids, and inconsistent messages', () => {
+    const offer = (path: string): unknown => ({ worktreeId: 'w', entries: [{ path, fileId: 'f', digest }] });
+    const bad: [(v: unknown) => boolean, unknown][] = [
+      [cshareSchema.requests.hello.request, { ...hello, extra: 1 }],
+      [cshareSchema.requests.hello.request, { ...hello, role: 'admin' }],
+      [cshareSchema.requests.hello.request, { ...hello, replicaId: '' }],
+      [cshareSchema.requests.hello.request, { ...hello, protocol: 1.5 }],
+      [cshareSchema.requests.hello.request, { protocol: 1 }],
+      [cshareSchema.requests.hello.request, null],
+      [cshareSchema.requests.hello.request, [hello]],
+      ...['/etc/passwd', '../x', 'a/../b', 'a//b', 'a/./b', 'a\\b', 'a\0b', ''].map((p): [(v: unknown) => boolean, unknown] => [cshareSchema.requests['manifest/offer'].request, offer(p)]),
+      [cshareSchema.requests['manifest/offer'].request, { worktreeId: 'w', entries: [{ path: 'a', fileId: 'f', digest: 'xyz' }] }],
+      [cshareSchema.requests['manifest/offer'].request, { worktreeId: 'w/..', entries: [] }],
+      [cshareSchema.requests['file/upload'].request, { worktreeId: 'w', fileId: 'f' }],
+      [cshareSchema.requests['file/upload'].request, { worktreeId: 'w', fileId: 'f', blob: Uint8Array.of(1), updates: [] }],
+      [cshareSchema.requests['file/upload'].request, { worktreeId: 'w', fileId: 'f', updates: ['text'] }],
+      [cshareSchema.streams['file/fetch'].item, { fileId: 'f', kind: 'blob', data: Uint8Array.of(1, 2), offset: 9, size: 10 }],
+      [cshareSchema.event, { type: 'peer-left' }],
+      [cshareSchema.event, { type: 'nope', replicaId: 'r' }],
+    ];
+    for (const [guard, msg] of bad) expect(guard(msg), JSON.stringify(msg, (_k, v) => (v instanceof Uint8Array ? '<bytes>' : v))).toBe(false);
+  });
+
+  it('refuses a hello of another protocol version with an upgrade message', () => {
+    expect(() => checkPeerProtocol({ ...hello, protocol: PROTOCOL_VERSION } as never)).not.toThrow();
+    expect(() => checkPeerProtocol({ ...hello, protocol: 2 } as never)).toThrow(/peer speaks protocol v2, this cshare speaks v1: upgrade/);
+  });
+
+  it('names resources', () => {
+    expect(worktreeResource('w1')).toBe('/worktrees/w1');
+    expect(fileResource('w1', 'f2')).toBe('/worktrees/w1/files/f2');
+  });
+});
