@@ -87,6 +87,33 @@ export class FileDoc {
   private cached = '';
   /** Set when a non-local transaction changed the text: {@link cached} must be rebuilt. */
   private stale = false;
+  /** Where the last local change ended: where the next save most likely changes the text. */
+  private near = 0;
+  /** What {@link onLocalUpdate} saw of the transaction {@link capture} is running. */
+  private capturedUpdate: Uint8Array | null = null;
+  private capturedTr: Y.Transaction | null = null;
+  /** The ops {@link applyPending} applies: set by {@link commit} just before. */
+  private pendingOps: readonly TextOp[] = [];
+
+  /**
+   * The 'update' listener, attached only around this replica's own transactions: with a
+   * permanent listener Yjs would also re-encode every remote update and, at load, the whole
+   * history. Created once per doc, not per save (a closure per save is measurable at the
+   * rate of a typing trace); Yjs hands it the transaction, so no second closure is needed.
+   */
+  private readonly onLocalUpdate = (update: Uint8Array, _origin: unknown, _doc: Y.Doc, tr: Y.Transaction): void => {
+    this.capturedUpdate = update;
+    this.capturedTr = tr;
+  };
+
+  /** The edit of {@link commit}, bound once for the same reason as {@link onLocalUpdate}. */
+  private readonly applyPending = (): void => {
+    const ytext = this.ytext;
+    for (const op of this.pendingOps) {
+      if (op.del.length > 0) ytext.delete(op.pos, op.del.length);
+      if (op.ins.length > 0) ytext.insert(op.pos, op.ins);
+    }
+  };
 
   private constructor(fileId: string, clientId: number, doc: Y.Doc) {
     this.fileId = fileId;
@@ -150,7 +177,7 @@ export class FileDoc {
 
   /** Diff against the current text and apply as inserts/deletes in ONE transaction by this replica; null if equal. */
   setText(next: string): OwnChange | null {
-    const ops = diffToOps(this.text, next);
+    const ops = diffToOps(this.text, next, { near: this.near });
     if (ops.length === 0) return null;
     return this.commit(ops, next);
   }
@@ -177,14 +204,18 @@ export class FileDoc {
 
   /** Applies `ops` (already checked against the text) in one local transaction. */
   private commit(ops: TextOp[], next: string): OwnChange {
-    const { update, record } = this.capture(() => {
-      for (const op of ops) {
-        if (op.del.length > 0) this.ytext.delete(op.pos, op.del.length);
-        if (op.ins.length > 0) this.ytext.insert(op.pos, op.ins);
-      }
-    });
+    this.pendingOps = ops;
+    let captured: { update: Uint8Array; record: UndoRecord };
+    try {
+      captured = this.capture(this.applyPending);
+    } finally {
+      this.pendingOps = [];
+    }
     this.cached = next;
-    return { update, ops, ...opsStats(ops), record };
+    const last = ops[ops.length - 1]!;
+    this.near = last.pos + last.ins.length;
+    const { inserted, deleted } = opsStats(ops);
+    return { update: captured.update, ops, inserted, deleted, record: captured.record };
   }
 
   /** Apply an update from another replica (or from the store). Returns true if the text changed. */
@@ -251,23 +282,19 @@ export class FileDoc {
 
   /** Runs `edit` as one local transaction and returns its update and undo record. */
   private capture(edit: () => void): { update: Uint8Array; record: UndoRecord } {
-    let update: Uint8Array | null = null;
-    let tr: Y.Transaction | null = null;
-    const onUpdate = (u: Uint8Array): void => {
-      update = u;
-    };
-    // Listening only around our own transactions: with a permanent listener Yjs would also
-    // re-encode every remote update and, at load, the whole history.
-    this.doc.on('update', onUpdate);
+    this.capturedUpdate = null;
+    this.capturedTr = null;
+    this.doc.on('update', this.onLocalUpdate);
     try {
-      this.doc.transact((t) => {
-        tr = t;
-        edit();
-      }, LOCAL);
+      this.doc.transact(edit, LOCAL);
     } finally {
-      this.doc.off('update', onUpdate);
+      this.doc.off('update', this.onLocalUpdate);
     }
-    const t = tr as Y.Transaction | null;
+    const update = this.capturedUpdate as Uint8Array | null;
+    const t = this.capturedTr as Y.Transaction | null;
+    this.capturedUpdate = null;
+    this.capturedTr = null;
+    // Yjs emits 'update' only for a transaction that changed something.
     if (t === null || update === null) throw new CshareError('INTERNAL', `edit of ${this.fileId} produced no update`, { fileId: this.fileId });
     const client = this.doc.clientID;
     const start = t.beforeState.get(client) ?? 0;
@@ -337,7 +364,8 @@ export class FileDoc {
 /** Flattens a (sorted, merged) delete set into JSON-friendly ranges, ordered by client then clock. */
 function fromDeleteSet(ds: DeleteSet): IdRange[] {
   const out: IdRange[] = [];
-  const clients = [...ds.clients.keys()].sort((a, b) => a - b);
+  if (ds.clients.size === 0) return out;
+  const clients = ds.clients.size === 1 ? ds.clients.keys() : [...ds.clients.keys()].sort((a, b) => a - b);
   for (const client of clients) {
     for (const d of ds.clients.get(client) ?? []) if (d.len > 0) out.push([client, d.clock, d.len]);
   }

@@ -17,8 +17,15 @@ export interface ManifestEntry {
   kind: EntryKind;
   /** Git mode: 0o100644, 0o100755 or 0o120000. */
   mode: number;
-  /** Git blob id of the current content. */
+  /**
+   * Git blob id of the content, for binaries and symlinks. For a text file it is the digest
+   * the entry was last written with (its base, or its content at a kind change): the text
+   * itself lives in the file's doc, and text edits never touch the manifest, so a concurrent
+   * rename or mode change elsewhere is never overwritten by an edit (entries are
+   * last-writer-wins as a whole).
+   */
   digest: string;
+  /** Size in bytes that goes with `digest`. */
   size: number;
   /** Digest of the content the file was created with: the base of its text doc. */
   base: string;

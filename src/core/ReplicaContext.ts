@@ -24,6 +24,12 @@ interface LoadedDoc {
 export class ReplicaContext {
   private readonly docs = new Map<string, LoadedDoc>();
   private manifestLogged: number;
+  /**
+   * Digest of the text last recorded or written for each text file that has a doc history
+   * (`d:<fileId>` in the store; local, not part of the CRDT). A file without one still has
+   * its base content.
+   */
+  private readonly textDigests: Map<string, string>;
 
   constructor(
     readonly fs: WorktreeFs,
@@ -35,8 +41,10 @@ export class ReplicaContext {
     public lamport: number,
     readonly author: string,
     readonly now: () => number,
+    textDigests: Map<string, string>,
   ) {
     this.manifestLogged = manifestLogged;
+    this.textDigests = textDigests;
   }
 
   /** Loads everything but the file docs. */
@@ -50,7 +58,20 @@ export class ReplicaContext {
     }
     const seq = await opts.store.lastSeq();
     const lamport = Math.max(manifest.maxLamport(), (await opts.store.getJson<number>('meta:lamport')) ?? 0);
-    return new ReplicaContext(opts.fs, opts.store, opts.identity, manifest, count, seq, lamport, opts.author, opts.now);
+    const textDigests = new Map<string, string>();
+    for await (const [key, value] of opts.store.kv.iterate({ gt: 'd:', lt: 'd;' })) textDigests.set(key.slice(2), new TextDecoder().decode(value));
+    return new ReplicaContext(opts.fs, opts.store, opts.identity, manifest, count, seq, lamport, opts.author, opts.now, textDigests);
+  }
+
+  /** The digest of a file's recorded content: for text, of its doc's text (or base). */
+  contentDigest(fileId: string, entry: ManifestEntry): string {
+    return entry.kind === 'text' ? (this.textDigests.get(fileId) ?? entry.base) : entry.digest;
+  }
+
+  /** Notes (with the caller's batch) the digest of a text file's recorded text. */
+  setTextDigest(batch: ChangeBatch, fileId: string, digest: string): void {
+    batch.put(`d:${fileId}`, new TextEncoder().encode(digest));
+    this.textDigests.set(fileId, digest);
   }
 
   nextSeq(): number {

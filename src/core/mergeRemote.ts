@@ -53,12 +53,13 @@ export async function applyRemoteFileUpdates(ctx: ReplicaContext, fileId: string
   });
   const after = doc.text;
   if (after === before) {
+    // Nothing visible changed, but the updates are history: keep them.
     if (!batch.empty) await batch.commit(ctx.store.kv);
-    ctx.seq--; // nothing visible changed: no op entry takes this seq
     return null;
   }
   const bytes = new TextEncoder().encode(after);
-  const next: ManifestEntry = { ...entry, digest: gitBlobId(bytes), size: bytes.byteLength, lamport: ctx.nextLamport(), by: origin.replica };
+  const digest = gitBlobId(bytes);
+  ctx.setTextDigest(batch, fileId, digest);
   ctx.fs.writeFile(entry.path, bytes, entry.mode === 0o100755 ? 0o755 : 0o644);
   const ops = diffToOps(before, after);
   const { inserted, deleted } = opsStats(ops);
@@ -66,11 +67,9 @@ export async function applyRemoteFileUpdates(ctx: ReplicaContext, fileId: string
     seq, kind: 'edit', time: ctx.now(), author: origin.author, replica: origin.replica, fileId, path: entry.path,
     inserted, deleted, ...patchFor(ops), inverse: {},
   };
-  ctx.logManifestUpdate(batch, seq, ctx.manifest.change((set) => set(fileId, next)));
   batch.putJson(`o:${seqKey(seq)}`, op);
-  batch.putJson('meta:lamport', ctx.lamport);
   const st = ctx.fs.lstat(entry.path);
-  if (st) batch.putJson(`s:${entry.path}`, cacheEntry(st, 'text', next.digest));
+  if (st) batch.putJson(`s:${entry.path}`, cacheEntry(st, 'text', digest));
   await batch.commit(ctx.store.kv);
   return { seq, kind: 'edit', path: entry.path, inserted, deleted };
 }

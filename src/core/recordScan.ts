@@ -64,7 +64,7 @@ export function pendingChanges(ctx: ReplicaContext, scan: ScanResult): PendingCh
     seen.add(file.path);
     const cur = live.get(file.path);
     if (!cur) creates.push(file);
-    else if (cur.entry.digest !== file.digest || cur.entry.mode !== file.mode || cur.entry.kind !== file.kind) {
+    else if (ctx.contentDigest(cur.fileId, cur.entry) !== file.digest || cur.entry.mode !== file.mode || cur.entry.kind !== file.kind) {
       modified.push({ file, fileId: cur.fileId, entry: cur.entry });
     }
   }
@@ -75,9 +75,10 @@ export function pendingChanges(ctx: ReplicaContext, scan: ScanResult): PendingCh
   // history follows it.
   const goneByDigest = new Map<string, { fileId: string; entry: ManifestEntry }[]>();
   for (const g of gone) {
-    const list = goneByDigest.get(g.entry.digest) ?? [];
+    const digest = ctx.contentDigest(g.fileId, g.entry);
+    const list = goneByDigest.get(digest) ?? [];
     list.push(g);
-    goneByDigest.set(g.entry.digest, list);
+    goneByDigest.set(digest, list);
   }
   const renames: PendingChanges['renames'] = [];
   const realCreates: ScannedFile[] = [];
@@ -164,31 +165,34 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     const bytes = readContent(ctx, file);
     if (bytes === undefined) continue; // vanished since the scan: the next scan records the delete
     const { kind, digest } = classifyBytes(bytes, file.kind === 'symlink', opts.textLimit);
-    const contentChanged = digest !== entry.digest || kind !== entry.kind;
-    if (contentChanged) {
+    const contentChanged = digest !== ctx.contentDigest(fileId, entry) || kind !== entry.kind;
+    if (contentChanged && kind === 'text' && entry.kind === 'text') {
+      // A text edit goes to the file's doc only; the manifest entry is left alone.
+      const seq = ctx.nextSeq();
+      const { doc } = await ctx.doc(fileId, entry, batch, seq);
+      const change = doc.setText(new TextDecoder().decode(bytes));
+      ctx.setTextDigest(batch, fileId, digest);
+      if (change) {
+        ctx.logFileUpdate(batch, fileId, seq, change.update);
+        const op = { ...base(seq, 'edit', fileId, file.path), inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops), inverse: { text: change.record } };
+        await addOp(op, null, true);
+      }
+      // else: the doc already had this text (say, written by a merge): only its digest was new.
+    } else if (contentChanged) {
       const seq = ctx.nextSeq();
       const op = base(seq, 'edit', fileId, file.path);
       const after: ManifestEntry = { ...entry, kind, digest, size: bytes.byteLength, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
-      if (kind === 'text' && entry.kind === 'text') {
-        const { doc } = await ctx.doc(fileId, entry, batch, seq);
+      // A kind change or a binary/symlink edit: the new content is a blob, and undo restores
+      // the previous manifest entry (whose blob stays in the store).
+      if (kind === 'text' && !(await ctx.hasHistory(fileId))) after.base = digest;
+      else if (kind === 'text') {
+        const { doc } = await ctx.doc(fileId, { ...entry, kind: 'text' }, batch, seq);
         const change = doc.setText(new TextDecoder().decode(bytes));
-        if (change) {
-          ctx.logFileUpdate(batch, fileId, seq, change.update);
-          Object.assign(op, { inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops) });
-          op.inverse = { text: change.record };
-        }
-      } else {
-        // A kind change or a binary/symlink edit: the new content is a blob, and undo restores
-        // the previous manifest entry (whose blob stays in the store).
-        if (kind === 'text' && !(await ctx.hasHistory(fileId))) after.base = digest;
-        else if (kind === 'text') {
-          const { doc } = await ctx.doc(fileId, { ...entry, kind: 'text' }, batch, seq);
-          const change = doc.setText(new TextDecoder().decode(bytes));
-          if (change) ctx.logFileUpdate(batch, fileId, seq, change.update);
-        }
-        batch.put(`b:${digest}`, bytes);
-        op.inverse = { before: entry, after };
+        if (change) ctx.logFileUpdate(batch, fileId, seq, change.update);
+        ctx.setTextDigest(batch, fileId, digest);
       }
+      batch.put(`b:${digest}`, bytes);
+      op.inverse = { before: entry, after };
       await addOp(op, [fileId, after], true);
       entry = after;
     }
@@ -227,6 +231,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
         const { doc } = await ctx.doc(fileId, after, batch, seq);
         const change = doc.setText(text);
         if (change) ctx.logFileUpdate(batch, fileId, seq, change.update);
+        ctx.setTextDigest(batch, fileId, digest);
       }
     }
     op.inverse = { before, after };

@@ -45,6 +45,7 @@ export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path
     path: current.path, inserted: 0, deleted: 0, reverts: target.seq, inverse: {},
   };
   let next: ManifestEntry;
+  let digest: string;
 
   if (target.inverse.text) {
     if (current.deleted || current.kind !== 'text') {
@@ -53,7 +54,10 @@ export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path
     const { doc } = await ctx.doc(target.fileId, current, batch, seq);
     const change = doc.undo(target.inverse.text);
     const bytes = encoder.encode(doc.text);
-    next = { ...current, digest: gitBlobId(bytes), size: bytes.byteLength, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+    // Text lives in the doc: the manifest entry stays as it is (see ManifestEntry.digest).
+    next = current;
+    digest = gitBlobId(bytes);
+    ctx.setTextDigest(batch, target.fileId, digest);
     if (change) {
       ctx.logFileUpdate(batch, target.fileId, seq, change.update);
       Object.assign(op, { inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops) });
@@ -71,6 +75,7 @@ export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path
     if (!want || want.deleted) {
       if (!current.deleted) ctx.fs.remove(current.path);
       next = { ...current, deleted: true, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+      digest = current.digest;
       if (current.kind === 'text' && !current.deleted) op.deleted = (await ctx.currentText(target.fileId, current)).length;
     } else {
       const occupant = ctx.manifest.live().get(want.path);
@@ -79,8 +84,10 @@ export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path
       }
       const bytes = want.kind === 'text' ? encoder.encode(await ctx.currentText(target.fileId, want)) : await ctx.blobBytes(want.digest);
       if (!current.deleted && current.path !== want.path) ctx.fs.remove(current.path);
-      next = { ...want, deleted: undefined, digest: gitBlobId(bytes), size: bytes.byteLength, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+      next = { ...want, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
       delete next.deleted;
+      digest = gitBlobId(bytes);
+      if (want.kind === 'text') ctx.setTextDigest(batch, target.fileId, digest);
       writeEntry(ctx, next, bytes);
       if (want.kind === 'text' && current.deleted) op.inserted = new TextDecoder().decode(bytes).length;
       op.path = want.path;
@@ -89,15 +96,14 @@ export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path
     op.inverse = { before: current, after: next };
   }
 
-  const update = ctx.manifest.change((set) => set(target.fileId, next));
-  ctx.logManifestUpdate(batch, seq, update);
+  if (next !== current) ctx.logManifestUpdate(batch, seq, ctx.manifest.change((set) => set(target.fileId, next)));
   batch.putJson(`o:${seqKey(seq)}`, op);
   batch.putJson('meta:lamport', ctx.lamport);
   batch.del(`${from}:${seqKey(target.seq)}`);
   batch.put(`${to}:${seqKey(seq)}`, new Uint8Array());
   if (!next.deleted) {
     const st = ctx.fs.lstat(next.path);
-    if (st) batch.putJson(`s:${next.path}`, cacheEntry(st, next.kind, next.digest));
+    if (st) batch.putJson(`s:${next.path}`, cacheEntry(st, next.kind, digest));
   }
   if (op.from || next.deleted) batch.del(`s:${current.path}`);
   await batch.commit(ctx.store.kv);
