@@ -130,9 +130,24 @@ export class ManifestDoc {
     return update;
   }
 
-  /** Applies an update from elsewhere. */
-  applyUpdate(update: Uint8Array): void {
-    this.integrate(() => Y.applyUpdate(this.doc, update, 'remote'));
+  /**
+   * Applies an update from elsewhere; returns the entries it changed, each with its value
+   * before (undefined if it did not exist).
+   */
+  applyUpdate(update: Uint8Array): Map<string, ManifestEntry | undefined> {
+    const changed = new Map<string, ManifestEntry | undefined>();
+    const observer = (event: Y.YMapEvent<ManifestEntry>) => {
+      for (const [key, change] of event.changes.keys) {
+        if (!changed.has(key)) changed.set(key, change.action === 'add' ? undefined : (change.oldValue as ManifestEntry));
+      }
+    };
+    this.files.observe(observer);
+    try {
+      this.integrate(() => Y.applyUpdate(this.doc, update, 'remote'));
+    } finally {
+      this.files.unobserve(observer);
+    }
+    return changed;
   }
 
   /**

@@ -9,6 +9,7 @@ import { ReplicaStore, jsonBytes, type ReplicaIdentity } from './ReplicaStore.js
 import { scanWorktree, type ScanResult } from './Scanner.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { applyRemoteFileUpdates, fileHistory, type RemoteOrigin } from './mergeRemote.js';
+import { applyChanges, collectChanges, type ChangeOrigin, type ChangeSet } from './exchange.js';
 import type { RecordedChange } from './recordScan.js';
 
 /** Options for {@link Replica.open}. */
@@ -128,6 +129,30 @@ export class Replica {
   async applyRemote(fileId: string, updates: Uint8Array[], origin: RemoteOrigin): Promise<RecordedChange | null> {
     await this.scan();
     return applyRemoteFileUpdates(this.ctx, fileId, updates, origin);
+  }
+
+  /** This replica's own changes after `since` (0: everything), for another replica or the relay. */
+  async changesSince(since: number): Promise<{ changes: ChangeSet; upTo: number }> {
+    return collectChanges(this.ctx, since);
+  }
+
+  /**
+   * Applies another replica's changes to the store and the disk; local edits not yet recorded
+   * are recorded first, so none is overwritten.
+   */
+  async applyChanges(changes: ChangeSet, origin: ChangeOrigin): Promise<RecordedChange[]> {
+    await this.scan();
+    return applyChanges(this.ctx, changes, origin);
+  }
+
+  /** Seq of this replica's latest change. */
+  get seq(): number {
+    return this.ctx.seq;
+  }
+
+  /** Keeps logged updates after `seq` through compaction (what is not yet uploaded). */
+  keepLogAfter(seq: number): void {
+    this.ctx.keepLogAfter = seq;
   }
 
   /** Offline status: what is tracked and what changed since the last scan (not recorded). */

@@ -30,6 +30,11 @@ export class ReplicaContext {
    * its base content.
    */
   private readonly textDigests: Map<string, string>;
+  /**
+   * Compaction keeps logged updates of changes after this seq: they are what a sync session
+   * still has to upload (its acknowledged position). Infinity while not sharing.
+   */
+  keepLogAfter = Infinity;
 
   constructor(
     readonly fs: WorktreeFs,
@@ -118,6 +123,24 @@ export class ReplicaContext {
     return { doc, baseUpdate };
   }
 
+  /**
+   * The doc to merge remote updates of a file into. Without local history it starts from the
+   * base blob when there is one (the deterministic base makes that equal to the sender's), or
+   * empty: the sender's updates carry the base insert.
+   */
+  async docForRemote(fileId: string, entry: ManifestEntry | undefined, batch: ChangeBatch, seq: number): Promise<FileDoc> {
+    if (this.docs.has(fileId) || (await this.hasHistory(fileId))) return (await this.doc(fileId, entry ?? unknownEntry(fileId), batch, seq)).doc;
+    if (entry && entry.kind === 'text' && (await this.store.blob(entry.base)) !== undefined) return (await this.doc(fileId, entry, batch, seq)).doc;
+    const doc = FileDoc.load({ fileId, clientId: this.identity.clientId, updates: [] });
+    this.docs.set(fileId, { doc, logged: 0 });
+    return doc;
+  }
+
+  /** The loaded doc of a file, if any (no I/O). */
+  loadedDoc(fileId: string): FileDoc | undefined {
+    return this.docs.get(fileId)?.doc;
+  }
+
   /** Does this file have a doc history in the store or in memory? */
   async hasHistory(fileId: string): Promise<boolean> {
     if (this.docs.has(fileId)) return true;
@@ -145,9 +168,9 @@ export class ReplicaContext {
   }
 
   /** Logs a manifest update under change `seq`. */
-  logManifestUpdate(batch: ChangeBatch, seq: number, update: Uint8Array | null): void {
+  logManifestUpdate(batch: ChangeBatch, seq: number, update: Uint8Array | null, sub?: string): void {
     if (!update) return;
-    batch.put(`m:u:${seqKey(seq)}`, update);
+    batch.put(`m:u:${seqKey(seq)}${sub ? `.${sub}` : ''}`, update);
     this.manifestLogged++;
   }
 
@@ -161,14 +184,14 @@ export class ReplicaContext {
       const { keys } = await this.store.fileState(fileId);
       const batch = new ChangeBatch();
       batch.put(`f:${fileId}:snap`, loaded.doc.snapshot());
-      for (const key of keys) batch.del(key);
+      for (const key of keys) if (seqOfKey(key) <= this.keepLogAfter) batch.del(key);
       await batch.commit(this.store.kv);
       loaded.logged = 0;
     }
     if (this.manifestLogged >= COMPACT_AFTER) {
       const batch = new ChangeBatch();
       batch.put('m:snap', this.manifest.snapshot());
-      for await (const [key] of this.store.kv.iterate({ gt: 'm:u:', lt: 'm:u;' })) batch.del(key);
+      for await (const [key] of this.store.kv.iterate({ gt: 'm:u:', lt: 'm:u;' })) if (seqOfKey(key) <= this.keepLogAfter) batch.del(key);
       await batch.commit(this.store.kv);
       this.manifestLogged = 0;
     }
@@ -180,6 +203,16 @@ export class ReplicaContext {
     this.docs.clear();
     this.manifest.destroy();
   }
+}
+
+/** The change seq in an update key (`...:u:<seq>.<sub>`). */
+export function seqOfKey(key: string): number {
+  const at = key.lastIndexOf(':u:');
+  return Number(key.slice(at + 3, at + 3 + 12));
+}
+
+function unknownEntry(fileId: string): ManifestEntry {
+  return { path: `(file ${fileId})`, kind: 'text', mode: 0o100644, digest: '', size: 0, base: '', lamport: 0, by: '' };
 }
 
 /** Git mode for a stat of a regular file or symlink. */

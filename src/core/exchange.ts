@@ -1,0 +1,227 @@
+import { CshareError } from './errors.js';
+import { gitBlobId } from './digest.js';
+import { patchFor, type OpEntry, type OpKind } from './history.js';
+import type { ManifestEntry } from './ManifestDoc.js';
+import { ChangeBatch, parseJson, seqKey } from './ReplicaStore.js';
+import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
+import type { RecordedChange } from './recordScan.js';
+import { diffToOps, opsStats } from './textDiff.js';
+
+/**
+ * Changes as replicas (and the relay) exchange them: manifest updates, file doc updates and
+ * the blobs they reference. Yjs updates are idempotent and commutative, so a change set may be
+ * applied twice or out of order and replicas still converge.
+ */
+export interface ChangeSet {
+  manifest: Uint8Array[];
+  files: { fileId: string; updates: Uint8Array[] }[];
+  blobs: { digest: string; bytes: Uint8Array }[];
+}
+
+/** Where remote changes came from, for the history. */
+export interface ChangeOrigin {
+  replica: string;
+  author: string;
+}
+
+/**
+ * This replica's own changes after `since` (0 = first contact: the whole state), and the seq
+ * they go up to. The caller must hold the log after `since` with `keepLogAfter(since)`, or
+ * compaction may fold updates into a snapshot before they are collected. Only the logged updates the other side lacks are sent, never a whole-doc
+ * `encodeStateAsUpdate` diff (which always carries the entire delete set): after one small
+ * edit offline, the upload is about the size of that edit.
+ */
+export async function collectChanges(ctx: ReplicaContext, since: number): Promise<{ changes: ChangeSet; upTo: number }> {
+  const upTo = ctx.seq;
+  if (since <= 0) return { changes: await fullState(ctx), upTo };
+  const kv = ctx.store.kv;
+  const fileIds = new Set<string>();
+  const digests = new Set<string>();
+  for await (const [key, value] of kv.iterate({ gt: `o:${seqKey(since)}`, lt: 'o;' })) {
+    const op = parseJson<OpEntry>(value, key);
+    if (op.replica !== ctx.identity.replicaId) continue;
+    fileIds.add(op.fileId);
+    const after = op.inverse.after;
+    if (after && !after.deleted) digests.add(after.kind === 'text' ? after.base : after.digest);
+  }
+  const from = seqKey(since + 1);
+  const manifest: Uint8Array[] = [];
+  for await (const [key, value] of kv.iterate({ gte: `m:u:${from}`, lt: 'm:u;' })) if (isOwnKey(key)) manifest.push(value);
+  const files: ChangeSet['files'] = [];
+  for (const fileId of fileIds) {
+    const updates: Uint8Array[] = [];
+    for await (const [key, value] of kv.iterate({ gte: `f:${fileId}:u:${from}`, lt: `f:${fileId}:u;` })) if (isOwnKey(key)) updates.push(value);
+    if (updates.length > 0) files.push({ fileId, updates });
+  }
+  return { changes: { manifest, files, blobs: await blobsFor(ctx, digests) }, upTo };
+}
+
+/** Updates this replica logged itself (remote ones carry an `.r<n>` suffix). */
+function isOwnKey(key: string): boolean {
+  return !/\.r\d+$/.test(key);
+}
+
+async function fullState(ctx: ReplicaContext): Promise<ChangeSet> {
+  const files = new Map<string, Uint8Array[]>();
+  // Snapshots sort after updates in key order (`:snap` > `:u:`) but must come first; order
+  // does not matter to Yjs, it only saves pending-struct work.
+  for await (const [key, value] of ctx.store.kv.iterate({ gt: 'f:', lt: 'f;' })) {
+    const fileId = key.slice(2, key.indexOf(':', 2));
+    const list = files.get(fileId) ?? [];
+    if (key.endsWith(':snap')) list.unshift(value);
+    else if (key.includes(':u:')) list.push(value);
+    files.set(fileId, list);
+  }
+  const digests = new Set<string>();
+  for (const [, e] of ctx.manifest.all()) if (!e.deleted) digests.add(e.kind === 'text' ? e.base : e.digest);
+  return {
+    manifest: [ctx.manifest.snapshot()],
+    files: [...files].map(([fileId, updates]) => ({ fileId, updates })),
+    blobs: await blobsFor(ctx, digests),
+  };
+}
+
+async function blobsFor(ctx: ReplicaContext, digests: Set<string>): Promise<ChangeSet['blobs']> {
+  const list = [...digests];
+  const values = await ctx.store.kv.getMany(list.map((d) => `b:${d}`));
+  const out: ChangeSet['blobs'] = [];
+  values.forEach((bytes, i) => {
+    if (bytes) out.push({ digest: list[i]!, bytes });
+  });
+  return out;
+}
+
+/**
+ * Applies another replica's changes: stores blobs (each checked against its digest: a peer
+ * cannot poison one), logs and integrates the manifest and file updates, then brings every
+ * affected path on disk to its new state with atomic writes, and records what happened in
+ * the history (not on this replica's undo stack).
+ *
+ * The caller records unrecorded local edits first; between that and the writes here only
+ * store reads happen, so the window in which a save could be overwritten is milliseconds
+ * (and the overwritten save would still be in the editor's buffer).
+ */
+export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, origin: ChangeOrigin): Promise<RecordedChange[]> {
+  const batch = new ChangeBatch();
+  const seq = ctx.nextSeq();
+  const incoming = new Map<string, Uint8Array>();
+  for (const { digest, bytes } of changes.blobs) {
+    if (gitBlobId(bytes) !== digest) throw new CshareError('PROTOCOL', `a blob sent as ${digest} has other content; it was refused`, { digest });
+    incoming.set(digest, bytes);
+    batch.put(`b:${digest}`, bytes);
+  }
+
+  // Manifest: note every entry's state before, to know what moved on disk.
+  const before = new Map<string, ManifestEntry | undefined>();
+  changes.manifest.forEach((update, i) => {
+    for (const [fileId, old] of ctx.manifest.applyUpdate(update)) if (!before.has(fileId)) before.set(fileId, old);
+    ctx.logManifestUpdate(batch, seq, update, `r${i}`);
+  });
+
+  // File docs: integrate, remembering each text as it was.
+  const textBefore = new Map<string, string>();
+  for (const { fileId, updates } of changes.files) {
+    const entry = ctx.manifest.get(fileId);
+    const doc = await ctx.docForRemote(fileId, entry, batch, seq);
+    if (!textBefore.has(fileId)) textBefore.set(fileId, doc.text);
+    updates.forEach((u, i) => {
+      doc.applyUpdate(u);
+      ctx.logFileUpdate(batch, fileId, seq, u, `r${i}`);
+    });
+  }
+
+  // Paths whose content or presence may have changed.
+  const paths = new Map<string, string | undefined>(); // path -> fileId that used to be there
+  for (const [fileId, old] of before) {
+    if (old && !old.deleted) paths.set(old.path, fileId);
+    const now = ctx.manifest.get(fileId);
+    if (now && !now.deleted && !paths.has(now.path)) paths.set(now.path, undefined);
+  }
+  for (const fileId of textBefore.keys()) {
+    const now = ctx.manifest.get(fileId);
+    if (now && !now.deleted && !paths.has(now.path)) paths.set(now.path, fileId);
+  }
+
+  const recorded: RecordedChange[] = [];
+  const live = ctx.manifest.live();
+  // The first op takes the seq the updates were logged under; later ones take new seqs.
+  let seqUsed = false;
+  const nextSeq = (): number => {
+    if (seqUsed) return ctx.nextSeq();
+    seqUsed = true;
+    return seq;
+  };
+  for (const [path, prevId] of [...paths].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const winner = live.get(path);
+    if (!winner) {
+      if (ctx.fs.lstat(path)) ctx.fs.remove(path);
+      batch.del(`s:${path}`);
+      const old = prevId ? before.get(prevId) : undefined;
+      const now = prevId ? ctx.manifest.get(prevId) : undefined;
+      if (prevId && old && now && !now.deleted && now.path !== path) continue; // a rename: recorded at its new path
+      if (prevId) recorded.push(record(ctx, batch, nextSeq(), 'delete', prevId, path, origin, { deleted: old?.kind === 'text' ? (textBefore.get(prevId) ?? '').length : 0 }));
+      continue;
+    }
+    const { fileId, entry } = winner;
+    const bytes = await contentOf(ctx, fileId, entry, incoming);
+    if (bytes === undefined) continue; // content not here yet: a later change set brings it
+    const digest = gitBlobId(bytes);
+    const st = ctx.fs.lstat(path);
+    const onDisk = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
+    const sameContent = onDisk !== undefined && gitBlobId(onDisk) === digest;
+    const wantMode = entry.mode === 0o100755 ? 0o755 : 0o644;
+    if (!sameContent) {
+      if (entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
+      else ctx.fs.writeFile(path, bytes, wantMode);
+    } else if (entry.kind !== 'symlink' && st && (st.mode & 0o111 ? 0o755 : 0o644) !== wantMode) {
+      ctx.fs.chmod(path, wantMode);
+    }
+    if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest);
+    const after = ctx.fs.lstat(path);
+    if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest));
+
+    // An entry the manifest updates did not touch is as it was (only its doc changed).
+    const old = before.has(fileId) ? before.get(fileId) : entry;
+    let kind: OpKind;
+    if (!old || old.deleted) kind = 'create';
+    else if (old.path !== path) kind = 'rename';
+    else if (!sameContent) kind = 'edit';
+    else if (old.mode !== entry.mode) kind = 'mode';
+    else continue; // nothing visible changed
+    const extra: Partial<OpEntry> = {};
+    if (kind === 'rename') extra.from = old!.path;
+    if (entry.kind === 'text' && !sameContent) {
+      const ops = diffToOps(onDisk ? new TextDecoder().decode(onDisk) : '', new TextDecoder().decode(bytes));
+      Object.assign(extra, opsStats(ops), patchFor(ops));
+    }
+    recorded.push(record(ctx, batch, nextSeq(), kind, fileId, path, origin, extra));
+  }
+  await batch.commit(ctx.store.kv);
+  return recorded;
+}
+
+function readCurrent(ctx: ReplicaContext, path: string, symlink: boolean): Uint8Array | undefined {
+  if (!symlink) return ctx.fs.readFile(path);
+  const target = ctx.fs.readlink(path);
+  return target === undefined ? undefined : new TextEncoder().encode(target);
+}
+
+function record(ctx: ReplicaContext, batch: ChangeBatch, seq: number, kind: OpKind, fileId: string, path: string, origin: ChangeOrigin, extra: Partial<OpEntry>): RecordedChange {
+  const op: OpEntry = {
+    seq, kind, time: ctx.now(), author: origin.author, replica: origin.replica, fileId, path,
+    inserted: 0, deleted: 0, inverse: {}, ...extra,
+  };
+  batch.putJson(`o:${seqKey(seq)}`, op);
+  return { seq, kind, path, from: op.from, inserted: op.inserted, deleted: op.deleted };
+}
+
+/** What a file should hold: its doc's text, else its base or blob; undefined if not here yet. */
+async function contentOf(ctx: ReplicaContext, fileId: string, entry: ManifestEntry, incoming: Map<string, Uint8Array>): Promise<Uint8Array | undefined> {
+  if (entry.kind === 'text') {
+    const doc = ctx.loadedDoc(fileId);
+    if (doc) return new TextEncoder().encode(doc.text);
+    if (await ctx.hasHistory(fileId)) return new TextEncoder().encode(await ctx.currentText(fileId, entry));
+    return incoming.get(entry.base) ?? (await ctx.store.blob(entry.base));
+  }
+  return incoming.get(entry.digest) ?? (await ctx.store.blob(entry.digest));
+}

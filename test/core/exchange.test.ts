@@ -1,0 +1,124 @@
+import { chmodSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Replica } from '../../src/core/Replica.js';
+import { openReplica } from '../helpers/replica.js';
+import { tempDir, writeTree } from '../helpers/tmp.js';
+import { treeOf } from '../helpers/tree.js';
+
+const read = (root: string, rel: string) => readFileSync(join(root, rel), 'utf8');
+
+/** A one-way link that remembers how far it has sent. */
+function link(from: Replica, to: Replica) {
+  let since = 0;
+  return async () => {
+    from.keepLogAfter(since);
+    await from.scan();
+    const { changes, upTo } = await from.changesSince(since);
+    since = upTo;
+    const size = changes.manifest.reduce((n, u) => n + u.byteLength, 0)
+      + changes.files.reduce((n, f) => n + f.updates.reduce((m, u) => m + u.byteLength, 0), 0)
+      + changes.blobs.reduce((n, b) => n + b.bytes.byteLength, 0);
+    const recorded = await to.applyChanges(changes, { replica: from.identity.replicaId, author: from.identity.name });
+    return { size, recorded };
+  };
+}
+
+async function pair() {
+  const rootA = tempDir();
+  const rootB = tempDir();
+  const { replica: a } = await openReplica(rootA, undefined, 'alice');
+  const { replica: b } = await openReplica(rootB, undefined, 'bob');
+  return { rootA, rootB, a, b, ab: link(a, b), ba: link(b, a) };
+}
+
+describe('exchanging changes between replicas', () => {
+  it('materialises a whole tree (text, binary, symlink, executable) on an empty replica', async () => {
+    const { rootA, rootB, ab } = await pair();
+    writeTree(rootA, { 'src/a.ts': 'export {}\n', 'img.bin': new Uint8Array([0, 255, 1, 2]), 'run.sh': '#!/bin/sh\necho hi\n', 'docs/deep/x.md': '# x\n' });
+    chmodSync(join(rootA, 'run.sh'), 0o755);
+    symlinkSync('src/a.ts', join(rootA, 'link'));
+    await ab();
+    expect(treeOf(rootB)).toEqual(treeOf(rootA));
+  });
+
+  it('syncs edits, creates, deletes, renames and mode changes incrementally, with no echo', async () => {
+    const { rootA, rootB, b, ab, ba } = await pair();
+    writeTree(rootA, { 'a.txt': 'alpha\n', 'b.txt': 'beta\n', 'c.bin': new Uint8Array([0, 1]) });
+    await ab();
+    writeFileSync(join(rootA, 'a.txt'), 'alpha one\n');
+    renameSync(join(rootA, 'b.txt'), join(rootA, 'moved/b.txt'.replace('moved/', '')) + '2');
+    rmSync(join(rootA, 'c.bin'));
+    writeTree(rootA, { 'new/n.txt': 'new\n' });
+    chmodSync(join(rootA, 'a.txt'), 0o755);
+    const { recorded } = await ab();
+    expect(treeOf(rootB)).toEqual(treeOf(rootA));
+    expect(recorded.map((r) => r.kind).sort()).toEqual(['create', 'delete', 'edit', 'rename']);
+    // Nothing B wrote is taken for a local edit, and nothing goes back.
+    expect((await b.scan()).recorded).toEqual([]);
+    const back = await ba();
+    expect(back.recorded).toEqual([]);
+    // History on B names the author.
+    const log = await b.log({ path: 'a.txt', limit: 1 });
+    expect(log[0]).toMatchObject({ author: 'alice' });
+  });
+
+  it('merges concurrent edits of one file character by character', async () => {
+    const { rootA, rootB, ab, ba } = await pair();
+    writeTree(rootA, { 'f.txt': 'one\ntwo\nthree\n' });
+    await ab();
+    writeFileSync(join(rootA, 'f.txt'), 'one!\ntwo\nthree\n');
+    writeFileSync(join(rootB, 'f.txt'), 'one\ntwo\nthree?\n');
+    await ab();
+    await ba();
+    await ab();
+    expect(read(rootA, 'f.txt')).toBe('one!\ntwo\nthree?\n');
+    expect(read(rootB, 'f.txt')).toBe('one!\ntwo\nthree?\n');
+  });
+
+  it('keeps both a rename on one side and an edit of the same file on the other', async () => {
+    const { rootA, rootB, ab, ba } = await pair();
+    writeTree(rootA, { 'old.txt': 'hello\n' });
+    await ab();
+    renameSync(join(rootA, 'old.txt'), join(rootA, 'new.txt'));
+    writeFileSync(join(rootB, 'old.txt'), 'hello world\n');
+    await ab();
+    await ba();
+    await ab();
+    expect(treeOf(rootA)).toEqual({ 'new.txt': `-:${Buffer.from('hello world\n').toString('base64')}` });
+    expect(treeOf(rootB)).toEqual(treeOf(rootA));
+  });
+
+  it('does not double a file when both replicas recorded the same content independently', async () => {
+    const { rootA, rootB, a, b, ab, ba } = await pair();
+    writeTree(rootA, { 'same.txt': 'shared start\n' });
+    writeTree(rootB, { 'same.txt': 'shared start\n' });
+    await a.scan();
+    await b.scan();
+    writeFileSync(join(rootA, 'same.txt'), 'A: shared start\n');
+    writeFileSync(join(rootB, 'same.txt'), 'shared start :B\n');
+    await ab();
+    await ba();
+    await ab();
+    expect(read(rootA, 'same.txt')).toBe('A: shared start :B\n');
+    expect(read(rootB, 'same.txt')).toBe('A: shared start :B\n');
+  });
+
+  it('after one small offline edit on a long history, sends about the size of the edit', async () => {
+    const { rootA, rootB, ab } = await pair();
+    let text = 'start\n';
+    writeTree(rootA, { 'long.txt': text });
+    await ab();
+    for (let i = 0; i < 300; i++) {
+      text += `line ${i} of a long history\n`;
+      writeFileSync(join(rootA, 'long.txt'), text);
+      await ab();
+    }
+    writeFileSync(join(rootA, 'long.txt'), text.replace('line 150', 'LINE 150'));
+    const { size } = await ab();
+    expect(read(rootB, 'long.txt')).toBe(text.replace('line 150', 'LINE 150'));
+    expect(size).toBeLessThan(200);
+    expect(text.length).toBeGreaterThan(7500);
+    expect(size * 40).toBeLessThan(text.length);
+  });
+});
