@@ -1,0 +1,59 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { watchWorktree } from '../../../src/store/fs/WorktreeWatcher.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+it('reports a burst of saves as one change, and ignores .cshare/', async () => {
+  const root = tempDir();
+  mkdirSync(join(root, '.cshare'));
+  const bursts: string[][] = [];
+  const w = await watchWorktree({ root, debounceMs: 100, onChange: async (p) => void bursts.push(p), onError: (e) => { throw e; } });
+  try {
+    for (let i = 0; i < 20; i++) writeFileSync(join(root, `f${i}.txt`), 'x');
+    writeFileSync(join(root, '.cshare', 'noise'), 'x');
+    await until(() => bursts.length >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bursts).toHaveLength(1);
+    expect(bursts[0]!.length).toBe(20);
+    expect(bursts[0]!.some((p) => p.includes('.cshare'))).toBe(false);
+  } finally {
+    await w.close();
+  }
+});
+
+it('collects events that arrive while a burst is handled into the next burst', async () => {
+  const root = tempDir();
+  const bursts: string[][] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const w = await watchWorktree({
+    root,
+    debounceMs: 30,
+    onChange: async (p) => {
+      bursts.push(p);
+      if (bursts.length === 1) await gate;
+    },
+    onError: (e) => { throw e; },
+  });
+  try {
+    writeFileSync(join(root, 'a.txt'), 'x');
+    await until(() => bursts.length === 1);
+    writeFileSync(join(root, 'b.txt'), 'x');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(bursts).toHaveLength(1); // still handling the first
+    release();
+    await until(() => bursts.length === 2);
+    expect(bursts[1]!.some((p) => p.endsWith('b.txt'))).toBe(true);
+  } finally {
+    await w.close();
+  }
+});
