@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CshareError, isErrorCode, toCshareError } from '../core/errors.js';
+import { logger } from '../core/log.js';
+
+const log = logger('control');
+
+/** Largest request or response line on the control socket. */
+const MAX_LINE = 64 * 1024 * 1024;
+
+/** The commands a running `share`/`join` answers for other cshare processes. */
+export type ControlCommand = 'status' | 'log' | 'undo' | 'redo' | 'scan' | 'unshare';
+
+/** Serves one command; the result must be JSON-serialisable. */
+export type ControlHandler = (args: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * Where the control socket of the worktree at `root` lives. Unix socket paths are limited to
+ * about 100 bytes, so a deep worktree gets one in the temp dir, named by a hash of the root.
+ */
+export function controlSocketPath(root: string): string {
+  const inside = join(root, '.cshare', 'control.sock');
+  if (Buffer.byteLength(inside) < 100) return inside;
+  return join(tmpdir(), `cshare-${createHash('sha1').update(root).digest('hex').slice(0, 16)}.sock`);
+}
+
+/**
+ * Serves the control socket while a sync process runs: one JSON request per line
+ * (`{ id, cmd, args }`), one JSON reply per line (`{ id, ok, result }` or
+ * `{ id, ok: false, code, message }`). Only the local user can reach it (mode 0600 on the
+ * socket inside `.cshare/`).
+ */
+export async function serveControl(root: string, handlers: Partial<Record<ControlCommand, ControlHandler>>): Promise<{ close(): Promise<void> }> {
+  const path = controlSocketPath(root);
+  if (existsSync(path)) {
+    // A stale socket of a process that was killed: replace it, unless someone answers.
+    if (await isAlive(path)) throw new CshareError('STORE_LOCKED', `another cshare process is already serving ${root}`, { root });
+    rmSync(path, { force: true });
+  }
+  const server: Server = createServer((socket) => serveSocket(socket, handlers));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  server.on('error', (err) => log('control socket error: %s', err.message));
+  writeFileSync(join(root, '.cshare', 'control.path'), path);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        rmSync(path, { force: true });
+        rmSync(join(root, '.cshare', 'control.path'), { force: true });
+      }),
+  };
+}
+
+function serveSocket(socket: Socket, handlers: Partial<Record<ControlCommand, ControlHandler>>): void {
+  let buf = '';
+  socket.setEncoding('utf8');
+  socket.on('error', (err) => log('control client error: %s', err.message));
+  socket.on('data', (chunk: string) => {
+    buf += chunk;
+    if (buf.length > MAX_LINE) {
+      socket.destroy();
+      return;
+    }
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      void answer(line);
+    }
+  });
+  const answer = async (line: string) => {
+    let id: unknown = null;
+    try {
+      const req = JSON.parse(line) as { id?: unknown; cmd?: unknown; args?: unknown };
+      id = req.id ?? null;
+      const handler = typeof req.cmd === 'string' ? handlers[req.cmd as ControlCommand] : undefined;
+      if (!handler) throw new CshareError('USAGE', `the running cshare process does not answer ${String(req.cmd)}`);
+      const args = req.args && typeof req.args === 'object' ? (req.args as Record<string, unknown>) : {};
+      const result = await handler(args);
+      socket.write(`${JSON.stringify({ id, ok: true, result })}\n`);
+    } catch (err) {
+      const e = err instanceof SyntaxError ? new CshareError('USAGE', 'malformed control request') : toCshareError(err);
+      socket.write(`${JSON.stringify({ id, ok: false, code: e.code, message: e.message })}\n`);
+    }
+  };
+}
+
+function isAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Sends one command to the running sync process of `root`, or returns `undefined` when none
+ * runs (no socket, or nobody answers).
+ */
+export async function callControl(root: string, cmd: ControlCommand, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<{ result: unknown } | undefined> {
+  const marker = join(root, '.cshare', 'control.path');
+  const path = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : controlSocketPath(root);
+  if (!existsSync(path)) return undefined;
+  return new Promise((resolve, reject) => {
+    const s = createConnection(path);
+    let buf = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new CshareError('TIMEOUT', `the running cshare process did not answer ${cmd} in time`));
+    }, timeoutMs);
+    s.setEncoding('utf8');
+    s.once('error', () => {
+      clearTimeout(timer);
+      resolve(undefined); // stale socket: nobody runs
+    });
+    s.once('connect', () => s.write(`${JSON.stringify({ id: 1, cmd, args })}\n`));
+    s.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      s.destroy();
+      try {
+        const reply = JSON.parse(buf.slice(0, nl)) as { ok: boolean; result?: unknown; code?: unknown; message?: unknown };
+        if (reply.ok) resolve({ result: reply.result });
+        else reject(new CshareError(isErrorCode(reply.code) ? reply.code : 'INTERNAL', String(reply.message ?? 'error')));
+      } catch (err) {
+        reject(new CshareError('INTERNAL', 'malformed reply from the running cshare process', {}, { cause: err }));
+      }
+    });
+  });
+}
