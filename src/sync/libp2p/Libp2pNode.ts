@@ -1,0 +1,243 @@
+import '../../polyfills.js';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { identify } from '@libp2p/identify';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
+import { CshareError } from '../../core/errors.js';
+import { logger } from '../../core/log.js';
+import type { FrameChannel } from '../rpc/transport.js';
+import { Libp2pChannel } from './Libp2pChannel.js';
+import type { Libp2pConnection, PrivateKey } from './types.js';
+
+const log = logger('libp2p');
+
+/** The libp2p protocol id of cshare's RPC stream (one stream per RPC connection). */
+export const CSHARE_PROTOCOL = '/cshare/rpc/1.0.0';
+
+/** Options of {@link createCshareNode}. */
+export interface CshareNodeOptions {
+  /** Multiaddrs to listen on (`['/ip4/127.0.0.1/tcp/0']`). TCP only for now. */
+  listen?: string[];
+  /** The node's key (see `loadOrCreateIdentity`); a fresh Ed25519 key, so a new peer id, if absent. */
+  privateKey?: PrivateKey;
+  /** Run a circuit relay v2 server, so peers can reserve a slot and be reached through this node (false). */
+  relayServer?: boolean;
+  /** Reservations the relay server holds at once (1024). */
+  maxReservations?: number;
+  /** Load the circuit relay transport, to dial `/p2p-circuit/` addresses and to `reserveOn` a relay (true). */
+  relayClient?: boolean;
+  /** Largest frame of a channel; see `Libp2pChannelOptions.maxFrameBytes`. */
+  maxFrameBytes?: number;
+  /** Aborting stops the node; an already aborted signal makes creation fail. */
+  signal?: AbortSignal;
+}
+
+/** Who opened an incoming channel. */
+export interface RemotePeer {
+  peerId: string;
+  /** True if the connection is limited (a relay that imposes data or time limits). */
+  limited: boolean;
+}
+
+/** A running libp2p node that speaks cshare's RPC protocol. */
+export interface CshareNode {
+  /** This node's peer id (`12D3KooW...`). */
+  readonly peerId: string;
+  /** The underlying libp2p node, for diagnostics and tests; cshare code uses the methods below. */
+  readonly libp2p: Libp2p;
+  /** The addresses peers can dial, each ending in `/p2p/<peerId>` (circuit ones once `reserveOn` succeeded). */
+  addresses(): string[];
+  /**
+   * Accepts cshare streams: `handler` gets one {@link FrameChannel} per stream a peer opens
+   * (wrap it in an `RpcConnection`). Streams over limited relayed connections are accepted too.
+   * Call once.
+   */
+  listen(handler: (channel: FrameChannel, remote: RemotePeer) => void): Promise<void>;
+  /** Opens a cshare stream to `addr` (direct, or `<relay>/p2p-circuit/p2p/<id>`). */
+  dial(addr: string, opts?: { signal?: AbortSignal }): Promise<FrameChannel>;
+  /**
+   * Makes this node reachable through the relay at `relayAddr` (which must end in
+   * `/p2p/<relayId>`): reserves a slot and listens on `<relayAddr>/p2p-circuit`. Resolves with
+   * this node's circuit addresses through that relay.
+   */
+  reserveOn(relayAddr: string, opts?: { signal?: AbortSignal }): Promise<string[]>;
+  /** Closes every connection and stops listening. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** What the `cshareInternals` service exposes of libp2p's components (not on the public API). */
+interface Internals {
+  listen(addrs: Multiaddr[]): Promise<void>;
+}
+
+/**
+ * Creates and starts a libp2p node for cshare: TCP, Noise, Yamux, identify, and circuit relay v2
+ * (client and, with `relayServer`, server).
+ *
+ * WebSockets (in DESIGN.md) are left out for now: `@libp2p/websockets` is not a dependency and
+ * needs a global `WebSocket`, which Node 20 lacks.
+ */
+export async function createCshareNode(opts: CshareNodeOptions = {}): Promise<CshareNode> {
+  opts.signal?.throwIfAborted();
+  const listen = opts.listen ?? ['/ip4/127.0.0.1/tcp/0'];
+  const relayClient = opts.relayClient ?? true;
+  for (const a of listen) {
+    try {
+      multiaddr(a);
+    } catch (err) {
+      throw new CshareError('USAGE', `invalid listen address ${JSON.stringify(a)}: ${(err as Error).message}`, { address: a }, { cause: err });
+    }
+  }
+
+  const services: Libp2pOptions['services'] = {
+    identify: identify(),
+    // libp2p keeps the transport manager off its public API; reserveOn needs its `listen`.
+    cshareInternals: (components: { transportManager: Internals }): Internals => ({
+      listen: (addrs) => components.transportManager.listen(addrs),
+    }),
+  };
+  if (opts.relayServer) {
+    services.relay = circuitRelayServer({
+      reservations: {
+        // The default limits (128 KiB and 2 minutes per relayed connection) are meant for a
+        // public relay that only helps peers upgrade to a direct connection. cshare's relay
+        // carries whole sessions (file uploads of megabytes, hours of edits), so relayed
+        // connections are unlimited; what a peer may do is bounded by the RPC layer instead
+        // (frame size, queues, subscriptions per connection).
+        applyDefaultLimit: false,
+        maxReservations: opts.maxReservations ?? 1024,
+      },
+    });
+  }
+
+  const started = Date.now();
+  let node: Libp2p;
+  try {
+    node = await createLibp2p({
+      privateKey: opts.privateKey,
+      addresses: { listen },
+      transports: relayClient ? [tcp(), circuitRelayTransport()] : [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services,
+    });
+  } catch (err) {
+    throw new CshareError('IO', `cannot start the libp2p node on ${listen.join(', ')}: ${(err as Error).message}`, { listen }, { cause: err });
+  }
+  log('started %s in %d ms on %o', node.peerId.toString(), Date.now() - started, node.getMultiaddrs().map(String));
+  const internals = node.services.cshareInternals as Internals;
+  const peerId = node.peerId.toString();
+  const channelOpts = (remote: string) => ({ peer: remote, maxFrameBytes: opts.maxFrameBytes });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= Promise.resolve(node.stop()).then(() => log('stopped %s', peerId));
+    return stopping;
+  };
+  const onAbort = (): void => void stop().catch((err: unknown) => log('stopping %s failed: %s', peerId, (err as Error).message));
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  return {
+    peerId,
+    libp2p: node,
+    addresses: () => node.getMultiaddrs().map(String),
+
+    async listen(handler) {
+      await node.handle(
+        CSHARE_PROTOCOL,
+        (stream, connection) => {
+          const remote = remotePeer(connection);
+          log('%s: incoming stream from %s%s', peerId, remote.peerId, remote.limited ? ' (limited)' : '');
+          const channel = new Libp2pChannel(stream, channelOpts(remote.peerId));
+          try {
+            handler(channel, remote);
+          } catch (err) {
+            // A throwing handler is a bug in the caller; the peer sees the stream close.
+            log('%s: handler for a stream from %s threw: %O', peerId, remote.peerId, err);
+            channel.close(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
+        { runOnLimitedConnection: true },
+      );
+    },
+
+    async dial(addr, dialOpts = {}) {
+      dialOpts.signal?.throwIfAborted();
+      let ma: Multiaddr;
+      try {
+        ma = multiaddr(addr);
+      } catch (err) {
+        throw new CshareError('USAGE', `invalid address ${JSON.stringify(addr)}: ${(err as Error).message}`, { address: addr }, { cause: err });
+      }
+      const t0 = Date.now();
+      try {
+        const stream = await node.dialProtocol(ma, CSHARE_PROTOCOL, { signal: dialOpts.signal, runOnLimitedConnection: true });
+        const remote = lastPeerId(ma) ?? 'peer';
+        log('%s: dialled %s in %d ms', peerId, addr, Date.now() - t0);
+        return new Libp2pChannel(stream, channelOpts(remote));
+      } catch (err) {
+        if (dialOpts.signal?.aborted) throw dialOpts.signal.reason;
+        throw new CshareError('CONNECTION_CLOSED', `cannot connect to ${addr}: ${(err as Error).message}`, { address: addr }, { cause: err });
+      }
+    },
+
+    async reserveOn(relayAddr, reserveOpts = {}) {
+      reserveOpts.signal?.throwIfAborted();
+      let relay: Multiaddr;
+      try {
+        relay = multiaddr(relayAddr);
+      } catch (err) {
+        throw new CshareError('USAGE', `invalid relay address ${JSON.stringify(relayAddr)}: ${(err as Error).message}`, { address: relayAddr }, { cause: err });
+      }
+      const relayId = lastPeerId(relay);
+      if (!relayId) throw new CshareError('USAGE', `relay address ${relayAddr} must end in /p2p/<relay peer id>`, { address: relayAddr });
+      if (!relayClient) throw new CshareError('USAGE', 'reserveOn needs a node created with relayClient: true');
+      const t0 = Date.now();
+      try {
+        // The listener dials the relay, makes the reservation and adds the circuit addresses
+        // before `listen` resolves. It has its own timeout (10 s); the signal cannot cut it short.
+        await abortable(internals.listen([relay.encapsulate('/p2p-circuit')]), reserveOpts.signal);
+      } catch (err) {
+        if (reserveOpts.signal?.aborted) throw reserveOpts.signal.reason;
+        throw new CshareError('CONNECTION_CLOSED', `cannot reserve a slot on relay ${relayAddr}: ${(err as Error).message}`, { address: relayAddr }, { cause: err });
+      }
+      const circuit = node
+        .getMultiaddrs()
+        .map(String)
+        .filter((a) => a.includes(`/p2p/${relayId}/p2p-circuit/`));
+      if (circuit.length === 0) throw new CshareError('INTERNAL', `reserved a slot on ${relayAddr} but got no circuit address`, { address: relayAddr });
+      log('%s: reserved on %s in %d ms: %o', peerId, relayAddr, Date.now() - t0, circuit);
+      return circuit;
+    },
+
+    async stop() {
+      opts.signal?.removeEventListener('abort', onAbort);
+      await stop();
+    },
+  };
+}
+
+/** The last `/p2p/<id>` of an address: the peer it reaches (after a circuit, the target, not the relay). */
+function lastPeerId(ma: Multiaddr): string | undefined {
+  return ma
+    .getComponents()
+    .filter((c) => c.name === 'p2p')
+    .at(-1)?.value;
+}
+
+function remotePeer(connection: Libp2pConnection): RemotePeer {
+  return { peerId: connection.remotePeer.toString(), limited: connection.limits != null };
+}
+
+/** Rejects with the signal's reason when it aborts (the work itself goes on in the background). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
