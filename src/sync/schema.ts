@@ -25,6 +25,10 @@ export const MAX_UPDATES_PER_MESSAGE = 10_000;
 export const MAX_BINARY_BYTES = 15 * 1024 * 1024;
 /** Longest path, in UTF-16 units. */
 export const MAX_PATH_LENGTH = 4096;
+/** Largest blob chunk in one `blob/upload` or `blob/fetch` item: blobs bigger than this go in pieces. */
+export const BLOB_CHUNK_BYTES = 1024 * 1024;
+/** Largest blob size a message may announce (the relay's own limit may be lower). */
+export const MAX_BLOB_SIZE = 2 ** 40;
 
 /** What a connection is for. */
 export type Role = 'sharer' | 'joiner' | 'relay';
@@ -39,7 +43,14 @@ export type ManifestEntry = {
   vector?: Uint8Array;
 };
 
-/** First request on every connection. */
+/** What a connection may do once `hello` bound it to a worktree. */
+export type Access = 'rw' | 'ro';
+
+/**
+ * First request on every connection. With the relay it binds the connection to one worktree:
+ * `secretProof` is the join code's secret itself (sent over the encrypted transport); the
+ * relay hashes it and compares with the hashes it stored, so it never stores a secret.
+ */
 export type HelloRequest = {
   protocol: number;
   worktreeId?: string;
@@ -48,23 +59,75 @@ export type HelloRequest = {
   replicaId: string;
   name: string;
   role: Role;
+  /**
+   * A sharer registering a new worktree: the hash of its read-only secret (the read-write
+   * one is `secretProof`) and a display name. Ignored when the worktree exists.
+   */
+  register?: { readOnlyHash: Uint8Array; name: string };
 };
-export type HelloResponse = { ok: boolean; relayId: string };
+export type HelloResponse = {
+  ok: boolean;
+  relayId: string;
+  /** What the connection may do (relay only). */
+  access?: Access;
+  /** The worktree's last relay seq when the hello was answered (relay only). */
+  seq?: number;
+  /** True if this hello registered the worktree. */
+  created?: boolean;
+};
 
 export type ManifestOfferRequest = { worktreeId: string; entries: ManifestEntry[] };
-/** The file ids the relay wants uploaded. */
+/**
+ * The file ids the relay wants uploaded: entries with a `vector` the relay's log of the file
+ * does not cover (upload doc updates), entries without one whose blob it lacks (upload the
+ * blob by digest).
+ */
 export type ManifestOfferResponse = { need: string[] };
 
-/** File contents: Yjs updates for a text file, or the whole blob for a binary one. */
+/**
+ * A text file's doc updates, or (for a binary file under {@link MAX_BINARY_BYTES}) the whole
+ * blob in one message; bigger blobs go through `blob/upload`.
+ */
 export type FileUploadRequest = { worktreeId: string; fileId: string; updates?: Uint8Array[]; blob?: Uint8Array };
-/** Acknowledged: the relay has stored it (so `status` can stop counting it as unacknowledged). */
-export type FileUploadResponse = { ok: true };
+/** Acknowledged: the relay has stored it, durably, under relay seq `seq` (the last one assigned). */
+export type FileUploadResponse = { ok: true; seq?: number };
+
+/** Yjs updates of the manifest doc. */
+export type ManifestUploadRequest = { worktreeId: string; updates: Uint8Array[] };
+export type UploadResponse = { ok: true; seq: number };
+
+/**
+ * One piece of a blob (a binary or large file), sent in order from offset 0 in pieces of at
+ * most {@link BLOB_CHUNK_BYTES}, each after the previous one was acknowledged. The relay
+ * checks the git blob id once it has `size` bytes; a refused piece ends the upload (start
+ * again at 0). An answer with `seq` at offset 0 means the relay has the blob already.
+ */
+export type BlobUploadRequest = { worktreeId: string; digest: string; size: number; offset: number; data: Uint8Array };
+/** `received` bytes so far; `seq` once the whole blob is verified and stored. */
+export type BlobUploadResponse = { ok: true; received: number; seq?: number };
+
+/** Catch-up: everything the relay logged for the worktree after relay seq `after` (0: all). */
+export type WorktreeSyncRequest = { worktreeId: string; after: number };
+/** One logged change, in seq order; the stream ends with a `head` item. */
+export type SyncItem =
+  | { type: 'manifest'; seq: number; update: Uint8Array; by: string }
+  | { type: 'file-update'; seq: number; fileId: string; update: Uint8Array; by: string }
+  | { type: 'blob'; seq: number; digest: string; size: number; by: string }
+  /** The last seq the stream covers: remember it and ask for what comes after next time. */
+  | { type: 'head'; seq: number };
+
+/** Fetch a blob by digest, in chunks. */
+export type BlobFetchRequest = { worktreeId: string; digest: string };
+export type BlobChunk = { digest: string; offset: number; size: number; data: Uint8Array };
 
 export type PingRequest = { time: number };
 export type PingResponse = { time: number };
 
-/** Ask for a file's content; with `vector`, only what that state vector lacks. */
-export type FileFetchRequest = { worktreeId: string; fileId: string; vector?: Uint8Array };
+/**
+ * Ask for a text file's doc updates: with `vector`, one update with only what that state
+ * vector lacks; with `after`, the logged updates after that relay seq; else all of them.
+ */
+export type FileFetchRequest = { worktreeId: string; fileId: string; vector?: Uint8Array; after?: number };
 /** One chunk of a fetched file: Yjs updates, or a slice of a blob. */
 export type FileChunk =
   | { fileId: string; kind: 'update'; data: Uint8Array }
@@ -73,24 +136,35 @@ export type FileChunk =
 /** A live edit to one file, fire-and-forget (the subscriber catches up by vector on reconnect). */
 export type FileUpdateSend = { worktreeId: string; fileId: string; update: Uint8Array };
 
-/** Events of `/worktrees/<id>` (and `file-update` alone on `/worktrees/<id>/files/<fileId>`). */
+/**
+ * Events of `/worktrees/<id>` (and `file-update` alone on `/worktrees/<id>/files/<fileId>`).
+ * From the relay, changes carry their relay `seq` and the replica that made them (`by`), and
+ * never go back to the connection they came from.
+ */
 export type WorktreeEvent =
-  | { type: 'manifest'; update: Uint8Array }
-  | { type: 'file-update'; fileId: string; update?: Uint8Array; digest?: string }
+  | { type: 'manifest'; update: Uint8Array; seq?: number; by?: string }
+  | { type: 'file-update'; fileId: string; update?: Uint8Array; digest?: string; seq?: number; by?: string }
+  | { type: 'blob'; digest: string; size: number; seq: number; by: string }
   | { type: 'peer-joined'; replicaId: string; name: string; role: Role }
-  | { type: 'peer-left'; replicaId: string };
+  | { type: 'peer-left'; replicaId: string }
+  /** To a sharer: someone is waiting for this file's updates or this blob; upload it next. */
+  | { type: 'need'; fileId?: string; digest?: string };
 
 /** Every request with its response type: the one type map the RPC layer is typed from. */
 export type RequestMap = {
   hello: { request: HelloRequest; response: HelloResponse };
   'manifest/offer': { request: ManifestOfferRequest; response: ManifestOfferResponse };
   'file/upload': { request: FileUploadRequest; response: FileUploadResponse };
+  'manifest/upload': { request: ManifestUploadRequest; response: UploadResponse };
+  'blob/upload': { request: BlobUploadRequest; response: BlobUploadResponse };
   ping: { request: PingRequest; response: PingResponse };
 };
 
 /** Every streaming request with the type of its items. */
 export type StreamMap = {
   'file/fetch': { request: FileFetchRequest; item: FileChunk };
+  'worktree/sync': { request: WorktreeSyncRequest; item: SyncItem };
+  'blob/fetch': { request: BlobFetchRequest; item: BlobChunk };
 };
 
 /** Every fire-and-forget message. */
@@ -119,16 +193,37 @@ const path: Guard<string> = refine(string({ min: 1, max: MAX_PATH_LENGTH }), (p)
 
 const manifestEntry: Guard<ManifestEntry> = object({ path, fileId: id, digest }, { vector: binary });
 
+const seq = number({ integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+const size = number({ integer: true, min: 0, max: MAX_BLOB_SIZE });
+const updates = array(binary, MAX_UPDATES_PER_MESSAGE);
+
 const helloRequest: Guard<HelloRequest> = object(
   { protocol: number({ integer: true, min: 0 }), replicaId: id, name: displayName, role },
-  { worktreeId: id, secretProof: bytes(1024) },
+  { worktreeId: id, secretProof: bytes(1024), register: object({ readOnlyHash: bytes(64), name: displayName }) },
 );
-const helloResponse: Guard<HelloResponse> = object({ ok: boolean, relayId: string({ min: 1, max: 256 }) });
+const helloResponse: Guard<HelloResponse> = object(
+  { ok: boolean, relayId: string({ min: 1, max: 256 }) },
+  { access: oneOf('rw', 'ro'), seq, created: boolean },
+);
 
 const fileUploadRequest: Guard<FileUploadRequest> = refine(
-  object({ worktreeId: id, fileId: id }, { updates: array(binary, MAX_UPDATES_PER_MESSAGE), blob: binary }),
+  object({ worktreeId: id, fileId: id }, { updates, blob: binary }),
   (m) => (m.updates === undefined) !== (m.blob === undefined),
 );
+
+const blobUploadRequest: Guard<BlobUploadRequest> = refine(
+  object({ worktreeId: id, digest, size, offset: size, data: bytes(BLOB_CHUNK_BYTES) }),
+  (m) => m.offset + m.data.length <= m.size && (m.data.length > 0 || m.size === 0),
+);
+
+const syncItem: Guard<SyncItem> = union(
+  object({ type: literal('manifest'), seq, update: binary, by: id }),
+  object({ type: literal('file-update'), seq, fileId: id, update: binary, by: id }),
+  object({ type: literal('blob'), seq, digest, size, by: id }),
+  object({ type: literal('head'), seq }),
+);
+
+const blobChunk: Guard<BlobChunk> = refine(object({ digest, offset: size, size, data: bytes(BLOB_CHUNK_BYTES) }), (c) => c.offset + c.data.length <= c.size);
 
 const fileChunk: Guard<FileChunk> = union(
   object({ fileId: id, kind: literal('update'), data: binary }),
@@ -139,10 +234,12 @@ const fileChunk: Guard<FileChunk> = union(
 );
 
 const worktreeEvent: Guard<WorktreeEvent> = union(
-  object({ type: literal('manifest'), update: binary }),
-  object({ type: literal('file-update'), fileId: id }, { update: binary, digest }),
+  object({ type: literal('manifest'), update: binary }, { seq, by: id }),
+  object({ type: literal('file-update'), fileId: id }, { update: binary, digest, seq, by: id }),
+  object({ type: literal('blob'), digest, size, seq, by: id }),
   object({ type: literal('peer-joined'), replicaId: id, name: displayName, role }),
   object({ type: literal('peer-left'), replicaId: id }),
+  refine(object({ type: literal('need') }, { fileId: id, digest }), (e) => (e.fileId === undefined) !== (e.digest === undefined)),
 );
 
 const time = object({ time: number() });
@@ -156,11 +253,18 @@ export const cshareSchema: ProtocolSchema<CshareProtocol> = {
       request: object({ worktreeId: id, entries: array(manifestEntry, MAX_ENTRIES_PER_MESSAGE) }),
       response: object({ need: array(id, MAX_ENTRIES_PER_MESSAGE) }),
     },
-    'file/upload': { request: fileUploadRequest, response: object({ ok: literal(true) }) },
+    'file/upload': { request: fileUploadRequest, response: object({ ok: literal(true) }, { seq }) },
+    'manifest/upload': { request: object({ worktreeId: id, updates }), response: object({ ok: literal(true), seq }) },
+    'blob/upload': { request: blobUploadRequest, response: object({ ok: literal(true), received: size }, { seq }) },
     ping: { request: time, response: time },
   },
   streams: {
-    'file/fetch': { request: object({ worktreeId: id, fileId: id }, { vector: binary }), item: fileChunk },
+    'file/fetch': {
+      request: refine(object({ worktreeId: id, fileId: id }, { vector: binary, after: seq }), (r) => r.vector === undefined || r.after === undefined),
+      item: fileChunk,
+    },
+    'worktree/sync': { request: object({ worktreeId: id, after: seq }), item: syncItem },
+    'blob/fetch': { request: object({ worktreeId: id, digest }), item: blobChunk },
   },
   sends: {
     'file/update': object({ worktreeId: id, fileId: id, update: binary }),

@@ -1,0 +1,113 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { CshareError } from '../../core/errors.js';
+import type { KvBatchOp } from '../../core/ports.js';
+import { encodeValue } from '../codec.js';
+import { BLOB_CHUNK_BYTES } from '../schema.js';
+import type { BlobInfo, RelayStore } from './RelayStore.js';
+import { logPut, pad } from './keys.js';
+
+/** Thrown inside the lock to stop an append whose blob is already stored. */
+const ALREADY_STORED = new Error('already stored');
+
+/**
+ * One chunked blob upload: chunks arrive in order from offset 0, are hashed as they come
+ * (the git blob id: sha1, or sha256 for a 64-digit digest, of `"blob <size>\0"` + bytes) and
+ * written under a fresh upload id; the last chunk is written in one batch with the blob's
+ * record and log entry, only if the hash matched. On a mismatch or {@link abort} the staged
+ * chunks are deleted. If the relay dies mid-upload, they stay unreachable (never read, since
+ * no record points at them) until a future sweep; see the relay's caveats.
+ */
+export class BlobWriter {
+  /** Bytes accepted so far. */
+  received = 0;
+  /** Set once the blob is stored (or if it already was). */
+  stored: BlobInfo | undefined;
+  /** True if this writer stored the blob (false if it already was stored). */
+  committed = false;
+  private readonly upload = randomBytes(12).toString('hex');
+  private readonly hash;
+  private readonly staged: KvBatchOp[] = [];
+  private wroteChunks = false;
+  private busy = false;
+
+  constructor(
+    private readonly store: RelayStore,
+    readonly worktreeId: string,
+    readonly digest: string,
+    readonly size: number,
+    private readonly by: string,
+    stored: BlobInfo | undefined,
+  ) {
+    this.stored = stored;
+    this.hash = createHash(digest.length === 64 ? 'sha256' : 'sha1').update(`blob ${size}\0`);
+  }
+
+  /**
+   * Accepts the chunk at `offset` (which must be {@link received}). Resolves with the blob's
+   * record once the last chunk is stored, else `undefined`. With `stage`, chunks are kept in
+   * memory and all written in the final batch (for small whole blobs).
+   */
+  async write(offset: number, data: Uint8Array, opts: { stage?: boolean } = {}): Promise<BlobInfo | undefined> {
+    if (this.stored) return this.stored;
+    if (this.busy) throw new CshareError('PROTOCOL', `blob ${this.digest}: chunks must be sent one at a time`);
+    if (offset !== this.received) {
+      throw new CshareError('PROTOCOL', `blob ${this.digest}: expected the chunk at byte ${this.received}, got one at ${offset}`, { offset, expected: this.received });
+    }
+    if (data.length > BLOB_CHUNK_BYTES || offset + data.length > this.size || (data.length === 0 && this.size !== 0)) {
+      throw new CshareError('PROTOCOL', `blob ${this.digest}: bad chunk of ${data.length} bytes at ${offset} of ${this.size}`);
+    }
+    this.busy = true;
+    try {
+      this.hash.update(data);
+      const key = `wt/${this.worktreeId}/bc/${this.upload}/${pad(offset)}`;
+      const chunk: KvBatchOp = { type: 'put', key, value: data.slice() };
+      this.received += data.length;
+      if (this.received < this.size) {
+        if (opts.stage) this.staged.push(chunk);
+        else {
+          this.wroteChunks = true;
+          await this.store.putChunk(key, data);
+        }
+        return undefined;
+      }
+      const actual = this.hash.digest('hex');
+      if (actual !== this.digest) {
+        await this.abort();
+        throw new CshareError('PROTOCOL', `blob content does not match its digest: announced ${this.digest}, content hashes to ${actual}`, {
+          digest: this.digest,
+          actual,
+        });
+      }
+      const { worktreeId, digest, size, by, upload } = this;
+      let existing: BlobInfo | undefined;
+      const { seq } = await this.store.append(worktreeId, 1, async (s) => {
+        // Checked under the worktree lock: someone may have finished the same blob meanwhile.
+        existing = await this.store.getBlob(worktreeId, digest);
+        if (existing) throw ALREADY_STORED;
+        return [
+          ...this.staged,
+          chunk,
+          { type: 'put', key: `wt/${worktreeId}/b/${digest}`, value: encodeValue({ size, upload, seq: s }) },
+          logPut(worktreeId, s, { k: 'b', digest, size, by, t: Date.now() }),
+        ];
+      }).catch(async (err: unknown) => {
+        if (err !== ALREADY_STORED || !existing) throw err;
+        await this.abort();
+        return { seq: existing.seq };
+      });
+      this.staged.length = 0;
+      this.committed = existing === undefined;
+      this.stored = existing ?? { digest, size, seq };
+      return this.stored;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Drops the upload and deletes the chunks it wrote. */
+  async abort(): Promise<void> {
+    this.staged.length = 0;
+    if (this.wroteChunks) await this.store.deletePrefix(`wt/${this.worktreeId}/bc/${this.upload}/`);
+    this.wroteChunks = false;
+  }
+}

@@ -1,0 +1,419 @@
+import * as Y from 'yjs';
+import { CshareError } from '../../core/errors.js';
+import type { KvBatchOp, KvStore } from '../../core/ports.js';
+import { encodeValue, type Value } from '../codec.js';
+import { BLOB_CHUNK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_PATH_LENGTH, MAX_UPDATES_PER_MESSAGE, type ManifestEntry } from '../schema.js';
+import { BlobWriter } from './BlobWriter.js';
+import { asBytes, asNumber, checkDigest, checkId, decodeRecord, logPut, pad, seqValue } from './keys.js';
+import { decodeYjsUpdate } from './validate.js';
+
+export { BlobWriter };
+
+/**
+ * The relay's persistent state for every worktree it serves, over one {@link KvStore}
+ * (DESIGN.md "Persist"). Everything a worktree ever uploaded is kept as append-only logs,
+ * each entry under a relay seq that is monotonic per worktree, so a client that remembers the
+ * last seq it saw asks for "everything after N" and gets exactly what it lacks.
+ *
+ * Key layout (`<wt>` and `<fileId>` are schema ids, `[A-Za-z0-9_-]`; `<seq>` is 15 decimal
+ * digits, zero-padded so key order is seq order; values are codec values unless noted):
+ *
+ * ```
+ * wt/<wt>/reg                      {rw, ro: sha256 of the secrets, created: ms, name}
+ * wt/<wt>/head                     the last seq assigned (decimal text)
+ * wt/<wt>/log/<seq>                {k: 'm'} | {k: 'f', fileId} | {k: 'b', digest, size}, with by, t
+ * wt/<wt>/m/<seq>                  a manifest Yjs update (raw bytes)
+ * wt/<wt>/f/<fileId>/<seq>         a file doc's Yjs update (raw bytes)
+ * wt/<wt>/fv/<fileId>              what the file's log covers: a Yjs state vector (raw bytes)
+ * wt/<wt>/b/<digest>               a stored blob: {size, upload, seq}
+ * wt/<wt>/bc/<upload>/<offset>     its bytes, in chunks of at most 1 MiB (raw bytes)
+ * ```
+ *
+ * Blobs are scoped to their worktree, never shared across worktrees: otherwise anyone could
+ * offer a digest, be told it is already stored, and then fetch content they never had.
+ * A blob's chunks are written under a fresh upload id and only become reachable when its
+ * `b/<digest>` record is written, in the batch of the last chunk, after the git blob id was
+ * checked; an interrupted upload leaves unreachable chunks behind (see {@link BlobWriter}).
+ *
+ * Every upload is one `kv.batch` (data, log entries, head), and callers acknowledge it only
+ * after the batch resolved, so a crash loses nothing acknowledged and leaves nothing half
+ * written. Writes to one worktree are serialised, which keeps seqs dense and in key order.
+ */
+
+/** Bounds the relay enforces on what it stores. */
+export interface RelayLimits {
+  /** Most Yjs updates in one upload. */
+  maxUpdatesPerRequest: number;
+  /** Largest blob, in bytes. */
+  maxBlobBytes: number;
+  /** Longest path in an offer or manifest entry. */
+  maxPathLength: number;
+  /** Most entries in one manifest offer. */
+  maxOfferEntries: number;
+}
+
+/** The defaults of {@link RelayLimits}. */
+export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
+  maxUpdatesPerRequest: MAX_UPDATES_PER_MESSAGE,
+  maxBlobBytes: 64 * 1024 * 1024,
+  maxPathLength: MAX_PATH_LENGTH,
+  maxOfferEntries: MAX_ENTRIES_PER_MESSAGE,
+});
+
+/** A registered worktree. */
+export interface Registration {
+  worktreeId: string;
+  /** sha256 of the read-write secret. */
+  readWriteHash: Uint8Array;
+  /** sha256 of the read-only secret. */
+  readOnlyHash: Uint8Array;
+  /** Milliseconds since the epoch. */
+  created: number;
+  name: string;
+}
+
+/** One entry of a worktree's log, as {@link RelayStore.entriesAfter} yields it. */
+export type LogEntry =
+  | { type: 'manifest'; seq: number; update: Uint8Array; by: string }
+  | { type: 'file-update'; seq: number; fileId: string; update: Uint8Array; by: string }
+  | { type: 'blob'; seq: number; digest: string; size: number; by: string };
+
+/** A stored blob's record. */
+export interface BlobInfo {
+  digest: string;
+  size: number;
+  seq: number;
+}
+
+/** What an upload was stored as: the seqs `first..seq` (one per update, one per blob). */
+export interface Appended {
+  first: number;
+  seq: number;
+}
+
+const PAGE = 256;
+
+/** Persistent state of every worktree a relay serves. */
+export class RelayStore {
+  readonly limits: RelayLimits;
+  private readonly heads = new Map<string, number>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly kv: KvStore,
+    limits: Partial<RelayLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_RELAY_LIMITS, ...limits };
+  }
+
+  /** The registration of `worktreeId`, or `undefined` if the relay does not know it. */
+  async getWorktree(worktreeId: string): Promise<Registration | undefined> {
+    checkId(worktreeId, 'worktree id');
+    const raw = await this.kv.get(`wt/${worktreeId}/reg`);
+    if (!raw) return undefined;
+    const r = decodeRecord(raw);
+    return {
+      worktreeId,
+      readWriteHash: asBytes(r.rw),
+      readOnlyHash: asBytes(r.ro),
+      created: asNumber(r.created),
+      name: typeof r.name === 'string' ? r.name : '',
+    };
+  }
+
+  /**
+   * Registers a worktree unless it exists. Returns the registration in force and whether this
+   * call created it (so the caller can check the secret against an existing one).
+   */
+  async register(reg: Omit<Registration, 'created'> & { created?: number }): Promise<{ registration: Registration; created: boolean }> {
+    checkId(reg.worktreeId, 'worktree id');
+    return this.locked(reg.worktreeId, async () => {
+      const existing = await this.getWorktree(reg.worktreeId);
+      if (existing) return { registration: existing, created: false };
+      const registration: Registration = { ...reg, created: reg.created ?? Date.now() };
+      const value = encodeValue({ rw: reg.readWriteHash, ro: reg.readOnlyHash, created: registration.created, name: reg.name });
+      await this.kv.batch([
+        { type: 'put', key: `wt/${reg.worktreeId}/reg`, value },
+        { type: 'put', key: `wt/${reg.worktreeId}/head`, value: seqValue(0) },
+      ]);
+      this.heads.set(reg.worktreeId, 0);
+      return { registration, created: true };
+    });
+  }
+
+  /** The last seq assigned in the worktree (0 if nothing was uploaded yet). */
+  async head(worktreeId: string): Promise<number> {
+    checkId(worktreeId, 'worktree id');
+    const cached = this.heads.get(worktreeId);
+    if (cached !== undefined) return cached;
+    const raw = await this.kv.get(`wt/${worktreeId}/head`);
+    const head = raw ? Number(Buffer.from(raw).toString('utf8')) : 0;
+    if (!Number.isSafeInteger(head) || head < 0) throw new CshareError('STORE_CORRUPT', `the relay store has a bad head for worktree ${worktreeId}`);
+    this.heads.set(worktreeId, head);
+    return head;
+  }
+
+  /** Appends manifest updates (each must decode as a Yjs update); resolves once stored. */
+  async appendManifest(worktreeId: string, updates: Uint8Array[], by: string): Promise<Appended> {
+    checkId(worktreeId, 'worktree id');
+    checkId(by, 'replica id');
+    this.checkUpdates(updates, 'a manifest update');
+    return this.append(worktreeId, updates.length, (seq, i) => [
+      { type: 'put', key: `wt/${worktreeId}/m/${pad(seq)}`, value: updates[i]! },
+      logPut(worktreeId, seq, { k: 'm', by, t: Date.now() }),
+    ]);
+  }
+
+  /** Appends updates of one file's doc and advances the file's state vector; resolves once stored. */
+  async appendFile(worktreeId: string, fileId: string, updates: Uint8Array[], by: string): Promise<Appended> {
+    checkId(worktreeId, 'worktree id');
+    checkId(fileId, 'file id');
+    checkId(by, 'replica id');
+    this.checkUpdates(updates, 'a file update');
+    return this.append(worktreeId, updates.length, async (seq, i) => [
+      { type: 'put', key: `wt/${worktreeId}/f/${fileId}/${pad(seq)}`, value: updates[i]! },
+      logPut(worktreeId, seq, { k: 'f', fileId, by, t: Date.now() }),
+    ], async () => {
+      // Under the worktree lock, so this read-modify-write of the vector cannot race.
+      const vector = (await this.fileVector(worktreeId, fileId)) ?? new Map<number, number>();
+      for (const u of updates) {
+        // A conservative vector: a client's range advances it only if it starts at or before
+        // what is covered already, so after a gap the relay may ask for an update twice but
+        // never claims one it lacks.
+        const { from, to } = Y.parseUpdateMeta(u);
+        for (const [client, end] of to) {
+          const have = vector.get(client) ?? 0;
+          if ((from.get(client) ?? 0) <= have && end > have) vector.set(client, end);
+        }
+      }
+      return [{ type: 'put', key: `wt/${worktreeId}/fv/${fileId}`, value: Y.encodeStateVector(vector) }];
+    });
+  }
+
+  /** What the stored updates of a file cover, or `undefined` if none were stored. */
+  async fileVector(worktreeId: string, fileId: string): Promise<Map<number, number> | undefined> {
+    checkId(worktreeId, 'worktree id');
+    checkId(fileId, 'file id');
+    const raw = await this.kv.get(`wt/${worktreeId}/fv/${fileId}`);
+    return raw ? Y.decodeStateVector(raw) : undefined;
+  }
+
+  /** The stored updates of one file after relay seq `after`, in seq order. */
+  async *fileUpdates(worktreeId: string, fileId: string, after = 0): AsyncIterable<{ seq: number; update: Uint8Array }> {
+    checkId(worktreeId, 'worktree id');
+    checkId(fileId, 'file id');
+    const prefix = `wt/${worktreeId}/f/${fileId}/`;
+    for await (const [key, update] of this.kv.iterate({ gt: prefix + pad(after), lt: prefix + '~' })) {
+      yield { seq: Number(key.slice(prefix.length)), update };
+    }
+  }
+
+  /** The record of a stored blob, or `undefined`. */
+  async getBlob(worktreeId: string, digest: string): Promise<BlobInfo | undefined> {
+    checkId(worktreeId, 'worktree id');
+    checkDigest(digest);
+    const raw = await this.kv.get(`wt/${worktreeId}/b/${digest}`);
+    if (!raw) return undefined;
+    const r = decodeRecord(raw);
+    return { digest, size: asNumber(r.size), seq: asNumber(r.seq) };
+  }
+
+  /** The bytes of a stored blob, chunk by chunk (at most 1 MiB each), or `NOT_FOUND`. */
+  async *readBlob(worktreeId: string, digest: string): AsyncIterable<{ offset: number; size: number; data: Uint8Array }> {
+    checkId(worktreeId, 'worktree id');
+    checkDigest(digest);
+    const raw = await this.kv.get(`wt/${worktreeId}/b/${digest}`);
+    if (!raw) throw new CshareError('NOT_FOUND', `the relay has no blob ${digest} in this worktree`, { digest });
+    const r = decodeRecord(raw);
+    const size = asNumber(r.size);
+    const prefix = `wt/${worktreeId}/bc/${String(r.upload)}/`;
+    let expected = 0;
+    for await (const [key, data] of this.kv.iterate({ gte: prefix, lt: prefix + '~' })) {
+      const offset = Number(key.slice(prefix.length));
+      if (offset !== expected) throw new CshareError('STORE_CORRUPT', `blob ${digest} has a gap at byte ${expected}`, { digest });
+      yield { offset, size, data };
+      expected += data.length;
+    }
+    if (expected !== size) throw new CshareError('STORE_CORRUPT', `blob ${digest} is ${expected} bytes, not ${size}`, { digest });
+  }
+
+  /**
+   * Stores a whole blob in one batch after checking that `bytes` hash to `digest` (a peer
+   * cannot poison a digest). Returns the existing record if the blob is already stored.
+   */
+  async putBlob(worktreeId: string, digest: string, bytes: Uint8Array, by: string): Promise<BlobInfo & { created: boolean }> {
+    const writer = await this.blobWriter(worktreeId, digest, bytes.length, by);
+    if (writer.stored) return { ...writer.stored, created: false };
+    // One batch for the whole blob: chunks are staged in memory by the writer until the last one.
+    let info: BlobInfo | undefined;
+    for (let offset = 0; offset < bytes.length || offset === 0; offset += BLOB_CHUNK_BYTES) {
+      info = await writer.write(offset, bytes.subarray(offset, offset + BLOB_CHUNK_BYTES), { stage: true });
+      if (bytes.length === 0) break;
+    }
+    if (!info) throw new CshareError('INTERNAL', 'blob upload did not complete');
+    return { ...info, created: writer.committed };
+  }
+
+  /**
+   * Starts a chunked blob upload of `size` bytes that must hash to `digest`. If the blob is
+   * already stored, the writer's `stored` says so and nothing needs uploading.
+   */
+  async blobWriter(worktreeId: string, digest: string, size: number, by: string): Promise<BlobWriter> {
+    checkId(worktreeId, 'worktree id');
+    checkId(by, 'replica id');
+    checkDigest(digest);
+    if (!Number.isSafeInteger(size) || size < 0) throw new CshareError('PROTOCOL', `bad blob size ${size}`);
+    if (size > this.limits.maxBlobBytes) {
+      throw new CshareError('TOO_LARGE', `blob ${digest} is ${size} bytes, over this relay's limit of ${this.limits.maxBlobBytes}`, { digest, size, max: this.limits.maxBlobBytes });
+    }
+    const stored = await this.getBlob(worktreeId, digest);
+    return new BlobWriter(this, worktreeId, digest, size, by, stored);
+  }
+
+  /**
+   * Everything logged after seq `after` up to `upTo` (default: the head when called), in seq
+   * order, read a page at a time. `signal` stops it between pages.
+   */
+  async *entriesAfter(worktreeId: string, after: number, opts: { upTo?: number; signal?: AbortSignal } = {}): AsyncIterable<LogEntry> {
+    checkId(worktreeId, 'worktree id');
+    const upTo = opts.upTo ?? (await this.head(worktreeId));
+    const prefix = `wt/${worktreeId}/log/`;
+    let from = prefix + pad(after);
+    const last = prefix + pad(upTo);
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const page: [string, Record<string, Value>][] = [];
+      for await (const [key, value] of this.kv.iterate({ gt: from, lte: last, limit: PAGE })) page.push([key, decodeRecord(value)]);
+      if (page.length === 0) return;
+      const dataKeys = page.map(([key, r]) => {
+        const seq = key.slice(prefix.length);
+        return r.k === 'm' ? `wt/${worktreeId}/m/${seq}` : r.k === 'f' ? `wt/${worktreeId}/f/${String(r.fileId)}/${seq}` : undefined;
+      });
+      const wanted = dataKeys.filter((k): k is string => k !== undefined);
+      const values = await this.kv.getMany(wanted);
+      const data = new Map(wanted.map((k, i) => [k, values[i]]));
+      for (let i = 0; i < page.length; i++) {
+        const [key, r] = page[i]!;
+        const seq = Number(key.slice(prefix.length));
+        const by = String(r.by);
+        if (r.k === 'b') {
+          yield { type: 'blob', seq, digest: String(r.digest), size: asNumber(r.size), by };
+          continue;
+        }
+        const update = data.get(dataKeys[i]!);
+        if (!update) throw new CshareError('STORE_CORRUPT', `the relay store lost the data of seq ${seq} in worktree ${worktreeId}`);
+        if (r.k === 'm') yield { type: 'manifest', seq, update, by };
+        else yield { type: 'file-update', seq, fileId: String(r.fileId), update, by };
+      }
+      from = page[page.length - 1]![0];
+    }
+  }
+
+  /**
+   * Which offered entries the relay wants uploaded: entries with a doc `vector` that the
+   * file's stored updates do not cover, and entries without one whose blob it lacks.
+   */
+  async needs(worktreeId: string, entries: ManifestEntry[]): Promise<string[]> {
+    checkId(worktreeId, 'worktree id');
+    const need: string[] = [];
+    for (let i = 0; i < entries.length; i += PAGE) {
+      const page = entries.slice(i, i + PAGE);
+      const keys = page.map((e) => (e.vector ? `wt/${worktreeId}/fv/${e.fileId}` : `wt/${worktreeId}/b/${e.digest}`));
+      const values = await this.kv.getMany(keys);
+      page.forEach((e, j) => {
+        const have = values[j];
+        if (!e.vector) {
+          if (!have) need.push(e.fileId);
+          return;
+        }
+        let offered: Map<number, number>;
+        try {
+          offered = Y.decodeStateVector(e.vector);
+        } catch (err) {
+          throw new CshareError('PROTOCOL', `the state vector offered for ${e.fileId} does not decode`, { fileId: e.fileId }, { cause: err });
+        }
+        const stored = have ? Y.decodeStateVector(have) : new Map<number, number>();
+        for (const [client, clock] of offered) {
+          if (clock > (stored.get(client) ?? 0)) {
+            need.push(e.fileId);
+            return;
+          }
+        }
+      });
+    }
+    return need;
+  }
+
+  /** Closes the underlying store. */
+  async close(): Promise<void> {
+    await this.kv.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals (BlobWriter uses these too)
+
+  /**
+   * Assigns `count` seqs and writes `ops(seq, i)` for each plus `extra()` and the new head in
+   * one batch, under the worktree's lock. The head advances only once the batch resolved.
+   */
+  async append(
+    worktreeId: string,
+    count: number,
+    ops: (seq: number, i: number) => KvBatchOp[] | Promise<KvBatchOp[]>,
+    extra?: () => KvBatchOp[] | Promise<KvBatchOp[]>,
+  ): Promise<Appended> {
+    return this.locked(worktreeId, async () => {
+      if (!(await this.kv.get(`wt/${worktreeId}/reg`))) throw new CshareError('NOT_FOUND', `the relay does not know worktree ${worktreeId}`);
+      const head = await this.head(worktreeId);
+      const batch: KvBatchOp[] = [];
+      for (let i = 0; i < count; i++) batch.push(...(await ops(head + 1 + i, i)));
+      if (extra) batch.push(...(await extra()));
+      const seq = head + count;
+      batch.push({ type: 'put', key: `wt/${worktreeId}/head`, value: seqValue(seq) });
+      try {
+        await this.kv.batch(batch);
+      } catch (err) {
+        this.heads.delete(worktreeId);
+        throw err;
+      }
+      this.heads.set(worktreeId, seq);
+      return { first: head + 1, seq };
+    });
+  }
+
+  /** Writes a staging chunk of an unfinished blob upload (unreachable until committed). */
+  async putChunk(key: string, data: Uint8Array): Promise<void> {
+    await this.kv.batch([{ type: 'put', key, value: data }]);
+  }
+
+  /** Deletes every key under `prefix` (an aborted upload's chunks). */
+  async deletePrefix(prefix: string): Promise<void> {
+    const ops: KvBatchOp[] = [];
+    for await (const [key] of this.kv.iterate({ gte: prefix, lt: prefix + '~' })) ops.push({ type: 'del', key });
+    await this.kv.batch(ops);
+  }
+
+  private checkUpdates(updates: Uint8Array[], what: string): void {
+    if (updates.length === 0) throw new CshareError('PROTOCOL', 'an upload must carry at least one update');
+    if (updates.length > this.limits.maxUpdatesPerRequest) {
+      throw new CshareError('TOO_LARGE', `an upload carries at most ${this.limits.maxUpdatesPerRequest} updates, not ${updates.length}`, {
+        max: this.limits.maxUpdatesPerRequest,
+      });
+    }
+    for (const u of updates) decodeYjsUpdate(u, what);
+  }
+
+  private async locked<T>(worktreeId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(worktreeId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(worktreeId, tail);
+    void tail.then(() => {
+      if (this.locks.get(worktreeId) === tail) this.locks.delete(worktreeId);
+    });
+    return run;
+  }
+}

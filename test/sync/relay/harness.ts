@@ -1,0 +1,124 @@
+import * as Y from 'yjs';
+import type { KvStore } from '../../../src/core/ports.js';
+import { ManifestDoc, type ManifestEntry } from '../../../src/core/ManifestDoc.js';
+import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
+import { hashSecret, newShareSecrets, worktreeIdToString, type ShareSecrets } from '../../../src/sync/joinCode.js';
+import { MemoryTransport } from '../../../src/sync/memory/MemoryTransport.js';
+import { RelayService, type RelayServiceOptions } from '../../../src/sync/relay/RelayService.js';
+import { RelayStore, type RelayLimits } from '../../../src/sync/relay/RelayStore.js';
+import { RpcConnection, type RpcOptions } from '../../../src/sync/rpc/RpcConnection.js';
+import { PROTOCOL_VERSION, type CshareProtocol, type HelloResponse, type Role, type WorktreeEvent } from '../../../src/sync/schema.js';
+
+/** A relay over a KvStore, and clients connected to it through memory pairs. */
+export class RelayHarness {
+  readonly store: RelayStore;
+  readonly service: RelayService;
+  readonly secrets: ShareSecrets;
+  readonly worktreeId: string;
+  private readonly conns: RpcConnection[] = [];
+  private n = 0;
+
+  constructor(
+    readonly kv: KvStore = new MemoryStore(),
+    opts: { limits?: Partial<RelayLimits>; service?: Omit<RelayServiceOptions, 'store'>; server?: RpcOptions<CshareProtocol>; secrets?: ShareSecrets } = {},
+  ) {
+    this.secrets = opts.secrets ?? newShareSecrets();
+    this.worktreeId = worktreeIdToString(this.secrets.worktreeId);
+    this.store = new RelayStore(kv, opts.limits);
+    this.service = new RelayService({ store: this.store, relayId: 'relay-test', ...opts.service });
+    this.serverOpts = opts.server ?? {};
+  }
+  private readonly serverOpts: RpcOptions<CshareProtocol>;
+
+  /** A new client connection (no hello yet). */
+  connect(): RpcConnection {
+    const [a, b] = MemoryTransport.pair();
+    const id = `peer${++this.n}`;
+    const server = new RpcConnection(b, { peer: id, ...this.serverOpts });
+    this.service.attach(server, { id });
+    const client = new RpcConnection(a, { peer: 'relay', requestTimeoutMs: 5000 });
+    this.conns.push(client, server);
+    return client;
+  }
+
+  /** Connects as the sharer (registering the worktree on first use). */
+  async sharer(replicaId = 'alice'): Promise<RpcConnection> {
+    const c = this.connect();
+    await this.shareHello(c, replicaId);
+    return c;
+  }
+
+  shareHello(c: RpcConnection, replicaId = 'alice', secret = this.secrets.readWrite): Promise<HelloResponse> {
+    return c.request('hello', {
+      protocol: PROTOCOL_VERSION,
+      worktreeId: this.worktreeId,
+      secretProof: secret,
+      replicaId,
+      name: replicaId,
+      role: 'sharer',
+      register: { readOnlyHash: hashSecret(this.secrets.readOnly), name: 'app' },
+    });
+  }
+
+  /** Connects as a joiner with the read-write (default) or read-only secret. */
+  async joiner(replicaId: string, access: 'rw' | 'ro' = 'rw'): Promise<RpcConnection> {
+    const c = this.connect();
+    await this.joinHello(c, replicaId, access === 'rw' ? this.secrets.readWrite : this.secrets.readOnly);
+    return c;
+  }
+
+  joinHello(c: RpcConnection, replicaId: string, secret: Uint8Array, role: Role = 'joiner', worktreeId = this.worktreeId): Promise<HelloResponse> {
+    return c.request('hello', { protocol: PROTOCOL_VERSION, worktreeId, secretProof: secret, replicaId, name: replicaId, role });
+  }
+
+  close(): void {
+    for (const c of this.conns.splice(0)) c.close();
+  }
+}
+
+/** Resolves with the rejection of `p` (fails if it resolves). */
+export async function rejection(p: Promise<unknown> | (() => Promise<unknown>)): Promise<Error & { code?: string }> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+/** Collects events of a subscription into an array as they arrive. */
+export function recorder(c: RpcConnection, resource: string): { events: WorktreeEvent[]; ready: Promise<void>; done: Promise<unknown>; stop: () => void } {
+  const sub = c.subscribe(resource);
+  const events: WorktreeEvent[] = [];
+  const done = (async () => {
+    for await (const e of sub) events.push(e);
+  })().catch((err: unknown) => err);
+  return { events, ready: sub.ready, done, stop: () => sub.unsubscribe() };
+}
+
+/** A Yjs text update (a new doc with `text`, as client `clientId`). */
+export function textUpdate(text: string, clientId = 1): Uint8Array {
+  const doc = new Y.Doc();
+  doc.clientID = clientId;
+  doc.getText('t').insert(0, text);
+  return Y.encodeStateAsUpdate(doc);
+}
+
+/** A manifest update setting `entries` (fileId -> path). */
+export function manifestUpdate(paths: Record<string, string>, clientId = 7): Uint8Array {
+  const m = ManifestDoc.create(clientId);
+  const u = m.change((set) => {
+    for (const [fileId, path] of Object.entries(paths)) set(fileId, entry(path));
+  });
+  return u!;
+}
+
+export function entry(path: string): ManifestEntry {
+  return { path, kind: 'text', mode: 0o100644, digest: 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391', size: 0, base: 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391', lamport: 1, by: 'alice' };
+}
