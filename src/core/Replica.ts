@@ -145,6 +145,20 @@ export class Replica {
     return applyChanges(this.ctx, changes, origin);
   }
 
+  /** A small JSON value kept in the store (sync state and the like). */
+  async getMeta<T>(name: string): Promise<T | undefined> {
+    return this.ctx.store.getJson<T>(`meta:x:${name}`);
+  }
+
+  async putMeta(name: string, value: unknown): Promise<void> {
+    await this.ctx.store.kv.put(`meta:x:${name}`, jsonBytes(value));
+  }
+
+  /** Is this blob in the store? */
+  async hasBlob(digest: string): Promise<boolean> {
+    return (await this.ctx.store.blob(digest)) !== undefined;
+  }
+
   /** Seq of this replica's latest change. */
   get seq(): number {
     return this.ctx.seq;

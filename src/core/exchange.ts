@@ -15,7 +15,8 @@ import { diffToOps, opsStats } from './textDiff.js';
 export interface ChangeSet {
   manifest: Uint8Array[];
   files: { fileId: string; updates: Uint8Array[] }[];
-  blobs: { digest: string; bytes: Uint8Array }[];
+  /** Blobs, each with a file that references it (for protocols that name files). */
+  blobs: { digest: string; bytes: Uint8Array; fileId?: string }[];
 }
 
 /** Where remote changes came from, for the history. */
@@ -36,13 +37,13 @@ export async function collectChanges(ctx: ReplicaContext, since: number): Promis
   if (since <= 0) return { changes: await fullState(ctx), upTo };
   const kv = ctx.store.kv;
   const fileIds = new Set<string>();
-  const digests = new Set<string>();
+  const digests = new Map<string, string>();
   for await (const [key, value] of kv.iterate({ gt: `o:${seqKey(since)}`, lt: 'o;' })) {
     const op = parseJson<OpEntry>(value, key);
     if (op.replica !== ctx.identity.replicaId) continue;
     fileIds.add(op.fileId);
     const after = op.inverse.after;
-    if (after && !after.deleted) digests.add(after.kind === 'text' ? after.base : after.digest);
+    if (after && !after.deleted) digests.set(after.kind === 'text' ? after.base : after.digest, op.fileId);
   }
   const from = seqKey(since + 1);
   const manifest: Uint8Array[] = [];
@@ -72,8 +73,8 @@ async function fullState(ctx: ReplicaContext): Promise<ChangeSet> {
     else if (key.includes(':u:')) list.push(value);
     files.set(fileId, list);
   }
-  const digests = new Set<string>();
-  for (const [, e] of ctx.manifest.all()) if (!e.deleted) digests.add(e.kind === 'text' ? e.base : e.digest);
+  const digests = new Map<string, string>();
+  for (const [fileId, e] of ctx.manifest.all()) if (!e.deleted) digests.set(e.kind === 'text' ? e.base : e.digest, fileId);
   return {
     manifest: [ctx.manifest.snapshot()],
     files: [...files].map(([fileId, updates]) => ({ fileId, updates })),
@@ -81,12 +82,12 @@ async function fullState(ctx: ReplicaContext): Promise<ChangeSet> {
   };
 }
 
-async function blobsFor(ctx: ReplicaContext, digests: Set<string>): Promise<ChangeSet['blobs']> {
+async function blobsFor(ctx: ReplicaContext, digests: Map<string, string>): Promise<ChangeSet['blobs']> {
   const list = [...digests];
-  const values = await ctx.store.kv.getMany(list.map((d) => `b:${d}`));
+  const values = await ctx.store.kv.getMany(list.map(([d]) => `b:${d}`));
   const out: ChangeSet['blobs'] = [];
   values.forEach((bytes, i) => {
-    if (bytes) out.push({ digest: list[i]!, bytes });
+    if (bytes) out.push({ digest: list[i]![0], bytes, fileId: list[i]![1] });
   });
   return out;
 }
@@ -140,6 +141,14 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   for (const fileId of textBefore.keys()) {
     const now = ctx.manifest.get(fileId);
     if (now && !now.deleted && !paths.has(now.path)) paths.set(now.path, fileId);
+  }
+  if (incoming.size > 0) {
+    // A blob may arrive after the manifest entry that needs it: write those files now.
+    for (const [path, { fileId, entry }] of ctx.manifest.live()) {
+      if (paths.has(path) || !incoming.has(entry.kind === 'text' ? entry.base : entry.digest)) continue;
+      if (entry.kind === 'text' && ctx.loadedDoc(fileId)) continue;
+      paths.set(path, fileId);
+    }
   }
 
   const recorded: RecordedChange[] = [];

@@ -1,0 +1,227 @@
+import { CshareError } from '../core/errors.js';
+import type { ChangeSet } from '../core/exchange.js';
+import { logger } from '../core/log.js';
+import type { Replica } from '../core/Replica.js';
+import type { RecordedChange } from '../core/recordScan.js';
+import type { RpcConnection } from './rpc/RpcConnection.js';
+import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, worktreeResource, type Access, type WorktreeEvent } from './schema.js';
+
+const log = logger('session');
+
+/** What a session remembers between runs (in the replica's store). */
+export interface SyncState {
+  /** Last relay seq this replica has seen (catch-up asks for what comes after). */
+  relaySeq: number;
+  /** Last own change seq the relay acknowledged (uploads start after it). */
+  acked: number;
+}
+
+/** What a session reports as it goes (one JSON line each with `--json`). */
+export type SessionEvent =
+  | { type: 'applied'; changes: RecordedChange[]; by: string }
+  | { type: 'uploaded'; changes: number; bytes: number; upTo: number }
+  | { type: 'peer-joined'; replicaId: string; name: string; role: string }
+  | { type: 'peer-left'; replicaId: string; name?: string }
+  | { type: 'error'; code: string; message: string };
+
+/** Options for {@link SyncSession}. */
+export interface SyncSessionOptions {
+  replica: Replica;
+  conn: RpcConnection;
+  worktreeId: string;
+  access: Access;
+  state: SyncState;
+  saveState: (state: SyncState) => Promise<void>;
+  onEvent?: (event: SessionEvent) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * One replica's sync with the relay over one connection: catch up on what others did, upload
+ * this replica's own changes (only the logged updates after the acknowledged seq), then apply
+ * live events as they come and upload local changes as they are recorded. Everything that
+ * touches the replica runs one at a time, in order.
+ */
+export class SyncSession {
+  private readonly names = new Map<string, string>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: SyncSessionOptions) {}
+
+  get state(): SyncState {
+    return this.opts.state;
+  }
+
+  /** Peers currently connected to the worktree, by replica id. */
+  get peers(): Map<string, string> {
+    return this.names;
+  }
+
+  /** Runs `fn` after everything queued before it. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Catches up from the relay: everything after the last relay seq seen. */
+  catchUp(): Promise<RecordedChange[]> {
+    return this.serial(async () => {
+      const { conn, worktreeId, signal } = this.opts;
+      const groups: { by: string; changes: ChangeSet }[] = [];
+      const group = (by: string) => {
+        let g = groups.at(-1);
+        if (!g || g.by !== by) groups.push((g = { by, changes: { manifest: [], files: [], blobs: [] } }));
+        return g.changes;
+      };
+      let head = this.opts.state.relaySeq;
+      const wanted = new Set<string>();
+      for await (const item of conn.requestStream('worktree/sync', { worktreeId, after: this.opts.state.relaySeq }, { signal })) {
+        if (item.type === 'head') head = item.seq;
+        else if (item.type === 'manifest') group(item.by).manifest.push(item.update);
+        else if (item.type === 'file-update') group(item.by).files.push({ fileId: item.fileId, updates: [item.update] });
+        else if (item.type === 'blob') wanted.add(item.digest);
+      }
+      const blobs: ChangeSet['blobs'] = [];
+      for (const digest of wanted) if (!(await this.opts.replica.hasBlob(digest))) blobs.push({ digest, bytes: await this.fetchBlob(digest) });
+      if (blobs.length > 0) groups.unshift({ by: '', changes: { manifest: [], files: [], blobs } });
+      const applied: RecordedChange[] = [];
+      for (const g of groups) applied.push(...(await this.apply(g.changes, g.by)));
+      this.opts.state.relaySeq = Math.max(this.opts.state.relaySeq, head);
+      await this.opts.saveState(this.opts.state);
+      return applied;
+    });
+  }
+
+  /** Records local changes and uploads this replica's changes the relay lacks. */
+  push(): Promise<number> {
+    return this.serial(async () => {
+      if (this.opts.access !== 'rw') {
+        await this.opts.replica.scan();
+        return 0;
+      }
+      const { replica, conn, worktreeId, signal } = this.opts;
+      const state = this.opts.state;
+      replica.keepLogAfter(state.acked);
+      await replica.scan({ signal });
+      const { changes, upTo } = await replica.changesSince(state.acked);
+      let bytes = 0;
+      // Content first, then the manifest that points at it, so a peer applying the manifest
+      // event already has what it needs.
+      for (const blob of changes.blobs) {
+        signal?.throwIfAborted();
+        bytes += blob.bytes.byteLength;
+        await this.uploadBlob(blob.digest, blob.bytes, blob.fileId);
+      }
+      for (const file of changes.files) {
+        for (let i = 0; i < file.updates.length; i += MAX_UPDATES_PER_MESSAGE) {
+          const updates = file.updates.slice(i, i + MAX_UPDATES_PER_MESSAGE);
+          bytes += updates.reduce((n, u) => n + u.byteLength, 0);
+          await conn.request('file/upload', { worktreeId, fileId: file.fileId, updates }, { signal });
+        }
+      }
+      for (let i = 0; i < changes.manifest.length; i += MAX_UPDATES_PER_MESSAGE) {
+        const updates = changes.manifest.slice(i, i + MAX_UPDATES_PER_MESSAGE);
+        bytes += updates.reduce((n, u) => n + u.byteLength, 0);
+        await conn.request('manifest/upload', { worktreeId, updates }, { signal });
+      }
+      const count = changes.manifest.length + changes.files.length + changes.blobs.length;
+      state.acked = upTo;
+      replica.keepLogAfter(upTo);
+      await this.opts.saveState(state);
+      if (count > 0) this.opts.onEvent?.({ type: 'uploaded', changes: count, bytes, upTo });
+      return count;
+    });
+  }
+
+  /**
+   * Applies live events until the subscription or connection ends. Resolves when it ends
+   * (the caller reconnects and catches up), rejects only on abort.
+   */
+  async live(): Promise<void> {
+    const { conn, worktreeId, signal } = this.opts;
+    const sub = conn.subscribe(worktreeResource(worktreeId), { signal });
+    await sub.ready;
+    // Anything logged between the catch-up and the subscription is fetched again; Yjs makes
+    // the duplicates harmless.
+    await this.catchUp();
+    for await (const event of sub) {
+      await this.onEvent(event).catch((err: unknown) => {
+        const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
+        log('event %s failed: %s', event.type, e.message);
+        this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message });
+      });
+    }
+  }
+
+  private async onEvent(event: WorktreeEvent): Promise<void> {
+    switch (event.type) {
+      case 'manifest':
+        await this.serial(() => this.applyLive({ manifest: [event.update], files: [], blobs: [] }, event.by ?? '', event.seq));
+        return;
+      case 'file-update':
+        if (event.update) await this.serial(() => this.applyLive({ manifest: [], files: [{ fileId: event.fileId, updates: [event.update!] }], blobs: [] }, event.by ?? '', event.seq));
+        return;
+      case 'blob':
+        await this.serial(async () => {
+          if (await this.opts.replica.hasBlob(event.digest)) return;
+          const bytes = await this.fetchBlob(event.digest);
+          await this.applyLive({ manifest: [], files: [], blobs: [{ digest: event.digest, bytes }] }, event.by, event.seq);
+        });
+        return;
+      case 'peer-joined':
+        this.names.set(event.replicaId, event.name);
+        this.opts.onEvent?.({ type: 'peer-joined', replicaId: event.replicaId, name: event.name, role: event.role });
+        return;
+      case 'peer-left':
+        this.opts.onEvent?.({ type: 'peer-left', replicaId: event.replicaId, name: this.names.get(event.replicaId) });
+        this.names.delete(event.replicaId);
+        return;
+      case 'need':
+        // The relay asks for something a joiner waits for: everything is uploaded in order
+        // anyway, so pushing now is the fastest way to send it.
+        await this.push();
+        return;
+    }
+  }
+
+  private async applyLive(changes: ChangeSet, by: string, seq: number | undefined): Promise<void> {
+    await this.apply(changes, by);
+    if (seq !== undefined && seq > this.opts.state.relaySeq) {
+      this.opts.state.relaySeq = seq;
+      await this.opts.saveState(this.opts.state);
+    }
+  }
+
+  private async apply(changes: ChangeSet, by: string): Promise<RecordedChange[]> {
+    // Applied changes are recorded as the sender's (not this replica's), so `push` never
+    // uploads them again.
+    const applied = await this.opts.replica.applyChanges(changes, { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay') });
+    if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
+    return applied;
+  }
+
+  private async uploadBlob(digest: string, bytes: Uint8Array, fileId: string | undefined): Promise<void> {
+    const { conn, worktreeId, signal } = this.opts;
+    if (bytes.byteLength <= MAX_BINARY_BYTES / 2 && fileId) {
+      await conn.request('file/upload', { worktreeId, fileId, blob: bytes }, { signal });
+      return;
+    }
+    for (let offset = 0; offset < bytes.byteLength || offset === 0; offset += BLOB_CHUNK_BYTES) {
+      const data = bytes.subarray(offset, offset + BLOB_CHUNK_BYTES);
+      await conn.request('blob/upload', { worktreeId, digest, size: bytes.byteLength, offset, data }, { signal, timeoutMs: 120_000 });
+      if (bytes.byteLength === 0) break;
+    }
+  }
+
+  private async fetchBlob(digest: string): Promise<Uint8Array> {
+    const { conn, worktreeId, signal } = this.opts;
+    let out: Uint8Array | undefined;
+    for await (const chunk of conn.requestStream('blob/fetch', { worktreeId, digest }, { signal })) {
+      if (!out) out = new Uint8Array(chunk.size);
+      if (chunk.offset + chunk.data.byteLength > out.byteLength) throw new CshareError('PROTOCOL', `blob ${digest}: chunk past its size`);
+      out.set(chunk.data, chunk.offset);
+    }
+    return out ?? new Uint8Array();
+  }
+}

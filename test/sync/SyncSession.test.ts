@@ -1,0 +1,131 @@
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Replica } from '../../src/core/Replica.js';
+import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
+import { helloAsJoiner, helloAsSharer } from '../../src/sync/hello.js';
+import { SyncSession, type SyncState } from '../../src/sync/SyncSession.js';
+import { openReplica } from '../helpers/replica.js';
+import { tempDir, writeTree } from '../helpers/tmp.js';
+import { treeOf } from '../helpers/tree.js';
+import { RelayHarness } from './relay/harness.js';
+
+const read = (root: string, rel: string) => readFileSync(join(root, rel), 'utf8');
+
+interface Side {
+  root: string;
+  replica: Replica;
+  session: SyncSession;
+  state: SyncState;
+}
+
+async function side(relay: RelayHarness, role: 'sharer' | 'joiner' | 'ro', name: string, state: SyncState = { relaySeq: 0, acked: 0 }, root = tempDir()): Promise<Side> {
+  const { replica } = await openReplica(root, new MemoryStore(), name);
+  const conn = relay.connect();
+  const hello =
+    role === 'sharer'
+      ? await helloAsSharer(conn, { replica, worktreeId: relay.worktreeId, secrets: relay.secrets, name: 'app' })
+      : await helloAsJoiner(conn, { replica, worktreeId: relay.worktreeId, secret: role === 'ro' ? relay.secrets.readOnly : relay.secrets.readWrite });
+  const session = new SyncSession({ replica, conn, worktreeId: relay.worktreeId, access: hello.access!, state, saveState: async () => {} });
+  return { root, replica, session, state };
+}
+
+/** One round: everyone uploads, then everyone catches up. */
+async function round(...sides: Side[]): Promise<void> {
+  for (const s of sides) await s.session.push();
+  for (const s of sides) await s.session.catchUp();
+}
+
+describe('sync sessions through the relay service', () => {
+  it('sharer and two joiners: create, edit, delete, rename and concurrent edits reach everyone', async () => {
+    const relay = new RelayHarness();
+    const alice = await side(relay, 'sharer', 'alice');
+    writeTree(alice.root, { 'src/app.ts': 'let a = 1;\n', 'bin.dat': new Uint8Array([0, 9, 8]), 'README.md': '# app\n' });
+    await alice.session.push();
+    const bob = await side(relay, 'joiner', 'bob');
+    const carol = await side(relay, 'joiner', 'carol');
+    await bob.session.catchUp();
+    await carol.session.catchUp();
+    expect(treeOf(bob.root)).toEqual(treeOf(alice.root));
+    expect(treeOf(carol.root)).toEqual(treeOf(alice.root));
+
+    writeFileSync(join(bob.root, 'src/app.ts'), 'let a = 1;\nlet b = 2;\n');
+    rmSync(join(carol.root, 'bin.dat'));
+    renameSync(join(alice.root, 'README.md'), join(alice.root, 'docs.md'));
+    writeTree(carol.root, { 'new.txt': 'from carol\n' });
+    await round(alice, bob, carol);
+    await round(alice, bob, carol);
+    expect(treeOf(alice.root)).toEqual(treeOf(bob.root));
+    expect(treeOf(carol.root)).toEqual(treeOf(bob.root));
+    expect(Object.keys(treeOf(alice.root)).sort()).toEqual(['docs.md', 'new.txt', 'src/app.ts']);
+
+    // Concurrent edits of one file merge.
+    writeFileSync(join(alice.root, 'src/app.ts'), '// alice\nlet a = 1;\nlet b = 2;\n');
+    writeFileSync(join(bob.root, 'src/app.ts'), 'let a = 1;\nlet b = 2;\n// bob\n');
+    await round(alice, bob, carol);
+    await round(alice, bob, carol);
+    for (const s of [alice, bob, carol]) expect(read(s.root, 'src/app.ts')).toBe('// alice\nlet a = 1;\nlet b = 2;\n// bob\n');
+  });
+
+  it('refuses the edits of a read-only joiner and keeps its local copy', async () => {
+    const relay = new RelayHarness();
+    const alice = await side(relay, 'sharer', 'alice');
+    writeTree(alice.root, { 'f.txt': 'original\n' });
+    await alice.session.push();
+    const ro = await side(relay, 'ro', 'reader');
+    await ro.session.catchUp();
+    expect(read(ro.root, 'f.txt')).toBe('original\n');
+    writeFileSync(join(ro.root, 'f.txt'), 'vandalised\n');
+    expect(await ro.session.push()).toBe(0);
+    await alice.session.catchUp();
+    expect(read(alice.root, 'f.txt')).toBe('original\n');
+    // A write attempted anyway is refused by the relay, not just skipped by the client.
+    const conn = relay.connect();
+    await helloAsJoiner(conn, { replica: ro.replica, worktreeId: relay.worktreeId, secret: relay.secrets.readOnly });
+    await expect(conn.request('manifest/upload', { worktreeId: relay.worktreeId, updates: [] })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  });
+
+  it('a new joiner gets everything after the sharer has gone, and a rejoin fetches only what changed', async () => {
+    const relay = new RelayHarness();
+    const alice = await side(relay, 'sharer', 'alice');
+    writeTree(alice.root, { 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    await alice.session.push();
+    const bob = await side(relay, 'joiner', 'bob');
+    await bob.session.catchUp();
+    const bobState = { ...bob.state };
+    writeFileSync(join(alice.root, 'a.txt'), 'a2\n');
+    await alice.session.push();
+    // Alice quits; Dave joins later and gets the latest state from the relay.
+    const dave = await side(relay, 'joiner', 'dave');
+    await dave.session.catchUp();
+    expect(treeOf(dave.root)).toEqual(treeOf(alice.root));
+    // Bob comes back with his saved state: only the one change arrives.
+    const applied = await bob.session.catchUp();
+    expect(applied.map((c) => `${c.kind} ${c.path}`)).toEqual(['edit a.txt']);
+    expect(bob.state.relaySeq).toBeGreaterThan(bobState.relaySeq);
+  });
+
+  it('after one small offline edit on a long history, uploads about the size of the edit', async () => {
+    const relay = new RelayHarness();
+    const events: { bytes: number }[] = [];
+    const alice = await side(relay, 'sharer', 'alice');
+    (alice.session as unknown as { opts: { onEvent: (e: { type: string; bytes?: number }) => void } }).opts.onEvent = (e) => {
+      if (e.type === 'uploaded') events.push({ bytes: e.bytes! });
+    };
+    let text = '';
+    for (let i = 0; i < 200; i++) {
+      text += `line ${i}\n`;
+      writeTree(alice.root, { 'log.txt': text });
+      await alice.session.push();
+    }
+    writeTree(alice.root, { 'log.txt': text.replace('line 100', 'LINE 100') });
+    await alice.session.push();
+    const last = events.at(-1)!.bytes;
+    const total = events.reduce((n, e) => n + e.bytes, 0);
+    expect(last).toBeLessThan(200);
+    expect(total).toBeGreaterThan(20 * last);
+    const bob = await side(relay, 'joiner', 'bob');
+    await bob.session.catchUp();
+    expect(read(bob.root, 'log.txt')).toBe(text.replace('line 100', 'LINE 100'));
+  });
+});
