@@ -24,7 +24,7 @@ import { posix } from 'node:path';
 import { DEFAULT_TEXT_LIMIT, isText } from './classify.js';
 import { gitBlobId } from './digest.js';
 import { expandHome } from './gitConfig.js';
-import { parseGitIndex, type GitIndexEntry } from './gitIndex.js';
+import { GitIndex, type GitIndexEntry } from './gitIndex.js';
 import { IgnoreRules, type LayerStack } from './ignore/IgnoreRules.js';
 import { SecretFilter } from './ignore/secrets.js';
 import { logger } from './log.js';
@@ -109,11 +109,6 @@ export interface ScanResult {
 
 /** Default for {@link ScanOptions.racyWindowMs}. */
 export const RACY_WINDOW_MS = 3000;
-
-interface Candidate {
-  path: string;
-  tracked: GitIndexEntry | undefined;
-}
 
 /** Where the repository's files are, when the worktree root is a git worktree. */
 interface GitDirs {
@@ -214,11 +209,11 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   } catch (err) {
     onError('.git', message(err));
   }
-  let index: Map<string, GitIndexEntry> | undefined;
+  let index: GitIndex | undefined;
   if (dirs) {
     try {
       const bytes = fs.readExternal(posix.join(dirs.gitDir, 'index'));
-      if (bytes) index = parseGitIndex(bytes);
+      if (bytes) index = GitIndex.parse(bytes);
     } catch (err) {
       log('ignoring the git index: %s', message(err));
     }
@@ -226,23 +221,13 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   const rules = IgnoreRules.load({ fs, home, env, gitCommonDir: dirs?.commonDir, onError });
 
   // Directories holding tracked paths: the only ones entered below an ignored directory.
-  const trackedDirs = new Set<string>();
-  // Git smudges racy entries when it writes the index, but an entry written in the same
-  // tick as the index itself can still be stale, and git detects that by comparing with the
-  // index file's mtime. `WorktreeFs` cannot stat inside `.git/`, and the index is written
-  // after every entry it records was stat'ed, so the newest entry mtime is a lower bound of
-  // the index mtime: entries that recent are not trusted (usually one file).
-  let newestEntryMs = -Infinity;
-  if (index) {
-    for (const e of index.values()) {
-      for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) {
-        const d = e.path.slice(0, i);
-        if (trackedDirs.has(d)) break;
-        trackedDirs.add(d);
-      }
-      newestEntryMs = Math.max(newestEntryMs, e.mtimeSec * 1000 + e.mtimeNsec / 1e6);
-    }
-  }
+  // Built on the first ignored directory, since most scans of a clean tree meet none.
+  let trackedDirs: Set<string> | undefined;
+  const isTrackedDir = (dir: string): boolean => {
+    if (index === undefined) return false;
+    trackedDirs ??= trackedDirsOf(index);
+    return trackedDirs.has(dir);
+  };
 
   let includeText: string | undefined;
   if (rootEntries.some((e) => e.name === '.cshareinclude' && e.kind === 'file')) {
@@ -274,7 +259,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   }
 
   // Phase 1: the walk.
-  const candidates: Candidate[] = [];
+  const candidates: string[] = [];
   let sawAttributes = false;
   const walk = (dir: string, entries: ReturnType<WorktreeFs['readdir']>, parentStack: LayerStack, trackedOnly: boolean): void => {
     signal?.throwIfAborted();
@@ -302,14 +287,13 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
       if (e.kind === 'dir') {
         if (trackedOnly || rules.isExcluded(path, true, stack)) {
           if (!trackedOnly && includeExcluded) excluded.push({ path: `${path}/`, reason: 'ignored' });
-          if (trackedDirs.has(path)) walk(path, readdir(path), stack, true);
+          if (isTrackedDir(path)) walk(path, readdir(path), stack, true);
           continue;
         }
         walk(path, readdir(path), stack, false);
       } else if (e.kind === 'file' || e.kind === 'symlink') {
         if (name === '.gitattributes') sawAttributes = true;
-        const tracked = index?.get(path);
-        if (tracked === undefined) {
+        if (index === undefined || !index.has(path)) {
           if (trackedOnly) continue;
           if (rules.isExcluded(path, false, stack)) {
             if (includeExcluded) excluded.push({ path, reason: 'ignored' });
@@ -320,7 +304,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
           excluded.push({ path, reason: 'secret' });
           continue;
         }
-        candidates.push({ path, tracked });
+        candidates.push(path);
       }
       // 'other' (fifos, sockets, devices): git ignores them, and so does cshare.
     }
@@ -337,12 +321,12 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   if (sawAttributes) indexOidsUsable = false;
 
   // Phase 2: digests, in path order so the result needs no second sort.
-  candidates.sort((a, b) => compareGitPaths(a.path, b.path));
+  candidates.sort(compareGitPaths);
   const files: ScannedFile[] = [];
   const counts = { hashed: 0, fromCache: 0, fromGitIndex: 0 };
   for (let n = 0; n < candidates.length; n++) {
     if ((n & 255) === 0) signal?.throwIfAborted();
-    const { path, tracked } = candidates[n]!;
+    const path = candidates[n]!;
     let st: FileStat | undefined;
     try {
       st = fs.lstat(path);
@@ -392,15 +376,21 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
     }
 
     const mode = st.mode & 0o111 ? 0o100755 : 0o100644;
+    // Decoded only here, for a file the stat cache could not vouch for. Git smudges racy
+    // entries when it writes the index, but an entry written in the same tick as the index
+    // itself can still be stale, and git detects that by comparing with the index file's
+    // mtime. `WorktreeFs` cannot stat inside `.git/`, and the index is written after every
+    // entry it records was stat'ed, so the newest entry mtime is a lower bound of the index
+    // mtime: entries that recent are not trusted (usually one file).
+    const tracked = indexOidsUsable ? index?.get(path) : undefined;
     if (
-      indexOidsUsable &&
       tracked !== undefined &&
       tracked.stage === 0 &&
       !tracked.assumeValid &&
       !tracked.skipWorktree &&
       !tracked.intentToAdd &&
       (tracked.mode === 0o100644 || tracked.mode === 0o100755) &&
-      tracked.mtimeSec * 1000 + tracked.mtimeNsec / 1e6 < newestEntryMs &&
+      tracked.mtimeSec * 1000 + tracked.mtimeNsec / 1e6 < index!.newestMtimeMs() &&
       statMatchesIndex(tracked, st)
     ) {
       let kind: FileKind | undefined;
@@ -444,6 +434,26 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   excluded.sort((a, b) => compareGitPaths(a.path, b.path));
   log('scanned %d files (%o), %d excluded, %d errors', files.length, counts, excluded.length, errors.length);
   return { files, excluded, counts, errors };
+}
+
+/**
+ * The directories holding tracked paths. Index paths come sorted, so consecutive entries
+ * mostly share a directory, which is then added once without slicing every path.
+ */
+function trackedDirsOf(index: GitIndex): Set<string> {
+  const dirs = new Set<string>();
+  let prevDir = '';
+  for (const path of index.paths()) {
+    const last = path.lastIndexOf('/');
+    if (last <= 0 || (last === prevDir.length && path.startsWith(prevDir))) continue;
+    for (let i = last; i > 0; i = path.lastIndexOf('/', i - 1)) {
+      const d = path.slice(0, i);
+      if (dirs.has(d)) break;
+      dirs.add(d);
+    }
+    prevDir = path.slice(0, last);
+  }
+  return dirs;
 }
 
 /** Builds a result entry; `smudge` marks its cache entry as never matching (see the header). */

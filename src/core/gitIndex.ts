@@ -17,6 +17,11 @@
  *
  * Every length is checked against the buffer before it is used; a malformed file throws `IO`
  * and the scanner carries on without the index.
+ *
+ * A scan reads the index every time but, when its stat cache is warm, needs only the set of
+ * tracked paths. So {@link GitIndex.parse} validates the whole file and decodes the paths,
+ * but keeps each entry as its offset in the buffer; the stat fields, flags and hex oid are
+ * decoded only when {@link GitIndex.get} asks for that entry.
  */
 import { Buffer } from 'node:buffer';
 import { CshareError } from './errors.js';
@@ -55,109 +60,179 @@ function corrupt(message: string): CshareError {
 }
 
 /**
- * Parses a git index. The map holds one entry per path: the stage-0 entry when there is one,
- * else the lowest stage of an unresolved merge (the path is still tracked: `ls-files
- * --cached` lists it), so callers must check `stage === 0` before trusting the oid.
- * Sparse-directory entries (mode 040000) are left out: they are not files.
+ * Decodes `buf[start, end)` as UTF-8 (invalid sequences become U+FFFD). Paths are nearly
+ * always ASCII, where the latin1 slice gives the same string without the decoder's overhead.
  */
-export function parseGitIndex(bytes: Uint8Array): Map<string, GitIndexEntry> {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const end = bytes.byteLength - HASH_LEN; // entries and extensions stop before the checksum
-  if (bytes.byteLength < 12 + HASH_LEN) throw corrupt('file too short');
-  if (bytes[0] !== 0x44 || bytes[1] !== 0x49 || bytes[2] !== 0x52 || bytes[3] !== 0x43) throw corrupt('bad signature (not "DIRC")');
-  const version = view.getUint32(4);
-  if (version < 2 || version > 4) throw corrupt(`unsupported version ${version}`);
-  const count = view.getUint32(8);
-  // A v4 entry is at least ENTRY_FIXED + 2 bytes (varint, NUL); refuse counts the file cannot hold.
-  if (count > (end - 12) / (ENTRY_FIXED + 2)) throw corrupt(`entry count ${count} does not fit in ${bytes.byteLength} bytes`);
+function decodePath(buf: Buffer, start: number, end: number): string {
+  for (let i = start; i < end; i++) {
+    if (buf[i]! >= 0x80) return utf8.decode(buf.subarray(start, end));
+  }
+  return buf.toString('latin1', start, end);
+}
 
-  const out = new Map<string, GitIndexEntry>();
-  let pos = 12;
-  let prevBytes: Uint8Array = new Uint8Array(0);
-  for (let n = 0; n < count; n++) {
-    const start = pos;
-    if (pos + ENTRY_FIXED > end) throw corrupt(`entry ${n} runs past the end`);
-    const ctimeSec = view.getUint32(pos);
-    const ctimeNsec = view.getUint32(pos + 4);
-    const mtimeSec = view.getUint32(pos + 8);
-    const mtimeNsec = view.getUint32(pos + 12);
-    const ino = view.getUint32(pos + 20);
-    const mode = view.getUint32(pos + 24);
-    const size = view.getUint32(pos + 36);
-    const oid = Buffer.from(bytes.buffer, bytes.byteOffset + pos + 40, HASH_LEN).toString('hex');
-    const flags = view.getUint16(pos + 60);
-    pos += ENTRY_FIXED;
-    let flags2 = 0;
-    if (flags & 0x4000) {
-      if (version < 3) throw corrupt(`entry ${n} has extended flags in a version ${version} index`);
-      if (pos + 2 > end) throw corrupt(`entry ${n} runs past the end`);
-      flags2 = view.getUint16(pos);
-      pos += 2;
-    }
+/**
+ * A parsed git index: one entry per path, the stage-0 entry when there is one, else the
+ * lowest stage of an unresolved merge (the path is still tracked: `ls-files --cached` lists
+ * it), so callers must check `stage === 0` before trusting the oid. Sparse-directory entries
+ * (mode 040000) are left out: they are not files.
+ */
+export class GitIndex {
+  private readonly bytes: Buffer;
+  private readonly view: DataView;
+  /** Path -> byte offset of its entry. */
+  private readonly offsets: Map<string, number>;
+  private newest: number | undefined;
 
-    let pathBytes: Uint8Array;
-    if (version === 4) {
-      // Git's offset varint: 7 bits a byte, high bit = more, each continuation adds one.
-      let c = bytes[pos++];
-      if (c === undefined || pos > end) throw corrupt(`entry ${n} runs past the end`);
-      let drop = c & 0x7f;
-      while (c & 0x80) {
-        if (pos >= end || drop > 0xffffff) throw corrupt(`entry ${n} has a bad path prefix length`);
-        c = bytes[pos++]!;
-        drop = ((drop + 1) << 7) + (c & 0x7f);
+  private constructor(bytes: Buffer, view: DataView, offsets: Map<string, number>) {
+    this.bytes = bytes;
+    this.view = view;
+    this.offsets = offsets;
+  }
+
+  /** Parses and checks a whole index file; throws `IO` if it is malformed or unsupported. */
+  static parse(input: Uint8Array): GitIndex {
+    const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const end = bytes.byteLength - HASH_LEN; // entries and extensions stop before the checksum
+    if (bytes.byteLength < 12 + HASH_LEN) throw corrupt('file too short');
+    if (bytes[0] !== 0x44 || bytes[1] !== 0x49 || bytes[2] !== 0x52 || bytes[3] !== 0x43) throw corrupt('bad signature (not "DIRC")');
+    const version = view.getUint32(4);
+    if (version < 2 || version > 4) throw corrupt(`unsupported version ${version}`);
+    const count = view.getUint32(8);
+    // A v4 entry is at least ENTRY_FIXED + 2 bytes (varint, NUL); refuse counts the file cannot hold.
+    if (count > (end - 12) / (ENTRY_FIXED + 2)) throw corrupt(`entry count ${count} does not fit in ${bytes.byteLength} bytes`);
+
+    const offsets = new Map<string, number>();
+    let pos = 12;
+    // v4 only: the previous path's bytes, which the next path shares a prefix with.
+    let prev = Buffer.allocUnsafe(version === 4 ? 256 : 0);
+    let prevLen = 0;
+    for (let n = 0; n < count; n++) {
+      const start = pos;
+      if (pos + ENTRY_FIXED > end) throw corrupt(`entry ${n} runs past the end`);
+      const flags = view.getUint16(pos + 60);
+      pos += ENTRY_FIXED;
+      if (flags & 0x4000) {
+        if (version < 3) throw corrupt(`entry ${n} has extended flags in a version ${version} index`);
+        if (pos + 2 > end) throw corrupt(`entry ${n} runs past the end`);
+        pos += 2;
       }
-      if (drop > prevBytes.byteLength) throw corrupt(`entry ${n} drops ${drop} bytes from a ${prevBytes.byteLength}-byte path`);
-      const nul = bytes.indexOf(0, pos);
-      if (nul < 0 || nul >= end) throw corrupt(`entry ${n} has an unterminated path`);
-      const keep = prevBytes.byteLength - drop;
-      pathBytes = new Uint8Array(keep + (nul - pos));
-      pathBytes.set(prevBytes.subarray(0, keep), 0);
-      pathBytes.set(bytes.subarray(pos, nul), keep);
-      pos = nul + 1;
-    } else {
-      const nameLen = flags & 0x0fff;
-      // A name of 0xfff bytes or more stores 0xfff; the NUL ends it either way.
-      const nul = nameLen < 0x0fff ? pos + nameLen : bytes.indexOf(0, pos + 0x0fff);
-      if (nul < 0 || nul >= end || bytes[nul] !== 0) throw corrupt(`entry ${n} has a bad path length`);
-      pathBytes = bytes.subarray(pos, nul);
-      // 1 to 8 NULs pad the entry to a multiple of 8 bytes.
-      pos = start + ((nul - start + 8) & ~7);
-      if (pos > end) throw corrupt(`entry ${n} padding runs past the end`);
-    }
-    if (pathBytes.byteLength === 0) throw corrupt(`entry ${n} has an empty path`);
-    // Order is not checked: nothing here depends on it, and git sorts by bytes, not UTF-16.
-    const path = utf8.decode(pathBytes);
-    prevBytes = pathBytes;
 
-    if ((mode & 0o170000) === 0o040000) continue; // sparse-index directory entry
-    const stage = (flags >> 12) & 3;
-    const existing = out.get(path);
-    if (existing && existing.stage <= stage) continue;
-    out.set(path, {
+      let path: string;
+      if (version === 4) {
+        // Git's offset varint: 7 bits a byte, high bit = more, each continuation adds one.
+        let c = bytes[pos++];
+        if (c === undefined || pos > end) throw corrupt(`entry ${n} runs past the end`);
+        let drop = c & 0x7f;
+        while (c & 0x80) {
+          if (pos >= end || drop > 0xffffff) throw corrupt(`entry ${n} has a bad path prefix length`);
+          c = bytes[pos++]!;
+          drop = ((drop + 1) << 7) + (c & 0x7f);
+        }
+        if (drop > prevLen) throw corrupt(`entry ${n} drops ${drop} bytes from a ${prevLen}-byte path`);
+        const nul = bytes.indexOf(0, pos);
+        if (nul < 0 || nul >= end) throw corrupt(`entry ${n} has an unterminated path`);
+        const keep = prevLen - drop;
+        const len = keep + (nul - pos);
+        if (len > prev.byteLength) {
+          const grown = Buffer.allocUnsafe(Math.max(len, prev.byteLength * 2));
+          prev.copy(grown, 0, 0, keep);
+          prev = grown;
+        }
+        bytes.copy(prev, keep, pos, nul);
+        prevLen = len;
+        pos = nul + 1;
+        if (len === 0) throw corrupt(`entry ${n} has an empty path`);
+        path = decodePath(prev, 0, len);
+      } else {
+        const nameLen = flags & 0x0fff;
+        // A name of 0xfff bytes or more stores 0xfff; the NUL ends it either way.
+        const nul = nameLen < 0x0fff ? pos + nameLen : bytes.indexOf(0, pos + 0x0fff);
+        if (nul < 0 || nul >= end || bytes[nul] !== 0) throw corrupt(`entry ${n} has a bad path length`);
+        const pathStart = pos;
+        // 1 to 8 NULs pad the entry to a multiple of 8 bytes.
+        pos = start + ((nul - start + 8) & ~7);
+        if (pos > end) throw corrupt(`entry ${n} padding runs past the end`);
+        if (nul === pathStart) throw corrupt(`entry ${n} has an empty path`);
+        path = decodePath(bytes, pathStart, nul);
+      }
+      // Order is not checked: nothing here depends on it, and git sorts by bytes, not UTF-16.
+
+      if ((view.getUint32(start + 24) & 0o170000) === 0o040000) continue; // sparse-index directory entry
+      const existing = offsets.get(path);
+      if (existing !== undefined && ((view.getUint16(existing + 60) >> 12) & 3) <= ((flags >> 12) & 3)) continue;
+      offsets.set(path, start);
+    }
+
+    // Extensions: only "link" (split index) matters, because then the entries above are a
+    // partial list and tracked paths would be missed.
+    while (pos + 8 <= end) {
+      const sig = String.fromCharCode(bytes[pos]!, bytes[pos + 1]!, bytes[pos + 2]!, bytes[pos + 3]!);
+      const size = view.getUint32(pos + 4);
+      if (pos + 8 + size > end) throw corrupt(`extension ${JSON.stringify(sig)} runs past the end`);
+      if (sig === 'link') throw corrupt('split index ("link" extension) is not supported');
+      pos += 8 + size;
+    }
+    return new GitIndex(bytes, view, offsets);
+  }
+
+  /** Number of entries (paths). */
+  get size(): number {
+    return this.offsets.size;
+  }
+
+  /** Is `path` tracked (has an entry at any stage)? */
+  has(path: string): boolean {
+    return this.offsets.has(path);
+  }
+
+  /** Tracked paths, in index order (git's byte order, for an index git wrote). */
+  paths(): IterableIterator<string> {
+    return this.offsets.keys();
+  }
+
+  /** The entry of `path`, decoded now, or `undefined` if it is not tracked. */
+  get(path: string): GitIndexEntry | undefined {
+    const at = this.offsets.get(path);
+    if (at === undefined) return undefined;
+    const view = this.view;
+    const flags = view.getUint16(at + 60);
+    const flags2 = flags & 0x4000 ? view.getUint16(at + ENTRY_FIXED) : 0;
+    return {
       path,
-      mode,
-      size,
-      ino,
-      mtimeSec,
-      mtimeNsec,
-      ctimeSec,
-      ctimeNsec,
-      oid,
-      stage,
+      mode: view.getUint32(at + 24),
+      size: view.getUint32(at + 36),
+      ino: view.getUint32(at + 20),
+      mtimeSec: view.getUint32(at + 8),
+      mtimeNsec: view.getUint32(at + 12),
+      ctimeSec: view.getUint32(at + 0),
+      ctimeNsec: view.getUint32(at + 4),
+      oid: this.bytes.toString('hex', at + 40, at + 40 + HASH_LEN),
+      stage: (flags >> 12) & 3,
       assumeValid: (flags & 0x8000) !== 0,
       skipWorktree: (flags2 & 0x4000) !== 0,
       intentToAdd: (flags2 & 0x2000) !== 0,
-    });
+    };
   }
 
-  // Extensions: only "link" (split index) matters, because then the entries above are a
-  // partial list and tracked paths would be missed.
-  while (pos + 8 <= end) {
-    const sig = String.fromCharCode(bytes[pos]!, bytes[pos + 1]!, bytes[pos + 2]!, bytes[pos + 3]!);
-    const size = view.getUint32(pos + 4);
-    if (pos + 8 + size > end) throw corrupt(`extension ${JSON.stringify(sig)} runs past the end`);
-    if (sig === 'link') throw corrupt('split index ("link" extension) is not supported');
-    pos += 8 + size;
+  /** The newest entry mtime in ms (`-Infinity` for an empty index). */
+  newestMtimeMs(): number {
+    if (this.newest === undefined) {
+      let newest = -Infinity;
+      for (const at of this.offsets.values()) newest = Math.max(newest, this.view.getUint32(at + 8) * 1000 + this.view.getUint32(at + 12) / 1e6);
+      this.newest = newest;
+    }
+    return this.newest;
   }
+}
+
+/**
+ * Parses a git index into a map of fully decoded entries (see {@link GitIndex} for which
+ * entry a path gets). The scanner uses {@link GitIndex} itself, which decodes lazily.
+ */
+export function parseGitIndex(bytes: Uint8Array): Map<string, GitIndexEntry> {
+  const index = GitIndex.parse(bytes);
+  const out = new Map<string, GitIndexEntry>();
+  for (const path of index.paths()) out.set(path, index.get(path)!);
   return out;
 }

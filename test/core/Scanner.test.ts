@@ -46,7 +46,7 @@ describe('digest and classify', () => {
 
   it('isSecretName agrees with the gitignore patterns', () => {
     const ig = ignore({ ignorecase: false }).add([...SECRET_PATTERNS]);
-    for (const name of ['.env', '.env.local', '.env.', '.envrc', 'env', 'a.pem', 'pem', 'x.key', 'x.keys', 'k.p12', 'id_rsa', 'id_rsa.pub', 'my_id_rsa', 'id_ed25519', 'id_ed25519.pub', '.npmrc', '.netrc', '.pypirc', 'credentials.json', 'credentials.json5', 'README']) {
+    for (const name of ['.env', '.env.local', '.env.', '.envrc', 'env', 'a.pem', 'pem', 'x.key', 'x.keys', 'k.p12', 'id_rsa', 'id_rsa.pub', 'my_id_rsa', 'id_ed25519', 'id_ed25519.pub', '.npmrc', '.netrc', '.pypirc', 'credentials.json', 'credentials.json5', 'README', 'c', 'i', 'id', 'cred.key', 'x.m', 'y', '2', 'a.p2', 'my.pem.bak']) {
       expect({ name, secret: isSecretName(name) }).toEqual({ name, secret: ig.ignores(name) });
     }
   });

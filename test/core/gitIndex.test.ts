@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CshareError } from '../../src/core/errors.js';
-import { parseGitIndex } from '../../src/core/gitIndex.js';
+import { GitIndex, parseGitIndex } from '../../src/core/gitIndex.js';
 import { git, gitInit, put, rng, sandbox, type Sandbox } from './gitOracle.js';
 
 const boxes: Sandbox[] = [];
@@ -98,4 +98,23 @@ describe('parseGitIndex', () => {
       }
     }
   });
+
+  for (const version of [2, 4]) {
+    it(`GitIndex (version ${version}) decodes on demand what parseGitIndex decodes up front`, () => {
+      const b = repoWithIndex(version);
+      const bytes = fs.readFileSync(join(b.repo, '.git', 'index'));
+      const full = parseGitIndex(bytes);
+      const index = GitIndex.parse(bytes);
+      expect(index.size).toBe(full.size);
+      expect([...index.paths()]).toEqual([...full.keys()]);
+      for (const [path, e] of full) {
+        expect(index.has(path)).toBe(true);
+        expect(index.get(path)).toEqual(e);
+      }
+      expect(index.has('nope')).toBe(false);
+      expect(index.get('nope')).toBeUndefined();
+      expect(index.has('dir')).toBe(false); // directories are not entries
+      expect(index.newestMtimeMs()).toBe(Math.max(...[...full.values()].map((e) => e.mtimeSec * 1000 + e.mtimeNsec / 1e6)));
+    });
+  }
 });

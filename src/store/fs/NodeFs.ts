@@ -34,6 +34,9 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** Shared options object, so the hot `lstat` allocates nothing for them. */
+const NO_THROW = { throwIfNoEntry: false } as const;
+
 function kindOf(d: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): FileStat['kind'] {
   return d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : 'other';
 }
@@ -58,7 +61,13 @@ export class NodeFs implements WorktreeFs {
   readdir(rel: string): DirEntry[] | undefined {
     const abs = this.abs(rel, true);
     try {
-      return nfs.readdirSync(abs, { withFileTypes: true }).map((d) => ({ name: d.name, kind: kindOf(d) }));
+      const dirents = nfs.readdirSync(abs, { withFileTypes: true });
+      const out = new Array<DirEntry>(dirents.length);
+      for (let i = 0; i < dirents.length; i++) {
+        const d = dirents[i]!;
+        out[i] = { name: d.name, kind: kindOf(d) };
+      }
+      return out;
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw ioError('list directory', abs, err);
@@ -69,7 +78,7 @@ export class NodeFs implements WorktreeFs {
     const abs = this.abs(rel, true);
     let st: nfs.Stats | undefined;
     try {
-      st = nfs.lstatSync(abs, { throwIfNoEntry: false });
+      st = nfs.lstatSync(abs, NO_THROW);
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw ioError('stat', abs, err);
