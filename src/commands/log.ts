@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../BaseCommand.js';
 import type { OpEntry } from '../core/history.js';
-import { openWorktree } from '../store/openWorktree.js';
+import { viaRunning } from '../viaRunning.js';
 
 /** A change as `cshare log --json` shows it. */
 export interface LogEntryJson {
@@ -30,14 +30,13 @@ export default class Log extends BaseCommand {
 
   async run(): Promise<{ changes: LogEntryJson[] }> {
     const { args, flags } = await this.parse(Log);
-    const wt = await openWorktree({ cwd: flags.cwd ?? process.cwd() });
-    try {
-      const ops = await wt.replica.log({ path: args.path, limit: flags['max-count'] });
+    {
+      const { changes: ops } = await viaRunning(flags.cwd ?? process.cwd(), 'log', { path: args.path, limit: flags['max-count'] }, async (r) => ({
+        changes: await r.log({ path: args.path, limit: flags['max-count'] }),
+      }));
       const changes = ops.map((op) => toJson(op, flags.patch));
       if (!this.jsonEnabled()) process.stdout.write(ops.map((op) => this.format(op, flags.patch)).join('\n'));
       return { changes };
-    } finally {
-      await wt.close();
     }
   }
 

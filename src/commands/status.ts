@@ -1,23 +1,35 @@
 import { BaseCommand } from '../BaseCommand.js';
 import type { ReplicaStatus } from '../core/Replica.js';
-import { openWorktree } from '../store/openWorktree.js';
+import { viaRunning } from '../viaRunning.js';
+
+/** Status as printed: the offline fields, plus what a running share/join adds. */
+export type StatusJson = Omit<ReplicaStatus, 'sharing'> & {
+  sharing: 'off' | 'on' | 'joined';
+  codes?: { readWrite: string; readOnly: string };
+  relay?: string[];
+  peers?: { id: string; name: string }[];
+  connected?: boolean;
+  unacknowledged?: number;
+};
 
 /** `cshare status`: the worktree, this replica, and what changed since the last scan. */
 export default class Status extends BaseCommand {
   static override summary = 'Show the worktree, this replica, tracked files, unrecorded changes and sharing state';
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json'];
 
-  async run(): Promise<ReplicaStatus> {
+  async run(): Promise<StatusJson> {
     const { flags } = await this.parse(Status);
-    const wt = await openWorktree({ cwd: flags.cwd ?? process.cwd() });
-    try {
-      const s = await wt.replica.status();
+    {
+      const s = await viaRunning<StatusJson>(flags.cwd ?? process.cwd(), 'status', {}, (r) => r.status());
       if (!this.jsonEnabled()) {
         const c = this.color;
         const lines = [
           `Worktree: ${s.root}`,
           `Replica:  ${s.replica.name} (${s.replica.id})`,
-          `Sharing:  ${s.sharing}`,
+          `Sharing:  ${s.sharing}${s.relay ? ` via ${s.relay[0]}` : ''}${s.connected === false ? ' (reconnecting)' : ''}`,
+          ...(s.codes ? [`Join:     cshare join ${s.codes.readWrite}`, `          cshare join ${s.codes.readOnly} (read-only)`] : []),
+          ...(s.peers ? [`Peers:    ${s.peers.length ? s.peers.map((p) => p.name).join(', ') : 'none'}`] : []),
+          ...(s.unacknowledged !== undefined ? [`Pending:  ${s.unacknowledged} local change(s) not yet acknowledged by the relay`] : []),
           `Files:    ${s.files} tracked, store ${(s.storeBytes / 1024).toFixed(0)} KiB`,
         ];
         if (s.changed.length === 0) lines.push('No changes since the last scan.');
@@ -28,8 +40,6 @@ export default class Status extends BaseCommand {
         process.stdout.write(`${lines.join('\n')}\n`);
       }
       return s;
-    } finally {
-      await wt.close();
     }
   }
 }

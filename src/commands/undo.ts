@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../BaseCommand.js';
 import type { UndoResult } from '../core/undoRedo.js';
-import { openWorktree } from '../store/openWorktree.js';
+import { viaRunning } from '../viaRunning.js';
 
 /** `cshare undo`: revert this replica's last change, selectively. */
 export default class Undo extends BaseCommand {
@@ -17,14 +17,11 @@ export default class Undo extends BaseCommand {
 
 /** Shared by `undo` and `redo`: open, revert, print one line. */
 export async function runUndoRedo(cmd: BaseCommand, which: 'undo' | 'redo', path: string | undefined, cwd: string | undefined): Promise<UndoResult> {
-  const wt = await openWorktree({ cwd: cwd ?? process.cwd() });
-  try {
-    const result = which === 'undo' ? await wt.replica.undo({ path }) : await wt.replica.redo({ path });
+  {
+    const result = await viaRunning(cwd ?? process.cwd(), which, { path }, (r) => (which === 'undo' ? r.undo({ path }) : r.redo({ path })));
     if (!cmd.jsonEnabled()) {
       process.stdout.write(`${which === 'undo' ? 'Undid' : 'Redid'} change ${result.reverts} on ${result.from ? `${result.from} -> ` : ''}${result.path} (+${result.inserted} -${result.deleted}), recorded as change ${result.seq}\n`);
     }
     return result;
-  } finally {
-    await wt.close();
   }
 }

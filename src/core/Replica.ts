@@ -5,7 +5,7 @@ import type { OpEntry } from './history.js';
 import type { KvStore, WorktreeFs } from './ports.js';
 import { pendingChanges, recordScan, type RecordOptions, type ScanReport } from './recordScan.js';
 import { ReplicaContext } from './ReplicaContext.js';
-import { ReplicaStore, jsonBytes, type ReplicaIdentity } from './ReplicaStore.js';
+import { ChangeBatch, ReplicaStore, jsonBytes, type ReplicaIdentity } from './ReplicaStore.js';
 import { scanWorktree, type ScanResult } from './Scanner.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { applyRemoteFileUpdates, fileHistory, type RemoteOrigin } from './mergeRemote.js';
@@ -131,7 +131,7 @@ export class Replica {
     return applyRemoteFileUpdates(this.ctx, fileId, updates, origin);
   }
 
-  /** This replica's own changes after `since` (0: everything), for another replica or the relay. */
+  /** This replica's own changes after `since` (-1: the whole state), for another replica or the relay. */
   async changesSince(since: number): Promise<{ changes: ChangeSet; upTo: number }> {
     return collectChanges(this.ctx, since);
   }
@@ -140,8 +140,8 @@ export class Replica {
    * Applies another replica's changes to the store and the disk; local edits not yet recorded
    * are recorded first, so none is overwritten.
    */
-  async applyChanges(changes: ChangeSet, origin: ChangeOrigin): Promise<RecordedChange[]> {
-    await this.scan();
+  async applyChanges(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean } = {}): Promise<RecordedChange[]> {
+    if (opts.scanFirst !== false) await this.scan();
     return applyChanges(this.ctx, changes, origin);
   }
 
@@ -157,6 +157,38 @@ export class Replica {
   /** Is this blob in the store? */
   async hasBlob(digest: string): Promise<boolean> {
     return (await this.ctx.store.blob(digest)) !== undefined;
+  }
+
+  /**
+   * Before a first join: records what is on disk (so every local version stays in history),
+   * then drops it from the manifest without touching the disk, so the shared worktree's
+   * entries decide what each path holds. Files equal to the shared version are left as they
+   * are by the join; files that exist only here are recorded again by the next scan, as new.
+   */
+  async detachLocalFiles(): Promise<number> {
+    await this.scan();
+    const live = [...this.ctx.manifest.live().values()];
+    if (live.length === 0) return 0;
+    const batch = new ChangeBatch();
+    const seq = this.ctx.nextSeq();
+    const update = this.ctx.manifest.change((set) => {
+      for (const { fileId, entry } of live) set(fileId, { ...entry, deleted: true, lamport: this.ctx.nextLamport(), by: this.ctx.identity.replicaId });
+    });
+    this.ctx.logManifestUpdate(batch, seq, update);
+    batch.putJson('meta:lamport', this.ctx.lamport);
+    // The stat cache keeps its digests: they describe the disk, which has not changed.
+    await batch.commit(this.ctx.store.kv);
+    return live.length;
+  }
+
+  /** How many of this replica's own changes come after `seq` (not yet acknowledged). */
+  async ownChangesAfter(seq: number): Promise<number> {
+    let n = 0;
+    for await (const op of this.ctx.store.opsNewestFirst()) {
+      if (op.seq <= seq) break;
+      if (op.replica === this.ctx.identity.replicaId) n++;
+    }
+    return n;
   }
 
   /** Seq of this replica's latest change. */

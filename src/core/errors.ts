@@ -20,6 +20,9 @@ export const EXIT_CODES = {
   UNDO_CONFLICT: 9,
   BAD_PATH: 10,
   TOO_LARGE: 11,
+  CONFIRM_REQUIRED: 16,
+  WOULD_OVERWRITE: 17,
+  NOT_SHARING: 18,
   /** The connection to a peer or relay dropped (pending requests reject with this). */
   CONNECTION_CLOSED: 12,
   /** A peer or relay did not answer in time. */

@@ -26,7 +26,7 @@ export interface ChangeOrigin {
 }
 
 /**
- * This replica's own changes after `since` (0 = first contact: the whole state), and the seq
+ * This replica's own changes after `since` (-1 = first contact: the whole state), and the seq
  * they go up to. The caller must hold the log after `since` with `keepLogAfter(since)`, or
  * compaction may fold updates into a snapshot before they are collected. Only the logged updates the other side lacks are sent, never a whole-doc
  * `encodeStateAsUpdate` diff (which always carries the entire delete set): after one small
@@ -34,7 +34,7 @@ export interface ChangeOrigin {
  */
 export async function collectChanges(ctx: ReplicaContext, since: number): Promise<{ changes: ChangeSet; upTo: number }> {
   const upTo = ctx.seq;
-  if (since <= 0) return { changes: await fullState(ctx), upTo };
+  if (since < 0) return { changes: await fullState(ctx), upTo };
   const kv = ctx.store.kv;
   const fileIds = new Set<string>();
   const digests = new Map<string, string>();
@@ -199,7 +199,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     else continue; // nothing visible changed
     const extra: Partial<OpEntry> = {};
     if (kind === 'rename') extra.from = old!.path;
-    if (entry.kind === 'text' && !sameContent) {
+    if (entry.kind === 'text' && !sameContent && kind !== 'rename') {
       const ops = diffToOps(onDisk ? new TextDecoder().decode(onDisk) : '', new TextDecoder().decode(bytes));
       Object.assign(extra, opsStats(ops), patchFor(ops));
     }

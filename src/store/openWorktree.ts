@@ -43,8 +43,8 @@ export interface OpenWorktree {
  * Errors name what to do: a damaged store is `STORE_CORRUPT` (move `.cshare` aside), one in use
  * by a running `share`/`join` is `STORE_LOCKED`.
  */
-export async function openWorktree(opts: { cwd: string; env?: NodeJS.ProcessEnv; textLimit?: number }): Promise<OpenWorktree> {
-  const root = findWorktreeRoot(opts.cwd);
+export async function openWorktree(opts: { cwd: string; env?: NodeJS.ProcessEnv; textLimit?: number; exactRoot?: boolean }): Promise<OpenWorktree> {
+  const root = opts.exactRoot ? resolve(opts.cwd) : findWorktreeRoot(opts.cwd);
   const storeDir = join(root, STORE_DIR);
   const st = existsSync(storeDir) ? lstatSync(storeDir) : undefined;
   if (st && !st.isDirectory()) {

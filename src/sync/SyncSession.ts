@@ -12,7 +12,7 @@ const log = logger('session');
 export interface SyncState {
   /** Last relay seq this replica has seen (catch-up asks for what comes after). */
   relaySeq: number;
-  /** Last own change seq the relay acknowledged (uploads start after it). */
+  /** Last own change seq the relay acknowledged (uploads start after it); -1: upload the whole state. */
   acked: number;
 }
 
@@ -33,6 +33,12 @@ export interface SyncSessionOptions {
   state: SyncState;
   saveState: (state: SyncState) => Promise<void>;
   onEvent?: (event: SessionEvent) => void;
+  /**
+   * Apply the first catch-up without recording the disk first: a first join whose local
+   * files were already recorded and detached (see `Replica.detachLocalFiles`), so that they
+   * do not come back as new files competing with the shared ones for their paths.
+   */
+  firstCatchUpWithoutScan?: boolean;
   signal?: AbortSignal;
 }
 
@@ -45,8 +51,11 @@ export interface SyncSessionOptions {
 export class SyncSession {
   private readonly names = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
+  private scanBeforeApply: boolean;
 
-  constructor(private readonly opts: SyncSessionOptions) {}
+  constructor(private readonly opts: SyncSessionOptions) {
+    this.scanBeforeApply = !opts.firstCatchUpWithoutScan;
+  }
 
   get state(): SyncState {
     return this.opts.state;
@@ -87,6 +96,7 @@ export class SyncSession {
       if (blobs.length > 0) groups.unshift({ by: '', changes: { manifest: [], files: [], blobs } });
       const applied: RecordedChange[] = [];
       for (const g of groups) applied.push(...(await this.apply(g.changes, g.by)));
+      this.scanBeforeApply = true;
       this.opts.state.relaySeq = Math.max(this.opts.state.relaySeq, head);
       await this.opts.saveState(this.opts.state);
       return applied;
@@ -196,7 +206,8 @@ export class SyncSession {
   private async apply(changes: ChangeSet, by: string): Promise<RecordedChange[]> {
     // Applied changes are recorded as the sender's (not this replica's), so `push` never
     // uploads them again.
-    const applied = await this.opts.replica.applyChanges(changes, { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay') });
+    const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay') };
+    const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply });
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
     return applied;
   }

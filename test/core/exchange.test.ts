@@ -10,7 +10,7 @@ const read = (root: string, rel: string) => readFileSync(join(root, rel), 'utf8'
 
 /** A one-way link that remembers how far it has sent. */
 function link(from: Replica, to: Replica) {
-  let since = 0;
+  let since = -1;
   return async () => {
     from.keepLogAfter(since);
     await from.scan();

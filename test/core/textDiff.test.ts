@@ -120,6 +120,73 @@ describe('diffToOps', () => {
   });
 });
 
+/** The ops of a single-region edit, by a plain char-by-char prefix/suffix scan (no hint). */
+function referenceOps(a: string, b: string): TextOp[] {
+  if (a === b) return [];
+  const min = Math.min(a.length, b.length);
+  let p = 0;
+  while (p < min && a.charCodeAt(p) === b.charCodeAt(p)) p++;
+  if (p > 0 && isHigh(a.charCodeAt(p - 1))) p--;
+  let q = 0;
+  while (q < min - p && a.charCodeAt(a.length - 1 - q) === b.charCodeAt(b.length - 1 - q)) q++;
+  if (q > 0 && a.charCodeAt(a.length - q) >= 0xdc00 && a.charCodeAt(a.length - q) <= 0xdfff) q--;
+  return [{ pos: p, del: a.slice(p, a.length - q), ins: b.slice(p, b.length - q) }];
+}
+
+describe('diffToOps with a `near` hint', () => {
+  it(`finds the same prefix and suffix as a plain scan, whatever the hint (seed ${seed})`, () => {
+    const rand = prng(seed + 2);
+    // Long texts with one edit anywhere, so the galloping and bisecting searches (not only
+    // the final char scan) decide; a hint that is right, near, or anywhere at all.
+    const base = Array.from({ length: 400 }, () => randomText(rand, 60)).join('');
+    for (let i = 0; i < 300; i++) {
+      const start = Math.floor(rand() * [...base].length);
+      const cps = [...base];
+      cps.splice(start, 0, ...randomText(rand, 40));
+      const a = cps.join('');
+      const atCp = Math.floor(rand() * cps.length);
+      const cut = Math.floor(rand() * 8);
+      // "#" is not in the alphabet: one op, which cannot slide. Cut at code points.
+      const b = [...cps.slice(0, atCp), '#', ...cps.slice(atCp + cut)].join('');
+      const at = cps.slice(0, atCp).join('').length;
+      const hints = [undefined, at, at + cut, Math.floor(rand() * a.length), 0, a.length + 5];
+      const expected = referenceOps(a, b);
+      for (const near of hints) {
+        const ops = diffToOps(a, b, { near });
+        expect(ops, `case ${i}, near ${near}`).toEqual(expected);
+        expect(applyOps(a, ops)).toBe(b);
+      }
+    }
+  });
+
+  it('places an ambiguous insert or delete in a run where the cursor was', () => {
+    // Typing "l" into "he|llo": without a hint the insert goes at the end of the run.
+    expect(diffToOps('hello', 'helllo')).toEqual([{ pos: 4, del: '', ins: 'l' }]);
+    expect(diffToOps('hello', 'helllo', { near: 2 })).toEqual([{ pos: 2, del: '', ins: 'l' }]);
+    expect(diffToOps('hello', 'helllo', { near: 3 })).toEqual([{ pos: 3, del: '', ins: 'l' }]);
+    // A cursor outside the run: the op moves only as far as the run allows.
+    expect(diffToOps('hello', 'helllo', { near: 0 })).toEqual([{ pos: 2, del: '', ins: 'l' }]);
+    // Backspace at "aa|ab" deletes the char before the cursor.
+    expect(diffToOps('aaab', 'aab', { near: 2 })).toEqual([{ pos: 1, del: 'a', ins: '' }]);
+    // Multi-char ops rotate as they move: "ab" typed at 1 in "xabab".
+    expect(diffToOps('xabab', 'xababab', { near: 1 })).toEqual([{ pos: 1, del: '', ins: 'ab' }]);
+    expect(diffToOps('xababab', 'xabab', { near: 3 })).toEqual([{ pos: 1, del: 'ab', ins: '' }]);
+    // Never across a surrogate pair.
+    expect(diffToOps('😀😀', '😀😀😀', { near: 0 })).toEqual([{ pos: 4, del: '', ins: '😀' }]);
+  });
+
+  it(`round-trips random edits with random hints (seed ${seed})`, () => {
+    const rand = prng(seed + 3);
+    for (let i = 0; i < 2000; i++) {
+      const a = randomText(rand, 60);
+      const b = rand() < 0.7 ? mutate(rand, a) : randomText(rand, 60);
+      const ops = diffToOps(a, b, { near: Math.floor(rand() * (a.length + 2)) });
+      expect(applyOps(a, ops), `case ${i}: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`).toBe(b);
+      expectNoSplitPairs(a, ops);
+    }
+  });
+});
+
 describe('applyOps and opsStats', () => {
   it('apply ops in order, each relative to the previous result', () => {
     const ops: TextOp[] = [

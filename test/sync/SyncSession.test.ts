@@ -21,6 +21,7 @@ interface Side {
 
 async function side(relay: RelayHarness, role: 'sharer' | 'joiner' | 'ro', name: string, state: SyncState = { relaySeq: 0, acked: 0 }, root = tempDir()): Promise<Side> {
   const { replica } = await openReplica(root, new MemoryStore(), name);
+  if (role === 'sharer' && state.acked === 0 && state.relaySeq === 0) state.acked = -1;
   const conn = relay.connect();
   const hello =
     role === 'sharer'

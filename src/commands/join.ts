@@ -1,0 +1,69 @@
+import { Args, Flags } from '@oclif/core';
+import type { ChalkInstance } from 'chalk';
+import { BaseCommand } from '../BaseCommand.js';
+import { join, type JoinEvent } from '../sync/join.js';
+
+/** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
+export default class Join extends BaseCommand {
+  static override summary = 'Join a shared worktree into DIR and keep it in sync both ways';
+  static override examples = [
+    '<%= config.bin %> join cs1.7Q4kM... ~/src/app-alice',
+    '<%= config.bin %> join cs1.7Q4kM... --once --json',
+    '<%= config.bin %> join cs1.7Q4kM... existing-dir --dry-run',
+  ];
+  static override args = {
+    code: Args.string({ description: 'join code printed by cshare share', required: true }),
+    dir: Args.string({ description: 'where to put the worktree (default: a new folder named after it)' }),
+  };
+  static override flags = {
+    once: Flags.boolean({ description: 'fetch the current state, write it and exit' }),
+    'dry-run': Flags.boolean({ description: 'list what joining would create or replace, change nothing' }),
+    force: Flags.boolean({ description: 'replace local files that differ (each local version stays in cshare log)' }),
+  };
+
+  async run(): Promise<unknown> {
+    const { args, flags } = await this.parse(Join);
+    const json = this.jsonEnabled();
+    const live = !flags.once && !flags['dry-run'];
+    const result = await join({
+      code: args.code,
+      dir: args.dir,
+      cwd: flags.cwd ?? process.cwd(),
+      once: flags.once,
+      dryRun: flags['dry-run'],
+      force: flags.force,
+      signal: this.abort.signal,
+      onEvent: (e: JoinEvent) => {
+        if (json) {
+          if (live) process.stdout.write(`${JSON.stringify({ event: e.type, ...e, type: undefined })}\n`);
+          return;
+        }
+        if (e.type === 'joined') {
+          process.stdout.write(`Joined ${e.root}: ${e.files} files (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
+        } else process.stdout.write(formatEvent(e, this.color));
+      },
+    });
+    if (flags['dry-run'] && !json) {
+      const lines = (result.changes ?? []).map((c) => `${c.change === 'overwrite' ? this.color.yellow('replace') : this.color.green('create ')} ${c.path}`);
+      lines.push(`${result.changes?.length ?? 0} file(s) would change in ${result.root}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return live ? undefined : result;
+  }
+}
+
+/** One line for a sync event, for humans. */
+export function formatEvent(e: Exclude<JoinEvent, { type: 'joined' }>, c: ChalkInstance): string {
+  switch (e.type) {
+    case 'applied':
+      return e.changes.map((ch) => `${c.cyan('<-')} ${ch.kind} ${ch.from ? `${ch.from} -> ` : ''}${ch.path}\n`).join('');
+    case 'uploaded':
+      return `${c.green('->')} uploaded ${e.changes} change(s), ${e.bytes} bytes\n`;
+    case 'peer-joined':
+      return `${c.bold(e.name)} joined\n`;
+    case 'peer-left':
+      return `${c.bold(e.name ?? e.replicaId)} left\n`;
+    case 'error':
+      return `${c.red('error')}: ${e.message}\n`;
+  }
+}

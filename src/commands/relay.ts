@@ -1,0 +1,32 @@
+import { Flags } from '@oclif/core';
+import { resolve } from 'node:path';
+import { BaseCommand } from '../BaseCommand.js';
+import { startRelay } from '../sync/relayServer.js';
+
+/** `cshare relay`: run a relay and storage server that others share through. */
+export default class Relay extends BaseCommand {
+  static override summary = 'Run a relay that stores shared worktrees and forwards changes between peers';
+  static override examples = [
+    '<%= config.bin %> relay --listen /ip4/0.0.0.0/tcp/4001 --data /var/lib/cshare',
+    '<%= config.bin %> relay --json',
+  ];
+  static override flags = {
+    listen: Flags.string({ description: 'multiaddr to listen on (repeatable)', multiple: true, default: ['/ip4/127.0.0.1/tcp/0'] }),
+    data: Flags.string({ description: 'where the relay keeps its identity and every worktree', default: './cshare-relay' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Relay);
+    const relay = await startRelay({ dataDir: resolve(flags.data), listen: flags.listen, signal: this.abort.signal });
+    if (this.jsonEnabled()) {
+      process.stdout.write(`${JSON.stringify({ event: 'listening', peerId: relay.peerId, addresses: relay.addresses })}\n`);
+    } else {
+      process.stdout.write(`Relay ${relay.peerId} listening on:\n${relay.addresses.map((a) => `  ${a}`).join('\n')}\nShare through it with: cshare share --relay ${relay.addresses[0]}\n`);
+    }
+    await new Promise<void>((done) => {
+      if (this.abort.signal.aborted) done();
+      this.abort.signal.addEventListener('abort', () => done(), { once: true });
+    });
+    await relay.close();
+  }
+}

@@ -1,0 +1,63 @@
+import { Flags } from '@oclif/core';
+import { createInterface } from 'node:readline/promises';
+import { BaseCommand } from '../BaseCommand.js';
+import { share, type ShareEvent } from '../sync/share.js';
+import { formatEvent } from './join.js';
+
+/** `cshare share`: share this worktree and print its join codes. */
+export default class Share extends BaseCommand {
+  static override summary = 'Share this worktree: print join codes, then sync every saved change until stopped';
+  static override examples = [
+    '<%= config.bin %> share',
+    '<%= config.bin %> share --relay /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW...',
+    '<%= config.bin %> share --once --yes --json',
+  ];
+  static override flags = {
+    relay: Flags.string({ description: 'relay multiaddr (default: serve joiners from this process)' }),
+    listen: Flags.string({ description: 'where to listen when serving joiners itself (repeatable)', multiple: true }),
+    'read-only': Flags.boolean({ description: 'print only the read-only join code' }),
+    yes: Flags.boolean({ char: 'y', description: 'upload changes made while cshare was not running without asking' }),
+    once: Flags.boolean({ description: 'upload what the relay lacks, wait for the acknowledgement, and exit' }),
+  };
+
+  async run(): Promise<unknown> {
+    const { flags } = await this.parse(Share);
+    const json = this.jsonEnabled();
+    const result = await share({
+      cwd: flags.cwd ?? process.cwd(),
+      relay: flags.relay,
+      listen: flags.listen,
+      yes: flags.yes,
+      once: flags.once,
+      signal: this.abort.signal,
+      confirm: process.stdin.isTTY && process.stdout.isTTY && !json ? (changed) => this.confirm(changed.map((c) => `${c.change} ${c.path}`)) : undefined,
+      onEvent: (e: ShareEvent) => {
+        if (e.type === 'sharing' && flags['read-only']) e = { ...e, codes: { readWrite: '', readOnly: e.codes.readOnly } };
+        if (json) {
+          if (!flags.once) process.stdout.write(`${JSON.stringify({ event: e.type, ...e, type: undefined })}\n`);
+          return;
+        }
+        if (e.type === 'sharing') {
+          const lines = [`Sharing ${e.root} (${e.files} files). Join with:`];
+          if (e.codes.readWrite) lines.push(`  cshare join ${e.codes.readWrite}      (read-write)`);
+          lines.push(`  cshare join ${e.codes.readOnly}      (read-only)`);
+          if (!flags.once) lines.push('Syncing; press Ctrl-C or run cshare unshare to stop.');
+          process.stdout.write(`${lines.join('\n')}\n`);
+        } else process.stdout.write(formatEvent(e, this.color));
+      },
+    });
+    if (flags.once) return { ...result, codes: flags['read-only'] ? { readOnly: result.codes.readOnly } : result.codes };
+    return undefined;
+  }
+
+  private async confirm(changed: string[]): Promise<boolean> {
+    process.stdout.write(`These files changed while cshare was not running:\n${changed.map((c) => `  ${c}`).join('\n')}\n`);
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      const answer = await rl.question('Upload them? [y/N] ');
+      return /^y(es)?$/i.test(answer.trim());
+    } finally {
+      rl.close();
+    }
+  }
+}

@@ -1,0 +1,179 @@
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { CshareError } from '../core/errors.js';
+import { logger } from '../core/log.js';
+import type { Replica } from '../core/Replica.js';
+import { openWorktree } from '../store/openWorktree.js';
+import { watchWorktree } from '../store/fs/WorktreeWatcher.js';
+import { MemoryStore } from '../store/memory/MemoryStore.js';
+import { NodeFs } from '../store/fs/NodeFs.js';
+import { Replica as ReplicaClass } from '../core/Replica.js';
+import { helloAsJoiner } from './hello.js';
+import { decodeJoinCode, worktreeIdToString, type JoinCode } from './joinCode.js';
+import { createCshareNode } from './libp2p/Libp2pNode.js';
+import { RpcConnection } from './rpc/RpcConnection.js';
+import { SyncLoop } from './runSync.js';
+import { dialAny } from './share.js';
+import { serveSyncControl } from './syncControl.js';
+import type { SessionEvent, SyncState } from './SyncSession.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+
+const log = logger('join');
+
+/** What `join` keeps in the store, so joining the same directory again fetches only changes. */
+export interface JoinState extends SyncState {
+  worktreeId: string;
+}
+
+/** Events of a running join (one JSON line each with `--json`). */
+export type JoinEvent = { type: 'joined'; root: string; files: number; access: 'rw' | 'ro' } | SessionEvent;
+
+/** A local file the join would change. */
+export interface JoinChange {
+  path: string;
+  change: 'create' | 'overwrite';
+}
+
+/** Options for {@link join}. */
+export interface JoinOptions {
+  code: string;
+  /** Target directory (default: a new folder named after the worktree id). */
+  dir?: string;
+  cwd: string;
+  once?: boolean;
+  dryRun?: boolean;
+  force?: boolean;
+  onEvent: (event: JoinEvent) => void;
+  signal: AbortSignal;
+}
+
+/**
+ * Joins a shared worktree into a directory, then keeps it in sync both ways until `signal`
+ * aborts (or, with `once`, exits after writing the current state). Never destroys data: in a
+ * directory that was not joined before, files that differ from the shared version stop the
+ * join unless `force`, and then each local version is recorded in the local history before it
+ * is replaced.
+ */
+export async function join(opts: JoinOptions): Promise<{ root: string; files: number; changes?: JoinChange[] }> {
+  const code = decodeJoinCode(opts.code);
+  const worktreeId = worktreeIdToString(code.worktreeId);
+  const root = resolve(opts.cwd, opts.dir ?? `cshare-${worktreeId.slice(0, 8)}`);
+  try {
+    mkdirSync(root, { recursive: true });
+  } catch (err) {
+    throw new CshareError('NOT_A_DIRECTORY', `cannot create ${root}: ${(err as Error).message}`, { root }, { cause: err });
+  }
+  const node = await createCshareNode({ listen: [], relayClient: false, signal: opts.signal });
+  try {
+    const connect = async (replica: Replica, signal: AbortSignal) => {
+      const conn = new RpcConnection(await dialAny(node, code.relay, signal), { peer: `relay ${code.relay[0]}` });
+      try {
+        const hello = await helloAsJoiner(conn, { replica, worktreeId, secret: code.secret, signal });
+        return { conn, access: hello.access ?? 'ro' };
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+    };
+
+    const wt = opts.dryRun ? undefined : await openWorktree({ cwd: root, exactRoot: true });
+    const saved = wt ? await wt.replica.getMeta<JoinState>('join') : undefined;
+    const rejoin = saved?.worktreeId === worktreeId;
+    const hasLocalFiles = readdirSync(root).some((n) => n !== '.cshare');
+    if (opts.dryRun || (!rejoin && hasLocalFiles)) {
+      // Fetch the shared state into a scratch replica to see what the join would change.
+      const changes = await preview(root, (r, s) => connect(r, s), worktreeId, opts.signal);
+      const conflicts = changes.filter((c) => c.change === 'overwrite');
+      if (opts.dryRun) return { root, files: changes.length, changes };
+      if (conflicts.length > 0 && !opts.force) {
+        await wt?.close();
+        throw new CshareError(
+          'WOULD_OVERWRITE',
+          `${conflicts.length} local file(s) differ from the shared version: ${conflicts.slice(0, 10).map((c) => c.path).join(', ')}${conflicts.length > 10 ? ', ...' : ''}. Nothing was changed. Use --dry-run to see all, or --force to replace them (each local version is kept in cshare log)`,
+          { conflicts: conflicts.map((c) => c.path) },
+        );
+      }
+    }
+    const { replica } = wt!;
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    const cleanups: (() => Promise<void>)[] = [() => wt!.close()];
+    try {
+      let firstJoin = false;
+      if (!rejoin) {
+        // Local files are recorded (nothing is lost) and detached, so the shared entries
+        // decide what every path holds; equal files are then left untouched.
+        await replica.detachLocalFiles();
+        firstJoin = true;
+      }
+      const state: JoinState = rejoin ? saved! : { worktreeId, relaySeq: 0, acked: replica.seq };
+      await replica.putMeta('join', state);
+      const saveState = async (s: SyncState) => replica.putMeta('join', { worktreeId, relaySeq: s.relaySeq, acked: s.acked });
+      const loop = new SyncLoop({
+        replica, worktreeId, state, saveState, signal: stop.signal, once: opts.once, firstCatchUpWithoutScan: firstJoin,
+        connect: (signal) => connect(replica, signal),
+        onEvent: opts.onEvent,
+        onInSync: async (session) => {
+          opts.onEvent({ type: 'joined', root, files: (await replica.status()).files, access: session ? accessOf(code) : 'ro' });
+          if (opts.once) return;
+          const watcher = await watchWorktree({ root, onChange: () => loop.localChange(), onError: (err) => opts.onEvent({ type: 'error', code: 'IO', message: err.message }), signal: stop.signal });
+          cleanups.unshift(() => watcher.close());
+        },
+      });
+      if (!opts.once) {
+        const control = await serveSyncControl({ replica, loop, state, stop, info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
+        cleanups.unshift(() => control.close());
+      }
+      await loop.run();
+      return { root, files: (await replica.status()).files };
+    } finally {
+      opts.signal.removeEventListener('abort', onAbort);
+      stop.abort();
+      for (const c of cleanups) await c().catch((err: unknown) => log('cleanup failed: %s', (err as Error)?.message ?? err));
+    }
+  } finally {
+    await node.stop();
+  }
+}
+
+function accessOf(code: JoinCode): 'rw' | 'ro' {
+  return code.readOnly ? 'ro' : 'rw';
+}
+
+/** The shared state fetched into a scratch directory, compared with `root`. */
+async function preview(
+  root: string,
+  connect: (replica: Replica, signal: AbortSignal) => Promise<{ conn: RpcConnection; access: 'rw' | 'ro' }>,
+  worktreeId: string,
+  signal: AbortSignal,
+): Promise<JoinChange[]> {
+  const scratch = mkdtempSync(joinPath(tmpdir(), 'cshare-preview-'));
+  const replica = await ReplicaClass.open({ fs: new NodeFs(scratch), kv: new MemoryStore(), env: {} });
+  try {
+    const loop = new SyncLoop({
+      replica, worktreeId, state: { relaySeq: 0, acked: replica.seq }, saveState: async () => {}, signal, once: true,
+      connect: (s) => connect(replica, s), onEvent: () => {},
+    });
+    await loop.run();
+    const remote = await replica.files();
+    const local = new Map((await localFiles(root)).map((f) => [f.path, f.digest]));
+    return remote.files
+      .filter((f) => local.get(f.path) !== f.digest)
+      .map((f) => ({ path: f.path, change: local.has(f.path) ? ('overwrite' as const) : ('create' as const) }));
+  } finally {
+    replica.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function localFiles(root: string) {
+  const replica = await ReplicaClass.open({ fs: new NodeFs(root), kv: new MemoryStore(), env: {} });
+  try {
+    return (await replica.files()).files;
+  } finally {
+    replica.close();
+  }
+}

@@ -1,0 +1,90 @@
+import { CshareError, toCshareError } from '../core/errors.js';
+import { logger } from '../core/log.js';
+import type { Replica } from '../core/Replica.js';
+import { backoff } from './backoff.js';
+import type { RpcConnection } from './rpc/RpcConnection.js';
+import type { Access } from './schema.js';
+import { SyncSession, type SessionEvent, type SyncSessionOptions, type SyncState } from './SyncSession.js';
+
+const log = logger('sync');
+
+/** Errors that no reconnect can fix: wrong code, refused access, another protocol. */
+const FATAL = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'PROTOCOL', 'USAGE', 'STORE_CORRUPT', 'BAD_PATH']);
+
+/** Options for {@link runSync}. */
+export interface RunSyncOptions {
+  replica: Replica;
+  worktreeId: string;
+  state: SyncState;
+  saveState: (state: SyncState) => Promise<void>;
+  /** Opens a connection and says hello; called again after every disconnect. */
+  connect: (signal: AbortSignal) => Promise<{ conn: RpcConnection; access: Access }>;
+  onEvent: (event: SessionEvent) => void;
+  /** Called once, after the first catch-up and upload. */
+  onInSync?: (session: SyncSession) => Promise<void> | void;
+  /** Stop after the first catch-up and upload. */
+  once?: boolean;
+  /** See {@link SyncSessionOptions.firstCatchUpWithoutScan} (first connection only). */
+  firstCatchUpWithoutScan?: boolean;
+  signal: AbortSignal;
+}
+
+/**
+ * Keeps a replica in sync with the relay: connect, catch up, upload, then follow live events;
+ * when the connection drops, back off and do it again (catch-up and upload send only what
+ * the other side lacks). Ends when `signal` aborts, or after the first round with `once`.
+ */
+export class SyncLoop {
+  session: SyncSession | null = null;
+
+  constructor(private readonly opts: RunSyncOptions) {}
+
+  /** Records and uploads local changes now (from the watcher); records only while offline. */
+  async localChange(): Promise<void> {
+    if (this.session) await this.session.push();
+    else await this.opts.replica.scan();
+  }
+
+  async run(): Promise<void> {
+    const { signal } = this.opts;
+    let attempt = 0;
+    let first = true;
+    while (!signal.aborted) {
+      let conn: RpcConnection | undefined;
+      try {
+        const c = await this.opts.connect(signal);
+        conn = c.conn;
+        const session = new SyncSession({ ...this.opts, conn, access: c.access, signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan });
+        await session.catchUp();
+        await session.push();
+        this.session = session;
+        if (first) {
+          first = false;
+          await this.opts.onInSync?.(session);
+        }
+        if (this.opts.once) return;
+        attempt = 0;
+        await session.live();
+        log('connection ended; reconnecting');
+      } catch (err) {
+        if (signal.aborted) break;
+        const e = toCshareError(err);
+        if (FATAL.has(e.code) || (this.opts.once && first)) throw e;
+        this.opts.onEvent({ type: 'error', code: e.code, message: `${e.message} (reconnecting)` });
+      } finally {
+        this.session = null;
+        conn?.close();
+      }
+      await backoff(attempt++, signal);
+    }
+  }
+}
+
+/** Runs a {@link SyncLoop} to its end. */
+export async function runSync(opts: RunSyncOptions): Promise<SyncLoop> {
+  const loop = new SyncLoop(opts);
+  await loop.run();
+  return loop;
+}
+
+export { CshareError };

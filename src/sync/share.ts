@@ -1,0 +1,162 @@
+import { basename, join } from 'node:path';
+import { CshareError } from '../core/errors.js';
+import { logger } from '../core/log.js';
+import type { ReplicaStatus } from '../core/Replica.js';
+import { openWorktree } from '../store/openWorktree.js';
+import { watchWorktree } from '../store/fs/WorktreeWatcher.js';
+import { serveSyncControl } from './syncControl.js';
+import { helloAsSharer } from './hello.js';
+import { encodeJoinCode, newShareSecrets, worktreeIdToString, type ShareSecrets } from './joinCode.js';
+import { createCshareNode, type CshareNode } from './libp2p/Libp2pNode.js';
+import { startRelay, type RunningRelay } from './relayServer.js';
+import { RpcConnection } from './rpc/RpcConnection.js';
+import { SyncLoop } from './runSync.js';
+import type { SessionEvent, SyncState } from './SyncSession.js';
+
+const log = logger('share');
+
+/** What `share` keeps in the store, so running it again resumes the same share (same code). */
+export interface ShareState extends SyncState {
+  worktreeId: string;
+  readWrite: string;
+  readOnly: string;
+  /** Relay addresses, or null when the sharer serves joiners itself. */
+  relay: string[] | null;
+}
+
+/** Events of a running share (one JSON line each with `--json`). */
+export type ShareEvent =
+  | { type: 'sharing'; root: string; files: number; codes: { readWrite: string; readOnly: string }; relay: string[] }
+  | SessionEvent;
+
+/** Options for {@link share}. */
+export interface ShareOptions {
+  cwd: string;
+  /** Relay multiaddr; without it this process serves joiners itself. */
+  relay?: string;
+  /** Where the built-in relay listens (without `relay`). */
+  listen?: string[];
+  /** Upload changes made while cshare was not running without asking. */
+  yes?: boolean;
+  /** Asks the user (on a TTY) whether to upload those changes. */
+  confirm?: (changed: ReplicaStatus['changed']) => Promise<boolean>;
+  once?: boolean;
+  onEvent: (event: ShareEvent) => void;
+  signal: AbortSignal;
+}
+
+/**
+ * Shares the worktree containing `cwd` until `signal` aborts (Ctrl-C, SIGTERM or
+ * `cshare unshare`): uploads what the relay lacks, prints the join codes, then streams every
+ * saved change to the relay and applies everyone else's. With `once`, uploads and exits.
+ */
+export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number }> {
+  const wt = await openWorktree({ cwd: opts.cwd });
+  const { replica } = wt;
+  const cleanups: (() => Promise<void>)[] = [() => wt.close()];
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    let state = await replica.getMeta<ShareState>('share');
+    if (state) {
+      // Resuming: what changed while nobody watched must not leak silently (a new secret file).
+      const { changed } = await replica.status();
+      if (changed.length > 0 && !opts.yes) {
+        const ok = opts.confirm ? await opts.confirm(changed) : false;
+        if (!ok) {
+          throw new CshareError(
+            'CONFIRM_REQUIRED',
+            `${changed.length} file(s) changed while cshare was not running: ${changed.slice(0, 10).map((c) => c.path).join(', ')}${changed.length > 10 ? ', ...' : ''}. Review them, then run cshare share --yes to upload them`,
+            { changed },
+          );
+        }
+      }
+    }
+    if (!state || (opts.relay && state.relay?.[0] !== opts.relay)) {
+      const s = newShareSecrets();
+      state = {
+        worktreeId: worktreeIdToString(s.worktreeId), readWrite: hex(s.readWrite), readOnly: hex(s.readOnly),
+        // A new share uploads the whole state (first contact).
+        relay: opts.relay ? [opts.relay] : null, relaySeq: 0, acked: -1,
+      };
+      await replica.putMeta('share', state);
+    }
+    const secrets: ShareSecrets = { worktreeId: Buffer.from(state.worktreeId, 'hex'), readWrite: Buffer.from(state.readWrite, 'hex'), readOnly: Buffer.from(state.readOnly, 'hex') };
+    const saveState = async (s: SyncState) => replica.putMeta('share', { ...state, relaySeq: s.relaySeq, acked: s.acked });
+
+    let relay: RunningRelay | undefined;
+    let node: CshareNode | undefined;
+    let relayAddrs: string[];
+    if (state.relay) {
+      node = await createCshareNode({ listen: [], relayClient: false, signal: stop.signal });
+      cleanups.unshift(() => node!.stop());
+      relayAddrs = state.relay;
+    } else {
+      relay = await startRelay({ dataDir: join(replica.root, '.cshare', 'relay'), listen: opts.listen, signal: stop.signal });
+      cleanups.unshift(() => relay!.close());
+      relayAddrs = relay.addresses;
+    }
+    const codes = {
+      readWrite: encodeJoinCode({ relay: relayAddrs, worktreeId: secrets.worktreeId, secret: secrets.readWrite, readOnly: false }),
+      readOnly: encodeJoinCode({ relay: relayAddrs, worktreeId: secrets.worktreeId, secret: secrets.readOnly, readOnly: true }),
+    };
+
+    const connect = async (signal: AbortSignal) => {
+      const conn = relay
+        ? relay.connectLocal(replica.identity.replicaId)
+        : new RpcConnection(await dialAny(node!, relayAddrs, signal), { peer: `relay ${relayAddrs[0]}` });
+      try {
+        const hello = await helloAsSharer(conn, { replica, worktreeId: state!.worktreeId, secrets, name: basename(replica.root), signal });
+        return { conn, access: hello.access! };
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+    };
+
+    let uploaded = 0;
+    const syncState: SyncState = { relaySeq: state.relaySeq, acked: state.acked };
+    const loop = new SyncLoop({
+      replica, worktreeId: state.worktreeId, state: syncState, saveState, connect, signal: stop.signal, once: opts.once,
+      onEvent: (e) => {
+        if (e.type === 'uploaded') uploaded += e.changes;
+        opts.onEvent(e);
+      },
+      onInSync: async () => {
+        opts.onEvent({ type: 'sharing', root: replica.root, files: (await replica.status()).files, codes, relay: relayAddrs });
+        if (opts.once) return;
+        const watcher = await watchWorktree({ root: replica.root, onChange: () => loop.localChange(), onError: (err) => opts.onEvent({ type: 'error', code: 'IO', message: err.message }), signal: stop.signal });
+        cleanups.unshift(() => watcher.close());
+      },
+    });
+    if (!opts.once) {
+      const control = await serveSyncControl({ replica, loop, state: syncState, stop, info: () => ({ sharing: 'on', codes, relay: relayAddrs }) });
+      cleanups.unshift(() => control.close());
+    }
+    await loop.run();
+    return { codes, relay: relayAddrs, uploaded };
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+    stop.abort();
+    // Every resource is released even when one fails to close; failures are logged.
+    for (const c of cleanups) await c().catch((err: unknown) => log('cleanup failed: %s', (err as Error)?.message ?? err));
+  }
+}
+
+/** Dials the first relay address that answers. */
+export async function dialAny(node: CshareNode, addrs: string[], signal: AbortSignal) {
+  let last: unknown;
+  for (const addr of addrs) {
+    try {
+      return await node.dial(addr, { signal });
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new CshareError('CONNECTION_CLOSED', `cannot reach the relay at ${addrs.join(' or ')}: ${(last as Error)?.message ?? 'no address'}`, { relay: addrs });
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}
