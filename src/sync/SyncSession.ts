@@ -107,7 +107,12 @@ export class SyncSession {
   push(): Promise<number> {
     return this.serial(async () => {
       if (this.opts.access !== 'rw') {
-        await this.opts.replica.scan();
+        // Recorded here (nothing is lost), never uploaded: the relay refuses writes from a
+        // read-only code anyway. Say so once per batch of local changes.
+        const { recorded } = await this.opts.replica.scan();
+        if (recorded.length > 0) {
+          this.opts.onEvent?.({ type: 'error', code: 'FORBIDDEN', message: `this join code is read-only: ${recorded.length} local change(s) (${recorded.slice(0, 3).map((c) => c.path).join(', ')}) stay on this machine and are not shared` });
+        }
         return 0;
       }
       const { replica, conn, worktreeId, signal } = this.opts;
