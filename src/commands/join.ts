@@ -57,6 +57,8 @@ export function formatEvent(e: Exclude<JoinEvent, { type: 'joined' }>, c: ChalkI
   switch (e.type) {
     case 'applied':
       return e.changes.map((ch) => `${c.cyan('<-')} ${ch.kind} ${ch.from ? `${ch.from} -> ` : ''}${ch.path}\n`).join('');
+    case 'progress':
+      return process.stdout.isTTY ? `\r${c.dim(`uploading ${e.done}/${e.total} (${(e.bytes / 1e6).toFixed(1)} MB)`)}${e.done === e.total ? '\n' : ''}` : '';
     case 'uploaded':
       return `${c.green('->')} uploaded ${e.changes} change(s), ${e.bytes} bytes\n`;
     case 'peer-joined':

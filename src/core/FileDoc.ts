@@ -87,8 +87,12 @@ export class FileDoc {
   private cached = '';
   /** Set when a non-local transaction changed the text: {@link cached} must be rebuilt. */
   private stale = false;
-  /** Where the last local change ended: where the next save most likely changes the text. */
-  private near = 0;
+  /**
+   * Where the last local change ended, while the text is still the one it produced: where
+   * the next save most likely changes it (see DiffOptions.near). Unknown after a remote
+   * change or an undo.
+   */
+  private near: number | undefined;
   /** What {@link onLocalUpdate} saw of the transaction {@link capture} is running. */
   private capturedUpdate: Uint8Array | null = null;
   private capturedTr: Y.Transaction | null = null;
@@ -248,6 +252,7 @@ export class FileDoc {
       um.undoStack.push(item as unknown as (typeof um.undoStack)[number]);
       const done = um.undo();
       this.stale = true;
+      this.near = undefined;
       const redo = um.redoStack[um.redoStack.length - 1];
       if (done === null || update === null || redo === undefined) return null;
       const after = this.text;
@@ -312,7 +317,10 @@ export class FileDoc {
    */
   private integrate(apply: () => void): void {
     const onAfter = (tr: Y.Transaction): void => {
-      if ((tr.changed as Map<unknown, unknown>).has(this.ytext)) this.stale = true;
+      if ((tr.changed as Map<unknown, unknown>).has(this.ytext)) {
+        this.stale = true;
+        this.near = undefined;
+      }
     };
     this.doc.clientID = APPLY_CLIENT_ID;
     this.doc.on('afterTransaction', onAfter);

@@ -9,7 +9,7 @@ import { ChangeBatch, ReplicaStore, jsonBytes, type ReplicaIdentity } from './Re
 import { scanWorktree, type ScanResult } from './Scanner.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { applyRemoteFileUpdates, fileHistory, type RemoteOrigin } from './mergeRemote.js';
-import { applyChanges, collectChanges, type ChangeOrigin, type ChangeSet } from './exchange.js';
+import { applyChanges, collectChanges, missingBlobs, type ChangeOrigin, type ChangeSet } from './exchange.js';
 import type { RecordedChange } from './recordScan.js';
 
 /** Options for {@link Replica.open}. */
@@ -152,6 +152,28 @@ export class Replica {
 
   async putMeta(name: string, value: unknown): Promise<void> {
     await this.ctx.store.kv.put(`meta:x:${name}`, jsonBytes(value));
+  }
+
+  /** Blobs that live files need and the store lacks. */
+  async missingBlobs(): Promise<string[]> {
+    return missingBlobs(this.ctx);
+  }
+
+  /** A blob's bytes, if the store has it. */
+  async blob(digest: string): Promise<Uint8Array | undefined> {
+    return this.ctx.store.blob(digest);
+  }
+
+  /** Live files whose last modification on disk (per the stat cache) is within `ms`. */
+  async recentFileIds(ms: number): Promise<Set<string>> {
+    const cache = await this.ctx.store.statCache();
+    const since = (this.opts.now ?? Date.now)() - ms;
+    const out = new Set<string>();
+    for (const [path, { fileId }] of this.ctx.manifest.live()) {
+      const st = cache.get(path);
+      if (st && st.mtimeMs >= since) out.add(fileId);
+    }
+    return out;
   }
 
   /** Is this blob in the store? */

@@ -93,6 +93,24 @@ async function blobsFor(ctx: ReplicaContext, digests: Map<string, string>): Prom
 }
 
 /**
+ * Digests of the content that live files need but the store lacks: a text file's base when
+ * it has no doc history, a binary's or symlink's blob. After a catch-up these are fetched
+ * (the relay asks the sharer to upload them first if it has not yet).
+ */
+export async function missingBlobs(ctx: ReplicaContext): Promise<string[]> {
+  const want = new Map<string, string>();
+  for (const [, { fileId, entry }] of ctx.manifest.live()) {
+    if (entry.kind === 'text') {
+      if (ctx.loadedDoc(fileId) || (await ctx.hasHistory(fileId))) continue;
+      want.set(entry.base, fileId);
+    } else want.set(entry.digest, fileId);
+  }
+  const digests = [...want.keys()];
+  const have = await ctx.store.kv.getMany(digests.map((d) => `b:${d}`));
+  return digests.filter((_, i) => have[i] === undefined);
+}
+
+/**
  * Applies another replica's changes: stores blobs (each checked against its digest: a peer
  * cannot poison one), logs and integrates the manifest and file updates, then brings every
  * affected path on disk to its new state with atomic writes, and records what happened in

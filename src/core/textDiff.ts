@@ -126,10 +126,39 @@ function commonSuffix(a: string, b: string, limit: number): number {
 /** Options of {@link diffToOps}. */
 export interface DiffOptions {
   /**
-   * UTF-16 offset in `oldText` near which the change probably starts (say, where the
-   * previous change ended). Only a speed hint: the ops are the same whatever its value.
+   * UTF-16 offset in `oldText` where the change probably is: where the previous change of
+   * the same author ended (its cursor). It makes finding the change cheaper, and it places
+   * an ambiguous edit: a pure insert or delete inside a run of repeated text (typing "l"
+   * into "hel|lo") could sit anywhere in the run, and is put where the cursor was (an
+   * insert at `near`, a delete ending at `near`, as backspace does) rather than at the end
+   * of the run. That keeps a typist's consecutive characters adjacent, so Yjs stores them
+   * as one item and merges concurrent edits the way they were typed. Otherwise the ops do
+   * not depend on it.
    */
   near?: number;
+}
+
+/**
+ * Moves a pure insert (`ins`) or delete (`del`) at `pos` in `text` left, toward `target`,
+ * while it stays the same edit: one step left is equivalent when the char before `pos`
+ * equals the op's last char. Never crosses a surrogate, so no pair is split.
+ */
+function slideLeft(text: string, op: TextOp, target: number): TextOp {
+  const moved = op.ins.length > 0 ? op.ins : op.del;
+  const len = moved.length;
+  const pos = op.pos;
+  let k = 0;
+  while (pos - k > target) {
+    const before = text.charCodeAt(pos - 1 - k);
+    if (before >= 0xd800 && before <= 0xdfff) break;
+    // The op's last char after k steps: `moved` shifted right by k within text[pos-k, pos) + moved.
+    const last = k < len ? moved.charCodeAt(len - 1 - k) : text.charCodeAt(pos - k + len - 1);
+    if (before !== last) break;
+    k++;
+  }
+  if (k === 0) return op;
+  const shifted = (text.slice(pos - k, pos) + moved).slice(0, len);
+  return op.ins.length > 0 ? { pos: pos - k, del: '', ins: shifted } : { pos: pos - k, del: shifted, ins: '' };
 }
 
 /**
@@ -140,8 +169,9 @@ export interface DiffOptions {
  */
 export function diffToOps(oldText: string, newText: string, opts?: DiffOptions): TextOp[] {
   if (oldText === newText) return [];
+  const near = opts?.near;
   const minLen = Math.min(oldText.length, newText.length);
-  let prefix = commonPrefix(oldText, newText, minLen, opts?.near ?? 0);
+  let prefix = commonPrefix(oldText, newText, minLen, near ?? 0);
   // The prefix must not end between the halves of a pair (both texts share that high half).
   if (prefix > 0 && isHighSurrogate(oldText.charCodeAt(prefix - 1))) prefix--;
   let suffix = commonSuffix(oldText, newText, minLen - prefix);
@@ -149,9 +179,13 @@ export function diffToOps(oldText: string, newText: string, opts?: DiffOptions):
 
   const oldMid = oldText.slice(prefix, oldText.length - suffix);
   const newMid = newText.slice(prefix, newText.length - suffix);
-  if (oldMid.length === 0 || newMid.length === 0 || oldMid.length > MAX_DIFF_MIDDLE || newMid.length > MAX_DIFF_MIDDLE) {
-    return [{ pos: prefix, del: oldMid, ins: newMid }];
+  if (oldMid.length === 0 || newMid.length === 0) {
+    const op = { pos: prefix, del: oldMid, ins: newMid };
+    // The prefix is maximal, so the op is at the right end of the places it could go.
+    if (near === undefined) return [op];
+    return [slideLeft(oldText, op, Math.max(0, newMid.length > 0 ? near : near - oldMid.length))];
   }
+  if (oldMid.length > MAX_DIFF_MIDDLE || newMid.length > MAX_DIFF_MIDDLE) return [{ pos: prefix, del: oldMid, ins: newMid }];
   return middleOps(oldMid, newMid, prefix);
 }
 

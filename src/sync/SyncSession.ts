@@ -8,6 +8,9 @@ import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, worktreeRe
 
 const log = logger('session');
 
+/** Files modified this recently are uploaded first: they are what people work on. */
+const RECENT_MS = 24 * 60 * 60 * 1000;
+
 /** What a session remembers between runs (in the replica's store). */
 export interface SyncState {
   /** Last relay seq this replica has seen (catch-up asks for what comes after). */
@@ -20,6 +23,7 @@ export interface SyncState {
 export type SessionEvent =
   | { type: 'applied'; changes: RecordedChange[]; by: string }
   | { type: 'uploaded'; changes: number; bytes: number; upTo: number }
+  | { type: 'progress'; done: number; total: number; bytes: number }
   | { type: 'peer-joined'; replicaId: string; name: string; role: string }
   | { type: 'peer-left'; replicaId: string; name?: string }
   | { type: 'error'; code: string; message: string };
@@ -96,6 +100,26 @@ export class SyncSession {
       if (blobs.length > 0) groups.unshift({ by: '', changes: { manifest: [], files: [], blobs } });
       const applied: RecordedChange[] = [];
       for (const g of groups) applied.push(...(await this.apply(g.changes, g.by)));
+      // Content a file needs but nobody logged yet (a sharer still uploading): fetching it
+      // makes the relay ask the sharer for it next.
+      const missing = await this.opts.replica.missingBlobs();
+      if (missing.length > 0) {
+        const fetched: ChangeSet['blobs'] = [];
+        let unavailable = 0;
+        for (const digest of missing) {
+          try {
+            fetched.push({ digest, bytes: await this.fetchBlob(digest) });
+          } catch (err) {
+            if (signal?.aborted) throw err;
+            unavailable++;
+            log('blob %s unavailable: %s', digest, (err as Error).message);
+          }
+        }
+        if (unavailable > 0) {
+          this.opts.onEvent?.({ type: 'error', code: 'NOT_FOUND', message: `the content of ${unavailable} file(s) is not on the relay yet; they appear when their sharer uploads them` });
+        }
+        applied.push(...(await this.apply({ manifest: [], files: [], blobs: fetched }, '')));
+      }
       this.scanBeforeApply = true;
       this.opts.state.relaySeq = Math.max(this.opts.state.relaySeq, head);
       await this.opts.saveState(this.opts.state);
@@ -104,7 +128,7 @@ export class SyncSession {
   }
 
   /** Records local changes and uploads this replica's changes the relay lacks. */
-  push(): Promise<number> {
+  push(opts: { afterManifest?: () => Promise<void> | void } = {}): Promise<number> {
     return this.serial(async () => {
       if (this.opts.access !== 'rw') {
         // Recorded here (nothing is lost), never uploaded: the relay refuses writes from a
@@ -113,6 +137,7 @@ export class SyncSession {
         if (recorded.length > 0) {
           this.opts.onEvent?.({ type: 'error', code: 'FORBIDDEN', message: `this join code is read-only: ${recorded.length} local change(s) (${recorded.slice(0, 3).map((c) => c.path).join(', ')}) stay on this machine and are not shared` });
         }
+        await opts.afterManifest?.();
         return 0;
       }
       const { replica, conn, worktreeId, signal } = this.opts;
@@ -120,26 +145,51 @@ export class SyncSession {
       replica.keepLogAfter(state.acked);
       await replica.scan({ signal });
       const { changes, upTo } = await replica.changesSince(state.acked);
+      // The files the user is working on go first (design step 3); the manifest follows them,
+      // then `opts.afterManifest` (the join code is printed), then the rest.
+      const recent = await replica.recentFileIds(RECENT_MS);
+      const first = (fileId: string | undefined) => fileId !== undefined && recent.has(fileId);
+      const blobs = [...changes.blobs.filter((b) => first(b.fileId)), ...changes.blobs.filter((b) => !first(b.fileId))];
+      const files = [...changes.files.filter((f) => first(f.fileId)), ...changes.files.filter((f) => !first(f.fileId))];
+      const total = blobs.length + files.length + (changes.manifest.length > 0 ? 1 : 0);
+      let done = 0;
       let bytes = 0;
-      // Content first, then the manifest that points at it, so a peer applying the manifest
-      // event already has what it needs.
-      for (const blob of changes.blobs) {
+      let lastProgress = 0;
+      const progress = () => {
+        done++;
+        if (total >= 20 && (Date.now() - lastProgress > 250 || done === total)) {
+          lastProgress = Date.now();
+          this.opts.onEvent?.({ type: 'progress', done, total, bytes });
+        }
+      };
+      const uploadBlob = async (b: ChangeSet['blobs'][number]) => {
         signal?.throwIfAborted();
-        bytes += blob.bytes.byteLength;
-        await this.uploadBlob(blob.digest, blob.bytes, blob.fileId);
-      }
-      for (const file of changes.files) {
+        bytes += b.bytes.byteLength;
+        await this.uploadBlob(b.digest, b.bytes, b.fileId);
+        progress();
+      };
+      const uploadFile = async (file: ChangeSet['files'][number]) => {
         for (let i = 0; i < file.updates.length; i += MAX_UPDATES_PER_MESSAGE) {
           const updates = file.updates.slice(i, i + MAX_UPDATES_PER_MESSAGE);
           bytes += updates.reduce((n, u) => n + u.byteLength, 0);
           await conn.request('file/upload', { worktreeId, fileId: file.fileId, updates }, { signal });
         }
-      }
+        progress();
+      };
+      const priorityBlobs = blobs.filter((b) => first(b.fileId));
+      const priorityFiles = files.filter((f) => first(f.fileId));
+      for (const b of priorityBlobs) await uploadBlob(b);
+      for (const f of priorityFiles) await uploadFile(f);
       for (let i = 0; i < changes.manifest.length; i += MAX_UPDATES_PER_MESSAGE) {
         const updates = changes.manifest.slice(i, i + MAX_UPDATES_PER_MESSAGE);
         bytes += updates.reduce((n, u) => n + u.byteLength, 0);
         await conn.request('manifest/upload', { worktreeId, updates }, { signal });
       }
+      if (changes.manifest.length > 0) progress();
+      await opts.afterManifest?.();
+      // A joiner that asks for a file still in this queue gets it sooner through `need`.
+      for (const b of blobs.slice(priorityBlobs.length)) await uploadBlob(b);
+      for (const f of files.slice(priorityFiles.length)) await uploadFile(f);
       const count = changes.manifest.length + changes.files.length + changes.blobs.length;
       state.acked = upTo;
       replica.keepLogAfter(upTo);
@@ -193,9 +243,12 @@ export class SyncSession {
         this.names.delete(event.replicaId);
         return;
       case 'need':
-        // The relay asks for something a joiner waits for: everything is uploaded in order
-        // anyway, so pushing now is the fastest way to send it.
-        await this.push();
+        // A joiner waits for this. A blob is sent at once, beside any upload in progress
+        // (uploads are idempotent); a doc goes with the next push.
+        if (event.digest) {
+          const bytes = await this.opts.replica.blob(event.digest);
+          if (bytes) await this.uploadBlob(event.digest, bytes, event.fileId);
+        } else await this.push();
         return;
     }
   }

@@ -56,12 +56,19 @@ export class SyncLoop {
         conn = c.conn;
         const session = new SyncSession({ ...this.opts, conn, access: c.access, signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan });
         await session.catchUp();
-        await session.push();
         this.session = session;
-        if (first) {
-          first = false;
-          await this.opts.onInSync?.(session);
-        }
+        // Sharing has begun once the manifest and the files being worked on are up; the rest
+        // uploads after the announcement (with --once, before returning).
+        let announced = !first;
+        await session.push({
+          afterManifest: announced
+            ? undefined
+            : async () => {
+                announced = true;
+                await this.opts.onInSync?.(session);
+              },
+        });
+        first = false;
         if (this.opts.once) return;
         attempt = 0;
         await session.live();

@@ -162,6 +162,58 @@ describe('FileDoc', () => {
     expect(() => a.undo({ insertions: 'nope' as never, deletions: [] })).toThrow(/not an array/);
   });
 
+  it('gives every save an update another replica can apply and an exact undo record', () => {
+    // Seeded random saves, each checked against an independent replica and by undo + redo.
+    let x = 0x5eed;
+    const rand = (n: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    const { a, b } = pair('seed text\n');
+    let text = a.text;
+    for (let i = 0; i < 200; i++) {
+      const cps = [...text]; // edits at code points: a real save never splits a pair
+      const at = rand(cps.length + 1);
+      cps.splice(at, rand(4), ['x', 'yy', '', '\n', '😀'][rand(5)]!);
+      const next = cps.join('');
+      const change = a.setText(next);
+      if (next === text) {
+        expect(change).toBeNull();
+        continue;
+      }
+      expect(a.text).toBe(next);
+      const ins = change!.record.insertions.reduce((n, r) => n + r[2], 0);
+      const del = change!.record.deletions.reduce((n, r) => n + r[2], 0);
+      expect([ins, del]).toEqual([change!.inserted, change!.deleted]);
+      b.applyUpdate(change!.update);
+      expect(b.text).toBe(next);
+      if (i % 10 === 0) {
+        const undo = a.undo(change!.record)!;
+        expect(a.text).toBe(text);
+        const redo = a.undo(undo.record)!;
+        expect(a.text).toBe(next);
+        b.applyUpdate(undo.update);
+        b.applyUpdate(redo.update);
+        expect(b.text).toBe(next);
+      }
+      text = next;
+    }
+    expect(b.stateVector()).toEqual(a.stateVector());
+  });
+
+  it('places a save that typed into a run of equal characters where the last save ended', () => {
+    const { doc } = FileDoc.create({ fileId: 'run', clientId: A, baseText: 'hello' });
+    doc.setText('heXllo'); // typed X at 2: the cursor is now at 3
+    doc.setText('hello'); // backspace: the cursor is back at 2
+    // "l" typed at the cursor: without knowing the cursor the diff would insert at 4.
+    expect(doc.setText('helllo')!.ops).toEqual([{ pos: 2, del: '', ins: 'l' }]);
+    // After a remote change the old cursor means nothing: the insert goes at the run's end.
+    const { doc: other } = FileDoc.create({ fileId: 'run', clientId: B, baseText: 'hello' });
+    doc.applyUpdate(other.setText('hello!')!.update);
+    expect(doc.text).toBe('helllo!');
+    expect(doc.setText('hellllo!')!.ops).toEqual([{ pos: 5, del: '', ins: 'l' }]);
+  });
+
   it('keeps the cached text right across remote updates with surrogate pairs', () => {
     const { a, b } = pair('😀😀');
     const cb = b.setText('😀👍🏽😀')!;

@@ -150,3 +150,49 @@ describe('live sync between real processes on loopback', () => {
     expect(gone.json.message).toMatch(/relay/);
   }, 120_000);
 });
+
+describe('share: resuming and serving joiners itself', () => {
+  it('resumes with the same code, and asks before uploading files changed while not running', async () => {
+    const base = tempDir('cshare-e2e-');
+    const relay = await relayAt(base, await freePort());
+    const src = join(base, 'src');
+    writeTree(src, { 'a.txt': 'a\n' });
+    const first = cshareJson(src, ['share', '--relay', relay.addr, '--once']);
+    expect(first.code).toBe(0);
+    writeTree(src, { 'new-secret-ish.txt': 'added while not sharing\n' });
+    // No TTY and no --yes: refused, listing the file, nothing uploaded.
+    const refused = cshareJson(src, ['share', '--once']);
+    expect(refused.json).toMatchObject({ ok: false, code: 'CONFIRM_REQUIRED' });
+    expect(refused.json.message).toContain('new-secret-ish.txt');
+    const probe = join(base, 'probe');
+    expect(cshareJson(base, ['join', first.json.codes.readOnly, probe, '--once']).code).toBe(0);
+    expect(existsSync(join(probe, 'new-secret-ish.txt'))).toBe(false);
+    // With --yes it goes out, under the same code.
+    const again = cshareJson(src, ['share', '--once', '--yes']);
+    expect(again.code).toBe(0);
+    expect(again.json.codes).toEqual(first.json.codes);
+    expect(cshareJson(base, ['join', first.json.codes.readOnly, probe, '--once']).code).toBe(0);
+    expect(read(probe, 'new-secret-ish.txt')).toBe('added while not sharing\n');
+  }, 120_000);
+
+  it('without --relay the sharer serves joiners itself', async () => {
+    const base = tempDir('cshare-e2e-');
+    const alice = join(base, 'alice');
+    writeTree(alice, { 'x.txt': 'direct\n' });
+    const sharer = start('alice', alice, ['share']);
+    const codes = await sharing(sharer);
+    expect(decodeJoinCode(codes.readWrite).relay[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//);
+    const bob = join(base, 'bob');
+    const joiner = start('bob', base, ['join', codes.readWrite, bob]);
+    await joiner.line((x) => x.event === 'joined');
+    expect(read(bob, 'x.txt')).toBe('direct\n');
+    writeFileSync(join(bob, 'x.txt'), 'direct\nreply\n');
+    await until(() => read(alice, 'x.txt') === 'direct\nreply\n');
+    // status and unshare reach the running sharer through its control socket.
+    const status = cshareJson(alice, ['status']);
+    expect(status.json).toMatchObject({ ok: true, sharing: 'on', codes });
+    expect(status.json.peers.map((p: { name: string }) => p.name)).toContain('bob');
+    expect(cshareJson(alice, ['unshare']).code).toBe(0);
+    expect((await sharer.exit).code).toBe(0);
+  }, 120_000);
+});
