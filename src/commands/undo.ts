@@ -17,11 +17,9 @@ export default class Undo extends BaseCommand {
 
 /** Shared by `undo` and `redo`: open, revert, print one line. */
 export async function runUndoRedo(cmd: BaseCommand, which: 'undo' | 'redo', path: string | undefined, cwd: string | undefined): Promise<UndoResult> {
-  {
-    const result = await viaRunning(cwd ?? process.cwd(), which, { path }, (r) => (which === 'undo' ? r.undo({ path }) : r.redo({ path })));
-    if (!cmd.jsonEnabled()) {
-      process.stdout.write(`${which === 'undo' ? 'Undid' : 'Redid'} change ${result.reverts} on ${result.from ? `${result.from} -> ` : ''}${result.path} (+${result.inserted} -${result.deleted}), recorded as change ${result.seq}\n`);
-    }
-    return result;
+  const result = await viaRunning(cwd ?? process.cwd(), which, { path }, (r) => (which === 'undo' ? r.undo({ path }) : r.redo({ path })));
+  if (!cmd.jsonEnabled()) {
+    process.stdout.write(`${which === 'undo' ? 'Undid' : 'Redid'} change ${result.reverts} on ${result.from ? `${result.from} -> ` : ''}${result.path} (+${result.inserted} -${result.deleted}), recorded as change ${result.seq}\n`);
   }
+  return result;
 }

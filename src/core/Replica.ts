@@ -8,7 +8,7 @@ import { ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch, ReplicaStore, jsonBytes, type ReplicaIdentity } from './ReplicaStore.js';
 import { scanWorktree, type ScanResult } from './Scanner.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
-import { applyRemoteFileUpdates, fileHistory, type RemoteOrigin } from './mergeRemote.js';
+import { fileHistory } from './fileHistory.js';
 import { applyChanges, collectChanges, missingBlobs, type ChangeOrigin, type ChangeSet } from './exchange.js';
 import type { RecordedChange } from './recordScan.js';
 
@@ -120,15 +120,6 @@ export class Replica {
   /** Every update of a text file's history, for another replica to merge. */
   async fileHistory(path: string): Promise<{ fileId: string; updates: Uint8Array[] }> {
     return fileHistory(this.ctx, path);
-  }
-
-  /**
-   * Merges another replica's updates of a text file and writes the result; local edits not
-   * yet recorded are recorded first.
-   */
-  async applyRemote(fileId: string, updates: Uint8Array[], origin: RemoteOrigin): Promise<RecordedChange | null> {
-    await this.scan();
-    return applyRemoteFileUpdates(this.ctx, fileId, updates, origin);
   }
 
   /** This replica's own changes after `since` (-1: the whole state), for another replica or the relay. */
@@ -270,4 +261,3 @@ function authorName(opts: ReplicaOptions): string {
   return env.USER || env.LOGNAME || 'unknown';
 }
 
-export { CshareError };

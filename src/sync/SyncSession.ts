@@ -56,6 +56,8 @@ export class SyncSession {
   private readonly names = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
   private scanBeforeApply: boolean;
+  /** The upload in progress, for `status` (files still uploading). */
+  uploading: { done: number; total: number } | null = null;
 
   constructor(private readonly opts: SyncSessionOptions) {
     this.scanBeforeApply = !opts.firstCatchUpWithoutScan;
@@ -155,8 +157,10 @@ export class SyncSession {
       let done = 0;
       let bytes = 0;
       let lastProgress = 0;
+      this.uploading = total > 0 ? { done: 0, total } : null;
       const progress = () => {
         done++;
+        this.uploading = { done, total };
         if (total >= 20 && (Date.now() - lastProgress > 250 || done === total)) {
           lastProgress = Date.now();
           this.opts.onEvent?.({ type: 'progress', done, total, bytes });
@@ -190,6 +194,7 @@ export class SyncSession {
       // A joiner that asks for a file still in this queue gets it sooner through `need`.
       for (const b of blobs.slice(priorityBlobs.length)) await uploadBlob(b);
       for (const f of files.slice(priorityFiles.length)) await uploadFile(f);
+      this.uploading = null;
       const count = changes.manifest.length + changes.files.length + changes.blobs.length;
       state.acked = upTo;
       replica.keepLogAfter(upTo);

@@ -1,4 +1,4 @@
-import { CshareError, toCshareError } from '../core/errors.js';
+import { toCshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import { backoff } from './backoff.js';
@@ -94,4 +94,3 @@ export async function runSync(opts: RunSyncOptions): Promise<SyncLoop> {
   return loop;
 }
 
-export { CshareError };

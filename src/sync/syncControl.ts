@@ -17,6 +17,7 @@ export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state
       ...opts.info(),
       peers: [...(loop.session?.peers ?? new Map<string, string>()).entries()].map(([id, name]) => ({ id, name })),
       connected: loop.session !== null,
+      uploading: loop.session?.uploading ? loop.session.uploading.total - loop.session.uploading.done : 0,
       unacknowledged: await replica.ownChangesAfter(state.acked),
     }),
     log: async (args) => ({ changes: await replica.log({ path: path(args), limit: typeof args.limit === 'number' ? args.limit : undefined }) }),

@@ -186,8 +186,8 @@ describe('Replica: undo and redo', () => {
     const ha = await a.fileHistory('story.txt');
     const hb = await b.fileHistory('story.txt');
     expect(ha.fileId).toBe(hb.fileId);
-    await a.applyRemote(hb.fileId, hb.updates, { replica: b.identity.replicaId, author: 'bob' });
-    await b.applyRemote(ha.fileId, ha.updates, { replica: a.identity.replicaId, author: 'alice' });
+    await a.applyChanges((await b.changesSince(0)).changes, { replica: b.identity.replicaId, author: 'bob' });
+    await b.applyChanges((await a.changesSince(0)).changes, { replica: a.identity.replicaId, author: 'alice' });
     const merged = 'The quick red fox\njumps high over\nthe lazy dog!\n';
     expect(read(rootA, 'story.txt')).toBe(merged);
     expect(read(rootB, 'story.txt')).toBe(merged);
