@@ -46,6 +46,11 @@ export abstract class BaseCommand extends Command {
     process.exitCode = err.exitCode;
   }
 
+  /** One plain JSON object on stdout (oclif's default colourises it token by token: slow on big listings). */
+  protected override logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json)}\n`);
+  }
+
   /** Wraps successful JSON output as `{ ok: true, ... }`. */
   protected override toSuccessJson<T>(result: T): T {
     return { ok: true, ...(result as object) } as T;

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import type { ChalkInstance } from 'chalk';
 import { BaseCommand } from '../BaseCommand.js';
-import { join, type JoinEvent } from '../sync/join.js';
+import type { JoinEvent } from '../sync/join.js';
 
 /** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
 export default class Join extends BaseCommand {
@@ -25,6 +25,8 @@ export default class Join extends BaseCommand {
     const { args, flags } = await this.parse(Join);
     const json = this.jsonEnabled();
     const live = !flags.once && !flags['dry-run'];
+    // Loaded on use: libp2p is most of cshare's start-up time (see share).
+    const { join } = await import('../sync/join.js');
     const result = await join({
       code: args.code,
       dir: args.dir,

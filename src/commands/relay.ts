@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { resolve } from 'node:path';
 import { BaseCommand } from '../BaseCommand.js';
-import { startRelay } from '../sync/relayServer.js';
 
 /** `cshare relay`: run a relay and storage server that others share through. */
 export default class Relay extends BaseCommand {
@@ -17,6 +16,8 @@ export default class Relay extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Relay);
+    // Loaded on use: libp2p is most of cshare's start-up time (see share).
+    const { startRelay } = await import('../sync/relayServer.js');
     const relay = await startRelay({ dataDir: resolve(flags.data), listen: flags.listen, signal: this.abort.signal });
     if (this.jsonEnabled()) {
       process.stdout.write(`${JSON.stringify({ event: 'listening', peerId: relay.peerId, addresses: relay.addresses })}\n`);

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
-import { share, type ShareEvent } from '../sync/share.js';
+import type { ShareEvent } from '../sync/share.js';
 import { formatEvent } from './join.js';
 
 /** `cshare share`: share this worktree and print its join codes. */
@@ -23,6 +23,9 @@ export default class Share extends BaseCommand {
   async run(): Promise<unknown> {
     const { flags } = await this.parse(Share);
     const json = this.jsonEnabled();
+    // Loaded here, not at the top: oclif imports every command at start-up, and libp2p is
+    // most of cshare's load time; commands that do not sync should not pay for it.
+    const { share } = await import('../sync/share.js');
     const result = await share({
       cwd: flags.cwd ?? process.cwd(),
       relay: flags.relay,
