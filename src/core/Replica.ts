@@ -190,7 +190,7 @@ export class Replica {
     this.ctx.logManifestUpdate(batch, seq, update);
     batch.putJson('meta:lamport', this.ctx.lamport);
     // The stat cache keeps its digests: they describe the disk, which has not changed.
-    await batch.commit(this.ctx.store.kv);
+    await this.ctx.commit(batch);
     return live.length;
   }
 

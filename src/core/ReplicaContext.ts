@@ -61,7 +61,7 @@ export class ReplicaContext {
     } catch (err) {
       throw new CshareError('STORE_CORRUPT', 'the manifest in .cshare is damaged; move .cshare aside to rebuild history', {}, { cause: err });
     }
-    const seq = await opts.store.lastSeq();
+    const seq = Math.max(await opts.store.lastSeq(), (await opts.store.getJson<number>('meta:seq')) ?? 0);
     const lamport = Math.max(manifest.maxLamport(), (await opts.store.getJson<number>('meta:lamport')) ?? 0);
     const textDigests = new Map<string, string>();
     for await (const [key, value] of opts.store.kv.iterate({ gt: 'd:', lt: 'd;' })) textDigests.set(key.slice(2), new TextDecoder().decode(value));
@@ -81,6 +81,17 @@ export class ReplicaContext {
 
   nextSeq(): number {
     return ++this.seq;
+  }
+
+  /**
+   * Commits a batch together with the seq counter. Seqs are never reused: a change may use a
+   * seq without writing an op entry (say, remote updates that changed nothing visible), and
+   * upload marks and update keys depend on every seq being new.
+   */
+  async commit(batch: ChangeBatch): Promise<void> {
+    if (batch.empty) return;
+    batch.putJson('meta:seq', this.seq);
+    await batch.commit(this.store.kv);
   }
 
   nextLamport(): number {

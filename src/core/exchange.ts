@@ -223,7 +223,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     }
     recorded.push(record(ctx, batch, nextSeq(), kind, fileId, path, origin, extra));
   }
-  await batch.commit(ctx.store.kv);
+  await ctx.commit(batch);
   return recorded;
 }
 

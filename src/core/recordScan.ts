@@ -121,7 +121,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       ctx.logManifestUpdate(batch, inBatch.at(-1)?.seq ?? ctx.seq, update);
       batch.putJson('meta:lamport', ctx.lamport);
     }
-    if (!batch.empty) await batch.commit(ctx.store.kv);
+    await ctx.commit(batch);
     if (inBatch.length > 0) {
       recorded.push(...inBatch);
       opts.onRecorded?.(inBatch);

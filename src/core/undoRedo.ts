@@ -106,7 +106,7 @@ export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path
     if (st) batch.putJson(`s:${next.path}`, cacheEntry(st, next.kind, digest));
   }
   if (op.from || next.deleted) batch.del(`s:${current.path}`);
-  await batch.commit(ctx.store.kv);
+  await ctx.commit(batch);
   return { seq, kind: which, path: op.path, from: op.from, inserted: op.inserted, deleted: op.deleted, reverts: target.seq };
 }
 

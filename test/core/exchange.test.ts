@@ -122,3 +122,32 @@ describe('exchanging changes between replicas', () => {
     expect(size * 40).toBeLessThan(text.length);
   });
 });
+
+describe('seq numbers', () => {
+  it('are never reused after a restart, even when applying changes wrote no op entry', async () => {
+    const { LevelStore } = await import('../../src/store/level/LevelStore.js');
+    const rootA = tempDir();
+    const storeDir = tempDir('cshare-store-');
+    const rootB = tempDir();
+    writeTree(rootB, { 'f.txt': 'from b\n' });
+    const { replica: b } = await openReplica(rootB, undefined, 'bob');
+    await b.scan();
+    const { changes } = await b.changesSince(-1);
+    let kv = await LevelStore.open(storeDir);
+    let { replica: a } = await openReplica(rootA, kv, 'alice');
+    await a.applyChanges(changes, { replica: b.identity.replicaId, author: 'bob' });
+    // The same changes again: nothing visible changes, but the updates are logged under a seq.
+    expect(await a.applyChanges(changes, { replica: b.identity.replicaId, author: 'bob' })).toEqual([]);
+    const used = a.seq;
+    a.close();
+    await kv.close();
+    kv = await LevelStore.open(storeDir);
+    ({ replica: a } = await openReplica(rootA, kv, 'alice'));
+    expect(a.seq).toBeGreaterThanOrEqual(used);
+    writeFileSync(join(rootA, 'f.txt'), 'from b\nand a\n');
+    const rec = await a.scan();
+    expect(rec.recorded[0]!.seq).toBeGreaterThan(used);
+    a.close();
+    await kv.close();
+  });
+});

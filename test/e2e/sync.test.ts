@@ -173,6 +173,13 @@ describe('share: resuming and serving joiners itself', () => {
     expect(again.json.codes).toEqual(first.json.codes);
     expect(cshareJson(base, ['join', first.json.codes.readOnly, probe, '--once']).code).toBe(0);
     expect(read(probe, 'new-secret-ish.txt')).toBe('added while not sharing\n');
+    // And again: every later offline edit goes out on the next resume too.
+    writeFileSync(join(src, 'a.txt'), 'a\nsecond offline edit\n');
+    expect(cshareJson(src, ['share', '--once', '--yes']).code).toBe(0);
+    writeFileSync(join(src, 'a.txt'), 'a\nsecond offline edit\nthird\n');
+    expect(cshareJson(src, ['share', '--once', '--yes']).code).toBe(0);
+    expect(cshareJson(base, ['join', first.json.codes.readOnly, probe, '--once']).code).toBe(0);
+    expect(read(probe, 'a.txt')).toBe('a\nsecond offline edit\nthird\n');
   }, 120_000);
 
   it('without --relay the sharer serves joiners itself', async () => {
