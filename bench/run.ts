@@ -6,6 +6,9 @@
 const all: Record<string, () => Promise<unknown>> = {
   diff: async () => (await import('./diff.js')).main(),
   ingest: async () => (await import('./ingest.js')).main(),
+  join: async () => (await import('./join.js')).main(),
+  propagation: async () => (await import('./propagation.js')).main(),
+  reconnect: async () => (await import('./reconnect.js')).main(),
   scan: async () => (await import('./scan.js')).main(),
 };
 

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { scanWorktree, type CachedStat, type ScanResult } from '../src/core/Scanner.js';
 import { NodeFs } from '../src/store/fs/NodeFs.js';
+import { generateTree } from './tree.js';
 
 const FILES = 10_000;
 const RUNS = 3;
@@ -30,56 +31,6 @@ function median(xs: number[]): number {
 }
 
 /** Deterministic PRNG so every run measures the same tree. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Writes the tree: nested dirs, mostly text of mixed sizes, some binaries, a .gitignore. */
-function generate(root: string): { files: number; bytes: number } {
-  const rand = prng(42);
-  const words = 'const let function return import export class interface type async await yield value index path file scan tree hash'.split(' ');
-  const lines: string[] = [];
-  for (let i = 0; i < 4000; i++) lines.push(Array.from({ length: 3 + Math.floor(rand() * 10) }, () => words[Math.floor(rand() * words.length)]).join(' '));
-  const pool = Buffer.from(lines.join('\n') + '\n');
-  const binPool = Buffer.alloc(2 * 1024 * 1024);
-  for (let i = 0; i < binPool.length; i++) binPool[i] = Math.floor(rand() * 256);
-
-  const dirs: string[] = [''];
-  for (let i = 0; i < 150; i++) {
-    const parent = dirs[Math.floor(rand() * dirs.length)]!;
-    const d = parent === '' ? `d${i}` : `${parent}/d${i}`;
-    if (d.split('/').length > 5) continue;
-    dirs.push(d);
-    fs.mkdirSync(join(root, d), { recursive: true });
-  }
-  fs.writeFileSync(join(root, '.gitignore'), '*.log\ntmp/\nnode_modules/\n');
-  let bytes = 0;
-  for (let i = 0; i < FILES; i++) {
-    const dir = dirs[Math.floor(rand() * dirs.length)]!;
-    const binary = rand() < 0.05;
-    // Text: 0.5–30 KB, skewed small; binary: 10–100 KB. About 100 MB in all.
-    const size = binary ? 10_000 + Math.floor(rand() * 90_000) : 500 + Math.floor(rand() * rand() * 30_000);
-    const pool_ = binary ? binPool : pool;
-    const off = Math.floor(rand() * (pool_.length - size));
-    const header = Buffer.from(`// file ${i}\n`);
-    const body = Buffer.concat([header, pool_.subarray(off, off + size)]);
-    const name = binary ? `f${i}.bin` : `f${i}.${['ts', 'js', 'md', 'json', 'txt'][i % 5]}`;
-    fs.writeFileSync(join(root, dir, name), body);
-    bytes += body.length;
-  }
-  // Some ignored content, which both tools must skip.
-  fs.mkdirSync(join(root, 'tmp'), { recursive: true });
-  for (let i = 0; i < 50; i++) fs.writeFileSync(join(root, 'tmp', `t${i}.dat`), pool.subarray(0, 5000));
-  for (let i = 0; i < 50; i++) fs.writeFileSync(join(root, `l${i}.log`), pool.subarray(0, 1000));
-  return { files: FILES + 1, bytes };
-}
-
 function gitIn(cwd: string, env: NodeJS.ProcessEnv, args: string[]): void {
   execFileSync('git', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
 }
@@ -149,7 +100,7 @@ export async function main(): Promise<{ coldRatio: number; warmRatio: number; rs
     const home = join(base, 'home');
     fs.mkdirSync(home);
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), GIT_CONFIG_NOSYSTEM: '1' };
-    const gen = generate(tree);
+    const gen = generateTree(tree, FILES);
     out(`tree: ${gen.files} files, ${(gen.bytes / 1e6).toFixed(1)} MB`);
     // Files younger than the racy window are (rightly) re-read by the next scan; let the
     // tree age past it so the warm figure measures the steady state.

@@ -8,6 +8,21 @@ import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, worktreeRe
 
 const log = logger('session');
 
+/**
+ * Requests kept in flight at once for uploads and blob fetches. One at a time, a 10,000-file
+ * share was 10,000 round trips; a bounded window pipelines them without unbounded memory.
+ */
+const WINDOW = 16;
+
+/** Runs `fn` over `items` with at most `limit` running at once; rejects on the first failure. */
+async function pooled<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /** Files modified this recently are uploaded first: they are what people work on. */
 const RECENT_MS = 24 * 60 * 60 * 1000;
 
@@ -98,7 +113,9 @@ export class SyncSession {
         else if (item.type === 'blob') wanted.add(item.digest);
       }
       const blobs: ChangeSet['blobs'] = [];
-      for (const digest of wanted) if (!(await this.opts.replica.hasBlob(digest))) blobs.push({ digest, bytes: await this.fetchBlob(digest) });
+      await pooled([...wanted], WINDOW, async (digest) => {
+        if (!(await this.opts.replica.hasBlob(digest))) blobs.push({ digest, bytes: await this.fetchBlob(digest) });
+      });
       if (blobs.length > 0) groups.unshift({ by: '', changes: { manifest: [], files: [], blobs } });
       const applied: RecordedChange[] = [];
       for (const g of groups) applied.push(...(await this.apply(g.changes, g.by)));
@@ -108,7 +125,7 @@ export class SyncSession {
       if (missing.length > 0) {
         const fetched: ChangeSet['blobs'] = [];
         let unavailable = 0;
-        for (const digest of missing) {
+        await pooled(missing, WINDOW, async (digest) => {
           try {
             fetched.push({ digest, bytes: await this.fetchBlob(digest) });
           } catch (err) {
@@ -116,7 +133,7 @@ export class SyncSession {
             unavailable++;
             log('blob %s unavailable: %s', digest, (err as Error).message);
           }
-        }
+        });
         if (unavailable > 0) {
           this.opts.onEvent?.({ type: 'error', code: 'NOT_FOUND', message: `the content of ${unavailable} file(s) is not on the relay yet; they appear when their sharer uploads them` });
         }
@@ -182,8 +199,8 @@ export class SyncSession {
       };
       const priorityBlobs = blobs.filter((b) => first(b.fileId));
       const priorityFiles = files.filter((f) => first(f.fileId));
-      for (const b of priorityBlobs) await uploadBlob(b);
-      for (const f of priorityFiles) await uploadFile(f);
+      await pooled(priorityBlobs, WINDOW, uploadBlob);
+      await pooled(priorityFiles, WINDOW, uploadFile);
       for (let i = 0; i < changes.manifest.length; i += MAX_UPDATES_PER_MESSAGE) {
         const updates = changes.manifest.slice(i, i + MAX_UPDATES_PER_MESSAGE);
         bytes += updates.reduce((n, u) => n + u.byteLength, 0);
@@ -192,8 +209,8 @@ export class SyncSession {
       if (changes.manifest.length > 0) progress();
       await opts.afterManifest?.();
       // A joiner that asks for a file still in this queue gets it sooner through `need`.
-      for (const b of blobs.slice(priorityBlobs.length)) await uploadBlob(b);
-      for (const f of files.slice(priorityFiles.length)) await uploadFile(f);
+      await pooled(blobs.slice(priorityBlobs.length), WINDOW, uploadBlob);
+      await pooled(files.slice(priorityFiles.length), WINDOW, uploadFile);
       this.uploading = null;
       const count = changes.manifest.length + changes.files.length + changes.blobs.length;
       state.acked = upTo;

@@ -7,7 +7,11 @@ const log = logger('watch');
 /** Options for {@link watchWorktree}. */
 export interface WatchOptions {
   root: string;
-  /** Quiet time before a burst of events is reported (a `git checkout` is one burst). */
+  /**
+   * Quiet time before a burst of events is reported (a `git checkout` is one burst). Short by
+   * default: @parcel/watcher already holds events back 50 ms once they come faster than every
+   * 500 ms, and both delays add up in the save-to-peer latency.
+   */
   debounceMs?: number;
   /** Called once per burst; bursts never overlap (the next waits for this one). */
   onChange: (paths: string[]) => Promise<void>;
@@ -22,7 +26,7 @@ export interface WatchOptions {
  * never runs twice at once and no event is lost.
  */
 export async function watchWorktree(opts: WatchOptions): Promise<{ close(): Promise<void> }> {
-  const debounceMs = opts.debounceMs ?? 50;
+  const debounceMs = opts.debounceMs ?? 15;
   let pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | null = null;
