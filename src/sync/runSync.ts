@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { toCshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
@@ -47,6 +48,9 @@ export class SyncLoop {
 
   async run(): Promise<void> {
     const { signal } = this.opts;
+    // Every request in flight listens on this signal (16 pipelined, plus the subscription and
+    // the watcher): more than Node's default warning threshold of 10, and not a leak.
+    setMaxListeners(64, signal);
     let attempt = 0;
     let first = true;
     while (!signal.aborted) {
