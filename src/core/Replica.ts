@@ -204,6 +204,11 @@ export class Replica {
     return n;
   }
 
+  /** How many files are shared (live manifest entries). */
+  fileCount(): number {
+    return this.ctx.manifest.live().size;
+  }
+
   /** Seq of this replica's latest change. */
   get seq(): number {
     return this.ctx.seq;

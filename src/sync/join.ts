@@ -4,7 +4,6 @@ import { CshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import { openWorktree } from '../store/openWorktree.js';
-import { watchWorktree } from '../store/fs/WorktreeWatcher.js';
 import { MemoryStore } from '../store/memory/MemoryStore.js';
 import { NodeFs } from '../store/fs/NodeFs.js';
 import { Replica as ReplicaClass } from '../core/Replica.js';
@@ -117,10 +116,8 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
         connect: (signal) => connect(replica, signal),
         onEvent: opts.onEvent,
         onInSync: async (session) => {
-          opts.onEvent({ type: 'joined', root, files: (await replica.status()).files, access: session ? accessOf(code) : 'ro' });
-          if (opts.once) return;
-          const watcher = await watchWorktree({ root, onChange: () => loop.localChange(), onError: (err) => opts.onEvent({ type: 'error', code: 'IO', message: err.message }), signal: stop.signal });
-          cleanups.unshift(() => watcher.close());
+          if (!opts.once) cleanups.unshift(await loop.watch(root));
+          opts.onEvent({ type: 'joined', root, files: replica.fileCount(), access: session ? accessOf(code) : 'ro' });
         },
       });
       if (!opts.once) {
@@ -128,7 +125,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
         cleanups.unshift(() => control.close());
       }
       await loop.run();
-      return { root, files: (await replica.status()).files };
+      return { root, files: replica.fileCount() };
     } finally {
       opts.signal.removeEventListener('abort', onAbort);
       stop.abort();

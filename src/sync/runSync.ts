@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { toCshareError } from '../core/errors.js';
+import { watchWorktree } from '../store/fs/WorktreeWatcher.js';
 import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import { backoff } from './backoff.js';
@@ -44,6 +45,19 @@ export class SyncLoop {
   async localChange(): Promise<void> {
     if (this.session) await this.session.push();
     else await this.opts.replica.scan();
+  }
+
+  /**
+   * Starts watching the worktree: each burst of file events is recorded and uploaded. Called
+   * before the process announces that it is in sync, then one extra pass picks up anything
+   * saved between the last scan and the watch (not awaited: it queues behind the running
+   * upload). Returns the function that stops the watcher.
+   */
+  async watch(root: string): Promise<() => Promise<void>> {
+    const report = (err: unknown) => this.opts.onEvent({ type: 'error', code: 'IO', message: (err as Error)?.message ?? String(err) });
+    const watcher = await watchWorktree({ root, onChange: () => this.localChange(), onError: report, signal: this.opts.signal });
+    void this.localChange().catch(report);
+    return () => watcher.close();
   }
 
   async run(): Promise<void> {

@@ -3,7 +3,6 @@ import { CshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
 import type { ReplicaStatus } from '../core/Replica.js';
 import { openWorktree } from '../store/openWorktree.js';
-import { watchWorktree } from '../store/fs/WorktreeWatcher.js';
 import { serveSyncControl } from './syncControl.js';
 import { helloAsSharer } from './hello.js';
 import { encodeJoinCode, newShareSecrets, worktreeIdToString, type ShareSecrets } from './joinCode.js';
@@ -124,10 +123,8 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
         opts.onEvent(e);
       },
       onInSync: async () => {
-        opts.onEvent({ type: 'sharing', root: replica.root, files: (await replica.status()).files, codes, relay: relayAddrs });
-        if (opts.once) return;
-        const watcher = await watchWorktree({ root: replica.root, onChange: () => loop.localChange(), onError: (err) => opts.onEvent({ type: 'error', code: 'IO', message: err.message }), signal: stop.signal });
-        cleanups.unshift(() => watcher.close());
+        if (!opts.once) cleanups.unshift(await loop.watch(replica.root));
+        opts.onEvent({ type: 'sharing', root: replica.root, files: replica.fileCount(), codes, relay: relayAddrs });
       },
     });
     if (!opts.once) {
