@@ -1,5 +1,4 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { CshareError } from './errors.js';
 import { parseGitConfig } from './gitConfig.js';
 import type { OpEntry } from './history.js';
 import type { KvStore, WorktreeFs } from './ports.js';
