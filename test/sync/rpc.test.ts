@@ -1,4 +1,5 @@
 import createDebug from 'debug';
+import { getEventListeners } from 'node:events';
 import { format } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CshareError } from '../../src/core/errors.js';
@@ -242,6 +243,18 @@ describe('RpcConnection: streams', () => {
     let n = 0;
     for await (const _ of client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' })) if (++n === 3) break;
     await stopped.promise;
+  });
+
+  it('holds no abort listener on the caller\'s signal once a call has ended (a session makes thousands)', async () => {
+    const { client, server } = pair();
+    server.handleStream('file/fetch', async function* ({ fileId }) {
+      yield { fileId, kind: 'update', data: Uint8Array.of(1) } as FileChunk;
+    });
+    const signal = new AbortController().signal;
+    for (let i = 0; i < 50; i++) await collect(client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' }, { signal }));
+    let n = 0;
+    for await (const _ of client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' }, { signal })) if (++n === 1) break;
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
   it('reports a stream handler that yields an invalid item', async () => {

@@ -16,6 +16,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   private waiter: { resolve: () => void } | undefined;
   private iterated = false;
   private returned = false;
+  private closeListeners: (() => void)[] = [];
 
   constructor(
     readonly capacity: number,
@@ -32,6 +33,18 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     return this.done || this.failed || this.returned;
   }
 
+  /** Calls `fn` once when the queue closes (`end`, `fail` or an early return); at once if it has. */
+  onClosed(fn: () => void): void {
+    if (this.closed) fn();
+    else this.closeListeners.push(fn);
+  }
+
+  private notifyClosed(): void {
+    const fns = this.closeListeners;
+    this.closeListeners = [];
+    for (const fn of fns) fn();
+  }
+
   /** Queues an item; false when the queue is full or closed (the item is not queued). */
   push(item: T): boolean {
     if (this.closed || this.size >= this.capacity) return false;
@@ -45,6 +58,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     if (this.closed) return;
     this.done = true;
     this.wake();
+    this.notifyClosed();
   }
 
   /** The consumer throws `err` after draining what is queued. */
@@ -53,6 +67,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     this.failed = true;
     this.error = err;
     this.wake();
+    this.notifyClosed();
   }
 
   private wake(): void {
@@ -68,7 +83,10 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     this.items = [];
     this.head = 0;
     this.wake();
-    if (wasOpen) this.onReturn?.();
+    if (wasOpen) {
+      this.notifyClosed();
+      this.onReturn?.();
+    }
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {

@@ -394,7 +394,9 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
       this.dropPending(seq, true);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    void this.closed.then(() => signal.removeEventListener('abort', onAbort));
+    // Removed when the call ends (the queue closes on end, error, early return and when the
+    // connection closes): a long session makes thousands of calls on one signal.
+    queue.onClosed(() => signal.removeEventListener('abort', onAbort));
   }
 
   private dropPending(seq: number, cancel: boolean): void {
