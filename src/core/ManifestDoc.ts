@@ -1,5 +1,6 @@
 import * as Y from 'yjs';
 import { createHash } from 'node:crypto';
+import { unsafeRelPathReason } from './paths.js';
 
 /** Client id reserved for integrating updates; never a replica's (see `Replica.open`). */
 export const APPLY_CLIENT_ID = 0xfffffffe;
@@ -55,6 +56,7 @@ export class ManifestDoc {
   readonly doc: Y.Doc;
   private readonly files: Y.Map<ManifestEntry>;
   private liveCache: Map<string, { fileId: string; entry: ManifestEntry }> | null = null;
+  private refusedCache: RefusedEntry[] = [];
 
   private constructor(clientId: number) {
     this.doc = new Y.Doc({ gc: true });
@@ -80,21 +82,41 @@ export class ManifestDoc {
     return m;
   }
 
-  /** The entry for `fileId`, tombstones included. */
+  /**
+   * The entry for `fileId`, tombstones included. An entry a peer set with an unsafe path or a
+   * malformed shape is never returned: it is treated as absent (see {@link refused}).
+   */
   get(fileId: string): ManifestEntry | undefined {
-    return this.files.get(fileId);
+    const entry = this.files.get(fileId);
+    return entryProblem(entry) === undefined ? entry : undefined;
   }
 
-  /** Every entry, tombstones included. */
-  all(): IterableIterator<[string, ManifestEntry]> {
-    return this.files.entries();
+  /** Every entry, tombstones included (refused ones left out). */
+  *all(): IterableIterator<[string, ManifestEntry]> {
+    for (const [fileId, entry] of this.files.entries()) if (entryProblem(entry) === undefined) yield [fileId, entry];
+  }
+
+  /**
+   * Entries left out of {@link get}, {@link all} and {@link live} because a peer set them with
+   * an unsafe path (`../x`, `.git/config`, ...) or a malformed shape: the safety rules say such
+   * a path never reaches the disk, and one bad entry must not stop the others from applying.
+   */
+  refused(): readonly RefusedEntry[] {
+    this.live();
+    return this.refusedCache;
   }
 
   /** Live files by path; one winner per path. */
   live(): Map<string, { fileId: string; entry: ManifestEntry }> {
     if (this.liveCache) return this.liveCache;
     const out = new Map<string, { fileId: string; entry: ManifestEntry }>();
+    const refused: RefusedEntry[] = [];
     for (const [fileId, entry] of this.files.entries()) {
+      const problem = entryProblem(entry);
+      if (problem !== undefined) {
+        refused.push({ fileId, path: typeof entry?.path === 'string' ? entry.path.slice(0, 200) : String(entry?.path), reason: problem });
+        continue;
+      }
       if (entry.deleted) continue;
       const prev = out.get(entry.path);
       if (!prev || entry.lamport > prev.entry.lamport || (entry.lamport === prev.entry.lamport && fileId > prev.fileId)) {
@@ -102,13 +124,14 @@ export class ManifestDoc {
       }
     }
     this.liveCache = out;
+    this.refusedCache = refused;
     return out;
   }
 
   /** Highest lamport timestamp in the manifest. */
   maxLamport(): number {
     let max = 0;
-    for (const e of this.files.values()) if (e.lamport > max) max = e.lamport;
+    for (const [, e] of this.all()) if (e.lamport > max) max = e.lamport;
     return max;
   }
 
@@ -138,7 +161,8 @@ export class ManifestDoc {
     const changed = new Map<string, ManifestEntry | undefined>();
     const observer = (event: Y.YMapEvent<ManifestEntry>) => {
       for (const [key, change] of event.changes.keys) {
-        if (!changed.has(key)) changed.set(key, change.action === 'add' ? undefined : (change.oldValue as ManifestEntry));
+        const old = change.oldValue as ManifestEntry | undefined;
+        if (!changed.has(key)) changed.set(key, change.action === 'add' || entryProblem(old) !== undefined ? undefined : old);
       }
     };
     this.files.observe(observer);
@@ -178,4 +202,24 @@ export class ManifestDoc {
   destroy(): void {
     this.doc.destroy();
   }
+}
+
+/** A manifest entry that is not used (see {@link ManifestDoc.refused}). */
+export interface RefusedEntry {
+  fileId: string;
+  path: string;
+  reason: string;
+}
+
+const KINDS: ReadonlySet<unknown> = new Set(['text', 'binary', 'symlink']);
+
+/** Why an entry from the doc cannot be used, or undefined if it can. */
+function entryProblem(entry: unknown): string | undefined {
+  if (typeof entry !== 'object' || entry === null || entry instanceof Y.AbstractType) return 'not a manifest entry';
+  const e = entry as Partial<Record<keyof ManifestEntry, unknown>>;
+  if (typeof e.path !== 'string') return 'no path';
+  const unsafe = unsafeRelPathReason(e.path);
+  if (unsafe !== undefined) return unsafe;
+  if (!KINDS.has(e.kind) || typeof e.mode !== 'number' || typeof e.digest !== 'string' || typeof e.base !== 'string' || typeof e.lamport !== 'number') return 'malformed entry';
+  return undefined;
 }

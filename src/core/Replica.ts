@@ -10,6 +10,9 @@ import { undoRedo, type UndoResult } from './undoRedo.js';
 import { fileHistory } from './fileHistory.js';
 import { applyChanges, collectChanges, missingBlobs, type ChangeOrigin, type ChangeSet } from './exchange.js';
 import type { RecordedChange } from './recordScan.js';
+import { CshareError } from './errors.js';
+import { FsJournal } from './FsJournal.js';
+import type { RefusedEntry } from './ManifestDoc.js';
 
 /** Options for {@link Replica.open}. */
 export interface ReplicaOptions {
@@ -39,8 +42,9 @@ export interface ReplicaStatus {
  */
 export class Replica {
   private constructor(
-    private readonly ctx: ReplicaContext,
+    private ctx: ReplicaContext,
     private readonly opts: ReplicaOptions,
+    private readonly journal: FsJournal,
   ) {}
 
   /** Opens (initialising on first use) the replica whose store is `opts.kv`. */
@@ -54,8 +58,9 @@ export class Replica {
       identity = { replicaId: randomBytes(8).toString('hex'), clientId: randomInt(1, 0xfffffff0), name: author };
       await opts.kv.put('meta:replica', jsonBytes(identity));
     }
-    const ctx = await ReplicaContext.load({ fs: opts.fs, store, identity, author, now: opts.now ?? Date.now });
-    return new Replica(ctx, opts);
+    const journal = new FsJournal(opts.fs);
+    const ctx = await ReplicaContext.load({ fs: journal, store, identity, author, now: opts.now ?? Date.now });
+    return new Replica(ctx, opts, journal);
   }
 
   get identity(): ReplicaIdentity {
@@ -83,7 +88,14 @@ export class Replica {
 
   /** Records every change since the last scan. */
   async scan(opts: Pick<RecordOptions, 'signal' | 'onRecorded'> = {}): Promise<ScanReport> {
-    return recordScan(this.ctx, { ...this.scanOpts(), ...opts });
+    try {
+      return await recordScan(this.ctx, { ...this.scanOpts(), ...opts });
+    } catch (err) {
+      // A batch that did not commit (disk full) must not stay applied in memory: the next
+      // scan would not see its changes as pending, and they would never be stored.
+      await this.reload();
+      throw err;
+    }
   }
 
   /** History, newest first, optionally for one path (following renames) and limited. */
@@ -132,7 +144,19 @@ export class Replica {
    */
   async applyChanges(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean } = {}): Promise<RecordedChange[]> {
     if (opts.scanFirst !== false) await this.scan();
-    return applyChanges(this.ctx, changes, origin);
+    // All or nothing: a failure half way (disk full, an unwritable file, a refused path)
+    // restores the files already written and drops what was merged in memory, so the store,
+    // the disk and this object agree again and the same changes can be applied later.
+    this.journal.begin();
+    try {
+      const recorded = await applyChanges(this.ctx, changes, origin);
+      this.journal.end();
+      return recorded;
+    } catch (err) {
+      const notRestored = this.journal.rollback();
+      await this.reload();
+      throw applyFailed(err, origin, notRestored);
+    }
   }
 
   /** A small JSON value kept in the store (sync state and the like). */
@@ -203,6 +227,14 @@ export class Replica {
     return n;
   }
 
+  /**
+   * Manifest entries from peers that are never written because their path is unsafe or the
+   * entry malformed (see `ManifestDoc.refused`); sync reports each one as an error.
+   */
+  refusedEntries(): readonly RefusedEntry[] {
+    return this.ctx.manifest.refused();
+  }
+
   /** How many files are shared (live manifest entries). */
   fileCount(): number {
     return this.ctx.manifest.live().size;
@@ -244,9 +276,32 @@ export class Replica {
     this.ctx.destroy();
   }
 
+  /** Rebuilds the in-memory state from the store (after a change that did not commit). */
+  private async reload(): Promise<void> {
+    const old = this.ctx;
+    const ctx = await ReplicaContext.load({ fs: old.fs, store: old.store, identity: old.identity, author: old.author, now: old.now });
+    ctx.keepLogAfter = old.keepLogAfter;
+    old.destroy();
+    this.ctx = ctx;
+  }
+
   private scanOpts() {
     return { fs: this.ctx.fs, textLimit: this.opts.textLimit, home: this.opts.home, env: this.opts.env };
   }
+}
+
+/** The error of an apply that was rolled back: what failed, and that nothing was applied. */
+function applyFailed(err: unknown, origin: ChangeOrigin, notRestored: string[]): CshareError {
+  const cause = err instanceof Error ? err : new Error(String(err));
+  const errno = typeof (err as { code?: unknown })?.code === 'string' && /^E[A-Z]+$/.test((err as { code: string }).code) ? (err as { code: string }).code : undefined;
+  const code = err instanceof CshareError ? err.code : errno ? 'IO' : 'INTERNAL';
+  const data: Record<string, unknown> = { ...(err instanceof CshareError ? err.data : {}), ...(errno ? { errno } : {}) };
+  let message = `could not apply the changes of ${origin.author}: ${cause.message}; nothing of them was applied (they are applied again on the next catch-up)`;
+  if (notRestored.length > 0) {
+    data.notRestored = notRestored.slice(0, 100);
+    message += `; ${notRestored.length} file(s) could not be put back as they were: ${notRestored.slice(0, 3).join(', ')}`;
+  }
+  return new CshareError(code, message, data, { cause: err });
 }
 
 /** Git's `user.name` (repository config, then global), else `$USER`, else "unknown". */

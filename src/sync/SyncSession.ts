@@ -69,6 +69,7 @@ export interface SyncSessionOptions {
  */
 export class SyncSession {
   private readonly names = new Map<string, string>();
+  private readonly reportedRefused = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private scanBeforeApply: boolean;
   /** The upload in progress, for `status` (files still uploading). */
@@ -233,11 +234,19 @@ export class SyncSession {
     // the duplicates harmless.
     await this.catchUp();
     for await (const event of sub) {
-      await this.onEvent(event).catch((err: unknown) => {
-        const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
-        log('event %s failed: %s', event.type, e.message);
-        this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message });
-      });
+      const failed = await this.onEvent(event).then(
+        () => false,
+        (err: unknown) => {
+          const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
+          log('event %s failed: %s', event.type, e.message);
+          this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message });
+          return true;
+        },
+      );
+      // A change that could not be applied (disk full, say) was rolled back; later events must
+      // not move relaySeq past it. End here: the caller reconnects and catches up from the
+      // last change applied, which applies this one again.
+      if (failed && (event.type === 'manifest' || event.type === 'file-update' || event.type === 'blob')) return;
     }
   }
 
@@ -289,6 +298,12 @@ export class SyncSession {
     const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay') };
     const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply });
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
+    // Entries with an unsafe path are never written (safety rules); say so once for each.
+    for (const r of this.opts.replica.refusedEntries()) {
+      if (this.reportedRefused.has(r.fileId)) continue;
+      this.reportedRefused.add(r.fileId);
+      this.opts.onEvent?.({ type: 'error', code: 'BAD_PATH', message: `refused a file from ${origin.author} with an unsafe path ${JSON.stringify(r.path)} (${r.reason}); it is not written` });
+    }
     return applied;
   }
 

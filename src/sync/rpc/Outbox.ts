@@ -14,6 +14,10 @@ const nextTick: (fn: () => void) => void =
  * time in order. A batch is never over `maxFrameBytes`; a burst bigger than that goes in
  * several. Memory is bounded by the callers: each `push` returns a promise that settles when
  * its frame is written, and the RPC layer awaits it before producing more stream items.
+ *
+ * Replies to requests are not awaited by anyone, so a peer that keeps sending requests but
+ * stops reading would make them pile up here. `maxBacklogBytes` bounds that: once more bytes
+ * wait to be written, `onOverflow` is called (the RPC layer closes the connection).
  */
 export class Outbox {
   private queued: Uint8Array[] = [];
@@ -24,14 +28,32 @@ export class Outbox {
   writes = 0;
   /** Frames handed to the transport so far. */
   frames = 0;
+  /** Bytes queued and not yet taken by the transport. */
+  backlogBytes = 0;
+  /** The most {@link backlogBytes} ever reached. */
+  maxBacklogSeen = 0;
+  private overflowed = false;
 
   constructor(
     private readonly channel: FrameChannel,
-    private readonly opts: { version: number; maxFrameBytes: number; batch: boolean; onWriteError: (err: unknown) => void },
+    private readonly opts: {
+      version: number;
+      maxFrameBytes: number;
+      batch: boolean;
+      onWriteError: (err: unknown) => void;
+      maxBacklogBytes?: number;
+      onOverflow?: (backlogBytes: number) => void;
+    },
   ) {}
 
   /** Queues an encoded frame; resolves once the transport has taken it. */
   push(frame: Uint8Array): Promise<void> {
+    this.backlogBytes += frame.length;
+    if (this.backlogBytes > this.maxBacklogSeen) this.maxBacklogSeen = this.backlogBytes;
+    if (!this.overflowed && this.opts.maxBacklogBytes !== undefined && this.backlogBytes > this.opts.maxBacklogBytes) {
+      this.overflowed = true;
+      this.opts.onOverflow?.(this.backlogBytes);
+    }
     return new Promise<void>((resolve, reject) => {
       this.queued.push(frame);
       this.waiters.push({ resolve, reject });
@@ -57,9 +79,11 @@ export class Outbox {
             await this.channel.send(group.length === 1 ? group[0]! : encodeBatch(group, this.opts.version));
             this.writes++;
             this.frames += group.length;
+            for (const f of group) this.backlogBytes -= f.length;
           }
           for (const w of waiters) w.resolve();
         } catch (err) {
+          this.backlogBytes = 0;
           for (const w of waiters) w.reject(err);
           this.opts.onWriteError(err);
         }

@@ -27,6 +27,11 @@ export interface RpcOptions<P extends ProtocolTypes> {
   maxSubscriptions?: number;
   /** Requests and streams this side serves at once for the peer (1024); more get `OVERLOADED`. */
   maxConcurrentHandlers?: number;
+  /**
+   * Most bytes waiting to be written before the connection is closed with `OVERLOADED`
+   * (64 MiB): a peer that keeps asking but stops reading is dropped instead of buffered for.
+   */
+  maxOutboxBytes?: number;
   /** Coalesce the frames of one tick into one write (default true). */
   batch?: boolean;
   /** Aborting closes the connection. */
@@ -151,6 +156,9 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
       maxFrameBytes: this.limits.maxFrameBytes,
       batch: opts.batch ?? true,
       onWriteError: (err) => this.close(toError(err)),
+      maxBacklogBytes: opts.maxOutboxBytes ?? 64 * 1024 * 1024,
+      onOverflow: (bytes) =>
+        this.close(new CshareError('OVERLOADED', `${this.peer} is not reading what is sent to it (${bytes} bytes waiting); closing the connection`, { backlogBytes: bytes })),
     });
     if (opts.signal) {
       const signal = opts.signal;
@@ -161,9 +169,12 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     void this.readLoop();
   }
 
-  /** Transport writes and frames sent so far (batching makes writes < frames). */
-  get stats(): { writes: number; frames: number } {
-    return { writes: this.outbox.writes, frames: this.outbox.frames };
+  /**
+   * Transport writes and frames sent so far (batching makes writes < frames), and the bytes
+   * waiting to be written now and at most so far.
+   */
+  get stats(): { writes: number; frames: number; backlogBytes: number; maxBacklogBytes: number } {
+    return { writes: this.outbox.writes, frames: this.outbox.frames, backlogBytes: this.outbox.backlogBytes, maxBacklogBytes: this.outbox.maxBacklogSeen };
   }
 
   // -------------------------------------------------------------------------------------------

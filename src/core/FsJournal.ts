@@ -1,0 +1,128 @@
+import { logger } from './log.js';
+import type { DirEntry, FileStat, WorktreeFs } from './ports.js';
+
+const log = logger('journal');
+
+/** What a path held before the first write of a journaled operation touched it. */
+type Prior = { kind: 'absent' } | { kind: 'file'; bytes: Uint8Array; mode: number } | { kind: 'symlink'; target: string };
+
+/**
+ * A {@link WorktreeFs} that can undo its writes: between {@link begin} and {@link end} it
+ * remembers what every path held before its first write, and {@link rollback} puts those
+ * contents back. Outside a journaled operation it only passes calls through.
+ *
+ * Applying remote changes writes files before it commits the store (the stat cache records
+ * what was written). If the apply fails half way (disk full, an unwritable file, a path
+ * refused), the files already written would look like local edits to the next scan and be
+ * recorded as this replica's own, duplicating the remote text once the change is applied
+ * again. Rolling them back keeps the disk as the store describes it.
+ */
+export class FsJournal implements WorktreeFs {
+  private priors: Map<string, Prior> | null = null;
+
+  constructor(private readonly inner: WorktreeFs) {}
+
+  get root(): string {
+    return this.inner.root;
+  }
+
+  /** Starts remembering what writes replace. */
+  begin(): void {
+    this.priors = new Map();
+  }
+
+  /** The operation succeeded: forget what was remembered. */
+  end(): void {
+    this.priors = null;
+  }
+
+  /**
+   * Restores every path written since {@link begin}, newest first, and ends the operation.
+   * Returns the paths that could not be restored (each failure is logged).
+   */
+  rollback(): string[] {
+    const priors = this.priors;
+    this.priors = null;
+    if (!priors) return [];
+    const failed: string[] = [];
+    for (const [rel, prior] of [...priors].reverse()) {
+      try {
+        if (prior.kind === 'absent') this.inner.remove(rel);
+        else if (prior.kind === 'file') this.inner.writeFile(rel, prior.bytes, prior.mode & 0o7777);
+        else this.inner.symlink(rel, prior.target);
+      } catch (err) {
+        log('could not restore %s: %s', rel, err instanceof Error ? err.message : String(err));
+        failed.push(rel);
+      }
+    }
+    return failed;
+  }
+
+  readdir(rel: string): DirEntry[] | undefined {
+    return this.inner.readdir(rel);
+  }
+
+  lstat(rel: string): FileStat | undefined {
+    return this.inner.lstat(rel);
+  }
+
+  readFile(rel: string): Uint8Array | undefined {
+    return this.inner.readFile(rel);
+  }
+
+  readlink(rel: string): string | undefined {
+    return this.inner.readlink(rel);
+  }
+
+  writeFile(rel: string, data: Uint8Array, mode?: number): void {
+    this.remember(rel);
+    this.inner.writeFile(rel, data, mode);
+  }
+
+  /**
+   * Forwards the port's optional batched write when the wrapped file system has one (typed
+   * structurally, so this compiles whether or not the port declares it).
+   */
+  async writeFiles(files: readonly { rel: string; data: Uint8Array; mode?: number }[]): Promise<void> {
+    for (const f of files) this.remember(f.rel);
+    const batched = (this.inner as { writeFiles?: (files: readonly { rel: string; data: Uint8Array; mode?: number }[]) => Promise<void> }).writeFiles;
+    if (batched) await batched.call(this.inner, files);
+    else for (const f of files) this.inner.writeFile(f.rel, f.data, f.mode);
+  }
+
+  symlink(rel: string, target: string): void {
+    this.remember(rel);
+    this.inner.symlink(rel, target);
+  }
+
+  remove(rel: string): void {
+    this.remember(rel);
+    this.inner.remove(rel);
+  }
+
+  chmod(rel: string, mode: number): void {
+    this.remember(rel);
+    this.inner.chmod(rel, mode);
+  }
+
+  readExternal(absPath: string): Uint8Array | undefined {
+    return this.inner.readExternal(absPath);
+  }
+
+  private remember(rel: string): void {
+    if (!this.priors || this.priors.has(rel)) return;
+    const st = this.inner.lstat(rel);
+    let prior: Prior = { kind: 'absent' };
+    if (st?.kind === 'symlink') {
+      const target = this.inner.readlink(rel);
+      if (target !== undefined) prior = { kind: 'symlink', target };
+    } else if (st?.kind === 'file') {
+      const bytes = this.inner.readFile(rel);
+      if (bytes !== undefined) prior = { kind: 'file', bytes, mode: st.mode };
+    }
+    // A directory or other kind is left alone by every write (they refuse it), so there is
+    // nothing to restore; 'absent' would remove it, so it is not remembered at all.
+    if (st && st.kind !== 'file' && st.kind !== 'symlink') return;
+    this.priors.set(rel, prior);
+  }
+}
