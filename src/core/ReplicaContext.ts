@@ -23,6 +23,11 @@ interface LoadedDoc {
  */
 export class ReplicaContext {
   private readonly docs = new Map<string, LoadedDoc>();
+  /**
+   * Files known to have (or not) a doc history in the store: asked once per file, then kept
+   * up to date by `logFileUpdate` (histories are never dropped while a context lives).
+   */
+  private readonly historyKnown = new Map<string, boolean>();
   private manifestLogged: number;
   /**
    * Digest of the text last recorded or written for each text file that has a doc history
@@ -155,8 +160,12 @@ export class ReplicaContext {
   /** Does this file have a doc history in the store or in memory? */
   async hasHistory(fileId: string): Promise<boolean> {
     if (this.docs.has(fileId)) return true;
-    for await (const _ of this.store.kv.iterate({ gt: `f:${fileId}:`, lt: `f:${fileId};`, limit: 1 })) return true;
-    return false;
+    const known = this.historyKnown.get(fileId);
+    if (known !== undefined) return known;
+    let found = false;
+    for await (const _ of this.store.kv.iterate({ gt: `f:${fileId}:`, lt: `f:${fileId};`, limit: 1 })) found = true;
+    this.historyKnown.set(fileId, found);
+    return found;
   }
 
   /** The current text of a text file: its doc if it has one, else its base blob. */
@@ -174,6 +183,7 @@ export class ReplicaContext {
   /** Logs a file doc update under change `seq` (`sub` tells several updates of one change apart). */
   logFileUpdate(batch: ChangeBatch, fileId: string, seq: number, update: Uint8Array, sub = 'edit'): void {
     batch.put(`f:${fileId}:u:${seqKey(seq)}.${sub}`, update);
+    this.historyKnown.set(fileId, true);
     const loaded = this.docs.get(fileId);
     if (loaded) loaded.logged++;
   }

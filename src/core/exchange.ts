@@ -2,6 +2,7 @@ import { CshareError } from './errors.js';
 import { gitBlobId } from './digest.js';
 import { patchFor, type OpEntry, type OpKind } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
+import type { FileStat, FileWrite } from './ports.js';
 import { ChangeBatch, parseJson, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
@@ -117,8 +118,9 @@ export async function missingBlobs(ctx: ReplicaContext): Promise<string[]> {
  * the history (not on this replica's undo stack).
  *
  * The caller records unrecorded local edits first; between that and the writes here only
- * store reads happen, so the window in which a save could be overwritten is milliseconds
- * (and the overwritten save would still be in the editor's buffer).
+ * store reads and the written files' flush happen, so the window in which a save could be
+ * overwritten is milliseconds for a live edit (and the overwritten save would still be in the
+ * editor's buffer).
  */
 export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, origin: ChangeOrigin): Promise<RecordedChange[]> {
   const batch = new ChangeBatch();
@@ -137,16 +139,21 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     ctx.logManifestUpdate(batch, seq, update, `r${i}`);
   });
 
-  // File docs: integrate, remembering each text as it was.
+  // File docs: integrate, remembering each text as it was. A file may come in several
+  // entries (a catch-up sends one per relay seq): its updates are numbered across all of
+  // them, or their keys would collide and only the last would be stored.
   const textBefore = new Map<string, string>();
+  const logged = new Map<string, number>();
   for (const { fileId, updates } of changes.files) {
     const entry = ctx.manifest.get(fileId);
     const doc = await ctx.docForRemote(fileId, entry, batch, seq);
     if (!textBefore.has(fileId)) textBefore.set(fileId, doc.text);
-    updates.forEach((u, i) => {
+    for (const u of updates) {
       doc.applyUpdate(u);
-      ctx.logFileUpdate(batch, fileId, seq, u, `r${i}`);
-    });
+      const n = logged.get(fileId) ?? 0;
+      logged.set(fileId, n + 1);
+      ctx.logFileUpdate(batch, fileId, seq, u, `r${n}`);
+    }
   }
 
   // Paths whose content or presence may have changed.
@@ -178,6 +185,9 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     seqUsed = true;
     return seq;
   };
+  // Deletions first, in path order; files to write are gathered and written as one batch.
+  const plans: WritePlan[] = [];
+  const writes: FileWrite[] = [];
   for (const [path, prevId] of [...paths].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const winner = live.get(path);
     if (!winner) {
@@ -197,12 +207,15 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const onDisk = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
     const sameContent = onDisk !== undefined && gitBlobId(onDisk) === digest;
     const wantMode = entry.mode === 0o100755 ? 0o755 : 0o644;
-    if (!sameContent) {
-      if (entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
-      else ctx.fs.writeFile(path, bytes, wantMode);
-    } else if (entry.kind !== 'symlink' && st && (st.mode & 0o111 ? 0o755 : 0o644) !== wantMode) {
-      ctx.fs.chmod(path, wantMode);
-    }
+    if (!sameContent && entry.kind !== 'symlink') writes.push({ rel: path, data: bytes, mode: wantMode });
+    plans.push({ path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode });
+  }
+  if (ctx.fs.writeFiles) await ctx.fs.writeFiles(writes);
+  else for (const w of writes) ctx.fs.writeFile(w.rel, w.data, w.mode);
+
+  for (const { path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode } of plans) {
+    if (!sameContent && entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
+    else if (sameContent && entry.kind !== 'symlink' && st && (st.mode & 0o111 ? 0o755 : 0o644) !== wantMode) ctx.fs.chmod(path, wantMode);
     if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest);
     const after = ctx.fs.lstat(path);
     if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest));
@@ -210,7 +223,8 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     // An entry the manifest updates did not touch is as it was (only its doc changed).
     const old = before.has(fileId) ? before.get(fileId) : entry;
     let kind: OpKind;
-    if (!old || old.deleted) kind = 'create';
+    // A file whose content arrives after its entry is created when it is first written.
+    if (!old || old.deleted || (onDisk === undefined && !before.has(fileId))) kind = 'create';
     else if (old.path !== path) kind = 'rename';
     else if (!sameContent) kind = 'edit';
     else if (old.mode !== entry.mode) kind = 'mode';
@@ -225,6 +239,19 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   }
   await ctx.commit(batch);
   return recorded;
+}
+
+/** A path whose content or mode `applyChanges` brings to the manifest's state. */
+interface WritePlan {
+  path: string;
+  fileId: string;
+  entry: ManifestEntry;
+  bytes: Uint8Array;
+  digest: string;
+  st: FileStat | undefined;
+  onDisk: Uint8Array | undefined;
+  sameContent: boolean;
+  wantMode: number;
 }
 
 function readCurrent(ctx: ReplicaContext, path: string, symlink: boolean): Uint8Array | undefined {

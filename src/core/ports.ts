@@ -49,6 +49,13 @@ export interface DirEntry {
   kind: 'file' | 'dir' | 'symlink' | 'other';
 }
 
+/** One file of {@link WorktreeFs.writeFiles}. */
+export interface FileWrite {
+  rel: string;
+  data: Uint8Array;
+  mode?: number;
+}
+
 /**
  * The worktree on disk, addressed by paths relative to its root with `/` separators.
  * Synchronous on purpose: a scan does tens of thousands of tiny calls, and sync `lstat` is
@@ -67,6 +74,13 @@ export interface WorktreeFs {
   readlink(rel: string): string | undefined;
   /** Writes atomically (temp file + rename), creating parent directories. */
   writeFile(rel: string, data: Uint8Array, mode?: number): void;
+  /**
+   * Writes many files as {@link writeFile} does, each atomically, but may overlap their
+   * flushes to disk (one fsync per file, one after the other, was most of a 10,000-file
+   * join). If one fails, none is renamed into place. Optional: without it, `writeFile` runs
+   * for each.
+   */
+  writeFiles?(files: readonly FileWrite[]): Promise<void>;
   /** Creates a symlink (replacing what is there). */
   symlink(rel: string, target: string): void;
   /** Removes a file or symlink; a missing file is not an error. Removes emptied parents. */

@@ -150,6 +150,15 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     seq, kind, time: ctx.now(), author: ctx.author, replica: ctx.identity.replicaId, fileId, path, inserted: 0, deleted: 0, inverse: {},
   });
 
+  // A file at the path of an entry whose content has not arrived yet is not an edit of that
+  // entry (there is nothing to edit: no text to diff against): it is the user's own file,
+  // recorded as new, and the two entries' claim on the path resolves as concurrent creates do.
+  for (const m of [...pending.modified]) {
+    if (await hasContent(ctx, m.fileId, m.entry)) continue;
+    pending.modified.splice(pending.modified.indexOf(m), 1);
+    pending.creates.push(m.file);
+  }
+
   for (const { file, fileId, entry } of pending.renames) {
     opts.signal?.throwIfAborted();
     const seq = ctx.nextSeq();
@@ -241,6 +250,9 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
 
   for (const { fileId, entry } of pending.deletes) {
     opts.signal?.throwIfAborted();
+    // A file whose content has not arrived yet (a joiner that got the manifest entry before
+    // the blob) was never written here: its absence is not a delete.
+    if (!(await hasContent(ctx, fileId, entry))) continue;
     const seq = ctx.nextSeq();
     const op = base(seq, 'delete', fileId, entry.path);
     if (entry.kind === 'text') op.deleted = (await ctx.currentText(fileId, entry)).length;
@@ -263,6 +275,12 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   await ctx.compact();
   log('recorded %d changes (%d files)', recorded.length, scan.files.length);
   return { recorded, files: scan.files.length, counts: scan.counts, errors: scan.errors };
+}
+
+/** Is the content of `entry` in the store (its doc history, else its blob)? */
+async function hasContent(ctx: ReplicaContext, fileId: string, entry: ManifestEntry): Promise<boolean> {
+  if (entry.kind === 'text' && (ctx.loadedDoc(fileId) || (await ctx.hasHistory(fileId)))) return true;
+  return (await ctx.store.blob(entry.kind === 'text' ? entry.base : entry.digest)) !== undefined;
 }
 
 function sameStat(a: ScannedFile['stat'], b: ScannedFile['stat']): boolean {

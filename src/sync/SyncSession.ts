@@ -12,7 +12,7 @@ const log = logger('session');
  * Requests kept in flight at once for uploads and blob fetches. One at a time, a 10,000-file
  * share was 10,000 round trips; a bounded window pipelines them without unbounded memory.
  */
-const WINDOW = 16;
+const WINDOW = 64;
 
 /** Runs `fn` over `items` with at most `limit` running at once; rejects on the first failure. */
 async function pooled<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -22,6 +22,14 @@ async function pooled<T>(items: readonly T[], limit: number, fn: (item: T) => Pr
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
+
+/** Blobs applied (written to disk) together in a catch-up: at most this many, or bytes. */
+const APPLY_BATCH_FILES = 1000;
+const APPLY_BATCH_BYTES = 32 * 1024 * 1024;
+/** Blobs asked for in one `blobs/fetch` stream, and such streams in flight. */
+const FETCH_PER_STREAM = 64;
+const FETCH_CHUNKS_PER_STREAM = 96;
+const FETCH_STREAMS = 4;
 
 /** Files modified this recently are uploaded first: they are what people work on. */
 const RECENT_MS = 24 * 60 * 60 * 1000;
@@ -106,26 +114,36 @@ export class SyncSession {
         return g.changes;
       };
       let head = this.opts.state.relaySeq;
-      const wanted = new Set<string>();
+      const wanted = new Map<string, { size: number; by: string }>();
       for await (const item of conn.requestStream('worktree/sync', { worktreeId, after: this.opts.state.relaySeq }, { signal })) {
         if (item.type === 'head') head = item.seq;
         else if (item.type === 'manifest') group(item.by).manifest.push(item.update);
         else if (item.type === 'file-update') group(item.by).files.push({ fileId: item.fileId, updates: [item.update] });
-        else if (item.type === 'blob') wanted.add(item.digest);
+        else if (item.type === 'blob') wanted.set(item.digest, { size: item.size, by: item.by });
       }
-      const blobs: ChangeSet['blobs'] = [];
-      await pooled([...wanted], WINDOW, async (digest) => {
-        if (!(await this.opts.replica.hasBlob(digest))) blobs.push({ digest, bytes: await this.fetchBlob(digest) });
-      });
-      if (blobs.length > 0) groups.unshift({ by: '', changes: { manifest: [], files: [], blobs } });
+      log('catch-up: %d change group(s), %d blob(s) listed, head %d', groups.length, wanted.size, head);
+      // The changes first: files whose content is here are written at once. A text file's
+      // logged updates carry its base text, so none of them waits for a blob.
       const applied: RecordedChange[] = [];
       for (const g of groups) applied.push(...(await this.apply(g.changes, g.by)));
+      // Then the content, a batch at a time, the next batch fetched while this one is written.
+      const lacking: string[] = [];
+      await pooled([...wanted.keys()], WINDOW, async (digest) => {
+        if (!(await this.opts.replica.hasBlob(digest))) lacking.push(digest);
+      });
+      lacking.sort((x, y) => (wanted.get(x)!.by < wanted.get(y)!.by ? -1 : wanted.get(x)!.by > wanted.get(y)!.by ? 1 : 0));
+      let unavailable = 0;
+      await this.fetchAndApply(lacking, (d) => wanted.get(d)!, applied, (d) => {
+        unavailable++;
+        log('blob %s not on the relay', d);
+      });
+      log('catch-up: %d change(s) applied, %d blob(s) fetched', applied.length, lacking.length - unavailable);
       // Content a file needs but nobody logged yet (a sharer still uploading): fetching it
       // makes the relay ask the sharer for it next.
       const missing = await this.opts.replica.missingBlobs();
       if (missing.length > 0) {
         const fetched: ChangeSet['blobs'] = [];
-        let unavailable = 0;
+        unavailable = 0;
         await pooled(missing, WINDOW, async (digest) => {
           try {
             fetched.push({ digest, bytes: await this.fetchBlob(digest) });
@@ -318,6 +336,89 @@ export class SyncSession {
       await conn.request('blob/upload', { worktreeId, digest, size: bytes.byteLength, offset, data }, { signal, timeoutMs: 120_000 });
       if (bytes.byteLength === 0) break;
     }
+  }
+
+  /**
+   * Fetches `digests` in batches (several per `blobs/fetch` stream, a few streams at once) and
+   * applies each batch as it arrives, while the next one is fetched. Blobs the relay does not
+   * have are passed to `onMissing` (the caller fetches what files still need one by one).
+   */
+  private async fetchAndApply(
+    digests: string[],
+    info: (digest: string) => { size: number; by: string },
+    applied: RecordedChange[],
+    onMissing: (digest: string) => void,
+  ): Promise<void> {
+    // Batches close at a count or a size, and at a change of uploader (the history credits it).
+    const batches: string[][] = [];
+    let cur: string[] = [];
+    let bytes = 0;
+    for (const d of digests) {
+      const { size, by } = info(d);
+      if (cur.length > 0 && (cur.length >= APPLY_BATCH_FILES || bytes + size > APPLY_BATCH_BYTES || info(cur[0]!).by !== by)) {
+        batches.push(cur);
+        cur = [];
+        bytes = 0;
+      }
+      cur.push(d);
+      bytes += size;
+    }
+    if (cur.length > 0) batches.push(cur);
+    const fetch = (batch: string[]) => this.fetchBlobs(batch, (d) => info(d).size);
+    let next = batches.length > 0 ? fetch(batches[0]!) : undefined;
+    for (let i = 0; i < batches.length; i++) {
+      const got = await next!;
+      next = i + 1 < batches.length ? fetch(batches[i + 1]!) : undefined;
+      // A failed prefetch is reported when awaited, not as an unhandled rejection meanwhile.
+      next?.catch(() => undefined);
+      const blobs: ChangeSet['blobs'] = [];
+      for (const d of batches[i]!) {
+        const b = got.get(d);
+        if (b) blobs.push({ digest: d, bytes: b });
+        else onMissing(d);
+      }
+      if (blobs.length > 0) applied.push(...(await this.apply({ manifest: [], files: [], blobs }, info(batches[i]![0]!).by)));
+    }
+  }
+
+  /**
+   * The stored ones of `digests`, fetched with a few `blobs/fetch` streams at once. A stream
+   * carries few enough chunks that its items never overflow the connection's stream queue.
+   */
+  private async fetchBlobs(digests: string[], sizeOf: (digest: string) => number): Promise<Map<string, Uint8Array>> {
+    const { conn, worktreeId, signal } = this.opts;
+    const out = new Map<string, Uint8Array>();
+    const parts: string[][] = [];
+    let chunks = 0;
+    for (const d of digests) {
+      const n = Math.max(1, Math.ceil(sizeOf(d) / BLOB_CHUNK_BYTES));
+      const last = parts.at(-1);
+      if (!last || last.length >= FETCH_PER_STREAM || chunks + n > FETCH_CHUNKS_PER_STREAM) {
+        parts.push([d]);
+        chunks = n;
+      } else {
+        last.push(d);
+        chunks += n;
+      }
+    }
+    await pooled(parts, FETCH_STREAMS, async (part) => {
+      let cur: { digest: string; bytes: Uint8Array; filled: number } | undefined;
+      const finish = () => {
+        if (cur && cur.filled === cur.bytes.byteLength) out.set(cur.digest, cur.bytes);
+        cur = undefined;
+      };
+      for await (const chunk of conn.requestStream('blobs/fetch', { worktreeId, digests: part }, { signal })) {
+        if (!cur || cur.digest !== chunk.digest) {
+          finish();
+          cur = { digest: chunk.digest, bytes: new Uint8Array(chunk.size), filled: 0 };
+        }
+        if (chunk.offset !== cur.filled || chunk.size !== cur.bytes.byteLength) throw new CshareError('PROTOCOL', `blob ${chunk.digest}: chunks out of order`);
+        cur.bytes.set(chunk.data, chunk.offset);
+        cur.filled += chunk.data.byteLength;
+      }
+      finish();
+    });
+    return out;
   }
 
   private async fetchBlob(digest: string): Promise<Uint8Array> {

@@ -13,7 +13,7 @@ import { dirname, isAbsolute, join, posix, sep } from 'node:path';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { assertSafeRelPath } from '../../core/paths.js';
-import type { DirEntry, FileStat, WorktreeFs } from '../../core/ports.js';
+import type { DirEntry, FileStat, FileWrite, WorktreeFs } from '../../core/ports.js';
 
 const log = logger('fs');
 
@@ -32,6 +32,57 @@ function ioError(what: string, path: string, err: unknown): CshareError {
 function isMissing(err: unknown): boolean {
   const code = errCode(err);
   return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** fsyncs in flight at once in `writeFiles`, and files written before their flush. */
+const FSYNC_PARALLEL = 16;
+const FSYNC_SLICE = 256;
+
+/** A temp file being written; `fd` is open until it is flushed. */
+interface TempFile {
+  abs: string;
+  path: string;
+  fd: number | undefined;
+}
+
+/**
+ * fsyncs then closes every temp file, side by side on the thread pool (the bin sizes it): the
+ * file system commits them together instead of one journal commit per file.
+ */
+async function flushAll(temps: TempFile[]): Promise<void> {
+  let next = 0;
+  let failure: CshareError | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < temps.length && !failure) {
+      const t = temps[next++]!;
+      await new Promise<void>((resolve) => {
+        nfs.fsync(t.fd!, (err) => {
+          if (err) failure ??= ioError('write', t.abs, err);
+          resolve();
+        });
+      });
+    }
+  };
+  // Every worker is done before any descriptor is closed.
+  await Promise.all(Array.from({ length: Math.min(FSYNC_PARALLEL, temps.length) }, worker));
+  if (failure) throw failure;
+  for (const t of temps) {
+    nfs.closeSync(t.fd!);
+    t.fd = undefined;
+  }
+}
+
+/** Closes and deletes a temp file that will not be renamed into place. */
+function discard(t: TempFile): void {
+  if (t.fd !== undefined) {
+    try {
+      nfs.closeSync(t.fd);
+    } catch {
+      // Already failing; the temp file is removed below either way.
+    }
+    t.fd = undefined;
+  }
+  nfs.rmSync(t.path, { force: true });
 }
 
 /** Shared options object, so the hot `lstat` allocates nothing for them. */
@@ -108,29 +159,74 @@ export class NodeFs implements WorktreeFs {
   }
 
   writeFile(rel: string, data: Uint8Array, mode?: number): void {
+    const tmp = this.writeTemp(rel, data, mode);
+    try {
+      nfs.fsyncSync(tmp.fd!);
+      nfs.closeSync(tmp.fd!);
+      tmp.fd = undefined;
+      nfs.renameSync(tmp.path, tmp.abs);
+    } catch (err) {
+      discard(tmp);
+      throw ioError('write', tmp.abs, err);
+    }
+  }
+
+  async writeFiles(files: readonly FileWrite[]): Promise<void> {
+    const temps: TempFile[] = [];
+    // Each directory is checked once per batch: nothing here creates symlinks meanwhile.
+    const checkedDirs = new Map<string, string>();
+    try {
+      // A slice at a time, so the open descriptors stay few.
+      for (let i = 0; i < files.length; i += FSYNC_SLICE) {
+        const slice: TempFile[] = [];
+        for (const f of files.slice(i, i + FSYNC_SLICE)) {
+          const t = this.writeTemp(f.rel, f.data, f.mode, checkedDirs);
+          slice.push(t);
+          temps.push(t);
+        }
+        await flushAll(slice);
+      }
+    } catch (err) {
+      for (const t of temps) discard(t);
+      throw err;
+    }
+    // Every file is on disk; the renames put them in place.
+    for (let i = 0; i < temps.length; i++) {
+      const t = temps[i]!;
+      try {
+        nfs.renameSync(t.path, t.abs);
+      } catch (err) {
+        for (const rest of temps.slice(i)) discard(rest);
+        throw ioError('write', t.abs, err);
+      }
+    }
+  }
+
+  /** Writes `data` to a new temp file beside `rel` with the mode `rel` must get; not flushed. */
+  private writeTemp(rel: string, data: Uint8Array, mode: number | undefined, checkedDirs?: Map<string, string>): TempFile {
     const abs = this.abs(rel);
-    const dir = this.ensureParent(rel);
+    const relDir = posix.dirname(rel);
+    let dir = checkedDirs?.get(relDir);
+    if (dir === undefined) {
+      dir = this.ensureParent(rel);
+      checkedDirs?.set(relDir, dir);
+    }
     let perms = mode === undefined ? undefined : mode & 0o7777;
     if (perms === undefined) {
       // No mode asked for: an existing file keeps its permissions.
       const old = nfs.lstatSync(abs, { throwIfNoEntry: false });
       if (old?.isFile()) perms = old.mode & 0o7777;
     }
-    const tmp = join(dir, `.${posix.basename(rel)}.cshare-tmp-${randomBytes(6).toString('hex')}`);
-    let fd: number | undefined;
+    const t: TempFile = { abs, path: join(dir, `.${posix.basename(rel)}.cshare-tmp-${randomBytes(6).toString('hex')}`), fd: undefined };
     try {
-      fd = nfs.openSync(tmp, 'wx', perms ?? 0o666);
+      t.fd = nfs.openSync(t.path, 'wx', perms ?? 0o666);
       let off = 0;
-      while (off < data.byteLength) off += nfs.writeSync(fd, data, off, data.byteLength - off);
+      while (off < data.byteLength) off += nfs.writeSync(t.fd, data, off, data.byteLength - off);
       // open's mode is filtered by the umask; the requested mode is what must land.
-      if (perms !== undefined) nfs.fchmodSync(fd, perms);
-      nfs.fsyncSync(fd);
-      nfs.closeSync(fd);
-      fd = undefined;
-      nfs.renameSync(tmp, abs);
+      if (perms !== undefined) nfs.fchmodSync(t.fd, perms);
+      return t;
     } catch (err) {
-      if (fd !== undefined) nfs.closeSync(fd);
-      nfs.rmSync(tmp, { force: true });
+      discard(t);
       throw ioError('write', abs, err);
     }
   }

@@ -220,6 +220,11 @@ export class RelayService {
       return this.fetchBlob(room, req.digest, ctx.signal);
     });
 
+    conn.handleStream('blobs/fetch', (req, ctx) => {
+      const { room } = this.authorize(session, req.worktreeId, false);
+      return this.fetchBlobs(room, req.digests, ctx.signal);
+    });
+
     conn.handleSubscribe('/worktrees/:worktreeId', ({ worktreeId }, ctx) => this.subscribe(session, worktreeId!, undefined, ctx.signal));
     conn.handleSubscribe('/worktrees/:worktreeId/files/:fileId', ({ worktreeId, fileId }, ctx) => this.subscribe(session, worktreeId!, fileId, ctx.signal));
   }
@@ -347,6 +352,18 @@ export class RelayService {
     for await (const chunk of this.store.readBlob(worktreeId, digest)) {
       signal.throwIfAborted();
       yield { digest, ...chunk };
+    }
+  }
+
+  /** The stored ones of `digests`, one after the other; the rest are skipped (see `blobs/fetch`). */
+  private async *fetchBlobs(room: Room, digests: string[], signal: AbortSignal): AsyncIterable<BlobChunk> {
+    for (const digest of new Set(digests)) {
+      signal.throwIfAborted();
+      if (!(await this.store.getBlob(room.worktreeId, digest))) continue;
+      for await (const chunk of this.store.readBlob(room.worktreeId, digest)) {
+        signal.throwIfAborted();
+        yield { digest, ...chunk };
+      }
     }
   }
 

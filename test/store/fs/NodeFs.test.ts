@@ -29,6 +29,31 @@ describe('NodeFs', () => {
     expect(fs.readdirSync(join(root, 'a/b'))).toEqual(['c.txt']);
   });
 
+  it('writes a batch of files (more than one flush slice), each with its mode, leaving no temp files', async () => {
+    const files = Array.from({ length: 600 }, (_, i) => ({ rel: `d${i % 7}/f${i}.txt`, data: new TextEncoder().encode(`file ${i}\n`), mode: i % 2 ? 0o755 : 0o644 }));
+    fs.writeFileSync(join(root, 'keep.txt'), 'old');
+    files.push({ rel: 'keep.txt', data: new TextEncoder().encode('new'), mode: 0o644 });
+    await nfs.writeFiles(files);
+    for (const f of files) {
+      expect(fs.readFileSync(join(root, f.rel), 'utf8')).toBe(new TextDecoder().decode(f.data));
+      expect(fs.statSync(join(root, f.rel)).mode & 0o777).toBe(f.mode);
+    }
+    const names = fs.readdirSync(root, { recursive: true }).map(String);
+    expect(names.filter((n) => n.includes('cshare-tmp'))).toEqual([]);
+  });
+
+  it('renames nothing into place when one file of a batch cannot be written', async () => {
+    fs.writeFileSync(join(root, 'a.txt'), 'old a');
+    fs.writeFileSync(join(root, 'blocker'), 'a file, not a directory');
+    const enc = (t: string) => new TextEncoder().encode(t);
+    const err = await nfs.writeFiles([{ rel: 'a.txt', data: enc('new a') }, { rel: 'new.txt', data: enc('n') }, { rel: 'blocker/x.txt', data: enc('x') }]).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'IO' });
+    expect(String((err as Error).message)).toMatch(/blocker/);
+    expect(fs.readFileSync(join(root, 'a.txt'), 'utf8')).toBe('old a');
+    expect(fs.existsSync(join(root, 'new.txt'))).toBe(false);
+    expect(fs.readdirSync(root).sort()).toEqual(['a.txt', 'blocker']);
+  });
+
   it('reads, stats and lists; missing paths are undefined', () => {
     nfs.writeFile('d/x.txt', Buffer.from('xyz'));
     nfs.symlink('d/l', 'x.txt');
