@@ -196,25 +196,28 @@ export class Replica {
   }
 
   /**
-   * Before a first join: records what is on disk (so every local version stays in history),
-   * then drops it from the manifest without touching the disk, so the shared worktree's
-   * entries decide what each path holds. Files equal to the shared version are left as they
-   * are by the join; files that exist only here are recorded again by the next scan, as new.
+   * Before a first join: records what is on disk (so every local version stays in history:
+   * the op log and the blobs), then drops the local CRDT state (manifest, file docs, undo
+   * stacks) without touching the disk, so the shared worktree's entries decide what each path
+   * holds. Files equal to the shared version are left as they are by the join; files that
+   * exist only here are recorded again by the next scan, as new.
+   *
+   * Dropped, not tombstoned: a tombstone is a Yjs struct of this replica's client that is never
+   * uploaded (the join starts uploading after it), and every later update of this client
+   * would depend on it, so no other replica could ever integrate any of them.
    */
   async detachLocalFiles(): Promise<number> {
     await this.scan();
-    const live = [...this.ctx.manifest.live().values()];
-    if (live.length === 0) return 0;
+    const detached = this.ctx.manifest.live().size;
+    if (this.ctx.manifest.all().next().done) return 0;
     const batch = new ChangeBatch();
-    const seq = this.ctx.nextSeq();
-    const update = this.ctx.manifest.change((set) => {
-      for (const { fileId, entry } of live) set(fileId, { ...entry, deleted: true, lamport: this.ctx.nextLamport(), by: this.ctx.identity.replicaId });
-    });
-    this.ctx.logManifestUpdate(batch, seq, update);
-    batch.putJson('meta:lamport', this.ctx.lamport);
+    for (const [lo, hi] of [['m:', 'm;'], ['f:', 'f;'], ['d:', 'd;'], ['un:', 'un;'], ['re:', 're;']] as const) {
+      for await (const [key] of this.ctx.store.kv.iterate({ gte: lo, lt: hi })) batch.del(key);
+    }
     // The stat cache keeps its digests: they describe the disk, which has not changed.
     await this.ctx.commit(batch);
-    return live.length;
+    await this.reload();
+    return detached;
   }
 
   /** How many of this replica's own changes come after `seq` (not yet acknowledged). */

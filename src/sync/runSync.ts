@@ -28,6 +28,11 @@ export interface RunSyncOptions {
   once?: boolean;
   /** See {@link SyncSessionOptions.firstCatchUpWithoutScan} (first connection only). */
   firstCatchUpWithoutScan?: boolean;
+  /**
+   * Waits before reconnect attempt `attempt` (default {@link backoff}: jittered, wall-clock).
+   * Tests pass a deterministic one so that a seeded run replays exactly.
+   */
+  backoff?: (attempt: number, signal: AbortSignal) => Promise<void>;
   signal: AbortSignal;
 }
 
@@ -100,7 +105,7 @@ export class SyncLoop {
         this.session = null;
         conn?.close();
       }
-      await backoff(attempt++, signal);
+      await (this.opts.backoff ?? backoff)(attempt++, signal);
     }
   }
 }

@@ -1,0 +1,42 @@
+/**
+ * The convergence fuzzer outside vitest (`npm run fuzz`): `--seeds N` runs seeds 1..N (or
+ * `--from F` on), `--seed S` replays one seed and prints its actions as they happen. Exits 1
+ * if any seed fails; each failure prints its seed, its replay command and its last actions.
+ * See `test/fuzz/convergence.test.ts` for what is checked and the fault model.
+ */
+import { FuzzFailure, runSeed } from '../test/fuzz/harness.js';
+
+function flag(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const value = Number(process.argv[i + 1]);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    process.stderr.write(`--${name} needs a non-negative integer\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const one = flag('seed');
+const from = one ?? flag('from') ?? 1;
+const count = one !== undefined ? 1 : (flag('seeds') ?? 500);
+const verbose = one !== undefined || process.argv.includes('--verbose');
+const steps = flag('steps');
+
+const started = Date.now();
+const failed: number[] = [];
+const totals: Record<string, number> = {};
+for (let seed = from; seed < from + count; seed++) {
+  try {
+    const result = await runSeed(seed, { verbose, steps });
+    for (const [k, v] of Object.entries(result.stats)) totals[k] = (totals[k] ?? 0) + v;
+  } catch (err) {
+    failed.push(seed);
+    process.stdout.write(`\n${err instanceof FuzzFailure ? err.message : (err as Error)?.stack}\n`);
+  }
+  if (!verbose && (seed - from + 1) % 50 === 0) process.stdout.write(`${seed - from + 1}/${count} seeds, ${failed.length} failed, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}
+const secs = ((Date.now() - started) / 1000).toFixed(1);
+process.stdout.write(`\n${count - failed.length}/${count} seeds passed in ${secs} s${failed.length ? `; failed: ${failed.join(' ')}` : ''}\n`);
+process.stdout.write(`faults and events: ${JSON.stringify(totals)}\n`);
+process.exit(failed.length > 0 ? 1 : 0);

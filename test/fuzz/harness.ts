@@ -1,0 +1,689 @@
+/**
+ * The convergence fuzzer's world and driver: replicas and a relay wired exactly as `share`
+ * and `join` wire them (Replica + SyncLoop + hello + SyncSession, RelayStore + RelayService),
+ * over the simulated network and stores of `sim.ts`, driven by one seeded PRNG.
+ *
+ * See `convergence.test.ts` for the fault model and the properties checked.
+ */
+import { createHash } from 'node:crypto';
+import * as Y from 'yjs';
+import { CshareError, toCshareError } from '../../src/core/errors.js';
+import type { KvBatchOp, WorktreeFs } from '../../src/core/ports.js';
+import { Replica } from '../../src/core/Replica.js';
+import { ManifestDoc } from '../../src/core/ManifestDoc.js';
+import { jsonBytes } from '../../src/core/ReplicaStore.js';
+import { helloAsJoiner, helloAsSharer } from '../../src/sync/hello.js';
+import { worktreeIdToString, type ShareSecrets } from '../../src/sync/joinCode.js';
+import { Prng } from '../../src/sync/prng.js';
+import { RelayService } from '../../src/sync/relay/RelayService.js';
+import { RelayStore } from '../../src/sync/relay/RelayStore.js';
+import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
+import { SyncLoop } from '../../src/sync/runSync.js';
+import type { SyncState } from '../../src/sync/SyncSession.js';
+import { MemFs, type MemClock } from '../helpers/MemFs.js';
+import { SimKv, SimLink, type Activity } from './sim.js';
+
+/** Knobs of one run; the defaults are what CI runs. */
+export interface FuzzOptions {
+  /** Random actions before the faults are healed. */
+  steps?: number;
+  /** Replicas (3-5 unless given). */
+  replicas?: number;
+  /** Print each action as it happens. */
+  verbose?: boolean;
+}
+
+/** A failed property, with the seed and the tail of the trace. */
+export class FuzzFailure extends Error {
+  constructor(
+    readonly seed: number,
+    readonly reason: string,
+    readonly trace: string[],
+  ) {
+    super(`convergence fuzz failed for seed ${seed}: ${reason}\n  replay: npm run fuzz -- --seed ${seed}\n  last actions:\n    ${trace.slice(-40).join('\n    ')}`);
+  }
+}
+
+/** What a passing run did, for the summary and the determinism check. */
+export interface FuzzResult {
+  seed: number;
+  steps: number;
+  trace: string[];
+  /** The final worktree, equal on every replica. */
+  final: string;
+  /** A hash of every replica's final store and of the run's counters: equal on a replay. */
+  fingerprint: string;
+  stats: Record<string, number>;
+}
+
+/** Errors a sync loop may report while the network and the relay misbehave. */
+const TRANSIENT = new Set(['CONNECTION_CLOSED', 'OVERLOADED', 'NOT_FOUND']);
+
+/** Wraps the worktree of a process so that, once it crashed, it can no longer touch the disk. */
+class FencedFs implements WorktreeFs {
+  fenced = false;
+  constructor(private readonly fs: MemFs) {}
+  get root(): string {
+    return this.fs.root;
+  }
+  private check(): MemFs {
+    if (this.fenced) throw new CshareError('IO', 'the process crashed (simulated)');
+    return this.fs;
+  }
+  readdir(rel: string) {
+    return this.check().readdir(rel);
+  }
+  lstat(rel: string) {
+    return this.check().lstat(rel);
+  }
+  readFile(rel: string) {
+    return this.check().readFile(rel);
+  }
+  readlink(rel: string) {
+    return this.check().readlink(rel);
+  }
+  writeFile(rel: string, data: Uint8Array, mode?: number) {
+    this.check().writeFile(rel, data, mode);
+  }
+  symlink(rel: string, target: string) {
+    this.check().symlink(rel, target);
+  }
+  remove(rel: string) {
+    this.check().remove(rel);
+  }
+  chmod(rel: string, mode: number) {
+    this.check().chmod(rel, mode);
+  }
+  readExternal(absPath: string) {
+    return this.check().readExternal(absPath);
+  }
+}
+
+/** A running replica process. */
+interface Proc {
+  epoch: number;
+  replica?: Replica;
+  loop?: SyncLoop;
+  stop: AbortController;
+  fs: FencedFs;
+  links: Set<SimLink>;
+  /** Settles when the process's sync loop ends (it should not, until a crash). */
+  done?: Promise<void>;
+  /** Set if the loop ended on its own (a fatal error). */
+  exited?: string;
+  /** Crash at the n-th store write from now. */
+  crashAtWrite?: number;
+}
+
+/** One replica: its disk and store survive crashes; `proc` is the process, if running. */
+interface Node {
+  index: number;
+  name: string;
+  role: 'sharer' | 'joiner';
+  fs: MemFs;
+  kv: SimKv;
+  clientId: number;
+  replicaId: string;
+  proc?: Proc;
+  partitioned: boolean;
+  /** Changed on disk since the watcher last fired. */
+  dirty: boolean;
+  /** Own updates made durable: doc ('m' or a fileId), change seq, end clock of this client. */
+  ledger: { doc: string; seq: number; clock: number }[];
+  /** Highest own seq reported acknowledged by the relay ('uploaded' upTo, saved `acked`). */
+  acked: number;
+  /** Own changes up to this seq were made before joining and are never shared (see join). */
+  privateUpTo: number;
+}
+
+interface RelayProc {
+  store: RelayStore;
+  service: RelayService;
+  links: Set<SimLink>;
+  crashAtWrite?: number;
+}
+
+const DIRS = ['', 'src/', 'src/lib/', 'docs/'];
+const NAMES = ['a', 'b', 'c', 'd', 'e', 'f'];
+const WORDS = ['alpha', 'beta', 'gamma', 'delta', '{', '}', 'x = 1;', '// note', 'é', '日本', ''];
+
+/** One seeded run: build the world, act randomly with faults, heal, check. */
+export class World {
+  readonly rng: Prng;
+  readonly trace: string[] = [];
+  readonly stats: Record<string, number> = {};
+  private readonly activity: Activity = { n: 0 };
+  private readonly clock: MemClock = { now: 1_000_000_000_000 };
+  private readonly nodes: Node[] = [];
+  private readonly relayKv: SimKv;
+  private relay: RelayProc | undefined;
+  private readonly secrets: ShareSecrets;
+  private readonly worktreeId: string;
+  private links: SimLink[] = [];
+  private nextLink = 1;
+  private epochs = 0;
+  /** Virtual time (ms) for reconnect back-off. */
+  private time = 0;
+  private timers: { at: number; fire: () => void }[] = [];
+  private failure: string | undefined;
+
+  constructor(
+    readonly seed: number,
+    private readonly opts: FuzzOptions = {},
+  ) {
+    this.rng = new Prng(seed);
+    this.relayKv = new SimKv(this.activity);
+    this.secrets = { worktreeId: this.rng.bytes(16), readWrite: this.rng.bytes(16), readOnly: this.rng.bytes(16) };
+    this.worktreeId = worktreeIdToString(this.secrets.worktreeId);
+    const n = opts.replicas ?? 3 + this.rng.int(3);
+    for (let i = 0; i < n; i++) {
+      this.nodes.push({
+        index: i, name: i === 0 ? 'sharer' : `joiner${i}`, role: i === 0 ? 'sharer' : 'joiner',
+        fs: new MemFs(`/mem/r${i}`, this.clock), kv: new SimKv(this.activity),
+        clientId: 1000 + i * 7919 + this.rng.int(1000), replicaId: `r${i}${Buffer.from(this.rng.bytes(6)).toString('hex')}`,
+        partitioned: false, dirty: false, ledger: [], acked: -Infinity, privateUpTo: -Infinity,
+      });
+    }
+  }
+
+  private log(line: string): void {
+    this.trace.push(line);
+    if (this.opts.verbose) process.stdout.write(`${line}\n`);
+  }
+
+  private count(what: string): void {
+    this.stats[what] = (this.stats[what] ?? 0) + 1;
+  }
+
+  private fail(reason: string): never {
+    throw new FuzzFailure(this.seed, reason, this.trace);
+  }
+
+  /** Lets every microtask and RPC outbox tick run until nothing more happens. */
+  private async settle(): Promise<void> {
+    for (let quiet = 0, turns = 0; quiet < 3; turns++) {
+      if (turns > 20_000) this.fail('the world never went quiet (livelock)');
+      const before = this.activity.n;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      quiet = this.activity.n === before ? quiet + 1 : 0;
+    }
+    if (this.failure) this.fail(this.failure);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The relay
+
+  private startRelay(): void {
+    const kv = this.relayKv.open({
+      beforeWrite: () => {
+        const r = this.relay;
+        if (r?.crashAtWrite !== undefined && --r.crashAtWrite <= 0) this.crashRelay('mid-write');
+      },
+    });
+    const store = new RelayStore(kv);
+    // A fetch waits for an offered upload as long as the offerer is connected: no wall clock.
+    const service = new RelayService({ store, relayId: 'relay-fuzz', needTimeoutMs: 2_000_000_000 });
+    this.relay = { store, service, links: new Set() };
+    this.log('relay up');
+  }
+
+  private crashRelay(why: string): void {
+    const r = this.relay;
+    if (!r) return;
+    this.relay = undefined;
+    this.relayKv.crash();
+    for (const link of r.links) link.break(0, 0);
+    this.log(`relay crash (${why})`);
+    this.count('relayCrashes');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Replica processes
+
+  private async connect(node: Node, proc: Proc, signal: AbortSignal): Promise<{ conn: RpcConnection; access: 'rw' | 'ro' }> {
+    signal.throwIfAborted();
+    const relay = this.relay;
+    if (!relay || node.partitioned || node.proc !== proc) throw new CshareError('CONNECTION_CLOSED', 'cannot reach the relay (simulated)');
+    const link = new SimLink(this.nextLink++, node.index, this.activity);
+    this.links.push(link);
+    relay.links.add(link);
+    proc.links.add(link);
+    const server = new RpcConnection(link.server, { peer: `${node.name}#${link.id}` });
+    relay.service.attach(server, { id: `${node.name}#${link.id}` });
+    // No request timeout: a request that never gets an answer is a liveness bug the final
+    // quiescence check reports, deterministically, instead of a wall-clock timer.
+    const conn = new RpcConnection(link.client, { peer: 'relay', requestTimeoutMs: Infinity });
+    try {
+      const replica = proc.replica!;
+      const hello =
+        node.role === 'sharer'
+          ? await helloAsSharer(conn, { replica, worktreeId: this.worktreeId, secrets: this.secrets, name: 'fuzz', signal })
+          : await helloAsJoiner(conn, { replica, worktreeId: this.worktreeId, secret: this.secrets.readWrite, signal });
+      return { conn, access: hello.access! };
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+  }
+
+  /** Starts a replica process the way `share`/`join` do (with `--yes`, no watcher). */
+  private async startReplica(node: Node): Promise<void> {
+    const epoch = ++this.epochs;
+    const proc: Proc = { epoch, stop: new AbortController(), fs: new FencedFs(node.fs), links: new Set() };
+    node.proc = proc;
+    const own = /^(m:u:\d{12}(\.(?!r\d+$)[^.]+)?|f:[^:]+:u:\d{12}\.(?!r\d+$).+)$/;
+    const kv = node.kv.open({
+      beforeWrite: () => {
+        if (proc.crashAtWrite !== undefined && --proc.crashAtWrite <= 0) this.crashReplica(node, 'mid-write');
+      },
+      onBatch: (ops: readonly KvBatchOp[]) => {
+        for (const op of ops) {
+          if (op.type !== 'put' || !own.test(op.key)) continue;
+          const clock = Y.parseUpdateMeta(op.value).to.get(node.clientId);
+          const doc = op.key.startsWith('m:') ? 'm' : op.key.slice(2, op.key.indexOf(':', 2));
+          const seq = Number(op.key.slice(op.key.indexOf(':u:') + 3, op.key.indexOf(':u:') + 15));
+          if (clock !== undefined) node.ledger.push({ doc, seq, clock });
+        }
+      },
+    });
+    this.log(`${node.name} start (epoch ${epoch})`);
+    try {
+      // The identity a first start would draw at random, drawn from the seed instead.
+      if (!(await kv.get('meta:replica'))) await kv.put('meta:replica', jsonBytes({ replicaId: node.replicaId, clientId: node.clientId, name: node.name }));
+      const replica = await Replica.open({ fs: proc.fs, kv, env: { USER: node.name }, home: '/mem/home', now: () => this.clock.now });
+      proc.replica = replica;
+      let state: SyncState;
+      let firstJoin = false;
+      const metaName = node.role === 'sharer' ? 'share' : 'join';
+      const saved = await replica.getMeta<SyncState>(metaName);
+      if (saved) state = { relaySeq: saved.relaySeq, acked: saved.acked };
+      else if (node.role === 'sharer') {
+        state = { relaySeq: 0, acked: -1 };
+        await replica.putMeta(metaName, state);
+      } else {
+        await replica.detachLocalFiles();
+        firstJoin = true;
+        state = { relaySeq: 0, acked: replica.seq };
+        node.privateUpTo = Math.max(node.privateUpTo, replica.seq);
+        await replica.putMeta(metaName, state);
+      }
+      const saveState = async (s: SyncState) => {
+        await replica.putMeta(metaName, { relaySeq: s.relaySeq, acked: s.acked });
+        if (node.proc === proc) node.acked = Math.max(node.acked, s.acked);
+      };
+      const loop = new SyncLoop({
+        replica, worktreeId: this.worktreeId, state, saveState, signal: proc.stop.signal, firstCatchUpWithoutScan: firstJoin,
+        connect: (signal) => this.connect(node, proc, signal),
+        backoff: (attempt, signal) => this.sleep(Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)) * (0.75 + this.rng.next() * 0.5), signal),
+        onEvent: (e) => {
+          if (node.proc !== proc) return;
+          if (e.type === 'uploaded') node.acked = Math.max(node.acked, e.upTo);
+          if (e.type === 'error') {
+            this.count(`error:${e.code}`);
+            if (!TRANSIENT.has(e.code)) this.failure ??= `${node.name} reported error ${e.code}: ${e.message}`;
+          }
+        },
+        // What `watch` does once in sync: one extra pass for anything saved meanwhile.
+        onInSync: () => void this.localChange(node, proc),
+      });
+      proc.loop = loop;
+      proc.done = loop.run().then(
+        () => {
+          if (node.proc === proc && !proc.stop.signal.aborted) proc.exited = 'returned';
+        },
+        (err: unknown) => {
+          if (node.proc === proc && !proc.stop.signal.aborted) {
+            proc.exited = `${toCshareError(err).code}: ${(err as Error).message}`;
+            this.failure ??= `${node.name}'s sync loop stopped: ${proc.exited}`;
+          }
+        },
+      );
+    } catch (err) {
+      if (node.proc === proc) this.failure ??= `${node.name} failed to start: ${(err as Error).stack}`;
+    }
+  }
+
+  private crashReplica(node: Node, why: string): void {
+    const proc = node.proc;
+    if (!proc) return;
+    node.proc = undefined;
+    // Fence first: from here on the dead process can neither read nor write anything.
+    node.kv.crash();
+    proc.fs.fenced = true;
+    for (const link of proc.links) link.break(0, 0);
+    proc.stop.abort();
+    this.log(`${node.name} crash (${why})`);
+    this.count('replicaCrashes');
+  }
+
+  /** What the file watcher does after a save: record and upload. */
+  private localChange(node: Node, proc: Proc): void {
+    if (node.proc !== proc || !proc.loop) return;
+    node.dirty = false;
+    proc.loop.localChange().catch((err: unknown) => this.expectTransient(node, proc, 'local change', err));
+  }
+
+  private expectTransient(node: Node, proc: Proc, what: string, err: unknown): void {
+    if (node.proc !== proc) return; // the process crashed meanwhile
+    const e = toCshareError(err);
+    this.count(`error:${e.code}`);
+    if (!TRANSIENT.has(e.code)) this.failure ??= `${node.name}: ${what} failed with ${e.code}: ${e.stack}`;
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.timers.push({ at: this.time + ms, fire: resolve });
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  private advance(ms: number): void {
+    this.time += ms;
+    const due = this.timers.filter((t) => t.at <= this.time);
+    this.timers = this.timers.filter((t) => t.at > this.time);
+    for (const t of due) t.fire();
+    this.activity.n++;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // What users do
+
+  private randomPath(): string {
+    return `${this.rng.pick(DIRS)}${this.rng.pick(NAMES)}.${this.rng.pick(['txt', 'md'])}`;
+  }
+
+  private randomText(): string {
+    const n = this.rng.int(4);
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) lines.push(Array.from({ length: 1 + this.rng.int(3) }, () => this.rng.pick(WORDS)).join(' '));
+    return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+  }
+
+  private userAction(node: Node): void {
+    const fs = node.fs;
+    const files = fs.files();
+    const texts = files.filter((f) => !f.startsWith('bin/'));
+    const r = this.rng.int(100);
+    const enc = new TextEncoder();
+    if (r < 20 || texts.length === 0) {
+      const path = this.randomPath();
+      if (fs.lstat(path)?.kind === 'dir') return;
+      fs.writeFile(path, enc.encode(this.randomText()));
+      this.log(`${node.name}: write ${path}`);
+    } else if (r < 60) {
+      const path = this.rng.pick(texts);
+      const old = new TextDecoder().decode(fs.readFile(path));
+      const at = this.rng.int(old.length + 1);
+      const del = this.rng.chance(0.4) ? this.rng.int(Math.min(8, old.length - at) + 1) : 0;
+      const next = old.slice(0, at) + (this.rng.chance(0.8) ? this.rng.pick(WORDS) + (this.rng.chance(0.3) ? '\n' : ' ') : '') + old.slice(at + del);
+      fs.writeFile(path, enc.encode(next));
+      this.log(`${node.name}: edit ${path} @${at} -${del}`);
+    } else if (r < 70 && files.length > 0) {
+      const path = this.rng.pick(files);
+      fs.remove(path);
+      this.log(`${node.name}: delete ${path}`);
+    } else if (r < 80 && files.length > 0) {
+      const from = this.rng.pick(files);
+      const to = from.startsWith('bin/') ? `bin/${this.rng.pick(NAMES)}.dat` : this.randomPath();
+      if (to === from || fs.lstat(to)) return;
+      fs.rename(from, to);
+      this.log(`${node.name}: rename ${from} -> ${to}`);
+    } else if (r < 90) {
+      const path = `bin/${this.rng.pick(NAMES)}.dat`;
+      const bytes = this.rng.bytes(1 + this.rng.int(40));
+      bytes[0] = 0; // NUL: binary
+      fs.writeFile(path, bytes);
+      this.log(`${node.name}: binary ${path} (${bytes.length} bytes)`);
+    } else if (files.length > 0) {
+      const path = this.rng.pick(files);
+      const st = fs.lstat(path)!;
+      fs.chmod(path, st.mode & 0o111 ? 0o644 : 0o755);
+      this.log(`${node.name}: chmod ${path}`);
+    }
+    node.dirty = true;
+  }
+
+  /** `cshare undo` through the control socket of the running process: undo, then upload. */
+  private undo(node: Node): void {
+    const proc = node.proc;
+    if (!proc?.replica || !proc.loop) return;
+    const path = this.rng.chance(0.3) && node.fs.files().length > 0 ? this.rng.pick(node.fs.files()) : undefined;
+    this.log(`${node.name}: undo${path ? ` ${path}` : ''}`);
+    this.count('undos');
+    const replica = proc.replica;
+    const loop = proc.loop;
+    void (async () => {
+      try {
+        await replica.undo({ path });
+        await loop.localChange();
+      } catch (err) {
+        const e = toCshareError(err);
+        if (['NOTHING_TO_UNDO', 'UNDO_CONFLICT'].includes(e.code)) this.count(`undo:${e.code}`);
+        else this.expectTransient(node, proc, 'undo', err);
+      }
+    })();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The run
+
+  async run(): Promise<FuzzResult> {
+    const steps = this.opts.steps ?? 120;
+    const enc = new TextEncoder();
+    // The sharer starts with a small tree; a joiner sometimes with files of its own.
+    const sharer = this.nodes[0]!;
+    for (let i = 0; i < 1 + this.rng.int(4); i++) sharer.fs.writeFile(this.randomPath(), enc.encode(this.randomText()));
+    for (const node of this.nodes.slice(1)) if (this.rng.chance(0.2)) node.fs.writeFile(this.randomPath(), enc.encode(this.randomText()));
+    this.startRelay();
+    await this.startReplica(sharer);
+    // A join code exists only once the share is registered (and has uploaded its manifest).
+    await this.quiesce();
+    if (!sharer.proc?.loop?.session) this.fail('the sharer did not connect');
+    for (const node of this.nodes.slice(1)) if (this.rng.chance(0.7)) await this.startReplica(node);
+    await this.settle();
+
+    for (let step = 0; step < steps; step++) {
+      await this.step();
+      await this.settle();
+    }
+    await this.heal();
+    this.check();
+    const final = this.nodes[0]!.fs.snapshot();
+    const hash = createHash('sha256').update(JSON.stringify(this.stats));
+    for (const node of this.nodes) {
+      for (const [key, value] of (node.kv.disk as unknown as { map: Map<string, Uint8Array> }).map) hash.update(key).update(value);
+    }
+    return { seed: this.seed, steps, trace: this.trace, final: JSON.stringify(final), fingerprint: hash.digest('hex'), stats: this.stats };
+  }
+
+  private async step(): Promise<void> {
+    const rng = this.rng;
+    const r = rng.int(1000);
+    const node = rng.pick(this.nodes);
+    const open = this.links.filter((l) => !l.done);
+    this.links = open;
+    if (r < 350) {
+      // Deliver some frames of one connection, one direction.
+      const busy = open.flatMap((l) => [l.client, l.server]).filter((e) => e.out.length > 0);
+      if (busy.length === 0) return;
+      const end = rng.pick(busy);
+      const replay = () => (rng.chance(0.03) ? rng.int(1 << 20) : undefined);
+      const n = end.link.deliver(end, 1 + rng.int(rng.chance(0.3) ? 50 : 5), replay);
+      if (n > 0) this.count('delivered');
+    } else if (r < 500) {
+      this.userAction(node);
+      if (rng.chance(0.5) && node.proc) this.localChange(node, node.proc);
+    } else if (r < 580) {
+      if (node.dirty && node.proc) {
+        this.log(`${node.name}: watcher fires`);
+        this.localChange(node, node.proc);
+      }
+    } else if (r < 610) {
+      this.undo(node);
+    } else if (r < 650) {
+      this.advance(100 + rng.int(3000));
+    } else if (r < 670) {
+      if (open.length === 0) return;
+      const link = rng.pick(open);
+      this.log(`break link ${link.id} of ${this.nodes[link.owner]!.name}`);
+      this.count('breaks');
+      link.break(rng.int(link.client.out.length + 1), rng.int(link.server.out.length + 1));
+    } else if (r < 690) {
+      if (node.partitioned) return;
+      node.partitioned = true;
+      this.log(`${node.name} partitioned`);
+      this.count('partitions');
+      for (const link of node.proc?.links ?? []) link.break(rng.int(link.client.out.length + 1), rng.int(link.server.out.length + 1));
+    } else if (r < 720) {
+      if (!node.partitioned) return;
+      node.partitioned = false;
+      this.log(`${node.name} reachable`);
+    } else if (r < 745) {
+      if (!node.proc) return;
+      if (rng.chance(0.5)) this.crashReplica(node, 'now');
+      else {
+        node.proc.crashAtWrite = 1 + rng.int(12);
+        this.log(`${node.name} will crash at write ${node.proc.crashAtWrite}`);
+      }
+    } else if (r < 800) {
+      if (node.proc) return;
+      await this.startReplica(node);
+    } else if (r < 815) {
+      if (!this.relay) return;
+      if (rng.chance(0.5)) this.crashRelay('now');
+      else {
+        this.relay.crashAtWrite = 1 + rng.int(12);
+        this.log(`relay will crash at write ${this.relay.crashAtWrite}`);
+      }
+    } else if (r < 850) {
+      if (this.relay) return;
+      this.startRelay();
+    } else {
+      // Flush: everything in flight arrives (keeps runs from being all backlog).
+      for (const l of open) {
+        l.deliver(l.client, Infinity);
+        l.deliver(l.server, Infinity);
+      }
+    }
+  }
+
+  /** Ends every fault and lets the world run until nothing is left to do. */
+  private async heal(): Promise<void> {
+    this.log('--- heal ---');
+    if (this.relay) this.relay.crashAtWrite = undefined;
+    else this.startRelay();
+    for (const node of this.nodes) {
+      node.partitioned = false;
+      if (node.proc) node.proc.crashAtWrite = undefined;
+      else await this.startReplica(node);
+    }
+    await this.quiesce();
+    // The watcher fires for whatever is still unrecorded on disk.
+    for (const node of this.nodes) if (node.proc) this.localChange(node, node.proc);
+    await this.quiesce();
+    if (!this.relay) this.fail('the relay is down after healing');
+    for (const node of this.nodes) {
+      if (!node.proc) this.fail(`${node.name} is down after healing (crashed on its own?)`);
+      if (node.proc.exited) this.fail(`${node.name}'s sync loop ended: ${node.proc.exited}`);
+      if (!node.proc.loop?.session) this.fail(`${node.name} is not connected after healing (stuck?)`);
+    }
+  }
+
+  private async quiesce(): Promise<void> {
+    for (let round = 0; ; round++) {
+      if (round > 500) this.fail('no quiescence after healing');
+      await this.settle();
+      const open = this.links.filter((l) => !l.done);
+      this.links = open;
+      let moved = 0;
+      for (const l of open) moved += l.deliver(l.client, Infinity) + l.deliver(l.server, Infinity);
+      if (moved > 0) continue;
+      if (this.timers.length > 0) {
+        this.advance(Math.max(0, Math.min(...this.timers.map((t) => t.at)) - this.time));
+        continue;
+      }
+      await this.settle();
+      if (this.links.every((l) => l.client.out.length === 0 && l.server.out.length === 0) && this.timers.length === 0) return;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The properties
+
+  private check(): void {
+    const nodes = this.nodes;
+    const ref = nodes[0]!;
+    const refTree = ref.fs.snapshot();
+    for (const node of nodes.slice(1)) {
+      const tree = node.fs.snapshot();
+      if (JSON.stringify(tree) !== JSON.stringify(refTree)) {
+        const paths = [...new Set([...Object.keys(tree), ...Object.keys(refTree)])].filter((p) => tree[p] !== refTree[p]).sort();
+        const show = (t: Record<string, string>, p: string) => (t[p] === undefined ? 'absent' : t[p]!.length > 40 ? `${t[p]!.slice(0, 40)}...` : t[p]);
+        this.fail(`worktrees differ between ${ref.name} and ${node.name}: ${paths.map((p) => `${p}: ${show(refTree, p)} vs ${show(tree, p)}`).join('; ')}`);
+      }
+    }
+    const states = nodes.map((n) => storeState(n));
+    const refState = states[0]!;
+    // Every own change a replica made durable, and so every acknowledged one, is everywhere.
+    for (const origin of nodes) {
+      for (const { doc, seq, clock } of origin.ledger) {
+        if (seq <= origin.privateUpTo) continue;
+        states.forEach((s, i) => {
+          const have = s.vectors.get(doc)?.get(origin.clientId) ?? 0;
+          if (have < clock) {
+            const acked = seq <= origin.acked ? 'acknowledged ' : '';
+            this.fail(`${acked}change ${seq} of ${origin.name} (${doc === 'm' ? 'manifest' : `file ${doc}`}, clock ${clock}) is missing on ${nodes[i]!.name} (has ${have})`);
+          }
+        });
+      }
+    }
+    states.forEach((s, i) => {
+      const name = nodes[i]!.name;
+      if (s.live !== refState.live) this.fail(`live manifests differ: ${ref.name} ${refState.live} vs ${name} ${s.live}`);
+      for (const doc of new Set([...s.vectors.keys(), ...refState.vectors.keys()])) {
+        const a = svString(refState.vectors.get(doc));
+        const b = svString(s.vectors.get(doc));
+        if (a !== b) this.fail(`state vectors of ${doc === 'm' ? 'the manifest' : `file ${doc} (${s.names.get(doc) ?? refState.names.get(doc)})`} differ: ${ref.name} ${a} vs ${name} ${b}`);
+      }
+    });
+  }
+}
+
+function svString(sv: Map<number, number> | undefined): string {
+  return JSON.stringify([...(sv ?? new Map<number, number>())].filter(([, c]) => c > 0).sort((a, b) => a[0] - b[0]));
+}
+
+/** State vectors of the manifest and every file doc, and the live manifest, from a store. */
+function storeState(node: Node): { vectors: Map<string, Map<number, number>>; live: string; names: Map<string, string> } {
+  const map = (node.kv.disk as unknown as { map: Map<string, Uint8Array> }).map;
+  const docs = new Map<string, Uint8Array[]>();
+  for (const [key, value] of map) {
+    let doc: string | undefined;
+    if (key === 'm:snap' || key.startsWith('m:u:')) doc = 'm';
+    else if (key.startsWith('f:') && (key.endsWith(':snap') || key.includes(':u:'))) doc = key.slice(2, key.indexOf(':', 2));
+    if (doc === undefined) continue;
+    const list = docs.get(doc) ?? [];
+    list.push(value);
+    docs.set(doc, list);
+  }
+  const vectors = new Map<string, Map<number, number>>();
+  for (const [doc, updates] of docs) vectors.set(doc, Y.decodeStateVector(Y.encodeStateVectorFromUpdate(Y.mergeUpdates(updates))));
+  const m = docs.get('m') ?? [];
+  const manifest = ManifestDoc.load(1, undefined, m);
+  const live = JSON.stringify([...manifest.live()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, { fileId, entry }]) => [path, fileId, entry.kind, entry.mode, entry.kind === 'text' ? entry.base : entry.digest]));
+  const names = new Map<string, string>();
+  for (const [fileId, e] of manifest.all()) names.set(fileId, `${e.path}${e.deleted ? ' (deleted)' : ''}`);
+  manifest.destroy();
+  return { vectors, live, names };
+}
+
+/** Runs one seed; throws {@link FuzzFailure} if a property fails. */
+export async function runSeed(seed: number, opts: FuzzOptions = {}): Promise<FuzzResult> {
+  const world = new World(seed, opts);
+  try {
+    return await world.run();
+  } catch (err) {
+    if (err instanceof FuzzFailure) throw err;
+    throw new FuzzFailure(seed, `crashed: ${(err as Error)?.stack ?? err}`, world.trace);
+  }
+}
