@@ -16,8 +16,8 @@ import { diffToOps, opsStats } from './textDiff.js';
 export interface ChangeSet {
   manifest: Uint8Array[];
   files: { fileId: string; updates: Uint8Array[] }[];
-  /** Blobs, each with a file that references it (for protocols that name files). */
-  blobs: { digest: string; bytes: Uint8Array; fileId?: string }[];
+  /** Blobs, each with a file that references it and its path (for protocols that name files). */
+  blobs: { digest: string; bytes: Uint8Array; fileId?: string; path?: string }[];
 }
 
 /** Where remote changes came from, for the history. */
@@ -88,7 +88,10 @@ async function blobsFor(ctx: ReplicaContext, digests: Map<string, string>): Prom
   const values = await ctx.store.kv.getMany(list.map(([d]) => `b:${d}`));
   const out: ChangeSet['blobs'] = [];
   values.forEach((bytes, i) => {
-    if (bytes) out.push({ digest: list[i]![0], bytes, fileId: list[i]![1] });
+    if (!bytes) return;
+    const [digest, fileId] = list[i]!;
+    const entry = ctx.manifest.get(fileId);
+    out.push({ digest, bytes, fileId, ...(entry && !entry.deleted ? { path: entry.path } : {}) });
   });
   return out;
 }
@@ -138,6 +141,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     for (const [fileId, old] of ctx.manifest.applyUpdate(update)) if (!before.has(fileId)) before.set(fileId, old);
     ctx.logManifestUpdate(batch, seq, update, `r${i}`);
   });
+  if (before.size > 0) keepLastWriter(ctx, batch, before);
 
   // File docs: integrate, remembering each text as it was. A file may come in several
   // entries (a catch-up sends one per relay seq): its updates are numbered across all of
@@ -239,6 +243,36 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   }
   await ctx.commit(batch);
   return recorded;
+}
+
+/**
+ * Last writer wins by Lamport timestamp (ties: the higher replica id), for every manifest
+ * entry (a binary's content, a rename, a delete). Yjs orders concurrent writes of one map key
+ * by client id instead, so when a remote entry displaced a newer one of this replica, this
+ * replica sets its entry again, after both: every replica then converges on it. The clock
+ * also moves past every timestamp seen, so a later local change orders after them.
+ */
+function keepLastWriter(ctx: ReplicaContext, batch: ChangeBatch, before: Map<string, ManifestEntry | undefined>): void {
+  const keep: [string, ManifestEntry][] = [];
+  for (const [fileId, old] of before) {
+    const now = ctx.manifest.get(fileId);
+    if (!now) continue;
+    if (now.lamport > ctx.lamport) ctx.lamport = now.lamport;
+    if (old && old.by === ctx.identity.replicaId && now.by !== old.by && isNewer(old, now)) keep.push([fileId, old]);
+  }
+  if (keep.length > 0) {
+    const update = ctx.manifest.change((set) => {
+      for (const [fileId, entry] of keep) set(fileId, { ...entry, lamport: ctx.nextLamport() });
+    });
+    // Logged as this replica's own change (no `.r` suffix), so the next push uploads it.
+    ctx.logManifestUpdate(batch, ctx.nextSeq(), update);
+  }
+  batch.putJson('meta:lamport', ctx.lamport);
+}
+
+/** Does `a` win over `b` as the later write? */
+function isNewer(a: ManifestEntry, b: ManifestEntry): boolean {
+  return a.lamport > b.lamport || (a.lamport === b.lamport && a.by > b.by);
 }
 
 /** A path whose content or mode `applyChanges` brings to the manifest's state. */

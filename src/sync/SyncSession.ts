@@ -31,6 +31,9 @@ const FETCH_PER_STREAM = 64;
 const FETCH_CHUNKS_PER_STREAM = 96;
 const FETCH_STREAMS = 4;
 
+/** Entries per `manifest/offer`. */
+const OFFER_PAGE = 5000;
+
 /** Files modified this recently are uploaded first: they are what people work on. */
 const RECENT_MS = 24 * 60 * 60 * 1000;
 
@@ -187,7 +190,11 @@ export class SyncSession {
       // then `opts.afterManifest` (the join code is printed), then the rest.
       const recent = await replica.recentFileIds(RECENT_MS);
       const first = (fileId: string | undefined) => fileId !== undefined && recent.has(fileId);
-      const blobs = [...changes.blobs.filter((b) => first(b.fileId)), ...changes.blobs.filter((b) => !first(b.fileId))];
+      // Steps 1–2: offer the content about to go up; the relay answers which it lacks (and
+      // remembers who offered it, to ask for it first if a joiner wants it meanwhile).
+      const stored = await this.storedOnRelay(changes.blobs);
+      const toSend = changes.blobs.filter((b) => !stored.has(b.digest));
+      const blobs = [...toSend.filter((b) => first(b.fileId)), ...toSend.filter((b) => !first(b.fileId))];
       const files = [...changes.files.filter((f) => first(f.fileId)), ...changes.files.filter((f) => !first(f.fileId))];
       const total = blobs.length + files.length + (changes.manifest.length > 0 ? 1 : 0);
       let done = 0;
@@ -241,6 +248,38 @@ export class SyncSession {
   }
 
   /**
+   * Which of `blobs` the relay has already, by one `manifest/offer` per page of entries
+   * (path, file id, digest). A blob without a path, or whose path would make the offer
+   * ambiguous, is not offered (it is uploaded; uploads are idempotent). A refused offer only
+   * means everything is uploaded.
+   */
+  private async storedOnRelay(blobs: ChangeSet['blobs']): Promise<Set<string>> {
+    const { conn, worktreeId, signal } = this.opts;
+    const entries: { path: string; fileId: string; digest: string }[] = [];
+    const folded = new Set<string>();
+    for (const b of blobs) {
+      if (b.fileId === undefined || b.path === undefined) continue;
+      const key = b.path.normalize('NFC').toLowerCase();
+      if (folded.has(key)) continue;
+      folded.add(key);
+      entries.push({ path: b.path, fileId: b.fileId, digest: b.digest });
+    }
+    const stored = new Set<string>();
+    try {
+      for (let i = 0; i < entries.length; i += OFFER_PAGE) {
+        const page = entries.slice(i, i + OFFER_PAGE);
+        const { need } = await conn.request('manifest/offer', { worktreeId, entries: page }, { signal });
+        const needed = new Set(need);
+        for (const e of page) if (!needed.has(e.fileId)) stored.add(e.digest);
+      }
+    } catch (err) {
+      if (signal?.aborted || !(err instanceof CshareError) || (err.code !== 'BAD_PATH' && err.code !== 'TOO_LARGE')) throw err;
+      log('offer refused (%s); uploading everything', err.message);
+    }
+    return stored;
+  }
+
+  /**
    * Applies live events until the subscription or connection ends. Resolves when it ends
    * (the caller reconnects and catches up), rejects only on abort.
    */
@@ -272,6 +311,16 @@ export class SyncSession {
     switch (event.type) {
       case 'manifest':
         await this.serial(() => this.applyLive({ manifest: [event.update], files: [], blobs: [] }, event.by ?? '', event.seq));
+        // If that displaced a later write of this replica, applying set it again (last writer
+        // by Lamport time wins): upload it now rather than with the next local save.
+        // Its failure is an upload's, not this event's: reported, and retried with the next push.
+        if (this.opts.access === 'rw') {
+          await this.push().catch((err: unknown) => {
+            if (this.opts.signal?.aborted) return;
+            const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
+            this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message });
+          });
+        }
         return;
       case 'file-update':
         if (event.update) await this.serial(() => this.applyLive({ manifest: [], files: [{ fileId: event.fileId, updates: [event.update!] }], blobs: [] }, event.by ?? '', event.seq));

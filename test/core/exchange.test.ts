@@ -76,6 +76,31 @@ describe('exchanging changes between replicas', () => {
     expect(read(rootB, 'f.txt')).toBe('one!\ntwo\nthree?\n');
   });
 
+  it('settles concurrent binary writes on the last writer by Lamport time, whichever client id Yjs prefers', async () => {
+    // Run both ways round: Yjs alone would pick the same replica in both runs.
+    for (const lateIsA of [true, false]) {
+      const { rootA, rootB, ab, ba, b, a } = await pair();
+      writeTree(rootA, { 'bin.dat': new Uint8Array([0, 1, 0]) });
+      await ab();
+      const [lateRoot, earlyRoot] = lateIsA ? [rootA, rootB] : [rootB, rootA];
+      // The early side writes once; the late side twice (the second write is the last one).
+      writeFileSync(join(earlyRoot, 'bin.dat'), new Uint8Array([0, 2, 0]));
+      writeFileSync(join(lateRoot, 'bin.dat'), new Uint8Array([0, 3, 0]));
+      await (lateIsA ? a : b).scan();
+      writeFileSync(join(lateRoot, 'bin.dat'), new Uint8Array([0, 4, 0]));
+      await ab();
+      await ba();
+      await ab();
+      await ba();
+      expect([...readFileSync(join(rootA, 'bin.dat'))]).toEqual([0, 4, 0]);
+      expect([...readFileSync(join(rootB, 'bin.dat'))]).toEqual([0, 4, 0]);
+      // The losing version stays in its writer's history.
+      const early = lateIsA ? b : a;
+      const entries = await early.log({ path: 'bin.dat' });
+      expect(entries.some((e) => e.kind === 'edit' && e.replica === early.identity.replicaId)).toBe(true);
+    }
+  });
+
   it('keeps both a rename on one side and an edit of the same file on the other', async () => {
     const { rootA, rootB, ab, ba } = await pair();
     writeTree(rootA, { 'old.txt': 'hello\n' });

@@ -129,4 +129,28 @@ describe('sync sessions through the relay service', () => {
     await bob.session.catchUp();
     expect(read(bob.root, 'log.txt')).toBe(text.replace('line 100', 'LINE 100'));
   });
+
+  it('offers content before uploading it: blobs the relay already has are not sent again', async () => {
+    const relay = new RelayHarness();
+    const root = tempDir();
+    const big = new Uint8Array(200_000).map((_, i) => (i * 7) % 256);
+    writeTree(root, { 'a.bin': big, 'b.txt': 'hello\n'.repeat(1000) });
+    const uploads: number[] = [];
+    const onEvent = (e: { type: string; bytes?: number }) => {
+      if (e.type === 'uploaded') uploads.push(e.bytes!);
+    };
+    const first = await side(relay, 'sharer', 'alice', { relaySeq: 0, acked: -1 }, root);
+    (first.session as unknown as { opts: { onEvent: typeof onEvent } }).opts.onEvent = onEvent;
+    await first.session.push();
+    expect(uploads[0]).toBeGreaterThan(big.byteLength);
+    // The same worktree shared again from scratch (its acknowledged state lost): the offer
+    // finds both blobs on the relay, so only the manifest goes up.
+    const again = await side(relay, 'sharer', 'alice', { relaySeq: 0, acked: -1 }, root);
+    (again.session as unknown as { opts: { onEvent: typeof onEvent } }).opts.onEvent = onEvent;
+    await again.session.push();
+    expect(uploads[1]).toBeLessThan(2000);
+    const bob = await side(relay, 'joiner', 'bob');
+    await bob.session.catchUp();
+    expect(treeOf(bob.root)).toEqual(treeOf(root));
+  });
 });
