@@ -8,7 +8,7 @@ import { ChangeBatch, ReplicaStore, jsonBytes, type ReplicaIdentity } from './Re
 import { scanWorktree, type ScanResult } from './Scanner.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { fileHistory } from './fileHistory.js';
-import { applyChanges, collectChanges, missingBlobs, type ChangeOrigin, type ChangeSet } from './exchange.js';
+import { applyChanges, collectChanges, collectOutgoing, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
 import type { RecordedChange } from './recordScan.js';
 import { CshareError } from './errors.js';
 import { FsJournal } from './FsJournal.js';
@@ -136,6 +136,11 @@ export class Replica {
   /** This replica's own changes after `since` (-1: the whole state), for another replica or the relay. */
   async changesSince(since: number): Promise<{ changes: ChangeSet; upTo: number }> {
     return collectChanges(this.ctx, since);
+  }
+
+  /** As {@link changesSince}, with blobs by reference (read each with {@link blob} when it is sent). */
+  async outgoingSince(since: number): Promise<{ changes: OutgoingChanges; upTo: number }> {
+    return collectOutgoing(this.ctx, since);
   }
 
   /**

@@ -34,6 +34,32 @@ export interface ChangeOrigin {
  * edit offline, the upload is about the size of that edit.
  */
 export async function collectChanges(ctx: ReplicaContext, since: number): Promise<{ changes: ChangeSet; upTo: number }> {
+  const { changes, upTo } = await collectOutgoing(ctx, since);
+  const values = await ctx.store.kv.getMany(changes.blobs.map((b) => `b:${b.digest}`));
+  const blobs: ChangeSet['blobs'] = [];
+  changes.blobs.forEach((b, i) => {
+    const bytes = values[i];
+    if (bytes) blobs.push({ ...b, bytes });
+  });
+  return { changes: { ...changes, blobs }, upTo };
+}
+
+/** A blob of {@link OutgoingChanges}: named, its bytes read when it is sent. */
+export interface BlobRef {
+  digest: string;
+  fileId?: string;
+  path?: string;
+}
+
+/** {@link ChangeSet} with blobs by reference: a first share of a big tree need not hold every blob in memory. */
+export interface OutgoingChanges {
+  manifest: Uint8Array[];
+  files: ChangeSet['files'];
+  blobs: BlobRef[];
+}
+
+/** As {@link collectChanges}, with blobs by reference (read them with `ctx.store.blob`). */
+export async function collectOutgoing(ctx: ReplicaContext, since: number): Promise<{ changes: OutgoingChanges; upTo: number }> {
   const upTo = ctx.seq;
   if (since < 0) return { changes: await fullState(ctx), upTo };
   const kv = ctx.store.kv;
@@ -55,7 +81,7 @@ export async function collectChanges(ctx: ReplicaContext, since: number): Promis
     for await (const [key, value] of kv.iterate({ gte: `f:${fileId}:u:${from}`, lt: `f:${fileId}:u;` })) if (isOwnKey(key)) updates.push(value);
     if (updates.length > 0) files.push({ fileId, updates });
   }
-  return { changes: { manifest, files, blobs: await blobsFor(ctx, digests) }, upTo };
+  return { changes: { manifest, files, blobs: blobRefs(ctx, digests) }, upTo };
 }
 
 /** Updates this replica logged itself (remote ones carry an `.r<n>` suffix). */
@@ -63,7 +89,7 @@ function isOwnKey(key: string): boolean {
   return !/\.r\d+$/.test(key);
 }
 
-async function fullState(ctx: ReplicaContext): Promise<ChangeSet> {
+async function fullState(ctx: ReplicaContext): Promise<OutgoingChanges> {
   const files = new Map<string, Uint8Array[]>();
   // Snapshots sort after updates in key order (`:snap` > `:u:`) but must come first; order
   // does not matter to Yjs, it only saves pending-struct work.
@@ -79,20 +105,16 @@ async function fullState(ctx: ReplicaContext): Promise<ChangeSet> {
   return {
     manifest: [ctx.manifest.snapshot()],
     files: [...files].map(([fileId, updates]) => ({ fileId, updates })),
-    blobs: await blobsFor(ctx, digests),
+    blobs: blobRefs(ctx, digests),
   };
 }
 
-async function blobsFor(ctx: ReplicaContext, digests: Map<string, string>): Promise<ChangeSet['blobs']> {
-  const list = [...digests];
-  const values = await ctx.store.kv.getMany(list.map(([d]) => `b:${d}`));
-  const out: ChangeSet['blobs'] = [];
-  values.forEach((bytes, i) => {
-    if (!bytes) return;
-    const [digest, fileId] = list[i]!;
+function blobRefs(ctx: ReplicaContext, digests: Map<string, string>): BlobRef[] {
+  const out: BlobRef[] = [];
+  for (const [digest, fileId] of digests) {
     const entry = ctx.manifest.get(fileId);
-    out.push({ digest, bytes, fileId, ...(entry && !entry.deleted ? { path: entry.path } : {}) });
-  });
+    out.push({ digest, fileId, ...(entry && !entry.deleted ? { path: entry.path } : {}) });
+  }
   return out;
 }
 

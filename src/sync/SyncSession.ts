@@ -1,5 +1,5 @@
 import { CshareError } from '../core/errors.js';
-import type { ChangeSet } from '../core/exchange.js';
+import type { BlobRef, ChangeSet } from '../core/exchange.js';
 import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import type { RecordedChange } from '../core/recordScan.js';
@@ -185,7 +185,9 @@ export class SyncSession {
       const state = this.opts.state;
       replica.keepLogAfter(state.acked);
       await replica.scan({ signal });
-      const { changes, upTo } = await replica.changesSince(state.acked);
+      // Blobs by reference, each read as it goes up: a first share of a big tree does not
+      // hold all of its content in memory.
+      const { changes, upTo } = await replica.outgoingSince(state.acked);
       // The files the user is working on go first (design step 3); the manifest follows them,
       // then `opts.afterManifest` (the join code is printed), then the rest.
       const recent = await replica.recentFileIds(RECENT_MS);
@@ -209,10 +211,13 @@ export class SyncSession {
           this.opts.onEvent?.({ type: 'progress', done, total, bytes });
         }
       };
-      const uploadBlob = async (b: ChangeSet['blobs'][number]) => {
+      const uploadBlob = async (b: BlobRef) => {
         signal?.throwIfAborted();
-        bytes += b.bytes.byteLength;
-        await this.uploadBlob(b.digest, b.bytes, b.fileId);
+        const content = await replica.blob(b.digest);
+        if (content) {
+          bytes += content.byteLength;
+          await this.uploadBlob(b.digest, content, b.fileId);
+        }
         progress();
       };
       const uploadFile = async (file: ChangeSet['files'][number]) => {
@@ -253,7 +258,7 @@ export class SyncSession {
    * ambiguous, is not offered (it is uploaded; uploads are idempotent). A refused offer only
    * means everything is uploaded.
    */
-  private async storedOnRelay(blobs: ChangeSet['blobs']): Promise<Set<string>> {
+  private async storedOnRelay(blobs: readonly BlobRef[]): Promise<Set<string>> {
     const { conn, worktreeId, signal } = this.opts;
     const entries: { path: string; fileId: string; digest: string }[] = [];
     const folded = new Set<string>();
