@@ -28,6 +28,7 @@ import { GitIndex, type GitIndexEntry } from './gitIndex.js';
 import { IgnoreRules, type LayerStack } from './ignore/IgnoreRules.js';
 import { SecretFilter } from './ignore/secrets.js';
 import { logger } from './log.js';
+import { isCshareTempName } from './paths.js';
 import type { DirEntry, FileStat, WorktreeFs } from './ports.js';
 
 const log = logger('scan');
@@ -278,7 +279,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
     for (const e of entries) {
       const name = e.name;
       // Git skips `.git` at every depth (nested repositories); `.cshare` likewise holds a store.
-      if (name === '.git' || name === '.cshare') continue;
+      if (name === '.git' || name === '.cshare' || isCshareTempName(name)) continue;
       const path = dir === '' ? name : `${dir}/${name}`;
       if (name.includes('\uFFFD')) {
         onError(path, 'name is not valid UTF-8 (or contains U+FFFD); skipped');

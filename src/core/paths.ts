@@ -49,3 +49,13 @@ export function assertSafeRelPath(path: string): void {
     throw new CshareError('BAD_PATH', `Refusing unsafe path ${JSON.stringify(String(path).slice(0, 200))}: ${reason}.`, { path });
   }
 }
+
+/**
+ * Is `name` (one path segment) a temporary file of cshare's own atomic writes
+ * (`.<name>.cshare-tmp-<12 hex>`, see `NodeFs`)? A process killed between writing one and
+ * renaming it into place leaves it behind; it is never the user's file, so scans skip it
+ * instead of sharing it.
+ */
+export function isCshareTempName(name: string): boolean {
+  return /^\..+\.cshare-tmp-[0-9a-f]{12}$/.test(name);
+}

@@ -151,11 +151,16 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   });
 
   // A file at the path of an entry whose content has not arrived yet is not an edit of that
-  // entry (there is nothing to edit: no text to diff against): it is the user's own file,
-  // recorded as new, and the two entries' claim on the path resolves as concurrent creates do.
+  // entry (there is nothing to edit: no text to diff against). If it is still what this
+  // replica last wrote or scanned there (the stat cache's digest), it is the entry's previous
+  // content waiting to be replaced, not a change: recorded as new, it would win over the
+  // remote edit and bring the old content back everywhere. Otherwise it is the user's own
+  // file, recorded as new, and the two entries' claim on the path resolves as concurrent
+  // creates do.
   for (const m of [...pending.modified]) {
     if (await hasContent(ctx, m.fileId, m.entry)) continue;
     pending.modified.splice(pending.modified.indexOf(m), 1);
+    if (statCache.get(m.file.path)?.digest === m.file.digest) continue;
     pending.creates.push(m.file);
   }
 
