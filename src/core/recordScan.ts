@@ -5,7 +5,7 @@ import { patchFor, type OpEntry, type OpKind } from './history.js';
 import { logger } from './log.js';
 import { deriveFileId, type ManifestEntry } from './ManifestDoc.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
-import type { ReplicaContext } from './ReplicaContext.js';
+import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import { scanWorktree, type ScannedFile, type ScanResult } from './Scanner.js';
 
 const log = logger('record');
@@ -163,6 +163,16 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     if (statCache.get(m.file.path)?.digest === m.file.digest) continue;
     pending.creates.push(m.file);
   }
+  // Live entries never written here (see `materialize`).
+  const unseen: { fileId: string; entry: ManifestEntry }[] = [];
+  // Nor is a new file with the digest of an entry that was never on disk here a rename of it
+  // (a new empty file would otherwise take over any empty file still in transit).
+  for (const r of [...pending.renames]) {
+    if (await wasOnDisk(ctx, statCache, r.fileId, r.entry)) continue;
+    pending.renames.splice(pending.renames.indexOf(r), 1);
+    pending.creates.push(r.file);
+    unseen.push(r);
+  }
 
   for (const { file, fileId, entry } of pending.renames) {
     opts.signal?.throwIfAborted();
@@ -257,7 +267,10 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     opts.signal?.throwIfAborted();
     // A file whose content has not arrived yet (a joiner that got the manifest entry before
     // the blob) was never written here: its absence is not a delete.
-    if (!(await hasContent(ctx, fileId, entry))) continue;
+    if (!(await wasOnDisk(ctx, statCache, fileId, entry))) {
+      unseen.push({ fileId, entry });
+      continue;
+    }
     const seq = ctx.nextSeq();
     const op = base(seq, 'delete', fileId, entry.path);
     if (entry.kind === 'text') op.deleted = (await ctx.currentText(fileId, entry)).length;
@@ -277,9 +290,43 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   }
   for (const path of statCache.keys()) if (!scanned.has(path)) batch.del(`s:${path}`);
   await flush();
+  if (unseen.length > 0) {
+    const late = new ChangeBatch();
+    for (const { fileId, entry } of unseen) await materialize(ctx, late, statCache, fileId, entry);
+    await ctx.commit(late);
+  }
   await ctx.compact();
   log('recorded %d changes (%d files)', recorded.length, scan.files.length);
   return { recorded, files: scan.files.length, counts: scan.counts, errors: scan.errors };
+}
+
+/**
+ * Was this live entry's file ever on disk here? Every file a scan saw and every file an apply
+ * or undo wrote has a stat cache entry, until a scan records it gone; and its content is in the
+ * store. An entry whose content is still in transit has neither (its blob may be in the store
+ * for another file with the same content).
+ */
+async function wasOnDisk(ctx: ReplicaContext, statCache: Map<string, unknown>, fileId: string, entry: ManifestEntry): Promise<boolean> {
+  return statCache.has(entry.path) && (await hasContent(ctx, fileId, entry));
+}
+
+/**
+ * Writes a live entry that was never on disk here once its content is in the store after all:
+ * it came with another file of the same content (a local file, often an empty one), so no
+ * blob will arrive to make the apply write it.
+ */
+async function materialize(ctx: ReplicaContext, batch: ChangeBatch, statCache: Map<string, unknown>, fileId: string, entry: ManifestEntry): Promise<void> {
+  if (!(await hasContent(ctx, fileId, entry)) || ctx.fs.lstat(entry.path)) return;
+  const bytes = entry.kind === 'text' ? new TextEncoder().encode(await ctx.currentText(fileId, entry)) : await ctx.blobBytes(entry.digest);
+  if (entry.kind === 'symlink') ctx.fs.symlink(entry.path, new TextDecoder().decode(bytes));
+  else ctx.fs.writeFile(entry.path, bytes, entry.mode === 0o100755 ? 0o755 : 0o644);
+  const digest = gitBlobId(bytes);
+  if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest);
+  const st = ctx.fs.lstat(entry.path);
+  if (st) {
+    batch.putJson(`s:${entry.path}`, cacheEntry(st, entry.kind, digest));
+    statCache.set(entry.path, true);
+  }
 }
 
 /** Is the content of `entry` in the store (its doc history, else its blob)? */

@@ -402,7 +402,7 @@ export class World {
   private userAction(node: Node): void {
     const fs = node.fs;
     const files = fs.files();
-    const texts = files.filter((f) => !f.startsWith('bin/'));
+    const texts = files.filter((f) => !f.startsWith('bin/') && fs.lstat(f)?.kind === 'file');
     const r = this.rng.int(100);
     const enc = new TextEncoder();
     if (r < 20 || texts.length === 0) {
@@ -424,10 +424,18 @@ export class World {
       this.log(`${node.name}: delete ${path}`);
     } else if (r < 80 && files.length > 0) {
       const from = this.rng.pick(files);
-      const to = from.startsWith('bin/') ? `bin/${this.rng.pick(NAMES)}.dat` : this.randomPath();
+      const to = from.startsWith('bin/') ? `bin/${this.rng.pick(NAMES)}.dat` : from.endsWith('.lnk') ? `${this.rng.pick(DIRS)}${this.rng.pick(NAMES)}.lnk` : this.randomPath();
       if (to === from || fs.lstat(to)) return;
       fs.rename(from, to);
       this.log(`${node.name}: rename ${from} -> ${to}`);
+    } else if (r < 84) {
+      // A symlink to a file beside it (or to nothing): stays inside the worktree.
+      const dir = this.rng.pick(DIRS);
+      const path = `${dir}${this.rng.pick(NAMES)}.lnk`;
+      if (fs.lstat(path)) return;
+      const target = `${this.rng.pick(NAMES)}.${this.rng.pick(['txt', 'md'])}`;
+      fs.symlink(path, target);
+      this.log(`${node.name}: symlink ${path} -> ${target}`);
     } else if (r < 90) {
       const path = `bin/${this.rng.pick(NAMES)}.dat`;
       const bytes = this.rng.bytes(1 + this.rng.int(40));
@@ -443,23 +451,23 @@ export class World {
     node.dirty = true;
   }
 
-  /** `cshare undo` through the control socket of the running process: undo, then upload. */
-  private undo(node: Node): void {
+  /** `cshare undo` (or `redo`) through the control socket of the running process, then upload. */
+  private undo(node: Node, which: 'undo' | 'redo'): void {
     const proc = node.proc;
     if (!proc?.replica || !proc.loop) return;
     const path = this.rng.chance(0.3) && node.fs.files().length > 0 ? this.rng.pick(node.fs.files()) : undefined;
-    this.log(`${node.name}: undo${path ? ` ${path}` : ''}`);
-    this.count('undos');
+    this.log(`${node.name}: ${which}${path ? ` ${path}` : ''}`);
+    this.count(`${which}s`);
     const replica = proc.replica;
     const loop = proc.loop;
     void (async () => {
       try {
-        await replica.undo({ path });
+        await (which === 'undo' ? replica.undo({ path }) : replica.redo({ path }));
         await loop.localChange();
       } catch (err) {
         const e = toCshareError(err);
-        if (['NOTHING_TO_UNDO', 'UNDO_CONFLICT'].includes(e.code)) this.count(`undo:${e.code}`);
-        else this.expectTransient(node, proc, 'undo', err);
+        if (['NOTHING_TO_UNDO', 'NOTHING_TO_REDO', 'UNDO_CONFLICT'].includes(e.code)) this.count(`${which}:${e.code}`);
+        else this.expectTransient(node, proc, which, err);
       }
     })();
   }
@@ -519,7 +527,7 @@ export class World {
         this.localChange(node, node.proc);
       }
     } else if (r < 610) {
-      this.undo(node);
+      this.undo(node, rng.chance(0.75) ? 'undo' : 'redo');
     } else if (r < 650) {
       this.advance(100 + rng.int(3000));
     } else if (r < 670) {

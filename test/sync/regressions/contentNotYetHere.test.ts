@@ -45,3 +45,21 @@ describe('a local file at the path of an entry whose content has not arrived (co
     expect((await bob.scan()).recorded).toEqual([]);
   });
 });
+
+describe('a new file with the digest of an entry whose content has not arrived (convergence fuzz, seed 110)', () => {
+  it('is recorded as a new file, not as a rename of the file in transit', async () => {
+    const aliceFs = new MemFs('/mem/alice');
+    const alice = await open('alice', aliceFs);
+    aliceFs.writeFile('c.md', new Uint8Array());
+    await alice.scan();
+    const { changes } = await alice.changesSince(-1);
+
+    const bobFs = new MemFs('/mem/bob');
+    const bob = await open('bob', bobFs);
+    await bob.applyChanges({ manifest: changes.manifest, files: [], blobs: [] }, { replica: 'alice', author: 'alice' });
+    bobFs.writeFile('b.txt', new Uint8Array());
+    expect((await bob.scan()).recorded.map((c) => `${c.kind} ${c.path}`)).toEqual(['create b.txt']);
+    await bob.applyChanges({ manifest: [], files: [], blobs: changes.blobs }, { replica: 'alice', author: 'alice' });
+    expect(bobFs.files()).toEqual(['b.txt', 'c.md']);
+  });
+});
