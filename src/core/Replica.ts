@@ -154,7 +154,7 @@ export class Replica {
     // the disk and this object agree again and the same changes can be applied later.
     this.journal.begin();
     try {
-      const recorded = await applyChanges(this.ctx, changes, origin);
+      const recorded = await applyChanges(this.ctx, changes, origin, { scanned: opts.scanFirst !== false });
       this.journal.end();
       return recorded;
     } catch (err) {

@@ -147,7 +147,7 @@ export async function missingBlobs(ctx: ReplicaContext): Promise<string[]> {
  * overwritten is milliseconds for a live edit (and the overwritten save would still be in the
  * editor's buffer).
  */
-export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, origin: ChangeOrigin): Promise<RecordedChange[]> {
+export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, origin: ChangeOrigin, opts: { scanned?: boolean } = {}): Promise<RecordedChange[]> {
   const batch = new ChangeBatch();
   const seq = ctx.nextSeq();
   const incoming = new Map<string, Uint8Array>();
@@ -217,7 +217,9 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   for (const [path, prevId] of [...paths].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const winner = live.get(path);
     if (!winner) {
-      if (ctx.fs.lstat(path)) ctx.fs.remove(path);
+      const gone = ctx.fs.lstat(path);
+      if (gone && opts.scanned) await assertNoSaveSinceScan(ctx, path, readCurrent(ctx, path, gone.kind === 'symlink'));
+      if (gone) ctx.fs.remove(path);
       batch.del(`s:${path}`);
       const old = prevId ? before.get(prevId) : undefined;
       const now = prevId ? ctx.manifest.get(prevId) : undefined;
@@ -232,6 +234,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const st = ctx.fs.lstat(path);
     const onDisk = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
     const sameContent = onDisk !== undefined && gitBlobId(onDisk) === digest;
+    if (!sameContent && opts.scanned) await assertNoSaveSinceScan(ctx, path, onDisk);
     const wantMode = entry.mode === 0o100755 ? 0o755 : 0o644;
     if (!sameContent && entry.kind !== 'symlink') writes.push({ rel: path, data: bytes, mode: wantMode });
     plans.push({ path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode });
@@ -308,6 +311,20 @@ interface WritePlan {
   onDisk: Uint8Array | undefined;
   sameContent: boolean;
   wantMode: number;
+}
+
+/**
+ * Fails the apply if `path` no longer holds what the scan just before it saw there (the stat
+ * cache's digest): a local save landed in between (or the scan read a file half way through
+ * an in-place save). Writing over it would lose that save, and if the scan recorded a
+ * truncated state, make that deletion permanent everywhere. The caller rolls the apply back;
+ * it runs again after the next scan has recorded the save.
+ */
+async function assertNoSaveSinceScan(ctx: ReplicaContext, path: string, onDisk: Uint8Array | undefined): Promise<void> {
+  if (onDisk === undefined) return;
+  const seen = await ctx.store.getJson<{ digest?: string }>(`s:${path}`);
+  if (seen?.digest === undefined || seen.digest === gitBlobId(onDisk)) return;
+  throw new CshareError('IO', `${path} was saved while remote changes were being applied to it; they are applied again once the save is recorded`, { path });
 }
 
 function readCurrent(ctx: ReplicaContext, path: string, symlink: boolean): Uint8Array | undefined {

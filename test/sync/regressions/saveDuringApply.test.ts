@@ -1,0 +1,46 @@
+import { expect, it } from 'vitest';
+import { Replica } from '../../../src/core/Replica.js';
+import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
+import { MemFs } from '../../helpers/MemFs.js';
+
+/** A worktree whose next read of one file sees it empty: a scan catching an in-place save between its truncate and its write. */
+class TornFs extends MemFs {
+  tornOnce: string | undefined;
+  override readFile(rel: string): Uint8Array | undefined {
+    if (rel === this.tornOnce) {
+      this.tornOnce = undefined;
+      return new Uint8Array();
+    }
+    return super.readFile(rel);
+  }
+}
+
+const text = (s: string) => new TextEncoder().encode(s);
+const origin = { replica: 'alice', author: 'alice' };
+
+// Found by the multi-process chaos run (test/e2e/chaos.test.ts, seed 21): the scan before an
+// apply read a file half way through an in-place save (empty) and recorded that as deleting
+// everything; the apply then wrote the merged text over the completed save, so the deletion
+// of every acknowledged line in the file became permanent on every replica.
+it('an apply does not overwrite a file saved after the scan that preceded it; it applies once the save is recorded', async () => {
+  const aliceFs = new MemFs('/mem/alice');
+  const alice = await Replica.open({ fs: aliceFs, kv: new MemoryStore(), env: { USER: 'alice' }, home: '/mem/home' });
+  aliceFs.writeFile('notes.txt', text('one\ntwo\n'));
+  await alice.scan();
+  const first = await alice.changesSince(-1);
+  const bobFs = new TornFs('/mem/bob');
+  const bob = await Replica.open({ fs: bobFs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' });
+  await bob.applyChanges(first.changes, origin);
+
+  aliceFs.writeFile('notes.txt', text('one\ntwo\nalice\n'));
+  await alice.scan();
+  const edit = await alice.changesSince(first.upTo);
+
+  bobFs.writeFile('notes.txt', text('bob\none\ntwo\n'));
+  bobFs.tornOnce = 'notes.txt';
+  await expect(bob.applyChanges(edit.changes, origin)).rejects.toMatchObject({ code: 'IO' });
+  expect(new TextDecoder().decode(bobFs.readFile('notes.txt'))).toBe('bob\none\ntwo\n');
+  // The next attempt records the whole save first (re-inserting what the torn read dropped).
+  await bob.applyChanges(edit.changes, origin);
+  expect(new TextDecoder().decode(bobFs.readFile('notes.txt'))).toBe('bob\none\ntwo\nalice\n');
+});
