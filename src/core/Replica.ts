@@ -197,7 +197,13 @@ export class Replica {
 
   /** Is this blob in the store? */
   async hasBlob(digest: string): Promise<boolean> {
-    return (await this.ctx.store.blob(digest)) !== undefined;
+    return (await this.ctx.store.kv.hasMany([`b:${digest}`]))[0]!;
+  }
+
+  /** The ones of `digests` the store lacks. */
+  async lackingBlobs(digests: string[]): Promise<string[]> {
+    const have = await this.ctx.store.kv.hasMany(digests.map((d) => `b:${d}`));
+    return digests.filter((_, i) => !have[i]);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { CshareError } from './errors.js';
 import { gitBlobId } from './digest.js';
 import { patchFor, type OpEntry, type OpKind } from './history.js';
@@ -65,7 +66,11 @@ export async function collectOutgoing(ctx: ReplicaContext, since: number): Promi
   const kv = ctx.store.kv;
   const fileIds = new Set<string>();
   const digests = new Map<string, string>();
+  // Other replicas' ops (a join's thousands of creates, each with its text) are skipped
+  // without being parsed: the JSON of an own op always holds this marker.
+  const own = new TextEncoder().encode(`"replica":${JSON.stringify(ctx.identity.replicaId)}`);
   for await (const [key, value] of kv.iterate({ gt: `o:${seqKey(since)}`, lt: 'o;' })) {
+    if (Buffer.from(value.buffer, value.byteOffset, value.byteLength).indexOf(own) === -1) continue;
     const op = parseJson<OpEntry>(value, key);
     if (op.replica !== ctx.identity.replicaId) continue;
     fileIds.add(op.fileId);
@@ -132,8 +137,8 @@ export async function missingBlobs(ctx: ReplicaContext): Promise<string[]> {
     } else want.set(entry.digest, fileId);
   }
   const digests = [...want.keys()];
-  const have = await ctx.store.kv.getMany(digests.map((d) => `b:${d}`));
-  return digests.filter((_, i) => have[i] === undefined);
+  const have = await ctx.store.kv.hasMany(digests.map((d) => `b:${d}`));
+  return digests.filter((_, i) => !have[i]);
 }
 
 /**

@@ -23,6 +23,8 @@ export interface KvRange {
 export interface KvStore {
   get(key: string): Promise<Uint8Array | undefined>;
   getMany(keys: string[]): Promise<(Uint8Array | undefined)[]>;
+  /** Which keys exist, without reading their values (a join checks thousands of blobs). */
+  hasMany(keys: string[]): Promise<boolean[]>;
   put(key: string, value: Uint8Array): Promise<void>;
   del(key: string): Promise<void>;
   batch(ops: KvBatchOp[]): Promise<void>;

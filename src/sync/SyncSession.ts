@@ -25,7 +25,7 @@ async function pooled<T>(items: readonly T[], limit: number, fn: (item: T) => Pr
 
 /** Blobs applied (written to disk) together in a catch-up: at most this many, or bytes. */
 const APPLY_BATCH_FILES = 1000;
-const APPLY_BATCH_BYTES = 32 * 1024 * 1024;
+const APPLY_BATCH_BYTES = 8 * 1024 * 1024;
 /** Blobs asked for in one `blobs/fetch` stream, and such streams in flight. */
 const FETCH_PER_STREAM = 64;
 const FETCH_CHUNKS_PER_STREAM = 96;
@@ -130,10 +130,7 @@ export class SyncSession {
       const applied: RecordedChange[] = [];
       for (const g of groups) applied.push(...(await this.apply(g.changes, g.by)));
       // Then the content, a batch at a time, the next batch fetched while this one is written.
-      const lacking: string[] = [];
-      await pooled([...wanted.keys()], WINDOW, async (digest) => {
-        if (!(await this.opts.replica.hasBlob(digest))) lacking.push(digest);
-      });
+      const lacking = await this.opts.replica.lackingBlobs([...wanted.keys()]);
       lacking.sort((x, y) => (wanted.get(x)!.by < wanted.get(y)!.by ? -1 : wanted.get(x)!.by > wanted.get(y)!.by ? 1 : 0));
       let unavailable = 0;
       await this.fetchAndApply(lacking, (d) => wanted.get(d)!, applied, (d) => {

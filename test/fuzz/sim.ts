@@ -233,6 +233,11 @@ class FencedKv implements KvStore {
     return this.inner.getMany(keys);
   }
 
+  async hasMany(keys: string[]): Promise<boolean[]> {
+    this.check();
+    return this.inner.hasMany(keys);
+  }
+
   put(key: string, value: Uint8Array): Promise<void> {
     return this.batch([{ type: 'put', key, value }]);
   }

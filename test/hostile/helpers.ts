@@ -154,6 +154,9 @@ export class FaultyKv implements KvStore {
   getMany(keys: string[]): Promise<(Uint8Array | undefined)[]> {
     return this.inner.getMany(keys);
   }
+  hasMany(keys: string[]): Promise<boolean[]> {
+    return this.inner.hasMany(keys);
+  }
   async put(key: string, value: Uint8Array): Promise<void> {
     this.check();
     await this.inner.put(key, value);

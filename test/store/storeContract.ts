@@ -13,6 +13,8 @@ export function runStoreContract(name: string, setup: () => Promise<{ store: KvS
       expect(dec(await store.get('a'))).toBe('1');
       expect(await store.get('b')).toBeUndefined();
       expect((await store.getMany(['a', 'b'])).map(dec)).toEqual(['1', undefined]);
+      expect(await store.hasMany(['b', 'a'])).toEqual([false, true]);
+      expect(await store.hasMany([])).toEqual([]);
       await store.del('a');
       expect(await store.get('a')).toBeUndefined();
       await store.close();

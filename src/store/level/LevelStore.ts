@@ -49,6 +49,11 @@ export class LevelStore implements KvStore {
     return values.map((v) => v ?? undefined);
   }
 
+  async hasMany(keys: string[]): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    return this.db.hasMany(keys);
+  }
+
   async put(key: string, value: Uint8Array): Promise<void> {
     await this.batch([{ type: 'put', key, value }]);
   }

@@ -21,6 +21,11 @@ export class MemoryStore implements KvStore {
     return keys.map((k) => this.map.get(k));
   }
 
+  async hasMany(keys: string[]): Promise<boolean[]> {
+    this.check();
+    return keys.map((k) => this.map.has(k));
+  }
+
   async put(key: string, value: Uint8Array): Promise<void> {
     await this.batch([{ type: 'put', key, value }]);
   }
