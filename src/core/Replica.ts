@@ -41,6 +41,8 @@ export interface ReplicaStatus {
  * same code runs on LevelDB and disk in the CLI and on the memory twins in tests.
  */
 export class Replica {
+  private tail: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private ctx: ReplicaContext,
     private readonly opts: ReplicaOptions,
@@ -88,6 +90,10 @@ export class Replica {
 
   /** Records every change since the last scan. */
   async scan(opts: Pick<RecordOptions, 'signal' | 'onRecorded'> = {}): Promise<ScanReport> {
+    return this.exclusive(() => this.scanNow(opts));
+  }
+
+  private async scanNow(opts: Pick<RecordOptions, 'signal' | 'onRecorded'> = {}): Promise<ScanReport> {
     try {
       return await recordScan(this.ctx, { ...this.scanOpts(), ...opts });
     } catch (err) {
@@ -118,14 +124,18 @@ export class Replica {
 
   /** Reverts this replica's last change (to `path`); local edits are recorded first. */
   async undo(opts: { path?: string } = {}): Promise<UndoResult> {
-    await this.scan();
-    return undoRedo(this.ctx, 'undo', opts.path);
+    return this.exclusive(async () => {
+      await this.scanNow();
+      return undoRedo(this.ctx, 'undo', opts.path);
+    });
   }
 
   /** Re-applies the last undone change (to `path`). */
   async redo(opts: { path?: string } = {}): Promise<UndoResult> {
-    await this.scan();
-    return undoRedo(this.ctx, 'redo', opts.path);
+    return this.exclusive(async () => {
+      await this.scanNow();
+      return undoRedo(this.ctx, 'redo', opts.path);
+    });
   }
 
   /** Every update of a text file's history, for another replica to merge. */
@@ -135,12 +145,12 @@ export class Replica {
 
   /** This replica's own changes after `since` (-1: the whole state), for another replica or the relay. */
   async changesSince(since: number): Promise<{ changes: ChangeSet; upTo: number }> {
-    return collectChanges(this.ctx, since);
+    return this.exclusive(() => collectChanges(this.ctx, since));
   }
 
   /** As {@link changesSince}, with blobs by reference (read each with {@link blob} when it is sent). */
   async outgoingSince(since: number): Promise<{ changes: OutgoingChanges; upTo: number }> {
-    return collectOutgoing(this.ctx, since);
+    return this.exclusive(() => collectOutgoing(this.ctx, since));
   }
 
   /**
@@ -148,7 +158,11 @@ export class Replica {
    * are recorded first, so none is overwritten.
    */
   async applyChanges(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean } = {}): Promise<RecordedChange[]> {
-    if (opts.scanFirst !== false) await this.scan();
+    return this.exclusive(() => this.applyNow(changes, origin, opts));
+  }
+
+  private async applyNow(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean }): Promise<RecordedChange[]> {
+    if (opts.scanFirst !== false) await this.scanNow();
     // All or nothing: a failure half way (disk full, an unwritable file, a refused path)
     // restores the files already written and drops what was merged in memory, so the store,
     // the disk and this object agree again and the same changes can be applied later.
@@ -218,7 +232,11 @@ export class Replica {
    * would depend on it, so no other replica could ever integrate any of them.
    */
   async detachLocalFiles(): Promise<number> {
-    await this.scan();
+    return this.exclusive(() => this.detachNow());
+  }
+
+  private async detachNow(): Promise<number> {
+    await this.scanNow();
     const detached = this.ctx.manifest.live().size;
     if (this.ctx.manifest.all().next().done) return 0;
     const batch = new ChangeBatch();
@@ -291,6 +309,19 @@ export class Replica {
   }
 
   /** Rebuilds the in-memory state from the store (after a change that did not commit). */
+  /**
+   * Runs `fn` after every change-making call before it: scans (the watcher's, a session's),
+   * applies, undo/redo and the collection of outgoing changes never interleave. Otherwise a
+   * collection could count a change seq that a concurrent scan had taken but not yet
+   * committed, acknowledge past it and never upload that change (found by the chaos run: the
+   * gap then held back every later manifest change of this replica on every peer).
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
   private async reload(): Promise<void> {
     const old = this.ctx;
     const ctx = await ReplicaContext.load({ fs: old.fs, store: old.store, identity: old.identity, author: old.author, now: old.now });
