@@ -106,6 +106,11 @@ export interface ScanResult {
   counts: { hashed: number; fromCache: number; fromGitIndex: number };
   /** Paths that could not be read or named; they are neither listed nor thrown. */
   errors: { path: string; message: string }[];
+  /**
+   * cshare's own temp files (`.<name>.cshare-tmp-<hex>`) seen: never listed. With the store
+   * held and nothing being written, they are what a killed process left behind.
+   */
+  leftovers: string[];
 }
 
 /** Default for {@link ScanOptions.racyWindowMs}. */
@@ -189,6 +194,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   signal?.throwIfAborted();
 
   const errors: ScanResult['errors'] = [];
+  const leftovers: string[] = [];
   const excluded: ExcludedFile[] = [];
   const onError = (path: string, msg: string): void => {
     errors.push({ path, message: msg });
@@ -198,7 +204,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   try {
     rootEntries = fs.readdir('');
   } catch (err) {
-    return { files: [], excluded, counts: { hashed: 0, fromCache: 0, fromGitIndex: 0 }, errors: [{ path: '.', message: message(err) }] };
+    return { files: [], excluded, counts: { hashed: 0, fromCache: 0, fromGitIndex: 0 }, errors: [{ path: '.', message: message(err) }], leftovers };
   }
   rootEntries ??= [];
 
@@ -279,7 +285,11 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
     for (const e of entries) {
       const name = e.name;
       // Git skips `.git` at every depth (nested repositories); `.cshare` likewise holds a store.
-      if (name === '.git' || name === '.cshare' || isCshareTempName(name)) continue;
+      if (name === '.git' || name === '.cshare') continue;
+      if (isCshareTempName(name)) {
+        if (e.kind === 'file') leftovers.push(dir === '' ? name : `${dir}/${name}`);
+        continue;
+      }
       const path = dir === '' ? name : `${dir}/${name}`;
       if (name.includes('\uFFFD')) {
         onError(path, 'name is not valid UTF-8 (or contains U+FFFD); skipped');
@@ -434,7 +444,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
 
   excluded.sort((a, b) => compareGitPaths(a.path, b.path));
   log('scanned %d files (%o), %d excluded, %d errors', files.length, counts, excluded.length, errors.length);
-  return { files, excluded, counts, errors };
+  return { files, excluded, counts, errors, leftovers };
 }
 
 /**

@@ -102,6 +102,15 @@ export function pendingChanges(ctx: ReplicaContext, scan: ScanResult): PendingCh
 export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Promise<ScanReport> {
   const statCache = await ctx.store.statCache();
   const scan = scanWorktree({ fs: ctx.fs, statCache, textLimit: opts.textLimit, home: opts.home, env: opts.env, signal: opts.signal });
+  // Recording holds the replica (no write of this process is under way): a temp file is a
+  // leftover of a process killed mid-write, never shared, and removed here.
+  for (const path of scan.leftovers) {
+    try {
+      ctx.fs.remove(path);
+    } catch (err) {
+      scan.errors.push({ path, message: `could not remove a leftover temp file: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  }
   const pending = pendingChanges(ctx, scan);
   const initialImport = ctx.manifest.live().size === 0;
   const recorded: RecordedChange[] = [];
