@@ -277,9 +277,18 @@ export class Replica {
     return this.ctx.seq;
   }
 
-  /** Keeps logged updates after `seq` through compaction (what is not yet uploaded). */
+  /** Keeps logged updates after `seq` through compaction (what is not yet uploaded), in this process. */
   keepLogAfter(seq: number): void {
     this.ctx.keepLogAfter = seq;
+  }
+
+  /**
+   * As {@link keepLogAfter}, and remembered in the store: a later process compacts nothing the
+   * relay has not acknowledged, even in the scans it makes before it is back online.
+   */
+  async holdLogAfter(seq: number): Promise<void> {
+    this.ctx.keepLogAfter = seq;
+    await this.ctx.store.kv.put('meta:keepLogAfter', jsonBytes(seq));
   }
 
   /** Offline status: what is tracked and what changed since the last scan (not recorded). */

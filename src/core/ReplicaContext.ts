@@ -70,7 +70,9 @@ export class ReplicaContext {
     const lamport = Math.max(manifest.maxLamport(), (await opts.store.getJson<number>('meta:lamport')) ?? 0);
     const textDigests = new Map<string, string>();
     for await (const [key, value] of opts.store.kv.iterate({ gt: 'd:', lt: 'd;' })) textDigests.set(key.slice(2), new TextDecoder().decode(value));
-    return new ReplicaContext(opts.fs, opts.store, opts.identity, manifest, count, seq, lamport, opts.author, opts.now, textDigests);
+    const ctx = new ReplicaContext(opts.fs, opts.store, opts.identity, manifest, count, seq, lamport, opts.author, opts.now, textDigests);
+    ctx.keepLogAfter = (await opts.store.getJson<number>('meta:keepLogAfter')) ?? Infinity;
+    return ctx;
   }
 
   /** The digest of a file's recorded content: for text, of its doc's text (or base). */

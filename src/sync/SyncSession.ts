@@ -180,7 +180,7 @@ export class SyncSession {
       }
       const { replica, conn, worktreeId, signal } = this.opts;
       const state = this.opts.state;
-      replica.keepLogAfter(state.acked);
+      await replica.holdLogAfter(state.acked);
       await replica.scan({ signal });
       // Blobs by reference, each read as it goes up: a first share of a big tree does not
       // hold all of its content in memory.
@@ -242,7 +242,7 @@ export class SyncSession {
       this.uploading = null;
       const count = changes.manifest.length + changes.files.length + changes.blobs.length;
       state.acked = upTo;
-      replica.keepLogAfter(upTo);
+      await replica.holdLogAfter(upTo);
       await this.opts.saveState(state);
       if (count > 0) this.opts.onEvent?.({ type: 'uploaded', changes: count, bytes, upTo });
       return count;

@@ -110,6 +110,8 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       }
       const state: JoinState = rejoin ? saved! : { worktreeId, relaySeq: 0, acked: replica.seq };
       await replica.putMeta('join', state);
+      // Nothing after the acknowledged seq may be compacted away, from the first scan on.
+      await replica.holdLogAfter(state.acked);
       const saveState = async (s: SyncState) => replica.putMeta('join', { worktreeId, relaySeq: s.relaySeq, acked: s.acked });
       const loop = new SyncLoop({
         replica, worktreeId, state, saveState, signal: stop.signal, once: opts.once, firstCatchUpWithoutScan: firstJoin,

@@ -81,6 +81,8 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
       };
       await replica.putMeta('share', state);
     }
+    // Nothing after the acknowledged seq may be compacted away, from the first scan on.
+    await replica.holdLogAfter(state.acked);
     const secrets: ShareSecrets = { worktreeId: Buffer.from(state.worktreeId, 'hex'), readWrite: Buffer.from(state.readWrite, 'hex'), readOnly: Buffer.from(state.readOnly, 'hex') };
     const saveState = async (s: SyncState) => replica.putMeta('share', { ...state, relaySeq: s.relaySeq, acked: s.acked });
 
