@@ -48,14 +48,24 @@ const LOCAL = Symbol('cshare.local');
 const APPLY_CLIENT_ID = 0xfffffffe;
 
 /**
- * A deterministic Yjs client id for the base insert of `fileId` (FNV-1a, then a final mix).
- * Every replica that creates the file's doc from the same base text therefore produces the
- * same base item ids, and merging their histories never doubles the file.
+ * A deterministic Yjs client id for the base insert of `fileId` with `baseText` (FNV-1a over
+ * both, then a final mix). Every replica that creates the file's doc from the same base text
+ * therefore produces the same base item ids, and merging their histories never doubles the
+ * file. The text is part of it because two bases of one file with different texts under the
+ * same ids would be taken for the same items: each replica would keep its own and the file
+ * would never converge (found by the chaos run, seed 4242). Different texts get different
+ * ids, so the docs merge like any concurrent edits.
  */
-export function baseClientId(fileId: string): number {
+export function baseClientId(fileId: string, baseText = ''): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < fileId.length; i++) {
     h ^= fileId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= 0xff;
+  h = Math.imul(h, 0x01000193);
+  for (let i = 0; i < baseText.length; i++) {
+    h ^= baseText.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
   h ^= h >>> 16;
@@ -127,7 +137,7 @@ export class FileDoc {
   }
 
   /**
-   * A doc whose base is `baseText` inserted by client baseClientId(fileId) in one
+   * A doc whose base is `baseText` inserted by client baseClientId(fileId, baseText) in one
    * transaction: two replicas that create the same fileId with the same base text produce
    * byte-identical base updates, so merging their histories never doubles the file.
    * Returns the doc and the base update (empty text => no update).
@@ -135,7 +145,7 @@ export class FileDoc {
   static create(opts: { fileId: string; clientId: number; baseText: string }): { doc: FileDoc; baseUpdate: Uint8Array | null } {
     checkIds(opts.fileId, opts.clientId);
     const ydoc = new Y.Doc({ gc: false });
-    ydoc.clientID = baseClientId(opts.fileId);
+    ydoc.clientID = baseClientId(opts.fileId, opts.baseText);
     const doc = new FileDoc(opts.fileId, opts.clientId, ydoc);
     let baseUpdate: Uint8Array | null = null;
     if (opts.baseText.length > 0) {

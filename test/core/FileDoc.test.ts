@@ -23,6 +23,20 @@ describe('FileDoc', () => {
     expect(baseClientId('abc')).toBe(baseClientId('abc'));
     expect(baseClientId('abc')).not.toBe(baseClientId('abd'));
     expect(Number.isInteger(baseClientId('x')) && baseClientId('x') >= 0 && baseClientId('x') <= 0xffffffff).toBe(true);
+    expect(baseClientId('abc', 'one\n')).toBe(baseClientId('abc', 'one\n'));
+    expect(baseClientId('abc', 'one\n')).not.toBe(baseClientId('abc', 'two\n'));
+  });
+
+  it('converges when two replicas created one file\'s doc from different base texts', () => {
+    // Same ids for different base texts would be taken for the same items: each side would
+    // keep its own text forever.
+    const { doc: a } = FileDoc.create({ fileId: 'f9', clientId: A, baseText: 'from a\n' });
+    const { doc: b } = FileDoc.create({ fileId: 'f9', clientId: A + 1, baseText: 'from b, longer\n' });
+    sync(a, b);
+    sync(b, a);
+    expect(a.text).toBe(b.text);
+    expect(a.text).toContain('from a\n');
+    expect(a.text).toContain('from b, longer\n');
   });
 
   it('round-trips create, setText and load', () => {
