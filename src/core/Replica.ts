@@ -8,7 +8,7 @@ import { ChangeBatch, ReplicaStore, jsonBytes, type ReplicaIdentity } from './Re
 import { scanWorktree, type ScanResult } from './Scanner.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { fileHistory } from './fileHistory.js';
-import { applyChanges, collectChanges, collectOutgoing, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
+import { applyChanges, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
 import type { RecordedChange } from './recordScan.js';
 import { CshareError } from './errors.js';
 import { FsJournal } from './FsJournal.js';
@@ -211,13 +211,12 @@ export class Replica {
 
   /** Is this blob in the store? */
   async hasBlob(digest: string): Promise<boolean> {
-    return (await this.ctx.store.kv.hasMany([`b:${digest}`]))[0]!;
+    return (await lackingBlobs(this.ctx, [digest])).length === 0;
   }
 
   /** The ones of `digests` the store lacks. */
   async lackingBlobs(digests: string[]): Promise<string[]> {
-    const have = await this.ctx.store.kv.hasMany(digests.map((d) => `b:${d}`));
-    return digests.filter((_, i) => !have[i]);
+    return lackingBlobs(this.ctx, digests);
   }
 
   /**

@@ -137,6 +137,11 @@ export async function missingBlobs(ctx: ReplicaContext): Promise<string[]> {
     } else want.set(entry.digest, fileId);
   }
   const digests = [...want.keys()];
+  return lackingBlobs(ctx, digests);
+}
+
+/** The ones of `digests` the store lacks (their values are not read). */
+export async function lackingBlobs(ctx: ReplicaContext, digests: string[]): Promise<string[]> {
   const have = await ctx.store.kv.hasMany(digests.map((d) => `b:${d}`));
   return digests.filter((_, i) => !have[i]);
 }

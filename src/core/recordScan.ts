@@ -1,3 +1,4 @@
+import { lackingBlobs } from './exchange.js';
 import { isText } from './classify.js';
 import { gitBlobId } from './digest.js';
 import { CshareError } from './errors.js';
@@ -341,7 +342,7 @@ async function materialize(ctx: ReplicaContext, batch: ChangeBatch, statCache: M
 /** Is the content of `entry` in the store (its doc history, else its blob)? */
 async function hasContent(ctx: ReplicaContext, fileId: string, entry: ManifestEntry): Promise<boolean> {
   if (entry.kind === 'text' && (ctx.loadedDoc(fileId) || (await ctx.hasHistory(fileId)))) return true;
-  return (await ctx.store.blob(entry.kind === 'text' ? entry.base : entry.digest)) !== undefined;
+  return (await lackingBlobs(ctx, [entry.kind === 'text' ? entry.base : entry.digest])).length === 0;
 }
 
 function sameStat(a: ScannedFile['stat'], b: ScannedFile['stat']): boolean {
