@@ -37,6 +37,11 @@ const OFFER_PAGE = 5000;
 /** Files modified this recently are uploaded first: they are what people work on. */
 const RECENT_MS = 24 * 60 * 60 * 1000;
 
+/** Live events held while an upload runs before the subscription stops being read. */
+const MAX_QUEUED_EVENTS = 256;
+/** `need` events answered at once (each uploads one blob). */
+const NEEDS_AT_ONCE = 16;
+
 /** What a session remembers between runs (in the replica's store). */
 export interface SyncState {
   /** Last relay seq this replica has seen (catch-up asks for what comes after). */
@@ -83,6 +88,8 @@ export class SyncSession {
   private readonly reportedRefused = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private scanBeforeApply: boolean;
+  private needsRunning = 0;
+  private readonly needsWaiting: (() => void)[] = [];
   /** The upload in progress, for `status` (files still uploading). */
   uploading: { done: number; total: number } | null = null;
 
@@ -283,29 +290,96 @@ export class SyncSession {
 
   /**
    * Applies live events until the subscription or connection ends. Resolves when it ends
-   * (the caller reconnects and catches up), rejects only on abort.
+   * (the caller reconnects and catches up), rejects only on abort or a failed catch-up.
+   *
+   * It subscribes at once, so it can start beside an upload: a `need` (a joiner waits for a
+   * file this replica has not uploaded yet, design step 6) is answered as it comes, while the
+   * other events are applied in order, each after everything queued before it (the upload).
    */
   async live(): Promise<void> {
     const { conn, worktreeId, signal } = this.opts;
     const sub = conn.subscribe(worktreeResource(worktreeId), { signal });
     await sub.ready;
+    let failed = false;
     // Anything logged between the catch-up and the subscription is fetched again; Yjs makes
     // the duplicates harmless.
-    await this.catchUp();
-    for await (const event of sub) {
-      const failed = await this.onEvent(event).then(
-        () => false,
-        (err: unknown) => {
-          const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
-          log('event %s failed: %s', event.type, e.message);
-          this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message });
-          return true;
-        },
-      );
-      // A change that could not be applied (disk full, say) was rolled back; later events must
-      // not move relaySeq past it. End here: the caller reconnects and catches up from the
-      // last change applied, which applies this one again.
-      if (failed && (event.type === 'manifest' || event.type === 'file-update' || event.type === 'blob')) return;
+    let caughtUp = false;
+    let catchUpError: unknown;
+    let applying: Promise<void> = this.catchUp().then(
+      () => {
+        caughtUp = true;
+      },
+      (err: unknown) => {
+        catchUpError = err;
+        failed = true;
+        sub.unsubscribe();
+      },
+    );
+    let queued = 0;
+    try {
+      for await (const event of sub) {
+        if (event.type === 'need') {
+          void this.answerNeed(event);
+          continue;
+        }
+        queued++;
+        applying = applying.then(async () => {
+          queued--;
+          if (failed) return;
+          failed = !(await this.applyEvent(event));
+          // A change that could not be applied (disk full, say) was rolled back; later events
+          // must not move relaySeq past it. End here: the caller reconnects and catches up from
+          // the last change applied, which applies this one again.
+          if (failed) sub.unsubscribe();
+        });
+        // Events wait in memory only while an upload or catch-up runs, and not without bound.
+        if (queued >= MAX_QUEUED_EVENTS || caughtUp) await applying;
+        if (failed) break;
+      }
+    } finally {
+      sub.unsubscribe();
+      // What was queued still applies in order (or stops at a failure) before this returns.
+      await applying;
+    }
+    if (catchUpError !== undefined) throw catchUpError;
+  }
+
+  /** Applies one event; reports and returns false if a change could not be applied. */
+  private applyEvent(event: WorktreeEvent): Promise<boolean> {
+    return this.onEvent(event).then(
+      () => true,
+      (err: unknown) => {
+        const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
+        log('event %s failed: %s', event.type, e.message);
+        this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message });
+        return !(event.type === 'manifest' || event.type === 'file-update' || event.type === 'blob');
+      },
+    );
+  }
+
+  /**
+   * A joiner waits for this. A blob is sent at once, beside any upload in progress (uploads
+   * are idempotent); a doc goes with the next push. A failure is reported, never thrown: the
+   * joiner asks again.
+   */
+  private async answerNeed(event: Extract<WorktreeEvent, { type: 'need' }>): Promise<void> {
+    // A few at once; the rest wait their turn (a slot passes straight to the next in line).
+    if (this.needsRunning < NEEDS_AT_ONCE) this.needsRunning++;
+    else await new Promise<void>((resolve) => this.needsWaiting.push(resolve));
+    try {
+      if (event.digest) {
+        const bytes = await this.opts.replica.blob(event.digest);
+        if (bytes) await this.uploadBlob(event.digest, bytes, event.fileId);
+      } else await this.push();
+    } catch (err) {
+      if (this.opts.signal?.aborted) return;
+      const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
+      log('need %s failed: %s', event.digest ?? event.fileId, e.message);
+      this.opts.onEvent?.({ type: 'error', code: e.code, message: `could not send a file a peer asked for: ${e.message}` });
+    } finally {
+      const next = this.needsWaiting.shift();
+      if (next) next();
+      else this.needsRunning--;
     }
   }
 
@@ -343,12 +417,7 @@ export class SyncSession {
         this.names.delete(event.replicaId);
         return;
       case 'need':
-        // A joiner waits for this. A blob is sent at once, beside any upload in progress
-        // (uploads are idempotent); a doc goes with the next push.
-        if (event.digest) {
-          const bytes = await this.opts.replica.blob(event.digest);
-          if (bytes) await this.uploadBlob(event.digest, bytes, event.fileId);
-        } else await this.push();
+        await this.answerNeed(event);
         return;
     }
   }

@@ -67,9 +67,10 @@ export class SyncLoop {
 
   async run(): Promise<void> {
     const { signal } = this.opts;
-    // Every request in flight listens on this signal (16 pipelined, plus the subscription and
-    // the watcher): more than Node's default warning threshold of 10, and not a leak.
-    setMaxListeners(64, signal);
+    // Every request in flight listens on this signal (an upload window of 64, 16 answers to
+    // `need` beside it, fetch streams, the subscription and the watcher): more than Node's
+    // default warning threshold of 10, and not a leak.
+    setMaxListeners(128, signal);
     let attempt = 0;
     let first = true;
     while (!signal.aborted) {
@@ -80,6 +81,11 @@ export class SyncLoop {
         const session = new SyncSession({ ...this.opts, conn, access: c.access, signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan });
         await session.catchUp();
         this.session = session;
+        // Subscribed before the upload, so that a joiner waiting for a file still in its
+        // queue gets it next (`need`); other events apply after the upload, in order.
+        const live = this.opts.once ? undefined : session.live();
+        // Its failure is handled where it is awaited, below, or ends with the connection.
+        live?.catch(() => undefined);
         // Sharing has begun once the manifest and the files being worked on are up; the rest
         // uploads after the announcement (with --once, before returning).
         let announced = !first;
@@ -94,7 +100,7 @@ export class SyncLoop {
         first = false;
         if (this.opts.once) return;
         attempt = 0;
-        await session.live();
+        await live;
         log('connection ended; reconnecting');
       } catch (err) {
         if (signal.aborted) break;

@@ -1,13 +1,15 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Replica } from '../../src/core/Replica.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
 import { helloAsJoiner, helloAsSharer } from '../../src/sync/hello.js';
-import { SyncSession, type SyncState } from '../../src/sync/SyncSession.js';
+import { SyncLoop } from '../../src/sync/runSync.js';
+import { SyncSession, type SessionEvent, type SyncState } from '../../src/sync/SyncSession.js';
 import { openReplica } from '../helpers/replica.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 import { treeOf } from '../helpers/tree.js';
+import { waitFor } from './helpers.js';
 import { RelayHarness } from './relay/harness.js';
 
 const read = (root: string, rel: string) => readFileSync(join(root, rel), 'utf8');
@@ -152,5 +154,54 @@ describe('sync sessions through the relay service', () => {
     const bob = await side(relay, 'joiner', 'bob');
     await bob.session.catchUp();
     expect(treeOf(bob.root)).toEqual(treeOf(root));
+  });
+
+  it('a joiner gets files the sharer has not uploaded yet: the relay asks the sharer for them during its upload (need)', async () => {
+    const relay = new RelayHarness(new MemoryStore(), { service: { needTimeoutMs: 4000 } });
+    const root = tempDir();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 150; i++) files[`src/f${i}.txt`] = `file ${i}\n`.repeat(40);
+    writeTree(root, files);
+    // Dated a month back: none is a file being worked on, so all upload after the join code.
+    const old = new Date(Date.now() - 30 * 24 * 3600_000);
+    for (const rel of Object.keys(files)) utimesSync(join(root, rel), old, old);
+    const { replica } = await openReplica(root, new MemoryStore(), 'alice');
+    // The sharer's background upload is held (every file/upload waits), so whatever the
+    // joiner gets must come through `need`, answered with blob/upload beside it.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const events: SessionEvent[] = [];
+    let announce!: () => void;
+    const sharing = new Promise<void>((r) => (announce = r));
+    const ac = new AbortController();
+    const loop = new SyncLoop({
+      replica, worktreeId: relay.worktreeId, state: { relaySeq: 0, acked: -1 }, saveState: async () => {}, signal: ac.signal,
+      connect: async () => {
+        const conn = relay.connect();
+        const request = conn.request.bind(conn);
+        conn.request = (async (name: string, payload: unknown, opts: unknown) => {
+          if (name === 'file/upload') await held;
+          return (request as (n: string, p: unknown, o: unknown) => Promise<unknown>)(name, payload, opts);
+        }) as typeof conn.request;
+        const hello = await helloAsSharer(conn, { replica, worktreeId: relay.worktreeId, secrets: relay.secrets, name: 'app' });
+        return { conn, access: hello.access! };
+      },
+      onEvent: (e) => events.push(e),
+      onInSync: () => announce(),
+    });
+    const running = loop.run();
+    try {
+      await sharing;
+      const bob = await side(relay, 'joiner', 'bob');
+      await bob.session.catchUp();
+      expect(treeOf(bob.root)).toEqual(treeOf(root));
+      expect(events.filter((e) => e.type === 'uploaded')).toEqual([]);
+      release();
+      await waitFor(() => events.some((e) => e.type === 'uploaded'), 10_000, 'the upload to finish');
+    } finally {
+      release();
+      ac.abort();
+      await running;
+    }
   });
 });
