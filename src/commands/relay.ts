@@ -6,11 +6,11 @@ import { BaseCommand } from '../BaseCommand.js';
 export default class Relay extends BaseCommand {
   static override summary = 'Run a relay that stores shared worktrees and forwards changes between peers';
   static override examples = [
-    '<%= config.bin %> relay --listen /ip4/0.0.0.0/tcp/4001 --data /var/lib/cshare',
+    '<%= config.bin %> relay --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/tcp/4002/ws --data /var/lib/cshare',
     '<%= config.bin %> relay --json',
   ];
   static override flags = {
-    listen: Flags.string({ description: 'multiaddr to listen on (repeatable)', multiple: true, default: ['/ip4/127.0.0.1/tcp/0'] }),
+    listen: Flags.string({ description: 'multiaddr to listen on (repeatable)', multiple: true, default: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] }),
     data: Flags.string({ description: 'where the relay keeps its identity and every worktree', default: './cshare-relay' }),
   };
 

@@ -11,8 +11,9 @@ afterEach(stopAll);
 
 const read = (root: string, rel: string) => (existsSync(join(root, rel)) ? readFileSync(join(root, rel), 'utf8') : undefined);
 
-async function relayAt(dir: string, port: number): Promise<{ proc: Proc; addr: string }> {
-  const proc = start('relay', dir, ['relay', '--data', join(dir, 'data'), '--listen', `/ip4/127.0.0.1/tcp/${port}`]);
+async function relayAt(dir: string, port: number, transport: 'tcp' | 'ws' = 'tcp'): Promise<{ proc: Proc; addr: string }> {
+  const listen = `/ip4/127.0.0.1/tcp/${port}${transport === 'ws' ? '/ws' : ''}`;
+  const proc = start('relay', dir, ['relay', '--data', join(dir, 'data'), '--listen', listen]);
   const l = await proc.line((x) => x.event === 'listening');
   return { proc, addr: (l.addresses as string[])[0]! };
 }
@@ -101,9 +102,10 @@ describe('live sync between real processes on loopback', () => {
     expect(read(bob, 'other.txt')).toBe('x\ny\n');
   }, 120_000);
 
-  it('share --once and join --once round-trip a tree byte for byte', async () => {
+  it.each(['tcp', 'ws'] as const)('share --once and join --once round-trip a tree byte for byte (relay over %s)', async (transport) => {
     const base = tempDir('cshare-e2e-');
-    const relay = await relayAt(base, await freePort());
+    const relay = await relayAt(base, await freePort(), transport);
+    expect(relay.addr).toContain(transport === 'ws' ? '/ws/' : '/tcp/');
     const src = join(base, 'src');
     const files: Record<string, string | Uint8Array> = { 'empty.txt': '', 'unicode/é-文件.txt': 'héllo 🌍\n', 'bin/data.bin': new Uint8Array(200_000).map((_, i) => (i * 31) % 256) };
     for (let i = 0; i < 50; i++) files[`many/f${i}.txt`] = `file ${i}\n`.repeat(i + 1);

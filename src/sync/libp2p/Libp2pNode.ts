@@ -4,6 +4,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { identify } from '@libp2p/identify';
 import { tcp } from '@libp2p/tcp';
+import { webSockets } from '@libp2p/websockets';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
 import { CshareError } from '../../core/errors.js';
@@ -19,7 +20,7 @@ export const CSHARE_PROTOCOL = '/cshare/rpc/1.0.0';
 
 /** Options of {@link createCshareNode}. */
 export interface CshareNodeOptions {
-  /** Multiaddrs to listen on (`['/ip4/127.0.0.1/tcp/0']`). TCP only for now. */
+  /** Multiaddrs to listen on (`['/ip4/127.0.0.1/tcp/0']`; one ending in `/ws` takes WebSockets). */
   listen?: string[];
   /** The node's key (see `loadOrCreateIdentity`); a fresh Ed25519 key, so a new peer id, if absent. */
   privateKey?: PrivateKey;
@@ -77,8 +78,9 @@ interface Internals {
  * Creates and starts a libp2p node for cshare: TCP, Noise, Yamux, identify, and circuit relay v2
  * (client and, with `relayServer`, server).
  *
- * WebSockets (in DESIGN.md) are left out for now: `@libp2p/websockets` is not a dependency and
- * needs a global `WebSocket`, which Node 20 lacks.
+ * Listens and dials over TCP and WebSockets (`/ws` addresses, for networks that pass only
+ * HTTP ports). Dialing a WebSocket needs a global `WebSocket`: Node 22 has one; on Node 20 the
+ * `ws` package's client stands in for it.
  */
 export async function createCshareNode(opts: CshareNodeOptions = {}): Promise<CshareNode> {
   opts.signal?.throwIfAborted();
@@ -113,13 +115,14 @@ export async function createCshareNode(opts: CshareNodeOptions = {}): Promise<Cs
     });
   }
 
+  await ensureWebSocket();
   const started = Date.now();
   let node: Libp2p;
   try {
     node = await createLibp2p({
       privateKey: opts.privateKey,
       addresses: { listen },
-      transports: relayClient ? [tcp(), circuitRelayTransport()] : [tcp()],
+      transports: relayClient ? [tcp(), webSockets(), circuitRelayTransport()] : [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       services,
@@ -240,4 +243,12 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/** Gives the runtime a global `WebSocket` if it has none (Node 20), for dialing `/ws` addresses. */
+async function ensureWebSocket(): Promise<void> {
+  const g = globalThis as { WebSocket?: unknown };
+  if (typeof g.WebSocket === 'function') return;
+  const { WebSocket } = await import('ws');
+  g.WebSocket = WebSocket;
 }
