@@ -4,6 +4,9 @@ import { Level } from 'level';
 import { CshareError } from '../../core/errors.js';
 import type { KvBatchOp, KvRange, KvStore } from '../../core/ports.js';
 
+/** Table files LevelDB keeps open (and mapped; it never keeps fewer than 74); see {@link LevelStore.open}. */
+const MAX_OPEN_TABLES = 74;
+
 /**
  * {@link KvStore} on LevelDB (`level` 10). Keys are UTF-8 strings, values raw bytes.
  * Batches are LevelDB write batches written with `sync: true`, so a batch that resolved
@@ -25,7 +28,10 @@ export class LevelStore implements KvStore {
     } catch (err) {
       throw new CshareError('IO', `cannot create the store directory ${dir}: ${(err as Error).message}`, { dir }, { cause: err });
     }
-    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    // LevelDB maps every table file it has open into memory, and the pages read stay in the
+    // process's resident set: reading a 1 GB store once (a share uploading its blobs) made
+    // it 1 GB. Few open tables bound that; tables are reopened as needed.
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', maxOpenFiles: MAX_OPEN_TABLES });
     try {
       await db.open();
     } catch (err) {
