@@ -4,7 +4,7 @@ import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import type { RecordedChange } from '../core/recordScan.js';
 import type { RpcConnection } from './rpc/RpcConnection.js';
-import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, worktreeResource, type Access, type WorktreeEvent } from './schema.js';
+import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type WorktreeEvent } from './schema.js';
 
 const log = logger('session');
 
@@ -225,8 +225,7 @@ export class SyncSession {
         progress();
       };
       const uploadFile = async (file: ChangeSet['files'][number]) => {
-        for (let i = 0; i < file.updates.length; i += MAX_UPDATES_PER_MESSAGE) {
-          const updates = file.updates.slice(i, i + MAX_UPDATES_PER_MESSAGE);
+        for (const updates of messageSlices(file.updates, MAX_UPDATES_PER_MESSAGE, (u) => u.byteLength)) {
           bytes += updates.reduce((n, u) => n + u.byteLength, 0);
           await conn.request('file/upload', { worktreeId, fileId: file.fileId, updates }, { signal });
         }
@@ -236,8 +235,9 @@ export class SyncSession {
       const priorityFiles = files.filter((f) => first(f.fileId));
       await pooled(priorityBlobs, WINDOW, uploadBlob);
       await pooled(priorityFiles, WINDOW, uploadFile);
-      for (let i = 0; i < changes.manifest.length; i += MAX_UPDATES_PER_MESSAGE) {
-        const updates = changes.manifest.slice(i, i + MAX_UPDATES_PER_MESSAGE);
+      // A first share of a big tree logs a manifest update per 2000 files: 100,000 files were
+      // 17 MB of updates, over the frame limit in one message.
+      for (const updates of messageSlices(changes.manifest, MAX_UPDATES_PER_MESSAGE, (u) => u.byteLength)) {
         bytes += updates.reduce((n, u) => n + u.byteLength, 0);
         await conn.request('manifest/upload', { worktreeId, updates }, { signal });
       }
@@ -275,8 +275,7 @@ export class SyncSession {
     }
     const stored = new Set<string>();
     try {
-      for (let i = 0; i < entries.length; i += OFFER_PAGE) {
-        const page = entries.slice(i, i + OFFER_PAGE);
+      for (const page of messageSlices(entries, OFFER_PAGE, (e) => 3 * e.path.length + e.fileId.length + e.digest.length + 16)) {
         const { need } = await conn.request('manifest/offer', { worktreeId, entries: page }, { signal });
         const needed = new Set(need);
         for (const e of page) if (!needed.has(e.fileId)) stored.add(e.digest);

@@ -10,8 +10,11 @@ import { SyncSession, type SessionEvent, type SyncSessionOptions, type SyncState
 
 const log = logger('sync');
 
-/** Errors that no reconnect can fix: wrong code, refused access, another protocol. */
-const FATAL = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'PROTOCOL', 'USAGE', 'STORE_CORRUPT', 'BAD_PATH']);
+/**
+ * Errors that no reconnect can fix: wrong code, refused access, another protocol, a message
+ * over the frame limit (sent again, it would be again: a loop that never uploads).
+ */
+const FATAL = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'PROTOCOL', 'FRAME_TOO_LARGE', 'USAGE', 'STORE_CORRUPT', 'BAD_PATH']);
 
 /** Options for {@link runSync}. */
 export interface RunSyncOptions {

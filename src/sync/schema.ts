@@ -26,6 +26,34 @@ export const MAX_ENTRIES_PER_MESSAGE = 100_000;
 export const MAX_UPDATES_PER_MESSAGE = 10_000;
 /** Largest binary field (an update, a blob chunk): frames are at most 16 MiB. */
 export const MAX_BINARY_BYTES = 15 * 1024 * 1024;
+/**
+ * Bytes of updates or entries a sender puts in one message, so that a frame stays well under
+ * the 16 MiB limit however many items it carries (a single item may be bigger, up to
+ * {@link MAX_BINARY_BYTES}, and then goes alone).
+ */
+export const MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Splits `items` into consecutive slices of at most `maxCount` items and, unless one item is
+ * bigger on its own, at most {@link MESSAGE_BYTES} by `sizeOf`: one message each.
+ */
+export function messageSlices<T>(items: readonly T[], maxCount: number, sizeOf: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = sizeOf(item);
+    if (cur.length > 0 && (cur.length >= maxCount || bytes + n > MESSAGE_BYTES)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(item);
+    bytes += n;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
 /** Longest path, in UTF-16 units. */
 export const MAX_PATH_LENGTH = 4096;
 /** Largest blob chunk in one `blob/upload` or `blob/fetch` item: blobs bigger than this go in pieces. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, checkPeerProtocol, cshareSchema, fileResource, worktreeResource } from '../../src/sync/schema.js';
+import { MAX_UPDATES_PER_MESSAGE, MESSAGE_BYTES, PROTOCOL_VERSION, checkPeerProtocol, cshareSchema, fileResource, messageSlices, worktreeResource } from '../../src/sync/schema.js';
 import { decodeValue, encodeValue, type Value } from '../../src/sync/codec.js';
 
 const digest = 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391';
@@ -92,3 +92,21 @@ describe('schema validators', () => {
     expect(fileResource('w1', 'f2')).toBe('/worktrees/w1/files/f2');
   });
 });
+
+describe('messageSlices', () => {
+  it('keeps each message under the count and byte bounds, in order, a too-big item alone', () => {
+    const mb = 1024 * 1024;
+    const items = [1, 1, 1, 3, 1, 9, 1, 1, 1, 1, 1].map((n, i) => ({ i, bytes: n * mb }));
+    const slices = messageSlices(items, 3, (x) => x.bytes);
+    expect(slices.flat()).toEqual(items);
+    expect(slices.map((s) => s.map((x) => x.i))).toEqual([[0, 1, 2], [3, 4], [5], [6, 7, 8], [9, 10]]);
+    for (const s of slices) expect(s.length === 1 || s.reduce((n, x) => n + x.bytes, 0) <= MESSAGE_BYTES).toBe(true);
+    // 100,000 files' manifest updates (50 of 340 KB) no longer go up as one 17 MB message.
+    const manifest = Array.from({ length: 50 }, () => new Uint8Array(340 * 1024));
+    const parts = messageSlices(manifest, MAX_UPDATES_PER_MESSAGE, (u) => u.byteLength);
+    expect(parts.length).toBe(5);
+    expect(Math.max(...parts.map((p) => p.reduce((n, u) => n + u.byteLength, 0)))).toBeLessThanOrEqual(MESSAGE_BYTES);
+    expect(messageSlices([], 3, () => 1)).toEqual([]);
+  });
+});
+
