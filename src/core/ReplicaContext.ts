@@ -1,3 +1,4 @@
+import * as Y from 'yjs';
 import { CshareError } from './errors.js';
 import { FileDoc } from './FileDoc.js';
 import { ManifestDoc, type ManifestEntry } from './ManifestDoc.js';
@@ -7,6 +8,8 @@ import type { CachedStat, FileKind } from './Scanner.js';
 
 /** Updates a file doc may log before they are folded into a snapshot. */
 export const COMPACT_AFTER = 256;
+/** Most bytes merged into one manifest snapshot part (see `ReplicaContext.compactManifest`). */
+const SNAPSHOT_PART_BYTES = 4 * 1024 * 1024;
 
 const utf8 = new TextDecoder('utf-8');
 
@@ -59,10 +62,10 @@ export class ReplicaContext {
 
   /** Loads everything but the file docs. */
   static async load(opts: { fs: WorktreeFs; store: ReplicaStore; identity: ReplicaIdentity; author: string; now: () => number }): Promise<ReplicaContext> {
-    const { snapshot, updates, count } = await opts.store.manifestState();
+    const { parts, updates, count } = await opts.store.manifestState();
     let manifest: ManifestDoc;
     try {
-      manifest = ManifestDoc.load(opts.identity.clientId, snapshot, updates);
+      manifest = ManifestDoc.load(opts.identity.clientId, undefined, [...parts, ...updates].map((u) => u.value));
     } catch (err) {
       throw new CshareError('STORE_CORRUPT', 'the manifest in .cshare is damaged; move .cshare aside to rebuild history', {}, { cause: err });
     }
@@ -212,12 +215,41 @@ export class ReplicaContext {
       loaded.logged = 0;
     }
     if (this.manifestLogged >= COMPACT_AFTER) {
-      const batch = new ChangeBatch();
-      batch.put('m:snap', this.manifest.snapshot());
-      for await (const [key] of this.store.kv.iterate({ gt: 'm:u:', lt: 'm:u;' })) if (seqOfKey(key) <= this.keepLogAfter) batch.del(key);
-      await batch.commit(this.store.kv);
+      await this.compactManifest();
       this.manifestLogged = 0;
     }
+  }
+
+  /**
+   * Folds the manifest's logged updates (those that may be dropped) into snapshot parts: runs
+   * of pieces merged (`Y.mergeUpdates`) while their total stays under {@link SNAPSHOT_PART_BYTES}.
+   * Not one snapshot of the whole doc: for 100,000 files that is 22 MB, and a first upload
+   * sends the stored pieces, each of which must fit in one message.
+   */
+  private async compactManifest(): Promise<void> {
+    const { parts, updates } = await this.store.manifestState();
+    const pieces = [...parts, ...updates.filter((u) => seqOfKey(u.key) <= this.keepLogAfter)];
+    const groups: (typeof pieces)[] = [];
+    let bytes = Infinity;
+    for (const p of pieces) {
+      if (bytes + p.value.byteLength > SNAPSHOT_PART_BYTES) {
+        groups.push([]);
+        bytes = 0;
+      }
+      groups.at(-1)!.push(p);
+      bytes += p.value.byteLength;
+    }
+    const batch = new ChangeBatch();
+    let n = 0;
+    for (const group of groups) {
+      const key = `m:sp:${String(n++).padStart(6, '0')}`;
+      // A part that is already alone in its group and in place stays as it is.
+      if (group.length === 1 && group[0]!.key === key) continue;
+      for (const p of group) batch.del(p.key);
+      batch.put(key, group.length === 1 ? group[0]!.value : Y.mergeUpdates(group.map((p) => p.value)));
+    }
+    // Parts past the new last one were folded into earlier ones (their keys were deleted above).
+    await batch.commit(this.store.kv);
   }
 
   /** Frees the loaded docs. */

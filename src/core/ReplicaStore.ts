@@ -8,7 +8,9 @@ import type { CachedStat } from './Scanner.js';
  *
  *   meta:replica          JSON {replicaId, clientId, name}
  *   meta:lamport          JSON number
- *   m:snap                manifest snapshot (Yjs update); m:snapseq its last seq
+ *   m:snap                manifest snapshot (Yjs update) of stores written before snapshot parts
+ *   m:sp:<n>              manifest snapshot part <n> (merged Yjs updates, each at most about
+ *                         4 MB, so each goes up in one message; see ReplicaContext.compact)
  *   m:u:<seq>             manifest update logged by change <seq>
  *   f:<fileId>:snap       file doc snapshot; f:<fileId>:snapseq its last seq
  *   f:<fileId>:u:<seq>    file doc update logged by change <seq>
@@ -80,11 +82,18 @@ export class ReplicaStore {
   }
 
   /** The manifest snapshot and the updates logged after it. */
-  async manifestState(): Promise<{ snapshot?: Uint8Array; updates: Uint8Array[]; count: number }> {
-    const snapshot = await this.kv.get('m:snap');
-    const updates: Uint8Array[] = [];
-    for await (const [, value] of this.kv.iterate({ gt: 'm:u:', lt: 'm:u;' })) updates.push(value);
-    return { snapshot, updates, count: updates.length };
+  /**
+   * The manifest as stored: its snapshot parts (with their keys) and the updates logged after
+   * them. Every piece is a valid Yjs update on its own, and none is much over 4 MB.
+   */
+  async manifestState(): Promise<{ parts: { key: string; value: Uint8Array }[]; updates: { key: string; value: Uint8Array }[]; count: number }> {
+    const parts: { key: string; value: Uint8Array }[] = [];
+    const legacy = await this.kv.get('m:snap');
+    if (legacy) parts.push({ key: 'm:snap', value: legacy });
+    for await (const [key, value] of this.kv.iterate({ gt: 'm:sp:', lt: 'm:sp;' })) parts.push({ key, value });
+    const updates: { key: string; value: Uint8Array }[] = [];
+    for await (const [key, value] of this.kv.iterate({ gt: 'm:u:', lt: 'm:u;' })) updates.push({ key, value });
+    return { parts, updates, count: updates.length };
   }
 
   /** A file doc's snapshot and the updates logged after it. */

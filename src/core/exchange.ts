@@ -107,8 +107,12 @@ async function fullState(ctx: ReplicaContext): Promise<OutgoingChanges> {
   }
   const digests = new Map<string, string>();
   for (const [fileId, e] of ctx.manifest.all()) if (!e.deleted) digests.set(e.kind === 'text' ? e.base : e.digest, fileId);
+  // The stored pieces, not one snapshot of the doc: each fits in one message (100,000 files'
+  // snapshot is 22 MB, over the frame limit). Applied remote updates are logged too, so the
+  // pieces hold the whole doc.
+  const { parts, updates } = await ctx.store.manifestState();
   return {
-    manifest: [ctx.manifest.snapshot()],
+    manifest: [...parts, ...updates].map((p) => p.value),
     files: [...files].map(([fileId, updates]) => ({ fileId, updates })),
     blobs: blobRefs(ctx, digests),
   };

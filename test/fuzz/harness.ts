@@ -667,7 +667,7 @@ function storeState(node: Node): { vectors: Map<string, Map<number, number>>; li
   const docs = new Map<string, Uint8Array[]>();
   for (const [key, value] of map) {
     let doc: string | undefined;
-    if (key === 'm:snap' || key.startsWith('m:u:')) doc = 'm';
+    if (key === 'm:snap' || key.startsWith('m:sp:') || key.startsWith('m:u:')) doc = 'm';
     else if (key.startsWith('f:') && (key.endsWith(':snap') || key.includes(':u:'))) doc = key.slice(2, key.indexOf(':', 2));
     if (doc === undefined) continue;
     const list = docs.get(doc) ?? [];
