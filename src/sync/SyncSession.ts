@@ -23,9 +23,13 @@ async function pooled<T>(items: readonly T[], limit: number, fn: (item: T) => Pr
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** Blobs applied (written to disk) together in a catch-up: at most this many, or bytes. */
-const APPLY_BATCH_FILES = 1000;
-const APPLY_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * Blobs applied (written to disk) together in a catch-up: at most this many, or bytes. Each
+ * batch is one LevelDB write, which LevelDB copies natively (batch, memtable): a 30,000-file
+ * join peaked at 531 MB RSS with 8 MB batches, 446 MB with 2 MB ones, in about the same time.
+ */
+const APPLY_BATCH_FILES = 250;
+const APPLY_BATCH_BYTES = 2 * 1024 * 1024;
 /** Blobs asked for in one `blobs/fetch` stream, and such streams in flight. */
 const FETCH_PER_STREAM = 64;
 const FETCH_CHUNKS_PER_STREAM = 96;

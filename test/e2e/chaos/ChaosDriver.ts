@@ -79,7 +79,7 @@ const SHARED_BINARIES = 3;
 const FREE_PATHS = 8;
 
 /** Counters printed at the end. */
-export type SaveCounts = Record<'saves' | 'markers' | 'concurrentPairs' | 'sharedCreates' | 'ownedCreates' | 'ownedEdits' | 'binaryWrites' | 'renames' | 'deletes' | 'chmods' | 'freeOps' | 'offlineSaves', number>;
+export type SaveCounts = Record<'saves' | 'markers' | 'concurrentPairs' | 'sharedCreates' | 'ownedCreates' | 'ownedEdits' | 'binaryWrites' | 'renames' | 'deletes' | 'chmods' | 'freeOps' | 'offlineSaves' | 'staleRetries', number>;
 
 export class ChaosDriver {
   readonly markers: MarkerSave[] = [];
@@ -88,7 +88,7 @@ export class ChaosDriver {
   readonly binaryVersions = new Map<string, Set<string>>();
   /** Shared text files, by the side that created them. */
   readonly sharedText = new Map<string, Side>();
-  readonly counts: SaveCounts = { saves: 0, markers: 0, concurrentPairs: 0, sharedCreates: 0, ownedCreates: 0, ownedEdits: 0, binaryWrites: 0, renames: 0, deletes: 0, chmods: 0, freeOps: 0, offlineSaves: 0 };
+  readonly counts: SaveCounts = { saves: 0, markers: 0, concurrentPairs: 0, sharedCreates: 0, ownedCreates: 0, ownedEdits: 0, binaryWrites: 0, renames: 0, deletes: 0, chmods: 0, freeOps: 0, offlineSaves: 0, staleRetries: 0 };
   readonly alphabet = new MarkerAlphabet();
   private serial = 0;
 
@@ -142,12 +142,21 @@ export class ChaosDriver {
   }
 
   private insertMarker(side: Side, path: string, concurrent: boolean): void {
-    const lines = this.lines(side, path)!;
     const char = this.alphabet.take();
     const id = this.markers.length;
-    const at = this.rng.int(lines.length + 1);
-    lines.splice(at, 0, `${side[0]}${id} ${char}`);
-    this.write(side, path, Buffer.from(`${lines.join('\n')}\n`));
+    const at = this.rng.int(this.lines(side, path)!.length + 1);
+    // Like an editor that reloads a file changed on disk before saving over it: if cshare
+    // wrote a remote change between this read and the save, read again and redo the edit.
+    // Saving the stale text would delete that change (a real user action, but not one the
+    // checks can tell from a lost save: shared text is only ever inserted into here).
+    for (let attempt = 0; ; attempt++) {
+      const read = existsSync(abs(this.roots[side], path)) ? readFileSync(abs(this.roots[side], path)) : Buffer.alloc(0);
+      const lines = read.toString('utf8').split('\n');
+      if (lines.at(-1) === '') lines.pop();
+      lines.splice(Math.min(at, lines.length), 0, `${side[0]}${id} ${char}`);
+      if (this.write(side, path, Buffer.from(`${lines.join('\n')}\n`), attempt < 5 ? read : undefined) !== 'stale') break;
+      this.counts.staleRetries++;
+    }
     this.markers.push({ id, side, path, char, atMs: this.now(), offline: !this.isUp(side), concurrent });
     this.counts.markers++;
   }
@@ -279,17 +288,29 @@ export class ChaosDriver {
     return lines;
   }
 
-  /** Writes a file in place or atomically; returns whether it was in place. */
-  private write(side: Side, path: string, data: Buffer): boolean {
+  /**
+   * Writes a file in place or atomically; returns whether it was in place. With `unless`, the
+   * file is read again just before the write and left alone ('stale') if it no longer holds
+   * those bytes.
+   */
+  private write(side: Side, path: string, data: Buffer, unless?: Buffer): boolean | 'stale' {
     const p = abs(this.roots[side], path);
     mkdirSync(dirname(p), { recursive: true });
     const inPlace = this.rng.chance(0.5);
-    if (inPlace) writeFileSync(p, data);
-    else {
+    // Checked right before the write itself, to keep the window for a stale save small.
+    const stale = () => unless !== undefined && !(existsSync(p) && readFileSync(p).equals(unless));
+    if (inPlace) {
+      if (stale()) return 'stale';
+      writeFileSync(p, data);
+    } else {
       // Like an editor's atomic save: the new version is renamed over the old one (a new
       // inode, default mode: the exec bit of an owned file is re-read by noteOwned).
       const tmp = join(this.scratch, `save-${this.serial++}`);
       writeFileSync(tmp, data);
+      if (stale()) {
+        rmSync(tmp);
+        return 'stale';
+      }
       renameSync(tmp, p);
     }
     this.noteSave(side);
