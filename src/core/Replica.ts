@@ -8,11 +8,14 @@ import { ChangeBatch, ReplicaStore, jsonBytes, type ReplicaIdentity } from './Re
 import { scanWorktree, type ScanResult } from './Scanner.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { fileHistory } from './fileHistory.js';
-import { applyChanges, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
+import { applyChanges, recoverInterruptedApply, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
 import type { RecordedChange } from './recordScan.js';
 import { CshareError } from './errors.js';
 import { FsJournal } from './FsJournal.js';
 import type { RefusedEntry } from './ManifestDoc.js';
+import { logger } from './log.js';
+
+const log = logger('replica');
 
 /** Options for {@link Replica.open}. */
 export interface ReplicaOptions {
@@ -62,6 +65,10 @@ export class Replica {
     }
     const journal = new FsJournal(opts.fs);
     const ctx = await ReplicaContext.load({ fs: journal, store, identity, author, now: opts.now ?? Date.now });
+    // Before anything scans: a process killed in the middle of applying remote changes left
+    // files on disk that its store does not describe.
+    const restored = await recoverInterruptedApply(ctx);
+    if (restored.length > 0) log('put back %d path(s) of an interrupted apply: %s', restored.length, restored.slice(0, 5).join(', '));
     return new Replica(ctx, opts, journal);
   }
 

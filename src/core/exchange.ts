@@ -4,9 +4,10 @@ import { gitBlobId } from './digest.js';
 import { patchFor, type OpEntry, type OpKind } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
 import type { FileStat, FileWrite } from './ports.js';
-import { ChangeBatch, parseJson, seqKey } from './ReplicaStore.js';
+import { ChangeBatch, jsonBytes, parseJson, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
+import { isSafeRelPath } from './paths.js';
 import { diffToOps, opsStats } from './textDiff.js';
 
 /**
@@ -228,12 +229,13 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   // Deletions first, in path order; files to write are gathered and written as one batch.
   const plans: WritePlan[] = [];
   const writes: FileWrite[] = [];
+  const removals: string[] = [];
   for (const [path, prevId] of [...paths].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const winner = live.get(path);
     if (!winner) {
       const gone = ctx.fs.lstat(path);
       if (gone && opts.scanned) await assertNoSaveSinceScan(ctx, path, readCurrent(ctx, path, gone.kind === 'symlink'));
-      if (gone) ctx.fs.remove(path);
+      if (gone) removals.push(path);
       batch.del(`s:${path}`);
       const old = prevId ? before.get(prevId) : undefined;
       const now = prevId ? ctx.manifest.get(prevId) : undefined;
@@ -253,6 +255,19 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     if (!sameContent && entry.kind !== 'symlink') writes.push({ rel: path, data: bytes, mode: wantMode });
     plans.push({ path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode });
   }
+  // The disk changes before the store commits. A process killed in between would find, on
+  // restart, files the store does not describe, and its first scan would record them as its
+  // own edits (a moved file as its own delete, which then wins everywhere). So what is about
+  // to change is noted first; `recoverInterruptedApply` puts it back.
+  const targets: ApplyTarget[] = [
+    ...removals.map((path) => ({ path, digest: null })),
+    ...plans.filter((p) => !p.sameContent).map((p) => ({ path: p.path, digest: p.digest })),
+  ];
+  if (targets.length > 0) {
+    await ctx.store.kv.put(APPLYING_KEY, jsonBytes({ targets } satisfies ApplyIntent));
+    batch.del(APPLYING_KEY);
+  }
+  for (const path of removals) ctx.fs.remove(path);
   if (ctx.fs.writeFiles) await ctx.fs.writeFiles(writes);
   else for (const w of writes) ctx.fs.writeFile(w.rel, w.data, w.mode);
 
@@ -282,6 +297,60 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   }
   await ctx.commit(batch);
   return recorded;
+}
+
+/** Where an apply notes the paths it is changing on disk (see {@link applyChanges}). */
+const APPLYING_KEY = 'meta:applying';
+
+/** A path an apply changes, and the content it leaves there (null: removed). */
+interface ApplyTarget {
+  path: string;
+  digest: string | null;
+}
+
+interface ApplyIntent {
+  targets: ApplyTarget[];
+}
+
+/**
+ * Undoes the disk changes of an apply whose process was killed before the store committed it:
+ * every path that holds what the apply was writing (or is gone where it was removing) gets
+ * back what the store records, so the first scan sees no edit. A path that holds anything
+ * else was changed by someone after the crash and is left to that scan. The change itself is
+ * fetched and applied again at the next catch-up. Returns the paths put back.
+ */
+export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<string[]> {
+  const raw = await ctx.store.kv.get(APPLYING_KEY);
+  if (!raw) return [];
+  const { targets } = parseJson<ApplyIntent>(raw, APPLYING_KEY);
+  const live = ctx.manifest.live();
+  const restored: string[] = [];
+  const batch = new ChangeBatch();
+  for (const { path, digest } of Array.isArray(targets) ? targets : []) {
+    if (typeof path !== 'string' || !isSafeRelPath(path)) continue;
+    const st = ctx.fs.lstat(path);
+    if (st?.kind === 'dir' || st?.kind === 'other') continue;
+    const now = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
+    const asApplied = digest === null ? now === undefined : now !== undefined && gitBlobId(now) === digest;
+    if (!asApplied) continue;
+    const recorded = live.get(path);
+    if (!recorded) {
+      if (st) ctx.fs.remove(path);
+      batch.del(`s:${path}`);
+      restored.push(path);
+      continue;
+    }
+    const bytes = await contentOf(ctx, recorded.fileId, recorded.entry, new Map());
+    if (bytes === undefined) continue;
+    if (recorded.entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
+    else ctx.fs.writeFile(path, bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
+    const after = ctx.fs.lstat(path);
+    if (after) batch.putJson(`s:${path}`, cacheEntry(after, recorded.entry.kind, gitBlobId(bytes)));
+    restored.push(path);
+  }
+  batch.del(APPLYING_KEY);
+  await batch.commit(ctx.store.kv);
+  return restored;
 }
 
 /**
