@@ -26,6 +26,12 @@ export interface ReplicaOptions {
   home?: string;
   textLimit?: number;
   now?: () => number;
+  /**
+   * How long a scan waits before reading again a file it finds emptied in the last second
+   * (an in-place save caught between truncate and write); 0 turns the wait off (tests on a
+   * virtual clock). Default 100 ms.
+   */
+  settleEmptiedMs?: number;
 }
 
 /** What `cshare status` reports while no sync process runs. */
@@ -102,7 +108,7 @@ export class Replica {
 
   private async scanNow(opts: Pick<RecordOptions, 'signal' | 'onRecorded'> = {}): Promise<ScanReport> {
     try {
-      return await recordScan(this.ctx, { ...this.scanOpts(), ...opts });
+      return await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, ...opts });
     } catch (err) {
       // A batch that did not commit (disk full) must not stay applied in memory: the next
       // scan would not see its changes as pending, and they would never be stored.

@@ -11,6 +11,12 @@ import { scanWorktree, type ScannedFile, type ScanResult } from './Scanner.js';
 
 const log = logger('record');
 
+/** Git's id of empty content. */
+const EMPTY_BLOB = 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391';
+/** A file emptied less than this long ago is read again after {@link SETTLE_WAIT_MS}. */
+const SETTLE_MS = 1000;
+const SETTLE_WAIT_MS = 100;
+
 /** Flush a batch once it holds this many bytes or changes (one LevelDB write each). */
 const BATCH_BYTES = 16 * 1024 * 1024;
 const BATCH_CHANGES = 2000;
@@ -41,6 +47,8 @@ export interface RecordOptions {
   signal?: AbortSignal;
   /** Called after each batch has been committed, with the changes it holds. */
   onRecorded?: (changes: RecordedChange[]) => void;
+  /** See `ReplicaOptions.settleEmptiedMs` (default {@link SETTLE_WAIT_MS}; 0: off). */
+  settleEmptiedMs?: number;
 }
 
 /** The differences between the worktree on disk and the recorded manifest. */
@@ -196,8 +204,17 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     opts.signal?.throwIfAborted();
     const { file, fileId } = m;
     let entry = m.entry;
-    const bytes = readContent(ctx, file);
+    let bytes = readContent(ctx, file);
     if (bytes === undefined) continue; // vanished since the scan: the next scan records the delete
+    const settle = opts.settleEmptiedMs ?? SETTLE_WAIT_MS;
+    if (settle > 0 && bytes.byteLength === 0 && file.kind !== 'symlink' && ctx.contentDigest(fileId, entry) !== EMPTY_BLOB && ctx.now() - file.stat.mtimeMs < SETTLE_MS) {
+      // Emptied a moment ago: most likely an in-place save between its truncate and its write.
+      // Recorded as is, that is a delete of the whole text and then its insert, which merged
+      // with a peer's concurrent edit keeps two copies of the file. Read it again shortly.
+      await new Promise((resolve) => setTimeout(resolve, settle));
+      bytes = readContent(ctx, file);
+      if (bytes === undefined) continue;
+    }
     const { kind, digest } = classifyBytes(bytes, file.kind === 'symlink', opts.textLimit);
     const contentChanged = digest !== ctx.contentDigest(fileId, entry) || kind !== entry.kind;
     if (contentChanged && kind === 'text' && entry.kind === 'text') {

@@ -290,7 +290,7 @@ export class World {
     try {
       // The identity a first start would draw at random, drawn from the seed instead.
       if (!(await kv.get('meta:replica'))) await kv.put('meta:replica', jsonBytes({ replicaId: node.replicaId, clientId: node.clientId, name: node.name }));
-      const replica = await Replica.open({ fs: proc.fs, kv, env: { USER: node.name }, home: '/mem/home', now: () => this.clock.now });
+      const replica = await Replica.open({ fs: proc.fs, kv, env: { USER: node.name }, home: '/mem/home', now: () => this.clock.now, settleEmptiedMs: 0 });
       proc.replica = replica;
       let state: SyncState;
       let firstJoin = false;
