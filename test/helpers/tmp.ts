@@ -3,9 +3,14 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-/** A fresh temporary directory. */
+/** Directories made by {@link tempDir} in this test file; `test/setup.ts` removes them after it. */
+export const madeTempDirs: string[] = [];
+
+/** A fresh temporary directory (removed when the test file ends). */
 export function tempDir(prefix = 'cshare-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  madeTempDirs.push(dir);
+  return dir;
 }
 
 /** Writes files (creating parent directories) under `root`. */
