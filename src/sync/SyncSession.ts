@@ -4,6 +4,7 @@ import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import type { RecordedChange } from '../core/recordScan.js';
 import type { RpcConnection } from './rpc/RpcConnection.js';
+import { slices } from './slices.js';
 import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type WorktreeEvent } from './schema.js';
 
 const log = logger('session');
@@ -473,20 +474,7 @@ export class SyncSession {
     onMissing: (digest: string) => void,
   ): Promise<void> {
     // Batches close at a count or a size, and at a change of uploader (the history credits it).
-    const batches: string[][] = [];
-    let cur: string[] = [];
-    let bytes = 0;
-    for (const d of digests) {
-      const { size, by } = info(d);
-      if (cur.length > 0 && (cur.length >= APPLY_BATCH_FILES || bytes + size > APPLY_BATCH_BYTES || info(cur[0]!).by !== by)) {
-        batches.push(cur);
-        cur = [];
-        bytes = 0;
-      }
-      cur.push(d);
-      bytes += size;
-    }
-    if (cur.length > 0) batches.push(cur);
+    const batches = slices(digests, APPLY_BATCH_FILES, APPLY_BATCH_BYTES, (d) => info(d).size, (first, d) => info(first).by !== info(d).by);
     const fetch = (batch: string[]) => this.fetchBlobs(batch, (d) => info(d).size);
     let next = batches.length > 0 ? fetch(batches[0]!) : undefined;
     for (let i = 0; i < batches.length; i++) {
@@ -511,19 +499,7 @@ export class SyncSession {
   private async fetchBlobs(digests: string[], sizeOf: (digest: string) => number): Promise<Map<string, Uint8Array>> {
     const { conn, worktreeId, signal } = this.opts;
     const out = new Map<string, Uint8Array>();
-    const parts: string[][] = [];
-    let chunks = 0;
-    for (const d of digests) {
-      const n = Math.max(1, Math.ceil(sizeOf(d) / BLOB_CHUNK_BYTES));
-      const last = parts.at(-1);
-      if (!last || last.length >= FETCH_PER_STREAM || chunks + n > FETCH_CHUNKS_PER_STREAM) {
-        parts.push([d]);
-        chunks = n;
-      } else {
-        last.push(d);
-        chunks += n;
-      }
-    }
+    const parts = slices(digests, FETCH_PER_STREAM, FETCH_CHUNKS_PER_STREAM, (d) => Math.max(1, Math.ceil(sizeOf(d) / BLOB_CHUNK_BYTES)));
     await pooled(parts, FETCH_STREAMS, async (part) => {
       let cur: { digest: string; bytes: Uint8Array; filled: number } | undefined;
       const finish = () => {

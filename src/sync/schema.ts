@@ -2,6 +2,7 @@ import { array, boolean, bytes, literal, number, object, oneOf, refine, string, 
 import { CshareError } from '../core/errors.js';
 import { versionMismatchMessage } from './codec.js';
 import type { ProtocolSchema } from './rpc/protocol.js';
+import { slices } from './slices.js';
 
 /**
  * cshare's wire messages: the one place that says what peers and the relay say to each other
@@ -38,21 +39,7 @@ export const MESSAGE_BYTES = 4 * 1024 * 1024;
  * bigger on its own, at most {@link MESSAGE_BYTES} by `sizeOf`: one message each.
  */
 export function messageSlices<T>(items: readonly T[], maxCount: number, sizeOf: (item: T) => number): T[][] {
-  const out: T[][] = [];
-  let cur: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const n = sizeOf(item);
-    if (cur.length > 0 && (cur.length >= maxCount || bytes + n > MESSAGE_BYTES)) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(item);
-    bytes += n;
-  }
-  if (cur.length > 0) out.push(cur);
-  return out;
+  return slices(items, maxCount, MESSAGE_BYTES, sizeOf);
 }
 /** Longest path, in UTF-16 units. */
 export const MAX_PATH_LENGTH = 4096;
