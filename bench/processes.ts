@@ -223,3 +223,15 @@ export function peakRssMb(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
+
+/** The file every propagation save edits: ~80 lines, ~3 KB. */
+export function initialText(): string[] {
+  return Array.from({ length: 80 }, (_, i) => `line ${i}: the quick brown fox jumps over the lazy dog ${i % 7}`);
+}
+
+/** Edit number `i`: rewrites one line (a different one each time), a small CRDT update. */
+export function edit(lines: string[], i: number): string {
+  const at = (i * 37) % lines.length;
+  lines[at] = `line ${at}: edited by save ${i} (the quick brown fox)`;
+  return `${lines.join('\n')}\n`;
+}

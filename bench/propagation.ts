@@ -22,7 +22,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { benchEnv, out, percentile, Processes, sleep, type CshareProcess } from './processes.js';
+import { benchEnv, type CshareProcess, edit, initialText, out, percentile, Processes, sleep } from './processes.js';
 
 const SAVES = 200;
 const REVERSE_SAVES = 50;
@@ -32,18 +32,6 @@ const GAP_MS = 50;
 const TARGET_P50 = 100;
 const TARGET_P99 = 250;
 const FILE = 'notes.txt';
-
-/** The file every save edits: ~80 lines, ~3 KB. */
-function initialText(): string[] {
-  return Array.from({ length: 80 }, (_, i) => `line ${i}: the quick brown fox jumps over the lazy dog ${i % 7}`);
-}
-
-/** Edit number `i`: rewrites one line (a different one each time), a small CRDT update. */
-function edit(lines: string[], i: number): string {
-  const at = (i * 37) % lines.length;
-  lines[at] = `line ${at}: edited by save ${i} (the quick brown fox)`;
-  return `${lines.join('\n')}\n`;
-}
 
 /** Polls `path` every ~2 ms until it holds `want`; the elapsed ms, or null after the deadline. */
 async function until(path: string, want: string, t0: number): Promise<number | null> {

@@ -28,7 +28,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { benchEnv, BIN, dirBytes, out, peakRssMb, percentile, Processes, runToEnd, sleep, type CshareProcess } from './processes.js';
+import { benchEnv, BIN, type CshareProcess, dirBytes, edit, initialText, out, peakRssMb, percentile, Processes, runToEnd, sleep } from './processes.js';
 import { generateTree } from './tree.js';
 
 const TARGET_RSS_MB = 500;
@@ -114,18 +114,6 @@ function median(xs: number[]): number {
 
 function mb(x: number | undefined): string {
   return x === undefined ? '?' : x.toFixed(0);
-}
-
-/** The file every fan-out save edits: ~80 lines, ~3 KB (as in bench/propagation.ts). */
-function initialText(): string[] {
-  return Array.from({ length: 80 }, (_, i) => `line ${i}: the quick brown fox jumps over the lazy dog ${i % 7}`);
-}
-
-/** Edit number `i`: rewrites one line, a small CRDT update. */
-function edit(lines: string[], i: number): string {
-  const at = (i * 37) % lines.length;
-  lines[at] = `line ${at}: edited by save ${i} (the quick brown fox)`;
-  return `${lines.join('\n')}\n`;
 }
 
 /**

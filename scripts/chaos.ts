@@ -6,26 +6,16 @@
  * `test/e2e/chaos/runChaos.ts` for what is done and checked.
  */
 import { ChaosFailure, runChaos } from '../test/e2e/chaos/runChaos.js';
+import { intFlag } from './args.js';
 
-function flag(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const value = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    process.stderr.write(`--${name} needs a non-negative integer\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const seconds = flag('seconds') ?? 120;
-const first = flag('seed') ?? Math.floor(Math.random() * 2 ** 31);
-const runs = flag('runs') ?? 1;
+const seconds = intFlag('seconds') ?? 120;
+const first = intFlag('seed') ?? Math.floor(Math.random() * 2 ** 31);
+const runs = intFlag('runs') ?? 1;
 const verbose = process.argv.includes('--verbose');
 let failed = 0;
 for (let seed = first; seed < first + runs; seed++) {
   try {
-    const r = await runChaos({ seed, seconds, settleSeconds: flag('settle'), log: verbose ? (l) => process.stdout.write(`${l}\n`) : undefined });
+    const r = await runChaos({ seed, seconds, settleSeconds: intFlag('settle'), log: verbose ? (l) => process.stdout.write(`${l}\n`) : undefined });
     process.stdout.write(`${r.summary}\n`);
   } catch (err) {
     failed++;

@@ -5,23 +5,13 @@
  * See `test/fuzz/convergence.test.ts` for what is checked and the fault model.
  */
 import { FuzzFailure, runSeed } from '../test/fuzz/harness.js';
+import { intFlag } from './args.js';
 
-function flag(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const value = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    process.stderr.write(`--${name} needs a non-negative integer\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const one = flag('seed');
-const from = one ?? flag('from') ?? 1;
-const count = one !== undefined ? 1 : (flag('seeds') ?? 500);
+const one = intFlag('seed');
+const from = one ?? intFlag('from') ?? 1;
+const count = one !== undefined ? 1 : (intFlag('seeds') ?? 500);
 const verbose = one !== undefined || process.argv.includes('--verbose');
-const steps = flag('steps');
+const steps = intFlag('steps');
 
 const started = Date.now();
 const failed: number[] = [];

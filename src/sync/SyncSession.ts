@@ -421,7 +421,7 @@ export class SyncSession {
         this.names.delete(event.replicaId);
         return;
       case 'need':
-        await this.answerNeed(event);
+        // Answered by `live` as it arrives, never queued behind other events.
         return;
     }
   }
