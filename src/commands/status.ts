@@ -1,5 +1,6 @@
 import { BaseCommand } from '../BaseCommand.js';
 import type { ReplicaStatus } from '../core/Replica.js';
+import { statusOffline } from '../statusOffline.js';
 import { viaRunning } from '../viaRunning.js';
 
 /** Status as printed: the offline fields, plus what a running share/join adds. */
@@ -20,7 +21,7 @@ export default class Status extends BaseCommand {
 
   async run(): Promise<StatusJson> {
     const { flags } = await this.parse(Status);
-    const s = await viaRunning<StatusJson>(flags.cwd ?? process.cwd(), 'status', {}, (r) => r.status());
+    const s = await viaRunning<StatusJson>(flags.cwd ?? process.cwd(), 'status', {}, (r) => r.status(), (root) => statusOffline(root));
     if (!this.jsonEnabled()) {
       const c = this.color;
       const lines = [

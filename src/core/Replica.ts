@@ -1,11 +1,13 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { parseGitConfig } from './gitConfig.js';
+import { gitAuthorName } from './gitConfig.js';
 import type { OpEntry } from './history.js';
 import type { KvStore, WorktreeFs } from './ports.js';
-import { pendingChanges, recordScan, type RecordOptions, type ScanReport } from './recordScan.js';
+import { pendingChanges, statusChanges } from './pending.js';
+import { recordScan, type RecordOptions, type ScanReport } from './recordScan.js';
 import { ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch, ReplicaStore, jsonBytes, type ReplicaIdentity } from './ReplicaStore.js';
 import { scanWorktree, type ScanResult } from './Scanner.js';
+import { makeStatusView, type StatusView } from './statusView.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { fileHistory } from './fileHistory.js';
 import { applyChanges, recoverInterruptedApply, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
@@ -61,7 +63,7 @@ export class Replica {
   /** Opens (initialising on first use) the replica whose store is `opts.kv`. */
   static async open(opts: ReplicaOptions): Promise<Replica> {
     const store = new ReplicaStore(opts.kv);
-    const author = authorName(opts);
+    const author = gitAuthorName(opts.fs, opts.env ?? {}, opts.home);
     let identity = await store.identity();
     if (!identity) {
       // Yjs client ids are 32-bit; a random one per replica, kept forever, so this replica's
@@ -307,21 +309,20 @@ export class Replica {
   async status(): Promise<ReplicaStatus> {
     const statCache = await this.ctx.store.statCache();
     const scan = scanWorktree({ ...this.scanOpts(), statCache });
-    const p = pendingChanges(this.ctx, scan);
-    const changed: ReplicaStatus['changed'] = [
-      ...p.creates.map((f) => ({ path: f.path, change: 'created' as const })),
-      ...p.modified.map((m) => ({ path: m.file.path, change: 'modified' as const })),
-      ...p.deletes.map((d) => ({ path: d.entry.path, change: 'deleted' as const })),
-      ...p.renames.map((r) => ({ path: r.file.path, change: 'renamed' as const, from: r.entry.path })),
-    ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return {
       root: this.root,
       replica: { id: this.ctx.identity.replicaId, name: this.ctx.author },
       files: this.ctx.manifest.live().size,
-      changed,
+      changed: statusChanges(pendingChanges(this.ctx.recorded(), scan)),
       storeBytes: await this.ctx.store.kv.size(),
       sharing: 'off',
     };
+  }
+
+  /** What `status` needs without this replica loaded (see `statusView.ts`): its committed state. */
+  async statusView(): Promise<StatusView> {
+    const live = [...this.ctx.manifest.live()].map(([path, { fileId, entry }]) => ({ path, fileId, kind: entry.kind, mode: entry.mode, digest: this.ctx.contentDigest(fileId, entry) }));
+    return makeStatusView(this.ctx.identity.replicaId, live, await this.ctx.store.statCache());
   }
 
   /** Frees memory; the caller closes the store. */
@@ -370,19 +371,4 @@ function applyFailed(err: unknown, origin: ChangeOrigin, notRestored: string[]):
   return new CshareError(code, message, data, { cause: err });
 }
 
-/** Git's `user.name` (repository config, then global), else `$USER`, else "unknown". */
-function authorName(opts: ReplicaOptions): string {
-  const env = opts.env ?? {};
-  const home = opts.home ?? env.HOME;
-  const xdg = env.XDG_CONFIG_HOME ?? (home ? `${home}/.config` : undefined);
-  const files = [`${opts.fs.root}/.git/config`, xdg && `${xdg}/git/config`, home && `${home}/.gitconfig`];
-  for (const file of files) {
-    if (!file) continue;
-    const bytes = opts.fs.readExternal(file);
-    if (!bytes) continue;
-    const name = parseGitConfig(new TextDecoder().decode(bytes)).get('user.name');
-    if (name) return name;
-  }
-  return env.USER || env.LOGNAME || 'unknown';
-}
 

@@ -4,6 +4,7 @@ import { FileDoc } from './FileDoc.js';
 import { ManifestDoc, type ManifestEntry } from './ManifestDoc.js';
 import type { FileStat, WorktreeFs } from './ports.js';
 import { ChangeBatch, ReplicaStore, seqKey, type ReplicaIdentity } from './ReplicaStore.js';
+import type { RecordedFiles } from './pending.js';
 import type { CachedStat, FileKind } from './Scanner.js';
 
 /** Updates a file doc may log before they are folded into a snapshot. */
@@ -81,6 +82,11 @@ export class ReplicaContext {
   /** The digest of a file's recorded content: for text, of its doc's text (or base). */
   contentDigest(fileId: string, entry: ManifestEntry): string {
     return entry.kind === 'text' ? (this.textDigests.get(fileId) ?? entry.base) : entry.digest;
+  }
+
+  /** The live files and their recorded content, as `pendingChanges` compares them with a scan. */
+  recorded(): RecordedFiles<ManifestEntry> {
+    return { live: () => this.manifest.live(), contentDigest: (fileId, entry) => this.contentDigest(fileId, entry) };
   }
 
   /** Notes (with the caller's batch) the digest of a text file's recorded text. */

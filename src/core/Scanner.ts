@@ -77,7 +77,7 @@ export interface ExcludedFile {
 export interface ScanOptions {
   fs: WorktreeFs;
   /** The previous scan's stat entries by path; an empty map scans cold. */
-  statCache: ReadonlyMap<string, CachedStat>;
+  statCache: Pick<ReadonlyMap<string, CachedStat>, 'get'>;
   /** Files larger than this are binary (default {@link DEFAULT_TEXT_LIMIT}). */
   textLimit?: number;
   /** Home directory, for `~/.gitconfig` and the global excludes file (default `env.HOME`). */

@@ -129,3 +129,17 @@ export function expandHome(path: string, home: string | undefined): string {
   if (path.startsWith('~/')) return home.replace(/\/+$/, '') + path.slice(1);
   return path;
 }
+
+/** Git's `user.name` (repository config, then global), else `$USER`, else "unknown". */
+export function gitAuthorName(fs: { root: string; readExternal(path: string): Uint8Array | undefined }, env: Record<string, string | undefined>, home = env.HOME): string {
+  const xdg = env.XDG_CONFIG_HOME ?? (home ? `${home}/.config` : undefined);
+  const files = [`${fs.root}/.git/config`, xdg && `${xdg}/git/config`, home && `${home}/.gitconfig`];
+  for (const file of files) {
+    if (!file) continue;
+    const bytes = fs.readExternal(file);
+    if (!bytes) continue;
+    const name = parseGitConfig(new TextDecoder().decode(bytes)).get('user.name');
+    if (name) return name;
+  }
+  return env.USER || env.LOGNAME || 'unknown';
+}

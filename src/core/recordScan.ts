@@ -7,6 +7,7 @@ import { logger } from './log.js';
 import { deriveFileId, type ManifestEntry } from './ManifestDoc.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
+import { pendingChanges } from './pending.js';
 import { scanWorktree, type ScannedFile, type ScanResult } from './Scanner.js';
 
 const log = logger('record');
@@ -55,57 +56,6 @@ export interface RecordOptions {
   settleEmptiedMs?: number;
 }
 
-/** The differences between the worktree on disk and the recorded manifest. */
-export interface PendingChanges {
-  creates: ScannedFile[];
-  modified: { file: ScannedFile; fileId: string; entry: ManifestEntry }[];
-  deletes: { fileId: string; entry: ManifestEntry }[];
-  renames: { file: ScannedFile; fileId: string; entry: ManifestEntry }[];
-}
-
-/**
- * Compares a scan with the manifest. Paths the scan could not read are neither changed nor
- * deleted: an unreadable file must never be recorded as a delete.
- */
-export function pendingChanges(ctx: ReplicaContext, scan: ScanResult): PendingChanges {
-  const live = ctx.manifest.live();
-  const unreadable = new Set(scan.errors.map((e) => e.path));
-  const seen = new Set<string>();
-  const creates: ScannedFile[] = [];
-  const modified: PendingChanges['modified'] = [];
-  for (const file of scan.files) {
-    seen.add(file.path);
-    const cur = live.get(file.path);
-    if (!cur) creates.push(file);
-    else if (ctx.contentDigest(cur.fileId, cur.entry) !== file.digest || cur.entry.mode !== file.mode || cur.entry.kind !== file.kind) {
-      modified.push({ file, fileId: cur.fileId, entry: cur.entry });
-    }
-  }
-  const gone: { fileId: string; entry: ManifestEntry }[] = [];
-  for (const [path, cur] of live) if (!seen.has(path) && !unreadable.has(path)) gone.push(cur);
-
-  // A create whose exact content vanished elsewhere is a rename: it keeps its fileId, so its
-  // history follows it.
-  const goneByDigest = new Map<string, { fileId: string; entry: ManifestEntry }[]>();
-  for (const g of gone) {
-    const digest = ctx.contentDigest(g.fileId, g.entry);
-    const list = goneByDigest.get(digest) ?? [];
-    list.push(g);
-    goneByDigest.set(digest, list);
-  }
-  const renames: PendingChanges['renames'] = [];
-  const realCreates: ScannedFile[] = [];
-  for (const file of creates) {
-    const match = goneByDigest.get(file.digest)?.find((g) => g.entry.kind === file.kind);
-    if (match) {
-      goneByDigest.get(file.digest)!.splice(goneByDigest.get(file.digest)!.indexOf(match), 1);
-      renames.push({ file, fileId: match.fileId, entry: match.entry });
-    } else realCreates.push(file);
-  }
-  const deletes = [...goneByDigest.values()].flat();
-  return { creates: realCreates, modified, deletes, renames };
-}
-
 /**
  * Records every change since the last scan: text edits as minimal Yjs ops on the file's doc,
  * binaries by digest, and creates, deletes, renames and mode changes in the manifest.
@@ -124,7 +74,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       scan.errors.push({ path, message: `could not remove a leftover temp file: ${err instanceof Error ? err.message : String(err)}` });
     }
   }
-  const pending = pendingChanges(ctx, scan);
+  const pending = pendingChanges(ctx.recorded(), scan);
   const initialImport = ctx.manifest.live().size === 0;
   const recorded: RecordedChange[] = [];
 

@@ -1,35 +1,16 @@
-import { existsSync, lstatSync, statSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CshareError } from '../core/errors.js';
 import { Replica } from '../core/Replica.js';
 import { NodeFs } from './fs/NodeFs.js';
+import { logger } from '../core/log.js';
 import { LevelStore } from './level/LevelStore.js';
+import { findWorktreeRoot, removeStatusView, STORE_DIR, statusViewPath, writeStatusView } from './statusViewFile.js';
 
-/** Where a worktree's store lives inside it. */
-export const STORE_DIR = '.cshare';
+const log = logger('store');
 
-/**
- * The worktree root for `cwd`: the nearest ancestor holding `.cshare/`, else the nearest
- * holding `.git`, else `cwd` itself (like `git init` would pick).
- */
-export function findWorktreeRoot(cwd: string): string {
-  const start = resolve(cwd);
-  let st;
-  try {
-    st = statSync(start);
-  } catch (err) {
-    throw new CshareError('NOT_A_DIRECTORY', `${start} does not exist`, { path: start }, { cause: err });
-  }
-  if (!st.isDirectory()) throw new CshareError('NOT_A_DIRECTORY', `${start} is not a directory`, { path: start });
-  for (const marker of [STORE_DIR, '.git']) {
-    for (let dir = start; ; dir = dirname(dir)) {
-      if (existsSync(join(dir, marker))) return dir;
-      if (dirname(dir) === dir) break;
-    }
-  }
-  return start;
-}
+export { findWorktreeRoot, STORE_DIR } from './statusViewFile.js';
 
 /** An open replica and what must be closed with it. */
 export interface OpenWorktree {
@@ -51,6 +32,8 @@ export async function openWorktree(opts: { cwd: string; env?: NodeJS.ProcessEnv;
     throw new CshareError('STORE_CORRUPT', `${storeDir} exists but is not a directory; move it aside`, { path: storeDir });
   }
   const store = await LevelStore.open(join(storeDir, 'store'));
+  // The status view describes the store as committed: it goes before the first change.
+  store.beforeFirstWrite = () => removeStatusView(root);
   try {
     const env = opts.env ?? process.env;
     const replica = await Replica.open({
@@ -64,6 +47,15 @@ export async function openWorktree(opts: { cwd: string; env?: NodeJS.ProcessEnv;
       replica,
       store,
       async close() {
+        // The view again, for the next `status`, when this process changed the store or
+        // there was none (best effort: without one, `status` loads the store).
+        if (store.wrote || !existsSync(statusViewPath(root))) {
+          try {
+            writeStatusView(root, await replica.statusView());
+          } catch (err) {
+            log('could not write the status view: %s', (err as Error).message);
+          }
+        }
         replica.close();
         await store.close();
       },

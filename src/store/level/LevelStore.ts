@@ -1,8 +1,8 @@
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { Level } from 'level';
 import { CshareError } from '../../core/errors.js';
 import type { KvBatchOp, KvRange, KvStore } from '../../core/ports.js';
+import { storeDirBytes } from '../statusViewFile.js';
 
 /** Table files LevelDB keeps open (and mapped; it never keeps fewer than 74); see {@link LevelStore.open}. */
 const MAX_OPEN_TABLES = 74;
@@ -13,6 +13,14 @@ const MAX_OPEN_TABLES = 74;
  * survives `kill -9` and a power cut alike.
  */
 export class LevelStore implements KvStore {
+  /**
+   * Called once, before this process's first write reaches the store; if it throws, the
+   * write fails. `openWorktree` removes the status view there (see `statusView.ts`).
+   */
+  beforeFirstWrite: (() => void) | undefined;
+  /** Has this process written to the store? */
+  wrote = false;
+
   private constructor(
     private readonly db: Level<string, Uint8Array>,
     private readonly dir: string,
@@ -70,6 +78,10 @@ export class LevelStore implements KvStore {
 
   async batch(ops: KvBatchOp[]): Promise<void> {
     if (ops.length === 0) return;
+    if (!this.wrote) {
+      this.beforeFirstWrite?.();
+      this.wrote = true;
+    }
     try {
       await this.db.batch(ops, { sync: true });
     } catch (err) {
@@ -84,18 +96,11 @@ export class LevelStore implements KvStore {
   }
 
   async size(): Promise<number> {
-    let total = 0;
-    for (const name of readdirSync(this.dir)) {
-      try {
-        total += statSync(join(this.dir, name)).size;
-      } catch {
-        // A file LevelDB compacted away between readdir and stat has no size to count.
-      }
-    }
-    return total;
+    return storeDirBytes(this.dir);
   }
 
   async close(): Promise<void> {
     await this.db.close();
   }
 }
+

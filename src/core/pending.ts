@@ -1,0 +1,87 @@
+/**
+ * The comparison of a scan with what is recorded: which files were created, modified,
+ * deleted or renamed since the last recorded scan. Kept apart from the recording (and from
+ * Yjs) so `cshare status` can run it against a {@link StatusView} without loading the manifest.
+ */
+import type { FileKind, ScannedFile, ScanResult } from './Scanner.js';
+
+/** What the comparison needs of a recorded entry. */
+export interface RecordedEntry {
+  path: string;
+  kind: FileKind;
+  mode: number;
+}
+
+/** The recorded side: live files by path, and the digest of each one's recorded content. */
+export interface RecordedFiles<E extends RecordedEntry> {
+  live(): ReadonlyMap<string, { fileId: string; entry: E }>;
+  contentDigest(fileId: string, entry: E): string;
+}
+
+/** The differences between the worktree on disk and the recorded manifest. */
+export interface PendingChanges<E extends RecordedEntry> {
+  creates: ScannedFile[];
+  modified: { file: ScannedFile; fileId: string; entry: E }[];
+  deletes: { fileId: string; entry: E }[];
+  renames: { file: ScannedFile; fileId: string; entry: E }[];
+}
+
+/**
+ * Compares a scan with the recorded files. Paths the scan could not read are neither changed
+ * nor deleted: an unreadable file must never be recorded as a delete.
+ */
+export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<E>, scan: ScanResult): PendingChanges<E> {
+  const live = recorded.live();
+  const unreadable = new Set(scan.errors.map((e) => e.path));
+  const seen = new Set<string>();
+  const creates: ScannedFile[] = [];
+  const modified: PendingChanges<E>['modified'] = [];
+  for (const file of scan.files) {
+    seen.add(file.path);
+    const cur = live.get(file.path);
+    if (!cur) creates.push(file);
+    else if (recorded.contentDigest(cur.fileId, cur.entry) !== file.digest || cur.entry.mode !== file.mode || cur.entry.kind !== file.kind) {
+      modified.push({ file, fileId: cur.fileId, entry: cur.entry });
+    }
+  }
+  const gone: { fileId: string; entry: E }[] = [];
+  for (const [path, cur] of live) if (!seen.has(path) && !unreadable.has(path)) gone.push(cur);
+
+  // A create whose exact content vanished elsewhere is a rename: it keeps its fileId, so its
+  // history follows it.
+  const goneByDigest = new Map<string, { fileId: string; entry: E }[]>();
+  for (const g of gone) {
+    const digest = recorded.contentDigest(g.fileId, g.entry);
+    const list = goneByDigest.get(digest) ?? [];
+    list.push(g);
+    goneByDigest.set(digest, list);
+  }
+  const renames: PendingChanges<E>['renames'] = [];
+  const realCreates: ScannedFile[] = [];
+  for (const file of creates) {
+    const match = goneByDigest.get(file.digest)?.find((g) => g.entry.kind === file.kind);
+    if (match) {
+      goneByDigest.get(file.digest)!.splice(goneByDigest.get(file.digest)!.indexOf(match), 1);
+      renames.push({ file, fileId: match.fileId, entry: match.entry });
+    } else realCreates.push(file);
+  }
+  const deletes = [...goneByDigest.values()].flat();
+  return { creates: realCreates, modified, deletes, renames };
+}
+
+/** One line of `cshare status`'s list of unrecorded changes. */
+export interface StatusChange {
+  path: string;
+  change: 'created' | 'modified' | 'deleted' | 'renamed';
+  from?: string;
+}
+
+/** The pending changes as `status` lists them, sorted by path. */
+export function statusChanges<E extends RecordedEntry>(p: PendingChanges<E>): StatusChange[] {
+  return [
+    ...p.creates.map((f) => ({ path: f.path, change: 'created' as const })),
+    ...p.modified.map((m) => ({ path: m.file.path, change: 'modified' as const })),
+    ...p.deletes.map((d) => ({ path: d.entry.path, change: 'deleted' as const })),
+    ...p.renames.map((r) => ({ path: r.file.path, change: 'renamed' as const, from: r.entry.path })),
+  ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

@@ -1,0 +1,130 @@
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeStatusView, encodeStatusView, makeStatusView } from '../../src/core/statusView.js';
+import { openWorktree } from '../../src/store/openWorktree.js';
+import { readStatusView, statusViewPath } from '../../src/store/statusViewFile.js';
+import { statusOffline } from '../../src/statusOffline.js';
+import { tempDir, writeTree } from '../helpers/tmp.js';
+
+const env = { HOME: '/nonexistent-home', USER: 'tester' };
+
+/** Status the slow way: the store opened and the replica loaded. */
+async function statusFromStore(root: string) {
+  const wt = await openWorktree({ cwd: root, env });
+  try {
+    return await wt.replica.status();
+  } finally {
+    await wt.close();
+  }
+}
+
+async function scan(root: string): Promise<void> {
+  const wt = await openWorktree({ cwd: root, env });
+  await wt.replica.scan();
+  await wt.close();
+}
+
+describe('status view', () => {
+  it('round-trips through its encoding, and damaged or foreign bytes decode to nothing', () => {
+    const stat = { size: 3, mtimeMs: 1700000000123.456, ctimeMs: -1, ino: 2 ** 40 + 7, mode: 0o100755, kind: 'binary' as const, digest: 'b'.repeat(40) };
+    const view = makeStatusView(
+      'r1',
+      [
+        { path: 'a/é.txt', fileId: 'f1', kind: 'text', mode: 0o100644, digest: 'a'.repeat(40) },
+        { path: 'link', fileId: 'f2', kind: 'symlink', mode: 0o120000, digest: 'c'.repeat(40) },
+      ],
+      new Map([['bin', stat]]),
+    );
+    const bytes = encodeStatusView(view);
+    const back = decodeStatusView(bytes)!;
+    expect(back.replicaId).toBe('r1');
+    expect(back.files.paths).toEqual(['a/é.txt', 'link']);
+    expect([...back.files.kinds]).toEqual([0, 2]);
+    expect([...back.files.modes]).toEqual([0o100644, 0o120000]);
+    expect([...back.stats.nums]).toEqual([3, stat.mtimeMs, -1, stat.ino, 0o100755]);
+    expect(back.stats.digests).toEqual(['b'.repeat(40)]);
+
+    expect(decodeStatusView(bytes.subarray(0, bytes.byteLength - 9))).toBeUndefined();
+    expect(decodeStatusView(new TextEncoder().encode('{"version":1}'))).toBeUndefined();
+    expect(decodeStatusView(new Uint8Array(0))).toBeUndefined();
+    const flipped = new Uint8Array(bytes);
+    flipped[4 + 2] ^= 0xff; // inside the header
+    expect(decodeStatusView(flipped)).toBeUndefined();
+    const badKind = makeStatusView('r1', [{ path: 'x', fileId: 'f', kind: 'text', mode: 0o100644, digest: 'd' }], new Map());
+    badKind.files.kinds[0] = 9;
+    expect(decodeStatusView(encodeStatusView(badKind))).toBeUndefined();
+  });
+
+  it('answers status without the store exactly as the loaded replica does', async () => {
+    const root = tempDir();
+    writeTree(root, { 'keep.txt': 'same\n', 'edit.txt': 'one\n', 'gone.txt': 'bye\n', 'move/from.txt': 'moving\n', 'mode.sh': 'echo\n', 'bin.dat': new Uint8Array([0, 1, 2]) });
+    await scan(root);
+    expect(existsSync(statusViewPath(root))).toBe(true);
+
+    writeFileSync(join(root, 'edit.txt'), 'two\n');
+    rmSync(join(root, 'gone.txt'));
+    renameSync(join(root, 'move/from.txt'), join(root, 'moved.txt'));
+    chmodSync(join(root, 'mode.sh'), 0o755);
+    writeFileSync(join(root, 'new.txt'), 'hello\n');
+    // Same size, older mtime: only the digest tells.
+    writeFileSync(join(root, 'bin.dat'), new Uint8Array([9, 9, 9]));
+    utimesSync(join(root, 'bin.dat'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+
+    const fast = statusOffline(root, env);
+    expect(fast).toBeDefined();
+    expect(fast!.changed).toEqual([
+      { path: 'bin.dat', change: 'modified' },
+      { path: 'edit.txt', change: 'modified' },
+      { path: 'gone.txt', change: 'deleted' },
+      { path: 'mode.sh', change: 'modified' },
+      { path: 'moved.txt', change: 'renamed', from: 'move/from.txt' },
+      { path: 'new.txt', change: 'created' },
+    ]);
+    const slow = await statusFromStore(root);
+    expect(fast).toEqual({ ...slow, storeBytes: fast!.storeBytes });
+    expect(fast!.files).toBe(6);
+
+    // Recorded: the view is rewritten and reports a clean tree again.
+    await scan(root);
+    const after = statusOffline(root, env)!;
+    expect(after.changed).toEqual([]);
+    expect(after.files).toBe(6);
+    expect(after).toEqual({ ...(await statusFromStore(root)), storeBytes: after.storeBytes });
+  });
+
+  it('is removed before the first write to the store, so a killed process leaves none', async () => {
+    const root = tempDir();
+    writeTree(root, { 'a.txt': 'a\n' });
+    await scan(root);
+    expect(readStatusView(root)).toBeDefined();
+
+    const wt = await openWorktree({ cwd: root, env });
+    // Opening and reading change nothing: the view still describes the store.
+    await wt.replica.log();
+    expect(existsSync(statusViewPath(root))).toBe(true);
+    writeFileSync(join(root, 'a.txt'), 'changed\n');
+    await wt.replica.scan();
+    // A process killed now (its store never closed) leaves no view behind to go stale.
+    expect(existsSync(statusViewPath(root))).toBe(false);
+    expect(statusOffline(root, env)).toBeUndefined();
+    await wt.close();
+    expect(statusOffline(root, env)!.changed).toEqual([]);
+  });
+
+  it('is not used when damaged, and the next close writes a good one', async () => {
+    const root = tempDir();
+    writeTree(root, { 'a.txt': 'a\n' });
+    await scan(root);
+    writeFileSync(statusViewPath(root), readFileSync(statusViewPath(root)).subarray(0, 100));
+    expect(statusOffline(root, env)).toBeUndefined();
+    expect(existsSync(statusViewPath(root))).toBe(false);
+    const slow = await statusFromStore(root);
+    expect(statusOffline(root, env)).toEqual({ ...slow, storeBytes: statusOffline(root, env)!.storeBytes });
+
+    // A damaged store is not hidden behind a good view: status opens it and reports it.
+    writeFileSync(join(root, '.cshare/store/CURRENT'), 'garbage');
+    expect(readStatusView(root)).toBeDefined();
+    expect(statusOffline(root, env)).toBeUndefined();
+  });
+});
