@@ -23,6 +23,10 @@ import { checkManifestUpdate, checkPath, checkPathSet } from './validate.js';
 
 const log = logger('relay');
 
+/** Blobs a fetch reads ahead of the one being sent, and the largest read ahead whole. */
+const READ_AHEAD = 16;
+const READ_AHEAD_BLOB_BYTES = 1024 * 1024;
+
 /** Options of a {@link RelayService}. */
 export interface RelayServiceOptions {
   store: RelayStore;
@@ -356,14 +360,38 @@ export class RelayService {
   }
 
   /** The stored ones of `digests`, one after the other; the rest are skipped (see `blobs/fetch`). */
+  /**
+   * The blobs asked for, in order, skipping those not stored. Small ones are read ahead,
+   * {@link READ_AHEAD} at a time, while earlier ones are sent: read one after the other, each
+   * waiting for its store reads, a 10,000-file join spent most of its time waiting on them.
+   */
   private async *fetchBlobs(room: Room, digests: string[], signal: AbortSignal): AsyncIterable<BlobChunk> {
-    for (const digest of new Set(digests)) {
-      signal.throwIfAborted();
-      if (!(await this.store.getBlob(room.worktreeId, digest))) continue;
-      for await (const chunk of this.store.readBlob(room.worktreeId, digest)) {
-        signal.throwIfAborted();
-        yield { digest, ...chunk };
+    const list = [...new Set(digests)];
+    const ahead: { digest: string; read: ReturnType<RelayStore['readSmallBlob']> }[] = [];
+    let next = 0;
+    const fill = (): void => {
+      while (ahead.length < READ_AHEAD && next < list.length) {
+        const digest = list[next++]!;
+        const read = this.store.readSmallBlob(room.worktreeId, digest, READ_AHEAD_BLOB_BYTES);
+        read.catch(() => undefined); // awaited below; not unhandled if the fetch ends first
+        ahead.push({ digest, read });
       }
+    };
+    fill();
+    while (ahead.length > 0) {
+      signal.throwIfAborted();
+      const { digest, read } = ahead.shift()!;
+      fill();
+      const blob = await read;
+      if (blob === undefined) continue;
+      if (blob === 'large') {
+        for await (const chunk of this.store.readBlob(room.worktreeId, digest)) {
+          signal.throwIfAborted();
+          yield { digest, ...chunk };
+        }
+        continue;
+      }
+      for (const chunk of blob.chunks) yield { digest, size: blob.size, ...chunk };
     }
   }
 

@@ -218,6 +218,23 @@ export class RelayStore {
     return { digest, size: asNumber(r.size), seq: asNumber(r.seq) };
   }
 
+  /**
+   * A stored blob read whole when it is at most `maxBytes` (its chunks), `'large'` when it is
+   * bigger (then {@link readBlob} streams it), undefined when it is not stored.
+   */
+  async readSmallBlob(worktreeId: string, digest: string, maxBytes: number): Promise<{ size: number; chunks: { offset: number; data: Uint8Array }[] } | 'large' | undefined> {
+    checkId(worktreeId, 'worktree id');
+    checkDigest(digest);
+    const raw = await this.kv.get(`wt/${worktreeId}/b/${digest}`);
+    if (!raw) return undefined;
+    const r = decodeRecord(raw);
+    const size = asNumber(r.size);
+    if (size > maxBytes) return 'large';
+    const chunks: { offset: number; data: Uint8Array }[] = [];
+    for await (const chunk of this.blobChunks(worktreeId, digest, String(r.upload), size)) chunks.push(chunk);
+    return { size, chunks };
+  }
+
   /** The bytes of a stored blob, chunk by chunk (at most 1 MiB each), or `NOT_FOUND`. */
   async *readBlob(worktreeId: string, digest: string): AsyncIterable<{ offset: number; size: number; data: Uint8Array }> {
     checkId(worktreeId, 'worktree id');
@@ -226,12 +243,17 @@ export class RelayStore {
     if (!raw) throw new CshareError('NOT_FOUND', `the relay has no blob ${digest} in this worktree`, { digest });
     const r = decodeRecord(raw);
     const size = asNumber(r.size);
-    const prefix = `wt/${worktreeId}/bc/${String(r.upload)}/`;
+    for await (const chunk of this.blobChunks(worktreeId, digest, String(r.upload), size)) yield { ...chunk, size };
+  }
+
+  /** The chunks of one upload of a blob, checked to be contiguous and of the recorded size. */
+  private async *blobChunks(worktreeId: string, digest: string, upload: string, size: number): AsyncIterable<{ offset: number; data: Uint8Array }> {
+    const prefix = `wt/${worktreeId}/bc/${upload}/`;
     let expected = 0;
     for await (const [key, data] of this.kv.iterate({ gte: prefix, lt: prefix + '~' })) {
       const offset = Number(key.slice(prefix.length));
       if (offset !== expected) throw new CshareError('STORE_CORRUPT', `blob ${digest} has a gap at byte ${expected}`, { digest });
-      yield { offset, size, data };
+      yield { offset, data };
       expected += data.length;
     }
     if (expected !== size) throw new CshareError('STORE_CORRUPT', `blob ${digest} is ${expected} bytes, not ${size}`, { digest });
