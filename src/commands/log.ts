@@ -30,8 +30,8 @@ export default class Log extends BaseCommand {
 
   async run(): Promise<{ changes: LogEntryJson[] }> {
     const { args, flags } = await this.parse(Log);
-    const { changes: ops } = await viaRunning(flags.cwd ?? process.cwd(), 'log', { path: args.path, limit: flags['max-count'] }, async (r) => ({
-      changes: await r.log({ path: args.path, limit: flags['max-count'] }),
+    const { changes: ops } = await viaRunning(flags.cwd ?? process.cwd(), 'log', { path: args.path, limit: flags['max-count'], patches: flags.patch }, async (r) => ({
+      changes: await r.log({ path: args.path, limit: flags['max-count'], patches: flags.patch }),
     }));
     const changes = ops.map((op) => toJson(op, flags.patch));
     if (!this.jsonEnabled()) process.stdout.write(ops.map((op) => this.format(op, flags.patch)).join('\n'));

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { gitAuthorName } from './gitConfig.js';
-import type { OpEntry } from './history.js';
+import { patchFor, type OpEntry } from './history.js';
 import type { KvStore, WorktreeFs } from './ports.js';
 import { pendingChanges, statusChanges } from './pending.js';
 import { recordScan, type RecordOptions, type ScanReport } from './recordScan.js';
@@ -120,7 +120,7 @@ export class Replica {
   }
 
   /** History, newest first, optionally for one path (following renames) and limited. */
-  async log(opts: { path?: string; limit?: number } = {}): Promise<OpEntry[]> {
+  async log(opts: { path?: string; limit?: number; patches?: boolean } = {}): Promise<OpEntry[]> {
     const out: OpEntry[] = [];
     const limit = opts.limit ?? Infinity;
     let fileId: string | undefined;
@@ -134,7 +134,19 @@ export class Replica {
       if (out.length >= limit) break;
       if (opts.path === undefined || op.fileId === fileId || op.path === opts.path || op.from === opts.path) out.push(op);
     }
+    if (opts.patches) for (const op of out) await this.resolvePatch(op);
     return out;
+  }
+
+  /** Fills in the patch of a create kept as a reference to its blob ({@link OpEntry.patchBlob}). */
+  private async resolvePatch(op: OpEntry): Promise<void> {
+    if (op.patch || op.patchTruncated || !op.patchBlob) return;
+    const bytes = await this.ctx.store.blob(op.patchBlob);
+    if (bytes === undefined) {
+      op.patchTruncated = true;
+      return;
+    }
+    Object.assign(op, patchFor([{ pos: 0, del: '', ins: new TextDecoder().decode(bytes) }]));
   }
 
   /** Reverts this replica's last change (to `path`); local edits are recorded first. */

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { CshareError } from './errors.js';
 import { gitBlobId } from './digest.js';
-import { patchFor, type OpEntry, type OpKind } from './history.js';
+import { createOfBlob, patchFor, type OpEntry, type OpKind } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
 import type { FileStat, FileWrite } from './ports.js';
 import { ChangeBatch, jsonBytes, parseJson, seqKey } from './ReplicaStore.js';
@@ -290,8 +290,13 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const extra: Partial<OpEntry> = {};
     if (kind === 'rename') extra.from = old!.path;
     if (entry.kind === 'text' && !sameContent && kind !== 'rename') {
-      const ops = diffToOps(onDisk ? new TextDecoder().decode(onDisk) : '', new TextDecoder().decode(bytes));
-      Object.assign(extra, opsStats(ops), patchFor(ops));
+      if (kind === 'create' && onDisk === undefined && incoming.has(digest)) {
+        // Its text is a blob stored with this change: not copied into the history as well.
+        Object.assign(extra, createOfBlob(new TextDecoder().decode(bytes), digest));
+      } else {
+        const ops = diffToOps(onDisk ? new TextDecoder().decode(onDisk) : '', new TextDecoder().decode(bytes));
+        Object.assign(extra, opsStats(ops), patchFor(ops));
+      }
     }
     recorded.push(record(ctx, batch, nextSeq(), kind, fileId, path, origin, extra));
   }

@@ -24,6 +24,11 @@ export interface OpEntry {
   /** The text ops of this change, for `log --patch`; dropped when too large. */
   patch?: TextOp[];
   patchTruncated?: boolean;
+  /**
+   * A create whose text is all of this blob: its patch is read from the blob when asked for
+   * (`log --patch`) instead of being stored a second time in the history.
+   */
+  patchBlob?: string;
   /** For undo/redo: the seq of the change this one reverts. */
   reverts?: number;
   /**
@@ -41,4 +46,9 @@ export function patchFor(ops: TextOp[]): Pick<OpEntry, 'patch' | 'patchTruncated
   let chars = 0;
   for (const op of ops) chars += op.del.length + op.ins.length;
   return chars <= MAX_PATCH_CHARS ? { patch: ops } : { patchTruncated: true };
+}
+
+/** The op fields of a text create whose content is the stored blob `digest`. */
+export function createOfBlob(text: string, digest: string): Pick<OpEntry, 'inserted' | 'deleted' | 'patchBlob'> {
+  return { inserted: text.length, deleted: 0, patchBlob: digest };
 }

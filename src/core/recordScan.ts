@@ -2,7 +2,7 @@ import { lackingBlobs } from './exchange.js';
 import { isText } from './classify.js';
 import { gitBlobId } from './digest.js';
 import { CshareError } from './errors.js';
-import { patchFor, type OpEntry, type OpKind } from './history.js';
+import { createOfBlob, patchFor, type OpEntry, type OpKind } from './history.js';
 import { logger } from './log.js';
 import { deriveFileId, type ManifestEntry } from './ManifestDoc.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
@@ -229,8 +229,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     batch.put(`b:${digest}`, bytes);
     if (kind === 'text') {
       const text = new TextDecoder().decode(bytes);
-      op.inserted = text.length;
-      Object.assign(op, patchFor([{ pos: 0, del: '', ins: text }]));
+      Object.assign(op, createOfBlob(text, digest));
       if (before && (await ctx.hasHistory(fileId))) {
         // Revived file with history: bring its doc to the new content.
         const { doc } = await ctx.doc(fileId, after, batch, seq);

@@ -20,7 +20,7 @@ export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state
       uploading: loop.session?.uploading ? loop.session.uploading.total - loop.session.uploading.done : 0,
       unacknowledged: await replica.ownChangesAfter(state.acked),
     }),
-    log: async (args) => ({ changes: await replica.log({ path: path(args), limit: typeof args.limit === 'number' ? args.limit : undefined }) }),
+    log: async (args) => ({ changes: await replica.log({ path: path(args), limit: typeof args.limit === 'number' ? args.limit : undefined, patches: args.patches === true }) }),
     undo: async (args) => {
       const r = await replica.undo({ path: path(args) });
       await loop.localChange();

@@ -51,6 +51,18 @@ describe('Replica: recording changes', () => {
     expect(op!.patch).toEqual([{ pos: 4, del: 'two', ins: '2' }]);
   });
 
+  it('keeps the text of a create once, in its blob, and gives it as the patch when asked', async () => {
+    const root = tempDir();
+    writeTree(root, { 'f.txt': 'first line\nsecond\n' });
+    const { replica } = await openReplica(root);
+    await replica.scan();
+    const [stored] = await replica.log({ limit: 1 });
+    expect(stored).toMatchObject({ kind: 'create', inserted: 18, deleted: 0 });
+    expect(stored!.patch).toBeUndefined();
+    const [withPatch] = await replica.log({ limit: 1, patches: true });
+    expect(withPatch!.patch).toEqual([{ pos: 0, del: '', ins: 'first line\nsecond\n' }]);
+  });
+
   it('reports unrecorded changes in status without recording them', async () => {
     const root = tempDir();
     writeTree(root, { 'a.txt': 'a', 'b.txt': 'b' });

@@ -42,6 +42,17 @@ describe('exchanging changes between replicas', () => {
     expect(treeOf(rootB)).toEqual(treeOf(rootA));
   });
 
+  it('logs a remote create with its text kept once, in the blob, and shows it as the patch', async () => {
+    const { rootA, b, ab } = await pair();
+    writeTree(rootA, { 'n.txt': 'new file\n' });
+    await ab();
+    const [stored] = await b.log({ limit: 1 });
+    expect(stored).toMatchObject({ kind: 'create', path: 'n.txt', author: 'alice', inserted: 9 });
+    expect(stored!.patch).toBeUndefined();
+    const [shown] = await b.log({ limit: 1, patches: true });
+    expect(shown!.patch).toEqual([{ pos: 0, del: '', ins: 'new file\n' }]);
+  });
+
   it('syncs edits, creates, deletes, renames and mode changes incrementally, with no echo', async () => {
     const { rootA, rootB, b, ab, ba } = await pair();
     writeTree(rootA, { 'a.txt': 'alpha\n', 'b.txt': 'beta\n', 'c.bin': new Uint8Array([0, 1]) });

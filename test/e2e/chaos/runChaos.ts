@@ -150,7 +150,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const records = {} as Record<Side, SideRecord>;
     for (const side of SIDES) {
       const status = (await callControl(roots[side], 'status', {}, 30_000))?.result as { replica: { id: string } } | undefined;
-      const history = (await callControl(roots[side], 'log', {}, 60_000))?.result as { changes: OpEntry[] } | undefined;
+      const history = (await callControl(roots[side], 'log', { patches: true }, 60_000))?.result as { changes: OpEntry[] } | undefined;
       if (!status || !history) throw fail([`${side}'s process stopped answering after convergence`]);
       const acked = c.lines(side).filter((l) => l.event === 'uploaded').map((l) => Number(l.upTo));
       records[side] = { replicaId: status.replica.id, log: history.changes, ackedUpTo: Math.max(-1, ...acked) };
