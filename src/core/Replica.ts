@@ -7,7 +7,7 @@ import { recordScan, type RecordOptions, type ScanReport } from './recordScan.js
 import { ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch, ReplicaStore, jsonBytes, type ReplicaIdentity } from './ReplicaStore.js';
 import { scanWorktree, type ScanResult } from './Scanner.js';
-import { makeStatusView, type StatusView } from './statusView.js';
+import { StatusViewBuilder, type StatusView } from './statusView.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { fileHistory } from './fileHistory.js';
 import { applyChanges, recoverInterruptedApply, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
@@ -333,8 +333,10 @@ export class Replica {
 
   /** What `status` needs without this replica loaded (see `statusView.ts`): its committed state. */
   async statusView(): Promise<StatusView> {
-    const live = [...this.ctx.manifest.live()].map(([path, { fileId, entry }]) => ({ path, fileId, kind: entry.kind, mode: entry.mode, digest: this.ctx.contentDigest(fileId, entry) }));
-    return makeStatusView(this.ctx.identity.replicaId, live, await this.ctx.store.statCache());
+    const view = new StatusViewBuilder(this.ctx.identity.replicaId);
+    for (const [path, { fileId, entry }] of this.ctx.manifest.live()) view.addFile(path, fileId, entry.kind, entry.mode, this.ctx.contentDigest(fileId, entry));
+    for await (const [path, stat] of this.ctx.store.statEntries()) view.addStat(path, stat);
+    return view.build();
   }
 
   /** Frees memory; the caller closes the store. */

@@ -73,8 +73,13 @@ export class ReplicaStore {
 
   async statCache(): Promise<Map<string, CachedStat>> {
     const out = new Map<string, CachedStat>();
-    for await (const [key, value] of this.kv.iterate({ gt: 's:', lt: 's;' })) out.set(key.slice(2), parseJson<CachedStat>(value, key));
+    for await (const [path, stat] of this.statEntries()) out.set(path, stat);
     return out;
+  }
+
+  /** The stat cache entry by entry, in path order. */
+  async *statEntries(): AsyncIterable<[string, CachedStat]> {
+    for await (const [key, value] of this.kv.iterate({ gt: 's:', lt: 's;' })) yield [key.slice(2), parseJson<CachedStat>(value, key)];
   }
 
   async blob(digest: string): Promise<Uint8Array | undefined> {

@@ -50,7 +50,7 @@ export interface ShareOptions {
  * saved change to the relay and applies everyone else's. With `once`, uploads and exits.
  */
 export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number }> {
-  const wt = await openWorktree({ cwd: opts.cwd });
+  const wt = await openWorktree({ cwd: opts.cwd, statusView: false });
   const { replica } = wt;
   const cleanups: (() => Promise<void>)[] = [() => wt.close()];
   const stop = new AbortController();

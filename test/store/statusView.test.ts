@@ -112,6 +112,17 @@ describe('status view', () => {
     expect(statusOffline(root, env)!.changed).toEqual([]);
   });
 
+  it('is left to the next command by a process opened without it (share, join)', async () => {
+    const root = tempDir();
+    writeTree(root, { 'a.txt': 'a\n' });
+    const wt = await openWorktree({ cwd: root, env, statusView: false });
+    await wt.replica.scan();
+    await wt.close();
+    expect(existsSync(statusViewPath(root))).toBe(false);
+    const slow = await statusFromStore(root);
+    expect(statusOffline(root, env)).toEqual({ ...slow, storeBytes: statusOffline(root, env)!.storeBytes });
+  });
+
   it('is not used when damaged, and the next close writes a good one', async () => {
     const root = tempDir();
     writeTree(root, { 'a.txt': 'a\n' });
