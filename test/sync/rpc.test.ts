@@ -323,6 +323,23 @@ describe('RpcConnection: subscriptions', () => {
     await stopped.promise;
   });
 
+  it('settles ready when aborted or unsubscribed before the server accepted', async () => {
+    const { client, server } = pair();
+    // A server that never accepts (a relay busy or gone): only the subscriber can end the wait.
+    server.handleSubscribe('/worktrees/:worktreeId', () => new Promise<never>(() => undefined));
+    const ac = new AbortController();
+    const aborted = client.subscribe('/worktrees/wt1', { signal: ac.signal });
+    const left = client.subscribe('/worktrees/wt2');
+    await new Promise((r) => setTimeout(r, 20));
+    ac.abort();
+    left.unsubscribe();
+    // Found by the chaos run: a SIGTERM right after a reconnect left \`await sub.ready\`
+    // hanging, and the process exited 13 (a top-level await that never settled).
+    await expect(aborted.ready).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(left.ready).rejects.toThrow(/unsubscribed/);
+    await expect(collect(aborted)).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
   it('bounds subscriptions per connection, and frees a slot on unsubscribe', async () => {
     const { client, server } = pair({ server: { maxSubscriptions: 8 } });
     serveWorktree(server, []);

@@ -281,6 +281,8 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     return {
       ready,
       unsubscribe: () => {
+        // Not yet accepted: whoever awaits `ready` must not wait for ever.
+        refuse(new CshareError('INTERNAL', `unsubscribed from ${resource} before the peer accepted`));
         queue.end();
         this.dropPending(seq, true);
       },
@@ -401,6 +403,11 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
   private bindSignal(signal: AbortSignal | undefined, seq: number, queue: BoundedQueue<unknown>): void {
     if (!signal) return;
     const onAbort = (): void => {
+      // A subscription not yet accepted also refuses its `ready` (else a caller awaiting it
+      // waited for ever once the pending entry was dropped; a process stopped right after a
+      // reconnect then exited 13, its top-level await never settled).
+      const p = this.pending.get(seq);
+      if (p?.kind === 'subscription') p.refuse(toError(signal.reason));
       queue.fail(signal.reason);
       this.dropPending(seq, true);
     };
