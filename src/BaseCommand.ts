@@ -1,6 +1,7 @@
 import { Command, Flags } from '@oclif/core';
 import chalk, { Chalk } from 'chalk';
 import { CshareError, toCshareError } from './core/errors.js';
+import { currentStep } from './sync/step.js';
 
 /**
  * Shared behaviour of every command: `--json`, one error format, exit codes from one table,
@@ -23,6 +24,9 @@ export abstract class BaseCommand extends Command {
     const stop = () => this.abort.abort(new CshareError('INTERNAL', 'interrupted'));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    process.once('exit', (code) => {
+      if (code === 13) process.stderr.write(`cshare: exited with a wait that nothing would settle (last step: ${currentStep()})\n`);
+    });
   }
 
   /** Errors as `{ ok: false, code, message }` with `--json`, else a one-line message; exit code from the table. */

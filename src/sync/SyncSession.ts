@@ -6,6 +6,7 @@ import type { RecordedChange } from '../core/recordScan.js';
 import type { RpcConnection } from './rpc/RpcConnection.js';
 import { slices } from './slices.js';
 import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type WorktreeEvent } from './schema.js';
+import { setStep } from './step.js';
 
 const log = logger('session');
 
@@ -303,7 +304,9 @@ export class SyncSession {
   async live(): Promise<void> {
     const { conn, worktreeId, signal } = this.opts;
     const sub = conn.subscribe(worktreeResource(worktreeId), { signal });
+    setStep('live: subscribing');
     await sub.ready;
+    setStep('live: events');
     let failed = false;
     // Anything logged between the catch-up and the subscription is fetched again; Yjs makes
     // the duplicates harmless.
@@ -343,6 +346,7 @@ export class SyncSession {
     } finally {
       sub.unsubscribe();
       // What was queued still applies in order (or stops at a failure) before this returns.
+      setStep('live: applying queued events');
       await applying;
     }
     if (catchUpError !== undefined) throw catchUpError;

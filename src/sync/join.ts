@@ -18,6 +18,7 @@ import type { SessionEvent, SyncState } from './SyncSession.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
+import { setStep } from './step.js';
 
 const log = logger('join');
 
@@ -99,7 +100,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     opts.signal.addEventListener('abort', onAbort, { once: true });
-    const cleanups: (() => Promise<void>)[] = [() => wt!.close()];
+    const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt!.close()]];
     try {
       let firstJoin = false;
       if (!rejoin) {
@@ -118,22 +119,26 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
         connect: (signal) => connect(replica, signal),
         onEvent: opts.onEvent,
         onInSync: async (session) => {
-          if (!opts.once) cleanups.unshift(await loop.watch(root));
+          if (!opts.once) cleanups.unshift(['stopping the watcher', await loop.watch(root)]);
           opts.onEvent({ type: 'joined', root, files: replica.fileCount(), access: session ? accessOf(code) : 'ro' });
         },
       });
       if (!opts.once) {
         const control = await serveSyncControl({ replica, loop, state, stop, info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
-        cleanups.unshift(() => control.close());
+        cleanups.unshift(['closing the control socket', () => control.close()]);
       }
       await loop.run();
       return { root, files: replica.fileCount() };
     } finally {
       opts.signal.removeEventListener('abort', onAbort);
       stop.abort();
-      for (const c of cleanups) await c().catch((err: unknown) => log('cleanup failed: %s', (err as Error)?.message ?? err));
+      for (const [name, c] of cleanups) {
+        setStep(name);
+        await c().catch((err: unknown) => log('cleanup failed: %s', (err as Error)?.message ?? err));
+      }
     }
   } finally {
+    setStep('stopping libp2p');
     await node.stop();
   }
 }

@@ -7,6 +7,7 @@ import { backoff } from './backoff.js';
 import type { RpcConnection } from './rpc/RpcConnection.js';
 import type { Access } from './schema.js';
 import { SyncSession, type SessionEvent, type SyncSessionOptions, type SyncState } from './SyncSession.js';
+import { setStep } from './step.js';
 
 const log = logger('sync');
 
@@ -79,9 +80,11 @@ export class SyncLoop {
     while (!signal.aborted) {
       let conn: RpcConnection | undefined;
       try {
+        setStep('connect');
         const c = await this.opts.connect(signal);
         conn = c.conn;
         const session = new SyncSession({ ...this.opts, conn, access: c.access, signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan });
+        setStep('catch-up');
         await session.catchUp();
         this.session = session;
         // Subscribed before the upload, so that a joiner waiting for a file still in its
@@ -92,6 +95,7 @@ export class SyncLoop {
         // Sharing has begun once the manifest and the files being worked on are up; the rest
         // uploads after the announcement (with --once, before returning).
         let announced = !first;
+        setStep('upload');
         await session.push({
           afterManifest: announced
             ? undefined
@@ -103,6 +107,7 @@ export class SyncLoop {
         first = false;
         if (this.opts.once) return;
         attempt = 0;
+        setStep('live');
         await live;
         log('connection ended; reconnecting');
       } catch (err) {
@@ -111,9 +116,11 @@ export class SyncLoop {
         if (FATAL.has(e.code) || (this.opts.once && first)) throw e;
         this.opts.onEvent({ type: 'error', code: e.code, message: `${e.message} (reconnecting)` });
       } finally {
+        setStep('closing the connection');
         this.session = null;
         conn?.close();
       }
+      setStep('reconnect backoff');
       await (this.opts.backoff ?? backoff)(attempt++, signal);
     }
   }

@@ -11,6 +11,7 @@ import { startRelay, type RunningRelay } from './relayServer.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 import { SyncLoop } from './runSync.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
+import { setStep } from './step.js';
 
 const log = logger('share');
 
@@ -52,7 +53,7 @@ export interface ShareOptions {
 export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number }> {
   const wt = await openWorktree({ cwd: opts.cwd, statusView: false });
   const { replica } = wt;
-  const cleanups: (() => Promise<void>)[] = [() => wt.close()];
+  const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt.close()]];
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   opts.signal.addEventListener('abort', onAbort, { once: true });
@@ -91,11 +92,11 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     let relayAddrs: string[];
     if (state.relay) {
       node = await createCshareNode({ listen: [], relayClient: false, signal: stop.signal });
-      cleanups.unshift(() => node!.stop());
+      cleanups.unshift(['stopping libp2p', () => node!.stop()]);
       relayAddrs = state.relay;
     } else {
       relay = await startRelay({ dataDir: join(replica.root, '.cshare', 'relay'), listen: opts.listen, signal: stop.signal });
-      cleanups.unshift(() => relay!.close());
+      cleanups.unshift(['closing the in-process relay', () => relay!.close()]);
       relayAddrs = relay.addresses;
     }
     const codes = {
@@ -125,13 +126,13 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
         opts.onEvent(e);
       },
       onInSync: async () => {
-        if (!opts.once) cleanups.unshift(await loop.watch(replica.root));
+        if (!opts.once) cleanups.unshift(['stopping the watcher', await loop.watch(replica.root)]);
         opts.onEvent({ type: 'sharing', root: replica.root, files: replica.fileCount(), codes, relay: relayAddrs });
       },
     });
     if (!opts.once) {
       const control = await serveSyncControl({ replica, loop, state: syncState, stop, info: () => ({ sharing: 'on', codes, relay: relayAddrs }) });
-      cleanups.unshift(() => control.close());
+      cleanups.unshift(['closing the control socket', () => control.close()]);
     }
     await loop.run();
     return { codes, relay: relayAddrs, uploaded };
@@ -139,7 +140,10 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     opts.signal.removeEventListener('abort', onAbort);
     stop.abort();
     // Every resource is released even when one fails to close; failures are logged.
-    for (const c of cleanups) await c().catch((err: unknown) => log('cleanup failed: %s', (err as Error)?.message ?? err));
+    for (const [name, c] of cleanups) {
+      setStep(name);
+      await c().catch((err: unknown) => log('cleanup failed: %s', (err as Error)?.message ?? err));
+    }
   }
 }
 
