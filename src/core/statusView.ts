@@ -81,18 +81,6 @@ export class StatusViewBuilder {
   }
 }
 
-/** A view from a list of live files and a stat cache. */
-export function makeStatusView(
-  replicaId: string,
-  live: Iterable<{ path: string; fileId: string; kind: FileKind; mode: number; digest: string }>,
-  statCache: Iterable<[string, CachedStat]>,
-): StatusView {
-  const b = new StatusViewBuilder(replicaId);
-  for (const f of live) b.addFile(f.path, f.fileId, f.kind, f.mode, f.digest);
-  for (const [path, s] of statCache) b.addStat(path, s);
-  return b.build();
-}
-
 const MAGIC = 'cshare-status-view';
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeStatusView, encodeStatusView, makeStatusView } from '../../src/core/statusView.js';
+import { decodeStatusView, encodeStatusView, StatusViewBuilder, type StatusView } from '../../src/core/statusView.js';
 import { openWorktree } from '../../src/store/openWorktree.js';
 import { readStatusView, statusViewPath } from '../../src/store/statusViewFile.js';
 import { statusOffline } from '../../src/statusOffline.js';
@@ -28,14 +28,11 @@ async function scan(root: string): Promise<void> {
 describe('status view', () => {
   it('round-trips through its encoding, and damaged or foreign bytes decode to nothing', () => {
     const stat = { size: 3, mtimeMs: 1700000000123.456, ctimeMs: -1, ino: 2 ** 40 + 7, mode: 0o100755, kind: 'binary' as const, digest: 'b'.repeat(40) };
-    const view = makeStatusView(
-      'r1',
-      [
-        { path: 'a/é.txt', fileId: 'f1', kind: 'text', mode: 0o100644, digest: 'a'.repeat(40) },
-        { path: 'link', fileId: 'f2', kind: 'symlink', mode: 0o120000, digest: 'c'.repeat(40) },
-      ],
-      new Map([['bin', stat]]),
-    );
+    const b = new StatusViewBuilder('r1');
+    b.addFile('a/é.txt', 'f1', 'text', 0o100644, 'a'.repeat(40));
+    b.addFile('link', 'f2', 'symlink', 0o120000, 'c'.repeat(40));
+    b.addStat('bin', stat);
+    const view: StatusView = b.build();
     const bytes = encodeStatusView(view);
     const back = decodeStatusView(bytes)!;
     expect(back.replicaId).toBe('r1');
@@ -51,7 +48,9 @@ describe('status view', () => {
     const flipped = new Uint8Array(bytes);
     flipped[4 + 2] ^= 0xff; // inside the header
     expect(decodeStatusView(flipped)).toBeUndefined();
-    const badKind = makeStatusView('r1', [{ path: 'x', fileId: 'f', kind: 'text', mode: 0o100644, digest: 'd' }], new Map());
+    const one = new StatusViewBuilder('r1');
+    one.addFile('x', 'f', 'text', 0o100644, 'd');
+    const badKind = one.build();
     badKind.files.kinds[0] = 9;
     expect(decodeStatusView(encodeStatusView(badKind))).toBeUndefined();
   });
