@@ -103,4 +103,3 @@ export class LevelStore implements KvStore {
     await this.db.close();
   }
 }
-

@@ -359,9 +359,8 @@ export class RelayService {
     }
   }
 
-  /** The stored ones of `digests`, one after the other; the rest are skipped (see `blobs/fetch`). */
   /**
-   * The blobs asked for, in order, skipping those not stored. Small ones are read ahead,
+   * The blobs asked for, in order, skipping those not stored (see `blobs/fetch`). Small ones are read ahead,
    * {@link READ_AHEAD} at a time, while earlier ones are sent: read one after the other, each
    * waiting for its store reads, a 10,000-file join spent most of its time waiting on them.
    */
@@ -384,10 +383,11 @@ export class RelayService {
       fill();
       const blob = await read;
       if (blob === undefined) continue;
-      if (blob === 'large') {
-        for await (const chunk of this.store.readBlob(room.worktreeId, digest)) {
+      if (blob.chunks === undefined) {
+        // Too big to read ahead whole: streamed from the record already read.
+        for await (const chunk of this.store.blobChunks(room.worktreeId, digest, blob.upload, blob.size)) {
           signal.throwIfAborted();
-          yield { digest, ...chunk };
+          yield { digest, size: blob.size, ...chunk };
         }
         continue;
       }

@@ -219,20 +219,25 @@ export class RelayStore {
   }
 
   /**
-   * A stored blob read whole when it is at most `maxBytes` (its chunks), `'large'` when it is
-   * bigger (then {@link readBlob} streams it), undefined when it is not stored.
+   * A stored blob's size and upload, with its chunks read whole when it is at most `maxBytes`
+   * (a bigger one is left to {@link blobChunks} to stream); undefined when it is not stored.
    */
-  async readSmallBlob(worktreeId: string, digest: string, maxBytes: number): Promise<{ size: number; chunks: { offset: number; data: Uint8Array }[] } | 'large' | undefined> {
+  async readSmallBlob(
+    worktreeId: string,
+    digest: string,
+    maxBytes: number,
+  ): Promise<{ size: number; upload: string; chunks?: { offset: number; data: Uint8Array }[] } | undefined> {
     checkId(worktreeId, 'worktree id');
     checkDigest(digest);
     const raw = await this.kv.get(`wt/${worktreeId}/b/${digest}`);
     if (!raw) return undefined;
     const r = decodeRecord(raw);
     const size = asNumber(r.size);
-    if (size > maxBytes) return 'large';
+    const upload = String(r.upload);
+    if (size > maxBytes) return { size, upload };
     const chunks: { offset: number; data: Uint8Array }[] = [];
-    for await (const chunk of this.blobChunks(worktreeId, digest, String(r.upload), size)) chunks.push(chunk);
-    return { size, chunks };
+    for await (const chunk of this.blobChunks(worktreeId, digest, upload, size)) chunks.push(chunk);
+    return { size, upload, chunks };
   }
 
   /** The bytes of a stored blob, chunk by chunk (at most 1 MiB each), or `NOT_FOUND`. */
@@ -247,7 +252,7 @@ export class RelayStore {
   }
 
   /** The chunks of one upload of a blob, checked to be contiguous and of the recorded size. */
-  private async *blobChunks(worktreeId: string, digest: string, upload: string, size: number): AsyncIterable<{ offset: number; data: Uint8Array }> {
+  async *blobChunks(worktreeId: string, digest: string, upload: string, size: number): AsyncIterable<{ offset: number; data: Uint8Array }> {
     const prefix = `wt/${worktreeId}/bc/${upload}/`;
     let expected = 0;
     for await (const [key, data] of this.kv.iterate({ gte: prefix, lt: prefix + '~' })) {

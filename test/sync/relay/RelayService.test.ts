@@ -121,6 +121,10 @@ describe('relay: blobs', () => {
     const chunks = await collect(b.requestStream('blob/fetch', { worktreeId: W, digest }));
     expect(chunks.map((c) => c.offset)).toEqual([0, BLOB_CHUNK_BYTES, 2 * BLOB_CHUNK_BYTES]);
     expect(Buffer.concat(chunks.map((c) => c.data)).equals(data)).toBe(true);
+    // Many at once: one too big to read ahead whole is streamed in place; one not stored is skipped.
+    const many = await collect(b.requestStream('blobs/fetch', { worktreeId: W, digests: [gitBlobId(bytes(7)), digest] }));
+    expect(many.map((c) => [c.digest, c.offset, c.size])).toEqual([0, BLOB_CHUNK_BYTES, 2 * BLOB_CHUNK_BYTES].map((o) => [digest, o, data.length]));
+    expect(Buffer.concat(many.map((c) => c.data)).equals(data)).toBe(true);
     // Already stored: acknowledged at once, no new seq.
     await expect(up(0, BLOB_CHUNK_BYTES)).resolves.toEqual({ ok: true, received: data.length, seq: 1 });
     const small = new TextEncoder().encode('\0binary\0');
