@@ -18,14 +18,15 @@ import {
   type SyncItem,
   type WorktreeEvent,
 } from '../schema.js';
+import { slices } from '../slices.js';
 import type { BlobWriter, RelayStore } from './RelayStore.js';
 import { checkManifestUpdate, checkPath, checkPathSet } from './validate.js';
 
 const log = logger('relay');
 
-/** Blobs a fetch reads ahead of the one being sent, and the largest read ahead whole. */
-const READ_AHEAD = 16;
-const READ_AHEAD_BLOB_BYTES = 1024 * 1024;
+/** Blobs read together by `blobs/fetch`, and the biggest read whole (bigger ones stream). */
+const READ_GROUP = 64;
+const READ_AHEAD_BLOB_BYTES = 64 * 1024;
 
 /** Options of a {@link RelayService}. */
 export interface RelayServiceOptions {
@@ -360,38 +361,38 @@ export class RelayService {
   }
 
   /**
-   * The blobs asked for, in order, skipping those not stored (see `blobs/fetch`). Small ones are read ahead,
-   * {@link READ_AHEAD} at a time, while earlier ones are sent: read one after the other, each
-   * waiting for its store reads, a 10,000-file join spent most of its time waiting on them.
+   * The blobs asked for, in order, skipping those not stored (see `blobs/fetch`). Read
+   * {@link READ_GROUP} at a time with two store reads (records, then the bytes of the small
+   * ones), the next group while this one is sent; a blob over {@link READ_AHEAD_BLOB_BYTES} is
+   * streamed chunk by chunk from the record already read.
    */
   private async *fetchBlobs(room: Room, digests: string[], signal: AbortSignal): AsyncIterable<BlobChunk> {
-    const list = [...new Set(digests)];
-    const ahead: { digest: string; read: ReturnType<RelayStore['readSmallBlob']> }[] = [];
-    let next = 0;
-    const fill = (): void => {
-      while (ahead.length < READ_AHEAD && next < list.length) {
-        const digest = list[next++]!;
-        const read = this.store.readSmallBlob(room.worktreeId, digest, READ_AHEAD_BLOB_BYTES);
-        read.catch(() => undefined); // awaited below; not unhandled if the fetch ends first
-        ahead.push({ digest, read });
-      }
+    const groups = slices([...new Set(digests)], READ_GROUP, Infinity, () => 0);
+    const read = (i: number) => {
+      if (i >= groups.length) return undefined;
+      const p = this.store.readBlobs(room.worktreeId, groups[i]!, READ_AHEAD_BLOB_BYTES);
+      p.catch(() => undefined); // awaited below; not unhandled if the fetch ends first
+      return p;
     };
-    fill();
-    while (ahead.length > 0) {
+    let next = read(0);
+    for (let g = 0; g < groups.length; g++) {
       signal.throwIfAborted();
-      const { digest, read } = ahead.shift()!;
-      fill();
-      const blob = await read;
-      if (blob === undefined) continue;
-      if (blob.chunks === undefined) {
-        // Too big to read ahead whole: streamed from the record already read.
+      const blobs = await next!;
+      next = read(g + 1);
+      const group = groups[g]!;
+      for (let i = 0; i < group.length; i++) {
+        const blob = blobs[i];
+        const digest = group[i]!;
+        if (blob === undefined) continue;
+        if (blob.data !== undefined) {
+          yield { digest, size: blob.size, offset: 0, data: blob.data };
+          continue;
+        }
         for await (const chunk of this.store.blobChunks(room.worktreeId, digest, blob.upload, blob.size)) {
           signal.throwIfAborted();
           yield { digest, size: blob.size, ...chunk };
         }
-        continue;
       }
-      for (const chunk of blob.chunks) yield { digest, size: blob.size, ...chunk };
     }
   }
 

@@ -219,25 +219,36 @@ export class RelayStore {
   }
 
   /**
-   * A stored blob's size and upload, with its chunks read whole when it is at most `maxBytes`
-   * (a bigger one is left to {@link blobChunks} to stream); undefined when it is not stored.
+   * Stored blobs' sizes and uploads, in the order of `digests` (undefined where not stored),
+   * with the bytes of each blob of at most `maxBytes` (at most {@link BLOB_CHUNK_BYTES}: one
+   * chunk) read too; bigger ones are left to {@link blobChunks} to stream. Two store reads for
+   * the lot, where one blob at a time cost two reads and an iterator each.
    */
-  async readSmallBlob(
+  async readBlobs(
     worktreeId: string,
-    digest: string,
+    digests: readonly string[],
     maxBytes: number,
-  ): Promise<{ size: number; upload: string; chunks?: { offset: number; data: Uint8Array }[] } | undefined> {
+  ): Promise<({ size: number; upload: string; data?: Uint8Array } | undefined)[]> {
     checkId(worktreeId, 'worktree id');
-    checkDigest(digest);
-    const raw = await this.kv.get(`wt/${worktreeId}/b/${digest}`);
-    if (!raw) return undefined;
-    const r = decodeRecord(raw);
-    const size = asNumber(r.size);
-    const upload = String(r.upload);
-    if (size > maxBytes) return { size, upload };
-    const chunks: { offset: number; data: Uint8Array }[] = [];
-    for await (const chunk of this.blobChunks(worktreeId, digest, upload, size)) chunks.push(chunk);
-    return { size, upload, chunks };
+    for (const d of digests) checkDigest(d);
+    const limit = Math.min(maxBytes, BLOB_CHUNK_BYTES);
+    const raws = await this.kv.getMany(digests.map((d) => `wt/${worktreeId}/b/${d}`));
+    const out = raws.map((raw) => {
+      if (!raw) return undefined;
+      const r = decodeRecord(raw);
+      return { size: asNumber(r.size), upload: String(r.upload) } as { size: number; upload: string; data?: Uint8Array };
+    });
+    const small = out.flatMap((b, i) => (b !== undefined && b.size <= limit ? [i] : []));
+    const values = await this.kv.getMany(small.map((i) => `wt/${worktreeId}/bc/${out[i]!.upload}/${pad(0)}`));
+    small.forEach((i, n) => {
+      const b = out[i]!;
+      const data = values[n] ?? (b.size === 0 ? new Uint8Array() : undefined);
+      if (data === undefined || data.byteLength !== b.size) {
+        throw new CshareError('STORE_CORRUPT', `blob ${digests[i]} is ${data?.byteLength ?? 0} bytes, not ${b.size}`, { digest: digests[i] });
+      }
+      b.data = data;
+    });
+    return out;
   }
 
   /** The bytes of a stored blob, chunk by chunk (at most 1 MiB each), or `NOT_FOUND`. */

@@ -144,6 +144,34 @@ describe('relay: blobs', () => {
     });
     expect(offer).toEqual({ need: ['f2'] });
   });
+
+  it('serves blobs/fetch in the order asked across read groups, each blob once; a small blob missing its bytes is STORE_CORRUPT', async () => {
+    const h = relay();
+    const a = await h.sharer();
+    const b = await h.joiner('bob', 'ro');
+    const W = h.worktreeId;
+    // More than one read group (64), sizes on both sides of the read-whole limit (64 KiB).
+    const blobs = Array.from({ length: 150 }, (_, i) => bytes(i % 50 === 7 ? 100_000 + i : i * 13, i + 2));
+    for (const [i, data] of blobs.entries()) await a.request('file/upload', { worktreeId: W, fileId: `f${i}`, blob: data });
+    const digests = blobs.map((d) => gitBlobId(d)).reverse();
+    const asked = [...digests.slice(0, 70), gitBlobId(bytes(3, 999)), digests[0]!, ...digests.slice(70)];
+    const chunks = await collect(b.requestStream('blobs/fetch', { worktreeId: W, digests: asked }));
+    expect(chunks.map((c) => c.digest)).toEqual(digests);
+    const byDigest = new Map(blobs.map((d) => [gitBlobId(d), d]));
+    for (const c of chunks) {
+      expect(c.offset).toBe(0);
+      expect(Buffer.from(c.data).equals(Buffer.from(byDigest.get(c.digest)!))).toBe(true);
+    }
+    // A record whose only chunk is gone: the store is damaged, and the fetch says so.
+    const victim = gitBlobId(blobs[5]!);
+    const [record] = await h.store.readBlobs(W, [victim], 0);
+    const keys: string[] = [];
+    for await (const [key] of h.kv.iterate({ gte: `wt/${W}/bc/${record!.upload}/`, lt: `wt/${W}/bc/${record!.upload}/~` })) keys.push(key);
+    expect(keys).toHaveLength(1);
+    await h.kv.del(keys[0]!);
+    const err = await rejection(collect(b.requestStream('blobs/fetch', { worktreeId: W, digests: [victim] })));
+    expect(err.code).toBe('STORE_CORRUPT');
+  });
 });
 
 describe('relay: uploads, fan-out and catch-up', () => {
