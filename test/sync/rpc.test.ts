@@ -4,6 +4,7 @@ import { format } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CshareError } from '../../src/core/errors.js';
 import { ConnectionClosedError } from '../../src/sync/rpc/ConnectionClosedError.js';
+import { BoundedQueue } from '../../src/sync/rpc/BoundedQueue.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { MemoryTransport } from '../../src/sync/memory/MemoryTransport.js';
 import { cshareSchema, type FileChunk, type WorktreeEvent } from '../../src/sync/schema.js';
@@ -216,6 +217,44 @@ describe('RpcConnection: streams', () => {
     });
     const items = await collect(client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' }));
     expect(items.map((c) => (c.kind === 'blob' ? c.offset : -1))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('sends the items a handler produces together in a few transport writes, all of them, in order', async () => {
+    const { client, server, serverChannel } = pair();
+    server.handleStream('file/fetch', async function* ({ fileId }) {
+      for (let i = 0; i < 3000; i++) yield { fileId, kind: 'blob', data: Uint8Array.of(i % 256), offset: i, size: 3000 } as FileChunk;
+    });
+    const items = await collect(client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' }));
+    expect(items.map((c) => (c.kind === 'blob' ? c.offset : -1))).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    // Waiting for each item's write before producing the next took one write per item.
+    expect(serverChannel.stats.writes).toBeLessThan(3000 / 10);
+  });
+
+  it('ends a stream whose consumer falls more than queueBytes behind with OVERLOADED', async () => {
+    const { client, server } = pair({ client: { queueBytes: 64 * 1024 } });
+    server.handleStream('file/fetch', async function* ({ fileId }) {
+      for (let i = 0; i < 100; i++) yield { fileId, kind: 'blob', data: new Uint8Array(8 * 1024), offset: i * 8192, size: 819200 } as FileChunk;
+    });
+    const it = client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' })[Symbol.asyncIterator]();
+    await expect(it.next()).resolves.toMatchObject({ done: false });
+    // The consumer stops reading while the rest arrives.
+    await new Promise((r) => setTimeout(r, 50));
+    let got = 1;
+    const err = await rejection(
+      (async () => {
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return;
+          got++;
+        }
+      })(),
+    );
+    expect(err.code).toBe('OVERLOADED');
+    expect(err.message).toMatch(/fell more than 64 KiB behind on "file\/fetch"/);
+    expect(got).toBeLessThanOrEqual(9);
+    // The connection itself is fine.
+    server.handle('ping', ({ time }) => ({ time }));
+    await expect(client.request('ping', { time: 5 })).resolves.toEqual({ time: 5 });
   });
 
   it('propagates a stream handler error after the items sent so far', async () => {
@@ -457,5 +496,23 @@ describe('RpcConnection: batching', () => {
       unbatched = Math.max(unbatched, await rate(false));
     }
     expect(batched / unbatched, `batched ${batched.toFixed(0)}/s, unbatched ${unbatched.toFixed(0)}/s`).toBeGreaterThan(3);
+  });
+});
+
+describe('BoundedQueue: bounds', () => {
+  it('refuses an item over its byte bound but always takes one into an empty queue; consuming frees the bytes', async () => {
+    const q = new BoundedQueue<string>(10, undefined, 100);
+    expect(q.push('big', 500)).toBe(true);
+    expect(q.push('x', 1)).toBe(false);
+    const it = q[Symbol.asyncIterator]();
+    await expect(it.next()).resolves.toEqual({ done: false, value: 'big' });
+    expect(q.bytes).toBe(0);
+    expect(q.push('a', 60)).toBe(true);
+    expect(q.push('b', 40)).toBe(true);
+    expect(q.push('c', 1)).toBe(false);
+    expect(q.bytes).toBe(100);
+    await expect(it.next()).resolves.toEqual({ done: false, value: 'a' });
+    expect(q.push('c', 60)).toBe(true);
+    expect(q.size).toBe(2);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * A bounded single-consumer async queue: the producer pushes without waiting, the consumer
- * iterates. `push` returns false when the queue is full, and the producer decides what that
+ * iterates. `push` returns false when the queue is full (`capacity` items, or `maxBytes` by the
+ * sizes the producer gives), and the producer decides what that
  * means (the RPC layer ends the stream or subscription with an `OVERLOADED` error rather than
  * stop reading the connection, which would stall every other call on it). After `end()` the
  * consumer drains what is queued and finishes; after `fail(err)` it drains, then throws `err`.
@@ -9,7 +10,9 @@
  */
 export class BoundedQueue<T> implements AsyncIterable<T> {
   private items: T[] = [];
+  private sizes: number[] = [];
   private head = 0;
+  private queuedBytes = 0;
   private done = false;
   private error: unknown = undefined;
   private failed = false;
@@ -21,6 +24,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   constructor(
     readonly capacity: number,
     private readonly onReturn?: () => void,
+    readonly maxBytes = Infinity,
   ) {}
 
   /** Items waiting for the consumer. */
@@ -45,10 +49,20 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     for (const fn of fns) fn();
   }
 
-  /** Queues an item; false when the queue is full or closed (the item is not queued). */
-  push(item: T): boolean {
-    if (this.closed || this.size >= this.capacity) return false;
+  /** Bytes waiting for the consumer, by the sizes given to `push`. */
+  get bytes(): number {
+    return this.queuedBytes;
+  }
+
+  /**
+   * Queues an item of `bytes` bytes; false when the queue is full or closed (the item is not
+   * queued). An item is always taken into an empty queue, whatever its size.
+   */
+  push(item: T, bytes = 0): boolean {
+    if (this.closed || this.size >= this.capacity || (this.size > 0 && this.queuedBytes + bytes > this.maxBytes)) return false;
     this.items.push(item);
+    this.sizes.push(bytes);
+    this.queuedBytes += bytes;
     this.wake();
     return true;
   }
@@ -81,7 +95,9 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     const wasOpen = !this.done && !this.failed;
     this.returned = true;
     this.items = [];
+    this.sizes = [];
     this.head = 0;
+    this.queuedBytes = 0;
     this.wake();
     if (wasOpen) {
       this.notifyClosed();
@@ -98,9 +114,11 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
           if (this.returned) return { done: true, value: undefined };
           if (this.size > 0) {
             const value = this.items[this.head]!;
+            this.queuedBytes -= this.sizes[this.head]!;
             this.items[this.head++] = undefined as T;
             if (this.head > 1024 && this.head * 2 > this.items.length) {
               this.items = this.items.slice(this.head);
+              this.sizes = this.sizes.slice(this.head);
               this.head = 0;
             }
             return { done: false, value };

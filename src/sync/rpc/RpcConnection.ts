@@ -21,8 +21,15 @@ export interface RpcOptions<P extends ProtocolTypes> {
   limits?: Partial<CodecLimits>;
   /** Default `request` timeout (30 s). */
   requestTimeoutMs?: number;
-  /** Incoming items buffered per stream or subscription (256); see {@link BoundedQueue}. */
+  /** Incoming events buffered per subscription (256); see {@link BoundedQueue}. */
   queueSize?: number;
+  /**
+   * Incoming items buffered per stream (4096): a stream's sender runs a few items ahead of its
+   * writes, so they arrive in bursts.
+   */
+  streamQueueSize?: number;
+  /** Incoming bytes buffered per stream or subscription (32 MiB). */
+  queueBytes?: number;
   /** Subscriptions this side serves at once for the peer (64); more get `OVERLOADED`. */
   maxSubscriptions?: number;
   /** Requests and streams this side serves at once for the peer (1024); more get `OVERLOADED`. */
@@ -96,6 +103,13 @@ interface Served {
 }
 
 const MAX_ERROR_MESSAGE = 4096;
+/**
+ * Items of one outgoing stream queued ahead of the transport: at most this many (well within
+ * the other side's default queue of 256 items) and, beyond the first, only while the
+ * connection's backlog is under {@link STREAM_AHEAD_BYTES}.
+ */
+const STREAM_AHEAD_ITEMS = 64;
+const STREAM_AHEAD_BYTES = 1024 * 1024;
 
 /**
  * One RPC connection over a {@link FrameChannel}, modelled on Zed's `rpc` crate: `send`,
@@ -125,6 +139,8 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
   private readonly outbox: Outbox;
   private readonly requestTimeoutMs: number;
   private readonly queueSize: number;
+  private readonly streamQueueSize: number;
+  private readonly queueBytes: number;
   private readonly maxSubscriptions: number;
   private readonly maxConcurrentHandlers: number;
   private readonly pending = new Map<number, Pending>();
@@ -148,6 +164,8 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.queueSize = opts.queueSize ?? 256;
+    this.streamQueueSize = opts.streamQueueSize ?? 4096;
+    this.queueBytes = opts.queueBytes ?? 32 * 1024 * 1024;
     this.maxSubscriptions = opts.maxSubscriptions ?? 64;
     this.maxConcurrentHandlers = opts.maxConcurrentHandlers ?? 1024;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
@@ -238,14 +256,14 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
 
   /**
    * Sends a streaming request; iterate the result for its validated items. Leaving the loop
-   * early or aborting tells the peer to stop. If the consumer falls more than `queueSize` items
-   * behind, the stream ends with `OVERLOADED`.
+   * early or aborting tells the peer to stop. If the consumer falls more than `streamQueueSize`
+   * items or `queueBytes` behind, the stream ends with `OVERLOADED`.
    */
   requestStream<K extends StreamName<P>>(type: K, request: P['streams'][K]['request'], opts: CallOptions = {}): AsyncIterable<P['streams'][K]['item']> {
     opts.signal?.throwIfAborted();
     this.checkOpen();
     const seq = this.nextSeq();
-    const queue = new BoundedQueue<unknown>(this.queueSize, () => this.dropPending(seq, true));
+    const queue = new BoundedQueue<unknown>(this.streamQueueSize, () => this.dropPending(seq, true), this.queueBytes);
     this.pending.set(seq, { kind: 'stream', name: type, queue });
     this.bindSignal(opts.signal, seq, queue);
     this.enqueue({ kind: FrameKind.REQUEST, seq, replyTo: 0, name: type, payload: request as Value }).catch((err: unknown) => {
@@ -266,7 +284,7 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     this.checkOpen();
     if (!resource.startsWith('/')) throw new CshareError('USAGE', `resource ${JSON.stringify(resource)} must start with /`);
     const seq = this.nextSeq();
-    const queue = new BoundedQueue<unknown>(this.queueSize, () => this.dropPending(seq, true));
+    const queue = new BoundedQueue<unknown>(this.queueSize, () => this.dropPending(seq, true), this.queueBytes);
     let accept!: () => void;
     let refuse!: (e: Error) => void;
     const ready = new Promise<void>((res, rej) => ((accept = res), (refuse = rej)));
@@ -472,13 +490,15 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
       } else this.replyError(replyTo, e);
       return;
     }
+    // A frame's share of the bytes read, for the bounds of the queues its payload goes to.
+    const share = bytes.length / frames.length;
     for (const frame of frames) {
       if (this.isClosed) return;
-      this.dispatch(frame);
+      this.dispatch(frame, share);
     }
   }
 
-  private dispatch(f: Frame): void {
+  private dispatch(f: Frame, bytes: number): void {
     switch (f.kind) {
       case FrameKind.SEND:
         return this.serveSend(f);
@@ -498,13 +518,13 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
       case FrameKind.STREAM_ITEM:
       case FrameKind.EVENT:
       case FrameKind.STREAM_END:
-        return this.receiveReply(f);
+        return this.receiveReply(f, bytes);
       case FrameKind.ERROR:
         return this.receiveError(f);
     }
   }
 
-  private receiveReply(f: Frame): void {
+  private receiveReply(f: Frame, bytes: number): void {
     const p = this.pending.get(f.replyTo);
     if (!p) {
       // Normal after a cancel or timeout: the reply crossed our cancel on the wire.
@@ -530,12 +550,10 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     if (f.kind !== expected) return bad('reply');
     const valid = p.kind === 'stream' ? this.schema.streams[p.name]!.item(f.payload) : this.schema.event(f.payload);
     if (!valid) return bad(p.kind === 'stream' ? 'stream item' : 'event');
-    if (!p.queue.push(f.payload)) {
+    if (!p.queue.push(f.payload, bytes)) {
       // Full: the consumer is too slow. End this call rather than stall the whole connection.
-      this.failPending(
-        f.replyTo,
-        new CshareError('OVERLOADED', `fell more than ${this.queueSize} items behind on "${p.name}" from ${this.peer}; retry`, { type: p.name }),
-      );
+      const behind = p.queue.size >= p.queue.capacity ? `${p.queue.capacity} items` : formatBytes(p.queue.maxBytes);
+      this.failPending(f.replyTo, new CshareError('OVERLOADED', `fell more than ${behind} behind on "${p.name}" from ${this.peer}; retry`, { type: p.name }));
       this.cancelRemote(f.replyTo);
     }
   }
@@ -675,17 +693,29 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
       void Promise.resolve(it.return?.()).catch((err: unknown) => log('%s: closing handler for %s: %O', this.peer, name, err));
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    // Items queued and not yet written. Waiting for each before producing the next put every
+    // item in a transport write of its own (and the muxer answered each with a window update);
+    // a few run ahead instead, so items produced together go out as one batch.
+    const inFlight: Promise<void>[] = [];
+    let failure: { err: unknown } | undefined;
     try {
       for (;;) {
         const r = await it.next();
         if (signal.aborted) return false;
-        if (r.done) return true;
+        if (failure) throw failure.err;
+        if (r.done) {
+          await Promise.all(inFlight);
+          return !signal.aborted;
+        }
         if (!guard(r.value)) {
           this.reportBug(seq, `the handler for ${name} produced an invalid item`);
           void Promise.resolve(it.return?.()).catch((err: unknown) => log('%s: closing handler for %s: %O', this.peer, name, err));
           return false;
         }
-        await this.enqueue({ kind, seq: this.nextSeq(), replyTo: seq, name: '', payload: r.value as Value });
+        const sent = this.enqueue({ kind, seq: this.nextSeq(), replyTo: seq, name: '', payload: r.value as Value });
+        sent.catch((err: unknown) => (failure ??= { err }));
+        inFlight.push(sent);
+        while (inFlight.length >= STREAM_AHEAD_ITEMS || (inFlight.length > 0 && this.outbox.backlogBytes >= STREAM_AHEAD_BYTES)) await inFlight.shift();
         if (signal.aborted) return false;
       }
     } finally {
@@ -697,6 +727,10 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     log('%s: bug: %s', this.peer, message);
     this.replyError(seq, new CshareError('INTERNAL', `${message} (a bug in cshare)`));
   }
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${Math.round(n / (1024 * 1024))} MiB` : `${Math.round(n / 1024)} KiB`;
 }
 
 function unknownType(name: string, inSchema: boolean): CshareError {
