@@ -34,8 +34,7 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-/** fsyncs in flight at once in `writeFiles`, and files written before their flush. */
-const FSYNC_PARALLEL = 16;
+/** Files `writeFiles` writes (and holds open) before waiting for their flushes. */
 const FSYNC_SLICE = 256;
 
 /** A temp file being written; `fd` is open until it is flushed. */
@@ -45,31 +44,11 @@ interface TempFile {
   fd: number | undefined;
 }
 
-/**
- * fsyncs then closes every temp file, side by side on the thread pool (the bin sizes it): the
- * file system commits them together instead of one journal commit per file.
- */
-async function flushAll(temps: TempFile[]): Promise<void> {
-  let next = 0;
-  let failure: CshareError | undefined;
-  const worker = async (): Promise<void> => {
-    while (next < temps.length && !failure) {
-      const t = temps[next++]!;
-      await new Promise<void>((resolve) => {
-        nfs.fsync(t.fd!, (err) => {
-          if (err) failure ??= ioError('write', t.abs, err);
-          resolve();
-        });
-      });
-    }
-  };
-  // Every worker is done before any descriptor is closed.
-  await Promise.all(Array.from({ length: Math.min(FSYNC_PARALLEL, temps.length) }, worker));
-  if (failure) throw failure;
-  for (const t of temps) {
-    nfs.closeSync(t.fd!);
-    t.fd = undefined;
-  }
+/** fsyncs a temp file on the thread pool; a failure is an `IO` error naming the file. */
+function flush(t: TempFile): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    nfs.fsync(t.fd!, (err) => (err ? reject(ioError('write', t.abs, err)) : resolve()));
+  });
 }
 
 /** Closes and deletes a temp file that will not be renamed into place. */
@@ -176,15 +155,25 @@ export class NodeFs implements WorktreeFs {
     // Each directory is checked once per batch: nothing here creates symlinks meanwhile.
     const checkedDirs = new Map<string, string>();
     try {
-      // A slice at a time, so the open descriptors stay few.
+      // A slice at a time, so the open descriptors stay few. Each file's fsync starts on the
+      // thread pool as soon as it is written, while the next ones are written: the file system
+      // commits them together, and the disk's latency overlaps the writing.
       for (let i = 0; i < files.length; i += FSYNC_SLICE) {
         const slice: TempFile[] = [];
+        const flushes: Promise<void>[] = [];
         for (const f of files.slice(i, i + FSYNC_SLICE)) {
           const t = this.writeTemp(f.rel, f.data, f.mode, checkedDirs);
           slice.push(t);
           temps.push(t);
+          flushes.push(flush(t));
         }
-        await flushAll(slice);
+        // Every flush is settled before any descriptor is closed.
+        const failed = (await Promise.allSettled(flushes)).find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        for (const t of slice) {
+          nfs.closeSync(t.fd!);
+          t.fd = undefined;
+        }
       }
     } catch (err) {
       for (const t of temps) discard(t);
