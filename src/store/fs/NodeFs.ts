@@ -51,6 +51,29 @@ function flush(t: TempFile): Promise<void> {
   });
 }
 
+/**
+ * The hex suffix of the next temp file name: counts up from a random 48-bit start, drawn
+ * again after a collision (a fresh random suffix per file cost the join ~15 µs a file).
+ */
+let tempSeq = randomBytes(6).readUIntBE(0, 6);
+function tempSuffix(redraw = false): string {
+  tempSeq = redraw ? randomBytes(6).readUIntBE(0, 6) : (tempSeq + 1) % 2 ** 48;
+  return tempSeq.toString(16).padStart(12, '0');
+}
+
+/**
+ * This process's umask, from `/proc` where there is one (`process.umask()` without an argument
+ * is deprecated): a file created with a mode the umask leaves alone needs no `fchmod`.
+ */
+const UMASK: number | undefined = (() => {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(nfs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? parseInt(m[1]!, 8) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
 /** Closes and deletes a temp file that will not be renamed into place. */
 function discard(t: TempFile): void {
   if (t.fd !== undefined) {
@@ -206,16 +229,24 @@ export class NodeFs implements WorktreeFs {
       const old = nfs.lstatSync(abs, { throwIfNoEntry: false });
       if (old?.isFile()) perms = old.mode & 0o7777;
     }
-    const t: TempFile = { abs, path: join(dir, `.${posix.basename(rel)}.cshare-tmp-${randomBytes(6).toString('hex')}`), fd: undefined };
+    const prefix = join(dir, `.${posix.basename(rel)}.cshare-tmp-`);
+    const t: TempFile = { abs, path: prefix + tempSuffix(), fd: undefined };
     try {
-      t.fd = nfs.openSync(t.path, 'wx', perms ?? 0o666);
+      try {
+        t.fd = nfs.openSync(t.path, 'wx', perms ?? 0o666);
+      } catch (err) {
+        if (errCode(err) !== 'EEXIST') throw err;
+        t.path = prefix + tempSuffix(true);
+        t.fd = nfs.openSync(t.path, 'wx', perms ?? 0o666);
+      }
       let off = 0;
       while (off < data.byteLength) off += nfs.writeSync(t.fd, data, off, data.byteLength - off);
       // open's mode is filtered by the umask; the requested mode is what must land.
-      if (perms !== undefined) nfs.fchmodSync(t.fd, perms);
+      if (perms !== undefined && !(UMASK !== undefined && perms <= 0o777 && (perms & UMASK) === 0)) nfs.fchmodSync(t.fd, perms);
       return t;
     } catch (err) {
-      discard(t);
+      // A name that was taken (EEXIST) is someone else's file: only ours is removed.
+      if (t.fd !== undefined) discard(t);
       throw ioError('write', abs, err);
     }
   }
@@ -229,7 +260,7 @@ export class NodeFs implements WorktreeFs {
       throw new CshareError('BAD_PATH', `Refusing symlink ${rel} -> ${target}: the target leaves the worktree.`, { path: rel, target });
     }
     const dir = this.ensureParent(rel);
-    const tmp = join(dir, `.${posix.basename(rel)}.cshare-tmp-${randomBytes(6).toString('hex')}`);
+    const tmp = join(dir, `.${posix.basename(rel)}.cshare-tmp-${tempSuffix(true)}`);
     try {
       nfs.symlinkSync(target, tmp);
       nfs.renameSync(tmp, abs);
