@@ -5,7 +5,7 @@ import { gitAuthorName } from './core/gitConfig.js';
 import type { ReplicaStatus } from './core/Replica.js';
 import { statusFromView } from './core/statusView.js';
 import { NodeFs } from './store/fs/NodeFs.js';
-import { readStatusView, STORE_DIR, storeDirBytes } from './store/statusViewFile.js';
+import { PACKS_DIR, readStatusView, STORE_DIR, storeDirBytes } from './store/statusViewFile.js';
 
 /**
  * `cshare status` of a worktree no process holds, from its status view: the same answer as
@@ -26,7 +26,7 @@ export function statusOffline(root: string, env: NodeJS.ProcessEnv = process.env
     replica: { id: view.replicaId, name: gitAuthorName(fs, env, home) },
     files,
     changed,
-    storeBytes: storeDirBytes(storeDir),
+    storeBytes: storeDirBytes(storeDir) + storeDirBytes(join(root, STORE_DIR, PACKS_DIR)),
     sharing: 'off',
   };
 }

@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { gitAuthorName } from './gitConfig.js';
 import { patchFor, type OpEntry } from './history.js';
-import type { KvStore, WorktreeFs } from './ports.js';
+import type { BlobPackStore, KvStore, WorktreeFs } from './ports.js';
 import { pendingChanges, statusChanges } from './pending.js';
 import { recordScan, type RecordOptions, type ScanReport } from './recordScan.js';
 import { ReplicaContext } from './ReplicaContext.js';
@@ -23,6 +23,8 @@ const log = logger('replica');
 export interface ReplicaOptions {
   fs: WorktreeFs;
   kv: KvStore;
+  /** Where blob bytes go (the caller opens and closes it); without it, into `kv`. */
+  packs?: BlobPackStore;
   /** Environment for the author name and global git config (defaults to none). */
   env?: Record<string, string | undefined>;
   home?: string;
@@ -62,7 +64,7 @@ export class Replica {
 
   /** Opens (initialising on first use) the replica whose store is `opts.kv`. */
   static async open(opts: ReplicaOptions): Promise<Replica> {
-    const store = new ReplicaStore(opts.kv);
+    const store = new ReplicaStore(opts.kv, opts.packs);
     const author = gitAuthorName(opts.fs, opts.env ?? {}, opts.home);
     let identity = await store.identity();
     if (!identity) {
@@ -326,7 +328,7 @@ export class Replica {
       replica: { id: this.ctx.identity.replicaId, name: this.ctx.author },
       files: this.ctx.manifest.live().size,
       changed: statusChanges(pendingChanges(this.ctx.recorded(), scan)),
-      storeBytes: await this.ctx.store.kv.size(),
+      storeBytes: await this.ctx.store.size(),
       sharing: 'off',
     };
   }

@@ -107,7 +107,7 @@ export class ReplicaContext {
   async commit(batch: ChangeBatch): Promise<void> {
     if (batch.empty) return;
     batch.putJson('meta:seq', this.seq);
-    await batch.commit(this.store.kv);
+    await this.store.commit(batch);
   }
 
   nextLamport(): number {
@@ -217,7 +217,7 @@ export class ReplicaContext {
       const batch = new ChangeBatch();
       batch.put(`f:${fileId}:snap`, loaded.doc.snapshot());
       for (const key of keys) if (seqOfKey(key) <= this.keepLogAfter) batch.del(key);
-      await batch.commit(this.store.kv);
+      await this.store.commit(batch);
       loaded.logged = 0;
     }
     if (this.manifestLogged >= COMPACT_AFTER) {
@@ -255,7 +255,7 @@ export class ReplicaContext {
       batch.put(key, group.length === 1 ? group[0]!.value : Y.mergeUpdates(group.map((p) => p.value)));
     }
     // Parts past the new last one were folded into earlier ones (their keys were deleted above).
-    await batch.commit(this.store.kv);
+    await this.store.commit(batch);
   }
 
   /** Frees the loaded docs. */

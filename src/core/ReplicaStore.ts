@@ -1,5 +1,6 @@
+import { gitBlobId } from './digest.js';
 import { CshareError } from './errors.js';
-import type { KvBatchOp, KvStore } from './ports.js';
+import type { BlobPackStore, KvBatchOp, KvStore } from './ports.js';
 import type { OpEntry } from './history.js';
 import type { CachedStat } from './Scanner.js';
 
@@ -14,7 +15,10 @@ import type { CachedStat } from './Scanner.js';
  *   m:u:<seq>             manifest update logged by change <seq>
  *   f:<fileId>:snap       file doc snapshot; f:<fileId>:snapseq its last seq
  *   f:<fileId>:u:<seq>    file doc update logged by change <seq>
- *   b:<digest>            blob: file content by git blob id (text bases, binaries, symlinks)
+ *   bp:<digest>           blob: file content by git blob id (text bases, binaries, symlinks),
+ *                         as a reference into the blob packs ({@link BlobPackStore})
+ *   b:<digest>            blob bytes in the store itself: with no packs (the in-memory
+ *                         twin), and in stores written before packs (still read)
  *   s:<path>              stat cache entry (JSON {@link CachedStat})
  *   o:<seq>               op entry (JSON {@link OpEntry}) for log/undo
  *   un:<seq> / re:<seq>   this replica's undo and redo stacks (seqs of own changes)
@@ -53,9 +57,30 @@ export interface ReplicaIdentity {
   name: string;
 }
 
-/** The typed reads and writes over a {@link KvStore}. */
+/** The typed reads and writes over a {@link KvStore} (and its blob packs, if it has them). */
 export class ReplicaStore {
-  constructor(readonly kv: KvStore) {}
+  constructor(
+    readonly kv: KvStore,
+    readonly packs?: BlobPackStore,
+  ) {}
+
+  /** Commits a batch: its blobs into the packs first (made durable), then one store batch. */
+  async commit(batch: ChangeBatch): Promise<void> {
+    const blobs = [...batch.blobs];
+    if (blobs.length > 0) {
+      if (this.packs) {
+        // A blob already stored is not appended again (packs only grow).
+        const have = await this.kv.hasMany(blobs.map(([d]) => `bp:${d}`));
+        const add = blobs.filter((_, i) => !have[i]);
+        const refs = await this.packs.append(add.map(([, bytes]) => bytes));
+        add.forEach(([d], i) => batch.ops.push({ type: 'put', key: `bp:${d}`, value: refs[i]! }));
+      } else {
+        for (const [d, bytes] of blobs) batch.ops.push({ type: 'put', key: `b:${d}`, value: bytes });
+      }
+      batch.blobs.clear();
+    }
+    await this.kv.batch(batch.ops);
+  }
 
   async getJson<T>(key: string): Promise<T | undefined> {
     const v = await this.kv.get(key);
@@ -83,7 +108,48 @@ export class ReplicaStore {
   }
 
   async blob(digest: string): Promise<Uint8Array | undefined> {
-    return this.kv.get(`b:${digest}`);
+    return (await this.blobs([digest]))[0];
+  }
+
+  /**
+   * Stored blobs by digest, in order (undefined where not stored). Bytes read from a pack are
+   * checked against their digest: packs have no checksums of their own.
+   */
+  async blobs(digests: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    const out: (Uint8Array | undefined)[] = new Array(digests.length).fill(undefined);
+    let rest = digests.map((_, i) => i);
+    if (this.packs) {
+      const refs = await this.kv.getMany(digests.map((d) => `bp:${d}`));
+      for (const i of rest) {
+        const ref = refs[i];
+        if (!ref) continue;
+        const bytes = await this.packs.read(ref);
+        if (gitBlobId(bytes) !== digests[i]) throw new CshareError('STORE_CORRUPT', `the stored blob ${digests[i]} is damaged; move .cshare aside to rebuild history`, { digest: digests[i] });
+        out[i] = bytes;
+      }
+      rest = rest.filter((i) => out[i] === undefined);
+    }
+    if (rest.length > 0) {
+      const values = await this.kv.getMany(rest.map((i) => `b:${digests[i]}`));
+      rest.forEach((i, n) => (out[i] = values[n]));
+    }
+    return out;
+  }
+
+  /** Which of `digests` are stored, without reading them. */
+  async hasBlobs(digests: readonly string[]): Promise<boolean[]> {
+    const out = this.packs ? await this.kv.hasMany(digests.map((d) => `bp:${d}`)) : digests.map(() => false);
+    const rest = digests.flatMap((d, i) => (out[i] ? [] : [i]));
+    if (rest.length > 0) {
+      const legacy = await this.kv.hasMany(rest.map((i) => `b:${digests[i]}`));
+      rest.forEach((i, n) => (out[i] = legacy[n]!));
+    }
+    return out;
+  }
+
+  /** Bytes on disk: the store's and its packs'. */
+  async size(): Promise<number> {
+    return (await this.kv.size()) + (this.packs?.size() ?? 0);
   }
 
   /** The manifest snapshot and the updates logged after it. */
@@ -134,11 +200,20 @@ export class ReplicaStore {
  */
 export class ChangeBatch {
   readonly ops: KvBatchOp[] = [];
+  /** Blobs to store, by digest (see {@link ReplicaStore.commit}). */
+  readonly blobs = new Map<string, Uint8Array>();
   bytes = 0;
 
   put(key: string, value: Uint8Array): void {
     this.ops.push({ type: 'put', key, value });
     this.bytes += key.length + value.byteLength;
+  }
+
+  /** Stores a blob: file content under its git blob id. */
+  putBlob(digest: string, bytes: Uint8Array): void {
+    if (this.blobs.has(digest)) return;
+    this.blobs.set(digest, bytes);
+    this.bytes += digest.length + bytes.byteLength;
   }
 
   putJson(key: string, value: unknown): void {
@@ -150,10 +225,6 @@ export class ChangeBatch {
   }
 
   get empty(): boolean {
-    return this.ops.length === 0;
-  }
-
-  async commit(kv: KvStore): Promise<void> {
-    await kv.batch(this.ops);
+    return this.ops.length === 0 && this.blobs.size === 0;
   }
 }

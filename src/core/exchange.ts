@@ -37,7 +37,7 @@ export interface ChangeOrigin {
  */
 export async function collectChanges(ctx: ReplicaContext, since: number): Promise<{ changes: ChangeSet; upTo: number }> {
   const { changes, upTo } = await collectOutgoing(ctx, since);
-  const values = await ctx.store.kv.getMany(changes.blobs.map((b) => `b:${b.digest}`));
+  const values = await ctx.store.blobs(changes.blobs.map((b) => b.digest));
   const blobs: ChangeSet['blobs'] = [];
   changes.blobs.forEach((b, i) => {
     const bytes = values[i];
@@ -147,7 +147,7 @@ export async function missingBlobs(ctx: ReplicaContext): Promise<string[]> {
 
 /** The ones of `digests` the store lacks (their values are not read). */
 export async function lackingBlobs(ctx: ReplicaContext, digests: string[]): Promise<string[]> {
-  const have = await ctx.store.kv.hasMany(digests.map((d) => `b:${d}`));
+  const have = await ctx.store.hasBlobs(digests);
   return digests.filter((_, i) => !have[i]);
 }
 
@@ -169,7 +169,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   for (const { digest, bytes } of changes.blobs) {
     if (gitBlobId(bytes) !== digest) throw new CshareError('PROTOCOL', `a blob sent as ${digest} has other content; it was refused`, { digest });
     incoming.set(digest, bytes);
-    batch.put(`b:${digest}`, bytes);
+    batch.putBlob(digest, bytes);
   }
 
   // Manifest: note every entry's state before, to know what moved on disk.
@@ -354,7 +354,7 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
     restored.push(path);
   }
   batch.del(APPLYING_KEY);
-  await batch.commit(ctx.store.kv);
+  await ctx.store.commit(batch);
   return restored;
 }
 

@@ -196,7 +196,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
         if (change) ctx.logFileUpdate(batch, fileId, seq, change.update);
         ctx.setTextDigest(batch, fileId, digest);
       }
-      batch.put(`b:${digest}`, bytes);
+      batch.putBlob(digest, bytes);
       op.inverse = { before: entry, after };
       await addOp(op, [fileId, after], true);
       entry = after;
@@ -226,7 +226,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       lamport: ctx.nextLamport(), by: ctx.identity.replicaId,
     };
     const op = base(seq, 'create', fileId, file.path);
-    batch.put(`b:${digest}`, bytes);
+    batch.putBlob(digest, bytes);
     if (kind === 'text') {
       const text = new TextDecoder().decode(bytes);
       Object.assign(op, createOfBlob(text, digest));

@@ -6,7 +6,8 @@ import { Replica } from '../core/Replica.js';
 import { NodeFs } from './fs/NodeFs.js';
 import { logger } from '../core/log.js';
 import { LevelStore } from './level/LevelStore.js';
-import { findWorktreeRoot, removeStatusView, STORE_DIR, statusViewPath, writeStatusView } from './statusViewFile.js';
+import { BlobPacks } from './fs/BlobPacks.js';
+import { findWorktreeRoot, PACKS_DIR, removeStatusView, STORE_DIR, statusViewPath, writeStatusView } from './statusViewFile.js';
 
 const log = logger('store');
 
@@ -45,11 +46,14 @@ export async function openWorktree(opts: {
   const store = await LevelStore.open(join(storeDir, 'store'));
   // The status view describes the store as committed: it goes before the first change.
   store.beforeFirstWrite = () => removeStatusView(root);
+  let packs: BlobPacks | undefined;
   try {
+    packs = BlobPacks.open(join(storeDir, PACKS_DIR));
     const env = opts.env ?? process.env;
     const replica = await Replica.open({
       fs: new NodeFs(root),
       kv: store,
+      packs,
       env,
       home: env.HOME ?? homedir(),
       textLimit: opts.textLimit,
@@ -68,10 +72,12 @@ export async function openWorktree(opts: {
           }
         }
         replica.close();
+        packs!.close();
         await store.close();
       },
     };
   } catch (err) {
+    packs?.close();
     await store.close();
     throw err;
   }

@@ -10,6 +10,8 @@ import { decodeStatusView, encodeStatusView, type StatusView } from '../core/sta
 
 /** Where a worktree's store lives inside it. */
 export const STORE_DIR = '.cshare';
+/** The blob packs' directory in {@link STORE_DIR} (see `BlobPacks`). */
+export const PACKS_DIR = 'packs';
 const VIEW_FILE = 'status-view';
 
 /**
@@ -81,10 +83,16 @@ export function writeStatusView(root: string, view: StatusView): void {
   renameSync(tmp, path);
 }
 
-/** Bytes in a store directory's files (without opening it). */
+/** Bytes in a store directory's files (without opening it); a missing directory has none. */
 export function storeDirBytes(dir: string): number {
   let total = 0;
-  for (const name of readdirSync(dir)) {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
     try {
       total += statSync(join(dir, name)).size;
     } catch {

@@ -6,6 +6,7 @@ import { expect, it } from 'vitest';
 import { FileDoc } from '../../src/core/FileDoc.js';
 import { Replica } from '../../src/core/Replica.js';
 import { NodeFs } from '../../src/store/fs/NodeFs.js';
+import { BlobPacks } from '../../src/store/fs/BlobPacks.js';
 import { LevelStore } from '../../src/store/level/LevelStore.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -47,7 +48,8 @@ it('a store killed with SIGKILL during scans opens and keeps every reported chan
   expect(reported.length).toBeGreaterThan(KILLS);
 
   const kv = await LevelStore.open(`${root}/.cshare/store`);
-  const replica = await Replica.open({ fs: new NodeFs(root), kv, env: { USER: 'check' } });
+  const packs = BlobPacks.open(`${root}/.cshare/packs`);
+  const replica = await Replica.open({ fs: new NodeFs(root), kv, packs, env: { USER: 'check' } });
   const logged = new Set((await replica.log()).map((o) => o.seq));
   const missing = reported.filter((s) => !logged.has(s));
   expect(missing).toEqual([]);
@@ -65,5 +67,6 @@ it('a store killed with SIGKILL during scans opens and keeps every reported chan
     doc.destroy();
   }
   replica.close();
+  packs.close();
   await kv.close();
 }, 120_000);

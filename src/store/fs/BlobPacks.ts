@@ -1,0 +1,184 @@
+/**
+ * Blob bytes in append-only pack files beside the LevelDB store (`.cshare/packs/pack-<n>`),
+ * the {@link BlobPackStore} of a worktree on disk.
+ *
+ * A reference is 16 bytes: the pack number (u32), the offset (f64) and the length (u32).
+ * `append` writes the blobs at the end of the current pack (a new pack once it passes
+ * {@link PACK_BYTES}) and fsyncs before it resolves; only then does the caller commit the
+ * references in its store batch. A process killed in between leaves bytes no reference points
+ * at, which are never read. Packs are never rewritten: blobs are kept for ever (history).
+ */
+import * as nfs from 'node:fs';
+import { join } from 'node:path';
+import { CshareError } from '../../core/errors.js';
+import type { BlobPackStore } from '../../core/ports.js';
+
+/** A pack grows to about this size before the next one starts. */
+export const PACK_BYTES = 256 * 1024 * 1024;
+const REF_BYTES = 16;
+const PACK_NAME = /^pack-(\d{6})$/;
+
+function packName(n: number): string {
+  return `pack-${String(n).padStart(6, '0')}`;
+}
+
+/** Encodes a reference (see the header). */
+export function encodePackRef(pack: number, offset: number, length: number): Uint8Array {
+  const ref = new Uint8Array(REF_BYTES);
+  const v = new DataView(ref.buffer);
+  v.setUint32(0, pack);
+  v.setFloat64(4, offset);
+  v.setUint32(12, length);
+  return ref;
+}
+
+/** Decodes a reference; a damaged one is `STORE_CORRUPT`. */
+export function decodePackRef(ref: Uint8Array): { pack: number; offset: number; length: number } {
+  if (ref.byteLength !== REF_BYTES) throw new CshareError('STORE_CORRUPT', `a blob reference in the store is ${ref.byteLength} bytes, not ${REF_BYTES}`);
+  const v = new DataView(ref.buffer, ref.byteOffset, REF_BYTES);
+  const out = { pack: v.getUint32(0), offset: v.getFloat64(4), length: v.getUint32(12) };
+  if (!Number.isSafeInteger(out.offset) || out.offset < 0) throw new CshareError('STORE_CORRUPT', 'a blob reference in the store has a bad offset');
+  return out;
+}
+
+function ioError(what: string, path: string, err: unknown): CshareError {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+  return new CshareError('IO', `Cannot ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`, { path, ...(code ? { errno: code } : {}) }, { cause: err });
+}
+
+export class BlobPacks implements BlobPackStore {
+  /** The pack appended to, its descriptor and its length (where the next blob goes). */
+  private pack: number;
+  private fd: number | undefined;
+  private end = 0;
+  private readonly fds = new Map<number, { fd: number; writable: boolean }>();
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    last: number,
+    private readonly packBytes: number,
+  ) {
+    this.pack = last;
+  }
+
+  /**
+   * Opens (creating) the pack directory; the next blob goes at the end of the newest pack.
+   * `packBytes` is for tests.
+   */
+  static open(dir: string, packBytes = PACK_BYTES): BlobPacks {
+    let last = 1;
+    try {
+      nfs.mkdirSync(dir, { recursive: true });
+      for (const name of nfs.readdirSync(dir)) {
+        const m = PACK_NAME.exec(name);
+        if (m) last = Math.max(last, Number(m[1]));
+      }
+    } catch (err) {
+      throw ioError('open the blob packs in', dir, err);
+    }
+    return new BlobPacks(dir, last, packBytes);
+  }
+
+  async append(blobs: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    if (this.closed) throw new CshareError('IO', 'the blob packs are closed');
+    const refs: Uint8Array[] = [];
+    const touched = new Set<number>();
+    for (const bytes of blobs) {
+      this.writable();
+      if (this.end > 0 && this.end + bytes.byteLength > this.packBytes) {
+        // The full pack stays open: it is flushed with the others below.
+        this.pack++;
+        this.fd = undefined;
+      }
+      const fd = this.writable();
+      const path = join(this.dir, packName(this.pack));
+      try {
+        let off = 0;
+        while (off < bytes.byteLength) off += nfs.writeSync(fd, bytes, off, bytes.byteLength - off, this.end + off);
+      } catch (err) {
+        throw ioError('write', path, err);
+      }
+      touched.add(this.pack);
+      refs.push(encodePackRef(this.pack, this.end, bytes.byteLength));
+      this.end += bytes.byteLength;
+    }
+    // Durable before any reference to them is committed.
+    await Promise.all(
+      [...touched].map(
+        (n) =>
+          new Promise<void>((resolve, reject) => {
+            const path = join(this.dir, packName(n));
+            nfs.fsync(this.readFd(n, 'r+'), (err) => (err ? reject(ioError('flush', path, err)) : resolve()));
+          }),
+      ),
+    );
+    return refs;
+  }
+
+  async read(ref: Uint8Array): Promise<Uint8Array> {
+    const { pack, offset, length } = decodePackRef(ref);
+    const path = join(this.dir, packName(pack));
+    const out = Buffer.allocUnsafe(length);
+    let got = 0;
+    try {
+      const fd = this.readFd(pack, 'r');
+      while (got < length) {
+        const n = nfs.readSync(fd, out, got, length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+    } catch (err) {
+      if (err instanceof CshareError) throw err;
+      throw ioError('read', path, err);
+    }
+    if (got !== length) throw new CshareError('STORE_CORRUPT', `${path} ends before a blob the store refers to (${offset}+${length}); move .cshare aside to rebuild`, { path });
+    return out;
+  }
+
+  size(): number {
+    let total = 0;
+    try {
+      for (const name of nfs.readdirSync(this.dir)) if (PACK_NAME.test(name)) total += nfs.statSync(join(this.dir, name)).size;
+    } catch {
+      // Sizes are for reports only.
+    }
+    return total;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const { fd } of this.fds.values()) nfs.closeSync(fd);
+    this.fds.clear();
+    this.fd = undefined;
+  }
+
+  /** The descriptor the current pack is appended through, its length read on first use. */
+  private writable(): number {
+    if (this.fd === undefined) {
+      this.fd = this.readFd(this.pack, 'r+');
+      this.end = nfs.fstatSync(this.fd).size;
+    }
+    return this.fd;
+  }
+
+  /**
+   * A descriptor of pack `n`, kept open: read-write for the current pack (created if need be),
+   * read-only for others. A pack the store refers to but that is missing is `STORE_CORRUPT`.
+   */
+  private readFd(n: number, mode: 'r' | 'r+'): number {
+    const open = this.fds.get(n);
+    if (open && (open.writable || mode === 'r')) return open.fd;
+    const path = join(this.dir, packName(n));
+    let fd: number;
+    try {
+      fd = mode === 'r+' ? nfs.openSync(path, nfs.constants.O_RDWR | nfs.constants.O_CREAT, 0o644) : nfs.openSync(path, 'r');
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') throw new CshareError('STORE_CORRUPT', `the blob pack ${path} is missing; move .cshare aside to rebuild`, { path });
+      throw ioError('open', path, err);
+    }
+    if (open) nfs.closeSync(open.fd);
+    this.fds.set(n, { fd, writable: mode === 'r+' });
+    return fd;
+  }
+}
