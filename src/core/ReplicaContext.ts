@@ -25,6 +25,9 @@ interface LoadedDoc {
  * counters. Loaded once per process; file docs are loaded lazily and only for files that are
  * edited or asked for (building a Y.Doc per file for a big tree is far too slow).
  */
+/** Below this many files an apply asks about history file by file. */
+const PREFETCH_HISTORY_MIN = 64;
+
 export class ReplicaContext {
   private readonly docs = new Map<string, LoadedDoc>();
   /**
@@ -169,6 +172,23 @@ export class ReplicaContext {
   }
 
   /** Does this file have a doc history in the store or in memory? */
+  /**
+   * Learns at once which of `fileIds` have history, for an apply about to ask about many: one
+   * pass over the keys of every file's history instead of an iterator per file (a first join
+   * asked 10,000 times).
+   */
+  async prefetchHistory(fileIds: Iterable<string>): Promise<void> {
+    const unknown = new Set<string>();
+    for (const id of fileIds) if (!this.docs.has(id) && !this.historyKnown.has(id)) unknown.add(id);
+    if (unknown.size < PREFETCH_HISTORY_MIN) return;
+    const found = new Set<string>();
+    for await (const key of this.store.kv.keys({ gt: 'f:', lt: 'f;' })) {
+      const id = key.slice(2, key.indexOf(':', 2));
+      if (unknown.has(id)) found.add(id);
+    }
+    for (const id of unknown) this.historyKnown.set(id, found.has(id));
+  }
+
   async hasHistory(fileId: string): Promise<boolean> {
     if (this.docs.has(fileId)) return true;
     const known = this.historyKnown.get(fileId);

@@ -30,6 +30,8 @@ export interface KvStore {
   batch(ops: KvBatchOp[]): Promise<void>;
   /** Entries in key order (or reverse) within the range. */
   iterate(range: KvRange): AsyncIterable<[string, Uint8Array]>;
+  /** The keys of {@link iterate}, without reading values. */
+  keys(range: KvRange): AsyncIterable<string>;
   /** Approximate bytes used on disk (or in memory for the twin). */
   size(): Promise<number>;
   close(): Promise<void>;

@@ -159,6 +159,33 @@ describe('exchanging changes between replicas', () => {
   });
 });
 
+describe('applying many files at once', () => {
+  it('writes the text of a file history, not its base, when a reopened replica applies a move of 100 files', async () => {
+    const { LevelStore } = await import('../../src/store/level/LevelStore.js');
+    const rootA = tempDir();
+    const rootB = tempDir();
+    const storeDir = tempDir('cshare-store-');
+    writeTree(rootA, Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`d/f${i}.txt`, `file ${i}\n`])));
+    const { replica: a } = await openReplica(rootA, undefined, 'alice');
+    let kv = await LevelStore.open(storeDir);
+    let { replica: b } = await openReplica(rootB, kv, 'bob');
+    await link(a, b)();
+    for (let i = 0; i < 10; i++) writeFileSync(join(rootB, `d/f${i}.txt`), `file ${i}\nedited by bob\n`);
+    await b.scan();
+    // Reopened: no doc is loaded, so which files have a history comes from the store.
+    b.close();
+    await kv.close();
+    kv = await LevelStore.open(storeDir);
+    ({ replica: b } = await openReplica(rootB, kv, 'bob'));
+    renameSync(join(rootA, 'd'), join(rootA, 'e'));
+    await link(a, b)();
+    for (let i = 0; i < 100; i++) expect(read(rootB, `e/f${i}.txt`)).toBe(i < 10 ? `file ${i}\nedited by bob\n` : `file ${i}\n`);
+    expect(() => read(rootB, 'd/f0.txt')).toThrow();
+    b.close();
+    await kv.close();
+  });
+});
+
 describe('seq numbers', () => {
   it('are never reused after a restart, even when applying changes wrote no op entry', async () => {
     const { LevelStore } = await import('../../src/store/level/LevelStore.js');

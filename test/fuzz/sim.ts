@@ -264,6 +264,14 @@ class FencedKv implements KvStore {
     }
   }
 
+  async *keys(range: KvRange): AsyncIterable<string> {
+    this.check();
+    for await (const key of this.inner.keys(range)) {
+      this.check();
+      yield key;
+    }
+  }
+
   size(): Promise<number> {
     return this.inner.size();
   }

@@ -172,6 +172,9 @@ export class FaultyKv implements KvStore {
   iterate(range: KvRange): AsyncIterable<[string, Uint8Array]> {
     return this.inner.iterate(range);
   }
+  keys(range: KvRange): AsyncIterable<string> {
+    return this.inner.keys(range);
+  }
   size(): Promise<number> {
     return this.inner.size();
   }

@@ -44,6 +44,9 @@ export function runStoreContract(name: string, setup: () => Promise<{ store: KvS
       const rev: string[] = [];
       for await (const [k] of store.iterate({ gt: 'k:', lt: 'k;', reverse: true, limit: 2 })) rev.push(k);
       expect(rev).toEqual(['k:000010', 'k:000002']);
+      const keysOnly: string[] = [];
+      for await (const k of store.keys({ gt: 'k:', lt: 'k;', reverse: true, limit: 2 })) keysOnly.push(k);
+      expect(keysOnly).toEqual(rev);
       await store.close();
     });
 

@@ -95,6 +95,12 @@ export class LevelStore implements KvStore {
     for await (const entry of this.db.iterator(opts)) yield entry as [string, Uint8Array];
   }
 
+  async *keys(range: KvRange): AsyncIterable<string> {
+    const opts: Record<string, unknown> = { ...range };
+    if (range.limit === undefined) delete opts.limit;
+    for await (const key of this.db.keys(opts)) yield key as string;
+  }
+
   async size(): Promise<number> {
     return storeDirBytes(this.dir);
   }

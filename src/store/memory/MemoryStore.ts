@@ -61,6 +61,10 @@ export class MemoryStore implements KvStore {
     }
   }
 
+  async *keys(range: KvRange): AsyncIterable<string> {
+    for await (const [key] of this.iterate(range)) yield key;
+  }
+
   async size(): Promise<number> {
     let total = 0;
     for (const [k, v] of this.map) total += k.length + v.byteLength;

@@ -39,6 +39,9 @@ class FreezableKv implements KvStore {
   iterate(range: KvRange) {
     return this.inner.iterate(range);
   }
+  keys(range: KvRange) {
+    return this.inner.keys(range);
+  }
   size() {
     return this.inner.size();
   }
