@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { logger } from '../core/log.js';
 import type { KvStore } from '../core/ports.js';
+import { BlobPacks } from '../store/fs/BlobPacks.js';
 import { LevelStore } from '../store/level/LevelStore.js';
 import { loadOrCreateIdentity } from './libp2p/identity.js';
 import { createCshareNode, type CshareNode } from './libp2p/Libp2pNode.js';
@@ -32,10 +33,13 @@ export interface RunningRelay {
 export async function startRelay(opts: { dataDir: string; listen?: string[]; signal?: AbortSignal; kv?: KvStore }): Promise<RunningRelay> {
   const kv = opts.kv ?? (await LevelStore.open(join(opts.dataDir, 'store')));
   let node: CshareNode | undefined;
+  let packs: BlobPacks | undefined;
   try {
+    // Beside a store on disk only: a store given by the caller keeps blobs in itself.
+    packs = opts.kv ? undefined : BlobPacks.open(join(opts.dataDir, 'packs'));
     const { privateKey } = await loadOrCreateIdentity({ dataDir: opts.dataDir, signal: opts.signal });
     node = await createCshareNode({ listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], privateKey, relayServer: true, relayClient: false, signal: opts.signal });
-    const service = new RelayService({ store: new RelayStore(kv), relayId: node.peerId });
+    const service = new RelayService({ store: new RelayStore(kv, {}, packs), relayId: node.peerId });
     await node.listen((channel, remote) => {
       const conn = new RpcConnection(channel, { peer: remote.peerId });
       service.attach(conn, { id: remote.peerId });
@@ -56,11 +60,13 @@ export async function startRelay(opts: { dataDir: string; listen?: string[]; sig
         service.close();
         await running.stop();
         await kv.close();
+        packs?.close();
       },
     };
   } catch (err) {
     await node?.stop();
     await kv.close();
+    packs?.close();
     throw err;
   }
 }

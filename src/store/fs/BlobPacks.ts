@@ -53,6 +53,15 @@ export class BlobPacks implements BlobPackStore {
   private end = 0;
   private readonly fds = new Map<number, { fd: number; writable: boolean }>();
   private closed = false;
+  /**
+   * Group commit: appends are numbered; an fsync covers every append numbered up to where it
+   * started, and appends that come while one runs share the next (a relay storing many small
+   * uploads at once would otherwise fsync once for each).
+   */
+  private appended = 0;
+  private synced = 0;
+  private syncing: Promise<void> | undefined;
+  private readonly dirty = new Set<number>();
 
   private constructor(
     readonly dir: string,
@@ -83,7 +92,6 @@ export class BlobPacks implements BlobPackStore {
   async append(blobs: readonly Uint8Array[]): Promise<Uint8Array[]> {
     if (this.closed) throw new CshareError('IO', 'the blob packs are closed');
     const refs: Uint8Array[] = [];
-    const touched = new Set<number>();
     for (const bytes of blobs) {
       this.writable();
       if (this.end > 0 && this.end + bytes.byteLength > this.packBytes) {
@@ -99,21 +107,42 @@ export class BlobPacks implements BlobPackStore {
       } catch (err) {
         throw ioError('write', path, err);
       }
-      touched.add(this.pack);
+      this.dirty.add(this.pack);
       refs.push(encodePackRef(this.pack, this.end, bytes.byteLength));
       this.end += bytes.byteLength;
     }
     // Durable before any reference to them is committed.
-    await Promise.all(
-      [...touched].map(
-        (n) =>
-          new Promise<void>((resolve, reject) => {
-            const path = join(this.dir, packName(n));
-            nfs.fsync(this.readFd(n, 'r+'), (err) => (err ? reject(ioError('flush', path, err)) : resolve()));
-          }),
-      ),
-    );
+    await this.durable(++this.appended);
     return refs;
+  }
+
+  /** Resolves once append number `n` is on disk (see {@link appended}). */
+  private async durable(n: number): Promise<void> {
+    while (this.synced < n) {
+      if (!this.syncing) {
+        const upTo = this.appended;
+        const packs = [...this.dirty];
+        this.dirty.clear();
+        this.syncing = Promise.all(packs.map((p) => this.fsync(p)))
+          .then(
+            () => void (this.synced = Math.max(this.synced, upTo)),
+            (err: unknown) => {
+              // Flushed again by the next append; these callers fail (nothing refers to the bytes).
+              for (const p of packs) this.dirty.add(p);
+              throw err;
+            },
+          )
+          .finally(() => (this.syncing = undefined));
+      }
+      await this.syncing;
+    }
+  }
+
+  private fsync(pack: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const path = join(this.dir, packName(pack));
+      nfs.fsync(this.readFd(pack, 'r+'), (err) => (err ? reject(ioError('flush', path, err)) : resolve()));
+    });
   }
 
   async read(ref: Uint8Array): Promise<Uint8Array> {

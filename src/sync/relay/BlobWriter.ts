@@ -3,8 +3,8 @@ import { CshareError } from '../../core/errors.js';
 import type { KvBatchOp } from '../../core/ports.js';
 import { encodeValue } from '../codec.js';
 import { BLOB_CHUNK_BYTES } from '../schema.js';
-import type { BlobInfo, RelayStore } from './RelayStore.js';
-import { logPut, pad } from './keys.js';
+import { chunkKey, type BlobInfo, type RelayStore } from './RelayStore.js';
+import { logPut } from './keys.js';
 
 /** Thrown inside the lock to stop an append whose blob is already stored. */
 const ALREADY_STORED = new Error('already stored');
@@ -25,6 +25,7 @@ export class BlobWriter {
   /** True if this writer stored the blob (false if it already was stored). */
   committed = false;
   private readonly upload = randomBytes(12).toString('hex');
+  private readonly packed: boolean;
   private readonly hash;
   private readonly staged: KvBatchOp[] = [];
   private wroteChunks = false;
@@ -39,6 +40,7 @@ export class BlobWriter {
     stored: BlobInfo | undefined,
   ) {
     this.stored = stored;
+    this.packed = store.packs !== undefined;
     this.hash = createHash(digest.length === 64 ? 'sha256' : 'sha1').update(`blob ${size}\0`);
   }
 
@@ -59,14 +61,13 @@ export class BlobWriter {
     this.busy = true;
     try {
       this.hash.update(data);
-      const key = `wt/${this.worktreeId}/bc/${this.upload}/${pad(offset)}`;
-      const chunk: KvBatchOp = { type: 'put', key, value: data.slice() };
+      const key = chunkKey(this.worktreeId, { upload: this.upload, packed: this.packed }, offset);
       this.received += data.length;
       if (this.received < this.size) {
-        if (opts.stage) this.staged.push(chunk);
+        if (opts.stage) this.staged.push({ type: 'put', key, value: await this.chunkValue(data, true) });
         else {
           this.wroteChunks = true;
-          await this.store.putChunk(key, data);
+          await this.store.putChunk(key, await this.chunkValue(data, false));
         }
         return undefined;
       }
@@ -78,6 +79,7 @@ export class BlobWriter {
           actual,
         });
       }
+      const chunk: KvBatchOp = { type: 'put', key, value: await this.chunkValue(data, true) };
       const { worktreeId, digest, size, by, upload } = this;
       let existing: BlobInfo | undefined;
       const { seq } = await this.store.append(worktreeId, 1, async (s) => {
@@ -87,7 +89,7 @@ export class BlobWriter {
         return [
           ...this.staged,
           chunk,
-          { type: 'put', key: `wt/${worktreeId}/b/${digest}`, value: encodeValue({ size, upload, seq: s }) },
+          { type: 'put', key: `wt/${worktreeId}/b/${digest}`, value: encodeValue({ size, upload, seq: s, ...(this.packed ? { p: 1 } : {}) }) },
           logPut(worktreeId, s, { k: 'b', digest, size, by, t: Date.now() }),
         ];
       }).catch(async (err: unknown) => {
@@ -104,10 +106,19 @@ export class BlobWriter {
     }
   }
 
+  /**
+   * What a chunk is stored as: its bytes, or packed, a reference to them in the blob packs
+   * (appended now; the space of an upload that never completes is not reclaimed).
+   */
+  private async chunkValue(data: Uint8Array, copy: boolean): Promise<Uint8Array> {
+    if (this.packed) return (await this.store.packs!.append([data]))[0]!;
+    return copy ? data.slice() : data;
+  }
+
   /** Drops the upload and deletes the chunks it wrote. */
   async abort(): Promise<void> {
     this.staged.length = 0;
-    if (this.wroteChunks) await this.store.deletePrefix(`wt/${this.worktreeId}/bc/${this.upload}/`);
+    if (this.wroteChunks) await this.store.deletePrefix(chunkKey(this.worktreeId, { upload: this.upload, packed: this.packed }, undefined));
     this.wroteChunks = false;
   }
 }

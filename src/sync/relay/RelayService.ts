@@ -388,7 +388,7 @@ export class RelayService {
           yield { digest, size: blob.size, offset: 0, data: blob.data };
           continue;
         }
-        for await (const chunk of this.store.blobChunks(room.worktreeId, digest, blob.upload, blob.size)) {
+        for await (const chunk of this.store.blobChunks(room.worktreeId, digest, blob)) {
           signal.throwIfAborted();
           yield { digest, size: blob.size, ...chunk };
         }

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { CshareError } from '../../core/errors.js';
-import type { KvBatchOp, KvStore } from '../../core/ports.js';
+import type { BlobPackStore, KvBatchOp, KvStore } from '../../core/ports.js';
 import { encodeValue, type Value } from '../codec.js';
 import { BLOB_CHUNK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_PATH_LENGTH, MAX_UPDATES_PER_MESSAGE, type ManifestEntry } from '../schema.js';
 import { BlobWriter } from './BlobWriter.js';
@@ -25,8 +25,11 @@ export { BlobWriter };
  * wt/<wt>/m/<seq>                  a manifest Yjs update (raw bytes)
  * wt/<wt>/f/<fileId>/<seq>         a file doc's Yjs update (raw bytes)
  * wt/<wt>/fv/<fileId>              what the file's log covers: a Yjs state vector (raw bytes)
- * wt/<wt>/b/<digest>               a stored blob: {size, upload, seq}
+ * wt/<wt>/b/<digest>               a stored blob: {size, upload, seq}, and p: 1 if packed
  * wt/<wt>/bc/<upload>/<offset>     its bytes, in chunks of at most 1 MiB (raw bytes)
+ * wt/<wt>/bq/<upload>/<offset>     or, packed, a reference to each chunk in the blob packs
+ *                                  (`BlobPacks`, beside the store: chunk bytes stay out of
+ *                                  LevelDB's log and compactions)
  * ```
  *
  * Blobs are scoped to their worktree, never shared across worktrees: otherwise anyone could
@@ -102,6 +105,8 @@ export class RelayStore {
   constructor(
     private readonly kv: KvStore,
     limits: Partial<RelayLimits> = {},
+    /** Where blob chunks go (see {@link BlobPackStore}); without it, into `kv`. */
+    readonly packs?: BlobPackStore,
   ) {
     this.limits = { ...DEFAULT_RELAY_LIMITS, ...limits };
   }
@@ -228,7 +233,7 @@ export class RelayStore {
     worktreeId: string,
     digests: readonly string[],
     maxBytes: number,
-  ): Promise<({ size: number; upload: string; data?: Uint8Array } | undefined)[]> {
+  ): Promise<((StoredBlob & { data?: Uint8Array }) | undefined)[]> {
     checkId(worktreeId, 'worktree id');
     for (const d of digests) checkDigest(d);
     const limit = Math.min(maxBytes, BLOB_CHUNK_BYTES);
@@ -236,18 +241,19 @@ export class RelayStore {
     const out = raws.map((raw) => {
       if (!raw) return undefined;
       const r = decodeRecord(raw);
-      return { size: asNumber(r.size), upload: String(r.upload) } as { size: number; upload: string; data?: Uint8Array };
+      return { size: asNumber(r.size), upload: String(r.upload), packed: r.p === 1 } as StoredBlob & { data?: Uint8Array };
     });
     const small = out.flatMap((b, i) => (b !== undefined && b.size <= limit ? [i] : []));
-    const values = await this.kv.getMany(small.map((i) => `wt/${worktreeId}/bc/${out[i]!.upload}/${pad(0)}`));
-    small.forEach((i, n) => {
+    const values = await this.kv.getMany(small.map((i) => chunkKey(worktreeId, out[i]!, 0)));
+    for (const [n, i] of small.entries()) {
       const b = out[i]!;
-      const data = values[n] ?? (b.size === 0 ? new Uint8Array() : undefined);
+      const value = values[n];
+      const data = value && b.packed ? await this.unpack(value) : (value ?? (b.size === 0 ? new Uint8Array() : undefined));
       if (data === undefined || data.byteLength !== b.size) {
         throw new CshareError('STORE_CORRUPT', `blob ${digests[i]} is ${data?.byteLength ?? 0} bytes, not ${b.size}`, { digest: digests[i] });
       }
       b.data = data;
-    });
+    }
     return out;
   }
 
@@ -259,14 +265,16 @@ export class RelayStore {
     if (!raw) throw new CshareError('NOT_FOUND', `the relay has no blob ${digest} in this worktree`, { digest });
     const r = decodeRecord(raw);
     const size = asNumber(r.size);
-    for await (const chunk of this.blobChunks(worktreeId, digest, String(r.upload), size)) yield { ...chunk, size };
+    for await (const chunk of this.blobChunks(worktreeId, digest, { size, upload: String(r.upload), packed: r.p === 1 })) yield { ...chunk, size };
   }
 
   /** The chunks of one upload of a blob, checked to be contiguous and of the recorded size. */
-  async *blobChunks(worktreeId: string, digest: string, upload: string, size: number): AsyncIterable<{ offset: number; data: Uint8Array }> {
-    const prefix = `wt/${worktreeId}/bc/${upload}/`;
+  async *blobChunks(worktreeId: string, digest: string, blob: StoredBlob): AsyncIterable<{ offset: number; data: Uint8Array }> {
+    const { size } = blob;
+    const prefix = chunkKey(worktreeId, blob, undefined);
     let expected = 0;
-    for await (const [key, data] of this.kv.iterate({ gte: prefix, lt: prefix + '~' })) {
+    for await (const [key, value] of this.kv.iterate({ gte: prefix, lt: prefix + '~' })) {
+      const data = blob.packed ? await this.unpack(value) : value;
       const offset = Number(key.slice(prefix.length));
       if (offset !== expected) throw new CshareError('STORE_CORRUPT', `blob ${digest} has a gap at byte ${expected}`, { digest });
       yield { offset, data };
@@ -424,6 +432,12 @@ export class RelayStore {
     await this.kv.batch([{ type: 'put', key, value: data }]);
   }
 
+  /** A packed chunk's bytes (a reference without packs to read it from is damage). */
+  private async unpack(ref: Uint8Array): Promise<Uint8Array> {
+    if (!this.packs) throw new CshareError('STORE_CORRUPT', 'the relay store refers to blob packs it was opened without');
+    return this.packs.read(ref);
+  }
+
   /** Deletes every key under `prefix` (an aborted upload's chunks). */
   async deletePrefix(prefix: string): Promise<void> {
     const ops: KvBatchOp[] = [];
@@ -454,4 +468,16 @@ export class RelayStore {
     });
     return run;
   }
+}
+
+/** Where a stored blob's bytes are: its size, the upload holding its chunks, and whether packed. */
+export interface StoredBlob {
+  size: number;
+  upload: string;
+  packed: boolean;
+}
+
+/** The key of a blob's chunk at `offset`, or (without one) the prefix of all its chunks. */
+export function chunkKey(worktreeId: string, blob: Pick<StoredBlob, 'upload' | 'packed'>, offset: number | undefined): string {
+  return `wt/${worktreeId}/${blob.packed ? 'bq' : 'bc'}/${blob.upload}/${offset === undefined ? '' : pad(offset)}`;
 }

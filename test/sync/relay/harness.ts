@@ -1,5 +1,5 @@
 import * as Y from 'yjs';
-import type { KvStore } from '../../../src/core/ports.js';
+import type { BlobPackStore, KvStore } from '../../../src/core/ports.js';
 import { ManifestDoc, type ManifestEntry } from '../../../src/core/ManifestDoc.js';
 import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { hashSecret, newShareSecrets, worktreeIdToString, type ShareSecrets } from '../../../src/sync/joinCode.js';
@@ -20,11 +20,17 @@ export class RelayHarness {
 
   constructor(
     readonly kv: KvStore = new MemoryStore(),
-    opts: { limits?: Partial<RelayLimits>; service?: Omit<RelayServiceOptions, 'store'>; server?: RpcOptions<CshareProtocol>; secrets?: ShareSecrets } = {},
+    opts: {
+      limits?: Partial<RelayLimits>;
+      service?: Omit<RelayServiceOptions, 'store'>;
+      server?: RpcOptions<CshareProtocol>;
+      secrets?: ShareSecrets;
+      packs?: BlobPackStore;
+    } = {},
   ) {
     this.secrets = opts.secrets ?? newShareSecrets();
     this.worktreeId = worktreeIdToString(this.secrets.worktreeId);
-    this.store = new RelayStore(kv, opts.limits);
+    this.store = new RelayStore(kv, opts.limits, opts.packs);
     this.service = new RelayService({ store: this.store, relayId: 'relay-test', ...opts.service });
     this.serverOpts = opts.server ?? {};
   }

@@ -1,27 +1,40 @@
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gitBlobId } from '../../../src/core/digest.js';
+import { BlobPacks } from '../../../src/store/fs/BlobPacks.js';
 import { LevelStore } from '../../../src/store/level/LevelStore.js';
 import { BLOB_CHUNK_BYTES } from '../../../src/sync/schema.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { RelayHarness, collect, manifestUpdate, textUpdate } from './harness.js';
 
 const dirs: string[] = [];
+const packsOpened: BlobPacks[] = [];
+function openPacks(dir: string): BlobPacks {
+  const p = BlobPacks.open(dir);
+  packsOpened.push(p);
+  return p;
+}
 const harnesses: RelayHarness[] = [];
 afterEach(async () => {
   for (const h of harnesses.splice(0)) {
     h.close();
     await h.store.close();
   }
+  for (const p of packsOpened.splice(0)) p.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-describe('relay: persistence on LevelDB', () => {
+describe.each([
+  ['in the store', false],
+  ['in blob packs', true],
+])('relay: persistence on LevelDB, blobs %s', (_where, packed) => {
+  const packsIn = (dir: string) => (packed ? { packs: openPacks(join(dir, 'packs')) } : {});
   it('keeps registrations, logs, blobs and the seq across a restart', async () => {
     const dir = tempDir('cshare-relay-');
     dirs.push(dir);
-    const first = new RelayHarness(await LevelStore.open(dir));
+    const first = new RelayHarness(await LevelStore.open(join(dir, 'store')), packsIn(dir));
     harnesses.push(first);
     const a = await first.sharer();
     const W = first.worktreeId;
@@ -38,7 +51,7 @@ describe('relay: persistence on LevelDB', () => {
     await first.store.close();
     harnesses.length = 0;
 
-    const second = new RelayHarness(await LevelStore.open(dir), { secrets: first.secrets });
+    const second = new RelayHarness(await LevelStore.open(join(dir, 'store')), { secrets: first.secrets, ...packsIn(dir) });
     harnesses.push(second);
     const b = await second.joiner('bob', 'ro');
     const items = await collect(b.requestStream('worktree/sync', { worktreeId: W, after: 0 }));
@@ -56,5 +69,37 @@ describe('relay: persistence on LevelDB', () => {
     // The sharer resumes with its secret, and seqs go on from where they were.
     const a2 = await second.sharer();
     await expect(a2.request('file/upload', { worktreeId: W, fileId: 'f1', updates: [textUpdate('more', 2)] })).resolves.toEqual({ ok: true, seq: 4 });
+    // Where the chunk bytes are: beside the store, or in it.
+    const keys: string[] = [];
+    for await (const k of second.kv.keys({ gt: `wt/${W}/b`, lt: `wt/${W}/c` })) keys.push(k.split('/')[2]!);
+    expect(new Set(keys)).toEqual(new Set(packed ? ['b', 'bq'] : ['b', 'bc']));
+  });
+});
+
+describe('relay: blob packs on a store written without them', () => {
+  it('serves the blobs stored before, and packs the new ones', async () => {
+    const dir = tempDir('cshare-relay-');
+    dirs.push(dir);
+    const first = new RelayHarness(await LevelStore.open(join(dir, 'store')));
+    harnesses.push(first);
+    const a = await first.sharer();
+    const W = first.worktreeId;
+    const old = new Uint8Array(3000).map((_, i) => i % 7);
+    await a.request('file/upload', { worktreeId: W, fileId: 'f1', blob: old });
+    first.close();
+    await first.store.close();
+    harnesses.length = 0;
+
+    const second = new RelayHarness(await LevelStore.open(join(dir, 'store')), { secrets: first.secrets, packs: openPacks(join(dir, 'packs')) });
+    harnesses.push(second);
+    const a2 = await second.sharer();
+    const fresh = new Uint8Array(5000).map((_, i) => i % 11);
+    await a2.request('file/upload', { worktreeId: W, fileId: 'f2', blob: fresh });
+    const b = await second.joiner('bob', 'ro');
+    const got = await collect(b.requestStream('blobs/fetch', { worktreeId: W, digests: [gitBlobId(old), gitBlobId(fresh)] }));
+    expect(got.map((c) => c.digest)).toEqual([gitBlobId(old), gitBlobId(fresh)]);
+    expect(Buffer.from(got[0]!.data).equals(Buffer.from(old))).toBe(true);
+    expect(Buffer.from(got[1]!.data).equals(Buffer.from(fresh))).toBe(true);
+    expect(readdirSync(join(dir, 'packs'))).toEqual(['pack-000001']);
   });
 });
