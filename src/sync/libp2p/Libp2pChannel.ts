@@ -1,5 +1,5 @@
 import '../../polyfills.js';
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
+import { lpStream, type LengthPrefixedStream } from './vendor.js';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { DEFAULT_LIMITS } from '../codec.js';

@@ -1,17 +1,10 @@
 import '../../polyfills.js';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
-import { identify } from '@libp2p/identify';
-import { tcp } from '@libp2p/tcp';
-import { webSockets } from '@libp2p/websockets';
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import type { FrameChannel } from '../rpc/transport.js';
 import { Libp2pChannel } from './Libp2pChannel.js';
 import type { Libp2pConnection, PrivateKey } from './types.js';
+import { circuitRelayServer, circuitRelayTransport, createLibp2p, identify, multiaddr, noise, tcp, webSockets, yamux, type Libp2p, type Libp2pOptions, type Multiaddr } from './vendor.js';
 
 const log = logger('libp2p');
 
