@@ -179,12 +179,13 @@ export class SyncSession {
   }
 
   /** Records local changes and uploads this replica's changes the relay lacks. */
-  push(opts: { afterManifest?: () => Promise<void> | void } = {}): Promise<number> {
+  push(opts: { afterManifest?: () => Promise<void> | void; scan?: boolean } = {}): Promise<number> {
     return this.serial(async () => {
+      const scan = opts.scan ?? true;
       if (this.opts.access !== 'rw') {
         // Recorded here (nothing is lost), never uploaded: the relay refuses writes from a
         // read-only code anyway. Say so once per batch of local changes.
-        const { recorded } = await this.opts.replica.scan();
+        const { recorded } = scan ? await this.opts.replica.scan() : { recorded: [] };
         if (recorded.length > 0) {
           this.opts.onEvent?.({ type: 'error', code: 'FORBIDDEN', message: `this join code is read-only: ${recorded.length} local change(s) (${recorded.slice(0, 3).map((c) => c.path).join(', ')}) stay on this machine and are not shared` });
         }
@@ -194,7 +195,7 @@ export class SyncSession {
       const { replica, conn, worktreeId, signal } = this.opts;
       const state = this.opts.state;
       await replica.holdLogAfter(state.acked);
-      await replica.scan({ signal });
+      if (scan) await replica.scan({ signal });
       // Blobs by reference, each read as it goes up: a first share of a big tree does not
       // hold all of its content in memory.
       const { changes, upTo } = await replica.outgoingSince(state.acked);

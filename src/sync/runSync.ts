@@ -97,6 +97,10 @@ export class SyncLoop {
         let announced = !first;
         setStep('upload');
         await session.push({
+          // A first `join --once` writes what it fetched and is done: like a clone, it does not
+          // scan the tree it just wrote (at 100,000 files that scan was the peak of its memory;
+          // anything saved meanwhile is recorded by the next command, nothing is lost).
+          scan: !(this.opts.once && first && this.opts.firstCatchUpWithoutScan),
           afterManifest: announced
             ? undefined
             : async () => {

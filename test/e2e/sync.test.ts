@@ -116,6 +116,11 @@ describe('live sync between real processes on loopback', () => {
     const joined = cshareJson(base, ['join', shared.json.codes.readWrite, dst, '--once']);
     expect(joined.code).toBe(0);
     expect(treeOf(dst)).toEqual(treeOf(src));
+    // What it wrote is recorded as it is on disk (join --once does not scan after writing).
+    const status = cshareJson(dst, ['status']);
+    expect(status.json).toMatchObject({ files: 53, changed: [] });
+    writeFileSync(join(dst, 'many/f3.txt'), 'edited after the join\n');
+    expect(cshareJson(dst, ['status']).json.changed).toEqual([{ change: 'modified', path: 'many/f3.txt' }]);
   }, 120_000);
 
   it('refuses a wrong secret, a join into differing files without --force, and a missing relay, each with a clear error', async () => {
