@@ -92,8 +92,13 @@ export class ReplicaContext {
     return { live: () => this.manifest.live(), contentDigest: (fileId, entry) => this.contentDigest(fileId, entry) };
   }
 
-  /** Notes (with the caller's batch) the digest of a text file's recorded text. */
-  setTextDigest(batch: ChangeBatch, fileId: string, digest: string): void {
+  /**
+   * Notes (with the caller's batch) the digest of a text file's recorded text. Given the
+   * file's `base`, a digest equal to it is not written where none is noted (the base is what
+   * a file without one holds): a join wrote one for each of its files.
+   */
+  setTextDigest(batch: ChangeBatch, fileId: string, digest: string, base?: string): void {
+    if (digest === base && !this.textDigests.has(fileId)) return;
     batch.put(`d:${fileId}`, new TextEncoder().encode(digest));
     this.textDigests.set(fileId, digest);
   }

@@ -289,7 +289,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   for (const { path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode } of plans) {
     if (!sameContent && entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
     else if (sameContent && entry.kind !== 'symlink' && st && (st.mode & 0o111 ? 0o755 : 0o644) !== wantMode) ctx.fs.chmod(path, wantMode);
-    if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest);
+    if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest, entry.base);
     const after = ctx.fs.lstat(path);
     if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest));
 
