@@ -66,20 +66,30 @@ export class ReplicaStore {
 
   /** Commits a batch: its blobs into the packs first (made durable), then one store batch. */
   async commit(batch: ChangeBatch): Promise<void> {
-    const blobs = [...batch.blobs];
-    if (blobs.length > 0) {
-      if (this.packs) {
-        // A blob already stored is not appended again (packs only grow).
-        const have = await this.kv.hasMany(blobs.map(([d]) => `bp:${d}`));
-        const add = blobs.filter((_, i) => !have[i]);
-        const refs = await this.packs.append(add.map(([, bytes]) => bytes));
-        add.forEach(([d], i) => batch.ops.push({ type: 'put', key: `bp:${d}`, value: refs[i]! }));
-      } else {
-        for (const [d, bytes] of blobs) batch.ops.push({ type: 'put', key: `b:${d}`, value: bytes });
-      }
-      batch.blobs.clear();
-    }
+    await this.stageBlobs(batch);
     await this.kv.batch(batch.ops);
+  }
+
+  /**
+   * Writes the batch's blobs to the packs and makes them durable, leaving their references
+   * among the batch's writes (without packs, the blobs themselves). {@link commit} does it
+   * first; a caller with other slow work before its commit (an apply writing files) starts it
+   * earlier, so that the flushes overlap. A batch that is then not committed leaves bytes in a
+   * pack that nothing refers to.
+   */
+  async stageBlobs(batch: ChangeBatch): Promise<void> {
+    const blobs = [...batch.blobs];
+    if (blobs.length === 0) return;
+    batch.blobs.clear();
+    if (this.packs) {
+      // A blob already stored is not appended again (packs only grow).
+      const have = await this.kv.hasMany(blobs.map(([d]) => `bp:${d}`));
+      const add = blobs.filter((_, i) => !have[i]);
+      const refs = await this.packs.append(add.map(([, bytes]) => bytes));
+      add.forEach(([d], i) => batch.ops.push({ type: 'put', key: `bp:${d}`, value: refs[i]! }));
+    } else {
+      for (const [d, bytes] of blobs) batch.ops.push({ type: 'put', key: `b:${d}`, value: bytes });
+    }
   }
 
   async getJson<T>(key: string): Promise<T | undefined> {

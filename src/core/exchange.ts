@@ -278,6 +278,10 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     ...removals.map((path) => ({ path, digest: null })),
     ...plans.filter((p) => !p.sameContent).map((p) => ({ path: p.path, digest: p.digest })),
   ];
+  // The incoming blobs go to the packs (and are flushed) while the files are written and
+  // flushed, instead of after them.
+  const staged = ctx.store.stageBlobs(batch);
+  staged.catch(() => undefined); // awaited below; not unhandled if the writes fail first
   if (targets.length > 0) {
     await ctx.store.kv.put(APPLYING_KEY, jsonBytes({ targets } satisfies ApplyIntent));
     batch.del(APPLYING_KEY);
@@ -285,6 +289,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   for (const path of removals) ctx.fs.remove(path);
   if (ctx.fs.writeFiles) await ctx.fs.writeFiles(writes);
   else for (const w of writes) ctx.fs.writeFile(w.rel, w.data, w.mode);
+  await staged;
 
   for (const { path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode } of plans) {
     if (!sameContent && entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
