@@ -177,13 +177,14 @@ export class NodeFs implements WorktreeFs {
     const temps: TempFile[] = [];
     // Each directory is checked once per batch: nothing here creates symlinks meanwhile.
     const checkedDirs = new Map<string, string>();
+    let flushes: Promise<void>[] = [];
     try {
       // A slice at a time, so the open descriptors stay few. Each file's fsync starts on the
       // thread pool as soon as it is written, while the next ones are written: the file system
       // commits them together, and the disk's latency overlaps the writing.
       for (let i = 0; i < files.length; i += FSYNC_SLICE) {
         const slice: TempFile[] = [];
-        const flushes: Promise<void>[] = [];
+        flushes = [];
         for (const f of files.slice(i, i + FSYNC_SLICE)) {
           const t = this.writeTemp(f.rel, f.data, f.mode, checkedDirs);
           slice.push(t);
@@ -199,6 +200,8 @@ export class NodeFs implements WorktreeFs {
         }
       }
     } catch (err) {
+      // fsyncs under way finish before their descriptors are closed.
+      await Promise.allSettled(flushes);
       for (const t of temps) discard(t);
       throw err;
     }
