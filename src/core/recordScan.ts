@@ -268,25 +268,23 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   // of 100,000 entries took ~350 MB of heap at the end of a first scan.
   const scanned = new Set<string>();
   let stats = new ChangeBatch();
-  const statsFull = () => stats.ops.length >= BATCH_STATS || stats.bytes >= BATCH_BYTES;
+  const full = () => stats.ops.length >= BATCH_STATS || stats.bytes >= BATCH_BYTES;
+  const commitStats = async () => {
+    await ctx.commit(stats);
+    stats = new ChangeBatch();
+  };
   for (const file of scan.files) {
     scanned.add(file.path);
     const cached = statCache.get(file.path);
     if (!cached || !sameStat(cached, file.stat)) stats.putJson(`s:${file.path}`, file.stat);
-    if (statsFull()) {
-      await ctx.commit(stats);
-      stats = new ChangeBatch();
-    }
+    if (full()) await commitStats();
   }
   for (const path of statCache.keys()) {
     if (scanned.has(path)) continue;
     stats.del(`s:${path}`);
-    if (statsFull()) {
-      await ctx.commit(stats);
-      stats = new ChangeBatch();
-    }
+    if (full()) await commitStats();
   }
-  await ctx.commit(stats);
+  await commitStats();
   if (unseen.length > 0) {
     const late = new ChangeBatch();
     for (const { fileId, entry } of unseen) await materialize(ctx, late, statCache, fileId, entry);

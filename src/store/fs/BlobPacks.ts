@@ -12,6 +12,7 @@ import * as nfs from 'node:fs';
 import { join } from 'node:path';
 import { CshareError } from '../../core/errors.js';
 import type { BlobPackStore } from '../../core/ports.js';
+import { errCode, ioError } from './ioError.js';
 
 /** A pack grows to about this size before the next one starts. */
 export const PACK_BYTES = 256 * 1024 * 1024;
@@ -39,11 +40,6 @@ export function decodePackRef(ref: Uint8Array): { pack: number; offset: number; 
   const out = { pack: v.getUint32(0), offset: v.getFloat64(4), length: v.getUint32(12) };
   if (!Number.isSafeInteger(out.offset) || out.offset < 0) throw new CshareError('STORE_CORRUPT', 'a blob reference in the store has a bad offset');
   return out;
-}
-
-function ioError(what: string, path: string, err: unknown): CshareError {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-  return new CshareError('IO', `Cannot ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`, { path, ...(code ? { errno: code } : {}) }, { cause: err });
 }
 
 export class BlobPacks implements BlobPackStore {
@@ -203,7 +199,7 @@ export class BlobPacks implements BlobPackStore {
     try {
       fd = mode === 'r+' ? nfs.openSync(path, nfs.constants.O_RDWR | nfs.constants.O_CREAT, 0o644) : nfs.openSync(path, 'r');
     } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') throw new CshareError('STORE_CORRUPT', `the blob pack ${path} is missing; move .cshare aside to rebuild`, { path });
+      if (errCode(err) === 'ENOENT') throw new CshareError('STORE_CORRUPT', `the blob pack ${path} is missing; move .cshare aside to rebuild`, { path });
       throw ioError('open', path, err);
     }
     if (open) nfs.closeSync(open.fd);

@@ -14,19 +14,9 @@ import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { assertSafeRelPath } from '../../core/paths.js';
 import type { DirEntry, FileStat, FileWrite, WorktreeFs } from '../../core/ports.js';
+import { errCode, ioError } from './ioError.js';
 
 const log = logger('fs');
-
-function errCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
-
-/** Wraps a node error as `IO` with the path in the message and the data. */
-function ioError(what: string, path: string, err: unknown): CshareError {
-  const code = errCode(err);
-  const detail = err instanceof Error ? err.message : String(err);
-  return new CshareError('IO', `Cannot ${what} ${path}: ${detail}`, { path, ...(code ? { errno: code } : {}) }, { cause: err });
-}
 
 /** "Does not exist" for our purposes: missing, or a parent that is no longer a directory. */
 function isMissing(err: unknown): boolean {

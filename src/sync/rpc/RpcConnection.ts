@@ -104,9 +104,11 @@ interface Served {
 
 const MAX_ERROR_MESSAGE = 4096;
 /**
- * Items of one outgoing stream queued ahead of the transport: at most this many (well within
- * the other side's default queue of 256 items) and, beyond the first, only while the
- * connection's backlog is under {@link STREAM_AHEAD_BYTES}.
+ * Items of one outgoing stream queued ahead of the transport: at most this many and, beyond
+ * the first, only while the connection's backlog is under {@link STREAM_AHEAD_BYTES}. They
+ * arrive in bursts, which the other side's stream queue (4096 items by default) absorbs; a
+ * peer whose stream queue holds only 256 (cshare before 2026-11-24) can fall behind on a long
+ * stream and end it with `OVERLOADED`.
  */
 const STREAM_AHEAD_ITEMS = 64;
 const STREAM_AHEAD_BYTES = 1024 * 1024;
