@@ -27,7 +27,8 @@ export class BlobWriter {
   private readonly upload = randomBytes(12).toString('hex');
   private readonly packed: boolean;
   private readonly hash;
-  private readonly staged: KvBatchOp[] = [];
+  /** Chunks held in memory until the blob is verified (`stage`), with their keys. */
+  private readonly staged: { key: string; data: Uint8Array }[] = [];
   private wroteChunks = false;
   private busy = false;
 
@@ -64,10 +65,10 @@ export class BlobWriter {
       const key = chunkKey(this.worktreeId, { upload: this.upload, packed: this.packed }, offset);
       this.received += data.length;
       if (this.received < this.size) {
-        if (opts.stage) this.staged.push({ type: 'put', key, value: await this.chunkValue(data, true) });
+        if (opts.stage) this.staged.push({ key, data: data.slice() });
         else {
           this.wroteChunks = true;
-          await this.store.putChunk(key, await this.chunkValue(data, false));
+          await this.store.putChunk(key, await this.chunkValue(data));
         }
         return undefined;
       }
@@ -79,7 +80,10 @@ export class BlobWriter {
           actual,
         });
       }
-      const chunk: KvBatchOp = { type: 'put', key, value: await this.chunkValue(data, true) };
+      // Staged chunks reach the disk only now, verified (a bad small upload never does).
+      const held = [...this.staged, { key, data }];
+      const values = this.packed ? await this.store.packs!.append(held.map((c) => c.data)) : held.map((c) => c.data.slice());
+      const chunks: KvBatchOp[] = held.map((c, i) => ({ type: 'put', key: c.key, value: values[i]! }));
       const { worktreeId, digest, size, by, upload } = this;
       let existing: BlobInfo | undefined;
       const { seq } = await this.store.append(worktreeId, 1, async (s) => {
@@ -87,8 +91,7 @@ export class BlobWriter {
         existing = await this.store.getBlob(worktreeId, digest);
         if (existing) throw ALREADY_STORED;
         return [
-          ...this.staged,
-          chunk,
+          ...chunks,
           { type: 'put', key: `wt/${worktreeId}/b/${digest}`, value: encodeValue({ size, upload, seq: s, ...(this.packed ? { p: 1 } : {}) }) },
           logPut(worktreeId, s, { k: 'b', digest, size, by, t: Date.now() }),
         ];
@@ -107,12 +110,12 @@ export class BlobWriter {
   }
 
   /**
-   * What a chunk is stored as: its bytes, or packed, a reference to them in the blob packs
-   * (appended now; the space of an upload that never completes is not reclaimed).
+   * What a chunk written before the blob is complete is stored as: its bytes, or packed, a
+   * reference to them in the blob packs (appended now; the space of an upload that never
+   * completes is not reclaimed).
    */
-  private async chunkValue(data: Uint8Array, copy: boolean): Promise<Uint8Array> {
-    if (this.packed) return (await this.store.packs!.append([data]))[0]!;
-    return copy ? data.slice() : data;
+  private async chunkValue(data: Uint8Array): Promise<Uint8Array> {
+    return this.packed ? (await this.store.packs!.append([data]))[0]! : data;
   }
 
   /** Drops the upload and deletes the chunks it wrote. */

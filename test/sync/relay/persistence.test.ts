@@ -102,4 +102,19 @@ describe('relay: blob packs on a store written without them', () => {
     expect(Buffer.from(got[1]!.data).equals(Buffer.from(fresh))).toBe(true);
     expect(readdirSync(join(dir, 'packs'))).toEqual(['pack-000001']);
   });
+
+  it('writes nothing to the packs for an upload whose bytes do not match its digest', async () => {
+    const dir = tempDir('cshare-relay-');
+    dirs.push(dir);
+    const packs = openPacks(join(dir, 'packs'));
+    const h = new RelayHarness(await LevelStore.open(join(dir, 'store')), { packs });
+    harnesses.push(h);
+    const a = await h.sharer();
+    const data = new Uint8Array(100).fill(7);
+    const lie = gitBlobId(new Uint8Array(100).fill(8));
+    await expect(a.request('blob/upload', { worktreeId: h.worktreeId, digest: lie, size: 100, offset: 0, data })).rejects.toMatchObject({ code: 'PROTOCOL' });
+    expect(packs.size()).toBe(0);
+    await a.request('blob/upload', { worktreeId: h.worktreeId, digest: gitBlobId(data), size: 100, offset: 0, data });
+    expect(packs.size()).toBe(100);
+  });
 });
