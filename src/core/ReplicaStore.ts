@@ -149,7 +149,7 @@ export class ReplicaStore {
   /** Which of `digests` are stored, without reading them. */
   async hasBlobs(digests: readonly string[]): Promise<boolean[]> {
     const out = this.packs ? await this.kv.hasMany(digests.map((d) => `bp:${d}`)) : digests.map(() => false);
-    const rest = digests.flatMap((d, i) => (out[i] ? [] : [i]));
+    const rest = digests.flatMap((_, i) => (out[i] ? [] : [i]));
     if (rest.length > 0) {
       const legacy = await this.kv.hasMany(rest.map((i) => `b:${digests[i]}`));
       rest.forEach((i, n) => (out[i] = legacy[n]!));

@@ -12,6 +12,7 @@ import * as nfs from 'node:fs';
 import { join } from 'node:path';
 import { CshareError } from '../../core/errors.js';
 import type { BlobPackStore } from '../../core/ports.js';
+import { storeDirBytes } from '../statusViewFile.js';
 import { errCode, ioError } from './ioError.js';
 
 /** A pack grows to about this size before the next one starts. */
@@ -161,14 +162,9 @@ export class BlobPacks implements BlobPackStore {
     return out;
   }
 
+  /** Bytes of the pack directory, counted as `status` counts it without opening anything. */
   size(): number {
-    let total = 0;
-    try {
-      for (const name of nfs.readdirSync(this.dir)) if (PACK_NAME.test(name)) total += nfs.statSync(join(this.dir, name)).size;
-    } catch {
-      // Sizes are for reports only.
-    }
-    return total;
+    return storeDirBytes(this.dir);
   }
 
   close(): void {
