@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { toCshareError } from '../core/errors.js';
-import { watchWorktree } from '../store/fs/WorktreeWatcher.js';
+import { watchWorktree, type WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
 import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import { backoff } from './backoff.js';
@@ -63,10 +63,25 @@ export class SyncLoop {
    * upload). Returns the function that stops the watcher.
    */
   async watch(root: string): Promise<() => Promise<void>> {
-    const report = (err: unknown) => this.opts.onEvent({ type: 'error', code: 'IO', message: (err as Error)?.message ?? String(err) });
-    const watcher = await watchWorktree({ root, onChange: () => this.localChange(), onError: report, signal: this.opts.signal });
-    void this.localChange().catch(report);
+    const watcher = await this.watchHeld(root);
+    watcher.release();
+    void this.localChange().catch((err: unknown) => this.reportWatchError(err));
     return () => watcher.close();
+  }
+
+  /**
+   * Starts watching before the first scan, reporting nothing until `release()` (a sharer
+   * calls it once sharing has begun): then one pass records what was saved since the watch
+   * began, and only if something was. A sharer of a big tree does not rescan it all after
+   * its upload to find out that nothing changed (at 100,000 files that rescan was the peak
+   * of its memory).
+   */
+  async watchHeld(root: string): Promise<WorktreeWatch> {
+    return watchWorktree({ root, onChange: () => this.localChange(), onError: (err) => this.reportWatchError(err), signal: this.opts.signal, held: true });
+  }
+
+  private reportWatchError(err: unknown): void {
+    this.opts.onEvent({ type: 'error', code: 'IO', message: (err as Error)?.message ?? String(err) });
   }
 
   async run(): Promise<void> {

@@ -126,10 +126,16 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
         opts.onEvent(e);
       },
       onInSync: async () => {
-        if (!opts.once) cleanups.unshift(['stopping the watcher', await loop.watch(replica.root)]);
+        // Anything saved since the watch began (during the first scan and upload) is
+        // recorded and uploaded next.
+        watcher?.release();
         opts.onEvent({ type: 'sharing', root: replica.root, files: replica.fileCount(), codes, relay: relayAddrs });
       },
     });
+    // Watching starts before the first scan: every save after it is seen, with no rescan of
+    // the whole tree once the upload is done.
+    const watcher = opts.once ? undefined : await loop.watchHeld(replica.root);
+    if (watcher) cleanups.unshift(['stopping the watcher', () => watcher.close()]);
     if (!opts.once) {
       const control = await serveSyncControl({ replica, loop, state: syncState, stop, info: () => ({ sharing: 'on', codes, relay: relayAddrs }) });
       cleanups.unshift(['closing the control socket', () => control.close()]);

@@ -17,6 +17,19 @@ export interface WatchOptions {
   onChange: (paths: string[]) => Promise<void>;
   onError: (err: Error) => void;
   signal?: AbortSignal;
+  /**
+   * Collect events but report nothing until `release()` is called (a sharer watches before
+   * its first scan, so that nothing saved during a long upload goes unseen, and looks at the
+   * events once the upload has begun).
+   */
+  held?: boolean;
+}
+
+/** A running watch from {@link watchWorktree}. */
+export interface WorktreeWatch {
+  /** Starts reporting (see {@link WatchOptions.held}); true when events came meanwhile. */
+  release(): boolean;
+  close(): Promise<void>;
 }
 
 /**
@@ -25,16 +38,17 @@ export interface WatchOptions {
  * that arrive while a burst is being handled are collected for the next one, so a slow scan
  * never runs twice at once and no event is lost.
  */
-export async function watchWorktree(opts: WatchOptions): Promise<{ close(): Promise<void> }> {
+export async function watchWorktree(opts: WatchOptions): Promise<WorktreeWatch> {
   const debounceMs = opts.debounceMs ?? 15;
   let pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | null = null;
   let closed = false;
+  let held = opts.held ?? false;
 
   const fire = () => {
     timer = undefined;
-    if (running || closed || pending.size === 0) return;
+    if (held || running || closed || pending.size === 0) return;
     const paths = [...pending];
     pending = new Set();
     running = opts
@@ -73,6 +87,14 @@ export async function watchWorktree(opts: WatchOptions): Promise<{ close(): Prom
     await sub.unsubscribe();
     await running;
   };
+  const release = () => {
+    if (!held) return false;
+    held = false;
+    if (pending.size === 0 || closed) return false;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(fire, debounceMs);
+    return true;
+  };
   opts.signal?.addEventListener('abort', () => void close(), { once: true });
-  return { close };
+  return { release, close };
 }

@@ -59,3 +59,32 @@ it('collects events that arrive while a burst is handled into the next burst', a
     await w.close();
   }
 });
+
+it('holds events until released, then reports them as one burst; a release with none reports nothing', async () => {
+  const root = tempDir();
+  const bursts: string[][] = [];
+  const quiet = await watchWorktree({ root, debounceMs: 20, held: true, onChange: async (p) => void bursts.push(p), onError: (e) => { throw e; } });
+  try {
+    expect(quiet.release()).toBe(false);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(bursts).toHaveLength(0);
+  } finally {
+    await quiet.close();
+  }
+
+  const w = await watchWorktree({ root, debounceMs: 20, held: true, onChange: async (p) => void bursts.push(p), onError: (e) => { throw e; } });
+  try {
+    writeFileSync(join(root, 'saved-while-held.txt'), 'x');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bursts).toHaveLength(0);
+    expect(w.release()).toBe(true);
+    await until(() => bursts.length === 1);
+    expect(bursts[0]!.some((p) => p.endsWith('saved-while-held.txt'))).toBe(true);
+    // Released: later saves are reported as they come.
+    writeFileSync(join(root, 'later.txt'), 'x');
+    await until(() => bursts.length === 2);
+    expect(w.release()).toBe(false);
+  } finally {
+    await w.close();
+  }
+});
