@@ -259,9 +259,9 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
       continue;
     }
     const { fileId, entry } = winner;
-    const bytes = await contentOf(ctx, fileId, entry, incoming, stored);
-    if (bytes === undefined) continue; // content not here yet: a later change set brings it
-    const digest = gitBlobId(bytes);
+    const content = await contentOf(ctx, fileId, entry, incoming, stored);
+    if (content === undefined) continue; // content not here yet: a later change set brings it
+    const { bytes, digest } = content;
     const st = ctx.fs.lstat(path);
     const onDisk = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
     const sameContent = onDisk !== undefined && gitBlobId(onDisk) === digest;
@@ -365,12 +365,12 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
       restored.push(path);
       continue;
     }
-    const bytes = await contentOf(ctx, recorded.fileId, recorded.entry, new Map());
-    if (bytes === undefined) continue;
-    if (recorded.entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
-    else ctx.fs.writeFile(path, bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
+    const content = await contentOf(ctx, recorded.fileId, recorded.entry, new Map());
+    if (content === undefined) continue;
+    if (recorded.entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(content.bytes));
+    else ctx.fs.writeFile(path, content.bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
     const after = ctx.fs.lstat(path);
-    if (after) batch.putJson(`s:${path}`, cacheEntry(after, recorded.entry.kind, gitBlobId(bytes)));
+    if (after) batch.putJson(`s:${path}`, cacheEntry(after, recorded.entry.kind, content.digest));
     restored.push(path);
   }
   batch.del(APPLYING_KEY);
@@ -460,13 +460,17 @@ async function contentOf(
   entry: ManifestEntry,
   incoming: Map<string, Uint8Array>,
   stored: Map<string, Uint8Array | undefined> = new Map(),
-): Promise<Uint8Array | undefined> {
+): Promise<{ bytes: Uint8Array; digest: string } | undefined> {
   if (entry.kind === 'text') {
     const doc = ctx.loadedDoc(fileId);
-    if (doc) return new TextEncoder().encode(doc.text);
-    if (await ctx.hasHistory(fileId)) return new TextEncoder().encode(await ctx.currentText(fileId, entry));
+    const text = doc ? doc.text : (await ctx.hasHistory(fileId)) ? await ctx.currentText(fileId, entry) : undefined;
+    if (text !== undefined) {
+      const bytes = new TextEncoder().encode(text);
+      return { bytes, digest: gitBlobId(bytes) };
+    }
   }
+  // A blob's bytes were checked against its digest (on arrival, or read back from the store).
   const digest = entry.kind === 'text' ? entry.base : entry.digest;
-  const known = incoming.get(digest) ?? stored.get(digest);
-  return known ?? (stored.has(digest) ? undefined : await ctx.store.blob(digest));
+  const bytes = incoming.get(digest) ?? stored.get(digest) ?? (stored.has(digest) ? undefined : await ctx.store.blob(digest));
+  return bytes && { bytes, digest };
 }
