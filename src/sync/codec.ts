@@ -105,6 +105,8 @@ export const DEFAULT_LIMITS: Readonly<CodecLimits> = Object.freeze({
 });
 
 const MAX_SEQ = 0xffffffff;
+/** Byte arrays at least this big are decoded as views of their frame (see `Reader.bytes`). */
+const VIEW_MIN_BYTES = 1024;
 const MAX_VARUINT_BYTES = 8;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -128,11 +130,16 @@ function protocolError(message: string, data: Record<string, unknown> = {}): Csh
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/** A growable byte buffer. */
+/** A growable byte buffer (`size`: the first allocation; exact when known). */
 class Writer {
-  private buf = new Uint8Array(256);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   pos = 0;
+
+  constructor(size = 256) {
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
+  }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -172,11 +179,24 @@ class Writer {
   }
 
   string(s: string): void {
+    // Most strings (keys, ids, digests, paths) are short: encoded in place behind a one-byte
+    // length, without an intermediate array.
+    if (s.length < 0x80 / 3) {
+      this.ensure(1 + s.length * 3);
+      const { written } = encoder.encodeInto(s, this.buf.subarray(this.pos + 1));
+      this.buf[this.pos] = written;
+      this.pos += 1 + written;
+      return;
+    }
     this.bytes(encoder.encode(s));
   }
 
+  /**
+   * The bytes written. The buffer itself when it is (nearly) full: a frame is short-lived, and
+   * copying every frame out cost a relay serving 100 MB a copy of all of it.
+   */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    return this.buf.length - this.pos <= this.buf.length / 4 ? this.buf.subarray(0, this.pos) : this.buf.slice(0, this.pos);
   }
 }
 
@@ -262,7 +282,9 @@ export function encodeFrame(frame: Frame, version: number, limits: CodecLimits =
 
 /** Wraps already-encoded frames into one batch frame (one transport write). */
 export function encodeBatch(frames: readonly Uint8Array[], version: number): Uint8Array {
-  const w = new Writer();
+  let size = 2 * MAX_VARUINT_BYTES + 1;
+  for (const f of frames) size += batchEntrySize(f);
+  const w = new Writer(size);
   w.varuint(version);
   w.u8(FrameKind.BATCH);
   w.varuint(frames.length);
@@ -321,9 +343,14 @@ class Reader {
     return n;
   }
 
+  /**
+   * A byte array of the frame: a view of the frame's bytes when it is big (the content of a
+   * blob, a batched frame: copying them cost a join a copy of everything it fetched, twice),
+   * a copy when small, so that a small value kept for long does not hold a big frame alive.
+   */
   bytes(max: number, what: string): Uint8Array {
     const n = this.length(max, what);
-    const out = this.buf.slice(this.pos, this.pos + n);
+    const out = n >= VIEW_MIN_BYTES ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
