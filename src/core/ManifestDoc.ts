@@ -57,6 +57,7 @@ export class ManifestDoc {
   private readonly files: Y.Map<ManifestEntry>;
   private liveCache: Map<string, { fileId: string; entry: ManifestEntry }> | null = null;
   private refusedCache: RefusedEntry[] = [];
+  private byContentCache: Map<string, string[]> | null = null;
 
   private constructor(clientId: number) {
     this.doc = new Y.Doc({ gc: true });
@@ -64,6 +65,7 @@ export class ManifestDoc {
     this.files = this.doc.getMap<ManifestEntry>('files');
     this.files.observe(() => {
       this.liveCache = null;
+      this.byContentCache = null;
     });
   }
 
@@ -125,6 +127,23 @@ export class ManifestDoc {
     }
     this.liveCache = out;
     this.refusedCache = refused;
+    return out;
+  }
+
+  /**
+   * Live paths by the digest of their content (a text file's base, a blob's digest): which
+   * files a blob that just arrived completes, without a pass over every live file per batch.
+   */
+  liveByContent(): Map<string, string[]> {
+    if (this.byContentCache) return this.byContentCache;
+    const out = new Map<string, string[]>();
+    for (const [path, { entry }] of this.live()) {
+      const digest = entry.kind === 'text' ? entry.base : entry.digest;
+      const paths = out.get(digest);
+      if (paths) paths.push(path);
+      else out.set(digest, [path]);
+    }
+    this.byContentCache = out;
     return out;
   }
 

@@ -208,17 +208,20 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const now = ctx.manifest.get(fileId);
     if (now && !now.deleted && !paths.has(now.path)) paths.set(now.path, fileId);
   }
+  const live = ctx.manifest.live();
   if (incoming.size > 0) {
     // A blob may arrive after the manifest entry that needs it: write those files now.
-    for (const [path, { fileId, entry }] of ctx.manifest.live()) {
-      if (paths.has(path) || !incoming.has(entry.kind === 'text' ? entry.base : entry.digest)) continue;
-      if (entry.kind === 'text' && ctx.loadedDoc(fileId)) continue;
-      paths.set(path, fileId);
+    const byContent = ctx.manifest.liveByContent();
+    for (const digest of incoming.keys()) {
+      for (const path of byContent.get(digest) ?? []) {
+        const { fileId, entry } = live.get(path)!;
+        if (paths.has(path) || (entry.kind === 'text' && ctx.loadedDoc(fileId))) continue;
+        paths.set(path, fileId);
+      }
     }
   }
 
   const recorded: RecordedChange[] = [];
-  const live = ctx.manifest.live();
   // The first op takes the seq the updates were logged under; later ones take new seqs.
   let seqUsed = false;
   const nextSeq = (): number => {

@@ -514,6 +514,11 @@ export class SyncSession {
       for await (const chunk of conn.requestStream('blobs/fetch', { worktreeId, digests: part }, { signal })) {
         if (!cur || cur.digest !== chunk.digest) {
           finish();
+          if (chunk.offset === 0 && chunk.data.byteLength === chunk.size) {
+            // A blob in one chunk (most are) is that chunk's bytes, not a copy of them.
+            out.set(chunk.digest, chunk.data);
+            continue;
+          }
           cur = { digest: chunk.digest, bytes: new Uint8Array(chunk.size), filled: 0 };
         }
         if (chunk.offset !== cur.filled || chunk.size !== cur.bytes.byteLength) throw new CshareError('PROTOCOL', `blob ${chunk.digest}: chunks out of order`);
