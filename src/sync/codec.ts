@@ -105,8 +105,12 @@ export const DEFAULT_LIMITS: Readonly<CodecLimits> = Object.freeze({
 });
 
 const MAX_SEQ = 0xffffffff;
-/** Byte arrays at least this big are decoded as views of their frame (see `Reader.bytes`). */
+/**
+ * Byte arrays at least this big, and at least 1/{@link VIEW_MAX_SHARE} of their frame, are
+ * decoded as views of the frame (see `Reader.bytes`).
+ */
 const VIEW_MIN_BYTES = 1024;
+const VIEW_MAX_SHARE = 16;
 const MAX_VARUINT_BYTES = 8;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -344,13 +348,15 @@ class Reader {
   }
 
   /**
-   * A byte array of the frame: a view of the frame's bytes when it is big (the content of a
-   * blob, a batched frame: copying them cost a join a copy of everything it fetched, twice),
-   * a copy when small, so that a small value kept for long does not hold a big frame alive.
+   * A byte array of the frame: a view of the frame's bytes when it is big and most of the
+   * frame (the content of a blob: copying it cost a join a copy of everything it fetched), a
+   * copy otherwise, so that a value kept for long (a relay's queued event) holds at most 16
+   * times its size of frame alive, whatever else a peer packed into that frame.
    */
   bytes(max: number, what: string): Uint8Array {
     const n = this.length(max, what);
-    const out = n >= VIEW_MIN_BYTES ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n);
+    const view = n >= VIEW_MIN_BYTES && n * VIEW_MAX_SHARE >= this.buf.length;
+    const out = view ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }

@@ -30,6 +30,28 @@ function expectProtocolError(fn: () => unknown, pattern?: RegExp): CshareError {
 const raw = (...bytes: number[]): Uint8Array => Uint8Array.from(bytes);
 
 describe('codec', () => {
+  it('decodes a blob that is most of its frame as a view, and small or minor byte arrays as copies', () => {
+    const blob = new Uint8Array(64 * 1024).map((_, i) => i % 251);
+    const small = new Uint8Array(100).fill(7);
+    const minor = new Uint8Array(2048).fill(9);
+    const frame = (payload: Frame['payload'], seq: number): Uint8Array => encodeFrame({ kind: FrameKind.SEND, seq, replyTo: 0, name: 'x', payload }, 1);
+    const bytes = encodeBatch([frame({ data: blob, tag: small }, 1), ...Array.from({ length: 40 }, (_, i) => frame({ data: minor }, i + 2))], 1);
+    const [first, ...rest] = decodeFrames(bytes, 1);
+    const got = (first!.payload as { data: Uint8Array; tag: Uint8Array });
+    expect(got.data).toEqual(blob);
+    expect(got.tag).toEqual(small);
+    // The blob is a view (no copy of the bulk of the data); the 100 bytes are their own array.
+    expect(got.data.byteLength).toBeLessThan(got.data.buffer.byteLength);
+    expect(got.tag.buffer.byteLength).toBe(100);
+    // 2 KiB in a frame of ~2 KiB is a view of that frame, whose bytes were copied out of the
+    // 200 KiB batch: no value keeps more than 16 times its size of the batch alive.
+    for (const f of rest) {
+      const d = (f.payload as { data: Uint8Array }).data;
+      expect(d).toEqual(minor);
+      expect(d.buffer.byteLength).toBeLessThanOrEqual(16 * d.byteLength);
+    }
+  });
+
   it('round-trips random payloads (property, seeded)', () => {
     const seed = testSeed(0xc0dec);
     const rng = new Prng(seed);
