@@ -454,8 +454,9 @@ function record(ctx: ReplicaContext, batch: ChangeBatch, seq: number, kind: OpKi
 }
 
 /**
- * What a file should hold: its doc's text, else its base or blob; undefined if not here yet.
- * `stored` holds blobs already read from the store (a blob not in it is read here).
+ * What a file should hold, with its git blob id: its doc's text, else its base or blob;
+ * undefined if not here yet. `stored` holds blobs already read from the store (a blob not in
+ * it is read here).
  */
 async function contentOf(
   ctx: ReplicaContext,
