@@ -12,6 +12,28 @@ const MAX_OPEN_TABLES = 74;
  * Batches are LevelDB write batches written with `sync: true`, so a batch that resolved
  * survives `kill -9` and a power cut alike.
  */
+/** What {@link inChunks} needs of a LevelDB iterator. */
+interface ChunkedIterator<T> {
+  nextv(size: number): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/** Entries read from LevelDB at a time: one native call and one promise per chunk, not per entry. */
+const ITERATE_CHUNK = 256;
+
+/** An iterator's entries, read `ITERATE_CHUNK` at a time; closed when the caller stops early. */
+async function* inChunks<T>(it: ChunkedIterator<T>): AsyncIterable<T> {
+  try {
+    for (;;) {
+      const chunk = await it.nextv(ITERATE_CHUNK);
+      if (chunk.length === 0) return;
+      yield* chunk;
+    }
+  } finally {
+    await it.close();
+  }
+}
+
 export class LevelStore implements KvStore {
   /**
    * Called once, before this process's first write reaches the store; if it throws, the
@@ -92,13 +114,13 @@ export class LevelStore implements KvStore {
   async *iterate(range: KvRange): AsyncIterable<[string, Uint8Array]> {
     const opts: Record<string, unknown> = { ...range };
     if (range.limit === undefined) delete opts.limit;
-    for await (const entry of this.db.iterator(opts)) yield entry as [string, Uint8Array];
+    yield* inChunks(this.db.iterator(opts) as unknown as ChunkedIterator<[string, Uint8Array]>);
   }
 
   async *keys(range: KvRange): AsyncIterable<string> {
     const opts: Record<string, unknown> = { ...range };
     if (range.limit === undefined) delete opts.limit;
-    for await (const key of this.db.keys(opts)) yield key as string;
+    yield* inChunks(this.db.keys(opts) as unknown as ChunkedIterator<string>);
   }
 
   async size(): Promise<number> {
