@@ -3,9 +3,9 @@ import type { BlobRef, ChangeSet } from '../core/exchange.js';
 import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import type { RecordedChange } from '../core/recordScan.js';
-import type { RpcConnection } from './rpc/RpcConnection.js';
+import { isUnknownMessage, type RpcConnection } from './rpc/RpcConnection.js';
 import { slices } from './slices.js';
-import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type WorktreeEvent } from './schema.js';
+import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type SyncItem, type WorktreeEvent } from './schema.js';
 import { setStep } from './step.js';
 
 const log = logger('session');
@@ -122,7 +122,7 @@ export class SyncSession {
   /** Catches up from the relay: everything after the last relay seq seen. */
   catchUp(): Promise<RecordedChange[]> {
     return this.serial(async () => {
-      const { conn, worktreeId, signal } = this.opts;
+      const { signal } = this.opts;
       const groups: { by: string; changes: ChangeSet }[] = [];
       const group = (by: string) => {
         let g = groups.at(-1);
@@ -131,7 +131,7 @@ export class SyncSession {
       };
       let head = this.opts.state.relaySeq;
       const wanted = new Map<string, { size: number; by: string }>();
-      for await (const item of conn.requestStream('worktree/sync', { worktreeId, after: this.opts.state.relaySeq }, { signal })) {
+      for await (const item of this.syncItems(this.opts.state.relaySeq)) {
         if (item.type === 'head') head = item.seq;
         else if (item.type === 'manifest') group(item.by).manifest.push(item.update);
         else if (item.type === 'file-update') group(item.by).files.push({ fileId: item.fileId, updates: [item.update] });
@@ -176,6 +176,26 @@ export class SyncSession {
       await this.opts.saveState(this.opts.state);
       return applied;
     });
+  }
+
+  /**
+   * What the relay logged after `after`, item by item, asked for in pages; from a relay that
+   * does not know pages (an older one), one item at a time.
+   */
+  private async *syncItems(after: number): AsyncIterable<SyncItem> {
+    const { conn, worktreeId, signal } = this.opts;
+    let paged = false;
+    try {
+      for await (const page of conn.requestStream('worktree/sync-pages', { worktreeId, after }, { signal })) {
+        paged = true;
+        yield* page.items;
+      }
+      return;
+    } catch (err) {
+      if (paged || !isUnknownMessage(err, 'worktree/sync-pages')) throw err;
+      log('the relay does not page its catch-up; asking item by item');
+    }
+    yield* conn.requestStream('worktree/sync', { worktreeId, after }, { signal });
   }
 
   /** Records local changes and uploads this replica's changes the relay lacks. */

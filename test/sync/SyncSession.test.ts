@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { Replica } from '../../src/core/Replica.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
 import { helloAsJoiner, helloAsSharer } from '../../src/sync/hello.js';
+import { MemoryTransport } from '../../src/sync/memory/MemoryTransport.js';
+import { RpcConnection, isUnknownMessage } from '../../src/sync/rpc/RpcConnection.js';
+import { SYNC_PAGE_ITEMS, type CshareProtocol } from '../../src/sync/schema.js';
 import { SyncLoop } from '../../src/sync/runSync.js';
 import { SyncSession, type SessionEvent, type SyncState } from '../../src/sync/SyncSession.js';
 import { openReplica } from '../helpers/replica.js';
@@ -202,6 +205,46 @@ describe('sync sessions through the relay service', () => {
       release();
       ac.abort();
       await running;
+    }
+  });
+});
+
+describe('catch-up in pages', () => {
+  it('pages carry the items of worktree/sync in order, at most SYNC_PAGE_ITEMS each; a relay without pages is asked item by item', async () => {
+    const relay = new RelayHarness();
+    const alice = await side(relay, 'sharer', 'alice');
+    writeTree(alice.root, Object.fromEntries(Array.from({ length: 700 }, (_, i) => [`d${i % 9}/f${i}.txt`, `file ${i}\n`])));
+    await alice.session.push();
+
+    const conn = relay.connect();
+    await helloAsJoiner(conn, { replica: alice.replica, worktreeId: relay.worktreeId, secret: relay.secrets.readOnly });
+    const items: unknown[] = [];
+    for await (const item of conn.requestStream('worktree/sync', { worktreeId: relay.worktreeId, after: 0 })) items.push(item);
+    const pages: unknown[][] = [];
+    for await (const page of conn.requestStream('worktree/sync-pages', { worktreeId: relay.worktreeId, after: 0 })) pages.push(page.items);
+    expect(items.length).toBeGreaterThan(700);
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.every((p) => p.length > 0 && p.length <= SYNC_PAGE_ITEMS)).toBe(true);
+    expect(pages.flat()).toEqual(items);
+
+    // A relay from before pages: its connection has no handler for them.
+    const [a, b] = MemoryTransport.pair();
+    const server = new RpcConnection<CshareProtocol>(b, { peer: 'old relay' });
+    const handleStream = server.handleStream.bind(server);
+    server.handleStream = ((type, handler) => (type === 'worktree/sync-pages' ? server : handleStream(type, handler))) as typeof server.handleStream;
+    relay.service.attach(server, { id: 'old' });
+    const oldConn = new RpcConnection<CshareProtocol>(a, { peer: 'relay', requestTimeoutMs: 5000 });
+    const refusal = await (async () => {
+      for await (const _ of oldConn.requestStream('worktree/sync-pages', { worktreeId: relay.worktreeId, after: 0 })) break;
+    })().catch((e: unknown) => e);
+    expect(isUnknownMessage(refusal, 'worktree/sync-pages')).toBe(true);
+
+    for (const c of [relay.connect(), oldConn]) {
+      const { replica } = await openReplica(tempDir(), new MemoryStore(), 'bob');
+      const hello = await helloAsJoiner(c, { replica, worktreeId: relay.worktreeId, secret: relay.secrets.readWrite });
+      const session = new SyncSession({ replica, conn: c, worktreeId: relay.worktreeId, access: hello.access!, state: { relaySeq: 0, acked: 0 }, saveState: async () => {} });
+      await session.catchUp();
+      expect(treeOf(replica.root)).toEqual(treeOf(alice.root));
     }
   });
 });

@@ -8,6 +8,8 @@ import { BoundedQueue } from '../rpc/BoundedQueue.js';
 import type { RpcConnection } from '../rpc/RpcConnection.js';
 import {
   MAX_BINARY_BYTES,
+  SYNC_PAGE_BYTES,
+  SYNC_PAGE_ITEMS,
   checkPeerProtocol,
   type Access,
   type BlobChunk,
@@ -16,6 +18,7 @@ import {
   type HelloResponse,
   type Role,
   type SyncItem,
+  type SyncPage,
   type WorktreeEvent,
 } from '../schema.js';
 import { slices } from '../slices.js';
@@ -215,6 +218,11 @@ export class RelayService {
       return this.sync(req.worktreeId, req.after, ctx.signal);
     });
 
+    conn.handleStream('worktree/sync-pages', (req, ctx) => {
+      this.authorize(session, req.worktreeId, false);
+      return this.syncPages(req.worktreeId, req.after, ctx.signal);
+    });
+
     conn.handleStream('file/fetch', (req, ctx) => {
       const { room } = this.authorize(session, req.worktreeId, false);
       return this.fetchFile(room, req.fileId, req.vector, req.after, ctx.signal);
@@ -321,6 +329,23 @@ export class RelayService {
     // The real head even if it is below `after`: a client that sees that knows the relay lost
     // or never had what it saw, and syncs from scratch.
     yield { type: 'head', seq: head };
+  }
+
+  /** The items of {@link sync}, in pages (see {@link SyncPage}). */
+  private async *syncPages(worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncPage> {
+    let items: SyncItem[] = [];
+    let bytes = 0;
+    for await (const item of this.sync(worktreeId, after, signal)) {
+      const size = 'update' in item ? item.update.byteLength : 0;
+      if (items.length > 0 && (items.length >= SYNC_PAGE_ITEMS || bytes + size > SYNC_PAGE_BYTES)) {
+        yield { items };
+        items = [];
+        bytes = 0;
+      }
+      items.push(item);
+      bytes += size;
+    }
+    if (items.length > 0) yield { items };
   }
 
   private async *fetchFile(room: Room, fileId: string, vector: Uint8Array | undefined, after: number | undefined, signal: AbortSignal): AsyncIterable<FileChunk> {

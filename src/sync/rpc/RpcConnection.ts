@@ -741,6 +741,16 @@ function unknownType(name: string, inSchema: boolean): CshareError {
     : new CshareError('PROTOCOL', `unknown message type "${name.slice(0, 100)}"`);
 }
 
+/**
+ * Whether `err` is a peer's answer that it does not know, or does not handle, `name` messages
+ * (the errors of `unknownType`): a newer call can then fall back to an older one.
+ */
+export function isUnknownMessage(err: unknown, name: string): boolean {
+  if (!(err instanceof CshareError) || err.code !== 'PROTOCOL') return false;
+  const n = name.slice(0, 100);
+  return err.message.includes(`unknown message type "${n}"`) || err.message.includes(`does not handle "${n}" messages`);
+}
+
 function invalid(name: string): CshareError {
   return new CshareError('PROTOCOL', `invalid "${name}" message: it does not match the schema`);
 }
