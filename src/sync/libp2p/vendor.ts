@@ -2,7 +2,7 @@
  * Every libp2p module cshare uses, re-exported from one place. The build bundles this file
  * (with esbuild, `scripts/bundle-vendor.mjs`) into one module: libp2p is a few hundred small
  * ES modules, and resolving and loading them one by one took ~0.4 s of every `share`, `join`
- * and `relay` start; bundled, ~0.1 s. Source and tests import it unbundled.
+ * and `relay` start; bundled, 0.16 s. Source and tests import it unbundled.
  */
 // libp2p needs Promise.withResolvers (Node 20 lacks it) from its first use.
 import '../../polyfills.js';

@@ -735,20 +735,22 @@ function formatBytes(n: number): string {
   return n >= 1024 * 1024 ? `${Math.round(n / (1024 * 1024))} MiB` : `${Math.round(n / 1024)} KiB`;
 }
 
+/** The two texts of {@link unknownType}, also recognised by {@link isUnknownMessage}. */
+const notHandledText = (name: string): string => `this peer does not handle "${name.slice(0, 100)}" messages`;
+const notInSchemaText = (name: string): string => `unknown message type "${name.slice(0, 100)}"`;
+
 function unknownType(name: string, inSchema: boolean): CshareError {
-  return inSchema
-    ? new CshareError('PROTOCOL', `this peer does not handle "${name.slice(0, 100)}" messages`)
-    : new CshareError('PROTOCOL', `unknown message type "${name.slice(0, 100)}"`);
+  return new CshareError('PROTOCOL', inSchema ? notHandledText(name) : notInSchemaText(name));
 }
 
 /**
  * Whether `err` is a peer's answer that it does not know, or does not handle, `name` messages
- * (the errors of `unknownType`): a newer call can then fall back to an older one.
+ * (the errors of `unknownType`; a peer sends only their code and text): a newer call can then
+ * fall back to an older one.
  */
 export function isUnknownMessage(err: unknown, name: string): boolean {
   if (!(err instanceof CshareError) || err.code !== 'PROTOCOL') return false;
-  const n = name.slice(0, 100);
-  return err.message.includes(`unknown message type "${n}"`) || err.message.includes(`does not handle "${n}" messages`);
+  return err.message.includes(notInSchemaText(name)) || err.message.includes(notHandledText(name));
 }
 
 function invalid(name: string): CshareError {
