@@ -1,5 +1,5 @@
 import { logger } from './log.js';
-import type { DirEntry, FileStat, WorktreeFs } from './ports.js';
+import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs } from './ports.js';
 
 const log = logger('journal');
 
@@ -79,15 +79,19 @@ export class FsJournal implements WorktreeFs {
     this.inner.writeFile(rel, data, mode);
   }
 
-  /**
-   * Forwards the port's optional batched write when the wrapped file system has one (typed
-   * structurally, so this compiles whether or not the port declares it).
-   */
-  async writeFiles(files: readonly { rel: string; data: Uint8Array; mode?: number }[]): Promise<void> {
+  /** The port's optional batched write, where the wrapped file system has one. */
+  async writeFiles(files: readonly FileWrite[], opts?: { flush?: boolean }): Promise<void> {
     for (const f of files) this.remember(f.rel);
-    const batched = (this.inner as { writeFiles?: (files: readonly { rel: string; data: Uint8Array; mode?: number }[]) => Promise<void> }).writeFiles;
-    if (batched) await batched.call(this.inner, files);
+    if (this.inner.writeFiles) await this.inner.writeFiles(files, opts);
     else for (const f of files) this.inner.writeFile(f.rel, f.data, f.mode);
+  }
+
+  boot(): BootInfo | undefined {
+    return this.inner.boot?.();
+  }
+
+  async flushFiles(rels: readonly string[]): Promise<void> {
+    await this.inner.flushFiles?.(rels);
   }
 
   symlink(rel: string, target: string): void {

@@ -10,14 +10,18 @@ import { scanWorktree, type ScanResult } from './Scanner.js';
 import { StatusViewBuilder, type StatusView } from './statusView.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { fileHistory } from './fileHistory.js';
-import { applyChanges, recoverInterruptedApply, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
+import { applyChanges, recoverInterruptedApply, recoverUnflushed, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
 import type { RecordedChange } from './recordScan.js';
 import { CshareError } from './errors.js';
 import { FsJournal } from './FsJournal.js';
 import type { RefusedEntry } from './ManifestDoc.js';
 import { logger } from './log.js';
+import { readUnflushed } from './unflushed.js';
 
 const log = logger('replica');
+
+/** How long applies must pause before the files they wrote unflushed are flushed. */
+const FLUSH_IDLE_MS = 2000;
 
 /** Options for {@link Replica.open}. */
 export interface ReplicaOptions {
@@ -55,6 +59,8 @@ export interface ReplicaStatus {
  */
 export class Replica {
   private tail: Promise<unknown> = Promise.resolve();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   private constructor(
     private ctx: ReplicaContext,
@@ -79,7 +85,43 @@ export class Replica {
     // files on disk that its store does not describe.
     const restored = await recoverInterruptedApply(ctx);
     if (restored.length > 0) log('put back %d path(s) of an interrupted apply: %s', restored.length, restored.slice(0, 5).join(', '));
-    return new Replica(ctx, opts, journal);
+    const rewritten = await recoverUnflushed(ctx);
+    if (rewritten.length > 0) log('wrote again %d file(s) a crash tore: %s', rewritten.length, rewritten.slice(0, 5).join(', '));
+    const replica = new Replica(ctx, opts, journal);
+    ctx.onUnflushed = () => replica.scheduleFlush();
+    // Notes of this boot left by a process that ended before it flushed.
+    if ((await readUnflushed(ctx)).length > 0) replica.scheduleFlush();
+    return replica;
+  }
+
+  /**
+   * Flushes the files that applies wrote unflushed (`unflushed.ts`) and drops their notes;
+   * resolves with how many files were flushed. Runs by itself once applies have paused for
+   * {@link FLUSH_IDLE_MS}.
+   */
+  async flushWrites(): Promise<number> {
+    const notes = await this.exclusive(() => readUnflushed(this.ctx));
+    if (notes.length === 0 || this.closed) return 0;
+    const paths = [...new Set(notes.flatMap(({ note }) => note?.files.map((f) => f.path) ?? []))];
+    await this.ctx.fs.flushFiles?.(paths);
+    // A file written again meanwhile has a note of its own, which stays.
+    await this.exclusive(async () => {
+      if (!this.closed) await this.ctx.store.kv.batch(notes.map(({ key }) => ({ type: 'del', key })));
+    });
+    return paths.length;
+  }
+
+  private scheduleFlush(): void {
+    if (this.closed) return;
+    if (this.flushTimer) {
+      this.flushTimer.refresh();
+      return;
+    }
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flushWrites().catch((err: unknown) => log('could not flush written files (checked after a reboot instead): %s', err instanceof Error ? err.message : String(err)));
+    }, FLUSH_IDLE_MS);
+    this.flushTimer.unref();
   }
 
   get identity(): ReplicaIdentity {
@@ -344,6 +386,8 @@ export class Replica {
 
   /** Frees memory; the caller closes the store. */
   close(): void {
+    this.closed = true;
+    clearTimeout(this.flushTimer);
     this.ctx.destroy();
   }
 
@@ -365,6 +409,7 @@ export class Replica {
     const old = this.ctx;
     const ctx = await ReplicaContext.load({ fs: old.fs, store: old.store, identity: old.identity, author: old.author, now: old.now });
     ctx.keepLogAfter = old.keepLogAfter;
+    ctx.onUnflushed = old.onUnflushed;
     old.destroy();
     this.ctx = ctx;
   }

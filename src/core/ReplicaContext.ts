@@ -47,6 +47,8 @@ export class ReplicaContext {
    * still has to upload (its acknowledged position). Infinity while not sharing.
    */
   keepLogAfter = Infinity;
+  /** Called after an apply committed files it wrote unflushed (see `unflushed.ts`). */
+  onUnflushed: (() => void) | undefined;
 
   constructor(
     readonly fs: WorktreeFs,

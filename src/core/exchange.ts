@@ -8,6 +8,7 @@ import { ChangeBatch, jsonBytes, parseJson, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
 import { isSafeRelPath } from './paths.js';
+import { CLOCK_SLACK_MS, noteUnflushed, readUnflushed, type UnflushedFile } from './unflushed.js';
 import { diffToOps, opsStats } from './textDiff.js';
 
 /**
@@ -285,14 +286,20 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   // flushed, instead of after them.
   const staged = ctx.store.stageBlobs(batch);
   staged.catch(() => undefined); // awaited below; not unhandled if the writes fail first
+  // Where the machine's boot is known, the files are not flushed one by one (~15% of a
+  // 10,000-file join): the apply notes them, and a crash that tears one is caught after the
+  // reboot (see `unflushed.ts`).
+  const boot = ctx.fs.writeFiles && ctx.fs.flushFiles ? ctx.fs.boot?.() : undefined;
   if (targets.length > 0) {
-    await ctx.store.kv.put(APPLYING_KEY, jsonBytes({ targets } satisfies ApplyIntent));
+    const intent: ApplyIntent = boot ? { targets, boot: boot.id, at: Date.now() } : { targets };
+    await ctx.store.kv.put(APPLYING_KEY, jsonBytes(intent));
     batch.del(APPLYING_KEY);
   }
   for (const path of removals) ctx.fs.remove(path);
-  if (ctx.fs.writeFiles) await ctx.fs.writeFiles(writes);
+  if (ctx.fs.writeFiles) await ctx.fs.writeFiles(writes, { flush: boot === undefined });
   else for (const w of writes) ctx.fs.writeFile(w.rel, w.data, w.mode);
   await staged;
+  const unflushed: UnflushedFile[] = [];
 
   for (const { path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode } of plans) {
     if (!sameContent && entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
@@ -300,6 +307,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest, entry.base);
     const after = ctx.fs.lstat(path);
     if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest));
+    if (boot && after?.kind === 'file' && !sameContent) unflushed.push({ path, digest, ino: after.ino, mtimeMs: after.mtimeMs });
 
     // An entry the manifest updates did not touch is as it was (only its doc changed).
     const old = before.has(fileId) ? before.get(fileId) : entry;
@@ -323,7 +331,9 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     }
     recorded.push(record(ctx, batch, nextSeq(), kind, fileId, path, origin, extra));
   }
+  if (boot && unflushed.length > 0) noteUnflushed(batch, seq, { boot: boot.id, files: unflushed });
   await ctx.commit(batch);
+  if (unflushed.length > 0) ctx.onUnflushed?.();
   return recorded;
 }
 
@@ -338,6 +348,9 @@ interface ApplyTarget {
 
 interface ApplyIntent {
   targets: ApplyTarget[];
+  /** The boot the files were written in, unflushed, and when (absent: they were flushed). */
+  boot?: string;
+  at?: number;
 }
 
 /**
@@ -350,7 +363,11 @@ interface ApplyIntent {
 export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<string[]> {
   const raw = await ctx.store.kv.get(APPLYING_KEY);
   if (!raw) return [];
-  const { targets } = parseJson<ApplyIntent>(raw, APPLYING_KEY);
+  const { targets, boot: writtenIn, at } = parseJson<ApplyIntent>(raw, APPLYING_KEY);
+  const boot = ctx.fs.boot?.();
+  // Files the apply wrote unflushed in a boot that has ended may have been torn by the crash
+  // that ended it: a file written since the apply began and before this boot is the apply's.
+  const tearable = typeof writtenIn === 'string' && typeof at === 'number' && boot !== undefined && writtenIn !== boot.id;
   const live = ctx.manifest.live();
   const restored: string[] = [];
   const batch = new ChangeBatch();
@@ -360,7 +377,8 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
     if (st?.kind === 'dir' || st?.kind === 'other') continue;
     const now = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
     const asApplied = digest === null ? now === undefined : now !== undefined && gitBlobId(now) === digest;
-    if (!asApplied) continue;
+    const torn = tearable && digest !== null && st?.kind === 'file' && st.mtimeMs >= at! - CLOCK_SLACK_MS && st.mtimeMs < boot!.startedMs;
+    if (!asApplied && !torn) continue;
     const recorded = live.get(path);
     if (!recorded) {
       if (st) ctx.fs.remove(path);
@@ -377,6 +395,46 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
     restored.push(path);
   }
   batch.del(APPLYING_KEY);
+  await ctx.store.commit(batch);
+  return restored;
+}
+
+/**
+ * Checks the files that applies wrote unflushed in a boot that has ended (see `unflushed.ts`)
+ * and writes again, from the store, each that a crash tore: still the inode that was written,
+ * not modified since, but without the content written (or gone). Then drops those notes.
+ * Returns the paths written again.
+ */
+export async function recoverUnflushed(ctx: ReplicaContext): Promise<string[]> {
+  const notes = await readUnflushed(ctx);
+  const boot = ctx.fs.boot?.();
+  const ended = notes.filter(({ note }) => note?.boot !== boot?.id);
+  if (ended.length === 0) return [];
+  const check = new Map<string, UnflushedFile>();
+  for (const { note } of ended) for (const f of note?.files ?? []) check.set(f.path, f);
+  // A file written again in this boot is what that later write left there.
+  for (const { note } of notes) if (note && note.boot === boot?.id) for (const f of note.files) check.delete(f.path);
+  const live = ctx.manifest.live();
+  const batch = new ChangeBatch();
+  const restored: string[] = [];
+  for (const f of check.values()) {
+    if (typeof f?.path !== 'string' || !isSafeRelPath(f.path) || typeof f.digest !== 'string') continue;
+    const recorded = live.get(f.path);
+    if (!recorded || recorded.entry.kind === 'symlink') continue;
+    const st = ctx.fs.lstat(f.path);
+    if (st && !(st.kind === 'file' && st.ino === f.ino && st.mtimeMs <= f.mtimeMs)) continue; // replaced or modified since
+    if (st) {
+      const now = ctx.fs.readFile(f.path);
+      if (now !== undefined && gitBlobId(now) === f.digest) continue; // intact
+    }
+    const content = await contentOf(ctx, recorded.fileId, recorded.entry, new Map());
+    if (!content || content.digest !== f.digest) continue; // recorded since: not this write's to repair
+    ctx.fs.writeFile(f.path, content.bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
+    const after = ctx.fs.lstat(f.path);
+    if (after) batch.putJson(`s:${f.path}`, cacheEntry(after, recorded.entry.kind, content.digest));
+    restored.push(f.path);
+  }
+  for (const { key } of ended) batch.del(key);
   await ctx.store.commit(batch);
   return restored;
 }

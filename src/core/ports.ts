@@ -68,6 +68,18 @@ export interface DirEntry {
   kind: 'file' | 'dir' | 'symlink' | 'other';
 }
 
+/**
+ * The running boot of the machine a worktree's disk belongs to. A file written without a
+ * flush can only be torn (empty, or cut short, while the store says it is complete) by a
+ * crash of the machine, and the machine comes back from one in a new boot.
+ */
+export interface BootInfo {
+  /** Different on every boot (Linux: `/proc/sys/kernel/random/boot_id`). */
+  id: string;
+  /** When the boot started, in ms since the epoch (a file older than this predates the boot). */
+  startedMs: number;
+}
+
 /** One file of {@link WorktreeFs.writeFiles}. */
 export interface FileWrite {
   rel: string;
@@ -97,9 +109,17 @@ export interface WorktreeFs {
    * Writes many files as {@link writeFile} does, each atomically, but may overlap their
    * flushes to disk (one fsync per file, one after the other, was most of a 10,000-file
    * join). If one fails, none is renamed into place. Optional: without it, `writeFile` runs
-   * for each.
+   * for each. With `flush: false` the files are not flushed at all (only where {@link boot}
+   * tells the boot, so that a write a crash tore can be found; see `core/unflushed.ts`).
    */
-  writeFiles?(files: readonly FileWrite[]): Promise<void>;
+  writeFiles?(files: readonly FileWrite[], opts?: { flush?: boolean }): Promise<void>;
+  /**
+   * The machine's running boot, where the file system can tell it; writes are then allowed to
+   * go unflushed. Undefined: every write is flushed before the store records it.
+   */
+  boot?(): BootInfo | undefined;
+  /** Flushes files written without a flush; a path that is gone is skipped. */
+  flushFiles?(rels: readonly string[]): Promise<void>;
   /** Creates a symlink (replacing what is there). */
   symlink(rel: string, target: string): void;
   /** Removes a file or symlink; a missing file is not an error. Removes emptied parents. */

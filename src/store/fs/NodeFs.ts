@@ -13,7 +13,7 @@ import { dirname, isAbsolute, join, posix, sep } from 'node:path';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { assertSafeRelPath } from '../../core/paths.js';
-import type { DirEntry, FileStat, FileWrite, WorktreeFs } from '../../core/ports.js';
+import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs } from '../../core/ports.js';
 import { errCode, ioError } from './ioError.js';
 
 const log = logger('fs');
@@ -34,10 +34,10 @@ interface TempFile {
   fd: number | undefined;
 }
 
-/** fsyncs a temp file on the thread pool; a failure is an `IO` error naming the file. */
-function flush(t: TempFile): Promise<void> {
+/** fsyncs an open file on the thread pool; a failure is an `IO` error naming the file. */
+function flush(t: TempFile, what = 'write'): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    nfs.fsync(t.fd!, (err) => (err ? reject(ioError('write', t.abs, err)) : resolve()));
+    nfs.fsync(t.fd!, (err) => (err ? reject(ioError(what, t.abs, err)) : resolve()));
   });
 }
 
@@ -64,6 +64,24 @@ const UMASK: number | undefined = (() => {
   }
 })();
 
+/**
+ * This machine's boot: its id from `/proc/sys/kernel/random/boot_id` and its start from
+ * `btime` in `/proc/stat` (whole seconds, rounded down, so every file written during the boot
+ * is at or after it). Undefined where either is missing (not Linux): then writes are flushed.
+ */
+let machineBoot: BootInfo | undefined | null = null;
+function readMachineBoot(): BootInfo | undefined {
+  if (machineBoot !== null) return machineBoot;
+  try {
+    const id = nfs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const btime = /^btime (\d+)$/m.exec(nfs.readFileSync('/proc/stat', 'utf8'));
+    machineBoot = id !== '' && btime ? { id, startedMs: Number(btime[1]) * 1000 } : undefined;
+  } catch {
+    machineBoot = undefined;
+  }
+  return machineBoot;
+}
+
 /** Closes and deletes a temp file that will not be renamed into place. */
 function discard(t: TempFile): void {
   if (t.fd !== undefined) {
@@ -89,9 +107,20 @@ export class NodeFs implements WorktreeFs {
   readonly root: string;
   private realRoot: string | undefined;
 
-  /** `root` is resolved to an absolute path; it need not exist until first used. */
-  constructor(root: string) {
+  private readonly bootInfo: BootInfo | undefined | null;
+
+  /**
+   * `root` is resolved to an absolute path; it need not exist until first used. `boot` is
+   * the machine's (read from `/proc`) unless given: tests pass another to act out a reboot,
+   * and `undefined` to have every write flushed.
+   */
+  constructor(root: string, opts: { boot?: BootInfo | undefined } = {}) {
     this.root = posix.resolve(root);
+    this.bootInfo = 'boot' in opts ? opts.boot : null;
+  }
+
+  boot(): BootInfo | undefined {
+    return this.bootInfo === null ? readMachineBoot() : this.bootInfo;
   }
 
   /** Absolute path of `rel`; `''` is the root itself (only where a directory makes sense). */
@@ -163,16 +192,24 @@ export class NodeFs implements WorktreeFs {
     }
   }
 
-  async writeFiles(files: readonly FileWrite[]): Promise<void> {
+  async writeFiles(files: readonly FileWrite[], opts: { flush?: boolean } = {}): Promise<void> {
     const temps: TempFile[] = [];
     // Each directory is checked once per batch: nothing here creates symlinks meanwhile.
     const checkedDirs = new Map<string, string>();
     let flushes: Promise<void>[] = [];
     try {
+      if (opts.flush === false) {
+        for (const f of files) {
+          const t = this.writeTemp(f.rel, f.data, f.mode, checkedDirs);
+          temps.push(t);
+          nfs.closeSync(t.fd!);
+          t.fd = undefined;
+        }
+      }
       // A slice at a time, so the open descriptors stay few. Each file's fsync starts on the
       // thread pool as soon as it is written, while the next ones are written: the file system
       // commits them together, and the disk's latency overlaps the writing.
-      for (let i = 0; i < files.length; i += FSYNC_SLICE) {
+      for (let i = 0; opts.flush !== false && i < files.length; i += FSYNC_SLICE) {
         const slice: TempFile[] = [];
         flushes = [];
         for (const f of files.slice(i, i + FSYNC_SLICE)) {
@@ -195,7 +232,7 @@ export class NodeFs implements WorktreeFs {
       for (const t of temps) discard(t);
       throw err;
     }
-    // Every file is on disk; the renames put them in place.
+    // Every file is written (and flushed, unless told not to); the renames put them in place.
     for (let i = 0; i < temps.length; i++) {
       const t = temps[i]!;
       try {
@@ -203,6 +240,28 @@ export class NodeFs implements WorktreeFs {
       } catch (err) {
         for (const rest of temps.slice(i)) discard(rest);
         throw ioError('write', t.abs, err);
+      }
+    }
+  }
+
+  async flushFiles(rels: readonly string[]): Promise<void> {
+    for (let i = 0; i < rels.length; i += FSYNC_SLICE) {
+      const open: TempFile[] = [];
+      try {
+        for (const rel of rels.slice(i, i + FSYNC_SLICE)) {
+          const abs = this.abs(rel);
+          try {
+            // O_NOFOLLOW: a file replaced by a link since it was written is not ours to flush.
+            open.push({ abs, path: abs, fd: nfs.openSync(abs, nfs.constants.O_RDONLY | nfs.constants.O_NOFOLLOW) });
+          } catch (err) {
+            if (isMissing(err) || errCode(err) === 'ELOOP') continue;
+            throw ioError('open', abs, err);
+          }
+        }
+        const failed = (await Promise.allSettled(open.map((t) => flush(t, 'flush')))).find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      } finally {
+        for (const t of open) nfs.closeSync(t.fd!);
       }
     }
   }

@@ -29,11 +29,11 @@ describe('NodeFs', () => {
     expect(fs.readdirSync(join(root, 'a/b'))).toEqual(['c.txt']);
   });
 
-  it('writes a batch of files (more than one flush slice), each with its mode, leaving no temp files', async () => {
+  it.each([true, false])('writes a batch of files (more than one flush slice), each with its mode, leaving no temp files (flush: %s)', async (flush) => {
     const files = Array.from({ length: 600 }, (_, i) => ({ rel: `d${i % 7}/f${i}.txt`, data: new TextEncoder().encode(`file ${i}\n`), mode: i % 2 ? 0o755 : 0o644 }));
     fs.writeFileSync(join(root, 'keep.txt'), 'old');
     files.push({ rel: 'keep.txt', data: new TextEncoder().encode('new'), mode: 0o644 });
-    await nfs.writeFiles(files);
+    await nfs.writeFiles(files, { flush });
     for (const f of files) {
       expect(fs.readFileSync(join(root, f.rel), 'utf8')).toBe(new TextDecoder().decode(f.data));
       expect(fs.statSync(join(root, f.rel)).mode & 0o777).toBe(f.mode);
@@ -42,16 +42,36 @@ describe('NodeFs', () => {
     expect(names.filter((n) => n.includes('cshare-tmp'))).toEqual([]);
   });
 
-  it('renames nothing into place when one file of a batch cannot be written', async () => {
+  it.each([true, false])('renames nothing into place when one file of a batch cannot be written (flush: %s)', async (flush) => {
     fs.writeFileSync(join(root, 'a.txt'), 'old a');
     fs.writeFileSync(join(root, 'blocker'), 'a file, not a directory');
     const enc = (t: string) => new TextEncoder().encode(t);
-    const err = await nfs.writeFiles([{ rel: 'a.txt', data: enc('new a') }, { rel: 'new.txt', data: enc('n') }, { rel: 'blocker/x.txt', data: enc('x') }]).catch((e: unknown) => e);
+    const err = await nfs.writeFiles([{ rel: 'a.txt', data: enc('new a') }, { rel: 'new.txt', data: enc('n') }, { rel: 'blocker/x.txt', data: enc('x') }], { flush }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'IO' });
     expect(String((err as Error).message)).toMatch(/blocker/);
     expect(fs.readFileSync(join(root, 'a.txt'), 'utf8')).toBe('old a');
     expect(fs.existsSync(join(root, 'new.txt'))).toBe(false);
     expect(fs.readdirSync(root).sort()).toEqual(['a.txt', 'blocker']);
+  });
+
+  it('flushes files by path, skipping one that is gone or is now a symlink, refusing unsafe paths', async () => {
+    fs.writeFileSync(join(root, 'a.txt'), 'a');
+    fs.mkdirSync(join(root, 'd'));
+    fs.writeFileSync(join(root, 'd/b.txt'), 'b');
+    fs.symlinkSync('a.txt', join(root, 'link'));
+    await expect(nfs.flushFiles(['a.txt', 'd/b.txt', 'gone.txt', 'link'])).resolves.toBeUndefined();
+    await expect(nfs.flushFiles(['../outside'])).rejects.toMatchObject({ code: 'BAD_PATH' });
+  });
+
+  it('knows the machine boot on Linux, and takes another one given', () => {
+    const boot = nfs.boot();
+    if (fs.existsSync('/proc/sys/kernel/random/boot_id')) {
+      expect(boot!.id).toBe(fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+      expect(boot!.startedMs).toBeLessThanOrEqual(Date.now());
+      expect(boot!.startedMs).toBeGreaterThan(Date.now() - 365 * 86_400_000);
+    }
+    expect(new NodeFs(root, { boot: { id: 'x', startedMs: 1 } }).boot()).toEqual({ id: 'x', startedMs: 1 });
+    expect(new NodeFs(root, { boot: undefined }).boot()).toBeUndefined();
   });
 
   it('reads, stats and lists; missing paths are undefined', () => {
