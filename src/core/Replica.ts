@@ -148,11 +148,12 @@ export class Replica {
   }
 
   /** Records every change since the last scan. */
-  async scan(opts: Pick<RecordOptions, 'signal' | 'onRecorded'> = {}): Promise<ScanReport> {
+  /** Records every change since the last scan (of `scope` only, when given). */
+  async scan(opts: Pick<RecordOptions, 'signal' | 'onRecorded' | 'scope'> = {}): Promise<ScanReport> {
     return this.exclusive(() => this.scanNow(opts));
   }
 
-  private async scanNow(opts: Pick<RecordOptions, 'signal' | 'onRecorded'> = {}): Promise<ScanReport> {
+  private async scanNow(opts: Pick<RecordOptions, 'signal' | 'onRecorded' | 'scope'> = {}): Promise<ScanReport> {
     try {
       return await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, ...opts });
     } catch (err) {

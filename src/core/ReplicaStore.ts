@@ -112,6 +112,20 @@ export class ReplicaStore {
     return out;
   }
 
+  /** The stat cache entries of a scope's paths and of everything under them. */
+  async statCacheOf(paths: readonly string[]): Promise<Map<string, CachedStat>> {
+    const out = new Map<string, CachedStat>();
+    const exact = await this.kv.getMany(paths.map((p) => `s:${p}`));
+    exact.forEach((value, i) => {
+      if (value) out.set(paths[i]!, parseJson<CachedStat>(value, `s:${paths[i]}`));
+    });
+    // '0' sorts right after '/': the range holds the paths under `p/` and nothing else.
+    for (const p of paths) {
+      for await (const [key, value] of this.kv.iterate({ gt: `s:${p}/`, lt: `s:${p}0` })) out.set(key.slice(2), parseJson<CachedStat>(value, key));
+    }
+    return out;
+  }
+
   /** The stat cache entry by entry, in path order. */
   async *statEntries(): AsyncIterable<[string, CachedStat]> {
     for await (const [key, value] of this.kv.iterate({ gt: 's:', lt: 's;' })) yield [key.slice(2), parseJson<CachedStat>(value, key)];

@@ -3,7 +3,7 @@
  * deleted or renamed since the last recorded scan. Kept apart from the recording (and from
  * Yjs) so `cshare status` can run it against a {@link StatusView} without loading the manifest.
  */
-import type { FileKind, ScannedFile, ScanResult } from './Scanner.js';
+import type { FileKind, ScannedFile, ScanResult, ScanScope } from './Scanner.js';
 
 /** What the comparison needs of a recorded entry. */
 export interface RecordedEntry {
@@ -28,9 +28,10 @@ export interface PendingChanges<E extends RecordedEntry> {
 
 /**
  * Compares a scan with the recorded files. Paths the scan could not read are neither changed
- * nor deleted: an unreadable file must never be recorded as a delete.
+ * nor deleted: an unreadable file must never be recorded as a delete. A scan of a `scope`
+ * says nothing about the files outside it.
  */
-export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<E>, scan: ScanResult): PendingChanges<E> {
+export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<E>, scan: ScanResult, scope?: ScanScope): PendingChanges<E> {
   const live = recorded.live();
   const unreadable = new Set(scan.errors.map((e) => e.path));
   const seen = new Set<string>();
@@ -45,7 +46,7 @@ export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<
     }
   }
   const gone: { fileId: string; entry: E }[] = [];
-  for (const [path, cur] of live) if (!seen.has(path) && !unreadable.has(path)) gone.push(cur);
+  for (const [path, cur] of live) if (!seen.has(path) && !unreadable.has(path) && (scope === undefined || scope.covers(path))) gone.push(cur);
 
   // A create whose exact content vanished elsewhere is a rename: it keeps its fileId, so its
   // history follows it.

@@ -8,7 +8,7 @@ import { deriveFileId, type ManifestEntry } from './ManifestDoc.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import { pendingChanges } from './pending.js';
-import { scanWorktree, type ScannedFile, type ScanResult } from './Scanner.js';
+import { scanWorktree, type ScannedFile, type ScanResult, type ScanScope } from './Scanner.js';
 
 const log = logger('record');
 
@@ -56,6 +56,8 @@ export interface RecordOptions {
   onRecorded?: (changes: RecordedChange[]) => void;
   /** See `ReplicaOptions.settleEmptiedMs` (default {@link SETTLE_WAIT_MS}; 0: off). */
   settleEmptiedMs?: number;
+  /** Scan and record only these paths (see {@link ScanScope}); default: the whole worktree. */
+  scope?: ScanScope;
 }
 
 /**
@@ -65,8 +67,11 @@ export interface RecordOptions {
  * its batch is on disk, so `kill -9` never loses a change that was reported.
  */
 export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Promise<ScanReport> {
-  const statCache = await ctx.store.statCache();
-  const scan = scanWorktree({ fs: ctx.fs, statCache, textLimit: opts.textLimit, home: opts.home, env: opts.env, signal: opts.signal });
+  const { scope } = opts;
+  // A scoped scan reads the stat cache of its scope only (what it compares, and what it
+  // brings up to date below): not 100,000 entries for one save.
+  const statCache = scope ? await ctx.store.statCacheOf(scope.list()) : await ctx.store.statCache();
+  const scan = scanWorktree({ fs: ctx.fs, statCache, textLimit: opts.textLimit, home: opts.home, env: opts.env, signal: opts.signal, scope });
   // Recording holds the replica (no write of this process is under way): a temp file is a
   // leftover of a process killed mid-write, never shared, and removed here.
   for (const path of scan.leftovers) {
@@ -76,7 +81,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       scan.errors.push({ path, message: `could not remove a leftover temp file: ${err instanceof Error ? err.message : String(err)}` });
     }
   }
-  const pending = pendingChanges(ctx.recorded(), scan);
+  const pending = pendingChanges(ctx.recorded(), scan, scope);
   const initialImport = ctx.manifest.live().size === 0;
   const recorded: RecordedChange[] = [];
 

@@ -3,6 +3,7 @@ import type { BlobRef, ChangeSet } from '../core/exchange.js';
 import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import type { RecordedChange } from '../core/recordScan.js';
+import type { ScanScope } from '../core/Scanner.js';
 import { isUnknownMessage, type RpcConnection } from './rpc/RpcConnection.js';
 import { slices } from './slices.js';
 import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type SyncItem, type WorktreeEvent } from './schema.js';
@@ -198,14 +199,18 @@ export class SyncSession {
     yield* conn.requestStream('worktree/sync', { worktreeId, after }, { signal });
   }
 
-  /** Records local changes and uploads this replica's changes the relay lacks. */
-  push(opts: { afterManifest?: () => Promise<void> | void; scan?: boolean } = {}): Promise<number> {
+  /**
+   * Records local changes (of `scope` only, when given: a watcher's burst) and uploads this
+   * replica's changes the relay lacks.
+   */
+  push(opts: { afterManifest?: () => Promise<void> | void; scan?: boolean; scope?: ScanScope } = {}): Promise<number> {
     return this.serial(async () => {
       const scan = opts.scan ?? true;
+      const { scope } = opts;
       if (this.opts.access !== 'rw') {
         // Recorded here (nothing is lost), never uploaded: the relay refuses writes from a
         // read-only code anyway. Say so once per batch of local changes.
-        const { recorded } = scan ? await this.opts.replica.scan() : { recorded: [] };
+        const { recorded } = scan ? await this.opts.replica.scan({ scope }) : { recorded: [] };
         if (recorded.length > 0) {
           this.opts.onEvent?.({ type: 'error', code: 'FORBIDDEN', message: `this join code is read-only: ${recorded.length} local change(s) (${recorded.slice(0, 3).map((c) => c.path).join(', ')}) stay on this machine and are not shared` });
         }
@@ -215,7 +220,7 @@ export class SyncSession {
       const { replica, conn, worktreeId, signal } = this.opts;
       const state = this.opts.state;
       await replica.holdLogAfter(state.acked);
-      if (scan) await replica.scan({ signal });
+      if (scan) await replica.scan({ signal, scope });
       // Blobs by reference, each read as it goes up: a first share of a big tree does not
       // hold all of its content in memory.
       const { changes, upTo } = await replica.outgoingSince(state.acked);

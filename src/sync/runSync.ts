@@ -1,8 +1,10 @@
 import { setMaxListeners } from 'node:events';
+import { isAbsolute, relative, sep } from 'node:path';
 import { toCshareError } from '../core/errors.js';
 import { watchWorktree, type WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
 import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
+import { ScanScope } from '../core/Scanner.js';
 import { backoff } from './backoff.js';
 import type { RpcConnection } from './rpc/RpcConnection.js';
 import type { Access } from './schema.js';
@@ -47,13 +49,26 @@ export interface RunSyncOptions {
  */
 export class SyncLoop {
   session: SyncSession | null = null;
+  private scanAllNext = false;
 
   constructor(private readonly opts: RunSyncOptions) {}
 
-  /** Records and uploads local changes now (from the watcher); records only while offline. */
-  async localChange(): Promise<void> {
-    if (this.session) await this.session.push();
-    else await this.opts.replica.scan();
+  /**
+   * Records and uploads local changes now (from the watcher); records only while offline.
+   * `paths` (relative) are the ones a watcher's burst named: only they are scanned, unless
+   * {@link ScanScope.ofChanges} says the whole tree must be, or the last scoped pass failed
+   * (its paths would otherwise wait for their next event).
+   */
+  async localChange(paths?: readonly string[]): Promise<void> {
+    const scope = paths && !this.scanAllNext ? ScanScope.ofChanges(paths) : undefined;
+    try {
+      if (this.session) await this.session.push({ scope });
+      else await this.opts.replica.scan({ scope });
+      if (!scope) this.scanAllNext = false;
+    } catch (err) {
+      this.scanAllNext = true;
+      throw err;
+    }
   }
 
   /**
@@ -77,7 +92,7 @@ export class SyncLoop {
    * of its memory).
    */
   async watchHeld(root: string): Promise<WorktreeWatch> {
-    return watchWorktree({ root, onChange: () => this.localChange(), onError: (err) => this.reportWatchError(err), signal: this.opts.signal, held: true });
+    return watchWorktree({ root, onChange: (paths) => this.localChange(relativePaths(root, paths)), onError: (err) => this.reportWatchError(err), signal: this.opts.signal, held: true });
   }
 
   private reportWatchError(err: unknown): void {
@@ -152,3 +167,13 @@ export async function runSync(opts: RunSyncOptions): Promise<SyncLoop> {
   return loop;
 }
 
+/**
+ * A watcher's absolute paths relative to `root`, with `/` separators; `''` (the whole tree)
+ * for the root itself or for a path that is not under it.
+ */
+function relativePaths(root: string, paths: readonly string[]): string[] {
+  return paths.map((p) => {
+    const rel = relative(root, p).split(sep).join('/');
+    return rel === '..' || rel.startsWith('../') || isAbsolute(rel) ? '' : rel;
+  });
+}

@@ -128,6 +128,8 @@ interface Node {
   partitioned: boolean;
   /** Changed on disk since the watcher last fired. */
   dirty: boolean;
+  /** The paths changed since then: what a watcher's burst names (the scan is scoped to them). */
+  touched: Set<string>;
   /** Own updates made durable: doc ('m' or a fileId), change seq, end clock of this client. */
   ledger: { doc: string; seq: number; clock: number }[];
   /** Highest own seq reported acknowledged by the relay ('uploaded' upTo, saved `acked`). */
@@ -181,7 +183,7 @@ export class World {
         index: i, name: i === 0 ? 'sharer' : `joiner${i}`, role: i === 0 ? 'sharer' : 'joiner',
         fs: new MemFs(`/mem/r${i}`, this.clock), kv: new SimKv(this.activity),
         clientId: 1000 + i * 7919 + this.rng.int(1000), replicaId: `r${i}${Buffer.from(this.rng.bytes(6)).toString('hex')}`,
-        partitioned: false, dirty: false, ledger: [], acked: -Infinity, privateUpTo: -Infinity,
+        partitioned: false, dirty: false, touched: new Set(), ledger: [], acked: -Infinity, privateUpTo: -Infinity,
       });
     }
   }
@@ -356,11 +358,16 @@ export class World {
     this.count('replicaCrashes');
   }
 
-  /** What the file watcher does after a save: record and upload. */
-  private localChange(node: Node, proc: Proc): void {
+  /**
+   * What the file watcher does after a save: record and upload, scanning only the paths
+   * changed since it last fired (`burst`) or the whole tree (a pass at start or after a heal).
+   */
+  private localChange(node: Node, proc: Proc, burst = false): void {
     if (node.proc !== proc || !proc.loop) return;
     node.dirty = false;
-    proc.loop.localChange().catch((err: unknown) => this.expectTransient(node, proc, 'local change', err));
+    const paths = burst ? [...node.touched] : undefined;
+    node.touched.clear();
+    proc.loop.localChange(paths).catch((err: unknown) => this.expectTransient(node, proc, 'local change', err));
   }
 
   private expectTransient(node: Node, proc: Proc, what: string, err: unknown): void {
@@ -409,6 +416,7 @@ export class World {
       const path = this.randomPath();
       if (fs.lstat(path)?.kind === 'dir') return;
       fs.writeFile(path, enc.encode(this.randomText()));
+      node.touched.add(path);
       this.log(`${node.name}: write ${path}`);
     } else if (r < 60) {
       const path = this.rng.pick(texts);
@@ -417,16 +425,19 @@ export class World {
       const del = this.rng.chance(0.4) ? this.rng.int(Math.min(8, old.length - at) + 1) : 0;
       const next = old.slice(0, at) + (this.rng.chance(0.8) ? this.rng.pick(WORDS) + (this.rng.chance(0.3) ? '\n' : ' ') : '') + old.slice(at + del);
       fs.writeFile(path, enc.encode(next));
+      node.touched.add(path);
       this.log(`${node.name}: edit ${path} @${at} -${del}`);
     } else if (r < 70 && files.length > 0) {
       const path = this.rng.pick(files);
       fs.remove(path);
+      node.touched.add(path);
       this.log(`${node.name}: delete ${path}`);
     } else if (r < 80 && files.length > 0) {
       const from = this.rng.pick(files);
       const to = from.startsWith('bin/') ? `bin/${this.rng.pick(NAMES)}.dat` : from.endsWith('.lnk') ? `${this.rng.pick(DIRS)}${this.rng.pick(NAMES)}.lnk` : this.randomPath();
       if (to === from || fs.lstat(to)) return;
       fs.rename(from, to);
+      node.touched.add(from).add(to);
       this.log(`${node.name}: rename ${from} -> ${to}`);
     } else if (r < 84) {
       // A symlink to a file beside it (or to nothing): stays inside the worktree.
@@ -435,17 +446,20 @@ export class World {
       if (fs.lstat(path)) return;
       const target = `${this.rng.pick(NAMES)}.${this.rng.pick(['txt', 'md'])}`;
       fs.symlink(path, target);
+      node.touched.add(path);
       this.log(`${node.name}: symlink ${path} -> ${target}`);
     } else if (r < 90) {
       const path = `bin/${this.rng.pick(NAMES)}.dat`;
       const bytes = this.rng.bytes(1 + this.rng.int(40));
       bytes[0] = 0; // NUL: binary
       fs.writeFile(path, bytes);
+      node.touched.add(path);
       this.log(`${node.name}: binary ${path} (${bytes.length} bytes)`);
     } else if (files.length > 0) {
       const path = this.rng.pick(files);
       const st = fs.lstat(path)!;
       fs.chmod(path, st.mode & 0o111 ? 0o644 : 0o755);
+      node.touched.add(path);
       this.log(`${node.name}: chmod ${path}`);
     }
     node.dirty = true;
@@ -520,11 +534,11 @@ export class World {
       if (n > 0) this.count('delivered');
     } else if (r < 500) {
       this.userAction(node);
-      if (rng.chance(0.5) && node.proc) this.localChange(node, node.proc);
+      if (rng.chance(0.5) && node.proc) this.localChange(node, node.proc, true);
     } else if (r < 580) {
       if (node.dirty && node.proc) {
         this.log(`${node.name}: watcher fires`);
-        this.localChange(node, node.proc);
+        this.localChange(node, node.proc, true);
       }
     } else if (r < 610) {
       this.undo(node, rng.chance(0.75) ? 'undo' : 'redo');
