@@ -136,6 +136,9 @@ function blobRefs(ctx: ReplicaContext, digests: Map<string, string>): BlobRef[] 
  */
 export async function missingBlobs(ctx: ReplicaContext): Promise<string[]> {
   const want = new Map<string, string>();
+  // Which text files have a history, learnt in one pass over the keys: asked file by file,
+  // a sharer of 100,000 files spent 4.7 s after each catch-up here.
+  await ctx.prefetchHistory([...ctx.manifest.live().values()].flatMap(({ fileId, entry }) => (entry.kind === 'text' ? [fileId] : [])));
   for (const [, { fileId, entry }] of ctx.manifest.live()) {
     if (entry.kind === 'text') {
       if (ctx.loadedDoc(fileId) || (await ctx.hasHistory(fileId))) continue;

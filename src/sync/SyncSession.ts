@@ -226,7 +226,10 @@ export class SyncSession {
       const { changes, upTo } = await replica.outgoingSince(state.acked);
       // The files the user is working on go first (design step 3); the manifest follows them,
       // then `opts.afterManifest` (the join code is printed), then the rest.
-      const recent = await replica.recentFileIds(RECENT_MS);
+      // Finding them reads the whole stat cache (100,000 entries in a big tree): only worth it
+      // for the first upload (whose order decides when the code is printed) or a big one.
+      const ordered = opts.afterManifest !== undefined || changes.blobs.length + changes.files.length > WINDOW;
+      const recent = ordered ? await replica.recentFileIds(RECENT_MS) : new Set<string>();
       const first = (fileId: string | undefined) => fileId !== undefined && recent.has(fileId);
       // Steps 1–2: offer the content about to go up; the relay answers which it lacks (and
       // remembers who offered it, to ask for it first if a joiner wants it meanwhile).
