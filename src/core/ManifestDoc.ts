@@ -194,6 +194,49 @@ export class ManifestDoc {
   }
 
   /**
+   * The paths an update from elsewhere may change on disk: of each entry it sets, the path
+   * the entry has now and the path it is given. Read from the update without applying it;
+   * undefined when that cannot be told (an update that does not decode, or sets an entry
+   * this doc cannot place).
+   */
+  pathsTouchedBy(update: Uint8Array): Set<string> | undefined {
+    let structs: (Y.Item | Y.GC | Y.Skip)[];
+    try {
+      structs = Y.decodeUpdate(update).structs;
+    } catch {
+      return undefined;
+    }
+    const paths = new Set<string>();
+    const add = (path: unknown) => {
+      if (typeof path === 'string' && unsafeRelPathReason(path) === undefined) paths.add(path);
+    };
+    // An entry set again carries no key: it names the item it follows (in this doc, or
+    // earlier in the same update), whose key it shares.
+    const keys = new Map<string, string>();
+    for (const s of structs) {
+      if (!(s instanceof Y.Item)) continue; // gaps and collected items set nothing
+      let key = typeof s.parentSub === 'string' ? s.parentSub : undefined;
+      const origin = s.origin ?? s.rightOrigin;
+      if (key === undefined && origin) key = keys.get(`${origin.client}:${origin.clock}`) ?? this.keyOfItem(origin);
+      if (key === undefined) return undefined;
+      keys.set(`${s.id.client}:${s.id.clock}`, key);
+      add(this.files.get(key)?.path);
+      for (const value of s.content.getContent()) add((value as { path?: unknown } | null)?.path);
+    }
+    return paths;
+  }
+
+  /** The map key of an item of this doc, if it has the item. */
+  private keyOfItem(id: Y.ID): string | undefined {
+    try {
+      const item = Y.getItem(this.doc.store, id);
+      return item instanceof Y.Item && typeof item.parentSub === 'string' ? item.parentSub : undefined;
+    } catch {
+      return undefined; // not in this doc (yet)
+    }
+  }
+
+  /**
    * Applies stored or remote updates under a reserved client id. Yjs treats a non-local
    * transaction that adds structs of the doc's own client id as a sign that another client
    * uses the id and silently picks a new random one; loading this replica's own history

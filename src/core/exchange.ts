@@ -8,6 +8,7 @@ import { ChangeBatch, jsonBytes, parseJson, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
 import { isSafeRelPath } from './paths.js';
+import { ScanScope, SCOPE_MAX_PATHS } from './Scanner.js';
 import { CLOCK_SLACK_MS, noteUnflushed, readUnflushed, type UnflushedFile } from './unflushed.js';
 import { diffToOps, opsStats } from './textDiff.js';
 
@@ -153,6 +154,36 @@ export async function missingBlobs(ctx: ReplicaContext): Promise<string[]> {
 export async function lackingBlobs(ctx: ReplicaContext, digests: string[]): Promise<string[]> {
   const have = await ctx.store.hasBlobs(digests);
   return digests.filter((_, i) => !have[i]);
+}
+
+/** Manifest updates up to this size are read to scope the scan before an apply. */
+const SCOPE_UPDATE_BYTES = 64 * 1024;
+
+/**
+ * What the scan before an apply must cover: every path the apply may write or remove, so a
+ * local edit there that is not recorded yet is recorded before it is merged with (or lost
+ * to) the remote change. That is each entry a manifest update sets (its path now and its new
+ * one), each file whose doc gets updates, and each live file whose content is one of the
+ * blobs. Undefined (scan everything) for big manifest updates (a catch-up), an update that
+ * cannot be read, or more than {@link SCOPE_MAX_PATHS} paths.
+ */
+export function applyScope(ctx: ReplicaContext, changes: ChangeSet): ScanScope | undefined {
+  if (changes.manifest.reduce((n, u) => n + u.byteLength, 0) > SCOPE_UPDATE_BYTES) return undefined;
+  const paths = new Set<string>();
+  for (const update of changes.manifest) {
+    const touched = ctx.manifest.pathsTouchedBy(update);
+    if (!touched) return undefined;
+    for (const p of touched) paths.add(p);
+  }
+  for (const { fileId } of changes.files) {
+    const entry = ctx.manifest.get(fileId);
+    if (entry && !entry.deleted) paths.add(entry.path);
+  }
+  if (changes.blobs.length > 0) {
+    const byContent = ctx.manifest.liveByContent();
+    for (const { digest } of changes.blobs) for (const p of byContent.get(digest) ?? []) paths.add(p);
+  }
+  return paths.size > SCOPE_MAX_PATHS ? undefined : new ScanScope(paths);
 }
 
 /**

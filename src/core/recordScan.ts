@@ -82,6 +82,13 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     }
   }
   const pending = pendingChanges(ctx.recorded(), scan, scope);
+  // A file gone from the scope, or a new one holding what a file outside it holds, may be
+  // half of a move whose other half the scope does not cover: the whole tree is scanned, so
+  // a move stays a rename (the file keeps its history, and a remote edit of it follows it).
+  if (scope && (pending.deletes.length > 0 || mayBeMovedIn(ctx, pending.creates, scope))) {
+    log('scoped scan found a file gone or a copy of one outside its scope; scanning the whole tree');
+    return recordScan(ctx, { ...opts, scope: undefined });
+  }
   const initialImport = ctx.manifest.live().size === 0;
   const recorded: RecordedChange[] = [];
 
@@ -298,6 +305,16 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   await ctx.compact();
   log('recorded %d changes (%d files)', recorded.length, scan.files.length);
   return { recorded, files: scan.files.length, counts: scan.counts, errors: scan.errors };
+}
+
+/** Does a recorded live file outside `scope` hold the content of one of `creates`? */
+function mayBeMovedIn(ctx: ReplicaContext, creates: readonly ScannedFile[], scope: ScanScope): boolean {
+  if (creates.length === 0) return false;
+  const digests = new Set(creates.map((f) => f.digest));
+  for (const [path, { fileId, entry }] of ctx.manifest.live()) {
+    if (!scope.covers(path) && digests.has(ctx.contentDigest(fileId, entry))) return true;
+  }
+  return false;
 }
 
 /**

@@ -103,8 +103,10 @@ describe('hostile changes at a peer: symlinks', () => {
 
   it('refuses to write through a symlinked directory that leads out of the worktree', async () => {
     const { box, replica } = await setup();
-    // The user (or an earlier change) made a link to the parent directory.
+    // The user (or an earlier change) made a link to the parent directory, and it was recorded
+    // (the scan before an apply covers only the paths the apply writes, not their parents).
     symlinkSync('..', join(box.root, 'up'));
+    expect((await replica.scan()).recorded.map((c) => `${c.kind} ${c.path}`)).toEqual(['create up']);
     const change = remoteChange({ evil: { path: 'up/outside.txt', content: 'pwned\n' }, deep: { path: 'up/etc/passwd', content: 'pwned\n' } });
     const err = await replica.applyChanges(change, MALLORY).then(
       () => undefined,
