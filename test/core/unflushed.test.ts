@@ -1,10 +1,11 @@
 import { lstatSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { BootInfo, KvBatchOp, KvRange, KvStore } from '../../src/core/ports.js';
+import type { BootInfo, KvStore } from '../../src/core/ports.js';
 import { Replica } from '../../src/core/Replica.js';
 import { NodeFs } from '../../src/store/fs/NodeFs.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
+import { FreezingKv } from '../helpers/freezingKv.js';
 import { openReplica } from '../helpers/replica.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 
@@ -143,42 +144,3 @@ describe('files an apply writes unflushed', () => {
     bob.close();
   });
 });
-
-/** A store whose writes stop completing once the key `freezeAfter` is put (a machine that died). */
-class FreezingKv implements KvStore {
-  freezeAfter: string | undefined;
-  private frozen = false;
-  constructor(readonly inner: MemoryStore) {}
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  getMany(keys: string[]) {
-    return this.inner.getMany(keys);
-  }
-  hasMany(keys: string[]) {
-    return this.inner.hasMany(keys);
-  }
-  put(key: string, value: Uint8Array) {
-    if (this.frozen) return new Promise<void>(() => {});
-    if (key === this.freezeAfter) this.frozen = true;
-    return this.inner.put(key, value);
-  }
-  del(key: string) {
-    return this.frozen ? new Promise<void>(() => {}) : this.inner.del(key);
-  }
-  batch(ops: KvBatchOp[]) {
-    return this.frozen ? new Promise<void>(() => {}) : this.inner.batch(ops);
-  }
-  iterate(range: KvRange) {
-    return this.inner.iterate(range);
-  }
-  keys(range: KvRange) {
-    return this.inner.keys(range);
-  }
-  size() {
-    return this.inner.size();
-  }
-  close() {
-    return this.inner.close();
-  }
-}

@@ -1,54 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { KvBatchOp, KvRange, KvStore } from '../../../src/core/ports.js';
 import { Replica } from '../../../src/core/Replica.js';
 import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { helloAsJoiner } from '../../../src/sync/hello.js';
 import { SyncSession } from '../../../src/sync/SyncSession.js';
+import { FreezingKv } from '../../helpers/freezingKv.js';
 import { waitFor } from '../helpers.js';
 import { RelayHarness } from '../relay/harness.js';
 import { memSide } from './harness.js';
-
-/**
- * A store that, once `armed`, stops completing writes right after an apply noted what it is
- * about to change on disk: the process hangs there, then is killed.
- */
-class FreezableKv implements KvStore {
-  armed = false;
-  private freeze = false;
-  constructor(readonly inner: MemoryStore) {}
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  getMany(keys: string[]) {
-    return this.inner.getMany(keys);
-  }
-  hasMany(keys: string[]) {
-    return this.inner.hasMany(keys);
-  }
-  put(key: string, value: Uint8Array) {
-    if (this.freeze) return new Promise<void>(() => {});
-    if (this.armed && key === 'meta:applying') this.freeze = true;
-    return this.inner.put(key, value);
-  }
-  del(key: string) {
-    return this.inner.del(key);
-  }
-  batch(ops: KvBatchOp[]) {
-    return this.freeze ? new Promise<void>(() => {}) : this.inner.batch(ops);
-  }
-  iterate(range: KvRange) {
-    return this.inner.iterate(range);
-  }
-  keys(range: KvRange) {
-    return this.inner.keys(range);
-  }
-  size() {
-    return this.inner.size();
-  }
-  close() {
-    return this.inner.close();
-  }
-}
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -56,7 +14,7 @@ describe('a process killed while it applies remote changes (chaos run, seed 7)',
   it('puts the disk back as its store records it, so its first scan records no edit of its own', async () => {
     const relay = new RelayHarness();
     const disk = new MemoryStore();
-    const kv = new FreezableKv(disk);
+    const kv = new FreezingKv(disk);
     const alice = await memSide(relay, 'sharer', 'alice', undefined, kv as unknown as MemoryStore);
     alice.fs.writeFile('o/f.dat', new Uint8Array([0, 1, 2, 3]));
     alice.fs.writeFile('notes.txt', bytes('hello\n'));
@@ -70,7 +28,7 @@ describe('a process killed while it applies remote changes (chaos run, seed 7)',
     carol.fs.rename('o/f.dat', 'o/d/g.dat');
     carol.fs.writeFile('notes.txt', bytes('hello\nworld\n'));
     await carol.session.push();
-    kv.armed = true;
+    kv.freezeAfter = 'meta:applying';
     void alice.session.catchUp();
     await waitFor(() => alice.fs.lstat('o/d/g.dat') !== undefined && alice.fs.lstat('o/f.dat') === undefined, 5000, 'the apply to reach the disk');
 
