@@ -85,7 +85,8 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   // A file gone from the scope, or a new one holding what a file outside it holds, may be
   // half of a move whose other half the scope does not cover: the whole tree is scanned, so
   // a move stays a rename (the file keeps its history, and a remote edit of it follows it).
-  if (scope && (pending.deletes.length > 0 || mayBeMovedIn(ctx, pending.creates, scope))) {
+  // An entry whose file was never written here (its content still on the way) is not gone.
+  if (scope && (pending.deletes.some((d) => statCache.has(d.entry.path)) || mayBeMovedIn(ctx, pending.creates, scope))) {
     log('scoped scan found a file gone or a copy of one outside its scope; scanning the whole tree');
     return recordScan(ctx, { ...opts, scope: undefined });
   }

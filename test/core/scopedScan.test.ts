@@ -83,6 +83,23 @@ describe('a scan of a scope', () => {
     expect((await replica.scan()).recorded).toEqual([]);
   });
 
+  it('does not take a file whose content has not arrived yet for one that is gone', async () => {
+    const rootA = tempDir();
+    const rootB = tempDir();
+    writeTree(rootA, { 'y.txt': 'why\n', 'bin.dat': new Uint8Array([0, 1, 2]) });
+    const { replica: a } = await openReplica(rootA, undefined, 'alice');
+    const { replica: b } = await openReplica(rootB, undefined, 'bob');
+    await a.scan();
+    const { changes } = await a.changesSince(-1);
+    const binary = changes.blobs.find((x) => x.bytes.length === 3)!;
+    await b.applyChanges({ ...changes, blobs: changes.blobs.filter((x) => x !== binary) }, { replica: a.identity.replicaId, author: 'alice' });
+    expect(existsSync(join(rootB, 'bin.dat'))).toBe(false);
+    writeFileSync(join(rootB, 'y.txt'), 'why not\n');
+    // Not a delete, and no reason to scan the whole tree: y.txt waits for its own scan.
+    expect((await b.scan({ scope: new ScanScope(['bin.dat']) })).recorded).toEqual([]);
+    expect(kinds((await b.scan()).recorded)).toEqual(['edit y.txt']);
+  });
+
   it('of a file that was replaced by a directory (or the reverse) records both sides', async () => {
     const root = tempDir();
     writeTree(root, { 'p': 'a file\n', 'q/inner.txt': 'inner\n' });
