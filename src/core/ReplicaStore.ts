@@ -33,6 +33,28 @@ export function seqKey(seq: number): string {
   return String(seq).padStart(SEQ_WIDTH, '0');
 }
 
+/**
+ * The suffix that tells apart the `n`th of several remote updates logged under one change:
+ * zero-padded, so that key order is the order they were applied in.
+ */
+export function remoteSub(n: number): string {
+  return `r${String(n).padStart(6, '0')}`;
+}
+
+/**
+ * Orders logged update keys (`...:u:<seq>.<sub>`) as they were applied. Stores written before
+ * {@link remoteSub} padded its number have `r10` before `r2` in key order: applied in that
+ * order, a Yjs update waits for the ones it depends on, and a 100,000-file manifest logged so
+ * took 4 s instead of under 1 to load.
+ */
+export function byLogOrder(a: string, b: string): number {
+  const ra = REMOTE_SUB.exec(a);
+  const rb = REMOTE_SUB.exec(b);
+  if (ra && rb && a.slice(0, ra.index) === b.slice(0, rb.index)) return Number(ra[1]) - Number(rb[1]);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+const REMOTE_SUB = /\.r(\d+)$/;
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -188,6 +210,7 @@ export class ReplicaStore {
     for await (const [key, value] of this.kv.iterate({ gt: 'm:sp:', lt: 'm:sp;' })) parts.push({ key, value });
     const updates: { key: string; value: Uint8Array }[] = [];
     for await (const [key, value] of this.kv.iterate({ gt: 'm:u:', lt: 'm:u;' })) updates.push({ key, value });
+    updates.sort((a, b) => byLogOrder(a.key, b.key));
     return { parts, updates, count: updates.length };
   }
 
@@ -196,7 +219,10 @@ export class ReplicaStore {
     const snapshot = await this.kv.get(`f:${fileId}:snap`);
     const updates: Uint8Array[] = [];
     const keys: string[] = [];
-    for await (const [key, value] of this.kv.iterate({ gt: `f:${fileId}:u:`, lt: `f:${fileId}:u;` })) {
+    const logged: { key: string; value: Uint8Array }[] = [];
+    for await (const [key, value] of this.kv.iterate({ gt: `f:${fileId}:u:`, lt: `f:${fileId}:u;` })) logged.push({ key, value });
+    logged.sort((a, b) => byLogOrder(a.key, b.key));
+    for (const { key, value } of logged) {
       keys.push(key);
       updates.push(value);
     }

@@ -4,7 +4,7 @@ import { gitBlobId } from './digest.js';
 import { createOfBlob, patchFor, type OpEntry, type OpKind } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
 import type { FileStat, FileWrite } from './ports.js';
-import { ChangeBatch, jsonBytes, parseJson, seqKey } from './ReplicaStore.js';
+import { ChangeBatch, jsonBytes, parseJson, remoteSub, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
 import { isSafeRelPath } from './paths.js';
@@ -211,7 +211,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   const before = new Map<string, ManifestEntry | undefined>();
   changes.manifest.forEach((update, i) => {
     for (const [fileId, old] of ctx.manifest.applyUpdate(update)) if (!before.has(fileId)) before.set(fileId, old);
-    ctx.logManifestUpdate(batch, seq, update, `r${i}`);
+    ctx.logManifestUpdate(batch, seq, update, remoteSub(i));
   });
   if (before.size > 0) keepLastWriter(ctx, batch, before);
 
@@ -228,7 +228,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
       doc.applyUpdate(u);
       const n = logged.get(fileId) ?? 0;
       logged.set(fileId, n + 1);
-      ctx.logFileUpdate(batch, fileId, seq, u, `r${n}`);
+      ctx.logFileUpdate(batch, fileId, seq, u, remoteSub(n));
     }
   }
 
