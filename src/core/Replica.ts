@@ -40,6 +40,12 @@ export interface ReplicaOptions {
    * virtual clock). Default 100 ms.
    */
   settleEmptiedMs?: number;
+  /**
+   * Flush the files applies wrote unflushed once they pause for {@link FLUSH_IDLE_MS}, and the
+   * ones a process before left noted (a long-running `share`/`join`). Default false: the notes
+   * stay for the next such process, or are checked after a reboot.
+   */
+  flushWrites?: boolean;
 }
 
 /** What `cshare status` reports while no sync process runs. */
@@ -88,9 +94,11 @@ export class Replica {
     const rewritten = await recoverUnflushed(ctx);
     if (rewritten.length > 0) log('wrote again %d file(s) a crash tore: %s', rewritten.length, rewritten.slice(0, 5).join(', '));
     const replica = new Replica(ctx, opts, journal);
-    ctx.onUnflushed = () => replica.scheduleFlush();
-    // Notes of this boot left by a process that ended before it flushed.
-    if ((await readUnflushed(ctx)).length > 0) replica.scheduleFlush();
+    if (opts.flushWrites) {
+      ctx.onUnflushed = () => replica.scheduleFlush();
+      // Notes of this boot left by a process that ended before it flushed.
+      if ((await readUnflushed(ctx)).length > 0) replica.scheduleFlush();
+    }
     return replica;
   }
 

@@ -36,6 +36,12 @@ export async function openWorktree(opts: {
    * the first `status` after them loads the store and writes it.
    */
   statusView?: boolean;
+  /**
+   * Flush files that applies left unflushed once applies pause (see `core/unflushed.ts`);
+   * `share` and `join` do. A short command does not start that work (100,000 files took
+   * ~10 s to flush after a `join --once`, and the command could not exit before it ended).
+   */
+  flushWrites?: boolean;
 }): Promise<OpenWorktree> {
   const root = opts.exactRoot ? resolve(opts.cwd) : findWorktreeRoot(opts.cwd);
   const storeDir = join(root, STORE_DIR);
@@ -57,6 +63,7 @@ export async function openWorktree(opts: {
       env,
       home: env.HOME ?? homedir(),
       textLimit: opts.textLimit,
+      flushWrites: opts.flushWrites,
     });
     return {
       replica,

@@ -78,7 +78,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       }
     };
 
-    const wt = opts.dryRun ? undefined : await openWorktree({ cwd: root, exactRoot: true, statusView: false });
+    const wt = opts.dryRun ? undefined : await openWorktree({ cwd: root, exactRoot: true, statusView: false, flushWrites: true });
     const saved = wt ? await wt.replica.getMeta<JoinState>('join') : undefined;
     const rejoin = saved?.worktreeId === worktreeId;
     const hasLocalFiles = readdirSync(root).some((n) => n !== '.cshare');

@@ -51,7 +51,7 @@ export interface ShareOptions {
  * saved change to the relay and applies everyone else's. With `once`, uploads and exits.
  */
 export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number }> {
-  const wt = await openWorktree({ cwd: opts.cwd, statusView: false });
+  const wt = await openWorktree({ cwd: opts.cwd, statusView: false, flushWrites: true });
   const { replica } = wt;
   const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt.close()]];
   const stop = new AbortController();

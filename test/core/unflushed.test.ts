@@ -13,9 +13,9 @@ import { tempDir, writeTree } from '../helpers/tmp.js';
 const before: BootInfo = { id: 'boot-before', startedMs: Date.now() - 3_600_000 };
 const after = (): BootInfo => ({ id: 'boot-after', startedMs: Date.now() });
 
-async function openBob(root: string, kv: KvStore, boot: BootInfo): Promise<Replica> {
+async function openBob(root: string, kv: KvStore, boot: BootInfo, flushWrites = false): Promise<Replica> {
   const home = `${root}/.no-home`;
-  return Replica.open({ fs: new NodeFs(root, { boot }), kv, env: { USER: 'bob', HOME: home }, home });
+  return Replica.open({ fs: new NodeFs(root, { boot }), kv, env: { USER: 'bob', HOME: home }, home, flushWrites });
 }
 
 async function notes(kv: KvStore): Promise<{ key: string; files: { path: string; ino: number; mtimeMs: number }[] }[]> {
@@ -58,6 +58,18 @@ describe('files an apply writes unflushed', () => {
     expect(await notes(kv)).toEqual([]);
     expect(await bob.flushWrites()).toBe(0);
     bob.close();
+  });
+
+  it('are flushed by themselves 2 s after the last apply in a long-running process (share, join), not in a short command', async () => {
+    const long = await joined({ 'a.txt': 'alpha\n' });
+    const short = await joined({ 'b.txt': 'beta\n' });
+    const running = await openBob(long.rootB, long.kv, before, true);
+    const command = await openBob(short.rootB, short.kv, before);
+    await new Promise((r) => setTimeout(r, 2600));
+    expect(await notes(long.kv)).toEqual([]);
+    expect((await notes(short.kv)).length).toBe(1);
+    running.close();
+    command.close();
   });
 
   it('after a reboot, a file a crash tore (or lost) is written again from the store, and no edit is recorded', async () => {

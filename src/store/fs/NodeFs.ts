@@ -7,6 +7,7 @@
  * symlinked directory that leads out of the root, because paths arrive from peers. Reads do
  * not pay for that check: the scanner walks with `lstat` and never follows links.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as nfs from 'node:fs';
 import { dirname, isAbsolute, join, posix, sep } from 'node:path';
@@ -80,6 +81,16 @@ function readMachineBoot(): BootInfo | undefined {
     machineBoot = undefined;
   }
   return machineBoot;
+}
+
+/** Flushes the whole file system holding `dir` with `sync -f` (syncfs); false if that failed. */
+function syncFileSystem(dir: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile('sync', ['-f', dir], { timeout: 600_000 }, (err) => {
+      if (err) log('sync -f %s failed (%s); flushing file by file', dir, err.message);
+      resolve(!err);
+    });
+  });
 }
 
 /** Closes and deletes a temp file that will not be renamed into place. */
@@ -245,6 +256,10 @@ export class NodeFs implements WorktreeFs {
   }
 
   async flushFiles(rels: readonly string[]): Promise<void> {
+    // Many files: one `syncfs` of the file system (coreutils' `sync -f`) instead of an fsync
+    // each (100,000 took ~10 s of fsyncs after a join); file by file where that fails.
+    for (const rel of rels) assertSafeRelPath(rel);
+    if (rels.length > FSYNC_SLICE && (await syncFileSystem(this.root))) return;
     for (let i = 0; i < rels.length; i += FSYNC_SLICE) {
       const open: TempFile[] = [];
       try {

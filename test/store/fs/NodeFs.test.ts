@@ -63,6 +63,22 @@ describe('NodeFs', () => {
     await expect(nfs.flushFiles(['../outside'])).rejects.toMatchObject({ code: 'BAD_PATH' });
   });
 
+  it('flushes many files with one sync of the file system, and file by file where `sync` cannot run', async () => {
+    const rels = Array.from({ length: 300 }, (_, i) => `many/f${i}.txt`);
+    fs.mkdirSync(join(root, 'many'));
+    for (const rel of rels) fs.writeFileSync(join(root, rel), rel);
+    await expect(nfs.flushFiles(rels)).resolves.toBeUndefined();
+    await expect(nfs.flushFiles([...rels, '../outside'])).rejects.toMatchObject({ code: 'BAD_PATH' });
+    const path = process.env.PATH;
+    process.env.PATH = join(base, 'no-such-bin');
+    try {
+      await expect(nfs.flushFiles(rels)).resolves.toBeUndefined();
+      await expect(nfs.flushFiles([...rels, '../outside'])).rejects.toMatchObject({ code: 'BAD_PATH' });
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
   it('knows the machine boot on Linux, and takes another one given', () => {
     const boot = nfs.boot();
     if (fs.existsSync('/proc/sys/kernel/random/boot_id')) {
