@@ -24,9 +24,19 @@ export abstract class BaseCommand extends Command {
     const stop = () => this.abort.abort(new CshareError('INTERNAL', 'interrupted'));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    process.once('exit', (code) => {
-      if (code === 13) process.stderr.write(`cshare: exited with a wait that nothing would settle (last step: ${currentStep()})\n`);
+    // Node ends a process whose event loop emptied while the top-level await was pending with
+    // exit code 13, but emits 'exit' with code 0 first: what tells is that the command never
+    // reached `finally`.
+    process.once('exit', () => {
+      if (!this.finished) process.stderr.write(`cshare: exited with a wait that nothing would settle (last step: ${currentStep()})\n`);
     });
+  }
+
+  private finished = false;
+
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    this.finished = true;
+    return super.finally(err);
   }
 
   /** Errors as `{ ok: false, code, message }` with `--json`, else a one-line message; exit code from the table. */
