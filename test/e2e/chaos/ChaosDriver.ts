@@ -346,13 +346,14 @@ export class ChaosDriver {
 
   /** Random bytes with a NUL (binary), mostly small, now and then over a megabyte (chunked). */
   private binaryBytes(): Buffer {
-    const size = this.rng.chance(0.03) ? 1_100_000 + this.rng.int(400_000) : 1 + this.rng.int(20_000);
+    // At least 8 bytes: the NUL and the serial number below (a 1–3 byte file failed the save).
+    const size = this.rng.chance(0.03) ? 1_100_000 + this.rng.int(400_000) : 8 + this.rng.int(20_000);
     const b = Buffer.from(this.rng.bytes(Math.min(size, 4096)));
     const out = Buffer.alloc(size);
     for (let o = 0; o < size; o += b.length) b.copy(out, o, 0, Math.min(b.length, size - o));
     out[0] = 0;
     // Distinct content per save even when the random prefix repeats.
-    out.writeUInt32LE(this.serial++ >>> 0, Math.min(4, Math.max(0, size - 4)));
+    out.writeUInt32LE(this.serial++ >>> 0, 4);
     return out;
   }
 
