@@ -62,6 +62,28 @@ export interface CshareNode {
   stop(): Promise<void>;
 }
 
+/**
+ * How long stopping libp2p may take. Its stop was seen (chaos run, a joiner on SIGTERM) to wait
+ * forever with nothing left that could wake it: Node then ended the process with exit code 13
+ * after everything of cshare's own was already closed.
+ */
+export const STOP_TIMEOUT_MS = 5000;
+
+/**
+ * Resolves when `work` settles (rejecting as it does), or after `ms` (calling `onLate`) if it
+ * has not: the timer keeps the process alive meanwhile, and is cleared when `work` settles.
+ */
+export function settleWithin(work: Promise<void>, ms: number, onLate: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      onLate();
+      resolve();
+    }, ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /** What the `cshareInternals` service exposes of libp2p's components (not on the public API). */
 interface Internals {
   listen(addrs: Multiaddr[]): Promise<void>;
@@ -130,7 +152,11 @@ export async function createCshareNode(opts: CshareNodeOptions = {}): Promise<Cs
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
-    stopping ??= Promise.resolve(node.stop()).then(() => log('stopped %s', peerId));
+    stopping ??= settleWithin(
+      Promise.resolve(node.stop()).then(() => log('stopped %s', peerId)),
+      STOP_TIMEOUT_MS,
+      () => log('stopping %s took over %d ms; going on without it', peerId, STOP_TIMEOUT_MS),
+    );
     return stopping;
   };
   const onAbort = (): void => void stop().catch((err: unknown) => log('stopping %s failed: %s', peerId, (err as Error).message));
