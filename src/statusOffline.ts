@@ -1,42 +1,91 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { gitAuthorName } from './core/gitConfig.js';
+import type { StatusChange } from './core/pending.js';
 import type { ReplicaStatus } from './core/Replica.js';
-import { statusFromView } from './core/statusView.js';
 import { NodeFs } from './store/fs/NodeFs.js';
-import { PACKS_DIR, readStatusView, STORE_DIR, storeDirBytes } from './store/statusViewFile.js';
+import { levelDir, PACKS_DIR, readStatusViewHeader, statusCachePath, STORE_DIR, storeDirBytes, storeLooksIntact } from './store/layout.js';
+import { checkStatusCache, encodeStatusCache, envKey, RecordingFs, writeStatusCache } from './store/statusCache.js';
+
+/** Options of {@link statusOffline}; for tests. */
+export interface StatusOfflineOptions {
+  /** See `checkStatusCache`. */
+  workerMinFiles?: number;
+  /** See `ScanOptions.racyWindowMs`. */
+  racyWindowMs?: number;
+  /** Told how the answer was found: from the cache alone, by scanning its suspects, or the whole tree. */
+  onAnswer?: (how: 'cache' | 'scoped' | 'scan') => void;
+}
 
 /**
  * `cshare status` of a worktree no process holds, from its status view: the same answer as
  * `Replica.status`, without opening the store or loading the manifest. Undefined when there
  * is no usable view (then the store is opened, and its close writes one).
+ *
+ * First from the status cache (see `store/statusCache.ts`): when nothing changed since the
+ * last whole-tree status, one `lstat` per file and directory tells, and the scanner is not
+ * even loaded; when a few paths did, only they are scanned. Else the whole tree is scanned
+ * against the view, and the cache written for the next time.
  */
-export function statusOffline(root: string, env: NodeJS.ProcessEnv = process.env): ReplicaStatus | undefined {
-  const storeDir = join(root, STORE_DIR, 'store');
+export async function statusOffline(root: string, env: NodeJS.ProcessEnv = process.env, opts: StatusOfflineOptions = {}): Promise<ReplicaStatus | undefined> {
+  const storeDir = levelDir(root);
   // A damaged store is reported by opening it, not hidden behind the view.
   if (!storeLooksIntact(storeDir)) return undefined;
-  const view = readStatusView(root);
-  if (!view) return undefined;
+  const header = readStatusViewHeader(root);
+  if (!header) {
+    // Read whole, a damaged view is removed, so the next close writes a good one.
+    (await import('./store/statusViewFile.js')).readStatusView(root);
+    return undefined;
+  }
   const fs = new NodeFs(root);
   const home = env.HOME ?? homedir();
-  const { files, changed } = statusFromView(view, { fs, home, env });
+  const cacheEnv = envKey(home, env, undefined);
+  const cachePath = statusCachePath(root);
+  const check = await checkStatusCache({ root: fs.root, path: cachePath, viewKey: header.key, envKey: cacheEnv, workerMinFiles: opts.workerMinFiles });
+
+  let files: number;
+  let changed: StatusChange[];
+  let replicaId = header.replicaId;
+  if (check !== undefined && check.suspects.length === 0) {
+    files = header.files;
+    changed = check.changes;
+    opts.onAnswer?.('cache');
+  } else {
+    // Loaded only now: the scanner and the view's decoder are most of what `status` loads.
+    const [{ statusFromView }, { ScanScope }, { readStatusViewKeyed }] = await Promise.all([
+      import('./core/statusView.js'),
+      import('./core/Scanner.js'),
+      import('./store/statusViewFile.js'),
+    ]);
+    const read = readStatusViewKeyed(root);
+    if (!read) return undefined;
+    const { view, key } = read;
+    replicaId = view.replicaId;
+    // A few suspects of a tree that matched what is recorded: the rest still does. Not when
+    // `.git` appeared (the repository's rules now apply) or the view changed since the check.
+    const scope = check?.clean && key === header.key && !check.suspects.includes('.git') ? ScanScope.ofChanges(check.suspects) : undefined;
+    if (scope) {
+      ({ files, changed } = statusFromView(view, { fs, home, env, scope, racyWindowMs: opts.racyWindowMs }));
+      opts.onAnswer?.('scoped');
+    } else {
+      const recording = new RecordingFs(fs);
+      const now = Date.now();
+      const r = statusFromView(view, { fs: recording, home, env, now, racyWindowMs: opts.racyWindowMs });
+      ({ files, changed } = r);
+      opts.onAnswer?.('scan');
+      // Unreadable paths are neither changes nor files: a cache would not know to look again.
+      if (r.scan.errors.length === 0) {
+        const bytes = encodeStatusCache(fs.root, { viewKey: key, envKey: cacheEnv, clean: changed.length === 0, changes: changed, files: r.scan.files, dirs: recording.dirs, inputs: [...recording.inputs], scanStartMs: now, racyWindowMs: opts.racyWindowMs });
+        if (bytes) writeStatusCache(cachePath, bytes);
+      }
+    }
+  }
   return {
     root: fs.root,
-    replica: { id: view.replicaId, name: gitAuthorName(fs, env, home) },
+    replica: { id: replicaId, name: gitAuthorName(fs, env, home) },
     files,
     changed,
     storeBytes: storeDirBytes(storeDir) + storeDirBytes(join(root, STORE_DIR, PACKS_DIR)),
     sharing: 'off',
   };
-}
-
-/** Does LevelDB's `CURRENT` name a manifest that exists? (What opening checks first.) */
-function storeLooksIntact(storeDir: string): boolean {
-  try {
-    const m = /^(MANIFEST-\d+)\n$/.exec(readFileSync(join(storeDir, 'CURRENT'), 'utf8'));
-    return m !== null && existsSync(join(storeDir, m[1]!));
-  } catch {
-    return false;
-  }
 }

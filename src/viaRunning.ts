@@ -1,6 +1,6 @@
 import type { Replica } from './core/Replica.js';
 import { callControl, type ControlCommand } from './sync/control.js';
-import { findWorktreeRoot } from './store/statusViewFile.js';
+import { findWorktreeRoot } from './store/layout.js';
 
 /**
  * Runs a command against the worktree at `cwd`: through the running `share`/`join` process
@@ -12,12 +12,12 @@ export async function viaRunning<T>(
   cmd: ControlCommand,
   args: Record<string, unknown>,
   local: (replica: Replica) => Promise<T>,
-  offline?: (root: string) => T | undefined,
+  offline?: (root: string) => T | undefined | Promise<T | undefined>,
 ): Promise<T> {
   const root = findWorktreeRoot(cwd);
   const reply = await callControl(root, cmd, args);
   if (reply) return reply.result as T;
-  const answer = offline?.(root);
+  const answer = await offline?.(root);
   if (answer !== undefined) return answer;
   const { openWorktree } = await import('./store/openWorktree.js');
   const wt = await openWorktree({ cwd });

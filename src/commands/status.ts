@@ -1,6 +1,7 @@
 import { BaseCommand } from '../BaseCommand.js';
 import type { ReplicaStatus } from '../core/Replica.js';
 import { statusOffline } from '../statusOffline.js';
+import { formatStatus } from '../statusText.js';
 import { viaRunning } from '../viaRunning.js';
 
 /** Status as printed: the offline fields, plus what a running share/join adds. */
@@ -22,24 +23,7 @@ export default class Status extends BaseCommand {
   async run(): Promise<StatusJson> {
     const { flags } = await this.parse(Status);
     const s = await viaRunning<StatusJson>(flags.cwd ?? process.cwd(), 'status', {}, (r) => r.status(), (root) => statusOffline(root));
-    if (!this.jsonEnabled()) {
-      const c = this.color;
-      const lines = [
-        `Worktree: ${s.root}`,
-        `Replica:  ${s.replica.name} (${s.replica.id})`,
-        `Sharing:  ${s.sharing}${s.relay ? ` via ${s.relay[0]}` : ''}${s.connected === false ? ' (reconnecting)' : ''}`,
-        ...(s.codes ? [`Join:     cshare join ${s.codes.readWrite}`, `          cshare join ${s.codes.readOnly} (read-only)`] : []),
-        ...(s.peers ? [`Peers:    ${s.peers.length ? s.peers.map((p) => p.name).join(', ') : 'none'}`] : []),
-        ...(s.unacknowledged !== undefined ? [`Pending:  ${s.unacknowledged} local change(s) not yet acknowledged by the relay${s.uploading ? `, ${s.uploading} item(s) still uploading` : ''}`] : []),
-        `Files:    ${s.files} tracked, store ${(s.storeBytes / 1024).toFixed(0)} KiB`,
-      ];
-      if (s.changed.length === 0) lines.push('No changes since the last scan.');
-      else {
-        lines.push(`Changes not yet recorded (run ${c.bold('cshare scan')}):`);
-        for (const ch of s.changed) lines.push(`  ${c.yellow(ch.change.padEnd(9))} ${ch.from ? `${ch.from} -> ` : ''}${ch.path}`);
-      }
-      process.stdout.write(`${lines.join('\n')}\n`);
-    }
+    if (!this.jsonEnabled()) process.stdout.write(formatStatus(s, this.color));
     return s;
   }
 }

@@ -11,11 +11,11 @@
  * its removal) can make `status` list wrong changes, never lose or record one.
  */
 import { pendingChanges, statusChanges, type RecordedFiles, type StatusChange } from './pending.js';
-import { scanWorktree, type CachedStat, type FileKind } from './Scanner.js';
+import { scanWorktree, type CachedStat, type FileKind, type ScanResult, type ScanScope } from './Scanner.js';
 import type { WorktreeFs } from './ports.js';
+import { STATUS_VIEW_MAGIC as MAGIC, STATUS_VIEW_VERSION } from './statusViewFormat.js';
 
-/** Bumped on any change of the layout below; another version is not used. */
-export const STATUS_VIEW_VERSION = 2;
+export { STATUS_VIEW_VERSION };
 
 const KINDS: readonly FileKind[] = ['text', 'binary', 'symlink'];
 /** Numbers kept per stat cache entry: size, mtimeMs, ctimeMs, ino, mode. */
@@ -81,7 +81,6 @@ export class StatusViewBuilder {
   }
 }
 
-const MAGIC = 'cshare-status-view';
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
@@ -182,11 +181,14 @@ function statCacheOf(view: StatusView): Pick<ReadonlyMap<string, CachedStat>, 'g
   };
 }
 
-/** Scans the worktree against the view: the changes not yet recorded, and how many files are. */
+/**
+ * Scans the worktree against the view: the changes not yet recorded, how many files are, and
+ * the scan itself. With a `scope`, only the changes inside it (see `pendingChanges`).
+ */
 export function statusFromView(
   view: StatusView,
-  opts: { fs: WorktreeFs; textLimit?: number; home?: string; env?: Record<string, string | undefined> },
-): { files: number; changed: StatusChange[] } {
+  opts: { fs: WorktreeFs; textLimit?: number; home?: string; env?: Record<string, string | undefined>; scope?: ScanScope; now?: number; racyWindowMs?: number },
+): { files: number; changed: StatusChange[]; scan: ScanResult } {
   const scan = scanWorktree({ ...opts, statCache: statCacheOf(view) });
-  return { files: view.files.paths.length, changed: statusChanges(pendingChanges(recordedOf(view), scan)) };
+  return { files: view.files.paths.length, changed: statusChanges(pendingChanges(recordedOf(view), scan, opts.scope)), scan };
 }

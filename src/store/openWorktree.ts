@@ -7,11 +7,12 @@ import { NodeFs } from './fs/NodeFs.js';
 import { logger } from '../core/log.js';
 import { LevelStore } from './level/LevelStore.js';
 import { BlobPacks } from './fs/BlobPacks.js';
-import { findWorktreeRoot, PACKS_DIR, removeStatusView, STORE_DIR, statusViewPath, writeStatusView } from './statusViewFile.js';
+import { findWorktreeRoot, PACKS_DIR, STORE_DIR, statusViewPath } from './layout.js';
+import { removeStatusView, writeStatusView } from './statusViewFile.js';
 
 const log = logger('store');
 
-export { findWorktreeRoot, STORE_DIR } from './statusViewFile.js';
+export { findWorktreeRoot, STORE_DIR } from './layout.js';
 
 /** An open replica and what must be closed with it. */
 export interface OpenWorktree {

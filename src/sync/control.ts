@@ -27,6 +27,13 @@ export function controlSocketPath(root: string): string {
   return join(tmpdir(), `cshare-${createHash('sha1').update(root).digest('hex').slice(0, 16)}.sock`);
 }
 
+/** The control socket of a process serving the worktree at `root`, if there is one (it may be stale). */
+export function controlEndpoint(root: string): string | undefined {
+  const marker = join(root, '.cshare', 'control.path');
+  const path = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : controlSocketPath(root);
+  return existsSync(path) ? path : undefined;
+}
+
 /**
  * Serves the control socket while a sync process runs: one JSON request per line
  * (`{ id, cmd, args }`), one JSON reply per line (`{ id, ok, result }` or
@@ -107,9 +114,8 @@ function isAlive(path: string): Promise<boolean> {
  * runs (no socket, or nobody answers).
  */
 export async function callControl(root: string, cmd: ControlCommand, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<{ result: unknown } | undefined> {
-  const marker = join(root, '.cshare', 'control.path');
-  const path = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : controlSocketPath(root);
-  if (!existsSync(path)) return undefined;
+  const path = controlEndpoint(root);
+  if (path === undefined) return undefined;
   return new Promise((resolve, reject) => {
     const s = createConnection(path);
     let buf = '';

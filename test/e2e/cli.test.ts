@@ -5,6 +5,31 @@ import { cshare, cshareJson } from '../helpers/cli.js';
 import { git, tempDir, writeTree } from '../helpers/tmp.js';
 
 describe('cshare CLI', () => {
+  it('answers a plain status before loading the commands, exactly as the status command does', () => {
+    const root = tempDir();
+    git(root, ['init', '-q']);
+    writeTree(root, { 'a.txt': 'a\n', 'sub/b.txt': 'b\n' });
+    expect(cshareJson(root, ['scan']).code).toBe(0);
+    writeFileSync(join(root, 'a.txt'), 'changed\n');
+    writeTree(root, { 'sub/new.txt': 'new\n' });
+    // `-C` is not answered early: it goes through oclif and the status command.
+    for (const args of [['status'], ['status', '--json']]) {
+      const early = cshare(join(root, 'sub'), args, { DEBUG: 'cshare:status' });
+      const command = cshare(join(root, 'sub'), [...args, '-C', root], { DEBUG: 'cshare:status' });
+      expect(early.code).toBe(0);
+      expect(early.stderr).toContain('answered before loading the commands');
+      expect(command.stderr).not.toContain('answered before loading the commands');
+      expect(early.stdout).toBe(command.stdout);
+      expect(early.stdout).toContain('sub/new.txt');
+    }
+    // The second and later runs were answered by the status cache: still the same.
+    expect(cshareJson(root, ['status']).json.changed).toEqual([
+      { path: 'a.txt', change: 'modified' },
+      { path: 'sub/new.txt', change: 'created' },
+    ]);
+    expect(cshare(root, ['status', '--bogus']).code).not.toBe(0);
+  });
+
   it('files, scan, log, undo, redo and status work end to end in a git repo', () => {
     const root = tempDir();
     git(root, ['init', '-q']);

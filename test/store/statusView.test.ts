@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeStatusView, encodeStatusView, StatusViewBuilder, type StatusView } from '../../src/core/statusView.js';
 import { openWorktree } from '../../src/store/openWorktree.js';
-import { readStatusView, statusViewPath } from '../../src/store/statusViewFile.js';
+import { statusViewPath } from '../../src/store/layout.js';
+import { readStatusView } from '../../src/store/statusViewFile.js';
 import { statusOffline } from '../../src/statusOffline.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 
@@ -70,7 +71,7 @@ describe('status view', () => {
     writeFileSync(join(root, 'bin.dat'), new Uint8Array([9, 9, 9]));
     utimesSync(join(root, 'bin.dat'), new Date(2001, 1, 1), new Date(2001, 1, 1));
 
-    const fast = statusOffline(root, env);
+    const fast = await statusOffline(root, env);
     expect(fast).toBeDefined();
     expect(fast!.changed).toEqual([
       { path: 'bin.dat', change: 'modified' },
@@ -86,7 +87,7 @@ describe('status view', () => {
 
     // Recorded: the view is rewritten and reports a clean tree again.
     await scan(root);
-    const after = statusOffline(root, env)!;
+    const after = (await statusOffline(root, env))!;
     expect(after.changed).toEqual([]);
     expect(after.files).toBe(6);
     expect(after).toEqual({ ...(await statusFromStore(root)), storeBytes: after.storeBytes });
@@ -106,9 +107,9 @@ describe('status view', () => {
     await wt.replica.scan();
     // A process killed now (its store never closed) leaves no view behind to go stale.
     expect(existsSync(statusViewPath(root))).toBe(false);
-    expect(statusOffline(root, env)).toBeUndefined();
+    expect(await statusOffline(root, env)).toBeUndefined();
     await wt.close();
-    expect(statusOffline(root, env)!.changed).toEqual([]);
+    expect((await statusOffline(root, env))!.changed).toEqual([]);
   });
 
   it('is left to the next command by a process opened without it (share, join)', async () => {
@@ -119,7 +120,7 @@ describe('status view', () => {
     await wt.close();
     expect(existsSync(statusViewPath(root))).toBe(false);
     const slow = await statusFromStore(root);
-    expect(statusOffline(root, env)).toEqual({ ...slow, storeBytes: statusOffline(root, env)!.storeBytes });
+    expect(await statusOffline(root, env)).toEqual({ ...slow, storeBytes: (await statusOffline(root, env))!.storeBytes });
   });
 
   it('is not used when damaged, and the next close writes a good one', async () => {
@@ -127,14 +128,14 @@ describe('status view', () => {
     writeTree(root, { 'a.txt': 'a\n' });
     await scan(root);
     writeFileSync(statusViewPath(root), readFileSync(statusViewPath(root)).subarray(0, 100));
-    expect(statusOffline(root, env)).toBeUndefined();
+    expect(await statusOffline(root, env)).toBeUndefined();
     expect(existsSync(statusViewPath(root))).toBe(false);
     const slow = await statusFromStore(root);
-    expect(statusOffline(root, env)).toEqual({ ...slow, storeBytes: statusOffline(root, env)!.storeBytes });
+    expect(await statusOffline(root, env)).toEqual({ ...slow, storeBytes: (await statusOffline(root, env))!.storeBytes });
 
     // A damaged store is not hidden behind a good view: status opens it and reports it.
     writeFileSync(join(root, '.cshare/store/CURRENT'), 'garbage');
     expect(readStatusView(root)).toBeDefined();
-    expect(statusOffline(root, env)).toBeUndefined();
+    expect(await statusOffline(root, env)).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@ import * as nfs from 'node:fs';
 import { join } from 'node:path';
 import { CshareError } from '../../core/errors.js';
 import type { BlobPackStore } from '../../core/ports.js';
-import { storeDirBytes } from '../statusViewFile.js';
+import { storeDirBytes } from '../layout.js';
 import { errCode, ioError } from './ioError.js';
 
 /** A pack grows to about this size before the next one starts. */

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { Level } from 'level';
 import { CshareError } from '../../core/errors.js';
 import type { KvBatchOp, KvRange, KvStore } from '../../core/ports.js';
-import { storeDirBytes } from '../statusViewFile.js';
+import { storeDirBytes } from '../layout.js';
 
 /** Table files LevelDB keeps open (and mapped; it never keeps fewer than 74); see {@link LevelStore.open}. */
 const MAX_OPEN_TABLES = 74;

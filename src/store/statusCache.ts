@@ -1,0 +1,606 @@
+/**
+ * The status cache (`.cshare/status-cache`): what the last whole-tree `cshare status` of a
+ * worktree found, and enough of how it found it to tell with one `lstat` per file and per
+ * directory that nothing has changed since. Git keeps the same for `git status` in its index
+ * (stat data refreshed by every status) and its untracked cache (each directory's stat and
+ * entries, so an unchanged directory is not listed again).
+ *
+ * It holds:
+ *   - the key of the status view it was computed against (the view file's inode, size and
+ *     times: a new view is a new file) and of the environment that picks the git config and
+ *     excludes files (`HOME`, `XDG_CONFIG_HOME`, `GIT_CONFIG_GLOBAL`, the text limit);
+ *   - every file outside the tree the scan read (git config, excludes files, the git index)
+ *     and every ignore rule file it read, with their stat: any of them changed (or appeared)
+ *     and the cache is not used, since which paths are shared may have changed;
+ *   - each directory the walk listed, its stat and its entries (name and kind): while a
+ *     directory's mtime, ctime and inode are unchanged no entry was added, removed or
+ *     renamed in it, and with unchanged rules its shared files are the same;
+ *   - each shared file found, with its stat as the scan's stat cache entry;
+ *   - the answer: whether the tree matched what is recorded, and the changes if not.
+ *
+ * {@link checkStatusCache} compares it with the disk and returns the paths that may have
+ * changed: files whose stat differs or that are gone, and new or replaced entries in a
+ * directory whose stat changed. None: the cached answer holds. A few: only they need a scan.
+ * A directory or file modified within {@link RACY_WINDOW_MS} of the scan that wrote the cache
+ * is stored so that it never matches (ctime -1), as the stat cache does: a change in the
+ * same clock tick as the scan would not show in its stat.
+ *
+ * Layout: a u32 header length, the header (JSON), then nine sections, each on an 8-byte
+ * boundary: file paths (`\0`-joined), file stats (float64 x5: size, mtimeMs, ctimeMs, ino,
+ * mode), directory paths (the root is `''`), directory stats (float64 x4: mtimeMs, ctimeMs,
+ * ino, mode), entries per directory (u32), entry names (`\0`-joined, directory by
+ * directory), entry kinds (u8), input paths (absolute) and input stats (float64 x4: size,
+ * mtimeMs, ctimeMs, ino; all -1 for a file that was absent). Every count and length is
+ * checked; a cache that does not decode is not used, and the next whole-tree status writes
+ * it again. It is only ever read by `status`, which records nothing.
+ */
+import { closeSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync, type Dirent, type Stats } from 'node:fs';
+import { isMainThread, Worker } from 'node:worker_threads';
+import type { StatusChange } from '../core/pending.js';
+import type { DirEntry, FileStat, WorktreeFs } from '../core/ports.js';
+import type { ScannedFile } from '../core/Scanner.js';
+import { logger } from '../core/log.js';
+
+const log = logger('status-cache');
+
+/** Bumped on any change of the layout; another version is not used. */
+export const STATUS_CACHE_VERSION = 1;
+const MAGIC = 'cshare-status-cache';
+const SECTIONS = 9;
+const FILE_NUMS = 5;
+const DIR_NUMS = 4;
+const INPUT_NUMS = 4;
+/** The scanner's default racy window (not imported: this module must not load the scanner). */
+const RACY_WINDOW_MS = 3000;
+/** Below this many files one thread checks them all; above, a worker takes half. */
+export const WORKER_MIN_FILES = 20_000;
+
+const KINDS: readonly DirEntry['kind'][] = ['file', 'dir', 'symlink', 'other'];
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+const pad8 = (n: number): number => (n + 7) & ~7;
+const NO_THROW = { throwIfNoEntry: false } as const;
+
+/** One directory the walk listed. */
+export interface WalkedDir {
+  path: string;
+  entries: DirEntry[];
+}
+
+/** What a whole-tree status found, to be cached. */
+export interface StatusCacheContent {
+  viewKey: string;
+  envKey: string;
+  /** Did the tree match what is recorded? */
+  clean: boolean;
+  changes: StatusChange[];
+  files: readonly ScannedFile[];
+  dirs: readonly WalkedDir[];
+  /** Absolute paths of the files the scan read its rules and config from. */
+  inputs: readonly string[];
+  /** When the scan started (ms since the epoch): stats this recent are not trusted. */
+  scanStartMs: number;
+  /** How recent is too recent (default the scanner's, {@link RACY_WINDOW_MS}). */
+  racyWindowMs?: number;
+}
+
+/** The key of a file's version: a file replaced by rename has another inode. */
+export function fileKey(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
+/** The key of what picks the git config and excludes files, and of the text limit. */
+export function envKey(home: string | undefined, env: Record<string, string | undefined>, textLimit: number | undefined): string {
+  return JSON.stringify([home ?? null, env.XDG_CONFIG_HOME ?? null, env.GIT_CONFIG_GLOBAL ?? null, textLimit ?? null]);
+}
+
+/**
+ * A read-only view of a worktree that notes what a scan lists and reads: each directory's
+ * entries, and the files outside the tree and the rule files it reads.
+ */
+export class RecordingFs implements WorktreeFs {
+  readonly dirs: WalkedDir[] = [];
+  readonly inputs = new Set<string>();
+
+  constructor(private readonly inner: WorktreeFs) {}
+
+  get root(): string {
+    return this.inner.root;
+  }
+
+  readdir(rel: string): DirEntry[] | undefined {
+    const entries = this.inner.readdir(rel);
+    if (entries !== undefined) this.dirs.push({ path: rel, entries });
+    return entries;
+  }
+
+  lstat(rel: string): FileStat | undefined {
+    return this.inner.lstat(rel);
+  }
+
+  readFile(rel: string): Uint8Array | undefined {
+    const name = rel.slice(rel.lastIndexOf('/') + 1);
+    if (RULE_FILE_NAMES.has(name)) this.inputs.add(`${this.inner.root}/${rel}`);
+    return this.inner.readFile(rel);
+  }
+
+  readlink(rel: string): string | undefined {
+    return this.inner.readlink(rel);
+  }
+
+  readExternal(absPath: string): Uint8Array | undefined {
+    this.inputs.add(absPath);
+    return this.inner.readExternal(absPath);
+  }
+
+  writeFile(): void {
+    throw new Error('RecordingFs is read-only');
+  }
+
+  symlink(): void {
+    throw new Error('RecordingFs is read-only');
+  }
+
+  remove(): void {
+    throw new Error('RecordingFs is read-only');
+  }
+
+  chmod(): void {
+    throw new Error('RecordingFs is read-only');
+  }
+}
+
+/** Files read for the rules of the paths around them (what `ScanScope` also treats as such). */
+const RULE_FILE_NAMES = new Set(['.gitignore', '.cshareignore', '.cshareinclude']);
+
+function kindCode(kind: DirEntry['kind']): number {
+  return KINDS.indexOf(kind);
+}
+
+function direntKind(d: Dirent): number {
+  return d.isFile() ? 0 : d.isDirectory() ? 1 : d.isSymbolicLink() ? 2 : 3;
+}
+
+const abs = (root: string, rel: string): string => (rel === '' ? root : `${root}/${rel}`);
+
+/**
+ * `lstat` (or `stat`, following links, as the scan reads its inputs), undefined for a path
+ * that is not there, also below something that is no directory, or that cannot be looked at.
+ */
+function statOf(path: string, follow: boolean): Stats | undefined {
+  try {
+    return follow ? statSync(path, NO_THROW) : lstatSync(path, NO_THROW);
+  } catch (err) {
+    log('cannot stat %s: %s', path, (err as Error).message);
+    return undefined;
+  }
+}
+
+/**
+ * Encodes a cache, or returns undefined when there is nothing it could vouch for: an input
+ * changed while the scan ran (its stat is as recent as the scan).
+ */
+export function encodeStatusCache(root: string, c: StatusCacheContent): Uint8Array | undefined {
+  const racyLimit = c.scanStartMs - (c.racyWindowMs ?? RACY_WINDOW_MS);
+  const inputPaths = [...c.inputs];
+  const inputNums = new Float64Array(inputPaths.length * INPUT_NUMS).fill(-1);
+  for (let i = 0; i < inputPaths.length; i++) {
+    const st = statOf(inputPaths[i]!, true);
+    if (st === undefined) continue;
+    if (st.mtimeMs >= racyLimit || st.ctimeMs >= racyLimit) return undefined;
+    inputNums.set([st.size, st.mtimeMs, st.ctimeMs, st.ino], i * INPUT_NUMS);
+  }
+
+  const fileNums = new Float64Array(c.files.length * FILE_NUMS);
+  for (let i = 0; i < c.files.length; i++) {
+    const s = c.files[i]!.stat;
+    const o = i * FILE_NUMS;
+    fileNums[o] = s.size;
+    fileNums[o + 1] = s.mtimeMs;
+    fileNums[o + 2] = s.ctimeMs;
+    fileNums[o + 3] = s.ino;
+    fileNums[o + 4] = s.mode;
+  }
+
+  // Each directory's stat is taken now, after the walk listed it: a change since the listing
+  // makes it as recent as the scan, and such a directory is stored never to match.
+  const dirNums = new Float64Array(c.dirs.length * DIR_NUMS).fill(-1);
+  const counts = new Uint32Array(c.dirs.length);
+  const names: string[] = [];
+  const kinds: number[] = [];
+  for (let i = 0; i < c.dirs.length; i++) {
+    const d = c.dirs[i]!;
+    counts[i] = d.entries.length;
+    for (const e of d.entries) {
+      names.push(e.name);
+      kinds.push(kindCode(e.kind));
+    }
+    const st = statOf(abs(root, d.path), false);
+    if (st === undefined || !st.isDirectory()) continue;
+    const racy = st.mtimeMs >= racyLimit || st.ctimeMs >= racyLimit;
+    dirNums.set([st.mtimeMs, racy ? -1 : st.ctimeMs, st.ino, st.mode], i * DIR_NUMS);
+  }
+
+  const joined = (xs: readonly string[]): Uint8Array => enc.encode(xs.join('\0'));
+  const bytesOf = (a: Float64Array | Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const sections = [
+    joined(c.files.map((f) => f.path)),
+    bytesOf(fileNums),
+    joined(c.dirs.map((d) => d.path)),
+    bytesOf(dirNums),
+    bytesOf(counts),
+    joined(names),
+    Uint8Array.from(kinds),
+    joined(inputPaths),
+    bytesOf(inputNums),
+  ];
+  const header = enc.encode(
+    JSON.stringify({
+      magic: MAGIC,
+      version: STATUS_CACHE_VERSION,
+      view: c.viewKey,
+      env: c.envKey,
+      clean: c.clean,
+      changes: c.changes,
+      files: c.files.length,
+      dirs: c.dirs.length,
+      names: names.length,
+      inputs: inputPaths.length,
+      sections: sections.map((s) => s.byteLength),
+    }),
+  );
+  let size = pad8(4 + header.byteLength);
+  for (const s of sections) size += pad8(s.byteLength);
+  const out = new Uint8Array(size);
+  new DataView(out.buffer).setUint32(0, header.byteLength, true);
+  out.set(header, 4);
+  let off = pad8(4 + header.byteLength);
+  for (const s of sections) {
+    out.set(s, off);
+    off += pad8(s.byteLength);
+  }
+  return out;
+}
+
+/** A decoded cache; the file paths and entry names stay bytes until needed. */
+interface DecodedCache {
+  bytes: Uint8Array;
+  clean: boolean;
+  changes: StatusChange[];
+  files: number;
+  filePaths: Uint8Array;
+  fileNums: Float64Array;
+  dirPaths: string[];
+  dirNums: Float64Array;
+  counts: Uint32Array;
+  names: Uint8Array;
+  kinds: Uint8Array;
+  inputPaths: string[];
+  inputNums: Float64Array;
+}
+
+function splitNul(s: Uint8Array, n: number): string[] | undefined {
+  const xs = n === 0 ? [] : dec.decode(s).split('\0');
+  return xs.length === n ? xs : undefined;
+}
+
+/** Decodes the cache in `bytes` (on a buffer of its own, 8-byte aligned), or undefined. */
+export function decodeStatusCache(bytes: Uint8Array, viewKey: string, env: string): DecodedCache | undefined {
+  try {
+    if (bytes.byteLength < 4 || bytes.byteOffset % 8 !== 0) return undefined;
+    const headerLen = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+    if (4 + headerLen > bytes.byteLength) return undefined;
+    const h = JSON.parse(dec.decode(bytes.subarray(4, 4 + headerLen))) as Record<string, unknown>;
+    if (h.magic !== MAGIC || h.version !== STATUS_CACHE_VERSION || h.view !== viewKey || h.env !== env) return undefined;
+    const { files, dirs, names, inputs, sections, clean, changes } = h;
+    const counts = [files, dirs, names, inputs];
+    if (!counts.every((x) => Number.isSafeInteger(x) && (x as number) >= 0) || typeof clean !== 'boolean' || !Array.isArray(changes)) return undefined;
+    if (!Array.isArray(sections) || sections.length !== SECTIONS) return undefined;
+    const [nf, nd, nn, ni] = counts as number[];
+    let off = pad8(4 + headerLen);
+    const s: Uint8Array[] = [];
+    for (const len of sections) {
+      if (!Number.isSafeInteger(len) || len < 0 || off + len > bytes.byteLength) return undefined;
+      s.push(bytes.subarray(off, off + len));
+      off += pad8(len);
+    }
+    const f64 = (x: Uint8Array, n: number): Float64Array | undefined => (x.byteLength === n * 8 ? new Float64Array(x.buffer, x.byteOffset, n) : undefined);
+    const fileNums = f64(s[1]!, nf! * FILE_NUMS);
+    const dirPaths = splitNul(s[2]!, nd!);
+    const dirNums = f64(s[3]!, nd! * DIR_NUMS);
+    const dirCounts = s[4]!.byteLength === nd! * 4 ? new Uint32Array(s[4]!.buffer, s[4]!.byteOffset, nd!) : undefined;
+    const kinds = s[6]!.byteLength === nn! ? s[6]! : undefined;
+    const inputPaths = splitNul(s[7]!, ni!);
+    const inputNums = f64(s[8]!, ni! * INPUT_NUMS);
+    if (!fileNums || !dirPaths || !dirNums || !dirCounts || !kinds || !inputPaths || !inputNums) return undefined;
+    let total = 0;
+    for (const c of dirCounts) total += c;
+    if (total !== nn || kinds.some((k) => k >= KINDS.length)) return undefined;
+    // Paths of files are split later, half by each thread; a count that disagrees fails then.
+    return {
+      bytes,
+      clean,
+      changes: changes as StatusChange[],
+      files: nf!,
+      filePaths: s[0]!,
+      fileNums,
+      dirPaths,
+      dirNums,
+      counts: dirCounts,
+      names: s[5]!,
+      kinds,
+      inputPaths,
+      inputNums,
+    };
+  } catch (err) {
+    log('status cache not used: %s', (err as Error).message);
+    return undefined;
+  }
+}
+
+/** Files per chunk of the check; threads take chunks until none is left. */
+const CHUNK = 512;
+
+/**
+ * The check of the files, shared by threads: each takes the next chunk (`next[0]`), reads
+ * its paths (`\0`-joined in `paths`; chunk k runs from byte `starts[k]` to `starts[k + 1] - 1`),
+ * `lstat`s `prefix` + each path and compares with its cached stats, setting `codes[i]` to 0
+ * (unchanged) or 1 (changed or gone), then marks the chunk done. False when a chunk holds
+ * another number of paths than it should (a damaged cache). Source text, so that a worker
+ * runs the very same code as the main thread.
+ */
+const CHECK_SOURCE = `function checkChunks(fs, prefix, paths, starts, next, nums, codes, done) {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const opts = { throwIfNoEntry: false };
+  const total = codes.length;
+  const chunks = starts.length - 1;
+  for (let k = Atomics.add(next, 0, 1); k < chunks; k = Atomics.add(next, 0, 1)) {
+    const names = decoder.decode(paths.subarray(starts[k], starts[k + 1] - 1)).split('\\0');
+    const first = k * ${CHUNK};
+    if (names.length !== Math.min(${CHUNK}, total - first)) return false;
+    for (let j = 0; j < names.length; j++) {
+      const i = first + j;
+      const o = i * ${FILE_NUMS};
+      let st;
+      try {
+        st = fs.lstatSync(prefix + names[j], opts);
+      } catch {
+        st = undefined; // a parent that is no directory now (ENOTDIR), or unreadable: a suspect
+      }
+      codes[i] = st !== undefined && st.size === nums[o] && st.mtimeMs === nums[o + 1] && st.ctimeMs === nums[o + 2] && st.ino === nums[o + 3] && st.mode === nums[o + 4] ? 0 : 1;
+    }
+    Atomics.store(done, k, 1);
+  }
+  return true;
+}`;
+
+const WORKER_SOURCE = `${CHECK_SOURCE}
+const { parentPort, workerData: w } = require('node:worker_threads');
+parentPort.postMessage(checkChunks(require('node:fs'), w.prefix, new Uint8Array(w.buffer, w.pathsOffset, w.pathsLength), w.starts, w.next, new Float64Array(w.buffer, w.numsOffset, w.numsLength), w.codes, w.done));`;
+
+type CheckChunks = (fs: Pick<typeof import('node:fs'), 'lstatSync'>, prefix: string, paths: Uint8Array, starts: Int32Array, next: Int32Array, nums: Float64Array, codes: Uint8Array, done: Uint8Array) => boolean;
+const checkChunks = new Function(`return ${CHECK_SOURCE}`)() as CheckChunks;
+
+/**
+ * Where each chunk's paths start in the `\0`-joined list, and where the list ends (+1), or
+ * undefined when the list does not hold `n` paths.
+ */
+function chunkStarts(paths: Uint8Array, n: number): Int32Array | undefined {
+  const chunks = Math.ceil(n / CHUNK);
+  const starts = new Int32Array(new SharedArrayBuffer((chunks + 1) * 4));
+  let i = 0;
+  for (let k = 1; k < chunks; k++) {
+    for (let j = 0; j < CHUNK; j++) {
+      i = paths.indexOf(0, i) + 1;
+      if (i === 0) return undefined;
+    }
+    starts[k] = i;
+  }
+  starts[chunks] = paths.byteLength + 1;
+  return starts;
+}
+
+/** The check on a worker; resolves when it has stopped taking chunks (false if it failed). */
+function startWorker(data: Record<string, unknown>): { stopped: Promise<boolean>; terminate(): void } {
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
+  } catch (err) {
+    log('no worker for the status check: %s', (err as Error).message);
+    return { stopped: Promise.resolve(false), terminate: () => {} };
+  }
+  const stopped = new Promise<boolean>((resolve) => {
+    worker.once('message', (ok: unknown) => resolve(ok === true));
+    worker.once('error', (err) => {
+      log('status check worker failed: %s', err.message);
+      resolve(false);
+    });
+    worker.once('exit', () => resolve(false));
+  });
+  return { stopped, terminate: () => void worker.terminate() };
+}
+
+/**
+ * Checks every cached file, on this thread and (for many files) a worker. A worker still
+ * starting when this thread has done every chunk is stopped; chunks a failed worker left
+ * undone are done here. False when the cache is damaged.
+ */
+async function checkFiles(root: string, cache: DecodedCache, workerMinFiles: number): Promise<Uint8Array | undefined> {
+  const n = cache.files;
+  const codes = new Uint8Array(new SharedArrayBuffer(n));
+  const starts = chunkStarts(cache.filePaths, n);
+  if (starts === undefined) return undefined;
+  const chunks = starts.length - 1;
+  const next = new Int32Array(new SharedArrayBuffer(4));
+  const done = new Uint8Array(new SharedArrayBuffer(chunks));
+  // Paths relative to the root when this thread can make it the working directory (workers
+  // share it): an `lstat` of an absolute path costs more, and two threads walking the same
+  // leading directories slow each other down.
+  const cwd = process.cwd();
+  let prefix = `${root}/`;
+  if (isMainThread) {
+    try {
+      if (cwd !== root) process.chdir(root);
+      prefix = '';
+    } catch (err) {
+      log('checking by absolute paths: %s', (err as Error).message);
+    }
+  }
+  try {
+    const worker =
+      n >= workerMinFiles
+        ? startWorker({ prefix, buffer: cache.bytes.buffer, pathsOffset: cache.filePaths.byteOffset, pathsLength: cache.filePaths.byteLength, starts, next, numsOffset: cache.fileNums.byteOffset, numsLength: cache.fileNums.length, codes, done })
+        : undefined;
+    const fs = { lstatSync };
+    let ok = checkChunks(fs, prefix, cache.filePaths, starts, next, cache.fileNums, codes, done);
+    if (worker) {
+      if (ok && done.every((d) => d === 1)) worker.terminate();
+      else if (!(await worker.stopped)) {
+        // Chunks the worker took and did not finish: done here, from a fresh counter.
+        for (let k = 0; k < chunks && ok; k++) {
+          if (Atomics.load(done, k) === 1) continue;
+          const one = new Int32Array(new SharedArrayBuffer(4));
+          ok = checkChunks(fs, prefix, cache.filePaths, starts.subarray(k, k + 2), one, cache.fileNums, codes.subarray(k * CHUNK), done.subarray(k, k + 1));
+        }
+      }
+    }
+    return ok ? codes : undefined;
+  } finally {
+    if (prefix === '' && cwd !== root) process.chdir(cwd);
+  }
+}
+
+/** The outcome of {@link checkStatusCache}. */
+export interface CacheCheck {
+  /** Did the cached scan match what is recorded? */
+  clean: boolean;
+  /** The cached answer, which holds for every path not in `suspects`. */
+  changes: StatusChange[];
+  /** Paths that may have changed since (relative; a directory stands for all under it). */
+  suspects: string[];
+}
+
+/**
+ * Reads the status cache at `path` and checks it against the worktree at `root`. Undefined
+ * when there is no cache for this view and environment, or an input (git config, excludes
+ * file, git index, rule file) has changed: then only a whole-tree scan can tell.
+ */
+export async function checkStatusCache(opts: { root: string; path: string; viewKey: string; envKey: string; workerMinFiles?: number }): Promise<CacheCheck | undefined> {
+  const { root } = opts;
+  const bytes = readShared(opts.path);
+  if (bytes === undefined) return undefined;
+  const cache = decodeStatusCache(bytes, opts.viewKey, opts.envKey);
+  if (cache === undefined) return undefined;
+
+  for (let i = 0; i < cache.inputPaths.length; i++) {
+    const st = statOf(cache.inputPaths[i]!, true);
+    const o = i * INPUT_NUMS;
+    const n = cache.inputNums;
+    const same = st === undefined ? n[o] === -1 : st.size === n[o] && st.mtimeMs === n[o + 1] && st.ctimeMs === n[o + 2] && st.ino === n[o + 3];
+    if (!same) {
+      log('status cache not used: %s changed', cache.inputPaths[i]);
+      return undefined;
+    }
+  }
+
+  const suspects: string[] = [];
+  if (!checkDirs(root, cache, suspects)) return undefined;
+
+  const codes = await checkFiles(root, cache, opts.workerMinFiles ?? WORKER_MIN_FILES);
+  if (codes === undefined) return undefined; // the path list does not hold the files the header counts
+  if (codes.includes(1)) {
+    const paths = dec.decode(cache.filePaths).split('\0');
+    for (let i = 0; i < codes.length; i++) if (codes[i] === 1) suspects.push(paths[i]!);
+  }
+  return { clean: cache.clean, changes: cache.changes, suspects };
+}
+
+/**
+ * Directories: one whose stat changed is listed again, and its entries that are new or of
+ * another kind are suspects. An entry that went is found by the check of the files (a
+ * shared file) or does not matter (an ignored one). False when the root itself is gone.
+ */
+function checkDirs(root: string, cache: DecodedCache, suspects: string[]): boolean {
+  let names: string[] | undefined;
+  let start = 0;
+  for (let i = 0; i < cache.dirPaths.length; i++) {
+    const path = cache.dirPaths[i]!;
+    const count = cache.counts[i]!;
+    const from = start;
+    start += count;
+    const st = statOf(abs(root, path), false);
+    const o = i * DIR_NUMS;
+    const d = cache.dirNums;
+    if (st === undefined || !st.isDirectory()) {
+      if (path === '') return false;
+      suspects.push(path);
+      continue;
+    }
+    if (st.mtimeMs === d[o] && st.ctimeMs === d[o + 1] && st.ino === d[o + 2] && st.mode === d[o + 3]) continue;
+    names ??= splitNul(cache.names, cache.kinds.length);
+    if (names === undefined) return false;
+    const before = new Map<string, number>();
+    for (let j = from; j < from + count; j++) before.set(names[j]!, cache.kinds[j]!);
+    let now: Dirent[];
+    try {
+      now = readdirSync(abs(root, path), { withFileTypes: true });
+    } catch (err) {
+      log('cannot list %s: %s', path, (err as Error).message);
+      if (path === '') return false;
+      suspects.push(path);
+      continue;
+    }
+    for (const e of now) {
+      if (before.get(e.name) !== direntKind(e)) suspects.push(path === '' ? e.name : `${path}/${e.name}`);
+    }
+  }
+  return true;
+}
+
+/** The file's bytes on an 8-byte aligned buffer a worker can share, or undefined if absent. */
+function readShared(path: string): Uint8Array | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log('cannot open the status cache: %s', (err as Error).message);
+    return undefined;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const bytes = new Uint8Array(new SharedArrayBuffer(size));
+    for (let off = 0; off < size; ) {
+      const n = readSync(fd, bytes, off, size - off, off);
+      if (n === 0) return undefined; // cut short while read
+      off += n;
+    }
+    return bytes;
+  } catch (err) {
+    log('cannot read the status cache: %s', (err as Error).message);
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes the cache (temp file, flush, rename: a cache torn by a crash could vouch for a tree
+ * it does not describe). Failing to write it only costs the next status its speed.
+ */
+export function writeStatusCache(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    // A cache: status answered already, the next one scans the whole tree again.
+    log('cannot write the status cache: %s', (err as Error).message);
+    rmSync(tmp, { force: true });
+  }
+}
