@@ -5,7 +5,7 @@ import type { StatusChange } from './core/pending.js';
 import type { ReplicaStatus } from './core/Replica.js';
 import { NodeFs } from './store/fs/NodeFs.js';
 import { levelDir, PACKS_DIR, readStatusViewHeader, statusCachePath, STORE_DIR, storeDirBytes, storeLooksIntact } from './store/layout.js';
-import { checkStatusCache, encodeStatusCache, envKey, RecordingFs, writeStatusCache } from './store/statusCache.js';
+import { cachedDirsOf, cachedFilesOf, checkStatusCache, encodeStatusCache, envKey, mergeStatusCache, RecordingFs, writeStatusCache } from './store/statusCache.js';
 
 /** Options of {@link statusOffline}; for tests. */
 export interface StatusOfflineOptions {
@@ -23,9 +23,9 @@ export interface StatusOfflineOptions {
  * is no usable view (then the store is opened, and its close writes one).
  *
  * First from the status cache (see `store/statusCache.ts`): when nothing changed since the
- * last whole-tree status, one `lstat` per file and directory tells, and the scanner is not
- * even loaded; when a few paths did, only they are scanned. Else the whole tree is scanned
- * against the view, and the cache written for the next time.
+ * last status, one `lstat` per file and directory tells, and the scanner is not even loaded;
+ * when a few paths did, only they are scanned. Else the whole tree is scanned against the
+ * view. Either scan brings the cache up to date for the next time.
  */
 export async function statusOffline(root: string, env: NodeJS.ProcessEnv = process.env, opts: StatusOfflineOptions = {}): Promise<ReplicaStatus | undefined> {
   const storeDir = levelDir(root);
@@ -52,7 +52,7 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
     opts.onAnswer?.('cache');
   } else {
     // Loaded only now: the scanner and the view's decoder are most of what `status` loads.
-    const [{ statusFromView }, { ScanScope }, { readStatusViewKeyed }] = await Promise.all([
+    const [{ statusFromView }, { ScanScope, SCOPE_MAX_PATHS }, { readStatusViewKeyed }] = await Promise.all([
       import('./core/statusView.js'),
       import('./core/Scanner.js'),
       import('./store/statusViewFile.js'),
@@ -61,23 +61,27 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
     if (!read) return undefined;
     const { view, key } = read;
     replicaId = view.replicaId;
-    // A few suspects of a tree that matched what is recorded: the rest still does. Not when
+    // A few suspects: they, and the paths of the changes the cache lists (a file created now
+    // may be a rename of one it lists as deleted), are all that can have changed. Not when
     // `.git` appeared (the repository's rules now apply) or the view changed since the check.
-    const scope = check?.clean && key === header.key && !check.suspects.includes('.git') ? ScanScope.ofChanges(check.suspects) : undefined;
-    if (scope) {
-      ({ files, changed } = statusFromView(view, { fs, home, env, scope, racyWindowMs: opts.racyWindowMs }));
-      opts.onAnswer?.('scoped');
-    } else {
-      const recording = new RecordingFs(fs);
-      const now = Date.now();
-      const r = statusFromView(view, { fs: recording, home, env, now, racyWindowMs: opts.racyWindowMs });
-      ({ files, changed } = r);
-      opts.onAnswer?.('scan');
-      // Unreadable paths are neither changes nor files: a cache would not know to look again.
-      if (r.scan.errors.length === 0) {
-        const bytes = encodeStatusCache(fs.root, { viewKey: key, envKey: cacheEnv, clean: changed.length === 0, changes: changed, files: r.scan.files, dirs: recording.dirs, inputs: [...recording.inputs], scanStartMs: now, racyWindowMs: opts.racyWindowMs });
-        if (bytes) writeStatusCache(cachePath, bytes);
-      }
+    let scope: InstanceType<typeof ScanScope> | undefined;
+    if (check !== undefined && key === header.key && !check.suspects.includes('.git') && ScanScope.ofChanges(check.suspects) !== undefined) {
+      const paths = [...check.suspects, ...check.changes.flatMap((c) => (c.from === undefined ? [c.path] : [c.path, c.from]))];
+      if (paths.length <= SCOPE_MAX_PATHS) scope = new ScanScope(paths);
+    }
+    const recording = new RecordingFs(fs);
+    const now = Date.now();
+    const r = statusFromView(view, { fs: recording, home, env, now, racyWindowMs: opts.racyWindowMs, scope });
+    ({ files, changed } = r);
+    opts.onAnswer?.(scope ? 'scoped' : 'scan');
+    // Unreadable paths are neither changes nor files: a cache would not know to look again.
+    if (r.scan.errors.length === 0) {
+      const head = { viewKey: key, envKey: cacheEnv, clean: changed.length === 0, changes: changed, scanStartMs: now, racyWindowMs: opts.racyWindowMs };
+      const bytes =
+        scope && check
+          ? mergeStatusCache(fs.root, check.cache, { covers: (p) => scope.covers(p), files: r.scan.files, listed: recording.dirs, inputs: recording.inputs, oldInputs: check.cache.inputPaths }, head)
+          : encodeStatusCache(fs.root, { ...head, files: cachedFilesOf(r.scan.files), dirs: cachedDirsOf(recording.dirs), inputs: [...recording.inputs] });
+      if (bytes) writeStatusCache(cachePath, bytes);
     }
   }
   return {

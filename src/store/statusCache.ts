@@ -67,21 +67,46 @@ export interface WalkedDir {
   entries: DirEntry[];
 }
 
-/** What a whole-tree status found, to be cached. */
+/** A directory as cached: its entries' names and kind codes (see `KINDS`). */
+export interface CachedDir {
+  path: string;
+  names: readonly string[];
+  kinds: ArrayLike<number>;
+  /** mtimeMs, ctimeMs, ino, mode, kept with entries listed earlier; else taken when encoding. */
+  stat?: ArrayLike<number>;
+}
+
+/** What a status found, to be cached. */
 export interface StatusCacheContent {
   viewKey: string;
   envKey: string;
   /** Did the tree match what is recorded? */
   clean: boolean;
   changes: StatusChange[];
-  files: readonly ScannedFile[];
-  dirs: readonly WalkedDir[];
+  /** The shared files and their stat cache entries ({@link FILE_NUMS} numbers each). */
+  files: { paths: readonly string[]; nums: ArrayLike<number> };
+  dirs: readonly CachedDir[];
   /** Absolute paths of the files the scan read its rules and config from. */
   inputs: readonly string[];
   /** When the scan started (ms since the epoch): stats this recent are not trusted. */
   scanStartMs: number;
   /** How recent is too recent (default the scanner's, {@link RACY_WINDOW_MS}). */
   racyWindowMs?: number;
+}
+
+/** The cache's form of a scan's files. */
+export function cachedFilesOf(files: readonly ScannedFile[]): StatusCacheContent['files'] {
+  const nums = new Float64Array(files.length * FILE_NUMS);
+  for (let i = 0; i < files.length; i++) {
+    const s = files[i]!.stat;
+    nums.set([s.size, s.mtimeMs, s.ctimeMs, s.ino, s.mode], i * FILE_NUMS);
+  }
+  return { paths: files.map((f) => f.path), nums };
+}
+
+/** The cache's form of the directories a walk listed. */
+export function cachedDirsOf(dirs: readonly WalkedDir[]): CachedDir[] {
+  return dirs.map((d) => ({ path: d.path, names: d.entries.map((e) => e.name), kinds: d.entries.map((e) => kindCode(e.kind)) }));
 }
 
 /** The key of a file's version: a file replaced by rename has another inode. */
@@ -191,29 +216,27 @@ export function encodeStatusCache(root: string, c: StatusCacheContent): Uint8Arr
     inputNums.set([st.size, st.mtimeMs, st.ctimeMs, st.ino], i * INPUT_NUMS);
   }
 
-  const fileNums = new Float64Array(c.files.length * FILE_NUMS);
-  for (let i = 0; i < c.files.length; i++) {
-    const s = c.files[i]!.stat;
-    const o = i * FILE_NUMS;
-    fileNums[o] = s.size;
-    fileNums[o + 1] = s.mtimeMs;
-    fileNums[o + 2] = s.ctimeMs;
-    fileNums[o + 3] = s.ino;
-    fileNums[o + 4] = s.mode;
-  }
+  const nf = c.files.paths.length;
+  if (c.files.nums.length !== nf * FILE_NUMS) throw new Error('status cache: file stats do not match the paths');
+  const fileNums = Float64Array.from(c.files.nums);
 
-  // Each directory's stat is taken now, after the walk listed it: a change since the listing
-  // makes it as recent as the scan, and such a directory is stored never to match.
+  // A directory's stat is taken now, after the walk listed it, unless it was kept with its
+  // entries: a change since the listing makes it as recent as the scan, and such a directory
+  // is stored never to match.
   const dirNums = new Float64Array(c.dirs.length * DIR_NUMS).fill(-1);
   const counts = new Uint32Array(c.dirs.length);
   const names: string[] = [];
   const kinds: number[] = [];
   for (let i = 0; i < c.dirs.length; i++) {
     const d = c.dirs[i]!;
-    counts[i] = d.entries.length;
-    for (const e of d.entries) {
-      names.push(e.name);
-      kinds.push(kindCode(e.kind));
+    counts[i] = d.names.length;
+    for (let j = 0; j < d.names.length; j++) {
+      names.push(d.names[j]!);
+      kinds.push(d.kinds[j]!);
+    }
+    if (d.stat !== undefined) {
+      dirNums.set(Array.from(d.stat), i * DIR_NUMS);
+      continue;
     }
     const st = statOf(abs(root, d.path), false);
     if (st === undefined || !st.isDirectory()) continue;
@@ -224,7 +247,7 @@ export function encodeStatusCache(root: string, c: StatusCacheContent): Uint8Arr
   const joined = (xs: readonly string[]): Uint8Array => enc.encode(xs.join('\0'));
   const bytesOf = (a: Float64Array | Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const sections = [
-    joined(c.files.map((f) => f.path)),
+    joined(c.files.paths),
     bytesOf(fileNums),
     joined(c.dirs.map((d) => d.path)),
     bytesOf(dirNums),
@@ -242,7 +265,7 @@ export function encodeStatusCache(root: string, c: StatusCacheContent): Uint8Arr
       env: c.envKey,
       clean: c.clean,
       changes: c.changes,
-      files: c.files.length,
+      files: nf,
       dirs: c.dirs.length,
       names: names.length,
       inputs: inputPaths.length,
@@ -263,7 +286,7 @@ export function encodeStatusCache(root: string, c: StatusCacheContent): Uint8Arr
 }
 
 /** A decoded cache; the file paths and entry names stay bytes until needed. */
-interface DecodedCache {
+export interface DecodedCache {
   bytes: Uint8Array;
   clean: boolean;
   changes: StatusChange[];
@@ -478,6 +501,8 @@ export interface CacheCheck {
   changes: StatusChange[];
   /** Paths that may have changed since (relative; a directory stands for all under it). */
   suspects: string[];
+  /** The cache itself, to be brought up to date after a scan of the suspects. */
+  cache: DecodedCache;
 }
 
 /**
@@ -512,7 +537,7 @@ export async function checkStatusCache(opts: { root: string; path: string; viewK
     const paths = dec.decode(cache.filePaths).split('\0');
     for (let i = 0; i < codes.length; i++) if (codes[i] === 1) suspects.push(paths[i]!);
   }
-  return { clean: cache.clean, changes: cache.changes, suspects };
+  return { clean: cache.clean, changes: cache.changes, suspects, cache };
 }
 
 /**
@@ -581,6 +606,47 @@ function readShared(path: string): Uint8Array | undefined {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The cache brought up to date by a scan of part of the tree (what `covers` says is in it),
+ * as `git status` refreshes the stat data in git's index: the files and directories outside
+ * the part kept as they were (they were just checked), those inside it as the scan found and
+ * listed them, and directories the walk listed on its way to the part as listed now. The
+ * answer given (`head`) must be the whole tree's.
+ */
+export function mergeStatusCache(
+  root: string,
+  old: DecodedCache,
+  scanned: { covers(path: string): boolean; files: readonly ScannedFile[]; listed: readonly WalkedDir[]; inputs: Iterable<string>; oldInputs: readonly string[] },
+  head: Omit<StatusCacheContent, 'files' | 'dirs' | 'inputs'>,
+): Uint8Array | undefined {
+  const oldPaths = splitNul(old.filePaths, old.files);
+  const oldNames = splitNul(old.names, old.kinds.length);
+  if (oldPaths === undefined || oldNames === undefined) return undefined;
+  const paths: string[] = [];
+  const nums: number[] = [];
+  for (let i = 0; i < oldPaths.length; i++) {
+    if (scanned.covers(oldPaths[i]!)) continue;
+    paths.push(oldPaths[i]!);
+    for (let k = 0; k < FILE_NUMS; k++) nums.push(old.fileNums[i * FILE_NUMS + k]!);
+  }
+  const fresh = cachedFilesOf(scanned.files);
+  paths.push(...fresh.paths);
+  for (let k = 0; k < fresh.nums.length; k++) nums.push(fresh.nums[k]!);
+
+  const listed = new Set(scanned.listed.map((d) => d.path));
+  const dirs: CachedDir[] = [];
+  for (let i = 0, start = 0; i < old.dirPaths.length; i++) {
+    const path = old.dirPaths[i]!;
+    const count = old.counts[i]!;
+    if (!listed.has(path) && !scanned.covers(path)) {
+      dirs.push({ path, names: oldNames.slice(start, start + count), kinds: old.kinds.subarray(start, start + count), stat: old.dirNums.subarray(i * DIR_NUMS, (i + 1) * DIR_NUMS) });
+    }
+    start += count;
+  }
+  dirs.push(...cachedDirsOf(scanned.listed));
+  return encodeStatusCache(root, { ...head, files: { paths, nums }, dirs, inputs: [...new Set([...scanned.oldInputs, ...scanned.inputs])] });
 }
 
 /**
