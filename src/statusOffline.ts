@@ -5,7 +5,9 @@ import type { StatusChange } from './core/pending.js';
 import type { ReplicaStatus } from './core/Replica.js';
 import { NodeFs } from './store/fs/NodeFs.js';
 import { levelDir, PACKS_DIR, readStatusViewHeader, statusCachePath, STORE_DIR, storeDirBytes, storeLooksIntact } from './store/layout.js';
-import { cachedDirsOf, cachedFilesOf, checkStatusCache, encodeStatusCache, envKey, mergeStatusCache, RecordingFs, writeStatusCache } from './store/statusCache.js';
+import { RecordingFs } from './store/fs/RecordingFs.js';
+import { cachedDirsOf, cachedFilesOf, encodeStatusCache, envKey, mergeStatusCache, writeStatusCache } from './store/statusCache.js';
+import { checkStatusCache } from './store/statusCacheCheck.js';
 
 /** Options of {@link statusOffline}; for tests. */
 export interface StatusOfflineOptions {
