@@ -28,6 +28,8 @@ export interface RunSyncOptions {
   /** Opens a connection and says hello; called again after every disconnect. */
   connect: (signal: AbortSignal) => Promise<{ conn: RpcConnection; access: Access }>;
   onEvent: (event: SessionEvent) => void;
+  /** Called once, after the first catch-up and before the upload (and its scan) begins. */
+  onCaughtUp?: () => Promise<void> | void;
   /** Called once, after the first catch-up and upload. */
   onInSync?: (session: SyncSession) => Promise<void> | void;
   /** Stop after the first catch-up and upload. */
@@ -72,24 +74,12 @@ export class SyncLoop {
   }
 
   /**
-   * Starts watching the worktree: each burst of file events is recorded and uploaded. Called
-   * before the process announces that it is in sync, then one extra pass picks up anything
-   * saved between the last scan and the watch (not awaited: it queues behind the running
-   * upload). Returns the function that stops the watcher.
-   */
-  async watch(root: string): Promise<() => Promise<void>> {
-    const watcher = await this.watchHeld(root);
-    watcher.release();
-    void this.localChange().catch((err: unknown) => this.reportWatchError(err));
-    return () => watcher.close();
-  }
-
-  /**
-   * Starts watching before the first scan, reporting nothing until `release()` (a sharer
-   * calls it once sharing has begun): then one pass records what was saved since the watch
-   * began, and only if something was. A sharer of a big tree does not rescan it all after
-   * its upload to find out that nothing changed (at 100,000 files that rescan was the peak
-   * of its memory).
+   * Starts watching the worktree before the first scan, reporting nothing until `release()`
+   * (a sharer calls it once sharing has begun, a joiner once in sync): then what was saved
+   * since the watch began is recorded as one burst, and only if something was; after that
+   * each burst of file events is recorded and uploaded. A big tree is not rescanned after
+   * the upload to find out that nothing changed (at 100,000 files that rescan was the peak
+   * of a sharer's memory).
    */
   async watchHeld(root: string): Promise<WorktreeWatch> {
     return watchWorktree({ root, onChange: (paths) => this.localChange(relativePaths(root, paths)), onError: (err) => this.reportWatchError(err), signal: this.opts.signal, held: true });
@@ -116,6 +106,7 @@ export class SyncLoop {
         const session = new SyncSession({ ...this.opts, conn, access: c.access, signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan });
         setStep('catch-up');
         await session.catchUp();
+        if (first) await this.opts.onCaughtUp?.();
         this.session = session;
         // Subscribed before the upload, so that a joiner waiting for a file still in its
         // queue gets it next (`need`); other events apply after the upload, in order.
