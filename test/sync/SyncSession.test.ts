@@ -111,6 +111,32 @@ describe('sync sessions through the relay service', () => {
     expect(bob.state.relaySeq).toBeGreaterThan(bobState.relaySeq);
   });
 
+  it("a catch-up skips the replica's own changes (a sharer's first one after its upload lists them all) and applies the others", async () => {
+    const relay = new RelayHarness();
+    const alice = await side(relay, 'sharer', 'alice');
+    writeTree(alice.root, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}.txt`, `file ${i}\n`])));
+    await alice.session.push();
+    const bob = await side(relay, 'joiner', 'bob');
+    await bob.session.catchUp();
+    writeFileSync(join(bob.root, 'f3.txt'), 'bob was here\n');
+    await bob.session.push();
+    // As a sharer's first live catch-up after its upload: from before its own changes.
+    alice.state.relaySeq = 0;
+    const origins: string[] = [];
+    const apply = alice.replica.applyChanges.bind(alice.replica);
+    alice.replica.applyChanges = (changes, origin, ...rest) => {
+      origins.push(origin.replica);
+      return apply(changes, origin, ...rest);
+    };
+    const before = alice.state.relaySeq;
+    const applied = await alice.session.catchUp();
+    expect(applied.map((c) => `${c.kind} ${c.path}`)).toEqual(['edit f3.txt']);
+    // Only bob's change was handed to the replica: none of alice's own 30 creates.
+    expect(origins).toEqual([bob.replica.identity.replicaId]);
+    expect(alice.state.relaySeq).toBeGreaterThan(before);
+    expect(read(alice.root, 'f3.txt')).toBe('bob was here\n');
+  });
+
   it('after one small offline edit on a long history, uploads about the size of the edit', async () => {
     const relay = new RelayHarness();
     const events: { bytes: number }[] = [];
