@@ -234,8 +234,10 @@ export class SyncSession {
       // The files the user is working on go first (design step 3); the manifest follows them,
       // then `opts.afterManifest` (the join code is printed), then the rest.
       // Finding them reads the whole stat cache (100,000 entries in a big tree): only worth it
-      // for the first upload (whose order decides when the code is printed) or a big one.
-      const ordered = opts.afterManifest !== undefined || changes.blobs.length + changes.files.length > WINDOW;
+      // for the first upload (whose order decides when the code is printed) or a big one, and
+      // only when there is content to order (a joiner's first push mostly has none).
+      const content = changes.blobs.length + changes.files.length;
+      const ordered = (opts.afterManifest !== undefined && content > 1) || content > WINDOW;
       const recent = ordered ? await replica.recentFileIds(RECENT_MS) : new Set<string>();
       const first = (fileId: string | undefined) => fileId !== undefined && recent.has(fileId);
       // Steps 1–2: offer the content about to go up; the relay answers which it lacks (and

@@ -137,6 +137,26 @@ describe('sync sessions through the relay service', () => {
     expect(read(alice.root, 'f3.txt')).toBe('bob was here\n');
   });
 
+  it('orders a first upload by the files being worked on, and reads nothing for it when there is nothing to order', async () => {
+    const relay = new RelayHarness();
+    const alice = await side(relay, 'sharer', 'alice');
+    writeTree(alice.root, { 'a.txt': 'a\n', 'b.bin': new Uint8Array([0, 1, 2, 3]), 'c.txt': 'c\n' });
+    const reads: string[] = [];
+    const aliceRecent = alice.replica.recentFileIds.bind(alice.replica);
+    alice.replica.recentFileIds = (ms) => (reads.push('alice'), aliceRecent(ms));
+    let announced = 0;
+    await alice.session.push({ afterManifest: () => void announced++ });
+    expect(reads).toEqual(['alice']);
+    const bob = await side(relay, 'joiner', 'bob');
+    await bob.session.catchUp();
+    const recent = bob.replica.recentFileIds.bind(bob.replica);
+    bob.replica.recentFileIds = (ms) => (reads.push('bob'), recent(ms));
+    // A joiner's first push after its catch-up: nothing of its own to upload.
+    await bob.session.push({ afterManifest: () => void announced++ });
+    expect(reads).toEqual(['alice']);
+    expect(announced).toBe(2);
+  });
+
   it('after one small offline edit on a long history, uploads about the size of the edit', async () => {
     const relay = new RelayHarness();
     const events: { bytes: number }[] = [];
