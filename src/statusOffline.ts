@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { gitAuthorName } from './core/gitConfig.js';
 import type { StatusChange } from './core/pending.js';
 import type { ReplicaStatus } from './core/Replica.js';
+import type { ScanScope } from './core/Scanner.js';
 import { NodeFs } from './store/fs/NodeFs.js';
 import { levelDir, PACKS_DIR, readStatusViewHeader, statusCachePath, STORE_DIR, storeDirBytes, storeLooksIntact } from './store/layout.js';
 import { RecordingFs } from './store/fs/RecordingFs.js';
@@ -66,7 +67,7 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
     // A few suspects: they, and the paths of the changes the cache lists (a file created now
     // may be a rename of one it lists as deleted), are all that can have changed. Not when
     // `.git` appeared (the repository's rules now apply) or the view changed since the check.
-    let scope: InstanceType<typeof ScanScope> | undefined;
+    let scope: ScanScope | undefined;
     if (check !== undefined && key === header.key && !check.suspects.includes('.git') && ScanScope.ofChanges(check.suspects) !== undefined) {
       const paths = [...check.suspects, ...check.changes.flatMap((c) => (c.from === undefined ? [c.path] : [c.path, c.from]))];
       if (paths.length <= SCOPE_MAX_PATHS) scope = new ScanScope(paths);

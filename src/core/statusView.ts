@@ -13,6 +13,7 @@
 import { pendingChanges, statusChanges, type RecordedFiles, type StatusChange } from './pending.js';
 import { scanWorktree, type CachedStat, type FileKind, type ScanResult, type ScanScope } from './Scanner.js';
 import type { WorktreeFs } from './ports.js';
+import { bytesOf, decodeSectioned, encodeSectioned, float64Section, joinedSection, splitSection } from './sectionedFile.js';
 import { STATUS_VIEW_MAGIC as MAGIC, STATUS_VIEW_VERSION } from './statusViewFormat.js';
 
 export { STATUS_VIEW_VERSION };
@@ -81,79 +82,41 @@ export class StatusViewBuilder {
   }
 }
 
-const enc = new TextEncoder();
-const dec = new TextDecoder('utf-8', { fatal: true });
 
-/** Pads to 8 bytes, so every float64 section can be viewed in place. */
-const pad8 = (n: number): number => (n + 7) & ~7;
-
-/**
- * Layout: a u32 header length, the header (JSON: magic, version, replicaId, counts, section
- * lengths), then the sections, each starting on an 8-byte boundary.
- */
+/** Layout: see `sectionedFile.ts`; the header holds magic, version, replicaId and counts. */
 export function encodeStatusView(view: StatusView): Uint8Array {
-  const joined = (xs: string[]): Uint8Array => enc.encode(xs.join('\0'));
-  const bytesOf = (a: Float64Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const sections = [
-    joined(view.files.paths),
-    joined(view.files.fileIds),
-    joined(view.files.digests),
+    joinedSection(view.files.paths),
+    joinedSection(view.files.fileIds),
+    joinedSection(view.files.digests),
     view.files.kinds,
     bytesOf(view.files.modes),
-    joined(view.stats.paths),
-    joined(view.stats.digests),
+    joinedSection(view.stats.paths),
+    joinedSection(view.stats.digests),
     view.stats.kinds,
     bytesOf(view.stats.nums),
   ];
-  const header = enc.encode(
-    JSON.stringify({ magic: MAGIC, version: STATUS_VIEW_VERSION, replicaId: view.replicaId, files: view.files.paths.length, stats: view.stats.paths.length, sections: sections.map((s) => s.byteLength) }),
-  );
-  let size = pad8(4 + header.byteLength);
-  for (const s of sections) size += pad8(s.byteLength);
-  const out = new Uint8Array(size);
-  new DataView(out.buffer).setUint32(0, header.byteLength, true);
-  out.set(header, 4);
-  let off = pad8(4 + header.byteLength);
-  for (const s of sections) {
-    out.set(s, off);
-    off += pad8(s.byteLength);
-  }
-  return out;
+  return encodeSectioned({ magic: MAGIC, version: STATUS_VIEW_VERSION, replicaId: view.replicaId, files: view.files.paths.length, stats: view.stats.paths.length }, sections);
 }
 
 /** The view in `bytes`, or undefined when it is damaged or of another version (then unused). */
 export function decodeStatusView(bytes: Uint8Array): StatusView | undefined {
-  try {
-    // A copy on an aligned buffer of its own, so float64 sections can be viewed in place.
-    const buf = new Uint8Array(bytes);
-    const headerLen = new DataView(buf.buffer).getUint32(0, true);
-    const h = JSON.parse(dec.decode(buf.subarray(4, 4 + headerLen))) as { magic?: unknown; version?: unknown; replicaId?: unknown; files?: unknown; stats?: unknown; sections?: unknown };
-    if (h.magic !== MAGIC || h.version !== STATUS_VIEW_VERSION || typeof h.replicaId !== 'string') return undefined;
-    const nf = h.files;
-    const ns = h.stats;
-    const lens = h.sections;
-    if (!Number.isSafeInteger(nf) || !Number.isSafeInteger(ns) || !Array.isArray(lens) || lens.length !== 9) return undefined;
-    let off = pad8(4 + headerLen);
-    const sections: Uint8Array[] = [];
-    for (const len of lens) {
-      if (!Number.isSafeInteger(len) || len < 0 || off + len > buf.byteLength) return undefined;
-      sections.push(buf.subarray(off, off + len));
-      off += pad8(len);
-    }
-    const strings = (s: Uint8Array, n: number): string[] | undefined => {
-      const xs = n === 0 ? [] : dec.decode(s).split('\0');
-      return xs.length === n ? xs : undefined;
-    };
-    const f64 = (s: Uint8Array, n: number): Float64Array | undefined => (s.byteLength === n * 8 ? new Float64Array(s.buffer, s.byteOffset, n) : undefined);
-    const kinds = (s: Uint8Array, n: number): Uint8Array | undefined => (s.byteLength === n && s.every((k) => k < KINDS.length) ? s : undefined);
-    const [fp, fi, fd, fk, fm, sp, sd, sk, sn] = sections as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
-    const files = { paths: strings(fp, nf as number), fileIds: strings(fi, nf as number), digests: strings(fd, nf as number), kinds: kinds(fk, nf as number), modes: f64(fm, nf as number) };
-    const stats = { paths: strings(sp, ns as number), digests: strings(sd, ns as number), kinds: kinds(sk, ns as number), nums: f64(sn, (ns as number) * STAT_NUMS) };
-    if (Object.values(files).some((x) => x === undefined) || Object.values(stats).some((x) => x === undefined)) return undefined;
-    return { replicaId: h.replicaId, files: files as StatusView['files'], stats: stats as StatusView['stats'] };
-  } catch {
-    return undefined; // not JSON, not UTF-8, cut short: unusable
-  }
+  // A copy on an aligned buffer of its own, so float64 sections can be viewed in place.
+  const read = decodeSectioned(new Uint8Array(bytes), 9);
+  if (!read) return undefined;
+  const h = read.header;
+  const nf = h.files;
+  const ns = h.stats;
+  if (h.magic !== MAGIC || h.version !== STATUS_VIEW_VERSION || typeof h.replicaId !== 'string') return undefined;
+  if (!Number.isSafeInteger(nf) || !Number.isSafeInteger(ns)) return undefined;
+  const kinds = (s: Uint8Array, n: number): Uint8Array | undefined => (s.byteLength === n && s.every((k) => k < KINDS.length) ? s : undefined);
+  const [fp, fi, fd, fk, fm, sp, sd, sk, sn] = read.sections as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  const n = nf as number;
+  const m = ns as number;
+  const files = { paths: splitSection(fp, n), fileIds: splitSection(fi, n), digests: splitSection(fd, n), kinds: kinds(fk, n), modes: float64Section(fm, n) };
+  const stats = { paths: splitSection(sp, m), digests: splitSection(sd, m), kinds: kinds(sk, m), nums: float64Section(sn, m * STAT_NUMS) };
+  if (Object.values(files).some((x) => x === undefined) || Object.values(stats).some((x) => x === undefined)) return undefined;
+  return { replicaId: h.replicaId, files: files as StatusView['files'], stats: stats as StatusView['stats'] };
 }
 
 /** The view's live files, for {@link pendingChanges}. */

@@ -36,6 +36,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { logger } from '../core/log.js';
+import { bytesOf, decodeSectioned, encodeSectioned, float64Section, joinedSection, splitSection } from '../core/sectionedFile.js';
 import type { StatusChange } from '../core/pending.js';
 import type { DirEntry } from '../core/ports.js';
 import type { ScannedFile } from '../core/Scanner.js';
@@ -54,9 +55,6 @@ export const INPUT_NUMS = 4;
 /** The scanner's default racy window (not imported: this module must not load the scanner). */
 const RACY_WINDOW_MS = 3000;
 const KINDS: readonly DirEntry['kind'][] = ['file', 'dir', 'symlink', 'other'];
-const enc = new TextEncoder();
-const dec = new TextDecoder('utf-8', { fatal: true });
-const pad8 = (n: number): number => (n + 7) & ~7;
 const NO_THROW = { throwIfNoEntry: false } as const;
 
 /** A directory as cached: its entries' names and kind codes (see `KINDS`). */
@@ -175,45 +173,21 @@ export function encodeStatusCache(root: string, c: StatusCacheContent): Uint8Arr
     dirNums.set([st.mtimeMs, racy ? -1 : st.ctimeMs, st.ino, st.mode], i * DIR_NUMS);
   }
 
-  const joined = (xs: readonly string[]): Uint8Array => enc.encode(xs.join('\0'));
-  const bytesOf = (a: Float64Array | Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const sections = [
-    joined(c.files.paths),
+    joinedSection(c.files.paths),
     bytesOf(fileNums),
-    joined(c.dirs.map((d) => d.path)),
+    joinedSection(c.dirs.map((d) => d.path)),
     bytesOf(dirNums),
     bytesOf(counts),
-    joined(names),
+    joinedSection(names),
     Uint8Array.from(kinds),
-    joined(inputPaths),
+    joinedSection(inputPaths),
     bytesOf(inputNums),
   ];
-  const header = enc.encode(
-    JSON.stringify({
-      magic: MAGIC,
-      version: STATUS_CACHE_VERSION,
-      view: c.viewKey,
-      env: c.envKey,
-      clean: c.clean,
-      changes: c.changes,
-      files: nf,
-      dirs: c.dirs.length,
-      names: names.length,
-      inputs: inputPaths.length,
-      sections: sections.map((s) => s.byteLength),
-    }),
+  return encodeSectioned(
+    { magic: MAGIC, version: STATUS_CACHE_VERSION, view: c.viewKey, env: c.envKey, clean: c.clean, changes: c.changes, files: nf, dirs: c.dirs.length, names: names.length, inputs: inputPaths.length },
+    sections,
   );
-  let size = pad8(4 + header.byteLength);
-  for (const s of sections) size += pad8(s.byteLength);
-  const out = new Uint8Array(size);
-  new DataView(out.buffer).setUint32(0, header.byteLength, true);
-  out.set(header, 4);
-  let off = pad8(4 + header.byteLength);
-  for (const s of sections) {
-    out.set(s, off);
-    off += pad8(s.byteLength);
-  }
-  return out;
 }
 
 /** A decoded cache; the file paths and entry names stay bytes until needed. */
@@ -233,64 +207,30 @@ export interface DecodedCache {
   inputNums: Float64Array;
 }
 
-/** The `n` strings of a `\0`-joined section, or undefined if it holds another number. */
-export function splitNul(s: Uint8Array, n: number): string[] | undefined {
-  const xs = n === 0 ? [] : dec.decode(s).split('\0');
-  return xs.length === n ? xs : undefined;
-}
-
 /** Decodes the cache in `bytes` (on a buffer of its own, 8-byte aligned), or undefined. */
 export function decodeStatusCache(bytes: Uint8Array, viewKey: string, env: string): DecodedCache | undefined {
-  try {
-    if (bytes.byteLength < 4 || bytes.byteOffset % 8 !== 0) return undefined;
-    const headerLen = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
-    if (4 + headerLen > bytes.byteLength) return undefined;
-    const h = JSON.parse(dec.decode(bytes.subarray(4, 4 + headerLen))) as Record<string, unknown>;
-    if (h.magic !== MAGIC || h.version !== STATUS_CACHE_VERSION || h.view !== viewKey || h.env !== env) return undefined;
-    const { files, dirs, names, inputs, sections, clean, changes } = h;
-    const counts = [files, dirs, names, inputs];
-    if (!counts.every((x) => Number.isSafeInteger(x) && (x as number) >= 0) || typeof clean !== 'boolean' || !Array.isArray(changes)) return undefined;
-    if (!Array.isArray(sections) || sections.length !== SECTIONS) return undefined;
-    const [nf, nd, nn, ni] = counts as number[];
-    let off = pad8(4 + headerLen);
-    const s: Uint8Array[] = [];
-    for (const len of sections) {
-      if (!Number.isSafeInteger(len) || len < 0 || off + len > bytes.byteLength) return undefined;
-      s.push(bytes.subarray(off, off + len));
-      off += pad8(len);
-    }
-    const f64 = (x: Uint8Array, n: number): Float64Array | undefined => (x.byteLength === n * 8 ? new Float64Array(x.buffer, x.byteOffset, n) : undefined);
-    const fileNums = f64(s[1]!, nf! * FILE_NUMS);
-    const dirPaths = splitNul(s[2]!, nd!);
-    const dirNums = f64(s[3]!, nd! * DIR_NUMS);
-    const dirCounts = s[4]!.byteLength === nd! * 4 ? new Uint32Array(s[4]!.buffer, s[4]!.byteOffset, nd!) : undefined;
-    const kinds = s[6]!.byteLength === nn! ? s[6]! : undefined;
-    const inputPaths = splitNul(s[7]!, ni!);
-    const inputNums = f64(s[8]!, ni! * INPUT_NUMS);
-    if (!fileNums || !dirPaths || !dirNums || !dirCounts || !kinds || !inputPaths || !inputNums) return undefined;
-    let total = 0;
-    for (const c of dirCounts) total += c;
-    if (total !== nn || kinds.some((k) => k >= KINDS.length)) return undefined;
-    // Paths of files are split later, half by each thread; a count that disagrees fails then.
-    return {
-      bytes,
-      clean,
-      changes: changes as StatusChange[],
-      files: nf!,
-      filePaths: s[0]!,
-      fileNums,
-      dirPaths,
-      dirNums,
-      counts: dirCounts,
-      names: s[5]!,
-      kinds,
-      inputPaths,
-      inputNums,
-    };
-  } catch (err) {
-    log('status cache not used: %s', (err as Error).message);
-    return undefined;
-  }
+  const read = decodeSectioned(bytes, SECTIONS);
+  if (!read) return undefined;
+  const h = read.header;
+  if (h.magic !== MAGIC || h.version !== STATUS_CACHE_VERSION || h.view !== viewKey || h.env !== env) return undefined;
+  const { files, dirs, names, inputs, clean, changes } = h;
+  const counts = [files, dirs, names, inputs];
+  if (!counts.every((x) => Number.isSafeInteger(x) && (x as number) >= 0) || typeof clean !== 'boolean' || !Array.isArray(changes)) return undefined;
+  const [nf, nd, nn, ni] = counts as number[];
+  const s = read.sections;
+  const fileNums = float64Section(s[1]!, nf! * FILE_NUMS);
+  const dirPaths = splitSection(s[2]!, nd!);
+  const dirNums = float64Section(s[3]!, nd! * DIR_NUMS);
+  const dirCounts = s[4]!.byteLength === nd! * 4 ? new Uint32Array(s[4]!.buffer, s[4]!.byteOffset, nd!) : undefined;
+  const kinds = s[6]!.byteLength === nn! ? s[6]! : undefined;
+  const inputPaths = splitSection(s[7]!, ni!);
+  const inputNums = float64Section(s[8]!, ni! * INPUT_NUMS);
+  if (!fileNums || !dirPaths || !dirNums || !dirCounts || !kinds || !inputPaths || !inputNums) return undefined;
+  let total = 0;
+  for (const c of dirCounts) total += c;
+  if (total !== nn || kinds.some((k) => k >= KINDS.length)) return undefined;
+  // The file paths are split later, chunk by chunk; a chunk that holds another count fails then.
+  return { bytes, clean, changes: changes as StatusChange[], files: nf!, filePaths: s[0]!, fileNums, dirPaths, dirNums, counts: dirCounts, names: s[5]!, kinds, inputPaths, inputNums };
 }
 
 /** The cache file's bytes on an 8-byte aligned buffer a worker can share, or undefined if absent. */
@@ -332,8 +272,8 @@ export function mergeStatusCache(
   scanned: { covers(path: string): boolean; files: readonly ScannedFile[]; listed: readonly WalkedDir[]; inputs: Iterable<string>; oldInputs: readonly string[] },
   head: Omit<StatusCacheContent, 'files' | 'dirs' | 'inputs'>,
 ): Uint8Array | undefined {
-  const oldPaths = splitNul(old.filePaths, old.files);
-  const oldNames = splitNul(old.names, old.kinds.length);
+  const oldPaths = splitSection(old.filePaths, old.files);
+  const oldNames = splitSection(old.names, old.kinds.length);
   if (oldPaths === undefined || oldNames === undefined) return undefined;
   const paths: string[] = [];
   const nums: number[] = [];

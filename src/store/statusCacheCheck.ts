@@ -7,10 +7,10 @@ import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import { isMainThread, Worker } from 'node:worker_threads';
 import { logger } from '../core/log.js';
 import type { StatusChange } from '../core/pending.js';
-import { abs, decodeStatusCache, DIR_NUMS, FILE_NUMS, INPUT_NUMS, readStatusCacheBytes, splitNul, statOf, type DecodedCache } from './statusCache.js';
+import { splitSection } from '../core/sectionedFile.js';
+import { abs, decodeStatusCache, DIR_NUMS, FILE_NUMS, INPUT_NUMS, readStatusCacheBytes, statOf, type DecodedCache } from './statusCache.js';
 
 const log = logger('status-cache');
-const dec = new TextDecoder('utf-8', { fatal: true });
 
 /** Below this many files one thread checks them all; above, a worker shares the chunks. */
 export const WORKER_MIN_FILES = 20_000;
@@ -192,7 +192,7 @@ export async function checkStatusCache(opts: { root: string; path: string; viewK
   const codes = await checkFiles(root, cache, opts.workerMinFiles ?? WORKER_MIN_FILES);
   if (codes === undefined) return undefined; // the path list does not hold the files the header counts
   if (codes.includes(1)) {
-    const paths = dec.decode(cache.filePaths).split('\0');
+    const paths = splitSection(cache.filePaths, cache.files) ?? [];
     for (let i = 0; i < codes.length; i++) if (codes[i] === 1) suspects.push(paths[i]!);
   }
   return { clean: cache.clean, changes: cache.changes, suspects, cache };
@@ -220,7 +220,7 @@ function checkDirs(root: string, cache: DecodedCache, suspects: string[]): boole
       continue;
     }
     if (st.mtimeMs === d[o] && st.ctimeMs === d[o + 1] && st.ino === d[o + 2] && st.mode === d[o + 3]) continue;
-    names ??= splitNul(cache.names, cache.kinds.length);
+    names ??= splitSection(cache.names, cache.kinds.length);
     if (names === undefined) return false;
     const before = new Map<string, number>();
     for (let j = from; j < from + count; j++) before.set(names[j]!, cache.kinds[j]!);
