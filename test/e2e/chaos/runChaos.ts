@@ -165,7 +165,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     if (reasons.length > 0) throw fail(reasons);
 
     const errorEvents: Record<string, number> = {};
-    for (const role of ROLES) for (const l of c.lines(role)) if (l.event === 'error') errorEvents[String(l.code)] = (errorEvents[String(l.code)] ?? 0) + 1;
+    // What the errors other than dropped connections said (each message once, a few at most).
+    const said = new Set<string>();
+    for (const role of ROLES) {
+      for (const l of c.lines(role)) {
+        if (l.event !== 'error') continue;
+        errorEvents[String(l.code)] = (errorEvents[String(l.code)] ?? 0) + 1;
+        if (l.code !== 'CONNECTION_CLOSED' && said.size < 5) said.add(`${role} ${String(l.code)}: ${String(l.message)}`);
+      }
+    }
     const s = driver.counts;
     const killTotal = Object.values(kills).reduce((a, b) => a + b, 0);
     const summary = [
@@ -175,6 +183,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       `  converged ${(convergeMs / 1000).toFixed(1)} s after the faults stopped`,
       `  markers: ${checks.markers}, acknowledged ${checks.acknowledged} (all present, none twice); recorded but not acknowledged ${checks.recordedNotAcked}; overwritten by a remote change before any scan saw them ${checks.overwrittenBeforeRecorded}`,
       `  error events: ${JSON.stringify(errorEvents)}; exit codes on SIGTERM: ${JSON.stringify(exitCodes)}`,
+      ...[...said].map((m) => `    ${m}`),
       ...unclean.map((u) => `  ${u}`),
     ].join('\n');
     return { seed: opts.seed, base, saves: { ...s }, kills, confirmRefusals: c.confirmRefusals, convergeMs, checks, errorEvents, exitCodes, summary };
