@@ -3,11 +3,15 @@
  * before it knows whether it must load anything: nothing here loads LevelDB, Yjs or the
  * scanner.
  */
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CshareError } from '../core/errors.js';
 import { STATUS_VIEW_MAGIC, STATUS_VIEW_VERSION } from '../core/statusViewFormat.js';
-import { fileKey } from './statusCache.js';
+
+/** The key of a file's version: a file replaced by rename has another inode. */
+export function fileKey(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
 
 /** Where a worktree's store lives inside it. */
 export const STORE_DIR = '.cshare';
@@ -106,4 +110,26 @@ export function storeDirBytes(dir: string): number {
     }
   }
   return total;
+}
+
+/**
+ * Writes a cache file whole: a temp file beside it, flushed, then renamed over it, so a crash
+ * leaves the old file or the new one, never a torn one that could vouch for the wrong tree.
+ * The temp file is removed if anything fails, and the error thrown.
+ */
+export function writeFileReplacing(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }

@@ -34,13 +34,14 @@
  * checked; a cache that does not decode is not used, and the next whole-tree status writes
  * it again. It is only ever read by `status`, which records nothing.
  */
-import { closeSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { logger } from '../core/log.js';
 import { bytesOf, decodeSectioned, encodeSectioned, float64Section, joinedSection, splitSection } from '../core/sectionedFile.js';
 import type { StatusChange } from '../core/pending.js';
 import type { DirEntry } from '../core/ports.js';
 import type { ScannedFile } from '../core/Scanner.js';
 import type { WalkedDir } from './fs/RecordingFs.js';
+import { writeFileReplacing } from './layout.js';
 
 const log = logger('status-cache');
 
@@ -99,16 +100,10 @@ export function cachedDirsOf(dirs: readonly WalkedDir[]): CachedDir[] {
   return dirs.map((d) => ({ path: d.path, names: d.entries.map((e) => e.name), kinds: d.entries.map((e) => kindCode(e.kind)) }));
 }
 
-/** The key of a file's version: a file replaced by rename has another inode. */
-export function fileKey(st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-}
-
 /** The key of what picks the git config and excludes files, and of the text limit. */
 export function envKey(home: string | undefined, env: Record<string, string | undefined>, textLimit: number | undefined): string {
   return JSON.stringify([home ?? null, env.XDG_CONFIG_HOME ?? null, env.GIT_CONFIG_GLOBAL ?? null, textLimit ?? null]);
 }
-
 
 function kindCode(kind: DirEntry['kind']): number {
   return KINDS.indexOf(kind);
@@ -300,24 +295,12 @@ export function mergeStatusCache(
   return encodeStatusCache(root, { ...head, files: { paths, nums }, dirs, inputs: [...new Set([...scanned.oldInputs, ...scanned.inputs])] });
 }
 
-/**
- * Writes the cache (temp file, flush, rename: a cache torn by a crash could vouch for a tree
- * it does not describe). Failing to write it only costs the next status its speed.
- */
+/** Writes the cache (see `writeFileReplacing`); failing to only costs the next status its speed. */
 export function writeStatusCache(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
   try {
-    const fd = openSync(tmp, 'w', 0o644);
-    try {
-      for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeFileReplacing(path, bytes);
   } catch (err) {
     // A cache: status answered already, the next one scans the whole tree again.
     log('cannot write the status cache: %s', (err as Error).message);
-    rmSync(tmp, { force: true });
   }
 }

@@ -1,9 +1,8 @@
 /** Reading and writing the status view (`.cshare/status-view`, see `core/statusView.ts`). */
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { CshareError } from '../core/errors.js';
 import { decodeStatusView, encodeStatusView, type StatusView } from '../core/statusView.js';
-import { statusViewPath } from './layout.js';
-import { fileKey } from './statusCache.js';
+import { fileKey, statusViewPath, writeFileReplacing } from './layout.js';
 
 /**
  * The worktree's status view, or undefined when there is none that can be used. One that
@@ -50,18 +49,5 @@ export function removeStatusView(root: string): void {
 
 /** Writes the view (temp file, flush, rename). */
 export function writeStatusView(root: string, view: StatusView): void {
-  const path = statusViewPath(root);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    const bytes = encodeStatusView(view);
-    for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  writeFileReplacing(statusViewPath(root), encodeStatusView(view));
 }
