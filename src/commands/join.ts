@@ -69,5 +69,9 @@ export function formatEvent(e: Exclude<JoinEvent, { type: 'joined' }>, c: ChalkI
       return `${c.bold(e.name ?? e.replicaId)} left\n`;
     case 'error':
       return `${c.red('error')}: ${e.message}\n`;
+    case 'merged':
+      return `${c.yellow('merged')} ${e.message}\n`;
+    case 'kept':
+      return `${c.yellow('kept')} ${e.message}\n`;
   }
 }

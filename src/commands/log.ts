@@ -15,6 +15,8 @@ export interface LogEntryJson {
   inserted: number;
   deleted: number;
   reverts?: number;
+  /** A save merged from the version it was made from: that version's change id and time, and why. */
+  merge?: { base: number; baseTime: string; reason: NonNullable<OpEntry['merge']>['reason'] };
   patch?: OpEntry['patch'];
 }
 
@@ -41,7 +43,7 @@ export default class Log extends BaseCommand {
   private format(op: OpEntry, patch: boolean): string {
     const c = this.color;
     const lines = [
-      `${c.yellow(`change ${op.seq}`)} ${c.bold(op.kind)}${op.reverts ? ` (reverts ${op.reverts})` : ''}`,
+      `${c.yellow(`change ${op.seq}`)} ${c.bold(op.kind)}${op.reverts ? ` (reverts ${op.reverts})` : ''}${op.merge ? ` (merge: a save made from change ${op.merge.baseSeq}, merged with what changed since)` : ''}`,
       `Author: ${op.author} (${op.replica})`,
       `Date:   ${new Date(op.time).toString()}`,
       `    ${op.from ? `${op.from} -> ` : ''}${op.path}  ${c.green(`+${op.inserted}`)} ${c.red(`-${op.deleted}`)}`,
@@ -66,6 +68,7 @@ function toJson(op: OpEntry, patch: boolean): LogEntryJson {
   };
   if (op.from) out.from = op.from;
   if (op.reverts) out.reverts = op.reverts;
+  if (op.merge) out.merge = { base: op.merge.baseSeq, baseTime: new Date(op.merge.baseTime).toISOString(), reason: op.merge.reason };
   if (patch && op.patch) out.patch = op.patch;
   return out;
 }

@@ -27,6 +27,12 @@ export interface OwnChange {
   deleted: number;
   /** Undoes this change (for an undo, this is the redo record). */
   record: UndoRecord;
+  /**
+   * For a save merged from an earlier version ({@link FileDoc.applyFromBase}): the doc state
+   * whose text is exactly what was saved (its base plus this change, without what others did
+   * meanwhile), when it can be told. An editor that goes on from that buffer saves from it.
+   */
+  savedVersion?: Uint8Array;
 }
 
 /** Name of the one shared type in every file doc. */
@@ -280,6 +286,162 @@ export class FileDoc {
     }
   }
 
+  /**
+   * The state the text is in now, kept to merge a later save made from it ({@link applyFromBase}):
+   * a Yjs snapshot (state vector and delete set). Docs keep deleted items (`gc: false`), so the
+   * text of any earlier snapshot can be told and positions in it mapped to the text now.
+   */
+  version(): Uint8Array {
+    return Y.encodeSnapshot(Y.snapshot(this.doc));
+  }
+
+  /** The text as it was at `version` (from {@link version}), or undefined if this doc cannot tell. */
+  textAt(version: Uint8Array): string | undefined {
+    const snap = decodeVersion(version);
+    return snap && this.textAtSnapshot(snap);
+  }
+
+  /**
+   * Records a save made from an earlier text of this file (`version`, see {@link version}): the
+   * diff from that text to `next`, placed where those characters are now. Characters others
+   * inserted since stay, text others deleted since stays deleted, and the save's own inserts
+   * land beside the characters they followed in its base. This is what lets a save from an
+   * editor's stale buffer, or one that landed while a remote change was being written, merge
+   * instead of reverting the collaborator's edit. Null if the save changed nothing of its base;
+   * undefined if this doc cannot tell the text at `version` (then diff against {@link text}).
+   */
+  applyFromBase(version: Uint8Array, next: string): OwnChange | null | undefined {
+    const snap = decodeVersion(version);
+    const baseText = snap && this.textAtSnapshot(snap);
+    if (snap === undefined || baseText === undefined) return undefined;
+    if (baseText === this.text) return this.setText(next);
+    const ops = diffToOps(baseText, next);
+    if (ops.length === 0) return null;
+    const edits = toBaseEdits(ops);
+    const actions = this.mapEdits(snap, edits);
+    const before = this.text;
+    let captured: { update: Uint8Array; record: UndoRecord } | undefined;
+    const ytext = this.ytext;
+    if (actions.length > 0) {
+      captured = this.capture(() => {
+        for (const a of actions) {
+          if (a.del > 0) ytext.delete(a.at, a.del);
+          else ytext.insert(a.at, a.ins);
+        }
+      });
+    }
+    this.stale = true;
+    this.near = undefined;
+    if (!captured) return null;
+    const after = this.text;
+    const visible = diffToOps(before, after);
+    const savedVersion = this.versionOfSave(snap, captured.record, next);
+    return { update: captured.update, ops: visible, ...opsStats(visible), record: captured.record, ...(savedVersion ? { savedVersion } : {}) };
+  }
+
+  /**
+   * The snapshot of `base` plus one change of this replica: the base's state vector with this
+   * client's clock moved past the change, and the base's deletions plus the change's, plus this
+   * client's items between the base and the change (not in that buffer). Checked: undefined
+   * unless its text is exactly `saved`.
+   */
+  private versionOfSave(base: Y.Snapshot, record: UndoRecord, saved: string): Uint8Array | undefined {
+    try {
+      const client = this.doc.clientID;
+      const sv = new Map(base.sv);
+      const from = base.sv.get(client) ?? 0;
+      const start = record.insertions[0]?.[1] ?? Y.getState(this.doc.store, client);
+      const end = Y.getState(this.doc.store, client);
+      sv.set(client, end);
+      const ranges = [...fromDeleteSet(base.ds), ...record.deletions];
+      if (start > from) ranges.push([client, from, start - from]);
+      const snap = Y.createSnapshot(this.toDeleteSet(ranges, 'version'), sv);
+      return this.textAtSnapshot(snap) === saved ? Y.encodeSnapshot(snap) : undefined;
+    } catch (err) {
+      log('no version for a merged save of %s: %s', this.fileId, (err as Error).message);
+      return undefined;
+    }
+  }
+
+  /**
+   * The text visible at `snap`. Yjs's `toDelta` with a snapshot first splits the items that
+   * the snapshot's boundaries cut (a structural change that makes no update), so afterwards
+   * every item is wholly visible or wholly hidden at `snap`, which {@link mapEdits} relies on.
+   */
+  private textAtSnapshot(snap: Y.Snapshot): string | undefined {
+    let out = '';
+    try {
+      for (const d of this.ytext.toDelta(snap) as { insert?: unknown }[]) {
+        if (typeof d.insert !== 'string') return undefined;
+        out += d.insert;
+      }
+    } catch (err) {
+      log('cannot read %s at a version: %s', this.fileId, (err as Error).message);
+      return undefined;
+    }
+    return out;
+  }
+
+  /**
+   * Maps edits in the coordinates of the text at `snap` to edits of the text now, in the order
+   * to apply them (each position still valid after the ones before): deletes only of characters
+   * that were in the base and are still here, inserts after the base character they followed.
+   */
+  private mapEdits(snap: Y.Snapshot, edits: BaseEdit[]): { at: number; del: number; ins: string }[] {
+    const n = edits.length;
+    const insAt = new Array<number>(n).fill(0);
+    const dels: [number, number][] = [];
+    let ai = 0;
+    while (ai < n && edits[ai]!.p === 0) ai++; // inserts at the very start go to index 0
+    let di = 0;
+    let b = 0; // base characters passed
+    let c = 0; // current characters passed
+    for (let item = this.ytext._start; item !== null; item = item.right as Y.Item | null) {
+      if (!item.countable || !(item.content instanceof Y.ContentString)) continue;
+      const len = item.length;
+      const inBase = item.id.clock < (snap.sv.get(item.id.client) ?? 0) && !Y.isDeleted(snap.ds, item.id);
+      const alive = !item.deleted;
+      if (inBase) {
+        const end = b + len;
+        for (; ai < n && edits[ai]!.p - 1 < end; ai++) {
+          const q = edits[ai]!.p - 1;
+          insAt[ai] = alive ? c + (q - b) + 1 : c;
+        }
+        while (di < n) {
+          const e = edits[di]!;
+          const eEnd = e.p + e.del;
+          if (e.del === 0 || eEnd <= b) {
+            di++;
+            continue;
+          }
+          if (e.p >= end) break;
+          const s = Math.max(e.p, b);
+          const t = Math.min(eEnd, end);
+          if (alive && t > s) {
+            const last = dels[dels.length - 1];
+            if (last && last[1] === c + s - b) last[1] = c + t - b;
+            else dels.push([c + s - b, c + t - b]);
+          }
+          if (eEnd <= end) di++;
+          else break;
+        }
+        b = end;
+      }
+      if (alive) c += len;
+    }
+    for (; ai < n; ai++) insAt[ai] = c;
+    const actions: { at: number; del: number; ins: string; order: number }[] = [];
+    for (const [s, t] of dels) actions.push({ at: s, del: t - s, ins: '', order: -1 });
+    edits.forEach((e, i) => {
+      if (e.ins.length > 0) actions.push({ at: insAt[i]!, del: 0, ins: e.ins, order: i });
+    });
+    // From the end: positions before each action stay valid. At one position a delete goes
+    // first (what follows the insert is removed, never the insert), then the inserts of later
+    // edits before earlier ones, so the earlier edit's text ends up first.
+    actions.sort((x, y) => (y.at !== x.at ? y.at - x.at : x.del > 0 && y.del === 0 ? -1 : y.del > 0 && x.del === 0 ? 1 : y.order - x.order));
+    return actions;
+  }
+
   /** This doc's state vector (what it has seen), for catch-up. */
   stateVector(): Uint8Array {
     return Y.encodeStateVector(this.doc);
@@ -376,6 +538,33 @@ export class FileDoc {
       ds.clients.set(client, merged as unknown as ReturnType<typeof ds.clients.get> & object);
     }
     return ds;
+  }
+}
+
+/** An edit in the coordinates of a base text: at `p`, delete `del` characters, insert `ins`. */
+interface BaseEdit {
+  p: number;
+  del: number;
+  ins: string;
+}
+
+/** `diffToOps` ops (each relative to the text after the ones before) in base coordinates. */
+function toBaseEdits(ops: readonly TextOp[]): BaseEdit[] {
+  let shift = 0;
+  const out: BaseEdit[] = [];
+  for (const op of ops) {
+    out.push({ p: op.pos - shift, del: op.del.length, ins: op.ins });
+    shift += op.ins.length - op.del.length;
+  }
+  return out.sort((x, y) => x.p - y.p);
+}
+
+function decodeVersion(version: Uint8Array): Y.Snapshot | undefined {
+  try {
+    return Y.decodeSnapshot(version);
+  } catch (err) {
+    log('undecodable version: %s', (err as Error).message);
+    return undefined;
   }
 }
 

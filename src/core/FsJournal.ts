@@ -1,5 +1,6 @@
 import { logger } from './log.js';
-import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs } from './ports.js';
+import { gitBlobId } from './digest.js';
+import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs, WriteSurprise } from './ports.js';
 
 const log = logger('journal');
 
@@ -80,10 +81,27 @@ export class FsJournal implements WorktreeFs {
   }
 
   /** The port's optional batched write, where the wrapped file system has one. */
-  async writeFiles(files: readonly FileWrite[], opts?: { flush?: boolean }): Promise<void> {
+  async writeFiles(files: readonly FileWrite[], opts?: { flush?: boolean }): Promise<WriteSurprise[]> {
     for (const f of files) this.remember(f.rel);
-    if (this.inner.writeFiles) await this.inner.writeFiles(files, opts);
-    else for (const f of files) this.inner.writeFile(f.rel, f.data, f.mode);
+    const surprises = await writeGuarded(this.inner, files, opts);
+    // A save that landed after it was remembered is what a rollback must put back.
+    for (const s of surprises) {
+      const prior = this.priors?.get(s.rel);
+      if (s.displaced && prior) this.priors!.set(s.rel, { kind: 'file', bytes: s.displaced, mode: prior.kind === 'file' ? prior.mode : 0o644 });
+      if (s.occupied) this.priors?.delete(s.rel);
+    }
+    return surprises;
+  }
+
+  removeIfUnchanged(rel: string, expect: string): Uint8Array | undefined {
+    this.remember(rel);
+    const kept = this.inner.removeIfUnchanged ? this.inner.removeIfUnchanged(rel, expect) : removeChecked(this.inner, rel, expect);
+    if (kept !== undefined) this.priors?.delete(rel);
+    return kept;
+  }
+
+  readSinceWritten(rel: string): boolean | undefined {
+    return this.inner.readSinceWritten?.(rel);
   }
 
   boot(): BootInfo | undefined {
@@ -129,4 +147,41 @@ export class FsJournal implements WorktreeFs {
     if (st && st.kind !== 'file' && st.kind !== 'symlink') return;
     this.priors.set(rel, prior);
   }
+}
+
+/**
+ * Writes files as {@link WorktreeFs.writeFiles} does, with its guard ({@link FileWrite.expect}),
+ * on a file system that may lack the batched call (the in-memory twin, whose single thread
+ * makes the check and the write one step).
+ */
+export async function writeGuarded(fs: WorktreeFs, files: readonly FileWrite[], opts?: { flush?: boolean }): Promise<WriteSurprise[]> {
+  if (fs.writeFiles) return fs.writeFiles(files, opts);
+  const results: WriteSurprise[] = [];
+  for (const f of files) {
+    const result: WriteSurprise = { rel: f.rel };
+    results.push(result);
+    if (f.expect !== undefined) {
+      const st = fs.lstat(f.rel);
+      if (st && (f.expect === null || st.kind !== 'file')) {
+        result.occupied = true;
+        continue;
+      }
+      const held = st ? fs.readFile(f.rel) : undefined;
+      if (held !== undefined && gitBlobId(held) !== f.expect) result.displaced = held;
+    }
+    fs.writeFile(f.rel, f.data, f.mode);
+    result.stat = fs.lstat(f.rel);
+  }
+  return results;
+}
+
+/** {@link WorktreeFs.removeIfUnchanged} on a file system without it: a read, then the removal. */
+export function removeChecked(fs: WorktreeFs, rel: string, expect: string): Uint8Array | undefined {
+  const st = fs.lstat(rel);
+  if (st?.kind === 'file') {
+    const held = fs.readFile(rel);
+    if (held !== undefined && gitBlobId(held) !== expect) return held;
+  }
+  fs.remove(rel);
+  return undefined;
 }

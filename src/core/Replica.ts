@@ -1,17 +1,19 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { gitAuthorName } from './gitConfig.js';
 import { patchFor, type OpEntry } from './history.js';
+import type { Notices } from './notices.js';
+import { writeBack } from './textSave.js';
 import type { BlobPackStore, KvStore, WorktreeFs } from './ports.js';
 import { pendingChanges, statusChanges } from './pending.js';
 import { recordScan, type RecordOptions, type ScanReport } from './recordScan.js';
 import { ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch, ReplicaStore, jsonBytes, type ReplicaIdentity } from './ReplicaStore.js';
-import { scanWorktree, type ScanResult } from './Scanner.js';
+import { scanWorktree, ScanScope, type ScanResult } from './Scanner.js';
 import { StatusViewBuilder, type StatusView } from './statusView.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { fileHistory } from './fileHistory.js';
-import { applyChanges, applyScope, recoverInterruptedApply, recoverUnflushed, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
-import type { RecordedChange } from './recordScan.js';
+import { applyChanges, applyScope, type ApplyResult, recoverInterruptedApply, recoverUnflushed, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
+import { isOnDisk, type RecordedChange } from './recordScan.js';
 import { CshareError } from './errors.js';
 import { FsJournal } from './FsJournal.js';
 import type { RefusedEntry } from './ManifestDoc.js';
@@ -94,6 +96,7 @@ export class Replica {
     const rewritten = await recoverUnflushed(ctx);
     if (rewritten.length > 0) log('wrote again %d file(s) a crash tore: %s', rewritten.length, rewritten.slice(0, 5).join(', '));
     const replica = new Replica(ctx, opts, journal);
+    opts.fs.onLateSave?.((rel, bytes) => replica.recordLateSave(rel, bytes));
     if (opts.flushWrites) {
       ctx.onUnflushed = () => replica.scheduleFlush();
       // Notes of this boot left by a process that ended before it flushed.
@@ -143,7 +146,7 @@ export class Replica {
   /** What would be shared, using and refreshing the stat cache. */
   async files(opts: { includeExcluded?: boolean; signal?: AbortSignal } = {}): Promise<ScanResult> {
     const statCache = await this.ctx.store.statCache();
-    const result = scanWorktree({ ...this.scanOpts(), statCache, includeExcluded: opts.includeExcluded, signal: opts.signal });
+    const result = scanWorktree({ ...this.scanOpts(), statCache, includeExcluded: opts.includeExcluded, signal: opts.signal, ...this.ctx.scanPolicy(statCache) });
     const ops: { type: 'put'; key: string; value: Uint8Array }[] = [];
     for (const f of result.files) {
       const c = statCache.get(f.path);
@@ -160,9 +163,25 @@ export class Replica {
     return this.exclusive(() => this.scanNow(opts));
   }
 
-  private async scanNow(opts: Pick<RecordOptions, 'signal' | 'onRecorded' | 'scope'> = {}): Promise<ScanReport> {
+  private async scanNow(opts: Pick<RecordOptions, 'signal' | 'onRecorded' | 'scope' | 'overlay'> = {}): Promise<ScanReport> {
     try {
-      return await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, ...opts });
+      const report = await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, ...opts });
+      // A save merged from an older version leaves the merged text to write; a save that lands
+      // on that write is recorded from what it left, and so on (a few rounds at most: each
+      // needs a new save to land in the microseconds of a write).
+      let pending = report.writeBack;
+      for (let round = 0; pending.length > 0 && round < WRITE_BACK_ROUNDS; round++) {
+        const { displaced, occupied } = await writeBack(this.ctx, pending);
+        if (displaced.size === 0 && occupied.length === 0) break;
+        const next = await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, signal: opts.signal, onRecorded: opts.onRecorded, scope: new ScanScope([...displaced.keys(), ...occupied]), overlay: displaced });
+        report.recorded.push(...next.recorded);
+        report.merged.push(...next.merged);
+        pending = next.writeBack;
+      }
+      for (const m of report.merged) {
+        this.ctx.notices.add({ kind: 'merged', path: m.path, seq: m.seq, baseSeq: m.merge.baseSeq, message: mergeMessage(m.path, m.merge) });
+      }
+      return report;
     } catch (err) {
       // A batch that did not commit (disk full) must not stay applied in memory: the next
       // scan would not see its changes as pending, and they would never be stored.
@@ -248,15 +267,36 @@ export class Replica {
     // restores the files already written and drops what was merged in memory, so the store,
     // the disk and this object agree again and the same changes can be applied later.
     this.journal.begin();
+    let result: ApplyResult;
     try {
-      const recorded = await applyChanges(this.ctx, changes, origin, { scanned: opts.scanFirst !== false });
+      result = await applyChanges(this.ctx, changes, origin);
       this.journal.end();
-      return recorded;
     } catch (err) {
       const notRestored = this.journal.rollback();
       await this.reload();
       throw applyFailed(err, origin, notRestored);
     }
+    // Saves that landed while the change was being written: recorded now, merged, written back.
+    if (result.rescued.size > 0 || result.rescan.length > 0) {
+      await this.scanNow({ scope: new ScanScope([...result.rescued.keys(), ...result.rescan]), overlay: result.rescued });
+    }
+    return result.recorded;
+  }
+
+  /**
+   * Records a save that reached a file after a write of this replica had replaced it (see
+   * `WorktreeFs.onLateSave`): merged from the version it was made from, like any save.
+   */
+  private recordLateSave(rel: string, bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.exclusive(() => this.scanNow({ scope: new ScanScope([rel]), overlay: new Map([[rel, bytes]]) })).catch((err: unknown) => {
+      log('could not record a late save of %s: %s', rel, err instanceof Error ? err.message : String(err));
+    });
+  }
+
+  /** What this replica did that its user should hear about since the last call (see `notices.ts`). */
+  drainNotices(): ReturnType<Notices['drain']> {
+    return this.ctx.notices.drain();
   }
 
   /** A small JSON value kept in the store (sync state and the like). */
@@ -375,12 +415,12 @@ export class Replica {
   /** Offline status: what is tracked and what changed since the last scan (not recorded). */
   async status(): Promise<ReplicaStatus> {
     const statCache = await this.ctx.store.statCache();
-    const scan = scanWorktree({ ...this.scanOpts(), statCache });
+    const scan = scanWorktree({ ...this.scanOpts(), statCache, ...this.ctx.scanPolicy(statCache) });
     return {
       root: this.root,
       replica: { id: this.ctx.identity.replicaId, name: this.ctx.author },
       files: this.ctx.manifest.live().size,
-      changed: statusChanges(pendingChanges(this.ctx.recorded(), scan)),
+      changed: statusChanges(pendingChanges(this.ctx.recorded(), scan, undefined, (path) => isOnDisk(this.ctx, path))),
       storeBytes: await this.ctx.store.size(),
       sharing: 'off',
     };
@@ -388,7 +428,7 @@ export class Replica {
 
   /** What `status` needs without this replica loaded (see `statusView.ts`): its committed state. */
   async statusView(): Promise<StatusView> {
-    const view = new StatusViewBuilder(this.ctx.identity.replicaId);
+    const view = new StatusViewBuilder(this.ctx.identity.replicaId, [...this.ctx.ruleBaselines]);
     for (const [path, { fileId, entry }] of this.ctx.manifest.live()) view.addFile(path, fileId, entry.kind, entry.mode, this.ctx.contentDigest(fileId, entry));
     for await (const [path, stat] of this.ctx.store.statEntries()) view.addStat(path, stat);
     return view.build();
@@ -420,6 +460,7 @@ export class Replica {
     const ctx = await ReplicaContext.load({ fs: old.fs, store: old.store, identity: old.identity, author: old.author, now: old.now });
     ctx.keepLogAfter = old.keepLogAfter;
     ctx.onUnflushed = old.onUnflushed;
+    ctx.notices = old.notices;
     old.destroy();
     this.ctx = ctx;
   }
@@ -427,6 +468,14 @@ export class Replica {
   private scanOpts() {
     return { fs: this.ctx.fs, textLimit: this.opts.textLimit, home: this.opts.home, env: this.opts.env };
   }
+}
+
+/** Rounds of writing back merged saves and recording saves that landed on those writes. */
+const WRITE_BACK_ROUNDS = 5;
+
+function mergeMessage(path: string, merge: NonNullable<OpEntry['merge']>): string {
+  const why = merge.reason === 'unchanged' ? 'an unchanged buffer of an older version: nothing was reverted' : merge.reason === 'during-apply' ? "it landed while a peer's change was being written" : 'made from an older version (an editor that had not reloaded)';
+  return `merged a save of ${path} with the changes made since its base (change ${merge.baseSeq}): ${why}`;
 }
 
 /** The error of an apply that was rolled back: what failed, and that nothing was applied. */

@@ -4,6 +4,7 @@ import { FileDoc } from './FileDoc.js';
 import { ManifestDoc, type ManifestEntry } from './ManifestDoc.js';
 import type { FileStat, WorktreeFs } from './ports.js';
 import { ChangeBatch, ReplicaStore, seqKey, type ReplicaIdentity } from './ReplicaStore.js';
+import { Notices } from './notices.js';
 import type { RecordedFiles } from './pending.js';
 import type { CachedStat, FileKind } from './Scanner.js';
 
@@ -30,6 +31,7 @@ const PREFETCH_HISTORY_MIN = 64;
 
 export class ReplicaContext {
   private readonly docs = new Map<string, LoadedDoc>();
+  private readonly versionCache = new Map<string, DiskVersion[]>();
   /**
    * Files known to have (or not) a doc history in the store: asked once per file, then kept
    * up to date by `logFileUpdate` (histories are never dropped while a context lives).
@@ -49,6 +51,14 @@ export class ReplicaContext {
   keepLogAfter = Infinity;
   /** Called after an apply committed files it wrote unflushed (see `unflushed.ts`). */
   onUnflushed: (() => void) | undefined;
+  /**
+   * Ignore files a peer changed, with the text this machine's user last accepted (`rb:<path>`
+   * in the store; see `LoadIgnoreOptions.baselines`): a peer's rule change never makes more of
+   * this machine's files go out.
+   */
+  readonly ruleBaselines = new Map<string, string>();
+  /** What the user should hear about (see `notices.ts`); kept across a reload. */
+  notices = new Notices();
 
   constructor(
     readonly fs: WorktreeFs,
@@ -81,6 +91,7 @@ export class ReplicaContext {
     for await (const [key, value] of opts.store.kv.iterate({ gt: 'd:', lt: 'd;' })) textDigests.set(key.slice(2), new TextDecoder().decode(value));
     const ctx = new ReplicaContext(opts.fs, opts.store, opts.identity, manifest, count, seq, lamport, opts.author, opts.now, textDigests);
     ctx.keepLogAfter = (await opts.store.getJson<number>('meta:keepLogAfter')) ?? Infinity;
+    for await (const [key, value] of opts.store.kv.iterate({ gt: 'rb:', lt: 'rb;' })) ctx.ruleBaselines.set(key.slice(3), new TextDecoder().decode(value));
     return ctx;
   }
 
@@ -103,6 +114,60 @@ export class ReplicaContext {
     if (digest === base && !this.textDigests.has(fileId)) return;
     batch.put(`d:${fileId}`, new TextEncoder().encode(digest));
     this.textDigests.set(fileId, digest);
+  }
+
+  /**
+   * Notes, before a peer's change replaces or removes the ignore file at `path`, the text this
+   * machine's user accepted (what is on disk now); the first such note stays until the user
+   * saves the file here ({@link acceptRules}).
+   */
+  noteRuleBaseline(batch: ChangeBatch, path: string, onDisk: string): void {
+    if (this.ruleBaselines.has(path)) return;
+    batch.put(`rb:${path}`, new TextEncoder().encode(onDisk));
+    this.ruleBaselines.set(path, onDisk);
+  }
+
+  /** The user saved the ignore file at `path` here: its text is what applies from now on. */
+  acceptRules(batch: ChangeBatch, path: string): void {
+    if (!this.ruleBaselines.delete(path)) return;
+    batch.del(`rb:${path}`);
+  }
+
+  /**
+   * What a scan needs of the store besides the stat cache: the live paths this replica has on
+   * disk (ignore rules do not apply to them, as to files git tracks) and the accepted rules.
+   */
+  scanPolicy(statCache: { has(path: string): boolean }): { shared: Set<string>; ruleBaselines: ReadonlyMap<string, string> } {
+    const shared = new Set<string>();
+    for (const path of this.manifest.live().keys()) if (statCache.has(path)) shared.add(path);
+    return { shared, ruleBaselines: this.ruleBaselines };
+  }
+
+  /**
+   * The recent versions of a text file that were on disk here, oldest first (`v:<fileId>`):
+   * what an editor may still hold in a buffer and save from (see `saveBase.ts`).
+   */
+  async versions(fileId: string): Promise<DiskVersion[]> {
+    let list = this.versionCache.get(fileId);
+    if (list === undefined) {
+      const raw = await this.store.getJson<StoredVersion[]>(`v:${fileId}`);
+      list = Array.isArray(raw) ? raw.flatMap(parseVersion) : [];
+      this.versionCache.set(fileId, list);
+    }
+    return list;
+  }
+
+  /**
+   * Notes (with the caller's batch) that the text with `digest` is on disk here now, as the doc
+   * state `version`. Kept: the last {@link VERSIONS_KEPT}, within {@link VERSIONS_BYTES}.
+   */
+  async noteVersion(batch: ChangeBatch, fileId: string, digest: string, version: Uint8Array, origin: DiskVersion['origin'], seq: number): Promise<void> {
+    const list = [...(await this.versions(fileId))].filter((v) => v.digest !== digest);
+    list.push({ digest, version, origin, at: this.now(), seq });
+    let bytes = list.reduce((n, v) => n + v.version.byteLength, 0);
+    while (list.length > VERSIONS_KEPT || (list.length > 1 && bytes > VERSIONS_BYTES)) bytes -= list.shift()!.version.byteLength;
+    this.versionCache.set(fileId, list);
+    batch.putJson(`v:${fileId}`, list.map((v): StoredVersion => ({ d: v.digest, o: v.origin, t: v.at, s: v.seq, v: Buffer.from(v.version).toString('base64') })));
   }
 
   nextSeq(): number {
@@ -291,6 +356,37 @@ export class ReplicaContext {
     this.docs.clear();
     this.manifest.destroy();
   }
+}
+
+/** Text versions kept per file (see {@link ReplicaContext.versions}). */
+export const VERSIONS_KEPT = 8;
+/** And at most this many bytes of their snapshots (the newest is always kept). */
+const VERSIONS_BYTES = 512 * 1024;
+
+/** A text that was on disk here, and the doc state that has it (a Yjs snapshot). */
+export interface DiskVersion {
+  digest: string;
+  version: Uint8Array;
+  /** Written here by cshare (`apply`), or saved here and recorded (`save`). */
+  origin: 'apply' | 'save';
+  at: number;
+  /** The change that left it on disk. */
+  seq: number;
+}
+
+interface StoredVersion {
+  d: string;
+  o: DiskVersion['origin'];
+  t: number;
+  s: number;
+  v: string;
+}
+
+/** A stored version, or nothing if the entry is damaged (it is only a hint for merging). */
+function parseVersion(raw: unknown): DiskVersion[] {
+  const r = raw as Partial<StoredVersion> | null;
+  if (!r || typeof r.d !== 'string' || typeof r.v !== 'string' || (r.o !== 'apply' && r.o !== 'save')) return [];
+  return [{ digest: r.d, origin: r.o, at: typeof r.t === 'number' ? r.t : 0, seq: typeof r.s === 'number' ? r.s : 0, version: new Uint8Array(Buffer.from(r.v, 'base64')) }];
 }
 
 /** The change seq in an update key (`...:u:<seq>.<sub>`). */

@@ -26,6 +26,7 @@ import { gitBlobId } from './digest.js';
 import { expandHome } from './gitConfig.js';
 import { GitIndex, type GitIndexEntry } from './gitIndex.js';
 import { IgnoreRules, type LayerStack } from './ignore/IgnoreRules.js';
+import { isScratchName } from './ignore/scratch.js';
 import { SecretFilter } from './ignore/secrets.js';
 import { logger } from './log.js';
 import { isCshareTempName } from './paths.js';
@@ -67,10 +68,14 @@ export interface ScannedFile {
   stat: CachedStat;
 }
 
-/** A path that is not shared, and why. An ignored directory is listed once, as `dir/`. */
+/**
+ * A path that is not shared, and why: an ignore rule, the secret deny-list, an editor or OS
+ * scratch file (`scratch.ts`), or a file that only ever applies here (`.cshareinclude`). An
+ * ignored directory is listed once, as `dir/`.
+ */
 export interface ExcludedFile {
   path: string;
-  reason: 'ignored' | 'secret';
+  reason: 'ignored' | 'secret' | 'scratch' | 'local';
 }
 
 /** Options for {@link scanWorktree}. */
@@ -97,6 +102,15 @@ export interface ScanOptions {
   now?: number;
   /** Scan only these paths and what is under them (default: the whole worktree). */
   scope?: ScanScope;
+  /**
+   * Paths shared through cshare and on disk here (a live manifest entry this replica wrote or
+   * recorded): like the files git tracks, ignore rules do not apply to them. Otherwise a file
+   * one side shares (`git add -f` of an ignored file, or one shared before a rule was added)
+   * is ignored on the other, which then records its deletion for everyone.
+   */
+  shared?: ReadonlySet<string>;
+  /** Rule files a peer changed, with the text accepted here (see `LoadIgnoreOptions.baselines`). */
+  ruleBaselines?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -161,9 +175,18 @@ export class ScanScope {
   }
 }
 
+/** The file that re-admits secrets and scratch files here (see `secrets.ts`); local to each machine. */
+export const LOCAL_POLICY_FILE = '.cshareinclude';
+
 /** See {@link ScanScope.ofChanges}. */
 export const SCOPE_MAX_PATHS = 1000;
 const RULE_FILES = new Set(['.gitignore', '.cshareignore', '.cshareinclude', '.gitattributes']);
+
+/** Is `path` a per-directory ignore file (`.gitignore`, `.cshareignore`)? */
+export function isIgnoreFile(path: string): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return name === '.gitignore' || name === '.cshareignore';
+}
 
 /** What {@link scanWorktree} found. */
 export interface ScanResult {
@@ -293,14 +316,16 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
       log('ignoring the git index: %s', message(err));
     }
   }
-  const rules = IgnoreRules.load({ fs, home, env, gitCommonDir: dirs?.commonDir, onError });
+  const rules = IgnoreRules.load({ fs, home, env, gitCommonDir: dirs?.commonDir, onError, baselines: opts.ruleBaselines });
+  const shared = opts.shared !== undefined && opts.shared.size > 0 ? opts.shared : undefined;
+  const isTracked = (path: string): boolean => (index !== undefined && index.has(path)) || (shared !== undefined && shared.has(path));
 
   // Directories holding tracked paths: the only ones entered below an ignored directory.
   // Built on the first ignored directory, since most scans of a clean tree meet none.
   let trackedDirs: Set<string> | undefined;
   const isTrackedDir = (dir: string): boolean => {
-    if (index === undefined) return false;
-    trackedDirs ??= trackedDirsOf(index);
+    if (index === undefined && shared === undefined) return false;
+    trackedDirs ??= trackedDirsOf([...(index?.paths() ?? []), ...(shared ?? [])]);
     return trackedDirs.has(dir);
   };
 
@@ -314,6 +339,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
     }
   }
   const secrets = new SecretFilter(includeText);
+  const readmitted = (path: string): boolean => secrets.includes(path);
 
   // Index oids are of the *cleaned* content: with eol conversion or filters they differ
   // from the bytes on disk, so any attribute or autocrlf setting turns the index shortcut off.
@@ -380,10 +406,19 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
         walk(path, readdir(path), stack, false, inScope);
       } else if (inScope && (e.kind === 'file' || e.kind === 'symlink')) {
         if (name === '.gitattributes') sawAttributes = true;
-        if (index === undefined || !index.has(path)) {
+        if (name === LOCAL_POLICY_FILE) {
+          // What this machine shares is decided here: never sent, never taken from a peer.
+          if (includeExcluded) excluded.push({ path, reason: 'local' });
+          continue;
+        }
+        if (!isTracked(path)) {
           if (trackedOnly) continue;
           if (rules.isExcluded(path, false, stack)) {
             if (includeExcluded) excluded.push({ path, reason: 'ignored' });
+            continue;
+          }
+          if (isScratchName(name) && !readmitted(path)) {
+            if (includeExcluded) excluded.push({ path, reason: 'scratch' });
             continue;
           }
         }
@@ -527,10 +562,10 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
  * The directories holding tracked paths. Index paths come sorted, so consecutive entries
  * mostly share a directory, which is then added once without slicing every path.
  */
-function trackedDirsOf(index: GitIndex): Set<string> {
+function trackedDirsOf(paths: Iterable<string>): Set<string> {
   const dirs = new Set<string>();
   let prevDir = '';
-  for (const path of index.paths()) {
+  for (const path of paths) {
     const last = path.lastIndexOf('/');
     if (last <= 0 || (last === prevDir.length && path.startsWith(prevDir))) continue;
     for (let i = last; i > 0; i = path.lastIndexOf('/', i - 1)) {

@@ -8,7 +8,8 @@ import { ChangeBatch, jsonBytes, parseJson, remoteSub, seqKey } from './ReplicaS
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
 import { isSafeRelPath } from './paths.js';
-import { ScanScope, SCOPE_MAX_PATHS } from './Scanner.js';
+import { isIgnoreFile, ScanScope, SCOPE_MAX_PATHS } from './Scanner.js';
+import { removeChecked, writeGuarded } from './FsJournal.js';
 import { CLOCK_SLACK_MS, noteUnflushed, readUnflushed, type UnflushedFile } from './unflushed.js';
 import { diffToOps, opsStats } from './textDiff.js';
 
@@ -189,15 +190,15 @@ export function applyScope(ctx: ReplicaContext, changes: ChangeSet): ScanScope |
 /**
  * Applies another replica's changes: stores blobs (each checked against its digest: a peer
  * cannot poison one), logs and integrates the manifest and file updates, then brings every
- * affected path on disk to its new state with atomic writes, and records what happened in
- * the history (not on this replica's undo stack).
+ * affected path on disk to its new state, and records what happened in the history (not on
+ * this replica's undo stack).
  *
- * The caller records unrecorded local edits first; between that and the writes here only
- * store reads and the written files' flush happen, so the window in which a save could be
- * overwritten is milliseconds for a live edit (and the overwritten save would still be in the
- * editor's buffer).
+ * The caller records unrecorded local edits first. A save that lands after that is never
+ * overwritten: each write expects what was on disk when it was planned (`FileWrite.expect`),
+ * and what a save left there is handed back (`rescued`) to be recorded and merged from the
+ * version it was made from; a file that appeared at a free path is left alone (`rescan`).
  */
-export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, origin: ChangeOrigin, opts: { scanned?: boolean } = {}): Promise<RecordedChange[]> {
+export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, origin: ChangeOrigin): Promise<ApplyResult> {
   const batch = new ChangeBatch();
   const seq = ctx.nextSeq();
   const incoming = new Map<string, Uint8Array>();
@@ -223,7 +224,16 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   for (const { fileId, updates } of changes.files) {
     const entry = ctx.manifest.get(fileId);
     const doc = await ctx.docForRemote(fileId, entry, batch, seq);
-    if (!textBefore.has(fileId)) textBefore.set(fileId, doc.text);
+    if (!textBefore.has(fileId)) {
+      textBefore.set(fileId, doc.text);
+      // The text on disk before this change is a version an editor may hold and save from.
+      if (entry && !entry.deleted && entry.kind === 'text') {
+        const onDisk = ctx.contentDigest(fileId, entry);
+        if (!(await ctx.versions(fileId)).some((v) => v.digest === onDisk) && gitBlobId(new TextEncoder().encode(doc.text)) === onDisk) {
+          await ctx.noteVersion(batch, fileId, onDisk, doc.version(), 'save', ctx.seq);
+        }
+      }
+    }
     for (const u of updates) {
       doc.applyUpdate(u);
       const n = logged.get(fileId) ?? 0;
@@ -280,16 +290,34 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   (await ctx.store.blobs(unique)).forEach((bytes, i) => stored.set(unique[i]!, bytes));
 
   // Deletions first, in path order; files to write are gathered and written as one batch.
+  // What the scan before this apply saw at each path (the stat cache): a file there that it did
+  // not see was never shared from here (ignored, a secret, made meanwhile) and is neither
+  // overwritten nor removed; one that differs from what it saw is a save made since, recorded
+  // after the apply (`rescued`) and merged, never lost.
+  const sorted = [...paths].sort(([a], [b]) => (a < b ? -1 : 1));
+  const seen = await ctx.store.statCacheOf(sorted.map(([p]) => p));
   const plans: WritePlan[] = [];
   const writes: FileWrite[] = [];
-  const removals: string[] = [];
-  for (const [path, prevId] of [...paths].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  const removals: { path: string; expect?: string }[] = [];
+  const rescued = new Map<string, Uint8Array>();
+  const rescan = new Set<string>();
+  const decoder = new TextDecoder();
+  const linkedDirs = new Map<string, boolean>();
+  for (const [path, prevId] of sorted) {
     const winner = live.get(path);
+    // Through a symlinked directory nothing is read (it may lead out of the worktree); the
+    // write there is the file system's to refuse or allow (see `NodeFs`).
+    const linked = hasSymlinkParent(ctx, path, linkedDirs);
+    const st = linked ? undefined : ctx.fs.lstat(path);
+    const onDisk = st && st.kind !== 'dir' && st.kind !== 'other' ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
+    const diskDigest = onDisk && gitBlobId(onDisk);
+    const ours = seen.get(path);
+    if (st?.kind === 'file' && onDisk && ours && diskDigest !== ours.digest) rescued.set(path, onDisk);
+    if (isIgnoreFile(path) && onDisk && ours && st?.kind === 'file') ctx.noteRuleBaseline(batch, path, decoder.decode(onDisk));
     if (!winner) {
-      const gone = ctx.fs.lstat(path);
-      if (gone && opts.scanned) await assertNoSaveSinceScan(ctx, path, readCurrent(ctx, path, gone.kind === 'symlink'));
-      if (gone) removals.push(path);
-      batch.del(`s:${path}`);
+      if (st && ours) removals.push({ path, expect: st.kind === 'file' ? diskDigest : undefined });
+      else if (st && st.kind !== 'dir') keep(ctx, path, 'is not shared from this machine; the removal by a peer does not touch it');
+      if (ours) batch.del(`s:${path}`);
       const old = prevId ? before.get(prevId) : undefined;
       const now = prevId ? ctx.manifest.get(prevId) : undefined;
       if (prevId && old && now && !now.deleted && now.path !== path) continue; // a rename: recorded at its new path
@@ -300,12 +328,14 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const content = await contentOf(ctx, fileId, entry, incoming, stored);
     if (content === undefined) continue; // content not here yet: a later change set brings it
     const { bytes, digest } = content;
-    const st = ctx.fs.lstat(path);
-    const onDisk = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
-    const sameContent = onDisk !== undefined && gitBlobId(onDisk) === digest;
-    if (!sameContent && opts.scanned) await assertNoSaveSinceScan(ctx, path, onDisk);
+    const sameContent = diskDigest === digest;
+    if (st && !ours && !sameContent) {
+      keep(ctx, path, `is not shared from this machine (ignored, a secret, or new); the peer's version was not written over it`);
+      continue;
+    }
     const wantMode = entry.mode === 0o100755 ? 0o755 : 0o644;
-    if (!sameContent && entry.kind !== 'symlink') writes.push({ rel: path, data: bytes, mode: wantMode });
+    // A regular file must still hold what was read just now; a free path must still be free.
+    if (!sameContent && entry.kind !== 'symlink') writes.push({ rel: path, data: bytes, mode: wantMode, expect: linked ? undefined : st === undefined ? null : st.kind === 'file' ? diskDigest : undefined });
     plans.push({ path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode });
   }
   // The disk changes before the store commits. A process killed in between would find, on
@@ -313,7 +343,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   // own edits (a moved file as its own delete, which then wins everywhere). So what is about
   // to change is noted first; `recoverInterruptedApply` puts it back.
   const targets: ApplyTarget[] = [
-    ...removals.map((path) => ({ path, digest: null })),
+    ...removals.map(({ path }) => ({ path, digest: null })),
     ...plans.filter((p) => !p.sameContent).map((p) => ({ path: p.path, digest: p.digest })),
   ];
   // The incoming blobs go to the packs (and are flushed) while the files are written and
@@ -329,18 +359,44 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     await ctx.store.kv.put(APPLYING_KEY, jsonBytes(intent));
     batch.del(APPLYING_KEY);
   }
-  for (const path of removals) ctx.fs.remove(path);
-  if (ctx.fs.writeFiles) await ctx.fs.writeFiles(writes, { flush: boot === undefined });
-  else for (const w of writes) ctx.fs.writeFile(w.rel, w.data, w.mode);
+  for (const { path, expect } of removals) {
+    // A save that landed since the scan wins over the peer's delete: the file stays.
+    const kept = expect === undefined ? (ctx.fs.remove(path), undefined) : ctx.fs.removeIfUnchanged ? ctx.fs.removeIfUnchanged(path, expect) : removeChecked(ctx.fs, path, expect);
+    if (kept !== undefined) {
+      rescued.delete(path);
+      rescan.add(path);
+    }
+  }
+  const occupied = new Set<string>();
+  const written = new Map<string, FileStat | undefined>();
+  for (const s of await writeGuarded(ctx.fs, writes, { flush: boot === undefined })) {
+    if (s.displaced) rescued.set(s.rel, s.displaced);
+    if (s.occupied) {
+      occupied.add(s.rel);
+      rescued.delete(s.rel);
+      rescan.add(s.rel);
+    } else written.set(s.rel, s.stat);
+  }
   await staged;
   const unflushed: UnflushedFile[] = [];
 
   for (const { path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode } of plans) {
-    if (!sameContent && entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
+    if (occupied.has(path)) continue; // taken meanwhile by a new file: scanned after the apply
+    if (!sameContent && entry.kind === 'symlink') ctx.fs.symlink(path, decoder.decode(bytes));
     else if (sameContent && entry.kind !== 'symlink' && st && (st.mode & 0o111 ? 0o755 : 0o644) !== wantMode) ctx.fs.chmod(path, wantMode);
-    if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest, entry.base);
-    const after = ctx.fs.lstat(path);
+    if (entry.kind === 'text') {
+      ctx.setTextDigest(batch, fileId, digest, entry.base);
+      const doc = ctx.loadedDoc(fileId);
+      if (doc && !sameContent) await ctx.noteVersion(batch, fileId, digest, doc.version(), 'apply', seq);
+    }
+    // Of a file written here, the stat taken as it was put in place: a later lstat could see a
+    // save made since and vouch for it with this content (and that save would never be recorded).
+    const after = written.has(path) ? written.get(path) : ctx.fs.lstat(path);
     if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest));
+    else if (written.has(path)) {
+      batch.del(`s:${path}`); // changed at once: the next scan reads it
+      rescan.add(path);
+    }
     if (boot && after?.kind === 'file' && !sameContent) unflushed.push({ path, digest, ino: after.ino, mtimeMs: after.mtimeMs });
 
     // An entry the manifest updates did not touch is as it was (only its doc changed).
@@ -357,9 +413,9 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     if (entry.kind === 'text' && !sameContent && kind !== 'rename') {
       if (kind === 'create' && onDisk === undefined && incoming.has(digest)) {
         // Its text is a blob stored with this change: not copied into the history as well.
-        Object.assign(extra, createOfBlob(new TextDecoder().decode(bytes), digest));
+        Object.assign(extra, createOfBlob(decoder.decode(bytes), digest));
       } else {
-        const ops = diffToOps(onDisk ? new TextDecoder().decode(onDisk) : '', new TextDecoder().decode(bytes));
+        const ops = diffToOps(onDisk ? decoder.decode(onDisk) : '', decoder.decode(bytes));
         Object.assign(extra, opsStats(ops), patchFor(ops));
       }
     }
@@ -368,7 +424,34 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   if (boot && unflushed.length > 0) noteUnflushed(batch, seq, { boot: boot.id, files: unflushed });
   await ctx.commit(batch);
   if (unflushed.length > 0) ctx.onUnflushed?.();
-  return recorded;
+  return { recorded, rescued, rescan: [...rescan] };
+}
+
+/** Is a directory above `path` a symlink? `seen` remembers the answer per directory. */
+function hasSymlinkParent(ctx: ReplicaContext, path: string, seen: Map<string, boolean>): boolean {
+  const slash = path.lastIndexOf('/');
+  if (slash <= 0) return false;
+  const dir = path.slice(0, slash);
+  let linked = seen.get(dir);
+  if (linked === undefined) {
+    linked = hasSymlinkParent(ctx, dir, seen) || ctx.fs.lstat(dir)?.kind === 'symlink';
+    seen.set(dir, linked);
+  }
+  return linked;
+}
+
+/** Notes a path an apply left as it was, for the user (see `notices.ts`). */
+function keep(ctx: ReplicaContext, path: string, why: string): void {
+  ctx.notices.add({ kind: 'kept', path, message: `kept your ${path}: it ${why}` });
+}
+
+/** What {@link applyChanges} did, and what it found that must be recorded next. */
+export interface ApplyResult {
+  recorded: RecordedChange[];
+  /** Saves found at paths the apply wrote (landed after the scan before it): record from these bytes. */
+  rescued: Map<string, Uint8Array>;
+  /** Paths where a file appeared or stayed against the apply: scan them. */
+  rescan: string[];
 }
 
 /** Where an apply notes the paths it is changing on disk (see {@link applyChanges}). */
@@ -514,20 +597,6 @@ interface WritePlan {
   onDisk: Uint8Array | undefined;
   sameContent: boolean;
   wantMode: number;
-}
-
-/**
- * Fails the apply if `path` no longer holds what the scan just before it saw there (the stat
- * cache's digest): a local save landed in between (or the scan read a file half way through
- * an in-place save). Writing over it would lose that save, and if the scan recorded a
- * truncated state, make that deletion permanent everywhere. The caller rolls the apply back;
- * it runs again after the next scan has recorded the save.
- */
-async function assertNoSaveSinceScan(ctx: ReplicaContext, path: string, onDisk: Uint8Array | undefined): Promise<void> {
-  if (onDisk === undefined) return;
-  const seen = await ctx.store.getJson<{ digest?: string }>(`s:${path}`);
-  if (seen?.digest === undefined || seen.digest === gitBlobId(onDisk)) return;
-  throw new CshareError('IO', `${path} was saved while remote changes were being applied to it; they are applied again once the save is recorded`, { path });
 }
 
 function readCurrent(ctx: ReplicaContext, path: string, symlink: boolean): Uint8Array | undefined {

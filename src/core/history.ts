@@ -32,6 +32,13 @@ export interface OpEntry {
   /** For undo/redo: the seq of the change this one reverts. */
   reverts?: number;
   /**
+   * A save that was not made from the text on disk just before it (an editor's stale buffer,
+   * or a save that landed while a collaborator's change was being written) and was merged
+   * from the version it was made from: that version's change seq and time, and why it was
+   * taken for the base (see `saveBase.ts`).
+   */
+  merge?: { baseSeq: number; baseTime: number; reason: 'closest' | 'unchanged' | 'during-apply' };
+  /**
    * How to revert this change: a selective text undo record, and/or the manifest entry
    * before and after it (null = did not exist).
    */

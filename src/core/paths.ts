@@ -57,5 +57,15 @@ export function assertSafeRelPath(path: string): void {
  * instead of sharing it.
  */
 export function isCshareTempName(name: string): boolean {
-  return /^\..+\.cshare-tmp-[0-9a-f]{12}$/.test(name);
+  return /^\..+\.cshare-(tmp|aside)-[0-9a-f]{12}$/.test(name);
+}
+
+/**
+ * Is `name` a file a write moved aside (`.<name>.cshare-aside-<12 hex>`): what the path held
+ * when a new version took its place, kept a moment in case a writer that had it open was
+ * still writing (see `NodeFs`). Skipped by scans like a temp file; a leftover is removed
+ * once it is old.
+ */
+export function isCshareAsideName(name: string): boolean {
+  return /^\..+\.cshare-aside-[0-9a-f]{12}$/.test(name);
 }

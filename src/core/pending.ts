@@ -28,10 +28,13 @@ export interface PendingChanges<E extends RecordedEntry> {
 
 /**
  * Compares a scan with the recorded files. Paths the scan could not read are neither changed
- * nor deleted: an unreadable file must never be recorded as a delete. A scan of a `scope`
- * says nothing about the files outside it.
+ * nor deleted: an unreadable file must never be recorded as a delete. Nor is a file the scan
+ * left out but that is still on disk (`present`): a path that is ignored or held back here
+ * (a rule added on one side, a secret another machine opted in) only stops syncing from this
+ * side; recorded as a delete, it would vanish from every other disk. A scan of a `scope` says
+ * nothing about the files outside it.
  */
-export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<E>, scan: ScanResult, scope?: ScanScope): PendingChanges<E> {
+export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<E>, scan: ScanResult, scope?: ScanScope, present?: (path: string) => boolean): PendingChanges<E> {
   const live = recorded.live();
   const unreadable = new Set(scan.errors.map((e) => e.path));
   const seen = new Set<string>();
@@ -46,7 +49,11 @@ export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<
     }
   }
   const gone: { fileId: string; entry: E }[] = [];
-  for (const [path, cur] of live) if (!seen.has(path) && !unreadable.has(path) && (scope === undefined || scope.covers(path))) gone.push(cur);
+  for (const [path, cur] of live) {
+    if (seen.has(path) || unreadable.has(path) || (scope !== undefined && !scope.covers(path))) continue;
+    if (present?.(path)) continue;
+    gone.push(cur);
+  }
 
   // A create whose exact content vanished elsewhere is a rename: it keeps its fileId, so its
   // history follows it.

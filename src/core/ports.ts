@@ -85,6 +85,28 @@ export interface FileWrite {
   rel: string;
   data: Uint8Array;
   mode?: number;
+  /**
+   * What `rel` must hold when the write replaces it: the git blob id of the content the writer
+   * last saw there, or null for nothing (the path was free). A save that lands in between is
+   * then never overwritten unseen: what it left is handed back ({@link WriteSurprise}).
+   * Undefined: replaced whatever it holds.
+   */
+  expect?: string | null;
+}
+
+/** What {@link WorktreeFs.writeFiles} did with one file. */
+export interface WriteSurprise {
+  rel: string;
+  /** The file held other content: it was replaced, and this is what it held (a save to merge). */
+  displaced?: Uint8Array;
+  /** The path was taken (a file created meanwhile, or not a regular file): nothing was written. */
+  occupied?: true;
+  /**
+   * The written file's stat, taken once it was in place and checked to be still the file
+   * written (same inode, size and mtime). Undefined when it was not (a save landed right after
+   * the write): then no stat may vouch for its content, and the next scan reads it.
+   */
+  stat?: FileStat;
 }
 
 /**
@@ -112,7 +134,25 @@ export interface WorktreeFs {
    * for each. With `flush: false` the files are not flushed at all (only where {@link boot}
    * tells the boot, so that a write a crash tore can be found; see `core/unflushed.ts`).
    */
-  writeFiles?(files: readonly FileWrite[], opts?: { flush?: boolean }): Promise<void>;
+  writeFiles?(files: readonly FileWrite[], opts?: { flush?: boolean }): Promise<WriteSurprise[]>;  // one per file, in order
+  /**
+   * Removes a file only if it still holds `expect` (a git blob id); otherwise leaves it (or puts
+   * it back) and returns what it holds: a save that landed meanwhile wins over the removal.
+   * Optional: without it, {@link remove} after a read.
+   */
+  removeIfUnchanged?(rel: string, expect: string): Uint8Array | undefined;
+  /**
+   * Whether the file this object last wrote at `rel` has been read since (an editor reloading
+   * it reads it; on Linux `relatime` updates the access time on the first read after a write).
+   * Undefined when that cannot be told (not written by this process, or no access times here).
+   */
+  readSinceWritten?(rel: string): boolean | undefined;
+  /**
+   * Listens for saves that reached a file after a write had moved it aside: a writer that
+   * opened it just before (an append, an in-place save) and wrote just after. The write keeps
+   * what it moved aside for a moment and hands over what such a writer left there.
+   */
+  onLateSave?(listener: (rel: string, bytes: Uint8Array) => void): void;
   /**
    * The machine's running boot, where the file system can tell it; writes are then allowed to
    * go unflushed. Undefined: every write is flushed before the store records it.

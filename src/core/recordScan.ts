@@ -8,9 +8,16 @@ import { deriveFileId, type ManifestEntry } from './ManifestDoc.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import { pendingChanges } from './pending.js';
-import { scanWorktree, type ScannedFile, type ScanResult, type ScanScope } from './Scanner.js';
+import { isCshareAsideName } from './paths.js';
+import { isIgnoreFile, scanWorktree, type ScannedFile, type ScanResult, type ScanScope } from './Scanner.js';
+import { OverlayFs } from './OverlayFs.js';
+import type { WorktreeFs } from './ports.js';
+import { recordTextSave } from './textSave.js';
 
 const log = logger('record');
+
+/** A file moved aside this long ago is a leftover of a process that ended before removing it. */
+const ASIDE_LEFTOVER_MS = 60_000;
 
 /** Git's id of empty content. */
 const EMPTY_BLOB = 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391';
@@ -44,6 +51,10 @@ export interface ScanReport {
   files: number;
   counts: ScanResult['counts'];
   errors: ScanResult['errors'];
+  /** Saves merged from an older version than the text on disk (see `saveBase.ts`). */
+  merged: { path: string; seq: number; merge: NonNullable<OpEntry['merge']> }[];
+  /** Paths whose recorded content is now other than what the disk holds: to write back. */
+  writeBack: string[];
 }
 
 /** Options for {@link recordScan}. */
@@ -58,6 +69,11 @@ export interface RecordOptions {
   settleEmptiedMs?: number;
   /** Scan and record only these paths (see {@link ScanScope}); default: the whole worktree. */
   scope?: ScanScope;
+  /**
+   * Saves known only in memory, by path (`WriteSurprise.displaced`): recorded as though they
+   * were on disk (see `OverlayFs`), as saves made while a write was under way.
+   */
+  overlay?: ReadonlyMap<string, Uint8Array>;
 }
 
 /**
@@ -71,17 +87,21 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   // A scoped scan reads the stat cache of its scope only (what it compares, and what it
   // brings up to date below): not 100,000 entries for one save.
   const statCache = scope ? await ctx.store.statCacheOf(scope.list()) : await ctx.store.statCache();
-  const scan = scanWorktree({ fs: ctx.fs, statCache, textLimit: opts.textLimit, home: opts.home, env: opts.env, signal: opts.signal, scope });
+  const overlay = opts.overlay;
+  const fs = overlay && overlay.size > 0 ? new OverlayFs(ctx.fs, overlay) : ctx.fs;
+  const scan = scanWorktree({ fs, statCache, textLimit: opts.textLimit, home: opts.home, env: opts.env, signal: opts.signal, scope, ...ctx.scanPolicy(statCache) });
   // Recording holds the replica (no write of this process is under way): a temp file is a
   // leftover of a process killed mid-write, never shared, and removed here.
   for (const path of scan.leftovers) {
+    // A file moved aside by a write of this process is its own for a moment (see `NodeFs`).
+    if (isCshareAsideName(path.slice(path.lastIndexOf('/') + 1)) && ctx.now() - (ctx.fs.lstat(path)?.mtimeMs ?? 0) < ASIDE_LEFTOVER_MS) continue;
     try {
       ctx.fs.remove(path);
     } catch (err) {
       scan.errors.push({ path, message: `could not remove a leftover temp file: ${err instanceof Error ? err.message : String(err)}` });
     }
   }
-  const pending = pendingChanges(ctx.recorded(), scan, scope);
+  const pending = pendingChanges(ctx.recorded(), scan, scope, (path) => isOnDisk(ctx, path));
   // A file gone from the scope, or a new one holding what a file outside it holds, may be
   // half of a move whose other half the scope does not cover: the whole tree is scanned, so
   // a move stays a rename (the file keeps its history, and a remote edit of it follows it).
@@ -92,6 +112,8 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   }
   const initialImport = ctx.manifest.live().size === 0;
   const recorded: RecordedChange[] = [];
+  const merged: ScanReport['merged'] = [];
+  const writeBack: string[] = [];
 
   let batch = new ChangeBatch();
   let inBatch: RecordedChange[] = [];
@@ -120,6 +142,9 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
 
   const addOp = async (op: OpEntry, entryUpdate: [string, ManifestEntry] | null, undoable: boolean) => {
     batch.putJson(`o:${seqKey(op.seq)}`, op);
+    // An ignore file saved here is what this machine's user accepts from now on.
+    if (isIgnoreFile(op.path)) ctx.acceptRules(batch, op.path);
+    if (op.from !== undefined && isIgnoreFile(op.from)) ctx.acceptRules(batch, op.from);
     if (undoable) {
       if (!anyOwn) {
         // A new change ends the redo chain, as in every editor.
@@ -173,7 +198,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     opts.signal?.throwIfAborted();
     const { file, fileId } = m;
     let entry = m.entry;
-    let bytes = readContent(ctx, file);
+    let bytes = readContent(fs, file);
     if (bytes === undefined) continue; // vanished since the scan: the next scan records the delete
     const settle = opts.settleEmptiedMs ?? SETTLE_WAIT_MS;
     if (settle > 0 && bytes.byteLength === 0 && file.kind !== 'symlink' && ctx.contentDigest(fileId, entry) !== EMPTY_BLOB && ctx.now() - file.stat.mtimeMs < SETTLE_MS) {
@@ -181,7 +206,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       // Recorded as is, that is a delete of the whole text and then its insert, which merged
       // with a peer's concurrent edit keeps two copies of the file. Read it again shortly.
       await new Promise((resolve) => setTimeout(resolve, settle));
-      bytes = readContent(ctx, file);
+      bytes = readContent(fs, file);
       if (bytes === undefined) continue;
     }
     const { kind, digest } = classifyBytes(bytes, file.kind === 'symlink', opts.textLimit);
@@ -190,14 +215,21 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       // A text edit goes to the file's doc only; the manifest entry is left alone.
       const seq = ctx.nextSeq();
       const { doc } = await ctx.doc(fileId, entry, batch, seq);
-      const change = doc.setText(new TextDecoder().decode(bytes));
-      ctx.setTextDigest(batch, fileId, digest);
+      const save = await recordTextSave(ctx, batch, seq, {
+        fileId, path: file.path, doc, saved: new TextDecoder().decode(bytes), savedDigest: digest,
+        currentDigest: ctx.contentDigest(fileId, entry), duringApply: overlay?.has(file.path),
+      });
+      const { change } = save;
+      ctx.setTextDigest(batch, fileId, save.textDigest);
+      if (save.textDigest !== digest) writeBack.push(file.path);
+      if (save.merge) merged.push({ path: file.path, seq, merge: save.merge });
       if (change) {
         ctx.logFileUpdate(batch, fileId, seq, change.update);
-        const op = { ...base(seq, 'edit', fileId, file.path), inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops), inverse: { text: change.record } };
+        const op: OpEntry = { ...base(seq, 'edit', fileId, file.path), inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops), inverse: { text: change.record }, ...(save.merge ? { merge: save.merge } : {}) };
         await addOp(op, null, true);
       }
-      // else: the doc already had this text (say, written by a merge): only its digest was new.
+      // else: the doc already had this text (say, written by a merge), or the save was an
+      // unchanged stale buffer: only the digest was new.
     } else if (contentChanged) {
       const seq = ctx.nextSeq();
       const op = base(seq, 'edit', fileId, file.path);
@@ -225,7 +257,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
 
   for (const file of pending.creates) {
     opts.signal?.throwIfAborted();
-    const bytes = readContent(ctx, file);
+    const bytes = readContent(fs, file);
     if (bytes === undefined) continue;
     const { kind, digest } = classifyBytes(bytes, file.kind === 'symlink', opts.textLimit);
     let fileId = deriveFileId(file.path, digest);
@@ -288,6 +320,8 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   };
   for (const file of scan.files) {
     scanned.add(file.path);
+    // A save known only in memory: the disk holds what the write that displaced it left.
+    if (overlay?.has(file.path)) continue;
     const cached = statCache.get(file.path);
     if (!cached || !sameStat(cached, file.stat)) stats.putJson(`s:${file.path}`, file.stat);
     if (full()) await commitStats();
@@ -304,8 +338,14 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     await ctx.commit(late);
   }
   await ctx.compact();
-  log('recorded %d changes (%d files)', recorded.length, scan.files.length);
-  return { recorded, files: scan.files.length, counts: scan.counts, errors: scan.errors };
+  log('recorded %d changes (%d files)%s', recorded.length, scan.files.length, scope ? ` in scope ${JSON.stringify(scope.list().slice(0, 5))}` : '');
+  return { recorded, files: scan.files.length, counts: scan.counts, errors: scan.errors, merged, writeBack };
+}
+
+/** Is there a file (or symlink) at `path`, shared or not? */
+export function isOnDisk(ctx: ReplicaContext, path: string): boolean {
+  const st = ctx.fs.lstat(path);
+  return st?.kind === 'file' || st?.kind === 'symlink';
 }
 
 /** Does a recorded live file outside `scope` hold the content of one of `creates`? */
@@ -361,12 +401,12 @@ function sameStat(a: ScannedFile['stat'], b: ScannedFile['stat']): boolean {
  * Reads what a scanned file holds now (a symlink's target, never what it points at). The
  * scan only hashed it; recording needs the bytes, which may have changed since.
  */
-function readContent(ctx: ReplicaContext, file: ScannedFile): Uint8Array | undefined {
+function readContent(fs: WorktreeFs, file: ScannedFile): Uint8Array | undefined {
   if (file.kind === 'symlink') {
-    const target = ctx.fs.readlink(file.path);
+    const target = fs.readlink(file.path);
     return target === undefined ? undefined : new TextEncoder().encode(target);
   }
-  return ctx.fs.readFile(file.path);
+  return fs.readFile(file.path);
 }
 
 /** Kind and digest of bytes read for recording. */

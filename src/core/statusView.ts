@@ -33,6 +33,8 @@ export interface StatusView {
   files: { paths: string[]; fileIds: string[]; kinds: Uint8Array; modes: Float64Array; digests: string[] };
   /** The stat cache: path, the numbers, kind and digest. */
   stats: { paths: string[]; nums: Float64Array; kinds: Uint8Array; digests: string[] };
+  /** Ignore files a peer changed, with the text accepted here (`ReplicaContext.ruleBaselines`). */
+  ruleBaselines: [path: string, text: string][];
 }
 
 /** The recorded entry of a live file, as the view has it. */
@@ -52,7 +54,10 @@ export class StatusViewBuilder {
   private readonly files = { paths: [] as string[], fileIds: [] as string[], kinds: [] as number[], modes: [] as number[], digests: [] as string[] };
   private readonly stats = { paths: [] as string[], nums: [] as number[], kinds: [] as number[], digests: [] as string[] };
 
-  constructor(private readonly replicaId: string) {}
+  constructor(
+    private readonly replicaId: string,
+    private readonly ruleBaselines: [string, string][] = [],
+  ) {}
 
   addFile(path: string, fileId: string, kind: FileKind, mode: number, digest: string): void {
     const f = this.files;
@@ -78,6 +83,7 @@ export class StatusViewBuilder {
       replicaId: this.replicaId,
       files: { paths: f.paths, fileIds: f.fileIds, kinds: Uint8Array.from(f.kinds), modes: Float64Array.from(f.modes), digests: f.digests },
       stats: { paths: t.paths, nums: Float64Array.from(t.nums), kinds: Uint8Array.from(t.kinds), digests: t.digests },
+      ruleBaselines: this.ruleBaselines,
     };
   }
 }
@@ -96,7 +102,7 @@ export function encodeStatusView(view: StatusView): Uint8Array {
     view.stats.kinds,
     bytesOf(view.stats.nums),
   ];
-  return encodeSectioned({ magic: MAGIC, version: STATUS_VIEW_VERSION, replicaId: view.replicaId, files: view.files.paths.length, stats: view.stats.paths.length }, sections);
+  return encodeSectioned({ magic: MAGIC, version: STATUS_VIEW_VERSION, replicaId: view.replicaId, files: view.files.paths.length, stats: view.stats.paths.length, rules: view.ruleBaselines }, sections);
 }
 
 /** The view in `bytes`, or undefined when it is damaged or of another version (then unused). */
@@ -109,6 +115,8 @@ export function decodeStatusView(bytes: Uint8Array): StatusView | undefined {
   const ns = h.stats;
   if (h.magic !== MAGIC || h.version !== STATUS_VIEW_VERSION || typeof h.replicaId !== 'string') return undefined;
   if (!Number.isSafeInteger(nf) || !Number.isSafeInteger(ns)) return undefined;
+  const rules = h.rules;
+  if (!Array.isArray(rules) || !rules.every((r) => Array.isArray(r) && r.length === 2 && typeof r[0] === 'string' && typeof r[1] === 'string')) return undefined;
   const kinds = (s: Uint8Array, n: number): Uint8Array | undefined => (s.byteLength === n && s.every((k) => k < KINDS.length) ? s : undefined);
   const [fp, fi, fd, fk, fm, sp, sd, sk, sn] = read.sections as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
   const n = nf as number;
@@ -116,7 +124,7 @@ export function decodeStatusView(bytes: Uint8Array): StatusView | undefined {
   const files = { paths: splitSection(fp, n), fileIds: splitSection(fi, n), digests: splitSection(fd, n), kinds: kinds(fk, n), modes: float64Section(fm, n) };
   const stats = { paths: splitSection(sp, m), digests: splitSection(sd, m), kinds: kinds(sk, m), nums: float64Section(sn, m * STAT_NUMS) };
   if (Object.values(files).some((x) => x === undefined) || Object.values(stats).some((x) => x === undefined)) return undefined;
-  return { replicaId: h.replicaId, files: files as StatusView['files'], stats: stats as StatusView['stats'] };
+  return { replicaId: h.replicaId, files: files as StatusView['files'], stats: stats as StatusView['stats'], ruleBaselines: rules as [string, string][] };
 }
 
 /** The view's live files, for {@link pendingChanges}. */
@@ -130,11 +138,12 @@ function recordedOf(view: StatusView): RecordedFiles<ViewEntry> {
 }
 
 /** The view's stat cache; entries are built as the scan asks for them. */
-function statCacheOf(view: StatusView): Pick<ReadonlyMap<string, CachedStat>, 'get'> {
+function statCacheOf(view: StatusView): Pick<ReadonlyMap<string, CachedStat>, 'get' | 'has'> {
   const s = view.stats;
   const index = new Map<string, number>();
   for (let i = 0; i < s.paths.length; i++) index.set(s.paths[i]!, i);
   return {
+    has: (path: string) => index.has(path),
     get(path: string): CachedStat | undefined {
       const i = index.get(path);
       if (i === undefined) return undefined;
@@ -152,6 +161,14 @@ export function statusFromView(
   view: StatusView,
   opts: { fs: WorktreeFs; textLimit?: number; home?: string; env?: Record<string, string | undefined>; scope?: ScanScope; now?: number; racyWindowMs?: number },
 ): { files: number; changed: StatusChange[]; scan: ScanResult } {
-  const scan = scanWorktree({ ...opts, statCache: statCacheOf(view) });
-  return { files: view.files.paths.length, changed: statusChanges(pendingChanges(recordedOf(view), scan, opts.scope)), scan };
+  const statCache = statCacheOf(view);
+  // As a replica scans (`ReplicaContext.scanPolicy`): its live files on disk here are tracked.
+  const shared = new Set<string>();
+  for (const path of view.files.paths) if (statCache.has(path)) shared.add(path);
+  const scan = scanWorktree({ ...opts, statCache, shared, ruleBaselines: new Map(view.ruleBaselines) });
+  const present = (path: string): boolean => {
+    const st = opts.fs.lstat(path);
+    return st?.kind === 'file' || st?.kind === 'symlink';
+  };
+  return { files: view.files.paths.length, changed: statusChanges(pendingChanges(recordedOf(view), scan, opts.scope, present)), scan };
 }

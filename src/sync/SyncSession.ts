@@ -64,7 +64,11 @@ export type SessionEvent =
   | { type: 'progress'; done: number; total: number; bytes: number }
   | { type: 'peer-joined'; replicaId: string; name: string; role: string }
   | { type: 'peer-left'; replicaId: string; name?: string }
-  | { type: 'error'; code: string; message: string };
+  | { type: 'error'; code: string; message: string }
+  /** A save was merged from the version it was made from (an editor's stale buffer: see `core/saveBase.ts`). */
+  | { type: 'merged'; path: string; seq: number; baseSeq: number; message: string }
+  /** A local file that was never shared from here stayed where a peer's file would have gone. */
+  | { type: 'kept'; path: string; message: string };
 
 /** Options for {@link SyncSession}. */
 export interface SyncSessionOptions {
@@ -217,7 +221,7 @@ export class SyncSession {
       if (this.opts.access !== 'rw') {
         // Recorded here (nothing is lost), never uploaded: the relay refuses writes from a
         // read-only code anyway. Say so once per batch of local changes.
-        const { recorded } = scan ? await this.opts.replica.scan({ scope }) : { recorded: [] };
+        const { recorded } = scan ? await this.opts.replica.scan({ scope }).finally(() => this.reportNotices()) : { recorded: [] };
         if (recorded.length > 0) {
           this.opts.onEvent?.({ type: 'error', code: 'FORBIDDEN', message: `this join code is read-only: ${recorded.length} local change(s) (${recorded.slice(0, 3).map((c) => c.path).join(', ')}) stay on this machine and are not shared` });
         }
@@ -227,7 +231,7 @@ export class SyncSession {
       const { replica, conn, worktreeId, signal } = this.opts;
       const state = this.opts.state;
       await replica.holdLogAfter(state.acked);
-      if (scan) await replica.scan({ signal, scope });
+      if (scan) await replica.scan({ signal, scope }).finally(() => this.reportNotices());
       // Blobs by reference, each read as it goes up: a first share of a big tree does not
       // hold all of its content in memory.
       const { changes, upTo } = await replica.outgoingSince(state.acked);
@@ -480,7 +484,7 @@ export class SyncSession {
     // Applied changes are recorded as the sender's (not this replica's), so `push` never
     // uploads them again.
     const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay') };
-    const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply });
+    const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply }).finally(() => this.reportNotices());
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
     // Entries with an unsafe path are never written (safety rules); say so once for each.
     for (const r of this.opts.replica.refusedEntries()) {
@@ -489,6 +493,16 @@ export class SyncSession {
       this.opts.onEvent?.({ type: 'error', code: 'BAD_PATH', message: `refused a file from ${origin.author} with an unsafe path ${JSON.stringify(r.path)} (${r.reason}); it is not written` });
     }
     return applied;
+  }
+
+  /** Reports what the replica did that the user should hear about (see `core/notices.ts`). */
+  reportNotices(): void {
+    const { notices, dropped } = this.opts.replica.drainNotices();
+    for (const n of notices) {
+      if (n.kind === 'merged') this.opts.onEvent?.({ type: 'merged', path: n.path, seq: n.seq ?? 0, baseSeq: n.baseSeq ?? 0, message: n.message });
+      else this.opts.onEvent?.({ type: 'kept', path: n.path, message: n.message });
+    }
+    if (dropped > 0) this.opts.onEvent?.({ type: 'kept', path: '', message: `and ${dropped} more file(s) kept or merged (see cshare log)` });
   }
 
   private async uploadBlob(digest: string, bytes: Uint8Array, fileId: string | undefined): Promise<void> {

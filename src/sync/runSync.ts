@@ -52,6 +52,8 @@ export interface RunSyncOptions {
 export class SyncLoop {
   session: SyncSession | null = null;
   private scanAllNext = false;
+  private readonly recheck = new Set<string>();
+  private recheckTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RunSyncOptions) {}
 
@@ -85,6 +87,25 @@ export class SyncLoop {
     return watchWorktree({ root, onChange: (paths) => this.localChange(relativePaths(root, paths)), onError: (err) => this.reportWatchError(err), signal: this.opts.signal, held: true });
   }
 
+  /**
+   * Scans the paths an apply wrote once more, shortly after: a save that lands right after a
+   * write can be missing from the watcher's events (@parcel/watcher folds the events of a file
+   * replaced in one step, `renameat2` exchange, together with the next ones into none), and a
+   * save the watcher never reports would wait for the next one. The written files' stat cache
+   * entries are exact, so this costs one `lstat` each when nothing happened.
+   */
+  private recheckLater(paths: readonly string[]): void {
+    for (const p of paths) this.recheck.add(p);
+    if (this.recheckTimer || this.opts.signal.aborted) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = undefined;
+      const list = [...this.recheck];
+      this.recheck.clear();
+      this.localChange(list).catch((err: unknown) => this.reportWatchError(err));
+    }, RECHECK_MS);
+    this.recheckTimer.unref();
+  }
+
   private reportWatchError(err: unknown): void {
     this.opts.onEvent({ type: 'error', code: 'IO', message: (err as Error)?.message ?? String(err) });
   }
@@ -103,7 +124,13 @@ export class SyncLoop {
         setStep('connect');
         const c = await this.opts.connect(signal);
         conn = c.conn;
-        const session = new SyncSession({ ...this.opts, conn, access: c.access, signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan });
+        const session = new SyncSession({
+          ...this.opts, conn, access: c.access, signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan,
+          onEvent: (e) => {
+            if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path));
+            this.opts.onEvent(e);
+          },
+        });
         setStep('catch-up');
         await session.catchUp();
         if (first) await this.opts.onCaughtUp?.();
@@ -150,6 +177,13 @@ export class SyncLoop {
     }
   }
 }
+
+/**
+ * How long after an apply its paths are scanned again (see `SyncLoop.recheckLater`): after
+ * the watcher's own batching, and after `ASIDE_GRACE_MS` (store/fs/AsideFiles.ts), so a save
+ * a writer put in a replaced file, recorded then, goes up with this push.
+ */
+const RECHECK_MS = 400;
 
 /** Runs a {@link SyncLoop} to its end. */
 export async function runSync(opts: RunSyncOptions): Promise<SyncLoop> {

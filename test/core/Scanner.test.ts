@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isText } from '../../src/core/classify.js';
 import { gitBlobId } from '../../src/core/digest.js';
 import { isSecretName, SECRET_PATTERNS } from '../../src/core/ignore/secrets.js';
+import { isScratchName, SCRATCH_PATTERNS } from '../../src/core/ignore/scratch.js';
 import type { WorktreeFs } from '../../src/core/ports.js';
 import { compareGitPaths, scanWorktree, type CachedStat, type ScanResult } from '../../src/core/Scanner.js';
 import { NodeFs } from '../../src/store/fs/NodeFs.js';
@@ -49,6 +50,13 @@ describe('digest and classify', () => {
     for (const name of ['.env', '.env.local', '.env.', '.envrc', 'env', 'a.pem', 'pem', 'x.key', 'x.keys', 'k.p12', 'id_rsa', 'id_rsa.pub', 'my_id_rsa', 'id_ed25519', 'id_ed25519.pub', '.npmrc', '.netrc', '.pypirc', 'credentials.json', 'credentials.json5', 'README', 'c', 'i', 'id', 'cred.key', 'x.m', 'y', '2', 'a.p2', 'my.pem.bak']) {
       expect({ name, secret: isSecretName(name) }).toEqual({ name, secret: ig.ignores(name) });
     }
+  });
+
+  it('isScratchName agrees with the gitignore patterns of editor and OS scratch files', () => {
+    const ig = ignore({ ignorecase: false }).add([...SCRATCH_PATTERNS]);
+    const names = ['.a.txt.swp', 'a.swp', '.swp', 'x.swo', 'x.swn', 'x.swx', 'swp', 'notes~', '~', '~x', '4913', '49130', '.#lock', '.#', '#auto#', '#', '##', '#x', 'a#b#',
+      'f.kate-swp', '.f.un~', 'a.txt___jb_tmp___', 'a.txt___jb_old___', '___jb_tmp', '.DS_Store', '.ds_store', '._x', '._', '.x', 'Thumbs.db', 'desktop.ini', 'README.md', 'main.c', 'swap.txt', '.gitignore'];
+    for (const name of names) expect({ name, scratch: isScratchName(name) }).toEqual({ name, scratch: ig.ignores(name) });
   });
 
   it('compareGitPaths orders by UTF-8 bytes', () => {

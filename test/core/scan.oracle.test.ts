@@ -68,6 +68,9 @@ describe('scanWorktree against git ls-files', () => {
     const optedIn = 'config/.env.local';
     const deny = secrets.filter((s) => s !== optedIn);
     for (const s of deny) want.delete(s);
+    // `.cshareinclude` decides what this machine shares: it is never shared itself.
+    want.delete('.cshareinclude');
+    expect(result.excluded).toContainEqual({ path: '.cshareinclude', reason: 'local' });
     expect(new Set(result.files.map((f) => f.path))).toEqual(want);
     expect(result.files.map((f) => f.path)).toContain(optedIn);
     expect(result.excluded.filter((e) => e.reason === 'secret').map((e) => e.path).sort()).toEqual([...deny].sort());

@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { isCshareTempName } from '../../src/core/paths.js';
 
 /**
  * A worktree's files as path -> "mode:content" (symlinks as "link:target"), minus .cshare/. A
@@ -11,6 +12,8 @@ export function treeOf(root: string, skip = new Set(['.cshare', '.no-home'])): R
   const walk = (rel: string) => {
     for (const name of readdirSync(join(root, rel))) {
       if (rel === '' && skip.has(name)) continue;
+      // What a write moved aside a moment ago (see `store/fs/AsideFiles.ts`), as scans skip it.
+      if (isCshareTempName(name)) continue;
       const r = rel ? `${rel}/${name}` : name;
       try {
         const st = lstatSync(join(root, r));

@@ -37,6 +37,11 @@ export interface IgnoreLayer {
   readonly source: string;
   /** Tests a path relative to `base` (directories end with `/`), without looking at parents. */
   readonly test: (rel: string) => MatchResult;
+  /**
+   * The same file as this machine's user last accepted it, when a peer has changed it since
+   * (see {@link LoadIgnoreOptions.baselines}); `null` when that version has no patterns.
+   */
+  readonly baseline?: ((rel: string) => MatchResult) | null;
 }
 
 /** The layers that apply inside one directory, highest precedence first. */
@@ -53,6 +58,14 @@ export interface LoadIgnoreOptions {
   /** Absolute git common dir (holds `config` and `info/exclude`), or undefined outside a repo. */
   gitCommonDir?: string;
   onError: IgnoreErrorSink;
+  /**
+   * Rule files (`.gitignore`, `.cshareignore`, by path) that a peer changed, with the text this
+   * machine's user last accepted (what was on disk before the peer's change). What decides
+   * what leaves a machine is local: a peer's change of a rule file can make more paths
+   * ignored here, never fewer (a removed `build/` line must not upload this machine's build
+   * output, nor a `!*` its private files), so a path is excluded if either version excludes it.
+   */
+  baselines?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -104,11 +117,14 @@ export class IgnoreRules {
   private readonly fs: WorktreeFs;
   private readonly onError: IgnoreErrorSink;
 
-  private constructor(fs: WorktreeFs, globals: LayerStack, config: GitConfig, onError: IgnoreErrorSink) {
+  private readonly baselines: ReadonlyMap<string, string>;
+
+  private constructor(fs: WorktreeFs, globals: LayerStack, config: GitConfig, onError: IgnoreErrorSink, baselines: ReadonlyMap<string, string>) {
     this.fs = fs;
     this.globals = globals;
     this.config = config;
     this.onError = onError;
+    this.baselines = baselines;
   }
 
   /**
@@ -157,7 +173,7 @@ export class IgnoreRules {
       if (layer) globals.push(layer);
     }
     log('global layers: %o', globals.map((l) => l.source));
-    return new IgnoreRules(fs, globals, config, onError);
+    return new IgnoreRules(fs, globals, config, onError, opts.baselines ?? new Map());
   }
 
   /**
@@ -167,23 +183,31 @@ export class IgnoreRules {
    * when the directory adds nothing, so most directories cost no allocation.
    */
   stackFor(dir: string, parent: LayerStack, hasGitignore: boolean, hasCshareignore: boolean): LayerStack {
-    if (!hasGitignore && !hasCshareignore) return parent;
     const base = dir === '' ? '' : `${dir}/`;
+    const baselines = this.baselines.size > 0;
+    if (!hasGitignore && !hasCshareignore && !(baselines && (this.baselines.has(`${base}.gitignore`) || this.baselines.has(`${base}.cshareignore`)))) return parent;
     const own: IgnoreLayer[] = [];
     for (const [has, name] of [
       [hasCshareignore, '.cshareignore'],
       [hasGitignore, '.gitignore'],
     ] as const) {
-      if (!has) continue;
       const rel = base + name;
-      let bytes: Uint8Array | undefined;
-      try {
-        bytes = this.fs.readFile(rel);
-      } catch (err) {
-        this.onError(rel, err instanceof Error ? err.message : String(err));
-        continue;
+      const accepted = baselines ? this.baselines.get(rel) : undefined;
+      let layer: IgnoreLayer | undefined;
+      if (has) {
+        let bytes: Uint8Array | undefined;
+        try {
+          bytes = this.fs.readFile(rel);
+        } catch (err) {
+          this.onError(rel, err instanceof Error ? err.message : String(err));
+        }
+        if (bytes !== undefined) layer = compileLayer(utf8.decode(bytes), base, rel);
       }
-      const layer = bytes === undefined ? undefined : compileLayer(utf8.decode(bytes), base, rel);
+      if (accepted !== undefined) {
+        // The current file (or none) beside the version the user accepted: either may exclude.
+        const before = compileLayer(accepted, base, `${rel} (as accepted here)`);
+        layer = { base, source: rel, test: layer?.test ?? NO_MATCH, baseline: before?.test ?? null };
+      }
       if (layer) own.push(layer);
     }
     return own.length === 0 ? parent : [...own, ...parent];
@@ -191,13 +215,25 @@ export class IgnoreRules {
 
   /** Is `path` (relative to the root; a directory if `isDir`) ignored by `stack`? */
   isExcluded(path: string, isDir: boolean, stack: LayerStack): boolean {
-    for (let i = 0; i < stack.length; i++) {
-      const layer = stack[i]!;
-      const rel = layer.base === '' ? path : path.slice(layer.base.length);
-      const r = layer.test(isDir ? `${rel}/` : rel);
-      if (r.ignored) return true;
-      if (r.unignored) return false;
-    }
+    if (excludedBy(path, isDir, stack, false)) return true;
+    // Excluded by the rules as this machine's user accepted them, before a peer changed some.
+    for (let i = 0; i < stack.length; i++) if (stack[i]!.baseline !== undefined) return excludedBy(path, isDir, stack, true);
     return false;
   }
+}
+
+const NO_MATCH = (): MatchResult => ({ ignored: false, unignored: false });
+
+/** The first layer with a matching pattern decides; with `useBaseline`, a layer's accepted version where it has one. */
+function excludedBy(path: string, isDir: boolean, stack: LayerStack, useBaseline: boolean): boolean {
+  for (let i = 0; i < stack.length; i++) {
+    const layer = stack[i]!;
+    const test = useBaseline && layer.baseline !== undefined ? layer.baseline : layer.test;
+    if (test === null) continue;
+    const rel = layer.base === '' ? path : path.slice(layer.base.length);
+    const r = test(isDir ? `${rel}/` : rel);
+    if (r.ignored) return true;
+    if (r.unignored) return false;
+  }
+  return false;
 }

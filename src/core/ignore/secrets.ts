@@ -54,6 +54,11 @@ export class SecretFilter {
    */
   isSecret(path: string, name: string): boolean {
     if (!isSecretName(name)) return false;
-    return this.include === undefined || !this.include.ignores(path);
+    return !this.includes(path);
+  }
+
+  /** Does `.cshareinclude` re-admit `path` (a secret, or an editor's scratch file)? */
+  includes(path: string): boolean {
+    return this.include !== undefined && this.include.ignores(path);
   }
 }

@@ -14,8 +14,12 @@ import { dirname, isAbsolute, join, posix, sep } from 'node:path';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { assertSafeRelPath } from '../../core/paths.js';
-import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs } from '../../core/ports.js';
+import { gitBlobId } from '../../core/digest.js';
+import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs, WriteSurprise } from '../../core/ports.js';
+import { moveAside, placeGuarded, readRegular } from './guardedPlace.js';
 import { errCode, ioError } from './ioError.js';
+import { WrittenFiles } from './WrittenFiles.js';
+import { AsideFiles } from './AsideFiles.js';
 
 const log = logger('fs');
 
@@ -113,12 +117,20 @@ function kindOf(d: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink()
   return d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : 'other';
 }
 
+function toFileStat(st: nfs.Stats): FileStat {
+  return { kind: kindOf(st), size: st.size, mode: st.mode, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+}
+
 /** A worktree on the local disk, rooted at an absolute directory. */
 export class NodeFs implements WorktreeFs {
   readonly root: string;
   private realRoot: string | undefined;
 
   private readonly bootInfo: BootInfo | undefined | null;
+  /** The files this object wrote last, held open to tell whether they were read since. */
+  private readonly written: WrittenFiles;
+  /** What writes moved aside, looked at again a moment later. */
+  private readonly asides = new AsideFiles();
 
   /**
    * `root` is resolved to an absolute path; it need not exist until first used. `boot` is
@@ -128,6 +140,7 @@ export class NodeFs implements WorktreeFs {
   constructor(root: string, opts: { boot?: BootInfo | undefined } = {}) {
     this.root = posix.resolve(root);
     this.bootInfo = 'boot' in opts ? opts.boot : null;
+    this.written = new WrittenFiles(this.root);
   }
 
   boot(): BootInfo | undefined {
@@ -167,7 +180,7 @@ export class NodeFs implements WorktreeFs {
       throw ioError('stat', abs, err);
     }
     if (st === undefined) return undefined;
-    return { kind: kindOf(st), size: st.size, mode: st.mode, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+    return toFileStat(st);
   }
 
   readFile(rel: string): Uint8Array | undefined {
@@ -201,9 +214,10 @@ export class NodeFs implements WorktreeFs {
       discard(tmp);
       throw ioError('write', tmp.abs, err);
     }
+    this.written.note(rel, tmp.abs);
   }
 
-  async writeFiles(files: readonly FileWrite[], opts: { flush?: boolean } = {}): Promise<void> {
+  async writeFiles(files: readonly FileWrite[], opts: { flush?: boolean } = {}): Promise<WriteSurprise[]> {
     const temps: TempFile[] = [];
     // Each directory is checked once per batch: nothing here creates symlinks meanwhile.
     const checkedDirs = new Map<string, string>();
@@ -244,15 +258,77 @@ export class NodeFs implements WorktreeFs {
       throw err;
     }
     // Every file is written (and flushed, unless told not to); the renames put them in place.
+    const results: WriteSurprise[] = [];
     for (let i = 0; i < temps.length; i++) {
       const t = temps[i]!;
+      const f = files[i]!;
       try {
-        nfs.renameSync(t.path, t.abs);
+        const mine = nfs.lstatSync(t.path);
+        const surprise = f.expect === undefined ? (nfs.renameSync(t.path, t.abs), undefined) : placeGuarded(t, f.expect, this.asideDir());
+        const { aside, ...found } = surprise ?? {};
+        if (aside && typeof f.expect === 'string') this.asides.keep(f.rel, aside, f.expect);
+        const result: WriteSurprise = { rel: f.rel, ...found };
+        if (!surprise?.occupied) {
+          // The stat the stat cache gets must be of what was written: a save that lands between
+          // the rename and a later lstat would otherwise be taken for this content.
+          const now = nfs.lstatSync(t.abs, NO_THROW);
+          if (now && now.ino === mine.ino && now.size === mine.size && now.mtimeMs === mine.mtimeMs) result.stat = toFileStat(now);
+          this.written.note(f.rel, t.abs);
+        }
+        results.push(result);
       } catch (err) {
         for (const rest of temps.slice(i)) discard(rest);
         throw ioError('write', t.abs, err);
       }
     }
+    return results;
+  }
+
+  removeIfUnchanged(rel: string, expect: string): Uint8Array | undefined {
+    const abs = this.abs(rel);
+    this.checkParentInside(rel);
+    const st = nfs.lstatSync(abs, NO_THROW);
+    if (st === undefined) return undefined;
+    if (!st.isFile()) throw new CshareError('IO', `Cannot remove ${abs}: it is not a regular file.`, { path: rel });
+    // Moved aside in one step, then looked at: a save that lands after the move creates a new
+    // file, which is the user's and stays; one that landed before it is in what was moved, and
+    // one of a writer that had it open is seen a moment later (`AsideFiles`).
+    let aside: string;
+    try {
+      aside = moveAside(abs, this.asideDir(), join(dirname(abs), `.${posix.basename(rel)}.cshare-aside-${tempSuffix(true)}`));
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw ioError('remove', abs, err);
+    }
+    const before = nfs.lstatSync(aside, { bigint: true, throwIfNoEntry: false });
+    const held = readRegular(aside);
+    if (held !== undefined && gitBlobId(held) !== expect) {
+      try {
+        nfs.linkSync(aside, abs); // put it back, unless a new file took the path meanwhile
+      } catch (err) {
+        if (errCode(err) !== 'EEXIST') log('could not put back %s: %s', rel, (err as Error).message);
+      }
+      nfs.rmSync(aside, { force: true });
+      return held;
+    }
+    if (before) this.asides.keep(rel, { path: aside, size: before.size, mtimeNs: before.mtimeNs, ctimeNs: before.ctimeNs }, expect);
+    else nfs.rmSync(aside, { force: true });
+    this.pruneParents(rel);
+    return undefined;
+  }
+
+  /** Where writes move what they displaced, in the store's folder, if the worktree has one. */
+  private asideDir(): string | undefined {
+    this.asides.cleanLeftovers(`${this.root}/.cshare/aside`);
+    return nfs.existsSync(`${this.root}/.cshare`) ? `${this.root}/.cshare/aside` : undefined;
+  }
+
+  onLateSave(listener: (rel: string, bytes: Uint8Array) => void): void {
+    this.asides.onLateSave(listener);
+  }
+
+  readSinceWritten(rel: string): boolean | undefined {
+    return this.written.readSince(rel);
   }
 
   async flushFiles(rels: readonly string[]): Promise<void> {
@@ -349,7 +425,11 @@ export class NodeFs implements WorktreeFs {
       if (isMissing(err)) return;
       throw ioError('remove', abs, err);
     }
-    // Prune emptied parents, as git does when a checkout deletes the last file of a folder.
+    this.pruneParents(rel);
+  }
+
+  /** Prunes emptied parents, as git does when a checkout deletes the last file of a folder. */
+  private pruneParents(rel: string): void {
     for (let d = posix.dirname(rel); d !== '.'; d = posix.dirname(d)) {
       try {
         nfs.rmdirSync(`${this.root}/${d}`);

@@ -1,0 +1,98 @@
+/**
+ * Which version of a text file a save was made from.
+ *
+ * A save is an edit of the text its editor loaded, not necessarily of the text on disk now:
+ * an editor that has not reloaded since a collaborator's change reached the disk (vim, VS
+ * Code, JetBrains and Emacs all keep a dirty buffer) saves its stale buffer, and taken as an
+ * edit of the text now, that save reverts the collaborator's change. So each text file keeps
+ * its recent on-disk versions (`ReplicaContext.versions`: what cshare wrote, what was recorded)
+ * and a save is merged from the one it most likely came from:
+ *
+ * - a save equal to an older version is an unchanged stale buffer (nothing to revert), unless
+ *   the file cshare wrote since was read (an editor reloading it reads it: on Linux, `relatime`
+ *   tells), in which case the user brought that text back on purpose;
+ * - otherwise the version with the smallest edit distance to the save: a stale buffer is
+ *   closest to what it loaded, a reloaded one to the text now (ties go to the text now).
+ */
+import type { FileDoc } from './FileDoc.js';
+import type { DiskVersion } from './ReplicaContext.js';
+import { diffToOps, opsStats } from './textDiff.js';
+
+/** What {@link chooseSaveBase} found. */
+export interface SaveBase {
+  /** The version the save was made from; undefined: the text now. */
+  base?: DiskVersion;
+  /** Why: the text now, the closest older version, or an older version saved unchanged. */
+  reason: 'current' | 'closest' | 'unchanged';
+}
+
+/**
+ * How far `b` is from `a`: lines inserted plus deleted, then characters. Lines first: a stale
+ * buffer that adds a line where the collaborator added another is one line from its base but
+ * two from the text now, while by characters the two added lines may look like one edit
+ * ("alice was here" into "bob was here").
+ */
+function distance(a: string, b: string): [lines: number, chars: number] {
+  return [lineDistance(a, b), charDistance(a, b)];
+}
+
+function charDistance(a: string, b: string): number {
+  const { inserted, deleted } = opsStats(diffToOps(a, b));
+  return inserted + deleted;
+}
+
+/** Lines inserted plus deleted: each distinct line becomes one character, then a diff. */
+function lineDistance(a: string, b: string): number {
+  const ids = new Map<string, number>();
+  const encode = (text: string): string | undefined => {
+    let out = '';
+    for (const line of text.split('\n')) {
+      let id = ids.get(line);
+      if (id === undefined) ids.set(line, (id = ids.size));
+      if (id >= 0xd800) return undefined; // too many distinct lines for one code unit each
+      out += String.fromCharCode(id);
+    }
+    return out;
+  };
+  const x = encode(a);
+  const y = encode(b);
+  if (x === undefined || y === undefined) return 0; // then characters decide
+  const { inserted, deleted } = opsStats(diffToOps(x, y));
+  return inserted + deleted;
+}
+
+const closer = (x: [number, number], y: [number, number]) => x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
+
+/**
+ * The version `saved` (with git blob id `savedDigest`) was most likely made from, of `doc`'s
+ * text now (digest `currentDigest`) and `versions`. `lastWriteRead`: whether the file cshare
+ * last wrote here was read since (undefined: cannot tell).
+ */
+export function chooseSaveBase(opts: {
+  doc: FileDoc;
+  versions: readonly DiskVersion[];
+  currentDigest: string;
+  saved: string;
+  savedDigest: string;
+  lastWriteRead: boolean | undefined;
+}): SaveBase {
+  const { doc, versions, currentDigest, saved, savedDigest } = opts;
+  const older = versions.filter((v) => v.digest !== currentDigest);
+  if (older.length === 0 || savedDigest === currentDigest) return { reason: 'current' };
+  const exact = [...older].reverse().find((v) => v.digest === savedDigest);
+  if (exact) return opts.lastWriteRead === true ? { reason: 'current' } : { base: exact, reason: 'unchanged' };
+  let best: SaveBase = { reason: 'current' };
+  let bestDistance = distance(doc.text, saved);
+  // Newest first: of two equally close versions, the later one.
+  for (const v of [...older].reverse()) {
+    if (bestDistance[0] === 0 && bestDistance[1] === 0) break;
+    const text = doc.textAt(v.version);
+    if (text === undefined) continue;
+    const d = distance(text, saved);
+    if (closer(d, bestDistance)) {
+      best = { base: v, reason: 'closest' };
+      bestDistance = d;
+    }
+  }
+  return best;
+}

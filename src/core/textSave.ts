@@ -1,0 +1,118 @@
+/**
+ * Recording a save of a text file, and writing back the merged text when the save was merged.
+ *
+ * A save goes into the file's doc as an edit of the version it was made from (`saveBase.ts`):
+ * the text now for most saves, an older version for an editor's stale buffer or a save that
+ * landed while a remote change was being written. Merged from an older version, the doc then
+ * holds more than the disk (the collaborator's change the save did not have), and the merged
+ * text is written back, guarded like every write (`FileWrite.expect`), so a save that lands
+ * meanwhile is recorded too, never overwritten.
+ */
+import { gitBlobId } from './digest.js';
+import { logger } from './log.js';
+import { writeGuarded } from './FsJournal.js';
+import type { OwnChange, FileDoc } from './FileDoc.js';
+import type { OpEntry } from './history.js';
+import type { FileStat, FileWrite } from './ports.js';
+import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
+import { ChangeBatch } from './ReplicaStore.js';
+import { chooseSaveBase } from './saveBase.js';
+
+const utf8 = new TextEncoder();
+const log = logger('save');
+
+/** What {@link recordTextSave} did. */
+export interface TextSave {
+  change: OwnChange | null;
+  /** Set when the save was merged from an older version (for the op entry). */
+  merge?: NonNullable<OpEntry['merge']>;
+  /** Digest of the doc's text now (what the disk must get, if it does not hold it). */
+  textDigest: string;
+}
+
+/**
+ * Applies the save `saved` (git blob id `savedDigest`) of the file at `path` to its doc, from
+ * the version it was most likely made from, and notes the versions now on disk here.
+ * `duringApply`: the save was found displaced by a remote change's write.
+ */
+export async function recordTextSave(
+  ctx: ReplicaContext,
+  batch: ChangeBatch,
+  seq: number,
+  opts: { fileId: string; path: string; doc: FileDoc; saved: string; savedDigest: string; currentDigest: string; duringApply?: boolean },
+): Promise<TextSave> {
+  const { fileId, doc, saved, savedDigest } = opts;
+  const versions = await ctx.versions(fileId);
+  const choice = chooseSaveBase({ doc, versions, currentDigest: opts.currentDigest, saved, savedDigest, lastWriteRead: ctx.fs.readSinceWritten?.(opts.path) });
+  log('save of %s: from %s (%s) of %d version(s), last write %o', opts.path, choice.base ? `change ${choice.base.seq} (${choice.base.origin})` : 'the text now', choice.reason, versions.length, ctx.fs.readSinceWritten?.(opts.path));
+  let change: OwnChange | null | undefined;
+  let merge: TextSave['merge'];
+  if (choice.base) {
+    change = doc.applyFromBase(choice.base.version, saved);
+    if (change !== undefined) merge = { baseSeq: choice.base.seq, baseTime: choice.base.at, reason: opts.duringApply ? 'during-apply' : choice.reason === 'unchanged' ? 'unchanged' : 'closest' };
+  }
+  // Undefined (not null: a save that changed nothing of its base): no base could be used.
+  if (change === undefined) change = doc.setText(saved);
+  const textDigest = gitBlobId(utf8.encode(doc.text));
+  // A merged save leaves the disk (and the editor that saved it) with a text the doc does not
+  // show now: a later save from that buffer is made from it. (The text of an ordinary save is
+  // noted only when a peer's change replaces it, in `applyChanges`: a typing session's saves
+  // cost nothing here.)
+  if (textDigest !== savedDigest && change?.savedVersion) await ctx.noteVersion(batch, fileId, savedDigest, change.savedVersion, 'save', seq);
+  return { change, merge, textDigest };
+}
+
+/** What {@link writeBack} found at the paths it wrote. */
+export interface WriteBackResult {
+  /** Saves that were at a path when it was written: recorded next from these bytes. */
+  displaced: Map<string, Uint8Array>;
+  /** Paths taken meanwhile (a file created there): left alone, scanned next. */
+  occupied: string[];
+}
+
+/**
+ * Writes the recorded content of each of `paths` where the disk holds something else (the
+ * merged text of a save merged from an older version), expecting what the stat cache says is
+ * there, and notes what was written.
+ */
+export async function writeBack(ctx: ReplicaContext, paths: readonly string[]): Promise<WriteBackResult> {
+  const result: WriteBackResult = { displaced: new Map(), occupied: [] };
+  if (paths.length === 0) return result;
+  const cached = await ctx.store.statCacheOf(paths);
+  const live = ctx.manifest.live();
+  const writes: FileWrite[] = [];
+  const items: { path: string; fileId: string; kind: 'text' | 'binary'; digest: string }[] = [];
+  for (const path of paths) {
+    const w = live.get(path);
+    if (!w || w.entry.kind === 'symlink') continue;
+    const bytes = w.entry.kind === 'text' ? utf8.encode(await ctx.currentText(w.fileId, w.entry)) : await ctx.blobBytes(w.entry.digest);
+    const digest = gitBlobId(bytes);
+    const seen = cached.get(path)?.digest;
+    if (seen === digest) continue;
+    writes.push({ rel: path, data: bytes, mode: w.entry.mode === 0o100755 ? 0o755 : 0o644, expect: seen ?? null });
+    items.push({ path, fileId: w.fileId, kind: w.entry.kind, digest });
+  }
+  if (writes.length === 0) return result;
+  const stats = new Map<string, FileStat | undefined>();
+  for (const s of await writeGuarded(ctx.fs, writes, { flush: true })) {
+    if (s.displaced) result.displaced.set(s.rel, s.displaced);
+    if (s.occupied) result.occupied.push(s.rel);
+    else stats.set(s.rel, s.stat);
+  }
+  const batch = new ChangeBatch();
+  for (const item of items) {
+    if (!stats.has(item.path)) continue;
+    // The stat taken as it was put in place (see `exchange.ts`); none: changed at once, and
+    // the watcher's scan of it records that save.
+    const st = stats.get(item.path);
+    if (st) batch.putJson(`s:${item.path}`, cacheEntry(st, item.kind, item.digest));
+    else {
+      batch.del(`s:${item.path}`);
+      result.occupied.push(item.path);
+    }
+    const doc = item.kind === 'text' ? ctx.loadedDoc(item.fileId) : undefined;
+    if (doc) await ctx.noteVersion(batch, item.fileId, item.digest, doc.version(), 'apply', ctx.seq);
+  }
+  await ctx.commit(batch);
+  return result;
+}
