@@ -1,6 +1,7 @@
 /**
  * The convergence fuzzer outside vitest (`npm run fuzz`): `--seeds N` runs seeds 1..N (or
- * `--from F` on), `--seed S` replays one seed and prints its actions as they happen. Exits 1
+ * `--from F` on), `--seed S` replays one seed and prints its actions as they happen (`--trace`:
+ * and each replica's store writes: op entries, manifest updates, seq and sync state). Exits 1
  * if any seed fails; each failure prints its seed, its replay command and its last actions.
  * See `test/fuzz/convergence.test.ts` for what is checked and the fault model.
  */
@@ -10,7 +11,8 @@ import { intFlag } from './args.js';
 const one = intFlag('seed');
 const from = one ?? intFlag('from') ?? 1;
 const count = one !== undefined ? 1 : (intFlag('seeds') ?? 500);
-const verbose = one !== undefined || process.argv.includes('--verbose');
+const traceStore = process.argv.includes('--trace');
+const verbose = one !== undefined || traceStore || process.argv.includes('--verbose');
 const steps = intFlag('steps');
 
 const started = Date.now();
@@ -18,7 +20,7 @@ const failed: number[] = [];
 const totals: Record<string, number> = {};
 for (let seed = from; seed < from + count; seed++) {
   try {
-    const result = await runSeed(seed, { verbose, steps });
+    const result = await runSeed(seed, { verbose, steps, traceStore });
     for (const [k, v] of Object.entries(result.stats)) totals[k] = (totals[k] ?? 0) + v;
   } catch (err) {
     failed.push(seed);

@@ -358,6 +358,8 @@ export class Replica {
 
   private async detachNow(): Promise<number> {
     await this.scanNow();
+    // The caller takes `seq` as the last change never to upload: it must not be handed out again.
+    await this.ctx.persistSeq();
     const detached = this.ctx.manifest.live().size;
     if (this.ctx.manifest.all().next().done) return 0;
     const batch = new ChangeBatch();

@@ -3,7 +3,7 @@ import { CshareError } from './errors.js';
 import { FileDoc } from './FileDoc.js';
 import { ManifestDoc, type ManifestEntry } from './ManifestDoc.js';
 import type { FileStat, WorktreeFs } from './ports.js';
-import { ChangeBatch, ReplicaStore, seqKey, type ReplicaIdentity } from './ReplicaStore.js';
+import { ChangeBatch, ReplicaStore, jsonBytes, seqKey, type ReplicaIdentity } from './ReplicaStore.js';
 import { Notices } from './notices.js';
 import type { RecordedFiles } from './pending.js';
 import type { CachedStat, FileKind } from './Scanner.js';
@@ -38,6 +38,8 @@ export class ReplicaContext {
    */
   private readonly historyKnown = new Map<string, boolean>();
   private manifestLogged: number;
+  /** The highest seq the store knows was handed out (`meta:seq` or an op entry). */
+  private durableSeq: number;
   /**
    * Digest of the text last recorded or written for each text file that has a doc history
    * (`d:<fileId>` in the store; local, not part of the CRDT). A file without one still has
@@ -73,6 +75,7 @@ export class ReplicaContext {
     textDigests: Map<string, string>,
   ) {
     this.manifestLogged = manifestLogged;
+    this.durableSeq = seq;
     this.textDigests = textDigests;
   }
 
@@ -181,8 +184,24 @@ export class ReplicaContext {
    */
   async commit(batch: ChangeBatch): Promise<void> {
     if (batch.empty) return;
-    batch.putJson('meta:seq', this.seq);
+    const seq = this.seq;
+    batch.putJson('meta:seq', seq);
     await this.store.commit(batch);
+    this.durableSeq = Math.max(this.durableSeq, seq);
+  }
+
+  /**
+   * Makes every seq handed out so far durable. A change that wrote nothing (an apply of an
+   * empty change set, an edit whose text the doc already had) takes a seq without committing:
+   * before that seq is reported anywhere (an upload acknowledged up to it), the store must
+   * know it was used, or the next process hands it out again and its change counts as
+   * acknowledged without ever being uploaded (fuzz seed 210718).
+   */
+  async persistSeq(): Promise<void> {
+    const seq = this.seq;
+    if (seq <= this.durableSeq) return;
+    await this.store.kv.put('meta:seq', jsonBytes(seq));
+    this.durableSeq = Math.max(this.durableSeq, seq);
   }
 
   nextLamport(): number {

@@ -66,6 +66,8 @@ export interface OutgoingChanges {
 /** As {@link collectChanges}, with blobs by reference (read them with `ctx.store.blob`). */
 export async function collectOutgoing(ctx: ReplicaContext, since: number): Promise<{ changes: OutgoingChanges; upTo: number }> {
   const upTo = ctx.seq;
+  // The caller acknowledges up to `upTo` once this is uploaded: no later process may reuse it.
+  await ctx.persistSeq();
   if (since < 0) return { changes: await fullState(ctx), upTo };
   const kv = ctx.store.kv;
   const fileIds = new Set<string>();

@@ -37,6 +37,10 @@
  * time (back-off) is virtual; replica ids, secrets and file times come from the seed. A
  * failing seed prints `npm run fuzz -- --seed <n>` (or set `CSHARE_SEED=<n>`), which replays
  * the same run. This file runs the odd seeds, `convergence.even.test.ts` the even ones.
+ *
+ * Each run also replays the seeds that once failed (`REGRESSION_SEEDS` in `suite.ts`, each
+ * named with its cause) and a few hundred fresh random seeds, whose range is printed: the
+ * fixed 500 keep passing by construction, the fresh ones look for new interleavings.
  */
 import { convergenceShard } from './suite.js';
 

@@ -31,6 +31,11 @@ export interface FuzzOptions {
   replicas?: number;
   /** Print each action as it happens. */
   verbose?: boolean;
+  /**
+   * Also put each replica's store writes that matter for a diagnosis in the trace: op entries,
+   * manifest updates (with the clock they reach), the seq counter and the sync state.
+   */
+  traceStore?: boolean;
 }
 
 /** A failed property, with the seed and the tail of the trace. */
@@ -279,6 +284,7 @@ export class World {
         if (proc.crashAtWrite !== undefined && --proc.crashAtWrite <= 0) this.crashReplica(node, 'mid-write');
       },
       onBatch: (ops: readonly KvBatchOp[]) => {
+        if (this.opts.traceStore) this.traceBatch(node, epoch, ops);
         for (const op of ops) {
           if (op.type !== 'put' || !own.test(op.key)) continue;
           const clock = Y.parseUpdateMeta(op.value).to.get(node.clientId);
@@ -342,6 +348,16 @@ export class World {
       );
     } catch (err) {
       if (node.proc === proc) this.failure ??= `${node.name} failed to start: ${(err as Error).stack}`;
+    }
+  }
+
+  private traceBatch(node: Node, epoch: number, ops: readonly KvBatchOp[]): void {
+    for (const op of ops) {
+      const { key } = op;
+      if (!(key.startsWith('o:') || key.startsWith('m:u:') || key === 'meta:seq' || key.startsWith('meta:x:'))) continue;
+      let what = 'deleted';
+      if (op.type === 'put') what = key.startsWith('m:u:') ? `clocks ${JSON.stringify([...Y.parseUpdateMeta(op.value).to])}` : new TextDecoder().decode(op.value).slice(0, 160);
+      this.log(`  [${node.name}#${epoch} ${key}] ${what}`);
     }
   }
 

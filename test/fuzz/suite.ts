@@ -1,27 +1,67 @@
+import { randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { runSeed } from './harness.js';
 
 /** Seeds CI runs, split over the shard files so that vitest runs them on every core. */
 export const CI_SEEDS = 500;
+/** Fresh random seeds each CI run adds (split over the shards too): new interleavings every run. */
+export const FRESH_SEEDS = 300;
 const SHARDS = 2;
 
 /**
- * Declares one seed per test for shard `shard` of the CI seeds (`CSHARE_FUZZ_SEEDS` changes
- * how many). `CSHARE_SEED=<n>` runs just that seed, in shard 0, like `npm run fuzz -- --seed n`.
+ * Seeds that once failed, outside the CI range, and what was wrong: each runs in every CI run
+ * so the cause stays fixed (a focused test of each cause is under `test/sync/regressions/`).
+ */
+export const REGRESSION_SEEDS: readonly { seed: number; cause: string }[] = [
+  // A seq taken by an empty apply was reused after a crash: a change counted as acknowledged
+  // was never uploaded (seqNeverReused.test.ts).
+  ...[201241, 203419, 204340, 204451, 205638, 209689, 210718, 214130, 214174].map((seed) => ({ seed, cause: 'a seq reused after a crash' })),
+];
+
+/** Fresh seeds are drawn from here up, far above the fixed and regression ones. */
+const FRESH_FROM = 1_000_000;
+const FRESH_TO = 2 ** 31 - 1;
+
+/**
+ * Declares one seed per test for shard `shard`: its part of the CI seeds (`CSHARE_FUZZ_SEEDS`
+ * changes how many), of the regression seeds, and of {@link FRESH_SEEDS} fresh ones, a
+ * consecutive run from a random start (`CSHARE_FUZZ_FRESH` changes how many, 0: none;
+ * `CSHARE_FUZZ_FRESH_FROM=<n>` replays a run's). The fresh range is printed, and each failure
+ * names its seed and the replay command. `CSHARE_SEED=<n>` runs just that seed, in shard 0,
+ * like `npm run fuzz -- --seed n`.
  */
 export function convergenceShard(shard: number): void {
   const only = process.env.CSHARE_SEED;
   const total = Number(process.env.CSHARE_FUZZ_SEEDS ?? CI_SEEDS);
   const seeds: number[] = [];
+  const regressions: { seed: number; cause: string }[] = [];
+  const fresh: number[] = [];
   if (only !== undefined) {
     if (shard === 0) seeds.push(Number(only));
   } else {
     for (let seed = 1 + shard; seed <= total; seed += SHARDS) seeds.push(seed);
+    regressions.push(...REGRESSION_SEEDS.filter((_, i) => i % SHARDS === shard));
+    const count = Math.ceil(Number(process.env.CSHARE_FUZZ_FRESH ?? FRESH_SEEDS) / SHARDS);
+    const given = process.env.CSHARE_FUZZ_FRESH_FROM;
+    // Each shard draws its own start (they run in separate processes); a replay gives both.
+    const from = given !== undefined ? Number(given) + shard * count : randomInt(FRESH_FROM, FRESH_TO - count);
+    for (let i = 0; i < count; i++) fresh.push(from + i);
+    if (fresh.length > 0) console.log(`convergence shard ${shard + 1}/${SHARDS}: fresh seeds ${fresh[0]}..${fresh.at(-1)} (replay one: npm run fuzz -- --seed S)`);
   }
-  describe(`convergence under faults (shard ${shard + 1}/${SHARDS}: ${seeds.length} seeds)`, () => {
+  describe(`convergence under faults (shard ${shard + 1}/${SHARDS}: ${seeds.length} seeds, ${regressions.length} regression seeds, ${fresh.length} fresh seeds)`, () => {
     for (const seed of seeds) {
       // A failure's message carries the seed, the replay command and the last actions.
       it(`seed ${seed}`, async () => {
+        await runSeed(seed);
+      });
+    }
+    for (const { seed, cause } of regressions) {
+      it(`regression seed ${seed} (${cause})`, async () => {
+        await runSeed(seed);
+      });
+    }
+    for (const seed of fresh) {
+      it(`fresh seed ${seed}`, async () => {
         await runSeed(seed);
       });
     }
