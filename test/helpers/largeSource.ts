@@ -81,17 +81,17 @@ export function pullEdits(lines: readonly string[], fractions = [0.1, 0.3, 0.5, 
 }
 
 /**
- * A collaborator's edits between the places of {@link pullEdits}: text typed inside a line,
- * a line inserted, a line deleted, a word changed.
+ * A collaborator's edits between the places of {@link pullEdits}, one per fraction, in turn:
+ * text typed inside a line, a line inserted, a line deleted, a word changed.
  */
 export function localEdits(lines: readonly string[], fractions = [0.2, 0.4, 0.6, 0.8]): LineEdit[] {
-  const at = fractions.map((f) => statementAt(lines, Math.floor(lines.length * f)));
-  return [
-    { at: at[0]!, del: 1, ins: [lines[at[0]!]!.replace(' /* step', ' /* typed by bob */ /* step')] },
-    { at: at[1]!, del: 0, ins: ['\tassert(n >= 0); /* bob */\n'] },
-    { at: at[2]!, del: 1, ins: [] },
-    { at: at[3]!, del: 1, ins: [lines[at[3]!]!.replace(/= (\w+)/, '= bob_$1')] },
+  const kinds: Array<(at: number) => LineEdit> = [
+    (at) => ({ at, del: 1, ins: [lines[at]!.replace(' /* step', ' /* typed by bob */ /* step')] }),
+    (at) => ({ at, del: 0, ins: ['\tassert(n >= 0); /* bob */\n'] }),
+    (at) => ({ at, del: 1, ins: [] }),
+    (at) => ({ at, del: 1, ins: [lines[at]!.replace(/= (\w+)/, '= bob_$1')] }),
   ];
+  return fractions.map((f, k) => kinds[k % kinds.length]!(statementAt(lines, Math.floor(lines.length * f))));
 }
 
 /**
