@@ -1,4 +1,6 @@
-import fastDiff from 'fast-diff';
+import { diffMiddle, type MiddleDiffStats } from './hunkDiff.js';
+
+export type { MiddleDiffStats } from './hunkDiff.js';
 
 /**
  * Text diffs as CRDT-ready operations.
@@ -7,9 +9,11 @@ import fastDiff from 'fast-diff';
  * small region of a possibly large file, so the work is dominated by finding the common
  * prefix and suffix: that is done with chunked string comparisons (which V8 runs as memcmp
  * over flat strings) instead of a character loop, so a one-line change in a 1 MB file costs
- * well under a millisecond. Only the changed middle goes through a Myers diff (by character
- * when small, else by line with the changed line hunks refined by character), and only while
- * that stays cheap; otherwise the middle is one replace, which is coarse but still correct.
+ * well under a millisecond. The changed middle between them goes to {@link diffMiddle}: by
+ * character when small, else by line, then by token and character inside each changed run of
+ * lines, within a work budget that degrades to line-level edits. A save is never recorded as
+ * one replace of the whole span between its first and last change, which would undo or move
+ * a collaborator's concurrent edits inside that span.
  */
 
 /**
@@ -22,13 +26,6 @@ export interface TextOp {
   del: string;
   ins: string;
 }
-
-/**
- * Largest changed middle (UTF-16 units, each side) that is diffed at all. Past it the middle
- * becomes one replace: such a save rewrote most of a large region anyway, and bounding the
- * diff keeps a save's cost predictable.
- */
-export const MAX_DIFF_MIDDLE = 64 * 1024;
 
 /** Compare runs shorter than this char by char: below it, slicing costs more than it saves. */
 const SCAN_CHARS = 32;
@@ -136,6 +133,13 @@ export interface DiffOptions {
    * not depend on it.
    */
   near?: number;
+  /**
+   * Multiplies the work budget of a large middle (default 1). Tests set a tiny one to
+   * exercise the degraded, line-level mode.
+   */
+  budgetScale?: number;
+  /** Filled with the work a large middle cost, against its budget (tests, benchmarks). */
+  stats?: MiddleDiffStats;
 }
 
 /**
@@ -163,9 +167,11 @@ function slideLeft(text: string, op: TextOp, target: number): TextOp {
 
 /**
  * The inserts/deletes that turn `oldText` into `newText`: the common prefix and suffix are
- * kept, and the middle is Myers-diffed (see {@link MAX_DIFF_MIDDLE}) or replaced whole.
- * Returns `[]` when the texts are equal. Never splits a surrogate pair, so the ops can be
- * applied to a Yjs text without corrupting characters outside the BMP.
+ * kept, and the middle is diffed into small edits ({@link diffMiddle}), in order, each
+ * positioned in the text left by the previous ones, and ordered by position (each starts at or
+ * after where the previous one's insert ended). Returns `[]` when the texts are equal. Never
+ * splits a surrogate pair, so the ops can be applied to a Yjs text without corrupting
+ * characters outside the BMP.
  */
 export function diffToOps(oldText: string, newText: string, opts?: DiffOptions): TextOp[] {
   if (oldText === newText) return [];
@@ -185,133 +191,7 @@ export function diffToOps(oldText: string, newText: string, opts?: DiffOptions):
     if (near === undefined) return [op];
     return [slideLeft(oldText, op, Math.max(0, newMid.length > 0 ? near : near - oldMid.length))];
   }
-  if (oldMid.length > MAX_DIFF_MIDDLE || newMid.length > MAX_DIFF_MIDDLE) return [{ pos: prefix, del: oldMid, ins: newMid }];
-  return middleOps(oldMid, newMid, prefix);
-}
-
-/**
- * Myers (fast-diff) runs in O((N+M)·D): fine for small or similar texts, but two unrelated
- * 8 KB strings already take over a second. So a middle is char-diffed directly only when the
- * product of its lengths is at most this; larger middles are diffed by line first.
- */
-const CHAR_DIFF_CELLS = 1_000_000;
-
-/** Line-mode cap (product of line counts); past it the middle is one replace. */
-const LINE_DIFF_CELLS = 10_000_000;
-
-/** Total char-diff work (sum of length products) spent refining changed line hunks. */
-const HUNK_BUDGET_CELLS = 4_000_000;
-
-/** Diffs the changed middle, turning each delete/insert run into one op at its position. */
-function middleOps(oldMid: string, newMid: string, offset: number): TextOp[] {
-  const ops: TextOp[] = [];
-  if (oldMid.length * newMid.length <= CHAR_DIFF_CELLS) {
-    charOps(oldMid, newMid, offset, ops);
-    return ops;
-  }
-  const lines = lineDiff(oldMid, newMid);
-  if (!lines) return [{ pos: offset, del: oldMid, ins: newMid }];
-  let pos = offset;
-  let budget = HUNK_BUDGET_CELLS;
-  let del = '';
-  let ins = '';
-  const flush = (): void => {
-    if (!del && !ins) return;
-    const cells = del.length * ins.length;
-    if (del && ins && cells <= CHAR_DIFF_CELLS && cells <= budget) {
-      budget -= cells;
-      charOps(del, ins, pos, ops);
-    } else ops.push({ pos, del, ins });
-    pos += ins.length;
-    del = '';
-    ins = '';
-  };
-  for (const [kind, text] of lines) {
-    if (kind === fastDiff.EQUAL) {
-      flush();
-      pos += text.length;
-    } else if (kind === fastDiff.DELETE) del += text;
-    else ins += text;
-  }
-  flush();
-  return ops;
-}
-
-/** Char-level Myers diff of `a` -> `b`, appending ops positioned from `offset`. */
-function charOps(a: string, b: string, offset: number, ops: TextOp[]): void {
-  let pos = offset;
-  let pending: TextOp | null = null;
-  // fast-diff's top-level call shifts edits so that they never split a surrogate pair.
-  for (const [kind, str] of fastDiff(a, b)) {
-    if (kind === fastDiff.EQUAL) {
-      if (pending) {
-        ops.push(pending);
-        pending = null;
-      }
-      pos += str.length;
-    } else {
-      pending ??= { pos, del: '', ins: '' };
-      if (kind === fastDiff.DELETE) pending.del += str;
-      else {
-        pending.ins += str;
-        pos += str.length;
-      }
-    }
-  }
-  if (pending) ops.push(pending);
-}
-
-/** Splits after every newline; the last line may lack one. */
-function splitLines(text: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  for (;;) {
-    const nl = text.indexOf('\n', start);
-    if (nl < 0) break;
-    out.push(text.slice(start, nl + 1));
-    start = nl + 1;
-  }
-  if (start < text.length) out.push(text.slice(start));
-  return out;
-}
-
-/**
- * Diff by whole lines (diff-match-patch's "line mode"): each distinct line becomes one code
- * unit, the encoded texts are Myers-diffed, and the result is decoded back to line text.
- * Codes skip the surrogate range so fast-diff's surrogate fix-up never fires on them.
- * Returns null when the line counts are too large for Myers to stay cheap.
- */
-function lineDiff(a: string, b: string): Array<[number, string]> | null {
-  const la = splitLines(a);
-  const lb = splitLines(b);
-  if (la.length * lb.length > LINE_DIFF_CELLS) return null;
-  const codes = new Map<string, string>();
-  const lineOf: string[] = [];
-  const encode = (lines: string[]): string | null => {
-    let out = '';
-    for (const line of lines) {
-      let code = codes.get(line);
-      if (code === undefined) {
-        let n = lineOf.length;
-        if (n >= 0xd800) n += 0x800; // skip the surrogate range
-        if (n > 0xffff) return null;
-        code = String.fromCharCode(n);
-        codes.set(line, code);
-        lineOf.push(line);
-      }
-      out += code;
-    }
-    return out;
-  };
-  const ea = encode(la);
-  const eb = encode(lb);
-  if (ea === null || eb === null) return null;
-  const decodeIndex = (code: number): number => (code >= 0xe000 ? code - 0x800 : code);
-  return fastDiff(ea, eb).map(([kind, enc]) => {
-    let text = '';
-    for (let i = 0; i < enc.length; i++) text += lineOf[decodeIndex(enc.charCodeAt(i))];
-    return [kind, text];
-  });
+  return diffMiddle({ oldMid, newMid, offset: prefix, budgetScale: opts?.budgetScale, stats: opts?.stats });
 }
 
 /** Applies `ops` (as produced by {@link diffToOps}) to `text`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyOps, diffToOps, MAX_DIFF_MIDDLE, opsStats, type TextOp } from '../../src/core/textDiff.js';
+import { applyOps, diffToOps, opsStats, type TextOp } from '../../src/core/textDiff.js';
 
 /** mulberry32: a small seeded PRNG, so a failure can be replayed with CSHARE_SEED. */
 function prng(seed: number): () => number {
@@ -78,9 +78,17 @@ describe('diffToOps', () => {
     expect(ops.length).toBeGreaterThan(20);
     expect(opsStats(ops).deleted).toBeLessThan(2000);
 
-    // A middle over the cap becomes one replace.
-    const big = 'x'.repeat(MAX_DIFF_MIDDLE + 10);
-    const other = 'y'.repeat(MAX_DIFF_MIDDLE + 10);
+    // A middle of 64 KiB and more (once one replace) is still three small edits.
+    const big = 'x'.repeat(70_000);
+    const c = `<${big}|${big}>`;
+    const d = `<!${big}|-${big}>?`;
+    expect(diffToOps(c, d)).toEqual([
+      { pos: 1, del: '', ins: '!' },
+      { pos: 70_003, del: '', ins: '-' },
+      { pos: 140_005, del: '', ins: '?' },
+    ]);
+    // Nothing in common at all: one replace is the edit.
+    const other = 'y'.repeat(70_000);
     expect(diffToOps(`<${big}>`, `<${other}>`)).toEqual([{ pos: 1, del: big, ins: other }]);
   });
 
