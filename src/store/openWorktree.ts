@@ -7,6 +7,7 @@ import { NodeFs } from './fs/NodeFs.js';
 import { logger } from '../core/log.js';
 import { LevelStore } from './level/LevelStore.js';
 import { BlobPacks } from './fs/BlobPacks.js';
+import { storeLockedError } from './announce.js';
 import { findWorktreeRoot, PACKS_DIR, STORE_DIR, statusViewPath } from './layout.js';
 import { removeStatusView, writeStatusView } from './statusViewFile.js';
 
@@ -24,7 +25,7 @@ export interface OpenWorktree {
 /**
  * Opens the replica of the worktree containing `cwd`, creating `.cshare/` on first use.
  * Errors name what to do: a damaged store is `STORE_CORRUPT` (move `.cshare` aside), one in use
- * by a running `share`/`join` is `STORE_LOCKED`.
+ * by a running `share`/`join` is `STORE_LOCKED` (naming its pid and how to stop it).
  */
 export async function openWorktree(opts: {
   cwd: string;
@@ -50,7 +51,14 @@ export async function openWorktree(opts: {
   if (st && !st.isDirectory()) {
     throw new CshareError('STORE_CORRUPT', `${storeDir} exists but is not a directory; move it aside`, { path: storeDir });
   }
-  const store = await LevelStore.open(join(storeDir, 'store'));
+  let store: LevelStore;
+  try {
+    store = await LevelStore.open(join(storeDir, 'store'));
+  } catch (err) {
+    // Say who holds it: a running share or join announces its pid beside its control socket.
+    if (err instanceof CshareError && err.code === 'STORE_LOCKED') throw storeLockedError(root, err);
+    throw err;
+  }
   // The status view describes the store as committed: it goes before the first change.
   store.beforeFirstWrite = () => removeStatusView(root);
   let packs: BlobPacks | undefined;

@@ -135,7 +135,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
         },
       });
       if (!opts.once) {
-        const control = await serveSyncControl({ replica, loop, state, stop, info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
+        const control = await serveSyncControl({ replica, loop, state, stop, command: 'join', info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
         cleanups.unshift(['closing the control socket', () => control.close()]);
       }
       await loop.run();

@@ -3,6 +3,7 @@ import { isAbsolute, relative, sep } from 'node:path';
 import { toCshareError } from '../core/errors.js';
 import { watchWorktree, type WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
 import { logger } from '../core/log.js';
+import type { ScanReport } from '../core/recordScan.js';
 import type { Replica } from '../core/Replica.js';
 import { ScanScope } from '../core/Scanner.js';
 import { backoff } from './backoff.js';
@@ -59,13 +60,17 @@ export class SyncLoop {
    * Records and uploads local changes now (from the watcher); records only while offline.
    * `paths` (relative) are the ones a watcher's burst named: only they are scanned, unless
    * {@link ScanScope.ofChanges} says the whole tree must be, or the last scoped pass failed
-   * (its paths would otherwise wait for their next event).
+   * (its paths would otherwise wait for their next event). `onScanned` is told what the scan
+   * recorded, before the upload.
    */
-  async localChange(paths?: readonly string[]): Promise<void> {
+  async localChange(paths?: readonly string[], onScanned?: (report: ScanReport) => void): Promise<void> {
     const scope = paths && !this.scanAllNext ? ScanScope.ofChanges(paths) : undefined;
     try {
-      if (this.session) await this.session.push({ scope });
-      else await this.opts.replica.scan({ scope });
+      if (this.session) await this.session.push({ scope, onScanned });
+      else {
+        const report = await this.opts.replica.scan({ scope });
+        onScanned?.(report);
+      }
       if (!scope) this.scanAllNext = false;
     } catch (err) {
       this.scanAllNext = true;

@@ -137,7 +137,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     const watcher = opts.once ? undefined : await loop.watchHeld(replica.root);
     if (watcher) cleanups.unshift(['stopping the watcher', () => watcher.close()]);
     if (!opts.once) {
-      const control = await serveSyncControl({ replica, loop, state: syncState, stop, info: () => ({ sharing: 'on', codes, relay: relayAddrs }) });
+      const control = await serveSyncControl({ replica, loop, state: syncState, stop, command: 'share', info: () => ({ sharing: 'on', codes, relay: relayAddrs }) });
       cleanups.unshift(['closing the control socket', () => control.close()]);
     }
     await loop.run();
