@@ -49,7 +49,8 @@ interface Workload {
   ins: string[];
 }
 
-const TRACE = new URL('../../shared/traces/automerge-paper.json.gz', import.meta.url);
+// Ships with the repository (CC BY 4.0; attribution in its README).
+const TRACE = new URL('../test/fixtures/traces/automerge-paper.json.gz', import.meta.url);
 const CLIENT_ID = 1;
 
 /**

@@ -1,33 +1,41 @@
 import { BaseCommand } from '../BaseCommand.js';
 import type { RecordedChange } from '../core/recordScan.js';
-import { openWorktree } from '../store/openWorktree.js';
+import { viaRunning } from '../viaRunning.js';
 
-/** `cshare scan`: record every change since the last scan into the local history. */
+/** What `cshare scan` answers. */
+interface ScanJson {
+  recorded: RecordedChange[];
+  files: number;
+  errors: { path: string; message: string }[];
+}
+
+/**
+ * `cshare scan`: record every change since the last scan into the local history; while a
+ * share or join runs, it records (and uploads) them.
+ */
 export default class Scan extends BaseCommand {
   static override summary = 'Record every change since the last scan into the local history (.cshare/)';
   static override examples = ['<%= config.bin %> scan', '<%= config.bin %> scan --json'];
 
-  async run(): Promise<{ recorded: RecordedChange[]; files: number; errors: { path: string; message: string }[] }> {
+  async run(): Promise<ScanJson> {
     const { flags } = await this.parse(Scan);
-    const wt = await openWorktree({ cwd: flags.cwd ?? process.cwd() });
-    try {
-      const report = await wt.replica.scan({
+    const report = await viaRunning<ScanJson>(flags.cwd ?? process.cwd(), 'scan', {}, async (replica) => {
+      const { recorded, files, errors } = await replica.scan({
         signal: this.abort.signal,
         // CSHARE_REPORT_BATCHES: one line per committed batch on stderr, for the crash tests.
         onRecorded: process.env.CSHARE_REPORT_BATCHES
           ? (changes) => process.stderr.write(`recorded ${changes.map((c) => c.seq).join(',')}\n`)
           : undefined,
       });
-      if (!this.jsonEnabled()) {
-        const lines = report.recorded.map((c) => `${c.kind.padEnd(6)} ${c.from ? `${c.from} -> ` : ''}${c.path}${c.inserted || c.deleted ? this.color.dim(` +${c.inserted} -${c.deleted}`) : ''}`);
-        const many = lines.length > 50 ? [...lines.slice(0, 50), `... and ${lines.length - 50} more`] : lines;
-        for (const e of report.errors) many.push(`${this.color.red('error')}  ${e.path}: ${e.message}`);
-        many.push(`${report.recorded.length} change(s) recorded, ${report.files} file(s) tracked`);
-        process.stdout.write(`${many.join('\n')}\n`);
-      }
-      return { recorded: report.recorded, files: report.files, errors: report.errors };
-    } finally {
-      await wt.close();
+      return { recorded, files, errors };
+    });
+    if (!this.jsonEnabled()) {
+      const lines = report.recorded.map((c) => `${c.kind.padEnd(6)} ${c.from ? `${c.from} -> ` : ''}${c.path}${c.inserted || c.deleted ? this.color.dim(` +${c.inserted} -${c.deleted}`) : ''}`);
+      const many = lines.length > 50 ? [...lines.slice(0, 50), `... and ${lines.length - 50} more`] : lines;
+      for (const e of report.errors) many.push(`${this.color.red('error')}  ${e.path}: ${e.message}`);
+      many.push(`${report.recorded.length} change(s) recorded, ${report.files} file(s) tracked`);
+      process.stdout.write(`${many.join('\n')}\n`);
     }
+    return report;
   }
 }

@@ -143,8 +143,16 @@ export class Replica {
     return this.ctx.fs.root;
   }
 
-  /** What would be shared, using and refreshing the stat cache. */
+  /**
+   * What would be shared, using and refreshing the stat cache. Not interleaved with a scan or
+   * an apply (a running share answers `cshare files` while its watcher records and remote
+   * changes are written): the list is of one moment, never of a file half written.
+   */
   async files(opts: { includeExcluded?: boolean; signal?: AbortSignal } = {}): Promise<ScanResult> {
+    return this.exclusive(() => this.filesNow(opts));
+  }
+
+  private async filesNow(opts: { includeExcluded?: boolean; signal?: AbortSignal }): Promise<ScanResult> {
     const statCache = await this.ctx.store.statCache();
     const result = scanWorktree({ ...this.scanOpts(), statCache, includeExcluded: opts.includeExcluded, signal: opts.signal, ...this.ctx.scanPolicy(statCache) });
     const ops: { type: 'put'; key: string; value: Uint8Array }[] = [];

@@ -1,4 +1,4 @@
-import { existsSync, lstatSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CshareError } from '../core/errors.js';
@@ -7,8 +7,10 @@ import { NodeFs } from './fs/NodeFs.js';
 import { logger } from '../core/log.js';
 import { LevelStore } from './level/LevelStore.js';
 import { BlobPacks } from './fs/BlobPacks.js';
+import { storeLockedError } from './announce.js';
 import { findWorktreeRoot, PACKS_DIR, STORE_DIR, statusViewPath } from './layout.js';
 import { removeStatusView, writeStatusView } from './statusViewFile.js';
+import { StoreGuard } from './StoreGuard.js';
 
 const log = logger('store');
 
@@ -18,13 +20,15 @@ export { findWorktreeRoot, STORE_DIR } from './layout.js';
 export interface OpenWorktree {
   replica: Replica;
   store: LevelStore;
+  /** The store's guard, when asked for (see `StoreGuard`). */
+  guard?: StoreGuard;
   close(): Promise<void>;
 }
 
 /**
  * Opens the replica of the worktree containing `cwd`, creating `.cshare/` on first use.
  * Errors name what to do: a damaged store is `STORE_CORRUPT` (move `.cshare` aside), one in use
- * by a running `share`/`join` is `STORE_LOCKED`.
+ * by a running `share`/`join` is `STORE_LOCKED` (naming its pid and how to stop it).
  */
 export async function openWorktree(opts: {
   cwd: string;
@@ -43,6 +47,11 @@ export async function openWorktree(opts: {
    * ~10 s to flush after a `join --once`, and the command could not exit before it ended).
    */
   flushWrites?: boolean;
+  /**
+   * Guard the store while the process runs (`share`, `join`): `onLost` is called once when it
+   * vanished or was replaced (see `StoreGuard`), and every later write to it fails.
+   */
+  guard?: { command: string; onLost: (err: CshareError) => void; everyMs?: number };
 }): Promise<OpenWorktree> {
   const root = opts.exactRoot ? resolve(opts.cwd) : findWorktreeRoot(opts.cwd);
   const storeDir = join(root, STORE_DIR);
@@ -50,11 +59,24 @@ export async function openWorktree(opts: {
   if (st && !st.isDirectory()) {
     throw new CshareError('STORE_CORRUPT', `${storeDir} exists but is not a directory; move it aside`, { path: storeDir });
   }
-  const store = await LevelStore.open(join(storeDir, 'store'));
+  let store: LevelStore;
+  try {
+    store = await LevelStore.open(join(storeDir, 'store'));
+  } catch (err) {
+    // Say who holds it: a running share or join announces its pid beside its control socket.
+    if (err instanceof CshareError && err.code === 'STORE_LOCKED') throw storeLockedError(root, err);
+    throw err;
+  }
   // The status view describes the store as committed: it goes before the first change.
   store.beforeFirstWrite = () => removeStatusView(root);
+  ignoreStoreInGit(storeDir);
   let packs: BlobPacks | undefined;
+  let guard: StoreGuard | undefined;
   try {
+    if (opts.guard) {
+      guard = StoreGuard.take({ root, ...opts.guard });
+      store.beforeWrite = () => guard!.assertIntact();
+    }
     packs = BlobPacks.open(join(storeDir, PACKS_DIR));
     const env = opts.env ?? process.env;
     const replica = await Replica.open({
@@ -69,6 +91,7 @@ export async function openWorktree(opts: {
     return {
       replica,
       store,
+      guard,
       async close() {
         // The view again, for the next `status`, when this process changed the store or
         // there was none (best effort: without one, `status` loads the store and writes it).
@@ -82,11 +105,33 @@ export async function openWorktree(opts: {
         replica.close();
         packs!.close();
         await store.close();
+        guard?.close();
       },
     };
   } catch (err) {
+    guard?.close();
     packs?.close();
     await store.close();
     throw err;
+  }
+}
+
+/** What `.cshare/.gitignore` holds: git ignores everything in the store, itself included. */
+export const STORE_GITIGNORE = '*\n';
+
+/**
+ * Makes git leave the store alone: `git add -A` would commit it (and a later checkout rewrite
+ * it under a running share), `git clean -fd` delete all history and undo, `git stash -u` move
+ * it away from a running process. Written when a store is created and whenever one is opened
+ * (stores made before this existed, or a file someone emptied). Failing to only loses that
+ * protection, not the command: logged.
+ */
+function ignoreStoreInGit(storeDir: string): void {
+  const path = join(storeDir, '.gitignore');
+  try {
+    if (existsSync(path) && readFileSync(path, 'utf8') === STORE_GITIGNORE) return;
+    writeFileSync(path, STORE_GITIGNORE);
+  } catch (err) {
+    log('could not write %s: %s', path, (err as Error).message);
   }
 }

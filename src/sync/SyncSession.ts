@@ -2,7 +2,7 @@ import { CshareError } from '../core/errors.js';
 import type { BlobRef, ChangeSet } from '../core/exchange.js';
 import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
-import type { RecordedChange } from '../core/recordScan.js';
+import type { RecordedChange, ScanReport } from '../core/recordScan.js';
 import type { ScanScope } from '../core/Scanner.js';
 import { isUnknownMessage, type RpcConnection } from './rpc/RpcConnection.js';
 import { slices } from './slices.js';
@@ -211,17 +211,19 @@ export class SyncSession {
   }
 
   /**
-   * Records local changes (of `scope` only, when given: a watcher's burst) and uploads this
-   * replica's changes the relay lacks.
+   * Records local changes (of `scope` only, when given: a watcher's burst; `onScanned` is told
+   * what was recorded) and uploads this replica's changes the relay lacks.
    */
-  push(opts: { afterManifest?: () => Promise<void> | void; scan?: boolean; scope?: ScanScope } = {}): Promise<number> {
+  push(opts: { afterManifest?: () => Promise<void> | void; scan?: boolean; scope?: ScanScope; onScanned?: (report: ScanReport) => void } = {}): Promise<number> {
     return this.serial(async () => {
       const scan = opts.scan ?? true;
       const { scope } = opts;
       if (this.opts.access !== 'rw') {
         // Recorded here (nothing is lost), never uploaded: the relay refuses writes from a
         // read-only code anyway. Say so once per batch of local changes.
-        const { recorded } = scan ? await this.opts.replica.scan({ scope }).finally(() => this.reportNotices()) : { recorded: [] };
+        const report = scan ? await this.opts.replica.scan({ scope }).finally(() => this.reportNotices()) : undefined;
+        if (report) opts.onScanned?.(report);
+        const recorded = report?.recorded ?? [];
         if (recorded.length > 0) {
           this.opts.onEvent?.({ type: 'error', code: 'FORBIDDEN', message: `this join code is read-only: ${recorded.length} local change(s) (${recorded.slice(0, 3).map((c) => c.path).join(', ')}) stay on this machine and are not shared` });
         }
@@ -231,7 +233,10 @@ export class SyncSession {
       const { replica, conn, worktreeId, signal } = this.opts;
       const state = this.opts.state;
       await replica.holdLogAfter(state.acked);
-      if (scan) await replica.scan({ signal, scope }).finally(() => this.reportNotices());
+      if (scan) {
+        const report = await replica.scan({ signal, scope }).finally(() => this.reportNotices());
+        opts.onScanned?.(report);
+      }
       // Blobs by reference, each read as it goes up: a first share of a big tree does not
       // hold all of its content in memory.
       const { changes, upTo } = await replica.outgoingSince(state.acked);

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CshareError, isErrorCode, toCshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
+import { readAnnouncement, removeAnnouncement, writeAnnouncement } from '../store/announce.js';
 
 const log = logger('control');
 
@@ -12,7 +13,7 @@ const log = logger('control');
 const MAX_LINE = 64 * 1024 * 1024;
 
 /** The commands a running `share`/`join` answers for other cshare processes. */
-export type ControlCommand = 'status' | 'log' | 'undo' | 'redo' | 'scan' | 'unshare';
+export type ControlCommand = 'status' | 'log' | 'undo' | 'redo' | 'scan' | 'files' | 'unshare';
 
 /** Serves one command; the result must be JSON-serialisable. */
 export type ControlHandler = (args: Record<string, unknown>) => Promise<unknown>;
@@ -29,8 +30,7 @@ export function controlSocketPath(root: string): string {
 
 /** The control socket of a process serving the worktree at `root`, if there is one (it may be stale). */
 export function controlEndpoint(root: string): string | undefined {
-  const marker = join(root, '.cshare', 'control.path');
-  const path = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : controlSocketPath(root);
+  const path = readAnnouncement(root)?.socket ?? controlSocketPath(root);
   return existsSync(path) ? path : undefined;
 }
 
@@ -38,9 +38,12 @@ export function controlEndpoint(root: string): string | undefined {
  * Serves the control socket while a sync process runs: one JSON request per line
  * (`{ id, cmd, args }`), one JSON reply per line (`{ id, ok, result }` or
  * `{ id, ok: false, code, message }`). Only the local user can reach it (mode 0600 on the
- * socket inside `.cshare/`).
+ * socket inside `.cshare/`). The socket is announced in `.cshare/control.path` with this
+ * process's id and `command`, so that a command that cannot open the store can say which
+ * process holds it and how to stop it.
  */
-export async function serveControl(root: string, handlers: Partial<Record<ControlCommand, ControlHandler>>): Promise<{ close(): Promise<void> }> {
+export async function serveControl(opts: { root: string; handlers: Partial<Record<ControlCommand, ControlHandler>>; command?: string }): Promise<{ close(): Promise<void> }> {
+  const { root, handlers } = opts;
   const path = controlSocketPath(root);
   if (existsSync(path)) {
     // A stale socket of a process that was killed: replace it, unless someone answers.
@@ -53,13 +56,13 @@ export async function serveControl(root: string, handlers: Partial<Record<Contro
     server.listen(path, () => resolve());
   });
   server.on('error', (err) => log('control socket error: %s', err.message));
-  writeFileSync(join(root, '.cshare', 'control.path'), path);
+  writeAnnouncement(root, { socket: path, pid: process.pid, ...(opts.command ? { command: opts.command } : {}) });
   return {
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         rmSync(path, { force: true });
-        rmSync(join(root, '.cshare', 'control.path'), { force: true });
+        removeAnnouncement(root);
       }),
   };
 }

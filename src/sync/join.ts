@@ -13,7 +13,7 @@ import { createCshareNode } from './libp2p/Libp2pNode.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 import type { WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
 import { SyncLoop } from './runSync.js';
-import { dialAny } from './share.js';
+import { dialAny, STORE_CHECK_MS } from './share.js';
 import { serveSyncControl } from './syncControl.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { mkdtempSync } from 'node:fs';
@@ -79,7 +79,11 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       }
     };
 
-    const wt = opts.dryRun ? undefined : await openWorktree({ cwd: root, exactRoot: true, statusView: false, flushWrites: true });
+    const stop = new AbortController();
+    // A store moved away or replaced under the running join stops it (see StoreGuard).
+    let lost: CshareError | undefined;
+    const guard = { command: 'join', everyMs: STORE_CHECK_MS, onLost: (err: CshareError) => ((lost = err), stop.abort()) };
+    const wt = opts.dryRun ? undefined : await openWorktree({ cwd: root, exactRoot: true, statusView: false, flushWrites: true, guard });
     const saved = wt ? await wt.replica.getMeta<JoinState>('join') : undefined;
     const rejoin = saved?.worktreeId === worktreeId;
     const hasLocalFiles = readdirSync(root).some((n) => n !== '.cshare');
@@ -98,7 +102,6 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       }
     }
     const { replica } = wt!;
-    const stop = new AbortController();
     const onAbort = () => stop.abort();
     opts.signal.addEventListener('abort', onAbort, { once: true });
     const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt!.close()]];
@@ -118,6 +121,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       let watcher: WorktreeWatch | undefined;
       const loop = new SyncLoop({
         replica, worktreeId, state, saveState, signal: stop.signal, once: opts.once, firstCatchUpWithoutScan: firstJoin,
+        beforeLocalChange: () => wt!.guard?.assertIntact(),
         connect: (signal) => connect(replica, signal),
         onEvent: opts.onEvent,
         // Watched from before the upload's scan of the tree, as a sharer is: anything saved
@@ -135,10 +139,11 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
         },
       });
       if (!opts.once) {
-        const control = await serveSyncControl({ replica, loop, state, stop, info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
+        const control = await serveSyncControl({ replica, loop, state, stop, command: 'join', info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
         cleanups.unshift(['closing the control socket', () => control.close()]);
       }
       await loop.run();
+      if (lost) throw lost;
       return { root, files: replica.fileCount() };
     } finally {
       opts.signal.removeEventListener('abort', onAbort);

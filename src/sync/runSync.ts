@@ -1,8 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import { isAbsolute, relative, sep } from 'node:path';
-import { toCshareError } from '../core/errors.js';
+import { CshareError, toCshareError } from '../core/errors.js';
 import { watchWorktree, type WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
 import { logger } from '../core/log.js';
+import type { ScanReport } from '../core/recordScan.js';
 import type { Replica } from '../core/Replica.js';
 import { ScanScope } from '../core/Scanner.js';
 import { backoff } from './backoff.js';
@@ -30,6 +31,11 @@ export interface RunSyncOptions {
   onEvent: (event: SessionEvent) => void;
   /** Called once, after the first catch-up and before the upload (and its scan) begins. */
   onCaughtUp?: () => Promise<void> | void;
+  /**
+   * Called before each local change is looked for (a watcher's burst, a scan asked for); what
+   * it throws refuses it. A share or join checks there that its store is still in place.
+   */
+  beforeLocalChange?: () => void;
   /** Called once, after the first catch-up and upload. */
   onInSync?: (session: SyncSession) => Promise<void> | void;
   /** Stop after the first catch-up and upload. */
@@ -61,13 +67,18 @@ export class SyncLoop {
    * Records and uploads local changes now (from the watcher); records only while offline.
    * `paths` (relative) are the ones a watcher's burst named: only they are scanned, unless
    * {@link ScanScope.ofChanges} says the whole tree must be, or the last scoped pass failed
-   * (its paths would otherwise wait for their next event).
+   * (its paths would otherwise wait for their next event). `onScanned` is told what the scan
+   * recorded, before the upload.
    */
-  async localChange(paths?: readonly string[]): Promise<void> {
+  async localChange(paths?: readonly string[], onScanned?: (report: ScanReport) => void): Promise<void> {
+    this.opts.beforeLocalChange?.();
     const scope = paths && !this.scanAllNext ? ScanScope.ofChanges(paths) : undefined;
     try {
-      if (this.session) await this.session.push({ scope });
-      else await this.opts.replica.scan({ scope });
+      if (this.session) await this.session.push({ scope, onScanned });
+      else {
+        const report = await this.opts.replica.scan({ scope });
+        onScanned?.(report);
+      }
       if (!scope) this.scanAllNext = false;
     } catch (err) {
       this.scanAllNext = true;
@@ -107,7 +118,9 @@ export class SyncLoop {
   }
 
   private reportWatchError(err: unknown): void {
-    this.opts.onEvent({ type: 'error', code: 'IO', message: (err as Error)?.message ?? String(err) });
+    // A burst refused with a reason of ours keeps its code (a store that went away).
+    const code = err instanceof CshareError ? err.code : 'IO';
+    this.opts.onEvent({ type: 'error', code, message: (err as Error)?.message ?? String(err) });
   }
 
   async run(): Promise<void> {

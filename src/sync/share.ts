@@ -15,6 +15,9 @@ import { setStep } from './step.js';
 
 const log = logger('share');
 
+/** How often a running share or join checks that its store is still in place (see `StoreGuard`). */
+export const STORE_CHECK_MS = 1000;
+
 /** What `share` keeps in the store, so running it again resumes the same share (same code). */
 export interface ShareState extends SyncState {
   worktreeId: string;
@@ -51,10 +54,13 @@ export interface ShareOptions {
  * saved change to the relay and applies everyone else's. With `once`, uploads and exits.
  */
 export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number }> {
-  const wt = await openWorktree({ cwd: opts.cwd, statusView: false, flushWrites: true });
+  const stop = new AbortController();
+  // A store moved away or replaced under the running share stops it (see StoreGuard).
+  let lost: CshareError | undefined;
+  const guard = { command: 'share', everyMs: STORE_CHECK_MS, onLost: (err: CshareError) => ((lost = err), stop.abort()) };
+  const wt = await openWorktree({ cwd: opts.cwd, statusView: false, flushWrites: true, guard });
   const { replica } = wt;
   const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt.close()]];
-  const stop = new AbortController();
   const onAbort = () => stop.abort();
   opts.signal.addEventListener('abort', onAbort, { once: true });
   try {
@@ -121,6 +127,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     const syncState: SyncState = { relaySeq: state.relaySeq, acked: state.acked };
     const loop = new SyncLoop({
       replica, worktreeId: state.worktreeId, state: syncState, saveState, connect, signal: stop.signal, once: opts.once,
+      beforeLocalChange: () => wt.guard?.assertIntact(),
       onEvent: (e) => {
         if (e.type === 'uploaded') uploaded += e.changes;
         opts.onEvent(e);
@@ -137,10 +144,11 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     const watcher = opts.once ? undefined : await loop.watchHeld(replica.root);
     if (watcher) cleanups.unshift(['stopping the watcher', () => watcher.close()]);
     if (!opts.once) {
-      const control = await serveSyncControl({ replica, loop, state: syncState, stop, info: () => ({ sharing: 'on', codes, relay: relayAddrs }) });
+      const control = await serveSyncControl({ replica, loop, state: syncState, stop, command: 'share', info: () => ({ sharing: 'on', codes, relay: relayAddrs }) });
       cleanups.unshift(['closing the control socket', () => control.close()]);
     }
     await loop.run();
+    if (lost) throw lost;
     return { codes, relay: relayAddrs, uploaded };
   } finally {
     opts.signal.removeEventListener('abort', onAbort);

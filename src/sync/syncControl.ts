@@ -1,17 +1,25 @@
+import { CshareError } from '../core/errors.js';
+import { listFiles } from '../core/filesList.js';
+import { logger } from '../core/log.js';
+import type { ScanReport } from '../core/recordScan.js';
 import type { Replica } from '../core/Replica.js';
 import { serveControl } from './control.js';
 import type { SyncLoop } from './runSync.js';
 import type { SyncState } from './SyncSession.js';
 
+const log = logger('control');
+
 /**
- * Serves the control socket of a running share or join: `status` (with what only the running
- * process knows: peers, connection, unacknowledged changes), `log`, `undo`, `redo`, `scan`
- * (each followed by an upload) and `unshare` (stops the process).
+ * Serves the control socket of a running share or join (`command`): `status` (with what only
+ * the running process knows: peers, connection, unacknowledged changes), `log`, `files`,
+ * `undo`, `redo`, `scan` (each of the last three followed by an upload) and `unshare` (stops
+ * the process). LevelDB lets one process open the store: other cshare commands go through
+ * this one while it runs.
  */
-export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state: SyncState; stop: AbortController; info: () => Record<string, unknown> }) {
+export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state: SyncState; stop: AbortController; command: 'share' | 'join'; info: () => Record<string, unknown> }) {
   const { replica, loop, state, stop } = opts;
   const path = (args: Record<string, unknown>) => (typeof args.path === 'string' ? args.path : undefined);
-  return serveControl(replica.root, {
+  return serveControl({ root: replica.root, command: opts.command, handlers: {
     status: async () => ({
       ...(await replica.status()),
       ...opts.info(),
@@ -31,13 +39,24 @@ export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state
       await loop.localChange();
       return r;
     },
+    files: async (args) => listFiles(replica, { excluded: args.excluded === true }),
     scan: async () => {
-      await loop.localChange();
-      return { ok: true };
+      // What `cshare scan` prints is what was recorded; the upload that follows is the
+      // session's business (a failed one is retried when it reconnects).
+      let report: ScanReport | undefined;
+      try {
+        await loop.localChange(undefined, (r) => (report = r));
+      } catch (err) {
+        if (report === undefined) throw err;
+        log('upload after a scan failed: %s', (err as Error)?.message ?? err);
+      }
+      if (report === undefined) throw new CshareError('INTERNAL', 'the running process scanned nothing');
+      const { recorded, files, errors } = report;
+      return { recorded, files, errors };
     },
     unshare: async () => {
       setImmediate(() => stop.abort());
       return { stopped: true };
     },
-  });
+  } });
 }

@@ -48,10 +48,11 @@ describe('parseGitConfig', () => {
   });
 
   it('expands ~/ only', () => {
-    expect(expandHome('~/x/y', '/home/u')).toBe('/home/u/x/y');
-    expect(expandHome('~', '/home/u')).toBe('/home/u');
-    expect(expandHome('~bob/x', '/home/u')).toBe('~bob/x');
-    expect(expandHome('/abs', '/home/u')).toBe('/abs');
+    const home = '/home/u'; // self-contained: not a path read (a string expandHome joins)
+    expect(expandHome('~/x/y', home)).toBe(`${home}/x/y`);
+    expect(expandHome('~', home)).toBe(home);
+    expect(expandHome('~bob/x', home)).toBe('~bob/x');
+    expect(expandHome('/abs', home)).toBe('/abs');
     expect(expandHome('~/x', undefined)).toBe('~/x');
   });
 });

@@ -3,13 +3,12 @@
  *
  * The traces come from josephg/editing-traces: rustcode, sveltecomponent, seph-blog1,
  * friendsforever and clownschool are CC BY 4.0, Joseph Gentle and contributors;
- * automerge-paper comes from Martin Kleppmann's automerge-perf benchmark. See
- * shared/traces/README.md for the format.
+ * automerge-paper comes from Martin Kleppmann's automerge-perf benchmark (CC BY 4.0). See
+ * test/fixtures/traces/README.md for the format.
  */
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { FileDoc, type TextOp } from '../../src/core/FileDoc.js';
+import { loadTrace } from '../helpers/traces.js';
 
 type Patch = [pos: number, del: number, ins: string];
 interface SequentialTrace {
@@ -22,13 +21,6 @@ interface ConcurrentTrace {
   endContent: string;
   numAgents: number;
   txns: Array<{ parents: number[]; agent: number; patches: Patch[] }>;
-}
-
-// shared/ sits beside the repo (/work/shared next to /work/main, and likewise in CI).
-const TRACES = new URL('../../../shared/traces/', import.meta.url);
-
-function loadTrace<T>(name: string): T {
-  return JSON.parse(gunzipSync(readFileSync(new URL(`${name}.json.gz`, TRACES))).toString('utf8')) as T;
 }
 
 const ASTRAL = /[\uD800-\uDFFF]/;

@@ -5,6 +5,7 @@ import { statusCachePath } from '../../src/store/layout.js';
 import { openWorktree } from '../../src/store/openWorktree.js';
 import { statusOffline, type StatusOfflineOptions } from '../../src/statusOffline.js';
 import { Prng } from '../../src/sync/prng.js';
+import { until } from '../helpers/procs.js';
 import { git, tempDir, writeTree } from '../helpers/tmp.js';
 
 /**
@@ -22,6 +23,22 @@ async function fsClockTick(probeDir: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 1));
     writeFileSync(probe, '');
   }
+}
+
+/**
+ * Waits until `Date.now()` has passed the timestamps of `paths` and of every file written so
+ * far (a probe written now is stamped no earlier than any of them): a scan that starts after
+ * this, with no racy window, can trust them all. Without it, a file written an instant
+ * before a scan may carry a time in the scan's first millisecond (Linux stamps a file with a
+ * fine-grained time when its times were read since its last change, and `Date.now()` drops
+ * the fraction of a millisecond); the scan then rightly does not trust its stat, and the
+ * next status checks that file again instead of answering from the cache alone.
+ */
+async function clockPast(probeDir: string, ...paths: string[]): Promise<void> {
+  const probe = join(probeDir, 'now');
+  writeFileSync(probe, '');
+  const newest = Math.max(...[probe, ...paths].map((p) => statSync(p)).flatMap((st) => [st.mtimeMs, st.ctimeMs]));
+  await until(() => Date.now() > newest, 5000, () => `the clock did not pass ${newest}`);
 }
 
 /** A repository of `files` small files over a few directories, scanned (so it has a view). */
@@ -197,12 +214,35 @@ describe('status cache', () => {
     const hows: string[] = [];
     const opts: StatusOfflineOptions = { racyWindowMs: 0, onAnswer: (how) => hows.push(how) };
     writeFileSync(join(root, 'd0/f0.txt'), 'edited\n');
+    // The edit is older than the scan, or the scan would not vouch for it (see clockPast).
+    await clockPast(probe, join(root, 'd0/f0.txt'));
     const first = await statusOffline(root, env, opts);
-    await fsClockTick(probe);
     const again = await statusOffline(root, env, opts);
     expect(hows).toEqual(['scan', 'cache']);
     expect(again).toEqual(first);
     expect(again!.changed).toEqual([{ path: 'd0/f0.txt', change: 'modified' }]);
+  });
+
+  it('checks again a file stamped no earlier than the scan that wrote the cache, even with no racy window', async () => {
+    // What made the test above fail about one run in six before it waited for the clock: an
+    // edit stamped within the scan's first millisecond. Here stamped 20 ms ahead, so always.
+    const env = { HOME: tempDir('cshare-home-'), USER: 'tester' };
+    const root = await scannedRepo(40, env);
+    const hows: string[] = [];
+    const opts: StatusOfflineOptions = { racyWindowMs: 0, onAnswer: (how) => hows.push(how) };
+    const path = join(root, 'd0/f0.txt');
+    writeFileSync(path, 'edited\n');
+    utimesSync(path, new Date(), new Date(Date.now() + 20));
+    const first = await statusOffline(root, env, opts);
+    await until(() => Date.now() > statSync(path).mtimeMs + 1);
+    const again = await statusOffline(root, env, opts);
+    const third = await statusOffline(root, env, opts);
+    // The second status re-reads the file (its cached stat could hide a change made in that
+    // millisecond), and vouches for it from then on.
+    expect(hows).toEqual(['scan', 'scoped', 'cache']);
+    expect(again).toEqual(first);
+    expect(third).toEqual(first);
+    expect(first!.changed).toEqual([{ path: 'd0/f0.txt', change: 'modified' }]);
   });
 
   it('trusts nothing modified within the racy window of the scan that wrote it', async () => {

@@ -40,6 +40,11 @@ export class LevelStore implements KvStore {
    * write fails. `openWorktree` removes the status view there (see `statusView.ts`).
    */
   beforeFirstWrite: (() => void) | undefined;
+  /**
+   * Called before every write; if it throws, the write fails. A running share or join checks
+   * there that the store is still the one it opened (see `StoreGuard`).
+   */
+  beforeWrite: (() => void) | undefined;
   /** Has this process written to the store? */
   wrote = false;
 
@@ -100,6 +105,7 @@ export class LevelStore implements KvStore {
 
   async batch(ops: KvBatchOp[]): Promise<void> {
     if (ops.length === 0) return;
+    this.beforeWrite?.();
     if (!this.wrote) {
       this.beforeFirstWrite?.();
       this.wrote = true;

@@ -1,0 +1,35 @@
+/**
+ * What `cshare files` prints: the files that would be shared, each with its mode in octal as
+ * git prints it. One function for both ways the command runs: on the store itself, or in
+ * the running `share`/`join` that holds it (over the control socket, as JSON).
+ */
+import type { Replica } from './Replica.js';
+import type { ExcludedFile, ScannedFile } from './Scanner.js';
+
+/** A file as `cshare files --json` shows it. */
+export interface ScannedFileJson {
+  path: string;
+  kind: ScannedFile['kind'];
+  mode: string;
+  size: number;
+  digest: string;
+}
+
+/** The answer of `cshare files`. */
+export interface FilesList {
+  root: string;
+  files: ScannedFileJson[];
+  /** With `excluded` only: what is held back, and why. */
+  excluded?: ExcludedFile[];
+  errors: { path: string; message: string }[];
+}
+
+/** Lists what `replica` would share (and, with `excluded`, what it holds back). */
+export async function listFiles(replica: Replica, opts: { excluded?: boolean; signal?: AbortSignal } = {}): Promise<FilesList> {
+  const result = await replica.files({ includeExcluded: opts.excluded, signal: opts.signal });
+  return { root: replica.root, files: result.files.map(toJson), ...(opts.excluded ? { excluded: result.excluded } : {}), errors: result.errors };
+}
+
+function toJson(f: ScannedFile): ScannedFileJson {
+  return { path: f.path, kind: f.kind, mode: f.mode.toString(8).padStart(6, '0'), size: f.size, digest: f.digest };
+}
