@@ -64,6 +64,8 @@ export type SessionEvent =
   | { type: 'progress'; done: number; total: number; bytes: number }
   | { type: 'peer-joined'; replicaId: string; name: string; role: string }
   | { type: 'peer-left'; replicaId: string; name?: string }
+  /** The relay answers again after an outage that was reported with an `error`. */
+  | { type: 'reconnected' }
   | { type: 'error'; code: string; message: string };
 
 /** Options for {@link SyncSession}. */

@@ -46,6 +46,8 @@ export interface JoinOptions {
   once?: boolean;
   dryRun?: boolean;
   force?: boolean;
+  /** Keep trying to reach the relay for ever, instead of giving up after {@link connectTimeoutMs}. */
+  retry?: boolean;
   onEvent: (event: JoinEvent) => void;
   signal: AbortSignal;
 }
@@ -118,6 +120,8 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       let watcher: WorktreeWatch | undefined;
       const loop = new SyncLoop({
         replica, worktreeId, state, saveState, signal: stop.signal, once: opts.once, firstCatchUpWithoutScan: firstJoin,
+        unreachableHint: UNREACHABLE_HINT,
+        giveUpAfterMs: opts.retry ? undefined : connectTimeoutMs(),
         connect: (signal) => connect(replica, signal),
         onEvent: opts.onEvent,
         // Watched from before the upload's scan of the tree, as a sharer is: anything saved
@@ -152,6 +156,21 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
     setStep('stopping libp2p');
     await node.stop();
   }
+}
+
+/** What a joiner that cannot reach its relay can do about it. */
+const UNREACHABLE_HINT = 'if the sharer stopped or restarted elsewhere, or the relay moved, ask for a new join code';
+
+/** Default of {@link connectTimeoutMs}, in seconds. */
+export const CONNECT_TIMEOUT_S = 30;
+
+/**
+ * How long a `join` tries to make its first connection before it gives up with exit code 12:
+ * {@link CONNECT_TIMEOUT_S}, or `CSHARE_CONNECT_TIMEOUT` (seconds) from the environment.
+ */
+export function connectTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const s = Number(env.CSHARE_CONNECT_TIMEOUT);
+  return (env.CSHARE_CONNECT_TIMEOUT !== undefined && Number.isFinite(s) && s >= 0 ? s : CONNECT_TIMEOUT_S) * 1000;
 }
 
 function accessOf(code: JoinCode): 'rw' | 'ro' {

@@ -27,6 +27,8 @@ export interface ShareState extends SyncState {
 /** Events of a running share (one JSON line each with `--json`). */
 export type ShareEvent =
   | { type: 'sharing'; root: string; files: number; codes: { readWrite: string; readOnly: string }; relay: string[] }
+  /** A port this share listened on before is taken: its join codes changed (see `planListen`). */
+  | { type: 'warning'; message: string; stored: string; now: string; reason: string }
   | SessionEvent;
 
 /** Options for {@link share}. */
@@ -95,9 +97,17 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
       cleanups.unshift(['stopping libp2p', () => node!.stop()]);
       relayAddrs = state.relay;
     } else {
+      // Its identity and ports are kept in the store, so the codes stay the same from one
+      // start to the next and joiners holding them reconnect.
       relay = await startRelay({ dataDir: join(replica.root, '.cshare', 'relay'), listen: opts.listen, signal: stop.signal });
       cleanups.unshift(['closing the in-process relay', () => relay!.close()]);
       relayAddrs = relay.addresses;
+      for (const m of relay.moved) {
+        opts.onEvent({
+          type: 'warning', ...m,
+          message: `${m.reason}, so this share listens on ${m.now} instead of ${m.stored}: the join codes printed before do not reach it; give joiners the new codes below (the old ones work again once that port is free and share restarts)`,
+        });
+      }
     }
     const codes = {
       readWrite: encodeJoinCode({ relay: relayAddrs, worktreeId: secrets.worktreeId, secret: secrets.readWrite, readOnly: false }),
@@ -121,6 +131,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     const syncState: SyncState = { relaySeq: state.relaySeq, acked: state.acked };
     const loop = new SyncLoop({
       replica, worktreeId: state.worktreeId, state: syncState, saveState, connect, signal: stop.signal, once: opts.once,
+      unreachableHint: `check that the relay at ${relayAddrs[0]} runs`,
       onEvent: (e) => {
         if (e.type === 'uploaded') uploaded += e.changes;
         opts.onEvent(e);
