@@ -17,6 +17,7 @@ import { FsJournal } from './FsJournal.js';
 import type { RefusedEntry } from './ManifestDoc.js';
 import { logger } from './log.js';
 import { readUnflushed } from './unflushed.js';
+import { localRefused, peerRefused, RefusedPaths, type RefusedCode, type RefusedPath } from './refused.js';
 
 const log = logger('replica');
 
@@ -56,6 +57,8 @@ export interface ReplicaStatus {
   changed: { path: string; change: 'created' | 'modified' | 'deleted' | 'renamed'; from?: string }[];
   storeBytes: number;
   sharing: 'off';
+  /** Paths that are not shared or not written, and why (see `refused.ts`). */
+  refused: RefusedPath[];
 }
 
 /**
@@ -67,6 +70,12 @@ export class Replica {
   private tail: Promise<unknown> = Promise.resolve();
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly refused = new RefusedPaths();
+  /**
+   * Told once about each path that becomes refused (see {@link refusedPaths}): a running
+   * `share`/`join` reports it. Called after the scan or apply that found it.
+   */
+  onRefused?: (refused: RefusedPath) => void;
 
   private constructor(
     private ctx: ReplicaContext,
@@ -162,7 +171,10 @@ export class Replica {
 
   private async scanNow(opts: Pick<RecordOptions, 'signal' | 'onRecorded' | 'scope'> = {}): Promise<ScanReport> {
     try {
-      return await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, ...opts });
+      const report = await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, ...opts });
+      this.refused.scanned(report.errors, opts.scope);
+      this.announceRefused();
+      return report;
     } catch (err) {
       // A batch that did not commit (disk full) must not stay applied in memory: the next
       // scan would not see its changes as pending, and they would never be stored.
@@ -251,6 +263,7 @@ export class Replica {
     try {
       const recorded = await applyChanges(this.ctx, changes, origin, { scanned: opts.scanFirst !== false });
       this.journal.end();
+      this.announceRefused();
       return recorded;
     } catch (err) {
       const notRestored = this.journal.rollback();
@@ -342,10 +355,29 @@ export class Replica {
 
   /**
    * Manifest entries from peers that are never written because their path is unsafe or the
-   * entry malformed (see `ManifestDoc.refused`); sync reports each one as an error.
+   * entry malformed (see `ManifestDoc.refused`).
    */
   refusedEntries(): readonly RefusedEntry[] {
     return this.ctx.manifest.refused();
+  }
+
+  /**
+   * Every path not shared or not written, and why: what this replica's last scans refused,
+   * what the relay refused, and peers' entries never written here.
+   */
+  refusedPaths(): RefusedPath[] {
+    return this.refused.all(this.ctx.manifest.refused());
+  }
+
+  /** The relay refused to store `path` (it is not shared); reported through {@link onRefused}. */
+  refusedByRelay(path: string, reason: string, code: RefusedCode): void {
+    this.refused.refusedByRelay(path, reason, code);
+    this.announceRefused();
+  }
+
+  private announceRefused(): void {
+    const on = this.onRefused;
+    if (on) this.refused.announce(this.refusedPaths(), on);
   }
 
   /** How many files are shared (live manifest entries). */
@@ -376,19 +408,25 @@ export class Replica {
   async status(): Promise<ReplicaStatus> {
     const statCache = await this.ctx.store.statCache();
     const scan = scanWorktree({ ...this.scanOpts(), statCache });
+    const pending = pendingChanges(this.ctx.recorded(), scan);
     return {
       root: this.root,
       replica: { id: this.ctx.identity.replicaId, name: this.ctx.author },
       files: this.ctx.manifest.live().size,
-      changed: statusChanges(pendingChanges(this.ctx.recorded(), scan)),
+      changed: statusChanges(pending),
       storeBytes: await this.ctx.store.size(),
       sharing: 'off',
+      // What the disk holds now, and what the relay and peers' changes brought.
+      refused: [
+        ...localRefused([...scan.errors, ...pending.refused]),
+        ...this.refused.all(this.ctx.manifest.refused()).filter((r) => r.source !== 'local'),
+      ],
     };
   }
 
   /** What `status` needs without this replica loaded (see `statusView.ts`): its committed state. */
   async statusView(): Promise<StatusView> {
-    const view = new StatusViewBuilder(this.ctx.identity.replicaId);
+    const view = new StatusViewBuilder(this.ctx.identity.replicaId, peerRefused(this.ctx.manifest.refused()));
     for (const [path, { fileId, entry }] of this.ctx.manifest.live()) view.addFile(path, fileId, entry.kind, entry.mode, this.ctx.contentDigest(fileId, entry));
     for await (const [path, stat] of this.ctx.store.statEntries()) view.addStat(path, stat);
     return view.build();

@@ -305,7 +305,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   }
   await ctx.compact();
   log('recorded %d changes (%d files)', recorded.length, scan.files.length);
-  return { recorded, files: scan.files.length, counts: scan.counts, errors: scan.errors };
+  return { recorded, files: scan.files.length, counts: scan.counts, errors: [...scan.errors, ...pending.refused] };
 }
 
 /** Does a recorded live file outside `scope` hold the content of one of `creates`? */

@@ -66,7 +66,8 @@ export type SessionEvent =
   | { type: 'peer-left'; replicaId: string; name?: string }
   /** The relay answers again after an outage that was reported with an `error`. */
   | { type: 'reconnected' }
-  | { type: 'error'; code: string; message: string };
+  /** With `path` and `reason` for a path that is not shared or not written (see `core/refused.ts`). */
+  | { type: 'error'; code: string; message: string; path?: string; reason?: string };
 
 /** Options for {@link SyncSession}. */
 export interface SyncSessionOptions {
@@ -94,7 +95,6 @@ export interface SyncSessionOptions {
  */
 export class SyncSession {
   private readonly names = new Map<string, string>();
-  private readonly reportedRefused = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private scanBeforeApply: boolean;
   private needsRunning = 0;
@@ -266,7 +266,14 @@ export class SyncSession {
         const content = await replica.blob(b.digest);
         if (content) {
           bytes += content.byteLength;
-          await this.uploadBlob(b.digest, content, b.fileId);
+          try {
+            await this.uploadBlob(b.digest, content, b.fileId);
+          } catch (err) {
+            // Over the relay's size limit: that file is not shared (and said so), the rest is.
+            // Sent again, it would be refused again, and hold back every later upload.
+            if (!(err instanceof CshareError) || err.code !== 'TOO_LARGE' || signal?.aborted) throw err;
+            replica.refusedByRelay(b.path ?? b.digest, err.message, 'TOO_LARGE');
+          }
         }
         progress();
       };
@@ -285,7 +292,12 @@ export class SyncSession {
       // 17 MB of updates, over the frame limit in one message.
       for (const updates of messageSlices(changes.manifest, MAX_UPDATES_PER_MESSAGE, (u) => u.byteLength)) {
         bytes += updates.reduce((n, u) => n + u.byteLength, 0);
-        await conn.request('manifest/upload', { worktreeId, updates }, { signal });
+        await conn.request('manifest/upload', { worktreeId, updates }, { signal }).catch((err: unknown) => {
+          // The path is said before the share stops on it (BAD_PATH is fatal: every later
+          // change of the manifest depends on this one).
+          if (err instanceof CshareError && err.code === 'BAD_PATH' && typeof err.data.path === 'string') replica.refusedByRelay(err.data.path, err.message, 'BAD_PATH');
+          throw err;
+        });
       }
       if (changes.manifest.length > 0) progress();
       await opts.afterManifest?.();
@@ -399,7 +411,7 @@ export class SyncSession {
       (err: unknown) => {
         const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
         log('event %s failed: %s', event.type, e.message);
-        this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message });
+        this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message, ...(typeof e.data.path === 'string' ? { path: e.data.path } : {}) });
         return !(event.type === 'manifest' || event.type === 'file-update' || event.type === 'blob');
       },
     );
@@ -484,12 +496,8 @@ export class SyncSession {
     const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay') };
     const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply });
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
-    // Entries with an unsafe path are never written (safety rules); say so once for each.
-    for (const r of this.opts.replica.refusedEntries()) {
-      if (this.reportedRefused.has(r.fileId)) continue;
-      this.reportedRefused.add(r.fileId);
-      this.opts.onEvent?.({ type: 'error', code: 'BAD_PATH', message: `refused a file from ${origin.author} with an unsafe path ${JSON.stringify(r.path)} (${r.reason}); it is not written` });
-    }
+    // Entries with an unsafe path are never written (safety rules): the replica tells its
+    // `onRefused` once for each.
     return applied;
   }
 

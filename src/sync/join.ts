@@ -13,7 +13,8 @@ import { createCshareNode } from './libp2p/Libp2pNode.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 import type { WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
 import { SyncLoop } from './runSync.js';
-import { dialAny } from './share.js';
+import { dialAny, refusedEvent } from './share.js';
+import type { RefusedPath } from '../core/refused.js';
 import { serveSyncControl } from './syncControl.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { mkdtempSync } from 'node:fs';
@@ -59,7 +60,7 @@ export interface JoinOptions {
  * join unless `force`, and then each local version is recorded in the local history before it
  * is replaced.
  */
-export async function join(opts: JoinOptions): Promise<{ root: string; files: number; changes?: JoinChange[] }> {
+export async function join(opts: JoinOptions): Promise<{ root: string; files: number; changes?: JoinChange[]; refused?: RefusedPath[] }> {
   const code = decodeJoinCode(opts.code);
   const worktreeId = worktreeIdToString(code.worktreeId);
   const root = resolve(opts.cwd, opts.dir ?? `cshare-${worktreeId.slice(0, 8)}`);
@@ -100,6 +101,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       }
     }
     const { replica } = wt!;
+    replica.onRefused = (r) => opts.onEvent(refusedEvent(r));
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     opts.signal.addEventListener('abort', onAbort, { once: true });
@@ -143,7 +145,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
         cleanups.unshift(['closing the control socket', () => control.close()]);
       }
       await loop.run();
-      return { root, files: replica.fileCount() };
+      return { root, files: replica.fileCount(), refused: replica.refusedPaths() };
     } finally {
       opts.signal.removeEventListener('abort', onAbort);
       stop.abort();

@@ -2,6 +2,7 @@ import { basename, join } from 'node:path';
 import { CshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
 import type { ReplicaStatus } from '../core/Replica.js';
+import { refusedMessage, type RefusedPath } from '../core/refused.js';
 import { openWorktree } from '../store/openWorktree.js';
 import { serveSyncControl } from './syncControl.js';
 import { helloAsSharer } from './hello.js';
@@ -52,9 +53,10 @@ export interface ShareOptions {
  * `cshare unshare`): uploads what the relay lacks, prints the join codes, then streams every
  * saved change to the relay and applies everyone else's. With `once`, uploads and exits.
  */
-export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number }> {
+export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number; refused: RefusedPath[] }> {
   const wt = await openWorktree({ cwd: opts.cwd, statusView: false, flushWrites: true });
   const { replica } = wt;
+  replica.onRefused = (r) => opts.onEvent(refusedEvent(r));
   const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt.close()]];
   const stop = new AbortController();
   const onAbort = () => stop.abort();
@@ -152,7 +154,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
       cleanups.unshift(['closing the control socket', () => control.close()]);
     }
     await loop.run();
-    return { codes, relay: relayAddrs, uploaded };
+    return { codes, relay: relayAddrs, uploaded, refused: replica.refusedPaths() };
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
     stop.abort();
@@ -162,6 +164,11 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
       await c().catch((err: unknown) => log('cleanup failed: %s', (err as Error)?.message ?? err));
     }
   }
+}
+
+/** The event of a path that is not shared or not written (once per path; see `Replica.onRefused`). */
+export function refusedEvent(r: RefusedPath): Extract<SessionEvent, { type: 'error' }> {
+  return { type: 'error', code: r.code, message: refusedMessage(r), path: r.path, reason: r.reason };
 }
 
 /** Dials the first relay address that answers. */

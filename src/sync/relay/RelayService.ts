@@ -194,7 +194,11 @@ export class RelayService {
         if (session.uploads.size >= this.maxUploadsPerConnection) {
           throw new CshareError('OVERLOADED', `at most ${this.maxUploadsPerConnection} blob uploads at once per connection`);
         }
-        writer = await this.store.blobWriter(worktreeId, digest, size, binding.replicaId);
+        writer = await this.store.blobWriter(worktreeId, digest, size, binding.replicaId).catch((err: unknown) => {
+          // Refused for good (over the size limit): nobody waits for it, or asks for it again.
+          if (err instanceof CshareError && err.code === 'TOO_LARGE') this.undeliverable(room, `b:${digest}`, err);
+          throw err;
+        });
         if (writer.stored) return { ok: true, received: size, seq: writer.stored.seq };
         session.uploads.set(digest, writer);
       }
@@ -463,6 +467,17 @@ export class RelayService {
     for (const s of room.offers.get(key) ?? []) s.offered.delete(key);
     room.offers.delete(key);
     for (const w of room.waiters.get(key) ?? []) w.resolve();
+  }
+
+  /**
+   * `key` was offered but will never be stored (the relay refused it): it is no longer asked
+   * for, and fetches waiting for it fail now instead of at their timeout.
+   */
+  private undeliverable(room: Room, key: string, why: CshareError): void {
+    for (const s of room.offers.get(key) ?? []) s.offered.delete(key);
+    room.offers.delete(key);
+    const err = new CshareError('NOT_FOUND', `the relay refused ${key.slice(2)} from its sharer: ${why.message}`, why.data);
+    for (const w of room.waiters.get(key) ?? []) w.reject(err);
   }
 
   // -------------------------------------------------------------------------------------------
