@@ -17,6 +17,7 @@ import { FsJournal } from './FsJournal.js';
 import type { RefusedEntry } from './ManifestDoc.js';
 import { logger } from './log.js';
 import { readUnflushed } from './unflushed.js';
+import { ownHistory, recordCarried, type HistoryEntry } from './carriedHistory.js';
 import { localRefused, peerRefused, RefusedPaths, type RefusedCode, type RefusedPath } from './refused.js';
 
 const log = logger('replica');
@@ -270,6 +271,19 @@ export class Replica {
       await this.reload();
       throw applyFailed(err, origin, notRestored);
     }
+  }
+
+  /**
+   * The history entries of this replica's own changes after seq `since` up to `upTo`, for
+   * other replicas' logs (see `carriedHistory.ts`).
+   */
+  ownHistory(since: number, upTo: number): AsyncIterable<HistoryEntry> {
+    return ownHistory(this.ctx, since, upTo);
+  }
+
+  /** Records another replica's history entries in this log, each once; returns how many were new. */
+  async recordHistory(entries: readonly HistoryEntry[], by: string): Promise<number> {
+    return this.exclusive(() => recordCarried(this.ctx, entries, by));
   }
 
   /** A small JSON value kept in the store (sync state and the like). */

@@ -6,6 +6,7 @@ import type { RecordedChange } from '../core/recordScan.js';
 import type { ScanScope } from '../core/Scanner.js';
 import { isUnknownMessage, type RpcConnection } from './rpc/RpcConnection.js';
 import { slices } from './slices.js';
+import { uploadHistory } from './historyUpload.js';
 import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type SyncItem, type WorktreeEvent } from './schema.js';
 import { setStep } from './step.js';
 
@@ -140,14 +141,19 @@ export class SyncSession {
       // and a decode of each (at 100,000 files, ~130 MB more for the sharer).
       const self = this.opts.replica.identity.replicaId;
       let own = 0;
+      let histories = 0;
       for await (const item of this.syncItems(this.opts.state.relaySeq)) {
         if (item.type === 'head') head = item.seq;
         else if (item.by === self) own++;
-        else if (item.type === 'manifest') group(item.by).manifest.push(item.update);
+        else if (item.type === 'history') {
+          // Recorded as it comes (a late joiner of a big share gets one entry per file): the
+          // log is the authors' record, whatever order the changes are applied in below.
+          histories += await this.opts.replica.recordHistory(item.entries, item.by);
+        } else if (item.type === 'manifest') group(item.by).manifest.push(item.update);
         else if (item.type === 'file-update') group(item.by).files.push({ fileId: item.fileId, updates: [item.update] });
         else if (item.type === 'blob') wanted.set(item.digest, { size: item.size, by: item.by });
       }
-      log('catch-up: %d change group(s), %d blob(s) listed, %d item(s) of its own skipped, head %d', groups.length, wanted.size, own, head);
+      log('catch-up: %d change group(s), %d blob(s) listed, %d history entries recorded, %d item(s) of its own skipped, head %d', groups.length, wanted.size, histories, own, head);
       // The changes first: files whose content is here are written at once. A text file's
       // logged updates carry its base text, so none of them waits for a blob.
       const applied: RecordedChange[] = [];
@@ -304,6 +310,8 @@ export class SyncSession {
       // A joiner that asks for a file still in this queue gets it sooner through `need`.
       await pooled(blobs.slice(priorityBlobs.length), WINDOW, uploadBlob);
       await pooled(files.slice(priorityFiles.length), WINDOW, uploadFile);
+      // The log entries of what just went up, after it, for every other replica's log.
+      bytes += await uploadHistory({ conn, worktreeId, replica, since: state.acked, upTo, signal });
       this.uploading = null;
       const count = changes.manifest.length + changes.files.length + changes.blobs.length;
       state.acked = upTo;
@@ -412,7 +420,7 @@ export class SyncSession {
         const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
         log('event %s failed: %s', event.type, e.message);
         this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message, ...(typeof e.data.path === 'string' ? { path: e.data.path } : {}) });
-        return !(event.type === 'manifest' || event.type === 'file-update' || event.type === 'blob');
+        return !(event.type === 'manifest' || event.type === 'file-update' || event.type === 'blob' || event.type === 'history');
       },
     );
   }
@@ -468,6 +476,15 @@ export class SyncSession {
           await this.applyLive({ manifest: [], files: [], blobs: [{ digest: event.digest, bytes }] }, event.by, event.seq);
         });
         return;
+      case 'history':
+        await this.serial(async () => {
+          await this.opts.replica.recordHistory(event.entries, event.by);
+          if (event.seq > this.opts.state.relaySeq) {
+            this.opts.state.relaySeq = event.seq;
+            await this.opts.saveState(this.opts.state);
+          }
+        });
+        return;
       case 'peer-joined':
         this.names.set(event.replicaId, event.name);
         this.opts.onEvent?.({ type: 'peer-joined', replicaId: event.replicaId, name: event.name, role: event.role });
@@ -493,7 +510,9 @@ export class SyncSession {
   private async apply(changes: ChangeSet, by: string): Promise<RecordedChange[]> {
     // Applied changes are recorded as the sender's (not this replica's), so `push` never
     // uploads them again.
-    const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay') };
+    // The history of these changes is their authors' own, recorded as it comes (`history`
+    // items and events): the apply logs none of its own.
+    const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay'), carried: true };
     const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply });
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
     // Entries with an unsafe path are never written (safety rules): the replica tells its

@@ -9,6 +9,7 @@ import type { RpcConnection } from '../rpc/RpcConnection.js';
 import {
   MAX_BINARY_BYTES,
   SYNC_PAGE_BYTES,
+  historyBytes,
   SYNC_PAGE_ITEMS,
   checkPeerProtocol,
   type Access,
@@ -168,6 +169,19 @@ export class RelayService {
       for (const u of updates) checkManifestUpdate(u, this.store.limits.maxPathLength);
       const { first, seq } = await this.store.appendManifest(worktreeId, updates, binding.replicaId);
       updates.forEach((update, i) => this.broadcast(room, { type: 'manifest', update, seq: first + i, by: binding.replicaId }, session));
+      return { ok: true, seq };
+    });
+
+    conn.handle('history/upload', async ({ worktreeId, entries }) => {
+      const { room, binding } = this.authorize(session, worktreeId, true);
+      // Only shown in logs, never written to disk; still, no path a replica would refuse.
+      const { maxPathLength } = this.store.limits;
+      for (const e of entries) {
+        checkPath(e.path, maxPathLength);
+        if (e.from !== undefined) checkPath(e.from, maxPathLength);
+      }
+      const { seq } = await this.store.appendHistory(worktreeId, entries, binding.replicaId);
+      this.broadcast(room, { type: 'history', entries, seq, by: binding.replicaId }, session);
       return { ok: true, seq };
     });
 
@@ -340,7 +354,7 @@ export class RelayService {
     let items: SyncItem[] = [];
     let bytes = 0;
     for await (const item of this.sync(worktreeId, after, signal)) {
-      const size = 'update' in item ? item.update.byteLength : 0;
+      const size = 'update' in item ? item.update.byteLength : item.type === 'history' ? historyBytes(item.entries) : 0;
       if (items.length > 0 && (items.length >= SYNC_PAGE_ITEMS || bytes + size > SYNC_PAGE_BYTES)) {
         yield { items };
         items = [];
