@@ -1,6 +1,6 @@
 import type { Replica } from '../core/Replica.js';
 import type { RpcConnection } from './rpc/RpcConnection.js';
-import { MAX_HISTORY_PER_MESSAGE, MESSAGE_BYTES, historyBytes, type HistoryEntry } from './schema.js';
+import { MAX_HISTORY_PER_MESSAGE, MESSAGE_BYTES, type HistoryEntry } from './schema.js';
 
 /** Options of {@link uploadHistory}. */
 export interface UploadHistoryOptions {
@@ -41,4 +41,17 @@ export async function uploadHistory(opts: UploadHistoryOptions): Promise<number>
   }
   if (batch.length > 0) await send();
   return total;
+}
+
+/**
+ * About how many bytes `entries` take in a message (the codec's keys, numbers and strings as
+ * UTF-8), for `messageSlices`, the relay's catch-up pages and the bytes a push reports.
+ */
+export function historyBytes(entries: readonly HistoryEntry[]): number {
+  let n = 0;
+  for (const e of entries) {
+    n += 110 + Buffer.byteLength(e.path) + (e.from === undefined ? 0 : 8 + Buffer.byteLength(e.from)) + Buffer.byteLength(e.author) + (e.patchBlob === undefined ? 0 : 52);
+    for (const p of e.patch ?? []) n += 24 + Buffer.byteLength(p.del) + Buffer.byteLength(p.ins);
+  }
+  return n;
 }

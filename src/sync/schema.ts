@@ -52,18 +52,6 @@ export const MAX_HISTORY_PER_MESSAGE = 5000;
 
 export type { HistoryEntry };
 
-/**
- * About how many bytes `entries` take in a message (the codec's keys, numbers and strings as
- * UTF-8), for {@link messageSlices}, the relay's catch-up pages and the bytes a push reports.
- */
-export function historyBytes(entries: readonly HistoryEntry[]): number {
-  let n = 0;
-  for (const e of entries) {
-    n += 110 + Buffer.byteLength(e.path) + (e.from === undefined ? 0 : 8 + Buffer.byteLength(e.from)) + Buffer.byteLength(e.author) + (e.patchBlob === undefined ? 0 : 52);
-    for (const p of e.patch ?? []) n += 24 + Buffer.byteLength(p.del) + Buffer.byteLength(p.ins);
-  }
-  return n;
-}
 /** Largest blob chunk in one `blob/upload` or `blob/fetch` item: blobs bigger than this go in pieces. */
 export const BLOB_CHUNK_BYTES = 1024 * 1024;
 /** Largest blob size a message may announce (the relay's own limit may be lower). */

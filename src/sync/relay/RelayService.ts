@@ -9,7 +9,6 @@ import type { RpcConnection } from '../rpc/RpcConnection.js';
 import {
   MAX_BINARY_BYTES,
   SYNC_PAGE_BYTES,
-  historyBytes,
   SYNC_PAGE_ITEMS,
   checkPeerProtocol,
   type Access,
@@ -25,6 +24,7 @@ import {
 import { slices } from '../slices.js';
 import type { BlobWriter, RelayStore } from './RelayStore.js';
 import { checkManifestUpdate, checkPath, checkPathSet } from './validate.js';
+import { historyBytes } from '../historyUpload.js';
 
 const log = logger('relay');
 
