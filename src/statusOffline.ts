@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { gitAuthorName } from './core/gitConfig.js';
 import type { StatusChange } from './core/pending.js';
 import type { ReplicaStatus } from './core/Replica.js';
+import type { RefusedPath } from './core/refused.js';
 import type { ScanScope } from './core/Scanner.js';
 import { NodeFs } from './store/fs/NodeFs.js';
 import { levelDir, PACKS_DIR, readStatusViewHeader, statusCachePath, STORE_DIR, storeDirBytes, storeLooksIntact } from './store/layout.js';
@@ -49,6 +50,8 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
   let files: number;
   let changed: StatusChange[];
   let replicaId = header.replicaId;
+  // The cache is written only when the scan refused nothing, so from it only peers' are left.
+  let refused: RefusedPath[] = header.refused;
   if (check !== undefined && check.suspects.length === 0) {
     files = header.files;
     changed = check.changes;
@@ -75,10 +78,11 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
     const recording = new RecordingFs(fs);
     const now = Date.now();
     const r = statusFromView(view, { fs: recording, home, env, now, racyWindowMs: opts.racyWindowMs, scope });
-    ({ files, changed } = r);
+    ({ files, changed, refused } = r);
     opts.onAnswer?.(scope ? 'scoped' : 'scan');
-    // Unreadable paths are neither changes nor files: a cache would not know to look again.
-    if (r.scan.errors.length === 0) {
+    // Unreadable and refused paths are neither changes nor files: a cache would not know to
+    // look again.
+    if (r.refused.every((x) => x.source !== 'local')) {
       const head = { viewKey: key, envKey: cacheEnv, clean: changed.length === 0, changes: changed, scanStartMs: now, racyWindowMs: opts.racyWindowMs };
       const bytes =
         scope && check
@@ -94,5 +98,6 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
     changed,
     storeBytes: storeDirBytes(storeDir) + storeDirBytes(join(root, STORE_DIR, PACKS_DIR)),
     sharing: 'off',
+    refused,
   };
 }

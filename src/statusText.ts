@@ -6,6 +6,9 @@ export interface StatusColors {
   yellow(s: string): string;
 }
 
+/** How each source of a refused path is named in the list. */
+const SOURCES = { local: 'refused', relay: 'relay', peer: 'from peer' } as const;
+
 /** `cshare status` for people: the worktree, the replica, sharing, and the changes. */
 export function formatStatus(s: StatusJson, c: StatusColors): string {
   const lines = [
@@ -21,6 +24,12 @@ export function formatStatus(s: StatusJson, c: StatusColors): string {
   else {
     lines.push(`Changes not yet recorded (run ${c.bold('cshare scan')}):`);
     for (const ch of s.changed) lines.push(`  ${c.yellow(ch.change.padEnd(9))} ${ch.from ? `${ch.from} -> ` : ''}${ch.path}`);
+  }
+  // Older running processes answer without the list.
+  const refused = s.refused ?? [];
+  if (refused.length > 0) {
+    lines.push(`Not shared (${refused.length}):`);
+    for (const r of refused) lines.push(`  ${c.yellow(SOURCES[r.source].padEnd(9))} ${JSON.stringify(r.path)}: ${r.reason}`);
   }
   return `${lines.join('\n')}\n`;
 }

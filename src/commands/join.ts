@@ -19,6 +19,7 @@ export default class Join extends BaseCommand {
     once: Flags.boolean({ description: 'fetch the current state, write it and exit' }),
     'dry-run': Flags.boolean({ description: 'list what joining would create or replace, change nothing' }),
     force: Flags.boolean({ description: 'replace local files that differ (each local version stays in cshare log)' }),
+    retry: Flags.boolean({ description: 'keep trying to reach the relay however long it takes (default: give up after 30 s with exit code 12)' }),
   };
 
   async run(): Promise<unknown> {
@@ -34,6 +35,7 @@ export default class Join extends BaseCommand {
       once: flags.once,
       dryRun: flags['dry-run'],
       force: flags.force,
+      retry: flags.retry,
       signal: this.abort.signal,
       onEvent: (e: JoinEvent) => {
         if (json) {
@@ -42,7 +44,7 @@ export default class Join extends BaseCommand {
         }
         if (e.type === 'joined') {
           process.stdout.write(`Joined ${e.root}: ${e.files} files (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
-        } else process.stdout.write(formatEvent(e, this.color));
+        } else writeEvent(e, this.color);
       },
     });
     if (flags['dry-run'] && !json) {
@@ -52,6 +54,13 @@ export default class Join extends BaseCommand {
     }
     return live ? undefined : result;
   }
+}
+
+/** Writes a sync event for humans: errors and warnings on stderr, the rest on stdout. */
+export function writeEvent(e: Exclude<JoinEvent, { type: 'joined' }> | { type: 'warning'; message: string }, c: ChalkInstance): void {
+  if (e.type === 'warning') process.stderr.write(`${c.yellow('warning')}: ${e.message}\n`);
+  else if (e.type === 'error') process.stderr.write(formatEvent(e, c));
+  else process.stdout.write(formatEvent(e, c));
 }
 
 /** One line for a sync event, for humans. */
@@ -67,6 +76,8 @@ export function formatEvent(e: Exclude<JoinEvent, { type: 'joined' }>, c: ChalkI
       return `${c.bold(e.name)} joined\n`;
     case 'peer-left':
       return `${c.bold(e.name ?? e.replicaId)} left\n`;
+    case 'reconnected':
+      return `${c.green('reconnected')}\n`;
     case 'error':
       return `${c.red('error')}: ${e.message}\n`;
     case 'merged':

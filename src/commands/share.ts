@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { ShareEvent } from '../sync/share.js';
-import { formatEvent } from './join.js';
+import { writeEvent } from './join.js';
 
 /** `cshare share`: share this worktree and print its join codes. */
 export default class Share extends BaseCommand {
@@ -46,7 +46,7 @@ export default class Share extends BaseCommand {
           lines.push(`  cshare join ${e.codes.readOnly}      (read-only)`);
           if (!flags.once) lines.push('Syncing; press Ctrl-C or run cshare unshare to stop.');
           process.stdout.write(`${lines.join('\n')}\n`);
-        } else process.stdout.write(formatEvent(e, this.color));
+        } else writeEvent(e, this.color);
       },
     });
     if (flags.once) return { ...result, codes: flags['read-only'] ? { readOnly: result.codes.readOnly } : result.codes };

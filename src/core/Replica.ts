@@ -19,6 +19,8 @@ import { FsJournal } from './FsJournal.js';
 import type { RefusedEntry } from './ManifestDoc.js';
 import { logger } from './log.js';
 import { readUnflushed } from './unflushed.js';
+import { ownHistory, recordCarried, type HistoryEntry } from './carriedHistory.js';
+import { localRefused, peerRefused, RefusedPaths, type RefusedCode, type RefusedPath } from './refused.js';
 
 const log = logger('replica');
 
@@ -58,6 +60,8 @@ export interface ReplicaStatus {
   changed: { path: string; change: 'created' | 'modified' | 'deleted' | 'renamed'; from?: string }[];
   storeBytes: number;
   sharing: 'off';
+  /** Paths that are not shared or not written, and why (see `refused.ts`). */
+  refused: RefusedPath[];
 }
 
 /**
@@ -69,6 +73,12 @@ export class Replica {
   private tail: Promise<unknown> = Promise.resolve();
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly refused = new RefusedPaths();
+  /**
+   * Told once about each path that becomes refused (see {@link refusedPaths}): a running
+   * `share`/`join` reports it. Called after the scan or apply that found it.
+   */
+  onRefused?: (refused: RefusedPath) => void;
 
   private constructor(
     private ctx: ReplicaContext,
@@ -189,6 +199,8 @@ export class Replica {
       for (const m of report.merged) {
         this.ctx.notices.add({ kind: 'merged', path: m.path, seq: m.seq, baseSeq: m.merge.baseSeq, message: mergeMessage(m.path, m.merge) });
       }
+      this.refused.scanned(report.errors, opts.scope);
+      this.announceRefused();
       return report;
     } catch (err) {
       // A batch that did not commit (disk full) must not stay applied in memory: the next
@@ -279,6 +291,7 @@ export class Replica {
     try {
       result = await applyChanges(this.ctx, changes, origin);
       this.journal.end();
+      this.announceRefused();
     } catch (err) {
       const notRestored = this.journal.rollback();
       await this.reload();
@@ -305,6 +318,19 @@ export class Replica {
   /** What this replica did that its user should hear about since the last call (see `notices.ts`). */
   drainNotices(): ReturnType<Notices['drain']> {
     return this.ctx.notices.drain();
+  }
+
+  /**
+   * The history entries of this replica's own changes after seq `since` up to `upTo`, for
+   * other replicas' logs (see `carriedHistory.ts`).
+   */
+  ownHistory(since: number, upTo: number): AsyncIterable<HistoryEntry> {
+    return ownHistory(this.ctx, since, upTo);
+  }
+
+  /** Records another replica's history entries in this log, each once; returns how many were new. */
+  async recordHistory(entries: readonly HistoryEntry[], by: string): Promise<number> {
+    return this.exclusive(() => recordCarried(this.ctx, entries, by));
   }
 
   /** A small JSON value kept in the store (sync state and the like). */
@@ -392,10 +418,29 @@ export class Replica {
 
   /**
    * Manifest entries from peers that are never written because their path is unsafe or the
-   * entry malformed (see `ManifestDoc.refused`); sync reports each one as an error.
+   * entry malformed (see `ManifestDoc.refused`).
    */
   refusedEntries(): readonly RefusedEntry[] {
     return this.ctx.manifest.refused();
+  }
+
+  /**
+   * Every path not shared or not written, and why: what this replica's last scans refused,
+   * what the relay refused, and peers' entries never written here.
+   */
+  refusedPaths(): RefusedPath[] {
+    return this.refused.all(this.ctx.manifest.refused());
+  }
+
+  /** The relay refused to store `path` (it is not shared); reported through {@link onRefused}. */
+  refusedByRelay(path: string, reason: string, code: RefusedCode): void {
+    this.refused.refusedByRelay(path, reason, code);
+    this.announceRefused();
+  }
+
+  private announceRefused(): void {
+    const on = this.onRefused;
+    if (on) this.refused.announce(this.refusedPaths(), on);
   }
 
   /** How many files are shared (live manifest entries). */
@@ -426,19 +471,25 @@ export class Replica {
   async status(): Promise<ReplicaStatus> {
     const statCache = await this.ctx.store.statCache();
     const scan = scanWorktree({ ...this.scanOpts(), statCache, ...this.ctx.scanPolicy(statCache) });
+    const pending = pendingChanges(this.ctx.recorded(), scan, undefined, (path) => isOnDisk(this.ctx, path));
     return {
       root: this.root,
       replica: { id: this.ctx.identity.replicaId, name: this.ctx.author },
       files: this.ctx.manifest.live().size,
-      changed: statusChanges(pendingChanges(this.ctx.recorded(), scan, undefined, (path) => isOnDisk(this.ctx, path))),
+      changed: statusChanges(pending),
       storeBytes: await this.ctx.store.size(),
       sharing: 'off',
+      // What the disk holds now, and what the relay and peers' changes brought.
+      refused: [
+        ...localRefused([...scan.errors, ...pending.refused]),
+        ...this.refused.all(this.ctx.manifest.refused()).filter((r) => r.source !== 'local'),
+      ],
     };
   }
 
   /** What `status` needs without this replica loaded (see `statusView.ts`): its committed state. */
   async statusView(): Promise<StatusView> {
-    const view = new StatusViewBuilder(this.ctx.identity.replicaId, [...this.ctx.ruleBaselines]);
+    const view = new StatusViewBuilder(this.ctx.identity.replicaId, peerRefused(this.ctx.manifest.refused()), [...this.ctx.ruleBaselines]);
     for (const [path, { fileId, entry }] of this.ctx.manifest.live()) view.addFile(path, fileId, entry.kind, entry.mode, this.ctx.contentDigest(fileId, entry));
     for await (const [path, stat] of this.ctx.store.statEntries()) view.addStat(path, stat);
     return view.build();

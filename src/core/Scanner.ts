@@ -29,7 +29,8 @@ import { IgnoreRules, type LayerStack } from './ignore/IgnoreRules.js';
 import { isScratchName } from './ignore/scratch.js';
 import { SecretFilter } from './ignore/secrets.js';
 import { logger } from './log.js';
-import { isCshareTempName } from './paths.js';
+import { isCshareTempName, MAX_REL_PATH, unsafeRelPathReason } from './paths.js';
+import type { RefusedCode, ScanError } from './refused.js';
 import type { DirEntry, FileStat, WorktreeFs } from './ports.js';
 
 const log = logger('scan');
@@ -195,8 +196,12 @@ export interface ScanResult {
   /** Secrets always; ignored paths only with `includeExcluded`. Sorted by path. */
   excluded: ExcludedFile[];
   counts: { hashed: number; fromCache: number; fromGitIndex: number };
-  /** Paths that could not be read or named; they are neither listed nor thrown. */
-  errors: { path: string; message: string }[];
+  /**
+   * Paths that are not shared although nothing excludes them: names cshare cannot use
+   * (`BAD_PATH`: a backslash, a `.git` segment in other case, not UTF-8, too long) and files
+   * or folders that could not be read (`IO`). They are neither listed nor thrown.
+   */
+  errors: ScanError[];
   /**
    * cshare's own temp files (`.<name>.cshare-tmp-<hex>`) seen: never listed. With the store
    * held and nothing being written, they are what a killed process left behind.
@@ -287,8 +292,16 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   const errors: ScanResult['errors'] = [];
   const leftovers: string[] = [];
   const excluded: ExcludedFile[] = [];
-  const onError = (path: string, msg: string): void => {
-    errors.push({ path, message: msg });
+  const onError = (path: string, msg: string, code?: RefusedCode): void => {
+    errors.push(code ? { path, message: msg, code } : { path, message: msg });
+  };
+  // A name that could never be written on every side (DESIGN.md "Safety rules": a peer's
+  // path with it is refused) is not shared, and said so, rather than failing on first use.
+  const unusable = (path: string, name: string): boolean => {
+    const reason = path.length > MAX_REL_PATH ? `path is longer than ${MAX_REL_PATH} characters` : unsafeRelPathReason(name);
+    if (reason === undefined) return false;
+    onError(path, `${reason}; rename it to share it`, 'BAD_PATH');
+    return true;
   };
 
   let rootEntries: DirEntry[] | undefined;
@@ -394,15 +407,16 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
         continue;
       }
       if (name.includes('\uFFFD')) {
-        onError(path, 'name is not valid UTF-8 (or contains U+FFFD); skipped');
+        onError(path, 'name is not valid UTF-8 (or contains U+FFFD); skipped', 'BAD_PATH');
         continue;
       }
       if (e.kind === 'dir') {
         if (trackedOnly || rules.isExcluded(path, true, stack)) {
           if (!trackedOnly && includeExcluded && inScope) excluded.push({ path: `${path}/`, reason: 'ignored' });
-          if (isTrackedDir(path)) walk(path, readdir(path), stack, true, inScope);
+          if (isTrackedDir(path) && !unusable(path, name)) walk(path, readdir(path), stack, true, inScope);
           continue;
         }
+        if (inScope ? unusable(path, name) : unsafeRelPathReason(name) !== undefined) continue;
         walk(path, readdir(path), stack, false, inScope);
       } else if (inScope && (e.kind === 'file' || e.kind === 'symlink')) {
         if (name === '.gitattributes') sawAttributes = true;
@@ -426,6 +440,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
           excluded.push({ path, reason: 'secret' });
           continue;
         }
+        if (unusable(path, name)) continue;
         candidates.push(path);
       }
       // 'other' (fifos, sockets, devices): git ignores them, and so does cshare.

@@ -29,6 +29,11 @@ export interface ChangeSet {
 export interface ChangeOrigin {
   replica: string;
   author: string;
+  /**
+   * The sender's own history entries travel beside its changes and are recorded as they come
+   * (`carriedHistory.ts`): the apply logs no entry of its own for them.
+   */
+  carried?: boolean;
 }
 
 /**
@@ -612,7 +617,7 @@ function record(ctx: ReplicaContext, batch: ChangeBatch, seq: number, kind: OpKi
     seq, kind, time: ctx.now(), author: origin.author, replica: origin.replica, fileId, path,
     inserted: 0, deleted: 0, inverse: {}, ...extra,
   };
-  batch.putJson(`o:${seqKey(seq)}`, op);
+  if (!origin.carried) batch.putJson(`o:${seqKey(seq)}`, op);
   return { seq, kind, path, from: op.from, inserted: op.inserted, deleted: op.deleted };
 }
 

@@ -3,6 +3,7 @@
  * deleted or renamed since the last recorded scan. Kept apart from the recording (and from
  * Yjs) so `cshare status` can run it against a {@link StatusView} without loading the manifest.
  */
+import type { ScanError } from './refused.js';
 import type { FileKind, ScannedFile, ScanResult, ScanScope } from './Scanner.js';
 
 /** What the comparison needs of a recorded entry. */
@@ -24,6 +25,8 @@ export interface PendingChanges<E extends RecordedEntry> {
   modified: { file: ScannedFile; fileId: string; entry: E }[];
   deletes: { fileId: string; entry: E }[];
   renames: { file: ScannedFile; fileId: string; entry: E }[];
+  /** New files left out because their path differs only in case from a shared one (`BAD_PATH`). */
+  refused: ScanError[];
 }
 
 /**
@@ -54,6 +57,7 @@ export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<
     if (present?.(path)) continue;
     gone.push(cur);
   }
+  const refused = creates.length > 0 ? refuseCaseTwins(live, gone, creates) : [];
 
   // A create whose exact content vanished elsewhere is a rename: it keeps its fileId, so its
   // history follows it.
@@ -74,7 +78,39 @@ export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<
     } else realCreates.push(file);
   }
   const deletes = [...goneByDigest.values()].flat();
-  return { creates: realCreates, modified, deletes, renames };
+  return { creates: realCreates, modified, deletes, renames, refused };
+}
+
+/**
+ * Takes out of `creates` (in place) each new path that is the same path as a shared one, or
+ * as a new one before it, on a case-insensitive or Unicode-normalising file system (`README`
+ * beside `readme`): a joiner on macOS or Windows could not write both, and the relay refuses
+ * a change that holds both. The shared path keeps its file; the new one is refused, and said so.
+ */
+function refuseCaseTwins<E extends RecordedEntry>(live: ReadonlyMap<string, { fileId: string; entry: E }>, gone: readonly { entry: E }[], creates: ScannedFile[]): ScanError[] {
+  const goneSet = new Set(gone.map((g) => g.entry.path));
+  const taken = new Map<string, string>();
+  for (const path of live.keys()) if (!goneSet.has(path)) taken.set(foldPath(path), path);
+  const refused: ScanError[] = [];
+  let kept = 0;
+  for (const file of creates) {
+    const key = foldPath(file.path);
+    const twin = taken.get(key);
+    if (twin !== undefined && twin !== file.path) {
+      refused.push({ path: file.path, message: `differs only in case from ${JSON.stringify(twin)}, which is shared (a joiner on macOS or Windows could not have both); rename it to share it`, code: 'BAD_PATH' });
+      continue;
+    }
+    taken.set(key, file.path);
+    creates[kept++] = file;
+  }
+  creates.length = kept;
+  return refused;
+}
+
+/** The key two paths share if a case-insensitive, normalising file system sees one file (as the relay folds them). */
+function foldPath(path: string): string {
+  // Most paths are ASCII, which NFC leaves as it is.
+  return /^[\x00-\x7f]*$/.test(path) ? path.toLowerCase() : path.normalize('NFC').toLowerCase();
 }
 
 /** One line of `cshare status`'s list of unrecorded changes. */

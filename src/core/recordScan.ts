@@ -339,7 +339,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   }
   await ctx.compact();
   log('recorded %d changes (%d files)%s', recorded.length, scan.files.length, scope ? ` in scope ${JSON.stringify(scope.list().slice(0, 5))}` : '');
-  return { recorded, files: scan.files.length, counts: scan.counts, errors: scan.errors, merged, writeBack };
+  return { recorded, files: scan.files.length, counts: scan.counts, errors: [...scan.errors, ...pending.refused], merged, writeBack };
 }
 
 /** Is there a file (or symlink) at `path`, shared or not? */

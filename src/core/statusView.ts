@@ -11,6 +11,7 @@
  * its removal) can make `status` list wrong changes, never lose or record one.
  */
 import { pendingChanges, statusChanges, type RecordedFiles, type StatusChange } from './pending.js';
+import { localRefused, MAX_VIEW_REFUSED, viewRefused, type RefusedPath } from './refused.js';
 import { scanWorktree, type CachedStat, type FileKind, type ScanResult, type ScanScope } from './Scanner.js';
 import type { WorktreeFs } from './ports.js';
 import { bytesOf, decodeSectioned, encodeSectioned, float64Section, joinedSection, splitSection } from './sectionedFile.js';
@@ -33,6 +34,8 @@ export interface StatusView {
   files: { paths: string[]; fileIds: string[]; kinds: Uint8Array; modes: Float64Array; digests: string[] };
   /** The stat cache: path, the numbers, kind and digest. */
   stats: { paths: string[]; nums: Float64Array; kinds: Uint8Array; digests: string[] };
+  /** Peers' entries never written here (at most {@link MAX_VIEW_REFUSED}), for `status` to list. */
+  refused: RefusedPath[];
   /** Ignore files a peer changed, with the text accepted here (`ReplicaContext.ruleBaselines`). */
   ruleBaselines: [path: string, text: string][];
 }
@@ -56,6 +59,7 @@ export class StatusViewBuilder {
 
   constructor(
     private readonly replicaId: string,
+    private readonly refused: RefusedPath[] = [],
     private readonly ruleBaselines: [string, string][] = [],
   ) {}
 
@@ -83,6 +87,7 @@ export class StatusViewBuilder {
       replicaId: this.replicaId,
       files: { paths: f.paths, fileIds: f.fileIds, kinds: Uint8Array.from(f.kinds), modes: Float64Array.from(f.modes), digests: f.digests },
       stats: { paths: t.paths, nums: Float64Array.from(t.nums), kinds: Uint8Array.from(t.kinds), digests: t.digests },
+      refused: this.refused.slice(0, MAX_VIEW_REFUSED),
       ruleBaselines: this.ruleBaselines,
     };
   }
@@ -102,7 +107,10 @@ export function encodeStatusView(view: StatusView): Uint8Array {
     view.stats.kinds,
     bytesOf(view.stats.nums),
   ];
-  return encodeSectioned({ magic: MAGIC, version: STATUS_VIEW_VERSION, replicaId: view.replicaId, files: view.files.paths.length, stats: view.stats.paths.length, rules: view.ruleBaselines }, sections);
+  const header: Record<string, unknown> = { magic: MAGIC, version: STATUS_VIEW_VERSION, replicaId: view.replicaId, files: view.files.paths.length, stats: view.stats.paths.length, rules: view.ruleBaselines };
+  // In the header, which `status` reads first: usually empty, and then left out.
+  if (view.refused.length > 0) header.refused = view.refused.slice(0, MAX_VIEW_REFUSED);
+  return encodeSectioned(header, sections);
 }
 
 /** The view in `bytes`, or undefined when it is damaged or of another version (then unused). */
@@ -124,7 +132,7 @@ export function decodeStatusView(bytes: Uint8Array): StatusView | undefined {
   const files = { paths: splitSection(fp, n), fileIds: splitSection(fi, n), digests: splitSection(fd, n), kinds: kinds(fk, n), modes: float64Section(fm, n) };
   const stats = { paths: splitSection(sp, m), digests: splitSection(sd, m), kinds: kinds(sk, m), nums: float64Section(sn, m * STAT_NUMS) };
   if (Object.values(files).some((x) => x === undefined) || Object.values(stats).some((x) => x === undefined)) return undefined;
-  return { replicaId: h.replicaId, files: files as StatusView['files'], stats: stats as StatusView['stats'], ruleBaselines: rules as [string, string][] };
+  return { replicaId: h.replicaId, files: files as StatusView['files'], stats: stats as StatusView['stats'], refused: viewRefused(h.refused), ruleBaselines: rules as [string, string][] };
 }
 
 /** The view's live files, for {@link pendingChanges}. */
@@ -160,7 +168,7 @@ function statCacheOf(view: StatusView): Pick<ReadonlyMap<string, CachedStat>, 'g
 export function statusFromView(
   view: StatusView,
   opts: { fs: WorktreeFs; textLimit?: number; home?: string; env?: Record<string, string | undefined>; scope?: ScanScope; now?: number; racyWindowMs?: number },
-): { files: number; changed: StatusChange[]; scan: ScanResult } {
+): { files: number; changed: StatusChange[]; scan: ScanResult; refused: RefusedPath[] } {
   const statCache = statCacheOf(view);
   // As a replica scans (`ReplicaContext.scanPolicy`): its live files on disk here are tracked.
   const shared = new Set<string>();
@@ -170,5 +178,6 @@ export function statusFromView(
     const st = opts.fs.lstat(path);
     return st?.kind === 'file' || st?.kind === 'symlink';
   };
-  return { files: view.files.paths.length, changed: statusChanges(pendingChanges(recordedOf(view), scan, opts.scope, present)), scan };
+  const pending = pendingChanges(recordedOf(view), scan, opts.scope, present);
+  return { files: view.files.paths.length, changed: statusChanges(pending), scan, refused: [...localRefused([...scan.errors, ...pending.refused]), ...view.refused] };
 }

@@ -7,6 +7,7 @@ import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readdirSync, rea
 import { dirname, join, resolve } from 'node:path';
 import { CshareError } from '../core/errors.js';
 import { STATUS_VIEW_MAGIC, STATUS_VIEW_VERSION } from '../core/statusViewFormat.js';
+import { viewRefused, type RefusedPath } from '../core/refused.js';
 
 /** The key of a file's version: a file replaced by rename has another inode. */
 export function fileKey(st: Stats): string {
@@ -69,7 +70,7 @@ export function storeLooksIntact(storeDir: string): boolean {
  * The status view's key (its file's version, see `fileKey`) and how many live files it
  * holds, from its header alone; undefined when there is no view of this version.
  */
-export function readStatusViewHeader(root: string): { key: string; files: number; replicaId: string } | undefined {
+export function readStatusViewHeader(root: string): { key: string; files: number; replicaId: string; refused: RefusedPath[] } | undefined {
   let fd: number;
   try {
     fd = openSync(statusViewPath(root), 'r');
@@ -83,9 +84,9 @@ export function readStatusViewHeader(root: string): { key: string; files: number
     const n = len.readUInt32LE(0);
     const header = Buffer.alloc(Math.min(n, 1 << 20));
     if (n > header.byteLength || readSync(fd, header, 0, n, 4) !== n) return undefined;
-    const h = JSON.parse(header.toString('utf8')) as { magic?: unknown; version?: unknown; files?: unknown; replicaId?: unknown };
+    const h = JSON.parse(header.toString('utf8')) as { magic?: unknown; version?: unknown; files?: unknown; replicaId?: unknown; refused?: unknown };
     if (h.magic !== STATUS_VIEW_MAGIC || h.version !== STATUS_VIEW_VERSION || !Number.isSafeInteger(h.files) || typeof h.replicaId !== 'string') return undefined;
-    return { key, files: h.files as number, replicaId: h.replicaId };
+    return { key, files: h.files as number, replicaId: h.replicaId, refused: viewRefused(h.refused) };
   } catch {
     return undefined; // a damaged view is found (and removed) by the full read
   } finally {

@@ -6,6 +6,7 @@ import type { RecordedChange, ScanReport } from '../core/recordScan.js';
 import type { ScanScope } from '../core/Scanner.js';
 import { isUnknownMessage, type RpcConnection } from './rpc/RpcConnection.js';
 import { slices } from './slices.js';
+import { uploadHistory } from './historyUpload.js';
 import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type SyncItem, type WorktreeEvent } from './schema.js';
 import { setStep } from './step.js';
 
@@ -64,11 +65,13 @@ export type SessionEvent =
   | { type: 'progress'; done: number; total: number; bytes: number }
   | { type: 'peer-joined'; replicaId: string; name: string; role: string }
   | { type: 'peer-left'; replicaId: string; name?: string }
-  | { type: 'error'; code: string; message: string }
-  /** A save was merged from the version it was made from (an editor's stale buffer: see `core/saveBase.ts`). */
   | { type: 'merged'; path: string; seq: number; baseSeq: number; message: string }
   /** A local file that was never shared from here stayed where a peer's file would have gone. */
-  | { type: 'kept'; path: string; message: string };
+  | { type: 'kept'; path: string; message: string }
+  /** The relay answers again after an outage that was reported with an `error`. */
+  | { type: 'reconnected' }
+  /** With `path` and `reason` for a path that is not shared or not written (see `core/refused.ts`). */
+  | { type: 'error'; code: string; message: string; path?: string; reason?: string };
 
 /** Options for {@link SyncSession}. */
 export interface SyncSessionOptions {
@@ -96,7 +99,6 @@ export interface SyncSessionOptions {
  */
 export class SyncSession {
   private readonly names = new Map<string, string>();
-  private readonly reportedRefused = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private scanBeforeApply: boolean;
   private needsRunning = 0;
@@ -142,14 +144,19 @@ export class SyncSession {
       // and a decode of each (at 100,000 files, ~130 MB more for the sharer).
       const self = this.opts.replica.identity.replicaId;
       let own = 0;
+      let histories = 0;
       for await (const item of this.syncItems(this.opts.state.relaySeq)) {
         if (item.type === 'head') head = item.seq;
         else if (item.by === self) own++;
-        else if (item.type === 'manifest') group(item.by).manifest.push(item.update);
+        else if (item.type === 'history') {
+          // Recorded as it comes (a late joiner of a big share gets one entry per file): the
+          // log is the authors' record, whatever order the changes are applied in below.
+          histories += await this.opts.replica.recordHistory(item.entries, item.by);
+        } else if (item.type === 'manifest') group(item.by).manifest.push(item.update);
         else if (item.type === 'file-update') group(item.by).files.push({ fileId: item.fileId, updates: [item.update] });
         else if (item.type === 'blob') wanted.set(item.digest, { size: item.size, by: item.by });
       }
-      log('catch-up: %d change group(s), %d blob(s) listed, %d item(s) of its own skipped, head %d', groups.length, wanted.size, own, head);
+      log('catch-up: %d change group(s), %d blob(s) listed, %d history entries recorded, %d item(s) of its own skipped, head %d', groups.length, wanted.size, histories, own, head);
       // The changes first: files whose content is here are written at once. A text file's
       // logged updates carry its base text, so none of them waits for a blob.
       const applied: RecordedChange[] = [];
@@ -273,7 +280,14 @@ export class SyncSession {
         const content = await replica.blob(b.digest);
         if (content) {
           bytes += content.byteLength;
-          await this.uploadBlob(b.digest, content, b.fileId);
+          try {
+            await this.uploadBlob(b.digest, content, b.fileId);
+          } catch (err) {
+            // Over the relay's size limit: that file is not shared (and said so), the rest is.
+            // Sent again, it would be refused again, and hold back every later upload.
+            if (!(err instanceof CshareError) || err.code !== 'TOO_LARGE' || signal?.aborted) throw err;
+            replica.refusedByRelay(b.path ?? b.digest, err.message, 'TOO_LARGE');
+          }
         }
         progress();
       };
@@ -292,13 +306,20 @@ export class SyncSession {
       // 17 MB of updates, over the frame limit in one message.
       for (const updates of messageSlices(changes.manifest, MAX_UPDATES_PER_MESSAGE, (u) => u.byteLength)) {
         bytes += updates.reduce((n, u) => n + u.byteLength, 0);
-        await conn.request('manifest/upload', { worktreeId, updates }, { signal });
+        await conn.request('manifest/upload', { worktreeId, updates }, { signal }).catch((err: unknown) => {
+          // The path is said before the share stops on it (BAD_PATH is fatal: every later
+          // change of the manifest depends on this one).
+          if (err instanceof CshareError && err.code === 'BAD_PATH' && typeof err.data.path === 'string') replica.refusedByRelay(err.data.path, err.message, 'BAD_PATH');
+          throw err;
+        });
       }
       if (changes.manifest.length > 0) progress();
       await opts.afterManifest?.();
       // A joiner that asks for a file still in this queue gets it sooner through `need`.
       await pooled(blobs.slice(priorityBlobs.length), WINDOW, uploadBlob);
       await pooled(files.slice(priorityFiles.length), WINDOW, uploadFile);
+      // The log entries of what just went up, after it, for every other replica's log.
+      bytes += await uploadHistory({ conn, worktreeId, replica, since: state.acked, upTo, signal });
       this.uploading = null;
       const count = changes.manifest.length + changes.files.length + changes.blobs.length;
       state.acked = upTo;
@@ -406,8 +427,8 @@ export class SyncSession {
       (err: unknown) => {
         const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
         log('event %s failed: %s', event.type, e.message);
-        this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message });
-        return !(event.type === 'manifest' || event.type === 'file-update' || event.type === 'blob');
+        this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message, ...(typeof e.data.path === 'string' ? { path: e.data.path } : {}) });
+        return !(event.type === 'manifest' || event.type === 'file-update' || event.type === 'blob' || event.type === 'history');
       },
     );
   }
@@ -463,6 +484,15 @@ export class SyncSession {
           await this.applyLive({ manifest: [], files: [], blobs: [{ digest: event.digest, bytes }] }, event.by, event.seq);
         });
         return;
+      case 'history':
+        await this.serial(async () => {
+          await this.opts.replica.recordHistory(event.entries, event.by);
+          if (event.seq > this.opts.state.relaySeq) {
+            this.opts.state.relaySeq = event.seq;
+            await this.opts.saveState(this.opts.state);
+          }
+        });
+        return;
       case 'peer-joined':
         this.names.set(event.replicaId, event.name);
         this.opts.onEvent?.({ type: 'peer-joined', replicaId: event.replicaId, name: event.name, role: event.role });
@@ -488,15 +518,13 @@ export class SyncSession {
   private async apply(changes: ChangeSet, by: string): Promise<RecordedChange[]> {
     // Applied changes are recorded as the sender's (not this replica's), so `push` never
     // uploads them again.
-    const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay') };
+    // The history of these changes is their authors' own, recorded as it comes (`history`
+    // items and events): the apply logs none of its own.
+    const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay'), carried: true };
     const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply }).finally(() => this.reportNotices());
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
-    // Entries with an unsafe path are never written (safety rules); say so once for each.
-    for (const r of this.opts.replica.refusedEntries()) {
-      if (this.reportedRefused.has(r.fileId)) continue;
-      this.reportedRefused.add(r.fileId);
-      this.opts.onEvent?.({ type: 'error', code: 'BAD_PATH', message: `refused a file from ${origin.author} with an unsafe path ${JSON.stringify(r.path)} (${r.reason}); it is not written` });
-    }
+    // Entries with an unsafe path are never written (safety rules): the replica tells its
+    // `onRefused` once for each.
     return applied;
   }
 

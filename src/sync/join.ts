@@ -13,7 +13,8 @@ import { createCshareNode } from './libp2p/Libp2pNode.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 import type { WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
 import { SyncLoop } from './runSync.js';
-import { dialAny, STORE_CHECK_MS } from './share.js';
+import { dialAny, refusedEvent, STORE_CHECK_MS } from './share.js';
+import type { RefusedPath } from '../core/refused.js';
 import { serveSyncControl } from './syncControl.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { mkdtempSync } from 'node:fs';
@@ -46,6 +47,8 @@ export interface JoinOptions {
   once?: boolean;
   dryRun?: boolean;
   force?: boolean;
+  /** Keep trying to reach the relay for ever, instead of giving up after {@link connectTimeoutMs}. */
+  retry?: boolean;
   onEvent: (event: JoinEvent) => void;
   signal: AbortSignal;
 }
@@ -57,7 +60,7 @@ export interface JoinOptions {
  * join unless `force`, and then each local version is recorded in the local history before it
  * is replaced.
  */
-export async function join(opts: JoinOptions): Promise<{ root: string; files: number; changes?: JoinChange[] }> {
+export async function join(opts: JoinOptions): Promise<{ root: string; files: number; changes?: JoinChange[]; refused?: RefusedPath[] }> {
   const code = decodeJoinCode(opts.code);
   const worktreeId = worktreeIdToString(code.worktreeId);
   const root = resolve(opts.cwd, opts.dir ?? `cshare-${worktreeId.slice(0, 8)}`);
@@ -102,6 +105,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       }
     }
     const { replica } = wt!;
+    replica.onRefused = (r) => opts.onEvent(refusedEvent(r));
     const onAbort = () => stop.abort();
     opts.signal.addEventListener('abort', onAbort, { once: true });
     const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt!.close()]];
@@ -122,6 +126,8 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       const loop = new SyncLoop({
         replica, worktreeId, state, saveState, signal: stop.signal, once: opts.once, firstCatchUpWithoutScan: firstJoin,
         beforeLocalChange: () => wt!.guard?.assertIntact(),
+        unreachableHint: UNREACHABLE_HINT,
+        giveUpAfterMs: opts.retry ? undefined : connectTimeoutMs(),
         connect: (signal) => connect(replica, signal),
         onEvent: opts.onEvent,
         // Watched from before the upload's scan of the tree, as a sharer is: anything saved
@@ -144,7 +150,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       }
       await loop.run();
       if (lost) throw lost;
-      return { root, files: replica.fileCount() };
+      return { root, files: replica.fileCount(), refused: replica.refusedPaths() };
     } finally {
       opts.signal.removeEventListener('abort', onAbort);
       stop.abort();
@@ -157,6 +163,21 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
     setStep('stopping libp2p');
     await node.stop();
   }
+}
+
+/** What a joiner that cannot reach its relay can do about it. */
+const UNREACHABLE_HINT = 'if the sharer stopped or restarted elsewhere, or the relay moved, ask for a new join code';
+
+/** Default of {@link connectTimeoutMs}, in seconds. */
+export const CONNECT_TIMEOUT_S = 30;
+
+/**
+ * How long a `join` tries to make its first connection before it gives up with exit code 12:
+ * {@link CONNECT_TIMEOUT_S}, or `CSHARE_CONNECT_TIMEOUT` (seconds) from the environment.
+ */
+export function connectTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const s = Number(env.CSHARE_CONNECT_TIMEOUT);
+  return (env.CSHARE_CONNECT_TIMEOUT !== undefined && Number.isFinite(s) && s >= 0 ? s : CONNECT_TIMEOUT_S) * 1000;
 }
 
 function accessOf(code: JoinCode): 'rw' | 'ro' {

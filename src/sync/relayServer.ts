@@ -5,6 +5,7 @@ import { BlobPacks } from '../store/fs/BlobPacks.js';
 import { LevelStore } from '../store/level/LevelStore.js';
 import { loadOrCreateIdentity } from './libp2p/identity.js';
 import { createCshareNode, type CshareNode } from './libp2p/Libp2pNode.js';
+import { planListen, storeListen, type MovedAddress } from './listenPorts.js';
 import { MemoryTransport } from './memory/MemoryTransport.js';
 import { RelayService } from './relay/RelayService.js';
 import { RelayStore } from './relay/RelayStore.js';
@@ -19,18 +20,36 @@ export interface RunningRelay {
   /** Dialable addresses, each ending in `/p2p/<peer id>`. */
   addresses: string[];
   peerId: string;
+  /** Stored addresses whose ports were taken, and what replaced each (see `planListen`). */
+  moved: MovedAddress[];
   /** A connection to the relay without the network (for a sharer serving itself). */
   connectLocal(id: string): RpcConnection;
   close(): Promise<void>;
+}
+
+/** Where a relay listens when nothing was asked for and nothing is stored: a free TCP port on loopback. */
+export const DEFAULT_RELAY_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
+
+/** Options of {@link startRelay}. */
+export interface StartRelayOptions {
+  dataDir: string;
+  /** Addresses asked for (`--listen`); without them, the stored ones (see `planListen`). */
+  listen?: string[];
+  /** Where to listen the first time when `listen` is not given (default {@link DEFAULT_RELAY_LISTEN}). */
+  defaultListen?: string[];
+  signal?: AbortSignal;
+  kv?: KvStore;
 }
 
 /**
  * Starts a relay: a libp2p node (TCP, circuit relay server) whose identity lives in
  * `dataDir/identity.key`, so its peer id survives restarts, and whose worktrees live in a
  * LevelDB at `dataDir/store`. Every acknowledged upload was written with a synced batch, so
- * `kill -9` loses nothing it acknowledged.
+ * `kill -9` loses nothing it acknowledged. The addresses it listens on are kept beside the
+ * identity (`listen.json`), so without `listen` it comes back on the same ports and every
+ * address and join code given out before still reaches it.
  */
-export async function startRelay(opts: { dataDir: string; listen?: string[]; signal?: AbortSignal; kv?: KvStore }): Promise<RunningRelay> {
+export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay> {
   const kv = opts.kv ?? (await LevelStore.open(join(opts.dataDir, 'store')));
   let node: CshareNode | undefined;
   let packs: BlobPacks | undefined;
@@ -38,7 +57,9 @@ export async function startRelay(opts: { dataDir: string; listen?: string[]; sig
     // Beside a store on disk only: a store given by the caller keeps blobs in itself.
     packs = opts.kv ? undefined : BlobPacks.open(join(opts.dataDir, 'packs'));
     const { privateKey } = await loadOrCreateIdentity({ dataDir: opts.dataDir, signal: opts.signal });
-    node = await createCshareNode({ listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], privateKey, relayServer: true, relayClient: false, signal: opts.signal });
+    const plan = await planListen({ dataDir: opts.dataDir, requested: opts.listen, defaults: opts.defaultListen ?? DEFAULT_RELAY_LISTEN });
+    node = await createCshareNode({ listen: plan.listen, privateKey, relayServer: true, relayClient: false, signal: opts.signal });
+    if (plan.store) await storeListen(opts.dataDir, plan.store);
     const service = new RelayService({ store: new RelayStore(kv, {}, packs), relayId: node.peerId });
     await node.listen((channel, remote) => {
       const conn = new RpcConnection(channel, { peer: remote.peerId });
@@ -51,6 +72,7 @@ export async function startRelay(opts: { dataDir: string; listen?: string[]; sig
       service,
       addresses: node.addresses(),
       peerId: node.peerId,
+      moved: plan.moved,
       connectLocal(id: string) {
         const [a, b] = MemoryTransport.pair();
         service.attach(new RpcConnection(b, { peer: id }), { id });

@@ -20,6 +20,9 @@ const log = logger('sync');
  */
 const FATAL = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'PROTOCOL', 'FRAME_TOO_LARGE', 'USAGE', 'STORE_CORRUPT', 'BAD_PATH']);
 
+/** Errors that mean the relay (or the sharer serving itself) could not be reached or went away. */
+const UNREACHABLE = new Set(['CONNECTION_CLOSED', 'TIMEOUT']);
+
 /** Options for {@link runSync}. */
 export interface RunSyncOptions {
   replica: Replica;
@@ -40,6 +43,16 @@ export interface RunSyncOptions {
   onInSync?: (session: SyncSession) => Promise<void> | void;
   /** Stop after the first catch-up and upload. */
   once?: boolean;
+  /**
+   * What the user can do when the relay cannot be reached (`ask the sharer for a new join
+   * code`): added to the one error event of each outage.
+   */
+  unreachableHint?: string;
+  /**
+   * Give up (throw, exit code 12) when no connection was ever made and the relay could not be
+   * reached for this long; undefined: keep trying for ever (`--retry`).
+   */
+  giveUpAfterMs?: number;
   /** See {@link SyncSessionOptions.firstCatchUpWithoutScan} (first connection only). */
   firstCatchUpWithoutScan?: boolean;
   /**
@@ -131,12 +144,18 @@ export class SyncLoop {
     setMaxListeners(128, signal);
     let attempt = 0;
     let first = true;
+    const started = Date.now();
+    let connectedOnce = false;
+    // The code of the error that reported the current outage: a relay that stays away is said
+    // once, not at every attempt (every 10 s, for hours), and its return is said too.
+    let outage: string | undefined;
     while (!signal.aborted) {
       let conn: RpcConnection | undefined;
       try {
         setStep('connect');
         const c = await this.opts.connect(signal);
         conn = c.conn;
+        connectedOnce = true;
         const session = new SyncSession({
           ...this.opts, conn, access: c.access, signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan,
           onEvent: (e) => {
@@ -172,6 +191,10 @@ export class SyncLoop {
         first = false;
         if (this.opts.once) return;
         attempt = 0;
+        if (outage !== undefined) {
+          outage = undefined;
+          this.opts.onEvent({ type: 'reconnected' });
+        }
         setStep('live');
         await live;
         log('connection ended; reconnecting');
@@ -179,7 +202,16 @@ export class SyncLoop {
         if (signal.aborted) break;
         const e = toCshareError(err);
         if (FATAL.has(e.code) || (this.opts.once && first)) throw e;
-        this.opts.onEvent({ type: 'error', code: e.code, message: `${e.message} (reconnecting)` });
+        const unreachable = UNREACHABLE.has(e.code);
+        const hint = unreachable && this.opts.unreachableHint ? `; ${this.opts.unreachableHint}` : '';
+        if (unreachable && !connectedOnce && this.opts.giveUpAfterMs !== undefined && Date.now() - started >= this.opts.giveUpAfterMs) {
+          throw new CshareError(e.code, `${e.message}; gave up after ${Math.round((Date.now() - started) / 1000)} s${hint} (--retry keeps trying)`, e.data, { cause: e });
+        }
+        if (outage === e.code) log('still failing: %s', e.message);
+        else {
+          outage = e.code;
+          this.opts.onEvent({ type: 'error', code: e.code, message: `${e.message} (${unreachable ? 'still trying, and says so when it is back' : 'reconnecting'}${hint})` });
+        }
       } finally {
         setStep('closing the connection');
         this.session = null;

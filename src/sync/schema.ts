@@ -1,5 +1,6 @@
 import { array, boolean, bytes, literal, number, object, oneOf, refine, string, union, type Guard } from './guards.js';
 import { CshareError } from '../core/errors.js';
+import { MAX_AUTHOR_CHARS, MAX_CARRIED_PATCH_CHARS, MAX_CARRIED_PATCH_OPS, type HistoryEntry } from '../core/carriedHistory.js';
 import { versionMismatchMessage } from './codec.js';
 import type { ProtocolSchema } from './rpc/protocol.js';
 import { slices } from './slices.js';
@@ -15,8 +16,11 @@ import { slices } from './slices.js';
  * although obviously bad paths are already refused here.
  */
 
-/** The version of this schema. Peers must speak the same one. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The version of this schema. Peers must speak the same one. 2: history entries travel with
+ * the changes (`history/upload`, `history` sync items and events).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Most blobs asked for in one `blobs/fetch`. */
 export const MAX_DIGESTS_PER_FETCH = 256;
@@ -43,6 +47,11 @@ export function messageSlices<T>(items: readonly T[], maxCount: number, sizeOf: 
 }
 /** Longest path, in UTF-16 units. */
 export const MAX_PATH_LENGTH = 4096;
+/** Most history entries in one `history/upload` (a first share of 100,000 files sends 20). */
+export const MAX_HISTORY_PER_MESSAGE = 5000;
+
+export type { HistoryEntry };
+
 /** Largest blob chunk in one `blob/upload` or `blob/fetch` item: blobs bigger than this go in pieces. */
 export const BLOB_CHUNK_BYTES = 1024 * 1024;
 /** Largest blob size a message may announce (the relay's own limit may be lower). */
@@ -115,6 +124,13 @@ export type ManifestUploadRequest = { worktreeId: string; updates: Uint8Array[] 
 export type UploadResponse = { ok: true; seq: number };
 
 /**
+ * The log entries of the uploader's own changes, uploaded after the changes they describe
+ * (see `core/carriedHistory.ts`), in the uploader's seq order; the relay stores them under one
+ * relay seq and hands them out in catch-up and live events like the changes.
+ */
+export type HistoryUploadRequest = { worktreeId: string; entries: HistoryEntry[] };
+
+/**
  * One piece of a blob (a binary or large file), sent in order from offset 0 in pieces of at
  * most {@link BLOB_CHUNK_BYTES}, each after the previous one was acknowledged. The relay
  * checks the git blob id once it has `size` bytes; a refused piece ends the upload (start
@@ -131,6 +147,7 @@ export type SyncItem =
   | { type: 'manifest'; seq: number; update: Uint8Array; by: string }
   | { type: 'file-update'; seq: number; fileId: string; update: Uint8Array; by: string }
   | { type: 'blob'; seq: number; digest: string; size: number; by: string }
+  | { type: 'history'; seq: number; entries: HistoryEntry[]; by: string }
   /** The last seq the stream covers: remember it and ask for what comes after next time. */
   | { type: 'head'; seq: number };
 
@@ -180,6 +197,7 @@ export type WorktreeEvent =
   | { type: 'manifest'; update: Uint8Array; seq?: number; by?: string }
   | { type: 'file-update'; fileId: string; update?: Uint8Array; digest?: string; seq?: number; by?: string }
   | { type: 'blob'; digest: string; size: number; seq: number; by: string }
+  | { type: 'history'; entries: HistoryEntry[]; seq: number; by: string }
   | { type: 'peer-joined'; replicaId: string; name: string; role: Role }
   | { type: 'peer-left'; replicaId: string }
   /** To a sharer: someone is waiting for this file's updates or this blob; upload it next. */
@@ -191,6 +209,7 @@ export type RequestMap = {
   'manifest/offer': { request: ManifestOfferRequest; response: ManifestOfferResponse };
   'file/upload': { request: FileUploadRequest; response: FileUploadResponse };
   'manifest/upload': { request: ManifestUploadRequest; response: UploadResponse };
+  'history/upload': { request: HistoryUploadRequest; response: UploadResponse };
   'blob/upload': { request: BlobUploadRequest; response: BlobUploadResponse };
   ping: { request: PingRequest; response: PingResponse };
 };
@@ -253,10 +272,25 @@ const blobUploadRequest: Guard<BlobUploadRequest> = refine(
   (m) => m.offset + m.data.length <= m.size && (m.data.length > 0 || m.size === 0),
 );
 
+const count = number({ integer: true, min: 0, max: MAX_BLOB_SIZE });
+const textOp = object({ pos: count, del: string({ max: MAX_CARRIED_PATCH_CHARS }), ins: string({ max: MAX_CARRIED_PATCH_CHARS }) });
+const historyEntry: Guard<HistoryEntry> = refine(
+  object(
+    {
+      seq, kind: oneOf('create', 'edit', 'delete', 'rename', 'mode', 'undo', 'redo'), time: number({ min: 0, max: 8.64e15 }),
+      author: string({ max: MAX_AUTHOR_CHARS }), fileId: id, path, inserted: count, deleted: count,
+    },
+    { from: path, patch: array(textOp, MAX_CARRIED_PATCH_OPS), patchTruncated: boolean, patchBlob: digest },
+  ),
+  (e) => (e.patch ?? []).reduce((n, p) => n + p.del.length + p.ins.length, 0) <= MAX_CARRIED_PATCH_CHARS,
+);
+const historyEntries = array(historyEntry, MAX_HISTORY_PER_MESSAGE);
+
 const syncItem: Guard<SyncItem> = union(
   object({ type: literal('manifest'), seq, update: binary, by: id }),
   object({ type: literal('file-update'), seq, fileId: id, update: binary, by: id }),
   object({ type: literal('blob'), seq, digest, size, by: id }),
+  object({ type: literal('history'), seq, entries: historyEntries, by: id }),
   object({ type: literal('head'), seq }),
 );
 
@@ -276,6 +310,7 @@ const worktreeEvent: Guard<WorktreeEvent> = union(
   object({ type: literal('manifest'), update: binary }, { seq, by: id }),
   object({ type: literal('file-update'), fileId: id }, { update: binary, digest, seq, by: id }),
   object({ type: literal('blob'), digest, size, seq, by: id }),
+  object({ type: literal('history'), entries: historyEntries, seq, by: id }),
   object({ type: literal('peer-joined'), replicaId: id, name: displayName, role }),
   object({ type: literal('peer-left'), replicaId: id }),
   refine(object({ type: literal('need') }, { fileId: id, digest }), (e) => (e.fileId === undefined) !== (e.digest === undefined)),
@@ -294,6 +329,7 @@ export const cshareSchema: ProtocolSchema<CshareProtocol> = {
     },
     'file/upload': { request: fileUploadRequest, response: object({ ok: literal(true) }, { seq }) },
     'manifest/upload': { request: object({ worktreeId: id, updates }), response: object({ ok: literal(true), seq }) },
+    'history/upload': { request: object({ worktreeId: id, entries: historyEntries }), response: object({ ok: literal(true), seq }) },
     'blob/upload': { request: blobUploadRequest, response: object({ ok: literal(true), received: size }, { seq }) },
     ping: { request: time, response: time },
   },

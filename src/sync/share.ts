@@ -2,6 +2,7 @@ import { basename, join } from 'node:path';
 import { CshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
 import type { ReplicaStatus } from '../core/Replica.js';
+import { refusedMessage, type RefusedPath } from '../core/refused.js';
 import { openWorktree } from '../store/openWorktree.js';
 import { serveSyncControl } from './syncControl.js';
 import { helloAsSharer } from './hello.js';
@@ -30,6 +31,8 @@ export interface ShareState extends SyncState {
 /** Events of a running share (one JSON line each with `--json`). */
 export type ShareEvent =
   | { type: 'sharing'; root: string; files: number; codes: { readWrite: string; readOnly: string }; relay: string[] }
+  /** A port this share listened on before is taken: its join codes changed (see `planListen`). */
+  | { type: 'warning'; message: string; stored: string; now: string; reason: string }
   | SessionEvent;
 
 /** Options for {@link share}. */
@@ -53,13 +56,14 @@ export interface ShareOptions {
  * `cshare unshare`): uploads what the relay lacks, prints the join codes, then streams every
  * saved change to the relay and applies everyone else's. With `once`, uploads and exits.
  */
-export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number }> {
+export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number; refused: RefusedPath[] }> {
   const stop = new AbortController();
   // A store moved away or replaced under the running share stops it (see StoreGuard).
   let lost: CshareError | undefined;
   const guard = { command: 'share', everyMs: STORE_CHECK_MS, onLost: (err: CshareError) => ((lost = err), stop.abort()) };
   const wt = await openWorktree({ cwd: opts.cwd, statusView: false, flushWrites: true, guard });
   const { replica } = wt;
+  replica.onRefused = (r) => opts.onEvent(refusedEvent(r));
   const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt.close()]];
   const onAbort = () => stop.abort();
   opts.signal.addEventListener('abort', onAbort, { once: true });
@@ -101,9 +105,17 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
       cleanups.unshift(['stopping libp2p', () => node!.stop()]);
       relayAddrs = state.relay;
     } else {
+      // Its identity and ports are kept in the store, so the codes stay the same from one
+      // start to the next and joiners holding them reconnect.
       relay = await startRelay({ dataDir: join(replica.root, '.cshare', 'relay'), listen: opts.listen, signal: stop.signal });
       cleanups.unshift(['closing the in-process relay', () => relay!.close()]);
       relayAddrs = relay.addresses;
+      for (const m of relay.moved) {
+        opts.onEvent({
+          type: 'warning', ...m,
+          message: `${m.reason}, so this share listens on ${m.now} instead of ${m.stored}: the join codes printed before do not reach it; give joiners the new codes below (the old ones work again once that port is free and share restarts)`,
+        });
+      }
     }
     const codes = {
       readWrite: encodeJoinCode({ relay: relayAddrs, worktreeId: secrets.worktreeId, secret: secrets.readWrite, readOnly: false }),
@@ -128,6 +140,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     const loop = new SyncLoop({
       replica, worktreeId: state.worktreeId, state: syncState, saveState, connect, signal: stop.signal, once: opts.once,
       beforeLocalChange: () => wt.guard?.assertIntact(),
+      unreachableHint: `check that the relay at ${relayAddrs[0]} runs`,
       onEvent: (e) => {
         if (e.type === 'uploaded') uploaded += e.changes;
         opts.onEvent(e);
@@ -149,7 +162,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     }
     await loop.run();
     if (lost) throw lost;
-    return { codes, relay: relayAddrs, uploaded };
+    return { codes, relay: relayAddrs, uploaded, refused: replica.refusedPaths() };
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
     stop.abort();
@@ -159,6 +172,11 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
       await c().catch((err: unknown) => log('cleanup failed: %s', (err as Error)?.message ?? err));
     }
   }
+}
+
+/** The event of a path that is not shared or not written (once per path; see `Replica.onRefused`). */
+export function refusedEvent(r: RefusedPath): Extract<SessionEvent, { type: 'error' }> {
+  return { type: 'error', code: r.code, message: refusedMessage(r), path: r.path, reason: r.reason };
 }
 
 /** Dials the first relay address that answers. */

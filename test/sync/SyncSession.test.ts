@@ -174,7 +174,8 @@ describe('sync sessions through the relay service', () => {
     await alice.session.push();
     const last = events.at(-1)!.bytes;
     const total = events.reduce((n, e) => n + e.bytes, 0);
-    expect(last).toBeLessThan(200);
+    // The edit's Yjs update, and its log entry for the other replicas' history (~150 bytes).
+    expect(last).toBeLessThan(400);
     expect(total).toBeGreaterThan(20 * last);
     const bob = await side(relay, 'joiner', 'bob');
     await bob.session.catchUp();

@@ -3,7 +3,7 @@ import { FrameKind, decodeFrames, encodeBatch, encodeFrame, type Frame } from '.
 import { MemoryTransport, type MemoryChannel } from '../../src/sync/memory/MemoryTransport.js';
 import { Prng } from '../../src/sync/prng.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
-import type { FileChunk, WorktreeEvent } from '../../src/sync/schema.js';
+import { PROTOCOL_VERSION as V, type FileChunk, type WorktreeEvent } from '../../src/sync/schema.js';
 import { mutate, randomValue, testSeed, waitFor } from './helpers.js';
 
 /** A live server and a raw channel to poke it with; the raw side collects decoded replies. */
@@ -22,7 +22,7 @@ function rawPeer(): { server: RpcConnection; raw: MemoryChannel; replies: Frame[
   const replies: Frame[] = [];
   let done = false;
   void (async () => {
-    for await (const bytes of raw.frames) replies.push(...decodeFrames(bytes, 1));
+    for await (const bytes of raw.frames) replies.push(...decodeFrames(bytes, V));
     done = true;
   })();
   return { server, raw, replies, ended: () => done };
@@ -57,18 +57,18 @@ describe('fuzz: a live connection', () => {
         const r = rng.int(10);
         let bytes: Uint8Array;
         if (r < 2) bytes = rng.bytes(rng.int(80));
-        else if (r < 3) bytes = encodeBatch(Array.from({ length: 1 + rng.int(5) }, () => encodeFrame(valid(rng), 1)), 1);
-        else if (r < 5) bytes = encodeFrame(valid(rng), 1);
-        else bytes = mutate(rng, encodeFrame(valid(rng), 1));
-        // A first byte other than 1 is a version mismatch, which closes the connection by
+        else if (r < 3) bytes = encodeBatch(Array.from({ length: 1 + rng.int(5) }, () => encodeFrame(valid(rng), V)), V);
+        else if (r < 5) bytes = encodeFrame(valid(rng), V);
+        else bytes = mutate(rng, encodeFrame(valid(rng), V));
+        // A first byte other than the version is a version mismatch, which closes the connection by
         // design; keep it mostly intact so the rounds also exercise the paths that stay up.
-        if (bytes.length > 0 && rng.chance(0.98)) bytes[0] = 1;
+        if (bytes.length > 0 && rng.chance(0.98)) bytes[0] = V;
         // The fuzzer's channel may already be closed by the server (version mismatch, size).
         await raw.send(bytes).catch(() => undefined);
       }
       // Then a well-formed ping must be answered, unless the server closed the connection.
       const probe = 0xfffffff0;
-      await raw.send(encodeFrame({ kind: FrameKind.REQUEST, seq: probe, replyTo: 0, name: 'ping', payload: { time: 7 } }, 1)).catch(() => undefined);
+      await raw.send(encodeFrame({ kind: FrameKind.REQUEST, seq: probe, replyTo: 0, name: 'ping', payload: { time: 7 } }, V)).catch(() => undefined);
       await waitFor(() => ended() || replies.some((f) => f.replyTo === probe), 5000, `seed ${seed} round ${round}: probe reply or close`);
       if (ended()) {
         closes++;
@@ -91,7 +91,7 @@ describe('fuzz: a live connection', () => {
 
   it('replies PROTOCOL to garbage that names a request, with its sequence number', async () => {
     const { raw, replies } = rawPeer();
-    const bytes = encodeFrame({ kind: FrameKind.REQUEST, seq: 42, replyTo: 0, name: 'ping', payload: { time: 1 } }, 1);
+    const bytes = encodeFrame({ kind: FrameKind.REQUEST, seq: 42, replyTo: 0, name: 'ping', payload: { time: 1 } }, V);
     await raw.send(bytes.subarray(0, bytes.length - 2));
     await waitFor(() => replies.length > 0);
     expect(replies[0]).toMatchObject({ kind: FrameKind.ERROR, replyTo: 42, payload: { code: 'PROTOCOL' } });

@@ -7,7 +7,7 @@ import { ConnectionClosedError } from '../../src/sync/rpc/ConnectionClosedError.
 import { BoundedQueue } from '../../src/sync/rpc/BoundedQueue.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { MemoryTransport } from '../../src/sync/memory/MemoryTransport.js';
-import { cshareSchema, type FileChunk, type WorktreeEvent } from '../../src/sync/schema.js';
+import { PROTOCOL_VERSION, cshareSchema, type FileChunk, type WorktreeEvent } from '../../src/sync/schema.js';
 import { deferred, rpcPair, type RpcPair } from './rpcHarness.js';
 import { waitFor } from './helpers.js';
 
@@ -424,12 +424,12 @@ describe('RpcConnection: subscriptions', () => {
 describe('RpcConnection: protocol version', () => {
   it('refuses a peer of another version with an upgrade error and closes', async () => {
     const [a, b] = MemoryTransport.pair();
-    const newer = new RpcConnection(a, { peer: 'relay', schema: { ...cshareSchema, version: 2 } });
+    const newer = new RpcConnection(a, { peer: 'relay', schema: { ...cshareSchema, version: PROTOCOL_VERSION + 1 } });
     const server = new RpcConnection(b, { peer: 'client' });
     server.handle('ping', ({ time }) => ({ time }));
     const err = await rejection(newer.request('ping', { time: 1 }));
     expect(err.code).toBe('PROTOCOL');
-    expect(err.message).toMatch(/^peer speaks protocol v2, this cshare speaks v1: upgrade cshare/);
+    expect(err.message).toMatch(new RegExp(`^peer speaks protocol v${PROTOCOL_VERSION + 1}, this cshare speaks v${PROTOCOL_VERSION}: upgrade cshare`));
     await server.closed;
     await newer.closed;
     expect(server.error).toMatchObject({ code: 'PROTOCOL' });

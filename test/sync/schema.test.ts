@@ -84,7 +84,7 @@ describe('schema validators', () => {
 
   it('refuses a hello of another protocol version with an upgrade message', () => {
     expect(() => checkPeerProtocol({ ...hello, protocol: PROTOCOL_VERSION } as never)).not.toThrow();
-    expect(() => checkPeerProtocol({ ...hello, protocol: 2 } as never)).toThrow(/peer speaks protocol v2, this cshare speaks v1: upgrade/);
+    expect(() => checkPeerProtocol({ ...hello, protocol: PROTOCOL_VERSION + 1 } as never)).toThrow(new RegExp(`peer speaks protocol v${PROTOCOL_VERSION + 1}, this cshare speaks v${PROTOCOL_VERSION}: upgrade`));
   });
 
   it('names resources', () => {

@@ -24,6 +24,7 @@ import {
 import { slices } from '../slices.js';
 import type { BlobWriter, RelayStore } from './RelayStore.js';
 import { checkManifestUpdate, checkPath, checkPathSet } from './validate.js';
+import { historyBytes } from '../historyUpload.js';
 
 const log = logger('relay');
 
@@ -171,6 +172,19 @@ export class RelayService {
       return { ok: true, seq };
     });
 
+    conn.handle('history/upload', async ({ worktreeId, entries }) => {
+      const { room, binding } = this.authorize(session, worktreeId, true);
+      // Only shown in logs, never written to disk; still, no path a replica would refuse.
+      const { maxPathLength } = this.store.limits;
+      for (const e of entries) {
+        checkPath(e.path, maxPathLength);
+        if (e.from !== undefined) checkPath(e.from, maxPathLength);
+      }
+      const { seq } = await this.store.appendHistory(worktreeId, entries, binding.replicaId);
+      this.broadcast(room, { type: 'history', entries, seq, by: binding.replicaId }, session);
+      return { ok: true, seq };
+    });
+
     conn.handle('file/upload', async ({ worktreeId, fileId, updates, blob }) => {
       const { room, binding } = this.authorize(session, worktreeId, true);
       if (updates) return { ok: true, seq: await this.uploadFile(room, session, binding, fileId, updates) };
@@ -194,7 +208,11 @@ export class RelayService {
         if (session.uploads.size >= this.maxUploadsPerConnection) {
           throw new CshareError('OVERLOADED', `at most ${this.maxUploadsPerConnection} blob uploads at once per connection`);
         }
-        writer = await this.store.blobWriter(worktreeId, digest, size, binding.replicaId);
+        writer = await this.store.blobWriter(worktreeId, digest, size, binding.replicaId).catch((err: unknown) => {
+          // Refused for good (over the size limit): nobody waits for it, or asks for it again.
+          if (err instanceof CshareError && err.code === 'TOO_LARGE') this.undeliverable(room, `b:${digest}`, err);
+          throw err;
+        });
         if (writer.stored) return { ok: true, received: size, seq: writer.stored.seq };
         session.uploads.set(digest, writer);
       }
@@ -336,7 +354,7 @@ export class RelayService {
     let items: SyncItem[] = [];
     let bytes = 0;
     for await (const item of this.sync(worktreeId, after, signal)) {
-      const size = 'update' in item ? item.update.byteLength : 0;
+      const size = 'update' in item ? item.update.byteLength : item.type === 'history' ? historyBytes(item.entries) : 0;
       if (items.length > 0 && (items.length >= SYNC_PAGE_ITEMS || bytes + size > SYNC_PAGE_BYTES)) {
         yield { items };
         items = [];
@@ -463,6 +481,17 @@ export class RelayService {
     for (const s of room.offers.get(key) ?? []) s.offered.delete(key);
     room.offers.delete(key);
     for (const w of room.waiters.get(key) ?? []) w.resolve();
+  }
+
+  /**
+   * `key` was offered but will never be stored (the relay refused it): it is no longer asked
+   * for, and fetches waiting for it fail now instead of at their timeout.
+   */
+  private undeliverable(room: Room, key: string, why: CshareError): void {
+    for (const s of room.offers.get(key) ?? []) s.offered.delete(key);
+    room.offers.delete(key);
+    const err = new CshareError('NOT_FOUND', `the relay refused ${key.slice(2)} from its sharer: ${why.message}`, why.data);
+    for (const w of room.waiters.get(key) ?? []) w.reject(err);
   }
 
   // -------------------------------------------------------------------------------------------

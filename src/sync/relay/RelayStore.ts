@@ -1,8 +1,8 @@
 import * as Y from 'yjs';
 import { CshareError } from '../../core/errors.js';
 import type { BlobPackStore, KvBatchOp, KvStore } from '../../core/ports.js';
-import { encodeValue, type Value } from '../codec.js';
-import { BLOB_CHUNK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_PATH_LENGTH, MAX_UPDATES_PER_MESSAGE, type ManifestEntry } from '../schema.js';
+import { decodeValue, encodeValue, type Value } from '../codec.js';
+import { BLOB_CHUNK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_PATH_LENGTH, MAX_UPDATES_PER_MESSAGE, type HistoryEntry, type ManifestEntry } from '../schema.js';
 import { BlobWriter } from './BlobWriter.js';
 import { asBytes, asNumber, checkDigest, checkId, decodeRecord, logPut, pad, seqValue } from './keys.js';
 import { decodeYjsUpdate } from './validate.js';
@@ -21,8 +21,9 @@ export { BlobWriter };
  * ```
  * wt/<wt>/reg                      {rw, ro: sha256 of the secrets, created: ms, name}
  * wt/<wt>/head                     the last seq assigned (decimal text)
- * wt/<wt>/log/<seq>                {k: 'm'} | {k: 'f', fileId} | {k: 'b', digest, size}, with by, t
+ * wt/<wt>/log/<seq>                {k: 'm'} | {k: 'f', fileId} | {k: 'b', digest, size} | {k: 'h'}, with by, t
  * wt/<wt>/m/<seq>                  a manifest Yjs update (raw bytes)
+ * wt/<wt>/h/<seq>                  history entries of the uploader's changes (a codec array)
  * wt/<wt>/f/<fileId>/<seq>         a file doc's Yjs update (raw bytes)
  * wt/<wt>/fv/<fileId>              what the file's log covers: a Yjs state vector (raw bytes)
  * wt/<wt>/b/<digest>               a stored blob: {size, upload, seq}, and p: 1 if packed
@@ -79,7 +80,8 @@ export interface Registration {
 export type LogEntry =
   | { type: 'manifest'; seq: number; update: Uint8Array; by: string }
   | { type: 'file-update'; seq: number; fileId: string; update: Uint8Array; by: string }
-  | { type: 'blob'; seq: number; digest: string; size: number; by: string };
+  | { type: 'blob'; seq: number; digest: string; size: number; by: string }
+  | { type: 'history'; seq: number; entries: HistoryEntry[]; by: string };
 
 /** A stored blob's record. */
 export interface BlobInfo {
@@ -166,6 +168,20 @@ export class RelayStore {
     return this.append(worktreeId, updates.length, (seq, i) => [
       { type: 'put', key: `wt/${worktreeId}/m/${pad(seq)}`, value: updates[i]! },
       logPut(worktreeId, seq, { k: 'm', by, t: Date.now() }),
+    ]);
+  }
+
+  /**
+   * Appends the history entries of one upload under one seq (checked by the caller: see
+   * `RelayService`); resolves once stored.
+   */
+  async appendHistory(worktreeId: string, entries: HistoryEntry[], by: string): Promise<Appended> {
+    checkId(worktreeId, 'worktree id');
+    checkId(by, 'replica id');
+    if (entries.length === 0) throw new CshareError('PROTOCOL', 'a history upload must carry at least one entry');
+    return this.append(worktreeId, 1, (seq) => [
+      { type: 'put', key: `wt/${worktreeId}/h/${pad(seq)}`, value: encodeValue(entries as unknown as Value) },
+      logPut(worktreeId, seq, { k: 'h', by, t: Date.now() }),
     ]);
   }
 
@@ -333,7 +349,7 @@ export class RelayStore {
       if (page.length === 0) return;
       const dataKeys = page.map(([key, r]) => {
         const seq = key.slice(prefix.length);
-        return r.k === 'm' ? `wt/${worktreeId}/m/${seq}` : r.k === 'f' ? `wt/${worktreeId}/f/${String(r.fileId)}/${seq}` : undefined;
+        return r.k === 'm' ? `wt/${worktreeId}/m/${seq}` : r.k === 'f' ? `wt/${worktreeId}/f/${String(r.fileId)}/${seq}` : r.k === 'h' ? `wt/${worktreeId}/h/${seq}` : undefined;
       });
       const wanted = dataKeys.filter((k): k is string => k !== undefined);
       const values = await this.kv.getMany(wanted);
@@ -348,7 +364,11 @@ export class RelayStore {
         }
         const update = data.get(dataKeys[i]!);
         if (!update) throw new CshareError('STORE_CORRUPT', `the relay store lost the data of seq ${seq} in worktree ${worktreeId}`);
-        if (r.k === 'm') yield { type: 'manifest', seq, update, by };
+        if (r.k === 'h') {
+          const entries = decodeValue(update);
+          if (!Array.isArray(entries)) throw new CshareError('STORE_CORRUPT', `the relay store has malformed history at seq ${seq} in worktree ${worktreeId}`);
+          yield { type: 'history', seq, entries: entries as unknown as HistoryEntry[], by };
+        } else if (r.k === 'm') yield { type: 'manifest', seq, update, by };
         else yield { type: 'file-update', seq, fileId: String(r.fileId), update, by };
       }
       from = page[page.length - 1]![0];

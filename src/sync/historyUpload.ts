@@ -1,0 +1,57 @@
+import type { Replica } from '../core/Replica.js';
+import type { RpcConnection } from './rpc/RpcConnection.js';
+import { MAX_HISTORY_PER_MESSAGE, MESSAGE_BYTES, type HistoryEntry } from './schema.js';
+
+/** Options of {@link uploadHistory}. */
+export interface UploadHistoryOptions {
+  conn: RpcConnection;
+  worktreeId: string;
+  replica: Replica;
+  /** The entries of this replica's own changes after this seq (-1: all of them)... */
+  since: number;
+  /** ...up to this one: the changes the same push uploaded. */
+  upTo: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Uploads the log entries of a replica's own changes (see `core/carriedHistory.ts`), after the
+ * changes themselves, so that every other replica's `log` shows them as this one does: its
+ * author name and times, its kinds and counts. In messages of at most
+ * {@link MAX_HISTORY_PER_MESSAGE} entries and about {@link MESSAGE_BYTES}, read from the store
+ * as they go (a first share of 100,000 files has an entry per file). Resolves with the bytes
+ * sent (about).
+ */
+export async function uploadHistory(opts: UploadHistoryOptions): Promise<number> {
+  const { conn, worktreeId, signal } = opts;
+  let total = 0;
+  let batch: HistoryEntry[] = [];
+  let bytes = 0;
+  const send = async (): Promise<void> => {
+    await conn.request('history/upload', { worktreeId, entries: batch }, { signal });
+    total += bytes;
+    batch = [];
+    bytes = 0;
+  };
+  for await (const e of opts.replica.ownHistory(opts.since, opts.upTo)) {
+    const size = historyBytes([e]);
+    if (batch.length > 0 && (batch.length >= MAX_HISTORY_PER_MESSAGE || bytes + size > MESSAGE_BYTES)) await send();
+    batch.push(e);
+    bytes += size;
+  }
+  if (batch.length > 0) await send();
+  return total;
+}
+
+/**
+ * About how many bytes `entries` take in a message (the codec's keys, numbers and strings as
+ * UTF-8), for `messageSlices`, the relay's catch-up pages and the bytes a push reports.
+ */
+export function historyBytes(entries: readonly HistoryEntry[]): number {
+  let n = 0;
+  for (const e of entries) {
+    n += 110 + Buffer.byteLength(e.path) + (e.from === undefined ? 0 : 8 + Buffer.byteLength(e.from)) + Buffer.byteLength(e.author) + (e.patchBlob === undefined ? 0 : 52);
+    for (const p of e.patch ?? []) n += 24 + Buffer.byteLength(p.del) + Buffer.byteLength(p.ins);
+  }
+  return n;
+}
