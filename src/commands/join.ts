@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import type { ChalkInstance } from 'chalk';
+import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { JoinEvent } from '../sync/join.js';
 
@@ -19,6 +20,7 @@ export default class Join extends BaseCommand {
     once: Flags.boolean({ description: 'fetch the current state, write it and exit' }),
     'dry-run': Flags.boolean({ description: 'list what joining would create or replace, change nothing' }),
     force: Flags.boolean({ description: 'replace local files that differ (each local version stays in cshare log)' }),
+    yes: Flags.boolean({ char: 'y', description: 'upload local files the share does not have (or that changed while not joined) without asking' }),
     retry: Flags.boolean({ description: 'keep trying to reach the relay however long it takes (default: give up after 30 s with exit code 12)' }),
   };
 
@@ -36,6 +38,8 @@ export default class Join extends BaseCommand {
       dryRun: flags['dry-run'],
       force: flags.force,
       retry: flags.retry,
+      yes: flags.yes,
+      confirm: process.stdin.isTTY && process.stdout.isTTY && !json ? (files) => this.confirm(files) : undefined,
       signal: this.abort.signal,
       onEvent: (e: JoinEvent) => {
         if (json) {
@@ -48,11 +52,22 @@ export default class Join extends BaseCommand {
       },
     });
     if (flags['dry-run'] && !json) {
-      const lines = (result.changes ?? []).map((c) => `${c.change === 'overwrite' ? this.color.yellow('replace') : this.color.green('create ')} ${c.path}`);
+      const word = { overwrite: this.color.yellow('replace'), create: this.color.green('create '), upload: this.color.cyan('upload ') };
+      const lines = (result.changes ?? []).map((c) => `${word[c.change]} ${c.path}`);
       lines.push(`${result.changes?.length ?? 0} file(s) would change in ${result.root}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     }
     return live ? undefined : result;
+  }
+
+  private async confirm(files: { path: string; change: string }[]): Promise<boolean> {
+    process.stdout.write(`These local files would be uploaded to everyone in the share:\n${files.map((f) => `  ${f.change} ${f.path}`).join('\n')}\n`);
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      return /^y(es)?$/i.test((await rl.question('Upload them? [y/N] ')).trim());
+    } finally {
+      rl.close();
+    }
   }
 }
 

@@ -364,20 +364,19 @@ export class FileDoc {
   }
 
   /**
-   * The text visible at `snap`. Yjs's `toDelta` with a snapshot first splits the items that
-   * the snapshot's boundaries cut (a structural change that makes no update), so afterwards
-   * every item is wholly visible or wholly hidden at `snap`, which {@link mapEdits} relies on.
+   * The text visible at `snap`: of each item, the characters whose ids the snapshot's state
+   * vector covers and its delete set does not (an item may be partly either: Yjs merges items
+   * back after splitting them, so visibility is worked out per character range, not per item).
+   * Undefined if a visible character's content is gone.
    */
   private textAtSnapshot(snap: Y.Snapshot): string | undefined {
     let out = '';
-    try {
-      for (const d of this.ytext.toDelta(snap) as { insert?: unknown }[]) {
-        if (typeof d.insert !== 'string') return undefined;
-        out += d.insert;
-      }
-    } catch (err) {
-      log('cannot read %s at a version: %s', this.fileId, (err as Error).message);
-      return undefined;
+    for (let item = this.ytext._start; item !== null; item = item.right as Y.Item | null) {
+      if (!item.countable) continue;
+      const runs = visibleRuns(item, snap);
+      if (runs.length === 0) continue;
+      if (!(item.content instanceof Y.ContentString)) return undefined;
+      for (const [from, to] of runs) out += item.content.str.slice(from, to);
     }
     return out;
   }
@@ -397,15 +396,17 @@ export class FileDoc {
     let b = 0; // base characters passed
     let c = 0; // current characters passed
     for (let item = this.ytext._start; item !== null; item = item.right as Y.Item | null) {
-      if (!item.countable || !(item.content instanceof Y.ContentString)) continue;
-      const len = item.length;
-      const inBase = item.id.clock < (snap.sv.get(item.id.client) ?? 0) && !Y.isDeleted(snap.ds, item.id);
+      if (!item.countable) continue;
       const alive = !item.deleted;
-      if (inBase) {
+      // Each run of base characters in this item: base [b, b + len) is now at [at, at + len)
+      // when the item is alive, else gone (an insert after it goes where it was).
+      for (const [from, to] of visibleRuns(item, snap)) {
+        const len = to - from;
+        const at = c + (alive ? from : 0);
         const end = b + len;
         for (; ai < n && edits[ai]!.p - 1 < end; ai++) {
           const q = edits[ai]!.p - 1;
-          insAt[ai] = alive ? c + (q - b) + 1 : c;
+          insAt[ai] = alive ? at + (q - b) + 1 : at;
         }
         while (di < n) {
           const e = edits[di]!;
@@ -419,15 +420,15 @@ export class FileDoc {
           const t = Math.min(eEnd, end);
           if (alive && t > s) {
             const last = dels[dels.length - 1];
-            if (last && last[1] === c + s - b) last[1] = c + t - b;
-            else dels.push([c + s - b, c + t - b]);
+            if (last && last[1] === at + s - b) last[1] = at + t - b;
+            else dels.push([at + s - b, at + t - b]);
           }
           if (eEnd <= end) di++;
           else break;
         }
         b = end;
       }
-      if (alive) c += len;
+      if (alive) c += item.length;
     }
     for (; ai < n; ai++) insAt[ai] = c;
     const actions: { at: number; del: number; ins: string; order: number }[] = [];
@@ -539,6 +540,38 @@ export class FileDoc {
     }
     return ds;
   }
+}
+
+/**
+ * The character offsets of `item` visible at `snap`, as sorted `[from, to)` runs: the ids the
+ * state vector covers, minus the delete set's ranges.
+ */
+function visibleRuns(item: Y.Item, snap: Y.Snapshot): [number, number][] {
+  const { client, clock } = item.id;
+  const limit = Math.min(item.length, (snap.sv.get(client) ?? 0) - clock);
+  if (limit <= 0) return [];
+  const deleted = snap.ds.clients.get(client);
+  if (deleted === undefined || deleted.length === 0) return [[0, limit]];
+  const runs: [number, number][] = [];
+  let pos = 0;
+  // The delete items are sorted by clock and do not overlap: find the first that may touch.
+  let lo = 0;
+  let hi = deleted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const d = deleted[mid]!;
+    if (d.clock + d.len <= clock) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < deleted.length && pos < limit; i++) {
+    const d = deleted[i]!;
+    const from = d.clock - clock;
+    if (from >= limit) break;
+    if (from > pos) runs.push([pos, from]);
+    pos = Math.max(pos, from + d.len);
+  }
+  if (pos < limit) runs.push([pos, limit]);
+  return runs;
 }
 
 /** An edit in the coordinates of a base text: at `p`, delete `del` characters, insert `ins`. */

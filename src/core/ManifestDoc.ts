@@ -35,6 +35,12 @@ export interface ManifestEntry {
   /** Replica id of the last writer. */
   by: string;
   deleted?: boolean;
+  /**
+   * On a deleted text file: the state vector (base64) of its doc as the deleter saw it. An edit
+   * the deleter had not seen was concurrent with the delete, and wins over it: its author puts
+   * the file back (see `keepLastWriter` in `exchange.ts`).
+   */
+  seen?: string;
 }
 
 /**
@@ -57,6 +63,7 @@ export class ManifestDoc {
   private readonly files: Y.Map<ManifestEntry>;
   private liveCache: Map<string, { fileId: string; entry: ManifestEntry }> | null = null;
   private refusedCache: RefusedEntry[] = [];
+  private shadowedCache: { fileId: string; entry: ManifestEntry }[] = [];
   private byContentCache: Map<string, string[]> | null = null;
 
   private constructor(clientId: number) {
@@ -125,6 +132,7 @@ export class ManifestDoc {
     if (this.liveCache) return this.liveCache;
     const out = new Map<string, { fileId: string; entry: ManifestEntry }>();
     const refused: RefusedEntry[] = [];
+    const shadowed: { fileId: string; entry: ManifestEntry }[] = [];
     for (const [fileId, entry] of this.files.entries()) {
       const problem = entryProblem(entry);
       if (problem !== undefined) {
@@ -135,11 +143,22 @@ export class ManifestDoc {
       const prev = out.get(entry.path);
       if (!prev || entry.lamport > prev.entry.lamport || (entry.lamport === prev.entry.lamport && fileId > prev.fileId)) {
         out.set(entry.path, { fileId, entry });
-      }
+        if (prev) shadowed.push(prev);
+      } else shadowed.push({ fileId, entry });
     }
     this.liveCache = out;
     this.refusedCache = refused;
+    this.shadowedCache = shadowed;
     return out;
+  }
+
+  /**
+   * Live entries that lost their path to another live entry (concurrent creates of one path):
+   * not shown on disk. Their author merges them into the winner (see `createConflicts.ts`).
+   */
+  shadowed(): readonly { fileId: string; entry: ManifestEntry }[] {
+    this.live();
+    return this.shadowedCache;
   }
 
   /**

@@ -3,6 +3,8 @@ import { gitAuthorName } from './gitConfig.js';
 import { patchFor, type OpEntry } from './history.js';
 import type { Notices } from './notices.js';
 import { writeBack } from './textSave.js';
+import { mergeLostCreates } from './createConflicts.js';
+import { restoreFile } from './restore.js';
 import type { BlobPackStore, KvStore, WorktreeFs } from './ports.js';
 import { pendingChanges, statusChanges } from './pending.js';
 import { recordScan, type RecordOptions, type ScanReport } from './recordScan.js';
@@ -44,6 +46,13 @@ export interface ReplicaOptions {
    * virtual clock). Default 100 ms.
    */
   settleEmptiedMs?: number;
+  /**
+   * Where the worktree root is (its directory's device and inode). A store found at another
+   * root than the one it recorded was copied with its worktree (`cp -a`): the copy gets a
+   * replica id and Yjs client id of its own, or both copies would make different changes
+   * under one id and never converge.
+   */
+  location?: { dev: number; ino: number };
   /**
    * Flush the files applies wrote unflushed once they pause for {@link FLUSH_IDLE_MS}, and the
    * ones a process before left noted (a long-running `share`/`join`). Default false: the notes
@@ -91,11 +100,24 @@ export class Replica {
     const store = new ReplicaStore(opts.kv, opts.packs);
     const author = gitAuthorName(opts.fs, opts.env ?? {}, opts.home);
     let identity = await store.identity();
+    let copiedFrom: string | undefined;
     if (!identity) {
       // Yjs client ids are 32-bit; a random one per replica, kept forever, so this replica's
       // clocks continue across restarts instead of colliding with its own earlier ops.
       identity = { replicaId: randomBytes(8).toString('hex'), clientId: randomInt(1, 0xfffffff0), name: author };
       await opts.kv.put('meta:replica', jsonBytes(identity));
+    }
+    if (opts.location) {
+      const was = await store.getJson<{ dev: number; ino: number }>('meta:location');
+      if (was && (was.dev !== opts.location.dev || was.ino !== opts.location.ino)) {
+        // A copy (or a move to another file system, where a new id does no harm).
+        copiedFrom = identity.replicaId;
+        identity = { replicaId: randomBytes(8).toString('hex'), clientId: randomInt(1, 0xfffffff0), name: identity.name, previous: [...(identity.previous ?? []), identity.replicaId] };
+        await opts.kv.batch([
+          { type: 'put', key: 'meta:replica', value: jsonBytes(identity) },
+          { type: 'put', key: 'meta:location', value: jsonBytes(opts.location) },
+        ]);
+      } else if (!was) await opts.kv.put('meta:location', jsonBytes(opts.location));
     }
     const journal = new FsJournal(opts.fs);
     const ctx = await ReplicaContext.load({ fs: journal, store, identity, author, now: opts.now ?? Date.now });
@@ -106,6 +128,10 @@ export class Replica {
     const rewritten = await recoverUnflushed(ctx);
     if (rewritten.length > 0) log('wrote again %d file(s) a crash tore: %s', rewritten.length, rewritten.slice(0, 5).join(', '));
     const replica = new Replica(ctx, opts, journal);
+    if (copiedFrom) {
+      log('store copied from replica %s: this copy is replica %s', copiedFrom, identity.replicaId);
+      ctx.notices.add({ kind: 'kept', path: '', message: `this worktree is a copy of another one (replica ${copiedFrom}): it now has its own replica id ${identity.replicaId}, so both can sync` });
+    }
     opts.fs.onLateSave?.((rel, bytes) => replica.recordLateSave(rel, bytes));
     if (opts.flushWrites) {
       ctx.onUnflushed = () => replica.scheduleFlush();
@@ -184,18 +210,7 @@ export class Replica {
   private async scanNow(opts: Pick<RecordOptions, 'signal' | 'onRecorded' | 'scope' | 'overlay'> = {}): Promise<ScanReport> {
     try {
       const report = await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, ...opts });
-      // A save merged from an older version leaves the merged text to write; a save that lands
-      // on that write is recorded from what it left, and so on (a few rounds at most: each
-      // needs a new save to land in the microseconds of a write).
-      let pending = report.writeBack;
-      for (let round = 0; pending.length > 0 && round < WRITE_BACK_ROUNDS; round++) {
-        const { displaced, occupied } = await writeBack(this.ctx, pending);
-        if (displaced.size === 0 && occupied.length === 0) break;
-        const next = await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, signal: opts.signal, onRecorded: opts.onRecorded, scope: new ScanScope([...displaced.keys(), ...occupied]), overlay: displaced });
-        report.recorded.push(...next.recorded);
-        report.merged.push(...next.merged);
-        pending = next.writeBack;
-      }
+      await this.settleWrites(report.writeBack, report, opts);
       for (const m of report.merged) {
         this.ctx.notices.add({ kind: 'merged', path: m.path, seq: m.seq, baseSeq: m.merge.baseSeq, message: mergeMessage(m.path, m.merge) });
       }
@@ -244,7 +259,29 @@ export class Replica {
   async undo(opts: { path?: string } = {}): Promise<UndoResult> {
     return this.exclusive(async () => {
       await this.scanNow();
+      // A file a peer deleted since this replica's last change to it: undo brings it back.
+      if (opts.path !== undefined && !this.ctx.manifest.live().has(opts.path) && (await this.deletedByPeer(opts.path))) return restoreFile(this.ctx, { path: opts.path });
       return undoRedo(this.ctx, 'undo', opts.path);
+    });
+  }
+
+  /** Is the latest change of `path` a delete by another replica? */
+  private async deletedByPeer(path: string): Promise<boolean> {
+    for await (const op of this.ctx.store.opsNewestFirst()) {
+      if (op.path !== path && op.from !== path) continue;
+      return op.kind === 'delete' && op.replica !== this.ctx.identity.replicaId;
+    }
+    return false;
+  }
+
+  /**
+   * Brings back a deleted file (the latest delete of `path`, or change `change`), whoever
+   * deleted it; recorded as this replica's change, so it returns everywhere.
+   */
+  async restore(opts: { path: string; change?: number }): Promise<UndoResult> {
+    return this.exclusive(async () => {
+      await this.scanNow();
+      return restoreFile(this.ctx, opts);
     });
   }
 
@@ -301,7 +338,27 @@ export class Replica {
     if (result.rescued.size > 0 || result.rescan.length > 0) {
       await this.scanNow({ scope: new ScanScope([...result.rescued.keys(), ...result.rescan]), overlay: result.rescued });
     }
+    // A file this replica created that lost its path to one a peer created at once.
+    const merged = await mergeLostCreates(this.ctx);
+    if (merged.length > 0) await this.settleWrites(merged);
     return result.recorded;
+  }
+
+  /**
+   * Writes the recorded content of `paths` where the disk holds something else (a merged
+   * save's text). A save that lands on that write is recorded from what it left, and so on: a
+   * few rounds at most, each needing a new save to land in the microseconds of a write.
+   */
+  private async settleWrites(paths: string[], report?: ScanReport, opts: Pick<RecordOptions, 'signal' | 'onRecorded'> = {}): Promise<void> {
+    let pending = paths;
+    for (let round = 0; pending.length > 0 && round < WRITE_BACK_ROUNDS; round++) {
+      const { displaced, occupied } = await writeBack(this.ctx, pending);
+      if (displaced.size === 0 && occupied.length === 0) break;
+      const next = await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, signal: opts.signal, onRecorded: opts.onRecorded, scope: new ScanScope([...displaced.keys(), ...occupied]), overlay: displaced });
+      report?.recorded.push(...next.recorded);
+      report?.merged.push(...next.merged);
+      pending = next.writeBack;
+    }
   }
 
   /**

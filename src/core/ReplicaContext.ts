@@ -98,6 +98,11 @@ export class ReplicaContext {
     return ctx;
   }
 
+  /** The ids this replica's own changes carry: its own, and those it had before it was copied. */
+  ownIds(): string[] {
+    return [this.identity.replicaId, ...(this.identity.previous ?? [])];
+  }
+
   /** The digest of a file's recorded content: for text, of its doc's text (or base). */
   contentDigest(fileId: string, entry: ManifestEntry): string {
     return entry.kind === 'text' ? (this.textDigests.get(fileId) ?? entry.base) : entry.digest;
@@ -288,6 +293,39 @@ export class ReplicaContext {
     for await (const _ of this.store.kv.iterate({ gt: `f:${fileId}:`, lt: `f:${fileId};`, limit: 1 })) found = true;
     this.historyKnown.set(fileId, found);
     return found;
+  }
+
+  /** Is the content of `entry` in the store (its doc history, else its blob)? */
+  async hasContent(fileId: string, entry: ManifestEntry): Promise<boolean> {
+    if (entry.kind === 'text' && (this.docs.has(fileId) || (await this.hasHistory(fileId)))) return true;
+    return (await this.store.hasBlobs([entry.kind === 'text' ? entry.base : entry.digest]))[0] === true;
+  }
+
+  /** A text file's doc state vector (base64), if it has a doc history; undefined otherwise. */
+  async docStateVector(fileId: string): Promise<string | undefined> {
+    const loaded = this.docs.get(fileId);
+    if (!loaded && !(await this.hasHistory(fileId))) return undefined;
+    const doc = loaded?.doc ?? (await this.doc(fileId, unknownEntry(fileId), new ChangeBatch(), 0)).doc;
+    return Buffer.from(doc.stateVector()).toString('base64');
+  }
+
+  /**
+   * Has this replica edited a text file beyond `seen` (a state vector in base64, from a delete
+   * made elsewhere)? Such an edit was concurrent with the delete.
+   */
+  async editedBeyond(fileId: string, seen: string | undefined): Promise<boolean> {
+    const loaded = this.docs.get(fileId);
+    if (!loaded && !(await this.hasHistory(fileId))) return false;
+    const doc = loaded?.doc ?? (await this.doc(fileId, unknownEntry(fileId), new ChangeBatch(), 0)).doc;
+    const mine = Y.decodeStateVector(doc.stateVector()).get(this.identity.clientId) ?? 0;
+    if (mine === 0) return false;
+    let before = 0;
+    try {
+      before = seen === undefined ? 0 : (Y.decodeStateVector(new Uint8Array(Buffer.from(seen, 'base64'))).get(this.identity.clientId) ?? 0);
+    } catch {
+      before = 0; // malformed: as if the deleter saw nothing of this replica's
+    }
+    return mine > before;
   }
 
   /** The current text of a text file: its doc if it has one, else its base blob. */

@@ -77,6 +77,8 @@ export interface ReplicaIdentity {
   replicaId: string;
   clientId: number;
   name: string;
+  /** Ids this replica had before it found it was a copy (see `Replica.open`): its changes under them are its own. */
+  previous?: string[];
 }
 
 /** The typed reads and writes over a {@link KvStore} (and its blob packs, if it has them). */

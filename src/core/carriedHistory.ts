@@ -66,11 +66,13 @@ export function historyEntryOf(op: OpEntry): HistoryEntry {
 export async function* ownHistory(ctx: ReplicaContext, since: number, upTo: number): AsyncIterable<HistoryEntry> {
   // Other replicas' entries (a join's thousands) are skipped without being parsed: the JSON of
   // an own op always holds this marker (as in `collectOutgoing`).
-  const own = new TextEncoder().encode(`"replica":${JSON.stringify(ctx.identity.replicaId)}`);
+  const ids = ctx.ownIds();
+  const own = ids.map((id) => new TextEncoder().encode(`"replica":${JSON.stringify(id)}`));
   for await (const [key, value] of ctx.store.kv.iterate({ gt: `o:${seqKey(Math.max(since, 0))}`, lte: `o:${seqKey(upTo)}` })) {
-    if (Buffer.from(value.buffer, value.byteOffset, value.byteLength).indexOf(own) === -1) continue;
+    const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    if (!own.some((marker) => buf.indexOf(marker) !== -1)) continue;
     const op = parseJson<OpEntry>(value, key);
-    if (op.replica === ctx.identity.replicaId) yield historyEntryOf(op);
+    if (ids.includes(op.replica)) yield historyEntryOf(op);
   }
 }
 

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { CshareError } from './errors.js';
+import { logger } from './log.js';
 import { gitBlobId } from './digest.js';
 import { createOfBlob, patchFor, type OpEntry, type OpKind } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
@@ -79,11 +80,13 @@ export async function collectOutgoing(ctx: ReplicaContext, since: number): Promi
   const digests = new Map<string, string>();
   // Other replicas' ops (a join's thousands of creates, each with its text) are skipped
   // without being parsed: the JSON of an own op always holds this marker.
-  const own = new TextEncoder().encode(`"replica":${JSON.stringify(ctx.identity.replicaId)}`);
+  const ids = ctx.ownIds();
+  const own = ids.map((id) => new TextEncoder().encode(`"replica":${JSON.stringify(id)}`));
   for await (const [key, value] of kv.iterate({ gt: `o:${seqKey(since)}`, lt: 'o;' })) {
-    if (Buffer.from(value.buffer, value.byteOffset, value.byteLength).indexOf(own) === -1) continue;
+    const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    if (!own.some((marker) => buf.indexOf(marker) !== -1)) continue;
     const op = parseJson<OpEntry>(value, key);
-    if (op.replica !== ctx.identity.replicaId) continue;
+    if (!ids.includes(op.replica)) continue;
     fileIds.add(op.fileId);
     const after = op.inverse.after;
     if (after && !after.deleted) digests.set(after.kind === 'text' ? after.base : after.digest, op.fileId);
@@ -164,6 +167,8 @@ export async function lackingBlobs(ctx: ReplicaContext, digests: string[]): Prom
   return digests.filter((_, i) => !have[i]);
 }
 
+const log = logger('apply');
+
 /** Manifest updates up to this size are read to scope the scan before an apply. */
 const SCOPE_UPDATE_BYTES = 64 * 1024;
 
@@ -221,7 +226,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     for (const [fileId, old] of ctx.manifest.applyUpdate(update)) if (!before.has(fileId)) before.set(fileId, old);
     ctx.logManifestUpdate(batch, seq, update, remoteSub(i));
   });
-  if (before.size > 0) keepLastWriter(ctx, batch, before);
+  if (before.size > 0) await keepLastWriter(ctx, batch, before);
 
   // File docs: integrate, remembering each text as it was. A file may come in several
   // entries (a catch-up sends one per relay seq): its updates are numbered across all of
@@ -238,6 +243,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
         const onDisk = ctx.contentDigest(fileId, entry);
         if (!(await ctx.versions(fileId)).some((v) => v.digest === onDisk) && gitBlobId(new TextEncoder().encode(doc.text)) === onDisk) {
           await ctx.noteVersion(batch, fileId, onDisk, doc.version(), 'save', ctx.seq);
+          log('noted the version of %s before the change (%s)', entry.path, onDisk.slice(0, 8));
         }
       }
     }
@@ -319,7 +325,10 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const onDisk = st && st.kind !== 'dir' && st.kind !== 'other' ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
     const diskDigest = onDisk && gitBlobId(onDisk);
     const ours = seen.get(path);
-    if (st?.kind === 'file' && onDisk && ours && diskDigest !== ours.digest) rescued.set(path, onDisk);
+    if (st?.kind === 'file' && onDisk && ours && diskDigest !== ours.digest) {
+      log('%s holds a save made since the scan (%d bytes): recorded after the apply', path, onDisk.byteLength);
+      rescued.set(path, onDisk);
+    }
     if (isIgnoreFile(path) && onDisk && ours && st?.kind === 'file') ctx.noteRuleBaseline(batch, path, decoder.decode(onDisk));
     if (!winner) {
       if (st && ours) removals.push({ path, expect: st.kind === 'file' ? diskDigest : undefined });
@@ -377,6 +386,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   const occupied = new Set<string>();
   const written = new Map<string, FileStat | undefined>();
   for (const s of await writeGuarded(ctx.fs, writes, { flush: boot === undefined })) {
+    if (writes.length <= 16) log('wrote %s: %s', s.rel, s.displaced ? `a save was there (${s.displaced.byteLength} bytes)` : s.occupied ? 'taken meanwhile, not written' : s.stat ? 'as planned' : 'changed at once');
     if (s.displaced) rescued.set(s.rel, s.displaced);
     if (s.occupied) {
       occupied.add(s.rel);
@@ -570,13 +580,19 @@ export async function recoverUnflushed(ctx: ReplicaContext): Promise<string[]> {
  * replica sets its entry again, after both: every replica then converges on it. The clock
  * also moves past every timestamp seen, so a later local change orders after them.
  */
-function keepLastWriter(ctx: ReplicaContext, batch: ChangeBatch, before: Map<string, ManifestEntry | undefined>): void {
+async function keepLastWriter(ctx: ReplicaContext, batch: ChangeBatch, before: Map<string, ManifestEntry | undefined>): Promise<void> {
   const keep: [string, ManifestEntry][] = [];
   for (const [fileId, old] of before) {
     const now = ctx.manifest.get(fileId);
     if (!now) continue;
     if (now.lamport > ctx.lamport) ctx.lamport = now.lamport;
     if (old && old.by === ctx.identity.replicaId && now.by !== old.by && isNewer(old, now)) keep.push([fileId, old]);
+    // A delete that did not see this replica's edit of the text: the edit wins (as in
+    // Syncthing and Dropbox), and this replica, which made it, puts the file back.
+    else if (old && !old.deleted && now.deleted && now.by !== ctx.identity.replicaId && old.kind === 'text' && (await ctx.editedBeyond(fileId, now.seen))) {
+      keep.push([fileId, old]);
+      ctx.notices.add({ kind: 'kept', path: old.path, message: `${old.path} was deleted elsewhere while you edited it: your edit wins, the file stays` });
+    }
   }
   if (keep.length > 0) {
     const update = ctx.manifest.change((set) => {

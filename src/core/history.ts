@@ -37,7 +37,7 @@ export interface OpEntry {
    * from the version it was made from: that version's change seq and time, and why it was
    * taken for the base (see `saveBase.ts`).
    */
-  merge?: { baseSeq: number; baseTime: number; reason: 'closest' | 'unchanged' | 'during-apply' };
+  merge?: { baseSeq: number; baseTime: number; reason: 'closest' | 'unchanged' | 'during-apply' | 'concurrent-create' };
   /**
    * How to revert this change: a selective text undo record, and/or the manifest entry
    * before and after it (null = did not exist).

@@ -110,7 +110,9 @@ export interface MiddleDiffOptions {
 export function diffMiddle(opts: MiddleDiffOptions): TextOp[] {
   const { oldMid, newMid } = opts;
   const sink = new OpSink(opts.offset);
-  if (oldMid.length * newMid.length <= CHAR_DIFF_CELLS) {
+  // Whole lines on both sides (see `diffToOps`) go by lines first, however small: edits then
+  // keep to the lines they change, and merge with a collaborator's as lines do.
+  if (oldMid.length * newMid.length <= CHAR_DIFF_CELLS && !(oldMid.includes('\n') && newMid.includes('\n'))) {
     charOps(oldMid, newMid, sink);
     return sink.ops;
   }

@@ -1,4 +1,3 @@
-import { lackingBlobs } from './exchange.js';
 import { isText } from './classify.js';
 import { gitBlobId } from './digest.js';
 import { CshareError } from './errors.js';
@@ -170,7 +169,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   // file, recorded as new, and the two entries' claim on the path resolves as concurrent
   // creates do.
   for (const m of [...pending.modified]) {
-    if (await hasContent(ctx, m.fileId, m.entry)) continue;
+    if (await ctx.hasContent(m.fileId, m.entry)) continue;
     pending.modified.splice(pending.modified.indexOf(m), 1);
     if (statCache.get(m.file.path)?.digest === m.file.digest) continue;
     pending.creates.push(m.file);
@@ -221,6 +220,8 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       });
       const { change } = save;
       ctx.setTextDigest(batch, fileId, save.textDigest);
+      // The disk gets the recorded text where it holds another: a merge's, or any text for a
+      // save known only in memory (the write that displaced it left its own content there).
       if (save.textDigest !== digest) writeBack.push(file.path);
       if (save.merge) merged.push({ path: file.path, seq, merge: save.merge });
       if (change) {
@@ -302,6 +303,10 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     const op = base(seq, 'delete', fileId, entry.path);
     if (entry.kind === 'text') op.deleted = (await ctx.currentText(fileId, entry)).length;
     const after: ManifestEntry = { ...entry, deleted: true, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+    // What of the file this delete saw: an edit made elsewhere that it did not see wins over it.
+    const seen = entry.kind === 'text' ? await ctx.docStateVector(fileId) : undefined;
+    if (seen) after.seen = seen;
+    else delete after.seen;
     op.inverse = { before: entry, after };
     await addOp(op, [fileId, after], true);
   }
@@ -338,6 +343,9 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     await ctx.commit(late);
   }
   await ctx.compact();
+  // A save known only in memory is not on disk (the write that displaced it left its own
+  // content there): the disk gets what is recorded now (`writeBack` skips what already has it).
+  for (const path of overlay?.keys() ?? []) if (!writeBack.includes(path)) writeBack.push(path);
   log('recorded %d changes (%d files)%s', recorded.length, scan.files.length, scope ? ` in scope ${JSON.stringify(scope.list().slice(0, 5))}` : '');
   return { recorded, files: scan.files.length, counts: scan.counts, errors: [...scan.errors, ...pending.refused], merged, writeBack };
 }
@@ -365,7 +373,7 @@ function mayBeMovedIn(ctx: ReplicaContext, creates: readonly ScannedFile[], scop
  * for another file with the same content).
  */
 async function wasOnDisk(ctx: ReplicaContext, statCache: Map<string, unknown>, fileId: string, entry: ManifestEntry): Promise<boolean> {
-  return statCache.has(entry.path) && (await hasContent(ctx, fileId, entry));
+  return statCache.has(entry.path) && (await ctx.hasContent(fileId, entry));
 }
 
 /**
@@ -374,7 +382,7 @@ async function wasOnDisk(ctx: ReplicaContext, statCache: Map<string, unknown>, f
  * blob will arrive to make the apply write it.
  */
 async function materialize(ctx: ReplicaContext, batch: ChangeBatch, statCache: Map<string, unknown>, fileId: string, entry: ManifestEntry): Promise<void> {
-  if (!(await hasContent(ctx, fileId, entry)) || ctx.fs.lstat(entry.path)) return;
+  if (!(await ctx.hasContent(fileId, entry)) || ctx.fs.lstat(entry.path)) return;
   const bytes = entry.kind === 'text' ? new TextEncoder().encode(await ctx.currentText(fileId, entry)) : await ctx.blobBytes(entry.digest);
   if (entry.kind === 'symlink') ctx.fs.symlink(entry.path, new TextDecoder().decode(bytes));
   else ctx.fs.writeFile(entry.path, bytes, entry.mode === 0o100755 ? 0o755 : 0o644);
@@ -385,12 +393,6 @@ async function materialize(ctx: ReplicaContext, batch: ChangeBatch, statCache: M
     batch.putJson(`s:${entry.path}`, cacheEntry(st, entry.kind, digest));
     statCache.set(entry.path, true);
   }
-}
-
-/** Is the content of `entry` in the store (its doc history, else its blob)? */
-async function hasContent(ctx: ReplicaContext, fileId: string, entry: ManifestEntry): Promise<boolean> {
-  if (entry.kind === 'text' && (ctx.loadedDoc(fileId) || (await ctx.hasHistory(fileId)))) return true;
-  return (await lackingBlobs(ctx, [entry.kind === 'text' ? entry.base : entry.digest])).length === 0;
 }
 
 function sameStat(a: ScannedFile['stat'], b: ScannedFile['stat']): boolean {

@@ -183,15 +183,50 @@ export function diffToOps(oldText: string, newText: string, opts?: DiffOptions):
   let suffix = commonSuffix(oldText, newText, minLen - prefix);
   if (suffix > 0 && isLowSurrogate(oldText.charCodeAt(oldText.length - suffix))) suffix--;
 
-  const oldMid = oldText.slice(prefix, oldText.length - suffix);
-  const newMid = newText.slice(prefix, newText.length - suffix);
+  let oldMid = oldText.slice(prefix, oldText.length - suffix);
+  let newMid = newText.slice(prefix, newText.length - suffix);
+  if (oldMid.length > 0 && newMid.length > 0 && (oldMid.includes('\n') || newMid.includes('\n'))) {
+    // A change across lines is diffed from whole lines: cut mid-line, the line diff would
+    // pair the wrong lines ("2\nline 3" -> "3\nALICE" for a deleted line 2 and a line added
+    // after line 3), and the edits would merge with a collaborator's by character, not line.
+    if (prefix > 0) prefix = oldText.lastIndexOf('\n', prefix - 1) + 1;
+    const end = oldText.length - suffix;
+    if (end > 0 && oldText.charCodeAt(end - 1) !== 10) {
+      const nl = oldText.indexOf('\n', end);
+      suffix = nl < 0 ? 0 : oldText.length - nl - 1;
+    }
+    oldMid = oldText.slice(prefix, oldText.length - suffix);
+    newMid = newText.slice(prefix, newText.length - suffix);
+  }
   if (oldMid.length === 0 || newMid.length === 0) {
     const op = { pos: prefix, del: oldMid, ins: newMid };
     // The prefix is maximal, so the op is at the right end of the places it could go.
-    if (near === undefined) return [op];
+    if (near === undefined) return [alignToLines(oldText, op)];
     return [slideLeft(oldText, op, Math.max(0, newMid.length > 0 ? near : near - oldMid.length))];
   }
   return diffMiddle({ oldMid, newMid, offset: prefix, budgetScale: opts?.budgetScale, stats: opts?.stats });
+}
+
+/**
+ * A pure insert or delete of whole lines, placed where it starts a line: of the places a run
+ * like `3\nline 4\nline ` could go (after "line "), the one that is `line 3\nline 4\n`. Where
+ * the op goes decides how it merges with a concurrent edit next to it (an insert by someone
+ * else at the end of "line 2" stays on its line), and it is how a person reads the change.
+ * Only slides left (the op given is at its rightmost place), never past the text it follows.
+ */
+function alignToLines(text: string, op: TextOp): TextOp {
+  const t = op.del.length > 0 ? op.del : op.ins;
+  if ((op.del.length > 0 && op.ins.length > 0) || !t.includes('\n')) return op;
+  if ((op.pos === 0 || text.charCodeAt(op.pos - 1) === 10) && t.charCodeAt(t.length - 1) === 10) return op;
+  for (let k = 1; k <= t.length && k <= op.pos; k++) {
+    if (text.charCodeAt(op.pos - k) !== t.charCodeAt(t.length - k)) break; // cannot slide further
+    const p = op.pos - k;
+    if (t.charCodeAt(t.length - k - 1) === 10 && (p === 0 || text.charCodeAt(p - 1) === 10) && !isLowSurrogate(text.charCodeAt(p))) {
+      const moved = text.slice(p, op.pos) + t.slice(0, t.length - k);
+      return op.del.length > 0 ? { pos: p, del: moved, ins: '' } : { pos: p, del: '', ins: moved };
+    }
+  }
+  return op;
 }
 
 /** Applies `ops` (as produced by {@link diffToOps}) to `text`. */

@@ -44,7 +44,7 @@ export async function recordTextSave(
   const { fileId, doc, saved, savedDigest } = opts;
   const versions = await ctx.versions(fileId);
   const choice = chooseSaveBase({ doc, versions, currentDigest: opts.currentDigest, saved, savedDigest, lastWriteRead: ctx.fs.readSinceWritten?.(opts.path) });
-  log('save of %s: from %s (%s) of %d version(s), last write %o', opts.path, choice.base ? `change ${choice.base.seq} (${choice.base.origin})` : 'the text now', choice.reason, versions.length, ctx.fs.readSinceWritten?.(opts.path));
+  log('save of %s (%d chars, ends %o, %s, now %s): from %s (%s) of versions %s, last write %o', opts.path, saved.length, saved.slice(-12), savedDigest.slice(0, 8), opts.currentDigest.slice(0, 8), choice.base ? `change ${choice.base.seq} (${choice.base.origin})` : 'the text now', choice.reason, versions.map((v) => `${v.origin}:${v.digest.slice(0, 8)}`).join(','), ctx.fs.readSinceWritten?.(opts.path));
   let change: OwnChange | null | undefined;
   let merge: TextSave['merge'];
   if (choice.base) {

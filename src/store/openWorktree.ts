@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CshareError } from '../core/errors.js';
@@ -85,6 +85,7 @@ export async function openWorktree(opts: {
       packs,
       env,
       home: env.HOME ?? homedir(),
+      location: rootLocation(root),
       textLimit: opts.textLimit,
       flushWrites: opts.flushWrites,
     });
@@ -133,5 +134,15 @@ function ignoreStoreInGit(storeDir: string): void {
     writeFileSync(path, STORE_GITIGNORE);
   } catch (err) {
     log('could not write %s: %s', path, (err as Error).message);
+  }
+}
+
+/** Which directory the worktree root is (device and inode), to tell a copied store (`Replica.open`). */
+function rootLocation(root: string): { dev: number; ino: number } | undefined {
+  try {
+    const st = statSync(root);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return undefined; // cannot tell: no check
   }
 }

@@ -32,10 +32,13 @@ export interface JoinState extends SyncState {
 /** Events of a running join (one JSON line each with `--json`). */
 export type JoinEvent = { type: 'joined'; root: string; files: number; access: 'rw' | 'ro' } | SessionEvent;
 
-/** A local file the join would change. */
+/**
+ * A file the join would change: `create` or `overwrite` a local file with the shared one, or
+ * `upload` a local file the share does not have (only with consent: see `JoinOptions.yes`).
+ */
 export interface JoinChange {
   path: string;
-  change: 'create' | 'overwrite';
+  change: 'create' | 'overwrite' | 'upload';
 }
 
 /** Options for {@link join}. */
@@ -49,6 +52,13 @@ export interface JoinOptions {
   force?: boolean;
   /** Keep trying to reach the relay for ever, instead of giving up after {@link connectTimeoutMs}. */
   retry?: boolean;
+  /**
+   * Upload local files the share does not have (or that changed while not joined) without
+   * asking. Otherwise `confirm` asks (on a terminal), and without it the join refuses with
+   * `CONFIRM_REQUIRED`: joining never sends a file of this folder to everyone unasked.
+   */
+  yes?: boolean;
+  confirm?: (files: { path: string; change: string }[]) => Promise<boolean>;
   onEvent: (event: JoinEvent) => void;
   signal: AbortSignal;
 }
@@ -89,7 +99,14 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
     const wt = opts.dryRun ? undefined : await openWorktree({ cwd: root, exactRoot: true, statusView: false, flushWrites: true, guard });
     const saved = wt ? await wt.replica.getMeta<JoinState>('join') : undefined;
     const rejoin = saved?.worktreeId === worktreeId;
+    const other = saved && !rejoin ? `joined to another share (${saved.worktreeId.slice(0, 8)})` : wt && (await wt.replica.getMeta<{ worktreeId: string }>('share')) ? 'shared itself (cshare share)' : undefined;
+    if (other) {
+      // Its files would go up into this share as new ones: refused, with what to do instead.
+      await wt?.close();
+      throw new CshareError('WOULD_OVERWRITE', `${root} is ${other}: joining ${worktreeId.slice(0, 8)} here would upload its files into this share. Join into another folder, or move its store aside first (mv .cshare .cshare.old)`, { root });
+    }
     const hasLocalFiles = readdirSync(root).some((n) => n !== '.cshare');
+    let uploadLocal = false;
     if (opts.dryRun || (!rejoin && hasLocalFiles)) {
       // Fetch the shared state into a scratch replica to see what the join would change.
       const changes = await preview(root, (r, s) => connect(r, s), worktreeId, opts.signal);
@@ -103,6 +120,14 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
           { conflicts: conflicts.map((c) => c.path) },
         );
       }
+      const uploads = changes.filter((c) => c.change === 'upload');
+      if (uploads.length > 0) await consent(opts, uploads, 'are not in the share', wt);
+      uploadLocal = uploads.length > 0;
+    } else if (rejoin && wt) {
+      // Rejoining: what changed here while not joined goes up only with consent (a secret
+      // added meanwhile must not leak from a joiner either), as `share` asks when it resumes.
+      const { changed } = await wt.replica.status();
+      if (changed.length > 0) await consent(opts, changed.map((c) => ({ path: c.path, change: c.change })), 'changed while this folder was not joined', wt);
     }
     const { replica } = wt!;
     replica.onRefused = (r) => opts.onEvent(refusedEvent(r));
@@ -124,7 +149,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       const saveState = async (s: SyncState) => replica.putMeta('join', { worktreeId, relaySeq: s.relaySeq, acked: s.acked });
       let watcher: WorktreeWatch | undefined;
       const loop = new SyncLoop({
-        replica, worktreeId, state, saveState, signal: stop.signal, once: opts.once, firstCatchUpWithoutScan: firstJoin,
+        replica, worktreeId, state, saveState, signal: stop.signal, once: opts.once, firstCatchUpWithoutScan: firstJoin, uploadLocal,
         beforeLocalChange: () => wt!.guard?.assertIntact(),
         unreachableHint: UNREACHABLE_HINT,
         giveUpAfterMs: opts.retry ? undefined : connectTimeoutMs(),
@@ -180,6 +205,18 @@ export function connectTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   return (env.CSHARE_CONNECT_TIMEOUT !== undefined && Number.isFinite(s) && s >= 0 ? s : CONNECT_TIMEOUT_S) * 1000;
 }
 
+/** Goes on only if the user agrees (`--yes`, or `confirm` on a terminal) to upload `files`. */
+async function consent(opts: JoinOptions, files: { path: string; change: string }[], what: string, wt: { close(): Promise<void> } | undefined): Promise<void> {
+  if (opts.yes || (opts.confirm && (await opts.confirm(files)))) return;
+  await wt?.close();
+  const list = files.slice(0, 10).map((f) => f.path).join(', ');
+  throw new CshareError(
+    'CONFIRM_REQUIRED',
+    `${files.length} local file(s) ${what} and would be uploaded to everyone: ${list}${files.length > 10 ? ', ...' : ''}. Nothing was changed. Review them (--dry-run lists them), then join again with --yes`,
+    { files },
+  );
+}
+
 function accessOf(code: JoinCode): 'rw' | 'ro' {
   return code.readOnly ? 'ro' : 'rw';
 }
@@ -201,9 +238,12 @@ async function preview(
     await loop.run();
     const remote = await replica.files();
     const local = new Map((await localFiles(root)).map((f) => [f.path, f.digest]));
-    return remote.files
+    const shared = new Set(remote.files.map((f) => f.path));
+    const changes: JoinChange[] = remote.files
       .filter((f) => local.get(f.path) !== f.digest)
       .map((f) => ({ path: f.path, change: local.has(f.path) ? ('overwrite' as const) : ('create' as const) }));
+    for (const path of local.keys()) if (!shared.has(path)) changes.push({ path, change: 'upload' });
+    return changes;
   } finally {
     replica.close();
     rmSync(scratch, { recursive: true, force: true });

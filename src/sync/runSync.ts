@@ -43,6 +43,8 @@ export interface RunSyncOptions {
   onInSync?: (session: SyncSession) => Promise<void> | void;
   /** Stop after the first catch-up and upload. */
   once?: boolean;
+  /** Local files are to go up (the user agreed): a first `join --once` scans before its upload. */
+  uploadLocal?: boolean;
   /**
    * What the user can do when the relay cannot be reached (`ask the sharer for a new join
    * code`): added to the one error event of each outage.
@@ -180,7 +182,7 @@ export class SyncLoop {
           // A first `join --once` writes what it fetched and is done: like a clone, it does not
           // scan the tree it just wrote (at 100,000 files that scan was the peak of its memory;
           // anything saved meanwhile is recorded by the next command, nothing is lost).
-          scan: !(this.opts.once && first && this.opts.firstCatchUpWithoutScan),
+          scan: !(this.opts.once && first && this.opts.firstCatchUpWithoutScan && !this.opts.uploadLocal),
           afterManifest: announced
             ? undefined
             : async () => {

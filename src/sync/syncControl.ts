@@ -39,6 +39,13 @@ export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state
       await loop.localChange();
       return r;
     },
+    restore: async (args) => {
+      const p = path(args);
+      if (p === undefined) throw new CshareError('USAGE', 'restore needs a path');
+      const r = await replica.restore({ path: p, change: typeof args.change === 'number' ? args.change : undefined });
+      await loop.localChange();
+      return r;
+    },
     files: async (args) => listFiles(replica, { excluded: args.excluded === true }),
     scan: async () => {
       // What `cshare scan` prints is what was recorded; the upload that follows is the

@@ -18,12 +18,12 @@ export function read(root: string, rel: string): string | undefined {
   }
 }
 
-/** Starts a relay on a free port; resolves with its process and dialable address. */
-export async function startRelay(base: string): Promise<{ proc: Proc; addr: string }> {
-  const port = await freePort();
+/** Starts a relay (on a free port, or `port`: the same data and port are the same relay). */
+export async function startRelay(base: string, port?: number): Promise<{ proc: Proc; addr: string; port: number }> {
+  port ??= await freePort();
   const proc = start('relay', base, ['relay', '--data', join(base, 'relay-data'), '--listen', `/ip4/127.0.0.1/tcp/${port}`]);
   const l = await proc.line((x) => x.event === 'listening');
-  return { proc, addr: (l.addresses as string[])[0]! };
+  return { proc, addr: (l.addresses as string[])[0]!, port };
 }
 
 /** What {@link cluster} started. */
@@ -31,7 +31,7 @@ export interface Cluster {
   base: string;
   alice: string;
   bob: string;
-  relay: { proc: Proc; addr: string };
+  relay: { proc: Proc; addr: string; port: number };
   sharer: Proc;
   joiner: Proc;
   codes: { readWrite: string; readOnly: string };
@@ -65,6 +65,16 @@ export async function cluster(opts: {
   const joiner = start('bob', base, ['join', codes.readWrite, bob, ...(opts.joinArgs ?? [])], opts.bobEnv);
   await joiner.line((x) => x.event === 'joined');
   return { base, alice, bob, relay, sharer, joiner, codes };
+}
+
+/**
+ * Runs `offline` with the relay down (both sides keep running and recording), then starts it
+ * again at the same address: whatever both sides did meanwhile is concurrent.
+ */
+export async function whileRelayDown(c: Cluster, offline: () => Promise<void> | void): Promise<void> {
+  await c.relay.proc.stop('SIGKILL');
+  await offline();
+  c.relay = await startRelay(c.base, c.relay.port);
 }
 
 /** `cshare log --json` of a worktree whose share or join runs (answered by that process). */

@@ -1,0 +1,21 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../BaseCommand.js';
+import type { UndoResult } from '../core/undoRedo.js';
+import { viaRunning } from '../viaRunning.js';
+
+/** `cshare restore`: bring a deleted file back from history. */
+export default class Restore extends BaseCommand {
+  static override summary = 'Bring back a deleted file from history, whoever deleted it';
+  static override examples = ['<%= config.bin %> restore notes.md', '<%= config.bin %> restore notes.md --change 42 --json'];
+  static override args = { path: Args.string({ description: 'the deleted file', required: true }) };
+  static override flags = {
+    change: Flags.integer({ description: 'the id of the delete to undo (see cshare log PATH); default: the latest', min: 1 }),
+  };
+
+  async run(): Promise<UndoResult> {
+    const { args, flags } = await this.parse(Restore);
+    const result = await viaRunning(flags.cwd ?? process.cwd(), 'restore', { path: args.path, change: flags.change }, (r) => r.restore({ path: args.path, change: flags.change }));
+    if (!this.jsonEnabled()) process.stdout.write(`Restored ${result.path} as deleted by change ${result.reverts}, recorded as change ${result.seq}\n`);
+    return result;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Two replicas created the same new path at once: two live manifest entries claim it, and
+ * `ManifestDoc.live` shows one everywhere (the later by Lamport time). The other's text is not
+ * dropped: the replica that created it (only that one, so it is done once) appends it to the
+ * file that won, as an edit of its own, and lets its entry go. Every side then has both texts,
+ * the winner's first, as two concurrent edits of one file would be kept. A binary loses as a
+ * whole (last writer wins); its content stays in its writer's history.
+ */
+import { gitBlobId } from './digest.js';
+import { patchFor, type OpEntry } from './history.js';
+import type { ManifestEntry } from './ManifestDoc.js';
+import type { ReplicaContext } from './ReplicaContext.js';
+import { ChangeBatch, seqKey } from './ReplicaStore.js';
+
+/** Merges this replica's entries that lost their path; returns the paths whose text changed. */
+export async function mergeLostCreates(ctx: ReplicaContext): Promise<string[]> {
+  const me = ctx.identity.replicaId;
+  const mine = ctx.manifest.shadowed().filter((s) => s.entry.by === me);
+  if (mine.length === 0) return [];
+  const live = ctx.manifest.live();
+  const batch = new ChangeBatch();
+  const sets: [string, ManifestEntry][] = [];
+  const changed: string[] = [];
+  for (const { fileId, entry } of mine) {
+    const winner = live.get(entry.path);
+    if (!winner || winner.fileId === fileId) continue;
+    // The winner's content may still be on its way (a catch-up lists entries before blobs):
+    // this entry stays as it is until the apply that brings it.
+    if (!(await ctx.hasContent(winner.fileId, winner.entry)) || !(await ctx.hasContent(fileId, entry))) continue;
+    sets.push([fileId, { ...entry, deleted: true, lamport: ctx.nextLamport(), by: me }]);
+    if (entry.kind !== 'text' || winner.entry.kind !== 'text') {
+      ctx.notices.add({ kind: 'kept', path: entry.path, message: `${entry.path} was created here and elsewhere at once; the other one is kept (yours is in cshare log)` });
+      continue;
+    }
+    const text = await ctx.currentText(fileId, entry);
+    const seq = ctx.nextSeq();
+    const { doc } = await ctx.doc(winner.fileId, winner.entry, batch, seq);
+    const theirs = doc.text;
+    if (theirs === text || (text !== '' && theirs.includes(text))) continue;
+    const change = doc.setText(theirs + (theirs === '' || theirs.endsWith('\n') ? '' : '\n') + text);
+    if (!change) continue;
+    ctx.logFileUpdate(batch, winner.fileId, seq, change.update);
+    ctx.setTextDigest(batch, winner.fileId, gitBlobId(new TextEncoder().encode(doc.text)));
+    const op: OpEntry = {
+      seq, kind: 'edit', time: ctx.now(), author: ctx.author, replica: me, fileId: winner.fileId, path: entry.path,
+      inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops), inverse: { text: change.record },
+      merge: { baseSeq: 0, baseTime: ctx.now(), reason: 'concurrent-create' },
+    };
+    batch.putJson(`o:${seqKey(seq)}`, op);
+    batch.put(`un:${seqKey(seq)}`, new Uint8Array());
+    changed.push(entry.path);
+    ctx.notices.add({ kind: 'merged', path: entry.path, seq, baseSeq: 0, message: `${entry.path} was created here and elsewhere at once: both texts are kept in it, the other one first` });
+  }
+  if (sets.length === 0) return [];
+  const update = ctx.manifest.change((set) => {
+    for (const [id, e] of sets) set(id, e);
+  });
+  // Logged as this replica's own change (no `.r` suffix), so the next push uploads it.
+  ctx.logManifestUpdate(batch, ctx.nextSeq(), update);
+  batch.putJson('meta:lamport', ctx.lamport);
+  await ctx.commit(batch);
+  return changed;
+}

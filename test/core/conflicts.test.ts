@@ -1,0 +1,90 @@
+import { appendFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Replica } from '../../src/core/Replica.js';
+import { openReplica } from '../helpers/replica.js';
+import { tempDir, writeTree } from '../helpers/tmp.js';
+
+const read = (root: string, rel: string) => (existsSync(join(root, rel)) ? readFileSync(join(root, rel), 'utf8') : undefined);
+
+/** A one-way link that remembers how far it has sent (scans first). */
+function link(from: Replica, to: Replica) {
+  let since = -1;
+  return async () => {
+    from.keepLogAfter(since);
+    await from.scan();
+    const { changes, upTo } = await from.changesSince(since);
+    since = upTo;
+    await to.applyChanges(changes, { replica: from.identity.replicaId, author: from.identity.name });
+  };
+}
+
+async function pair() {
+  const rootA = tempDir();
+  const rootB = tempDir();
+  const { replica: a } = await openReplica(rootA, undefined, 'alice');
+  const { replica: b } = await openReplica(rootB, undefined, 'bob');
+  return { rootA, rootB, a, b, ab: link(a, b), ba: link(b, a) };
+}
+
+describe('concurrent creates and deletes', () => {
+  it('two creates of one text path merge as text, the same way on both sides, once', async () => {
+    const { rootA, rootB, a, b, ab, ba } = await pair();
+    writeTree(rootA, { 'base.txt': 'x\n' });
+    await ab();
+    await ba();
+    writeTree(rootA, { 'n.md': 'from alice\n' });
+    writeTree(rootB, { 'n.md': 'from bob\n' });
+    await a.scan();
+    await b.scan();
+    // Both exchange, then exchange again what the merge produced.
+    for (let i = 0; i < 3; i++) {
+      await ab();
+      await ba();
+    }
+    const text = read(rootA, 'n.md');
+    expect(read(rootB, 'n.md')).toBe(text);
+    expect(['from alice\nfrom bob\n', 'from bob\nfrom alice\n']).toContain(text);
+    expect(a.drainNotices().notices.concat(b.drainNotices().notices).some((n) => n.kind === 'merged' && n.path === 'n.md')).toBe(true);
+  });
+
+  it('an edit wins over a delete that did not see it; a delete that saw the edit stands', async () => {
+    const { rootA, rootB, b, ab, ba } = await pair();
+    writeTree(rootA, { 'f.txt': 'one\n', 'g.txt': 'g\n' });
+    await ab();
+    await ba();
+    rmSync(join(rootA, 'f.txt'));
+    appendFileSync(join(rootB, 'f.txt'), 'two (bob)\n');
+    await b.scan();
+    await ab(); // Alice's delete reaches Bob, who edited since: he puts the file back
+    await ba(); // Bob's edit and his entry reach Alice
+    expect(read(rootB, 'f.txt')).toBe('one\ntwo (bob)\n');
+    expect(read(rootA, 'f.txt')).toBe('one\ntwo (bob)\n');
+    // Alice, having seen the edit, deletes again: that stands.
+    rmSync(join(rootA, 'f.txt'));
+    await ab();
+    await ba();
+    expect(read(rootA, 'f.txt')).toBeUndefined();
+    expect(read(rootB, 'f.txt')).toBeUndefined();
+  });
+
+  it('restore brings back a file a peer deleted, with its text, and undo PATH does too', async () => {
+    const { rootA, rootB, b, ab, ba } = await pair();
+    writeTree(rootA, { 'f.txt': 'keep\n', 'h.txt': 'h\n' });
+    await ab();
+    rmSync(join(rootA, 'f.txt'));
+    await ab();
+    expect(read(rootB, 'f.txt')).toBeUndefined();
+    const r = await b.restore({ path: 'f.txt' });
+    expect(r).toMatchObject({ kind: 'create', path: 'f.txt' });
+    expect(read(rootB, 'f.txt')).toBe('keep\n');
+    await ba();
+    expect(read(rootA, 'f.txt')).toBe('keep\n');
+    rmSync(join(rootA, 'h.txt'));
+    await ab();
+    await b.undo({ path: 'h.txt' });
+    expect(read(rootB, 'h.txt')).toBe('h\n');
+    await expect(b.restore({ path: 'h.txt' })).rejects.toMatchObject({ code: 'USAGE' });
+    await expect(b.restore({ path: 'nope.txt' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
