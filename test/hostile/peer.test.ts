@@ -32,6 +32,13 @@ const BAD_PATHS = [
   './a',
   'a//b',
   '',
+  // Platform aliases of .git and .cshare (issue 15 item 14), and a name no disk can hold (item 10).
+  '.git./hooks/pre-commit',
+  'GIT~1/config',
+  '.git::$INDEX_ALLOCATION/hooks/post-checkout',
+  '.g\u200cit/hooks/pre-commit',
+  'src/.cshare /store/CURRENT',
+  `${'n'.repeat(300)}.txt`,
 ];
 
 async function setup() {
