@@ -1,5 +1,5 @@
 import { logger } from './log.js';
-import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs } from './ports.js';
+import type { BootInfo, DirEntry, FileStat, FileWrite, PathObstacle, WorktreeFs } from './ports.js';
 
 const log = logger('journal');
 
@@ -97,6 +97,14 @@ export class FsJournal implements WorktreeFs {
   symlink(rel: string, target: string): void {
     this.remember(rel);
     this.inner.symlink(rel, target);
+  }
+
+  parentProblem(rel: string): PathObstacle | undefined {
+    return this.inner.parentProblem?.(rel);
+  }
+
+  linkProblem(rel: string, target: string): string | undefined {
+    return this.inner.linkProblem?.(rel, target);
   }
 
   remove(rel: string): void {

@@ -15,6 +15,7 @@ import type { RecordedChange } from './recordScan.js';
 import { CshareError } from './errors.js';
 import { FsJournal } from './FsJournal.js';
 import type { RefusedEntry } from './ManifestDoc.js';
+import type { BlockedPath } from './obstacles.js';
 import { logger } from './log.js';
 import { readUnflushed } from './unflushed.js';
 
@@ -348,6 +349,16 @@ export class Replica {
     return this.ctx.manifest.refused();
   }
 
+  /**
+   * Paths remote changes could not be written to on this disk (a parent that is a symlink or a
+   * file, a folder or FIFO in the way, a link target that leads out): left alone, and written
+   * once a scan finds them free. Sync reports each one.
+   */
+  blockedPaths(): readonly BlockedPath[] {
+    const live = this.ctx.manifest.live();
+    return [...this.ctx.blocked.values()].filter((b) => live.get(b.path)?.fileId === b.fileId);
+  }
+
   /** How many files are shared (live manifest entries). */
   fileCount(): number {
     return this.ctx.manifest.live().size;
@@ -420,6 +431,7 @@ export class Replica {
     const ctx = await ReplicaContext.load({ fs: old.fs, store: old.store, identity: old.identity, author: old.author, now: old.now });
     ctx.keepLogAfter = old.keepLogAfter;
     ctx.onUnflushed = old.onUnflushed;
+    ctx.blocked = old.blocked;
     old.destroy();
     this.ctx = ctx;
   }

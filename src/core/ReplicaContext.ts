@@ -2,6 +2,7 @@ import * as Y from 'yjs';
 import { CshareError } from './errors.js';
 import { FileDoc } from './FileDoc.js';
 import { ManifestDoc, type ManifestEntry } from './ManifestDoc.js';
+import type { BlockedPath } from './obstacles.js';
 import type { FileStat, WorktreeFs } from './ports.js';
 import { ChangeBatch, ReplicaStore, seqKey, type ReplicaIdentity } from './ReplicaStore.js';
 import type { RecordedFiles } from './pending.js';
@@ -49,6 +50,11 @@ export class ReplicaContext {
   keepLogAfter = Infinity;
   /** Called after an apply committed files it wrote unflushed (see `unflushed.ts`). */
   onUnflushed: (() => void) | undefined;
+  /**
+   * Paths applies left alone on this disk, and why (see `obstacles.ts`), until one is written:
+   * in memory only, since every one of them is tried again by the next scan that finds it free.
+   */
+  blocked = new Map<string, BlockedPath>();
 
   constructor(
     readonly fs: WorktreeFs,

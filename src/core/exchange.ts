@@ -8,6 +8,7 @@ import { ChangeBatch, jsonBytes, parseJson, remoteSub, seqKey } from './ReplicaS
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
 import { isSafeRelPath } from './paths.js';
+import { inTheWay, linkObstacle, parentObstacle, type BlockedPath } from './obstacles.js';
 import { ScanScope, SCOPE_MAX_PATHS } from './Scanner.js';
 import { CLOCK_SLACK_MS, noteUnflushed, readUnflushed, type UnflushedFile } from './unflushed.js';
 import { diffToOps, opsStats } from './textDiff.js';
@@ -280,15 +281,29 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   (await ctx.store.blobs(unique)).forEach((bytes, i) => stored.set(unique[i]!, bytes));
 
   // Deletions first, in path order; files to write are gathered and written as one batch.
+  // A path this disk cannot take (see `obstacles.ts`) is left alone, not failed: in path order,
+  // a parent's removal is known before its children are planned.
   const plans: WritePlan[] = [];
   const writes: FileWrite[] = [];
   const removals: string[] = [];
+  const removing = new Set<string>();
+  const blocked = new Map<string, BlockedPath>();
+  const block = (path: string, fileId: string, reason: string) => {
+    blocked.set(path, { path, fileId, reason });
+    batch.del(`s:${path}`);
+  };
   for (const [path, prevId] of [...paths].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const winner = live.get(path);
+    const parent = parentObstacle(ctx.fs, path, removing);
     if (!winner) {
-      const gone = ctx.fs.lstat(path);
-      if (gone && opts.scanned) await assertNoSaveSinceScan(ctx, path, readCurrent(ctx, path, gone.kind === 'symlink'));
-      if (gone) removals.push(path);
+      // Under a link or a file, or a folder or FIFO itself: nothing of the entry's is there.
+      const gone = parent.blocked !== undefined || parent.absent ? undefined : ctx.fs.lstat(path);
+      const removable = gone?.kind === 'file' || gone?.kind === 'symlink';
+      if (removable && opts.scanned) await assertNoSaveSinceScan(ctx, path, readCurrent(ctx, path, gone.kind === 'symlink'));
+      if (removable) {
+        removals.push(path);
+        removing.add(path);
+      }
       batch.del(`s:${path}`);
       const old = prevId ? before.get(prevId) : undefined;
       const now = prevId ? ctx.manifest.get(prevId) : undefined;
@@ -297,13 +312,30 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
       continue;
     }
     const { fileId, entry } = winner;
+    if (parent.blocked !== undefined) {
+      block(path, fileId, parent.blocked);
+      continue;
+    }
     const content = await contentOf(ctx, fileId, entry, incoming, stored);
     if (content === undefined) continue; // content not here yet: a later change set brings it
     const { bytes, digest } = content;
-    const st = ctx.fs.lstat(path);
-    const onDisk = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
+    const st = parent.absent ? undefined : ctx.fs.lstat(path);
+    // A folder, FIFO, socket or device is never read (a FIFO would block for ever).
+    const readable = st?.kind === 'file' || st?.kind === 'symlink';
+    const onDisk = readable ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
     const sameContent = onDisk !== undefined && gitBlobId(onDisk) === digest;
     if (!sameContent && opts.scanned) await assertNoSaveSinceScan(ctx, path, onDisk);
+    const badLink = entry.kind === 'symlink' && !sameContent ? linkObstacle(ctx.fs, path, new TextDecoder().decode(bytes)) : undefined;
+    if (badLink !== undefined) {
+      // What the path held (recorded by the scan before this apply) goes: kept, it would be
+      // recorded as an edit that undoes this change everywhere.
+      block(path, fileId, badLink);
+      if (readable) {
+        removals.push(path);
+        removing.add(path);
+      }
+      continue;
+    }
     const wantMode = entry.mode === 0o100755 ? 0o755 : 0o644;
     if (!sameContent && entry.kind !== 'symlink') writes.push({ rel: path, data: bytes, mode: wantMode });
     plans.push({ path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode });
@@ -330,12 +362,20 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     batch.del(APPLYING_KEY);
   }
   for (const path of removals) ctx.fs.remove(path);
-  if (ctx.fs.writeFiles) await ctx.fs.writeFiles(writes, { flush: boot === undefined });
-  else for (const w of writes) ctx.fs.writeFile(w.rel, w.data, w.mode);
+  // A folder the removals did not empty, or a FIFO, stays where a file was to go.
+  for (const p of plans) {
+    const why = p.st?.kind === 'dir' || p.st?.kind === 'other' ? inTheWay(p.path, ctx.fs.lstat(p.path)) : undefined;
+    if (why !== undefined) block(p.path, p.fileId, why);
+  }
+  const toWrite = blocked.size > 0 ? writes.filter((w) => !blocked.has(w.rel)) : writes;
+  if (ctx.fs.writeFiles) await ctx.fs.writeFiles(toWrite, { flush: boot === undefined });
+  else for (const w of toWrite) ctx.fs.writeFile(w.rel, w.data, w.mode);
   await staged;
   const unflushed: UnflushedFile[] = [];
 
   for (const { path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode } of plans) {
+    if (blocked.has(path)) continue;
+    ctx.blocked.delete(path);
     if (!sameContent && entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
     else if (sameContent && entry.kind !== 'symlink' && st && (st.mode & 0o111 ? 0o755 : 0o644) !== wantMode) ctx.fs.chmod(path, wantMode);
     if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest, entry.base);
@@ -367,6 +407,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   }
   if (boot && unflushed.length > 0) noteUnflushed(batch, seq, { boot: boot.id, files: unflushed });
   await ctx.commit(batch);
+  for (const b of blocked.values()) ctx.blocked.set(b.path, b);
   if (unflushed.length > 0) ctx.onUnflushed?.();
   return recorded;
 }
@@ -406,7 +447,7 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
   const restored: string[] = [];
   const batch = new ChangeBatch();
   for (const { path, digest } of Array.isArray(targets) ? targets : []) {
-    if (typeof path !== 'string' || !isSafeRelPath(path)) continue;
+    if (typeof path !== 'string' || !isSafeRelPath(path) || ctx.fs.parentProblem?.(path)) continue;
     const st = ctx.fs.lstat(path);
     if (st?.kind === 'dir' || st?.kind === 'other') continue;
     const now = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
@@ -422,7 +463,10 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
     }
     const content = await contentOf(ctx, recorded.fileId, recorded.entry, new Map());
     if (content === undefined) continue;
-    if (recorded.entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(content.bytes));
+    const target = recorded.entry.kind === 'symlink' ? new TextDecoder().decode(content.bytes) : undefined;
+    // A link this disk never takes was not written by the apply either (see `obstacles.ts`).
+    if (target !== undefined && linkObstacle(ctx.fs, path, target) !== undefined) continue;
+    if (target !== undefined) ctx.fs.symlink(path, target);
     else ctx.fs.writeFile(path, content.bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
     const after = ctx.fs.lstat(path);
     if (after) batch.putJson(`s:${path}`, cacheEntry(after, recorded.entry.kind, content.digest));
@@ -452,7 +496,7 @@ export async function recoverUnflushed(ctx: ReplicaContext): Promise<string[]> {
   const batch = new ChangeBatch();
   const restored: string[] = [];
   for (const f of check.values()) {
-    if (typeof f?.path !== 'string' || !isSafeRelPath(f.path) || typeof f.digest !== 'string') continue;
+    if (typeof f?.path !== 'string' || !isSafeRelPath(f.path) || typeof f.digest !== 'string' || ctx.fs.parentProblem?.(f.path)) continue;
     const recorded = live.get(f.path);
     if (!recorded || recorded.entry.kind === 'symlink') continue;
     const st = ctx.fs.lstat(f.path);

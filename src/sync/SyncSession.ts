@@ -482,11 +482,20 @@ export class SyncSession {
     const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay') };
     const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply });
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
-    // Entries with an unsafe path are never written (safety rules); say so once for each.
+    // Entries with an unsafe path, or a file where another needs a folder, are never written
+    // (safety rules); nor are paths this disk cannot take (see `obstacles.ts`). Each is said
+    // once; the rest of the change was applied.
     for (const r of this.opts.replica.refusedEntries()) {
-      if (this.reportedRefused.has(r.fileId)) continue;
-      this.reportedRefused.add(r.fileId);
-      this.opts.onEvent?.({ type: 'error', code: 'BAD_PATH', message: `refused a file from ${origin.author} with an unsafe path ${JSON.stringify(r.path)} (${r.reason}); it is not written` });
+      const key = `${r.fileId}\0${r.reason}`;
+      if (this.reportedRefused.has(key)) continue;
+      this.reportedRefused.add(key);
+      this.opts.onEvent?.({ type: 'error', code: 'BAD_PATH', message: `refused a file from ${origin.author} at ${JSON.stringify(r.path)}: ${r.reason}; it is not written` });
+    }
+    for (const b of this.opts.replica.blockedPaths()) {
+      const key = `${b.path}\0${b.reason}`;
+      if (this.reportedRefused.has(key)) continue;
+      this.reportedRefused.add(key);
+      this.opts.onEvent?.({ type: 'error', code: 'BAD_PATH', message: `did not write ${JSON.stringify(b.path)} from ${origin.author}: ${b.reason}; the path is left as it is here` });
     }
     return applied;
   }
