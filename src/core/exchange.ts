@@ -171,10 +171,15 @@ const SCOPE_UPDATE_BYTES = 64 * 1024;
 export function applyScope(ctx: ReplicaContext, changes: ChangeSet): ScanScope | undefined {
   if (changes.manifest.reduce((n, u) => n + u.byteLength, 0) > SCOPE_UPDATE_BYTES) return undefined;
   const paths = new Set<string>();
+  const live = ctx.manifest.live();
   for (const update of changes.manifest) {
     const touched = ctx.manifest.pathsTouchedBy(update);
     if (!touched) return undefined;
-    for (const p of touched) paths.add(p);
+    for (const p of touched) {
+      paths.add(p);
+      // A live file that the new path needs as a folder may lose to it and go.
+      for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) if (live.has(p.slice(0, i))) paths.add(p.slice(0, i));
+    }
   }
   for (const { fileId } of changes.files) {
     const entry = ctx.manifest.get(fileId);
@@ -210,6 +215,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
 
   // Manifest: note every entry's state before, to know what moved on disk.
   const before = new Map<string, ManifestEntry | undefined>();
+  const conflictedBefore = ctx.manifest.conflicted();
   changes.manifest.forEach((update, i) => {
     for (const [fileId, old] of ctx.manifest.applyUpdate(update)) if (!before.has(fileId)) before.set(fileId, old);
     ctx.logManifestUpdate(batch, seq, update, remoteSub(i));
@@ -243,6 +249,13 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   for (const fileId of textBefore.keys()) {
     const now = ctx.manifest.get(fileId);
     if (now && !now.deleted && !paths.has(now.path)) paths.set(now.path, fileId);
+  }
+  // An entry that now loses to a file-or-folder of its name goes from this disk, and one that
+  // stopped losing is written (see `ManifestDoc.live`), though neither entry changed.
+  const conflictedNow = ctx.manifest.conflicted();
+  if (conflictedNow !== conflictedBefore) {
+    for (const [fileId, path] of conflictedNow) if (!conflictedBefore.has(fileId) && !paths.has(path)) paths.set(path, fileId);
+    for (const [fileId, path] of conflictedBefore) if (!conflictedNow.has(fileId) && !paths.has(path)) paths.set(path, undefined);
   }
   const live = ctx.manifest.live();
   if (incoming.size > 0) {

@@ -136,6 +136,18 @@ describe('hostile changes at a peer: symlinks', () => {
     await stillWorks(replica, box.root);
   });
 
+  it('a shared link and later entries below it: the link loses as a file to a folder would, and goes; nothing is written outside', async () => {
+    const { box, replica } = await setup();
+    symlinkSync('..', join(box.root, 'up'));
+    expect((await replica.scan()).recorded.map((c) => `${c.kind} ${c.path}`)).toEqual(['create up']);
+    await replica.applyChanges(remoteChange({ evil: { path: 'up/outside.txt', content: 'pwned\n' } }), MALLORY);
+    expect(box.outside()).toEqual(UNTOUCHED);
+    expect(textTree(box.root)).toEqual({ 'up/outside.txt': 'pwned\n' });
+    expect(replica.refusedEntries().map((r) => r.path)).toEqual(['up']);
+    expect((await replica.scan()).recorded).toEqual([]);
+    await stillWorks(replica, box.root);
+  });
+
   it('does not write through a symlinked directory that stays inside either (git\'s rule); the path is written once the link is gone', async () => {
     const { box, replica } = await setup();
     await replica.applyChanges(remoteChange({ d: { path: 'real/keep.txt', content: 'k\n' } }, 4242, 1000), MALLORY);
@@ -150,6 +162,27 @@ describe('hostile changes at a peer: symlinks', () => {
     expect(readFileSync(join(box.root, 'alias/new.txt'), 'utf8')).toBe('n\n');
     expect(replica.blockedPaths()).toEqual([]);
     expect((await replica.scan()).recorded).toEqual([]);
+  });
+});
+
+describe('hostile changes at a peer: what a disk cannot take', () => {
+  it('a file "a" and an entry "a/b" in separate updates: the later write stays on every replica, the other is reported, nothing is wedged', async () => {
+    const { box, kv, replica } = await setup();
+    const sender = ManifestDoc.create(4242);
+    await replica.applyChanges(remoteChange({ fa: { path: 'a', content: 'file a\n' } }, 4242, 1000, sender), MALLORY);
+    await replica.applyChanges(remoteChange({ fab: { path: 'a/b', content: 'file a/b\n' } }, 4242, 1001, sender), MALLORY);
+    expect(textTree(box.root)).toEqual({ 'a/b': 'file a/b\n' });
+    expect(replica.refusedEntries()).toEqual([expect.objectContaining({ fileId: 'fa', path: 'a', reason: expect.stringMatching(/a file and a folder of one name/) })]);
+    expect((await replica.scan()).recorded).toEqual([]);
+    // A later write of "a" wins back, and "a/b" goes.
+    await replica.applyChanges(remoteChange({ fa: { path: 'a', content: 'file a, again\n' } }, 4242, 1002, sender), MALLORY);
+    expect(textTree(box.root)).toEqual({ a: 'file a, again\n' });
+    expect((await replica.scan()).recorded).toEqual([]);
+    await stillWorks(replica, box.root);
+    replica.close();
+    const { replica: again } = await openReplica(box.root, kv, 'bob');
+    expect(again.refusedEntries().map((r) => r.path)).toEqual(['a/b']);
+    again.close();
   });
 });
 
