@@ -1,4 +1,5 @@
-import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManifestDoc } from '../../src/core/ManifestDoc.js';
@@ -183,6 +184,24 @@ describe('hostile changes at a peer: what a disk cannot take', () => {
     const { replica: again } = await openReplica(box.root, kv, 'bob');
     expect(again.refusedEntries().map((r) => r.path)).toEqual(['a/b']);
     again.close();
+  });
+
+  it('a folder or a FIFO where a file goes is left alone, the rest applied, and nothing hangs', async () => {
+    const { box, replica } = await setup();
+    mkdirSync(join(box.root, 'dir'));
+    execFileSync('mkfifo', [join(box.root, 'pipe')]);
+    const change = remoteChange({ d: { path: 'dir', content: 'a file\n' }, p: { path: 'pipe', content: 'a file\n' }, good: { path: 'ok.txt', content: 'fine\n' } });
+    await replica.applyChanges(change, MALLORY);
+    expect(readFileSync(join(box.root, 'ok.txt'), 'utf8')).toBe('fine\n');
+    expect(lstatSync(join(box.root, 'dir')).isDirectory()).toBe(true);
+    expect(lstatSync(join(box.root, 'pipe')).isFIFO()).toBe(true);
+    expect(replica.blockedPaths().map((b) => b.path).sort()).toEqual(['dir', 'pipe']);
+    expect((await replica.scan()).recorded).toEqual([]);
+    // Once the FIFO is gone, the next scan writes the file.
+    rmSync(join(box.root, 'pipe'));
+    await replica.scan();
+    expect(readFileSync(join(box.root, 'pipe'), 'utf8')).toBe('a file\n');
+    await stillWorks(replica, box.root);
   });
 });
 

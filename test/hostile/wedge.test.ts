@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cshareJson } from '../helpers/cli.js';
@@ -62,4 +63,25 @@ describe('hostile peer against real processes: entries that wedged the share', (
       await mallory.close();
     }
   }, 180_000);
+});
+
+describe('hostile peer against real processes: a FIFO where a file goes', () => {
+  it('a remote write to the path of a local FIFO leaves the FIFO alone, is reported, and the process keeps syncing (it hung for ever)', async () => {
+    const s = await stage({ 'README.md': 'hello\n' });
+    execFileSync('mkfifo', [join(s.alice, 'pipe.txt')]);
+    execFileSync('mkfifo', [join(s.carol, 'pipe.txt')]);
+    const mallory = await hostilePeer(s.codes.readWrite);
+    try {
+      expect(await mallory.put({ p: { path: 'pipe.txt', content: 'over the fifo\n' }, ok: { path: 'ok.txt', content: 'fine\n' } })).toEqual({ ok: true });
+      for (const [root, proc] of [[s.alice, s.sharer], [s.carol, s.viewer]] as const) {
+        await until(() => errors(proc).some((m) => /did not write "pipe.txt".*FIFO/.test(m)), 30_000, () => JSON.stringify(proc.lines.slice(-5)));
+        await until(() => existsSync(join(root, 'ok.txt')));
+        expect(lstatSync(join(root, 'pipe.txt')).isFIFO()).toBe(true);
+      }
+      await stillSyncing(s, 'after.txt', 'after\n');
+      expect(readFileSync(join(s.carol, 'ok.txt'), 'utf8')).toBe('fine\n');
+    } finally {
+      await mallory.close();
+    }
+  }, 120_000);
 });
