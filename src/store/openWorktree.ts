@@ -9,6 +9,7 @@ import { LevelStore } from './level/LevelStore.js';
 import { BlobPacks } from './fs/BlobPacks.js';
 import { findWorktreeRoot, PACKS_DIR, STORE_DIR, statusViewPath } from './layout.js';
 import { removeStatusView, writeStatusView } from './statusViewFile.js';
+import { makeStorePrivate, tightenStore } from './privateDir.js';
 
 const log = logger('store');
 
@@ -50,6 +51,7 @@ export async function openWorktree(opts: {
   if (st && !st.isDirectory()) {
     throw new CshareError('STORE_CORRUPT', `${storeDir} exists but is not a directory; move it aside`, { path: storeDir });
   }
+  makeStorePrivate(storeDir);
   const store = await LevelStore.open(join(storeDir, 'store'));
   // The status view describes the store as committed: it goes before the first change.
   store.beforeFirstWrite = () => removeStatusView(root);
@@ -82,6 +84,12 @@ export async function openWorktree(opts: {
         replica.close();
         packs!.close();
         await store.close();
+        // LevelDB's own files are 0644 (see privateDir.ts).
+        try {
+          tightenStore(storeDir);
+        } catch (err) {
+          log('could not make %s owner-only: %s', storeDir, (err as Error).message);
+        }
       },
     };
   } catch (err) {

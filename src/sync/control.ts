@@ -53,7 +53,7 @@ export async function serveControl(root: string, handlers: Partial<Record<Contro
     server.listen(path, () => resolve());
   });
   server.on('error', (err) => log('control socket error: %s', err.message));
-  writeFileSync(join(root, '.cshare', 'control.path'), path);
+  writeFileSync(join(root, '.cshare', 'control.path'), path, { mode: 0o600 });
   return {
     close: () =>
       new Promise<void>((resolve) => {

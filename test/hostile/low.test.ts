@@ -1,0 +1,49 @@
+import { chmodSync, lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cshare } from '../helpers/cli.js';
+import { stopAll } from '../helpers/procs.js';
+import { tempDir, writeTree } from '../helpers/tmp.js';
+
+afterEach(stopAll);
+
+/**
+ * Issue 15's "Low" items on the replica side, with real processes: `.cshare/` is owner-only
+ * (it holds the read-write secret in plain text); a join code need not be on the command line
+ * (where `ps` shows it to every user); and paths and peer names from a hostile peer never reach
+ * a terminal with their escape sequences intact.
+ */
+
+/** Every folder and file under `dir`, with its permission bits. */
+function modes(dir: string, rel = ''): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of readdirSync(join(dir, rel))) {
+    const r = rel ? `${rel}/${name}` : name;
+    const st = lstatSync(join(dir, r));
+    out[r] = st.mode & 0o777;
+    if (st.isDirectory()) Object.assign(out, modes(dir, r));
+  }
+  return out;
+}
+
+describe('.cshare is owner-only', () => {
+  it('a new store is 0700 with the files cshare writes 0600, and an older world-readable store is made private on open', () => {
+    const root = tempDir('cshare-perm-');
+    writeTree(root, { 'a.txt': 'a\n', 'bin.dat': new Uint8Array([0, 1, 2]) });
+    expect(cshare(root, ['scan']).code).toBe(0);
+    const store = join(root, '.cshare');
+    expect(lstatSync(store).mode & 0o777).toBe(0o700);
+    const m = modes(store);
+    for (const [p, mode] of Object.entries(m)) expect({ p, others: mode & 0o077 }).toEqual({ p, others: 0 });
+    for (const [p, mode] of Object.entries(m)) if (lstatSync(join(store, p)).isDirectory()) expect({ p, mode }).toEqual({ p, mode: 0o700 });
+    for (const p of ['status-view', ...Object.keys(m).filter((p) => p.startsWith('packs/') && !lstatSync(join(store, p)).isDirectory())]) expect({ p, mode: m[p] }).toEqual({ p, mode: 0o600 });
+    // What a store from before looked like: 0755 folders, 0644 files.
+    for (const p of Object.keys(m)) chmodSync(join(store, p), lstatSync(join(store, p)).isDirectory() ? 0o755 : 0o644);
+    chmodSync(store, 0o755);
+    writeTree(root, { 'b.txt': 'b\n' });
+    expect(cshare(root, ['scan']).code).toBe(0);
+    expect(lstatSync(store).mode & 0o777).toBe(0o700);
+    const after = modes(store);
+    for (const [p, mode] of Object.entries(after)) expect({ p, others: mode & 0o077 }).toEqual({ p, others: 0 });
+  });
+});
