@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import type { ChalkInstance } from 'chalk';
 import { BaseCommand } from '../BaseCommand.js';
 import type { JoinEvent } from '../sync/join.js';
+import { readJoinCode } from '../readJoinCode.js';
 
 /** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
 export default class Join extends BaseCommand {
@@ -10,26 +11,30 @@ export default class Join extends BaseCommand {
     '<%= config.bin %> join cs1.7Q4kM... ~/src/app-alice',
     '<%= config.bin %> join cs1.7Q4kM... --once --json',
     '<%= config.bin %> join cs1.7Q4kM... existing-dir --dry-run',
+    'pass show app-code | <%= config.bin %> join - ~/src/app-alice',
+    '<%= config.bin %> join --code-file ~/.app-code ~/src/app-alice',
   ];
   static override args = {
-    code: Args.string({ description: 'join code printed by cshare share', required: true }),
+    code: Args.string({ description: 'join code printed by cshare share, or - to read it from stdin (the command line shows in ps)' }),
     dir: Args.string({ description: 'where to put the worktree (default: a new folder named after it)' }),
   };
   static override flags = {
     once: Flags.boolean({ description: 'fetch the current state, write it and exit' }),
     'dry-run': Flags.boolean({ description: 'list what joining would create or replace, change nothing' }),
     force: Flags.boolean({ description: 'replace local files that differ (each local version stays in cshare log)' }),
+    'code-file': Flags.string({ description: 'read the join code from this file (or pipe); the one argument is then DIR' }),
   };
 
   async run(): Promise<unknown> {
     const { args, flags } = await this.parse(Join);
+    const { code, dir } = await readJoinCode({ code: args.code, dir: args.dir, codeFile: flags['code-file'] });
     const json = this.jsonEnabled();
     const live = !flags.once && !flags['dry-run'];
     // Loaded on use: libp2p is most of cshare's start-up time (see share).
     const { join } = await import('../sync/join.js');
     const result = await join({
-      code: args.code,
-      dir: args.dir,
+      code,
+      dir,
       cwd: flags.cwd ?? process.cwd(),
       once: flags.once,
       dryRun: flags['dry-run'],

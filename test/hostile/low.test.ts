@@ -1,9 +1,12 @@
-import { chmodSync, lstatSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cshare } from '../helpers/cli.js';
-import { stopAll } from '../helpers/procs.js';
+import { BIN, cshare, cshareJson } from '../helpers/cli.js';
+import { Proc, stopAll, until } from '../helpers/procs.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
+import { treeOf } from '../helpers/tree.js';
+import { stage } from './realPeer.js';
 
 afterEach(stopAll);
 
@@ -46,4 +49,34 @@ describe('.cshare is owner-only', () => {
     const after = modes(store);
     for (const [p, mode] of Object.entries(after)) expect({ p, others: mode & 0o077 }).toEqual({ p, others: 0 });
   });
+});
+
+describe('join codes off the command line', () => {
+  it('join - reads the code from stdin and --code-file from a file; ps never shows it', async () => {
+    const s = await stage({ 'README.md': 'hello\n' });
+    // From a file, --once.
+    const file = join(s.base, 'code.txt');
+    writeFileSync(file, `\n${s.codes.readOnly}\n`, { mode: 0o600 });
+    const viaFile = cshareJson(s.base, ['join', '--code-file', file, join(s.base, 'dave'), '--once']);
+    expect(viaFile).toMatchObject({ code: 0, json: { ok: true, root: join(s.base, 'dave') } });
+    expect(treeOf(join(s.base, 'dave'))).toEqual(treeOf(s.alice));
+    // From stdin, live, with stdin left open: the code is read, and is not in the process's arguments.
+    const child = spawn(process.execPath, [BIN, 'join', '-', join(s.base, 'erin'), '--json'], {
+      cwd: s.base,
+      env: { ...process.env, NO_COLOR: '1', USER: 'erin', HOME: join(s.base, '.no-home') },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const erin = new Proc(child, 'erin');
+    child.stdin!.write(`${s.codes.readWrite}\n`);
+    await erin.line((l) => l.event === 'joined');
+    const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8');
+    expect(cmdline).not.toContain(s.codes.readWrite);
+    expect(cmdline.split('\0')).toContain('-');
+    writeTree(join(s.base, 'erin'), { 'from-erin.txt': 'erin\n' });
+    await until(() => existsSync(join(s.alice, 'from-erin.txt')));
+    await erin.stop();
+    // Errors say what to do.
+    expect(cshareJson(s.base, ['join', '--once'])).toMatchObject({ code: 2, json: { ok: false, code: 'USAGE', message: expect.stringMatching(/--code-file/) } });
+    expect(cshareJson(s.base, ['join', '--code-file', join(s.base, 'missing'), '--once'])).toMatchObject({ code: 2, json: { code: 'USAGE' } });
+  }, 120_000);
 });

@@ -33,14 +33,14 @@ export interface HostileEntry {
 
 const enc = new TextEncoder();
 
-/** Connects a {@link HostilePeer} with `code` (a read-write join code). */
-export async function hostilePeer(code: string): Promise<HostilePeer> {
+/** Connects a {@link HostilePeer} with `code` (a read-write join code), saying hello as `name`. */
+export async function hostilePeer(code: string, name = 'mallory'): Promise<HostilePeer> {
   const jc = decodeJoinCode(code);
   const worktreeId = worktreeIdToString(jc.worktreeId);
   const node: CshareNode = await createCshareNode({ listen: [], relayClient: false });
   const conn = new RpcConnection(await node.dial(jc.relay[0]!), { peer: 'relay' });
   const replicaId = randomBytes(8).toString('hex');
-  await conn.request('hello', { protocol: PROTOCOL_VERSION, worktreeId, secretProof: jc.secret, replicaId, name: 'mallory', role: 'joiner' });
+  await conn.request('hello', { protocol: PROTOCOL_VERSION, worktreeId, secretProof: jc.secret, replicaId, name, role: 'joiner' });
   // One doc for every update, so later updates build on earlier ones (a rename, a second entry);
   // rebuilt from the accepted ones after a refusal, or every later update would wait forever
   // for the refused one on every replica.
