@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../BaseCommand.js';
 import type { ExcludedFile, ScannedFile } from '../core/Scanner.js';
 import { openWorktree } from '../store/openWorktree.js';
+import { shown, shownText } from '../core/display.js';
 
 /** `cshare files`: what would be shared (like `git ls-files -co --exclude-standard`). */
 export default class Files extends BaseCommand {
@@ -19,9 +20,9 @@ export default class Files extends BaseCommand {
       const files = result.files.map(toJson);
       if (!this.jsonEnabled()) {
         const out: string[] = [];
-        for (const f of files) out.push(`${f.mode} ${f.kind.padEnd(7)} ${String(f.size).padStart(10)} ${this.color.dim(f.digest)}  ${f.path}`);
-        if (flags.excluded) for (const e of result.excluded) out.push(`${this.color.yellow(`excluded (${e.reason})`)}  ${e.path}`);
-        for (const e of result.errors) out.push(`${this.color.red('error')}  ${e.path}: ${e.message}`);
+        for (const f of files) out.push(`${f.mode} ${f.kind.padEnd(7)} ${String(f.size).padStart(10)} ${this.color.dim(f.digest)}  ${shown(f.path)}`);
+        if (flags.excluded) for (const e of result.excluded) out.push(`${this.color.yellow(`excluded (${e.reason})`)}  ${shown(e.path)}`);
+        for (const e of result.errors) out.push(`${this.color.red('error')}  ${shown(e.path)}: ${shownText(e.message)}`);
         if (out.length) process.stdout.write(`${out.join('\n')}\n`);
       }
       return { root: wt.replica.root, files, ...(flags.excluded ? { excluded: result.excluded } : {}), errors: result.errors };

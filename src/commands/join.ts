@@ -3,6 +3,7 @@ import type { ChalkInstance } from 'chalk';
 import { BaseCommand } from '../BaseCommand.js';
 import type { JoinEvent } from '../sync/join.js';
 import { readJoinCode } from '../readJoinCode.js';
+import { shown, shownText } from '../core/display.js';
 
 /** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
 export default class Join extends BaseCommand {
@@ -46,13 +47,13 @@ export default class Join extends BaseCommand {
           return;
         }
         if (e.type === 'joined') {
-          process.stdout.write(`Joined ${e.root}: ${e.files} files (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
+          process.stdout.write(`Joined ${shown(e.root)}: ${e.files} files (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
         } else process.stdout.write(formatEvent(e, this.color));
       },
     });
     if (flags['dry-run'] && !json) {
-      const lines = (result.changes ?? []).map((c) => `${c.change === 'overwrite' ? this.color.yellow('replace') : this.color.green('create ')} ${c.path}`);
-      lines.push(`${result.changes?.length ?? 0} file(s) would change in ${result.root}`);
+      const lines = (result.changes ?? []).map((c) => `${c.change === 'overwrite' ? this.color.yellow('replace') : this.color.green('create ')} ${shown(c.path)}`);
+      lines.push(`${result.changes?.length ?? 0} file(s) would change in ${shown(result.root)}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     }
     return live ? undefined : result;
@@ -63,16 +64,16 @@ export default class Join extends BaseCommand {
 export function formatEvent(e: Exclude<JoinEvent, { type: 'joined' }>, c: ChalkInstance): string {
   switch (e.type) {
     case 'applied':
-      return e.changes.map((ch) => `${c.cyan('<-')} ${ch.kind} ${ch.from ? `${ch.from} -> ` : ''}${ch.path}\n`).join('');
+      return e.changes.map((ch) => `${c.cyan('<-')} ${ch.kind} ${ch.from ? `${shown(ch.from)} -> ` : ''}${shown(ch.path)}\n`).join('');
     case 'progress':
       return process.stdout.isTTY ? `\r${c.dim(`uploading ${e.done}/${e.total} (${(e.bytes / 1e6).toFixed(1)} MB)`)}${e.done === e.total ? '\n' : ''}` : '';
     case 'uploaded':
       return `${c.green('->')} uploaded ${e.changes} change(s), ${e.bytes} bytes\n`;
     case 'peer-joined':
-      return `${c.bold(e.name)} joined\n`;
+      return `${c.bold(shown(e.name))} joined\n`;
     case 'peer-left':
-      return `${c.bold(e.name ?? e.replicaId)} left\n`;
+      return `${c.bold(shown(e.name ?? e.replicaId))} left\n`;
     case 'error':
-      return `${c.red('error')}: ${e.message}\n`;
+      return `${c.red('error')}: ${shownText(e.message)}\n`;
   }
 }

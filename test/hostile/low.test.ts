@@ -6,7 +6,7 @@ import { BIN, cshare, cshareJson } from '../helpers/cli.js';
 import { Proc, stopAll, until } from '../helpers/procs.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 import { treeOf } from '../helpers/tree.js';
-import { stage } from './realPeer.js';
+import { hostilePeer, stage } from './realPeer.js';
 
 afterEach(stopAll);
 
@@ -78,5 +78,42 @@ describe('join codes off the command line', () => {
     // Errors say what to do.
     expect(cshareJson(s.base, ['join', '--once'])).toMatchObject({ code: 2, json: { ok: false, code: 'USAGE', message: expect.stringMatching(/--code-file/) } });
     expect(cshareJson(s.base, ['join', '--code-file', join(s.base, 'missing'), '--once'])).toMatchObject({ code: 2, json: { code: 'USAGE' } });
+  }, 120_000);
+});
+
+describe('terminal escapes in paths and peer names', () => {
+  it('a hostile peer named and naming files with escape sequences: human output shows them escaped, never raw', async () => {
+    const s = await stage({ 'README.md': 'hello\n' });
+    const evilName = 'mallory\x1b]0;owned\x07\x1b[2K';
+    const evilPath = 'x\x1b[1A\x1b[2Kok\u202e.txt';
+    // A human (no --json) joiner of the read-only code.
+    const child = spawn(process.execPath, [BIN, 'join', s.codes.readOnly, join(s.base, 'frank')], {
+      cwd: s.base,
+      env: { ...process.env, NO_COLOR: '1', USER: 'frank', HOME: join(s.base, '.no-home') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const frank = new Proc(child, 'frank');
+    await until(() => out.includes('Joined'), 30_000, () => out);
+    const mallory = await hostilePeer(s.codes.readWrite, evilName);
+    try {
+      expect(await mallory.put({ evil: { path: evilPath, content: 'x\n' } })).toEqual({ ok: true });
+      await until(() => existsSync(join(s.base, 'frank', evilPath)), 30_000, () => out);
+      await until(() => out.includes('ok\\u202e.txt'), 30_000, () => JSON.stringify(out));
+      expect(out).toContain('"mallory\\x1b]0;owned\\x07\\x1b[2K" joined');
+      expect(out).toContain('<- create "x\\x1b[1A\\x1b[2Kok\\u202e.txt"');
+      // Commands run later show the same escapes: log (author and path), files, status.
+      for (const args of [['log'], ['files'], ['status']]) {
+        const r = cshare(join(s.base, 'frank'), args);
+        expect({ args, raw: /[\x1b\x07\u202e]/.test(r.stdout + r.stderr) }).toEqual({ args, raw: false });
+      }
+      expect(cshare(join(s.base, 'frank'), ['log']).stdout).toContain('"x\\x1b[1A\\x1b[2Kok\\u202e.txt"');
+      expect(/[\x1b\x07\u202e]/.test(out)).toBe(false);
+    } finally {
+      await mallory.close();
+      await frank.stop();
+    }
   }, 120_000);
 });
