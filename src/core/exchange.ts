@@ -3,7 +3,7 @@ import { CshareError } from './errors.js';
 import { gitBlobId } from './digest.js';
 import { createOfBlob, patchFor, type OpEntry, type OpKind } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
-import type { FileStat, FileWrite } from './ports.js';
+import type { FileStat, FileWrite, PathObstacle } from './ports.js';
 import { ChangeBatch, jsonBytes, parseJson, remoteSub, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
@@ -300,6 +300,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   const writes: FileWrite[] = [];
   const removals: string[] = [];
   const removing = new Set<string>();
+  const parentsSeen = new Map<string, PathObstacle | undefined>();
   const blocked = new Map<string, BlockedPath>();
   const block = (path: string, fileId: string, reason: string) => {
     blocked.set(path, { path, fileId, reason });
@@ -307,7 +308,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   };
   for (const [path, prevId] of [...paths].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const winner = live.get(path);
-    const parent = parentObstacle(ctx.fs, path, removing);
+    const parent = parentObstacle(ctx.fs, path, removing, parentsSeen);
     if (!winner) {
       // Under a link or a file, or a folder or FIFO itself: nothing of the entry's is there.
       const gone = parent.blocked !== undefined || parent.absent ? undefined : ctx.fs.lstat(path);

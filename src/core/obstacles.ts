@@ -9,7 +9,7 @@
  * reported, and written later by the scan that finds it free (`materialize`).
  */
 import { unsafeLinkTargetReason } from './paths.js';
-import type { FileStat, WorktreeFs } from './ports.js';
+import type { FileStat, PathObstacle, WorktreeFs } from './ports.js';
 
 /** A path left alone, and why (see the module comment). */
 export interface BlockedPath {
@@ -22,9 +22,17 @@ export interface BlockedPath {
  * Whether `path`'s parents let the apply touch it: `blocked` with the reason if a parent is a
  * symlink or a file that stays, `absent` if that parent is one `removing` takes away first (the
  * path is then new: a link replaced by a folder), nothing if every parent is a real folder.
+ * `seen` caches the answer per folder while the disk does not change (an apply's planning).
  */
-export function parentObstacle(fs: WorktreeFs, path: string, removing: ReadonlySet<string>): { blocked?: string; absent?: boolean } {
-  const problem = fs.parentProblem?.(path);
+export function parentObstacle(fs: WorktreeFs, path: string, removing: ReadonlySet<string>, seen?: Map<string, PathObstacle | undefined>): { blocked?: string; absent?: boolean } {
+  // Paths of one folder share their parents: walked once per folder (a join writes thousands).
+  const dir = path.slice(0, Math.max(0, path.lastIndexOf('/')));
+  let problem: PathObstacle | undefined;
+  if (seen?.has(dir)) problem = seen.get(dir);
+  else {
+    problem = fs.parentProblem?.(path);
+    seen?.set(dir, problem);
+  }
   if (problem === undefined) return {};
   return removing.has(problem.at) ? { absent: true } : { blocked: problem.reason };
 }

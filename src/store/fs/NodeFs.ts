@@ -280,9 +280,8 @@ export class NodeFs implements WorktreeFs {
       try {
         for (const rel of rels.slice(i, i + FSYNC_SLICE)) {
           const abs = this.abs(rel);
-          // A file replaced since it was written (by a link, or a FIFO that would block the
-          // open) is not ours to flush.
-          if (nfs.lstatSync(abs, NO_THROW)?.isFile() !== true) continue;
+          // A file replaced since it was written (by a link, or a FIFO, which openRegular
+          // opens without blocking and refuses) is not ours to flush.
           let fd: number | undefined;
           try {
             fd = openRegular(abs);
