@@ -61,14 +61,20 @@ function utf8Length(s: string): number {
   return n;
 }
 
-/** Why the segment `path[start, end)` is not a safe name, or undefined. */
-function segmentProblem(path: string, start: number, end: number): string | undefined {
+/**
+ * Why the segment `path[start, end)` is not a safe name, or undefined. `highest` is its highest
+ * UTF-16 code unit: a name of plain characters that does not start with '.', 'g' or 'c' cannot
+ * be an alias of `.git` or `.cshare`, and most names are only looked at that far (this runs
+ * for every path a scan touches).
+ */
+function segmentProblem(path: string, start: number, end: number, highest: number): string | undefined {
   const len = end - start;
   if (len === 0) return 'path has an empty segment';
   const first = path.charCodeAt(start);
   if (first === 46 && len <= 2 && (len === 1 || path.charCodeAt(start + 1) === 46)) return 'path has a "." or ".." segment';
   // At most 3 bytes per UTF-16 unit: only long segments need counting.
   if (len * 3 > MAX_NAME_BYTES && utf8Length(path.slice(start, end)) > MAX_NAME_BYTES) return `a name in the path is longer than ${MAX_NAME_BYTES} bytes`;
+  if (highest < 0x200c && first !== 46 && (first | 0x20) !== 103 && (first | 0x20) !== 99) return undefined;
   const reserved = reservedNameOf(path.slice(start, end));
   if (reserved !== undefined) return `path is inside ${reserved}/ (or an alias of it on some file system)`;
   return undefined;
@@ -90,14 +96,19 @@ export function unsafeRelPathReason(path: string): string | undefined {
   if (path.length > MAX_REL_PATH) return `path is longer than ${MAX_REL_PATH} characters`;
   if (path.charCodeAt(0) === 47 /* / */) return 'path is absolute';
   let start = 0;
+  let highest = 0;
   for (let i = 0; i <= path.length; i++) {
     const c = i < path.length ? path.charCodeAt(i) : 47;
     if (c === 0) return 'path contains a NUL character';
     if (c === 92 /* \ */) return 'path contains a backslash';
-    if (c !== 47) continue;
-    const problem = segmentProblem(path, start, i);
+    if (c !== 47) {
+      if (c > highest) highest = c;
+      continue;
+    }
+    const problem = segmentProblem(path, start, i, highest);
     if (problem !== undefined) return problem;
     start = i + 1;
+    highest = 0;
   }
   return undefined;
 }
