@@ -2,6 +2,7 @@ import { Command, Flags } from '@oclif/core';
 import chalk, { Chalk } from 'chalk';
 import { CshareError, toCshareError } from './core/errors.js';
 import { currentStep } from './sync/step.js';
+import { shownText } from './core/display.js';
 
 /**
  * Shared behaviour of every command: `--json`, one error format, exit codes from one table,
@@ -54,7 +55,7 @@ export abstract class BaseCommand extends Command {
     if (this.jsonEnabled()) {
       process.stdout.write(`${JSON.stringify(err.toJSON())}\n`);
     } else {
-      process.stderr.write(`${this.color.red('error')}: ${err.message}\n`);
+      process.stderr.write(`${this.color.red('error')}: ${shownText(err.message)}\n`);
       if (err.code === 'INTERNAL' && err.cause instanceof Error && process.env.DEBUG) process.stderr.write(`${err.cause.stack}\n`);
     }
     process.exitCode = err.exitCode;

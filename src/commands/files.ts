@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../BaseCommand.js';
 import { listFiles, type FilesList } from '../core/filesList.js';
 import { viaRunning } from '../viaRunning.js';
+import { shown, shownText } from '../core/display.js';
 
 /**
  * `cshare files`: what would be shared (like `git ls-files -co --exclude-standard`); while a
@@ -20,9 +21,9 @@ export default class Files extends BaseCommand {
     const result = await viaRunning<FilesList>(flags.cwd ?? process.cwd(), 'files', { excluded }, (replica) => listFiles(replica, { excluded, signal: this.abort.signal }));
     if (!this.jsonEnabled()) {
       const out: string[] = [];
-      for (const f of result.files) out.push(`${f.mode} ${f.kind.padEnd(7)} ${String(f.size).padStart(10)} ${this.color.dim(f.digest)}  ${f.path}`);
-      if (excluded) for (const e of result.excluded ?? []) out.push(`${this.color.yellow(`excluded (${e.reason})`)}  ${e.path}`);
-      for (const e of result.errors) out.push(`${this.color.red('error')}  ${e.path}: ${e.message}`);
+      for (const f of result.files) out.push(`${f.mode} ${f.kind.padEnd(7)} ${String(f.size).padStart(10)} ${this.color.dim(f.digest)}  ${shown(f.path)}`);
+      if (excluded) for (const e of result.excluded ?? []) out.push(`${this.color.yellow(`excluded (${e.reason})`)}  ${shown(e.path)}`);
+      for (const e of result.errors) out.push(`${this.color.red('error')}  ${shown(e.path)}: ${shownText(e.message)}`);
       if (out.length) process.stdout.write(`${out.join('\n')}\n`);
     }
     return result;

@@ -3,6 +3,8 @@ import type { ChalkInstance } from 'chalk';
 import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { JoinEvent } from '../sync/join.js';
+import { readJoinCode } from '../readJoinCode.js';
+import { shown, shownText } from '../core/display.js';
 
 /** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
 export default class Join extends BaseCommand {
@@ -11,9 +13,11 @@ export default class Join extends BaseCommand {
     '<%= config.bin %> join cs1.7Q4kM... ~/src/app-alice',
     '<%= config.bin %> join cs1.7Q4kM... --once --json',
     '<%= config.bin %> join cs1.7Q4kM... existing-dir --dry-run',
+    'pass show app-code | <%= config.bin %> join - ~/src/app-alice',
+    '<%= config.bin %> join --code-file ~/.app-code ~/src/app-alice',
   ];
   static override args = {
-    code: Args.string({ description: 'join code printed by cshare share', required: true }),
+    code: Args.string({ description: 'join code printed by cshare share, or - to read it from stdin (the command line shows in ps)' }),
     dir: Args.string({ description: 'where to put the worktree (default: a new folder named after it)' }),
   };
   static override flags = {
@@ -22,17 +26,19 @@ export default class Join extends BaseCommand {
     force: Flags.boolean({ description: 'replace local files that differ (each local version stays in cshare log)' }),
     yes: Flags.boolean({ char: 'y', description: 'upload local files the share does not have (or that changed while not joined) without asking' }),
     retry: Flags.boolean({ description: 'keep trying to reach the relay however long it takes (default: give up after 30 s with exit code 12)' }),
+    'code-file': Flags.string({ description: 'read the join code from this file (or pipe); the one argument is then DIR' }),
   };
 
   async run(): Promise<unknown> {
     const { args, flags } = await this.parse(Join);
+    const { code, dir } = await readJoinCode({ code: args.code, dir: args.dir, codeFile: flags['code-file'] });
     const json = this.jsonEnabled();
     const live = !flags.once && !flags['dry-run'];
     // Loaded on use: libp2p is most of cshare's start-up time (see share).
     const { join } = await import('../sync/join.js');
     const result = await join({
-      code: args.code,
-      dir: args.dir,
+      code,
+      dir,
       cwd: flags.cwd ?? process.cwd(),
       once: flags.once,
       dryRun: flags['dry-run'],
@@ -47,14 +53,14 @@ export default class Join extends BaseCommand {
           return;
         }
         if (e.type === 'joined') {
-          process.stdout.write(`Joined ${e.root}: ${e.files} files (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
+          process.stdout.write(`Joined ${shown(e.root)}: ${e.files} files (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
         } else writeEvent(e, this.color);
       },
     });
     if (flags['dry-run'] && !json) {
       const word = { overwrite: this.color.yellow('replace'), create: this.color.green('create '), upload: this.color.cyan('upload ') };
-      const lines = (result.changes ?? []).map((c) => `${word[c.change]} ${c.path}`);
-      lines.push(`${result.changes?.length ?? 0} file(s) would change in ${result.root}`);
+      const lines = (result.changes ?? []).map((c) => `${word[c.change]} ${shown(c.path)}`);
+      lines.push(`${result.changes?.length ?? 0} file(s) would change in ${shown(result.root)}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     }
     return live ? undefined : result;
@@ -82,22 +88,22 @@ export function writeEvent(e: Exclude<JoinEvent, { type: 'joined' }> | { type: '
 export function formatEvent(e: Exclude<JoinEvent, { type: 'joined' }>, c: ChalkInstance): string {
   switch (e.type) {
     case 'applied':
-      return e.changes.map((ch) => `${c.cyan('<-')} ${ch.kind} ${ch.from ? `${ch.from} -> ` : ''}${ch.path}\n`).join('');
+      return e.changes.map((ch) => `${c.cyan('<-')} ${ch.kind} ${ch.from ? `${shown(ch.from)} -> ` : ''}${shown(ch.path)}\n`).join('');
     case 'progress':
       return process.stdout.isTTY ? `\r${c.dim(`uploading ${e.done}/${e.total} (${(e.bytes / 1e6).toFixed(1)} MB)`)}${e.done === e.total ? '\n' : ''}` : '';
     case 'uploaded':
       return `${c.green('->')} uploaded ${e.changes} change(s), ${e.bytes} bytes\n`;
     case 'peer-joined':
-      return `${c.bold(e.name)} joined\n`;
+      return `${c.bold(shown(e.name))} joined\n`;
     case 'peer-left':
-      return `${c.bold(e.name ?? e.replicaId)} left\n`;
+      return `${c.bold(shown(e.name ?? e.replicaId))} left\n`;
     case 'reconnected':
       return `${c.green('reconnected')}\n`;
     case 'error':
-      return `${c.red('error')}: ${e.message}\n`;
+      return `${c.red('error')}: ${shownText(e.message)}\n`;
     case 'merged':
-      return `${c.yellow('merged')} ${e.message}\n`;
+      return `${c.yellow('merged')} ${shownText(e.message)}\n`;
     case 'kept':
-      return `${c.yellow('kept')} ${e.message}\n`;
+      return `${c.yellow('kept')} ${shownText(e.message)}\n`;
   }
 }

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../BaseCommand.js';
 import type { OpEntry } from '../core/history.js';
 import { viaRunning } from '../viaRunning.js';
+import { shown } from '../core/display.js';
 
 /** A change as `cshare log --json` shows it. */
 export interface LogEntryJson {
@@ -44,9 +45,9 @@ export default class Log extends BaseCommand {
     const c = this.color;
     const lines = [
       `${c.yellow(`change ${op.seq}`)} ${c.bold(op.kind)}${op.reverts ? ` (reverts ${op.reverts})` : ''}${op.merge ? ` (merge: a save made from change ${op.merge.baseSeq}, merged with what changed since)` : ''}`,
-      `Author: ${op.author} (${op.replica})`,
+      `Author: ${shown(op.author)} (${shown(op.replica)})`,
       `Date:   ${new Date(op.time).toString()}`,
-      `    ${op.from ? `${op.from} -> ` : ''}${op.path}  ${c.green(`+${op.inserted}`)} ${c.red(`-${op.deleted}`)}`,
+      `    ${op.from ? `${shown(op.from)} -> ` : ''}${shown(op.path)}  ${c.green(`+${op.inserted}`)} ${c.red(`-${op.deleted}`)}`,
     ];
     if (patch) {
       if (op.patch) {

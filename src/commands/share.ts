@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { ShareEvent } from '../sync/share.js';
 import { writeEvent } from './join.js';
+import { shown } from '../core/display.js';
 
 /** `cshare share`: share this worktree and print its join codes. */
 export default class Share extends BaseCommand {
@@ -33,7 +34,7 @@ export default class Share extends BaseCommand {
       yes: flags.yes,
       once: flags.once,
       signal: this.abort.signal,
-      confirm: process.stdin.isTTY && process.stdout.isTTY && !json ? (changed) => this.confirm(changed.map((c) => `${c.change} ${c.path}`)) : undefined,
+      confirm: process.stdin.isTTY && process.stdout.isTTY && !json ? (changed) => this.confirm(changed.map((c) => `${c.change} ${shown(c.path)}`)) : undefined,
       onEvent: (e: ShareEvent) => {
         if (e.type === 'sharing' && flags['read-only']) e = { ...e, codes: { readWrite: '', readOnly: e.codes.readOnly } };
         if (json) {
@@ -41,7 +42,7 @@ export default class Share extends BaseCommand {
           return;
         }
         if (e.type === 'sharing') {
-          const lines = [`Sharing ${e.root} (${e.files} files). Join with:`];
+          const lines = [`Sharing ${shown(e.root)} (${e.files} files). Join with:`];
           if (e.codes.readWrite) lines.push(`  cshare join ${e.codes.readWrite}      (read-write)`);
           lines.push(`  cshare join ${e.codes.readOnly}      (read-only)`);
           if (!flags.once) lines.push('Syncing; press Ctrl-C or run cshare unshare to stop.');

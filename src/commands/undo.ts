@@ -2,6 +2,7 @@ import { Args } from '@oclif/core';
 import { BaseCommand } from '../BaseCommand.js';
 import type { UndoResult } from '../core/undoRedo.js';
 import { viaRunning } from '../viaRunning.js';
+import { shown } from '../core/display.js';
 
 /** `cshare undo`: revert this replica's last change, selectively. */
 export default class Undo extends BaseCommand {
@@ -19,7 +20,7 @@ export default class Undo extends BaseCommand {
 export async function runUndoRedo(cmd: BaseCommand, which: 'undo' | 'redo', path: string | undefined, cwd: string | undefined): Promise<UndoResult> {
   const result = await viaRunning(cwd ?? process.cwd(), which, { path }, (r) => (which === 'undo' ? r.undo({ path }) : r.redo({ path })));
   if (!cmd.jsonEnabled()) {
-    process.stdout.write(`${which === 'undo' ? 'Undid' : 'Redid'} change ${result.reverts} on ${result.from ? `${result.from} -> ` : ''}${result.path} (+${result.inserted} -${result.deleted}), recorded as change ${result.seq}\n`);
+    process.stdout.write(`${which === 'undo' ? 'Undid' : 'Redid'} change ${result.reverts} on ${result.from ? `${shown(result.from)} -> ` : ''}${shown(result.path)} (+${result.inserted} -${result.deleted}), recorded as change ${result.seq}\n`);
   }
   return result;
 }

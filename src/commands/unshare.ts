@@ -2,6 +2,7 @@ import { BaseCommand } from '../BaseCommand.js';
 import { CshareError } from '../core/errors.js';
 import { findWorktreeRoot } from '../store/openWorktree.js';
 import { callControl } from '../sync/control.js';
+import { shown } from '../core/display.js';
 
 /** `cshare unshare`: stop the running share (or join) of this worktree. */
 export default class Unshare extends BaseCommand {
@@ -13,7 +14,7 @@ export default class Unshare extends BaseCommand {
     const root = findWorktreeRoot(flags.cwd ?? process.cwd());
     const reply = await callControl(root, 'unshare');
     if (!reply) throw new CshareError('NOT_SHARING', `no cshare share or join is running in ${root}`, { root });
-    if (!this.jsonEnabled()) process.stdout.write(`Stopped sharing ${root}.\n`);
+    if (!this.jsonEnabled()) process.stdout.write(`Stopped sharing ${shown(root)}.\n`);
     return { stopped: true, root };
   }
 }

@@ -1,6 +1,6 @@
 import { logger } from './log.js';
 import { gitBlobId } from './digest.js';
-import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs, WriteSurprise } from './ports.js';
+import type { BootInfo, DirEntry, FileStat, FileWrite, PathObstacle, WorktreeFs, WriteSurprise } from './ports.js';
 
 const log = logger('journal');
 
@@ -115,6 +115,14 @@ export class FsJournal implements WorktreeFs {
   symlink(rel: string, target: string): void {
     this.remember(rel);
     this.inner.symlink(rel, target);
+  }
+
+  parentProblem(rel: string): PathObstacle | undefined {
+    return this.inner.parentProblem?.(rel);
+  }
+
+  linkProblem(rel: string, target: string): string | undefined {
+    return this.inner.linkProblem?.(rel, target);
   }
 
   remove(rel: string): void {

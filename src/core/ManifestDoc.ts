@@ -64,6 +64,7 @@ export class ManifestDoc {
   private liveCache: Map<string, { fileId: string; entry: ManifestEntry }> | null = null;
   private refusedCache: RefusedEntry[] = [];
   private shadowedCache: { fileId: string; entry: ManifestEntry }[] = [];
+  private conflictedCache = new Map<string, string>();
   private byContentCache: Map<string, string[]> | null = null;
 
   private constructor(clientId: number) {
@@ -127,7 +128,22 @@ export class ManifestDoc {
     return this.refusedCache;
   }
 
-  /** Live files by path; one winner per path. */
+  /**
+   * Live entries left out of {@link live} because a file and a folder of the same name
+   * (`a` and `a/b`) cannot both be on a disk: fileId -> path. Also in {@link refused}.
+   */
+  conflicted(): ReadonlyMap<string, string> {
+    this.live();
+    return this.conflictedCache;
+  }
+
+  /**
+   * Live files by path; one winner per path, and no path that is also a folder of another:
+   * of a file and an entry below it, the later write (highest lamport, then fileId) stays and
+   * the other is left out ({@link conflicted}), the same on every replica. Two peers can set
+   * `a` and `a/b` in separate updates; written as they come, the second failed on every disk,
+   * at every retry.
+   */
   live(): Map<string, { fileId: string; entry: ManifestEntry }> {
     if (this.liveCache) return this.liveCache;
     const out = new Map<string, { fileId: string; entry: ManifestEntry }>();
@@ -146,6 +162,7 @@ export class ManifestDoc {
         if (prev) shadowed.push(prev);
       } else shadowed.push({ fileId, entry });
     }
+    this.conflictedCache = dropFolderConflicts(out, refused);
     this.liveCache = out;
     this.refusedCache = refused;
     this.shadowedCache = shadowed;
@@ -305,6 +322,47 @@ export interface RefusedEntry {
 }
 
 const KINDS: ReadonlySet<unknown> = new Set(['text', 'binary', 'symlink']);
+
+type Live = Map<string, { fileId: string; entry: ManifestEntry }>;
+
+/**
+ * Removes from `live` every entry that is a file where another needs a folder, or below such
+ * a file, and lost to it (see {@link ManifestDoc.live}); each goes to `refused`. Returns the
+ * losers, fileId -> path. Each folder's nearest live ancestor-or-self is looked up once, so
+ * this costs about one map lookup per path.
+ */
+function dropFolderConflicts(live: Live, refused: RefusedEntry[]): Map<string, string> {
+  const nearest = new Map<string, string>();
+  const fileAtOrAbove = (dir: string): string => {
+    let found = nearest.get(dir);
+    if (found !== undefined) return found;
+    const slash = dir.lastIndexOf('/');
+    found = live.has(dir) ? dir : slash === -1 ? '' : fileAtOrAbove(dir.slice(0, slash));
+    nearest.set(dir, found);
+    return found;
+  };
+  const losers = new Map<string, string>(); // path -> the path it lost to
+  for (const [path, cur] of live) {
+    const slash = path.lastIndexOf('/');
+    if (slash === -1) continue;
+    for (let anc = fileAtOrAbove(path.slice(0, slash)); anc !== ''; ) {
+      const file = live.get(anc)!;
+      const fileWins = file.entry.lamport > cur.entry.lamport || (file.entry.lamport === cur.entry.lamport && file.fileId > cur.fileId);
+      if (fileWins) losers.set(path, anc);
+      else losers.set(anc, path);
+      const up = anc.lastIndexOf('/');
+      anc = up === -1 ? '' : fileAtOrAbove(anc.slice(0, up));
+    }
+  }
+  const out = new Map<string, string>();
+  for (const [path, other] of losers) {
+    const { fileId } = live.get(path)!;
+    live.delete(path);
+    out.set(fileId, path);
+    refused.push({ fileId, path: path.slice(0, 200), reason: `a file and a folder of one name: ${JSON.stringify(other.slice(0, 200))} was written later and stays` });
+  }
+  return out;
+}
 
 /** Why an entry from the doc cannot be used, or undefined if it can. */
 function entryProblem(entry: unknown): string | undefined {

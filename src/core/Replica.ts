@@ -19,6 +19,7 @@ import { isOnDisk, type RecordedChange } from './recordScan.js';
 import { CshareError } from './errors.js';
 import { FsJournal } from './FsJournal.js';
 import type { RefusedEntry } from './ManifestDoc.js';
+import type { BlockedPath } from './obstacles.js';
 import { logger } from './log.js';
 import { readUnflushed } from './unflushed.js';
 import { ownHistory, recordCarried, type HistoryEntry } from './carriedHistory.js';
@@ -500,6 +501,16 @@ export class Replica {
     if (on) this.refused.announce(this.refusedPaths(), on);
   }
 
+  /**
+   * Paths remote changes could not be written to on this disk (a parent that is a symlink or a
+   * file, a folder or FIFO in the way, a link target that leads out): left alone, and written
+   * once a scan finds them free. Sync reports each one.
+   */
+  blockedPaths(): readonly BlockedPath[] {
+    const live = this.ctx.manifest.live();
+    return [...this.ctx.blocked.values()].filter((b) => live.get(b.path)?.fileId === b.fileId);
+  }
+
   /** How many files are shared (live manifest entries). */
   fileCount(): number {
     return this.ctx.manifest.live().size;
@@ -579,6 +590,7 @@ export class Replica {
     ctx.keepLogAfter = old.keepLogAfter;
     ctx.onUnflushed = old.onUnflushed;
     ctx.notices = old.notices;
+    ctx.blocked = old.blocked;
     old.destroy();
     this.ctx = ctx;
   }

@@ -2,6 +2,7 @@ import * as Y from 'yjs';
 import { CshareError } from './errors.js';
 import { FileDoc } from './FileDoc.js';
 import { ManifestDoc, type ManifestEntry } from './ManifestDoc.js';
+import type { BlockedPath } from './obstacles.js';
 import type { FileStat, WorktreeFs } from './ports.js';
 import { ChangeBatch, ReplicaStore, jsonBytes, seqKey, type ReplicaIdentity } from './ReplicaStore.js';
 import { Notices } from './notices.js';
@@ -61,6 +62,11 @@ export class ReplicaContext {
   readonly ruleBaselines = new Map<string, string>();
   /** What the user should hear about (see `notices.ts`); kept across a reload. */
   notices = new Notices();
+  /**
+   * Paths applies left alone on this disk, and why (see `obstacles.ts`), until one is written:
+   * in memory only, since every one of them is tried again by the next scan that finds it free.
+   */
+  blocked = new Map<string, BlockedPath>();
 
   constructor(
     readonly fs: WorktreeFs,

@@ -4,13 +4,14 @@ import { logger } from './log.js';
 import { gitBlobId } from './digest.js';
 import { createOfBlob, patchFor, type OpEntry, type OpKind } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
-import type { FileStat, FileWrite } from './ports.js';
+import type { FileStat, FileWrite, PathObstacle } from './ports.js';
 import { ChangeBatch, jsonBytes, parseJson, remoteSub, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
 import { isSafeRelPath } from './paths.js';
 import { isIgnoreFile, ScanScope, SCOPE_MAX_PATHS } from './Scanner.js';
 import { removeChecked, writeGuarded } from './FsJournal.js';
+import { inTheWay, linkObstacle, parentObstacle, type BlockedPath } from './obstacles.js';
 import { CLOCK_SLACK_MS, noteUnflushed, readUnflushed, type UnflushedFile } from './unflushed.js';
 import { diffToOps, opsStats } from './textDiff.js';
 
@@ -183,10 +184,15 @@ const SCOPE_UPDATE_BYTES = 64 * 1024;
 export function applyScope(ctx: ReplicaContext, changes: ChangeSet): ScanScope | undefined {
   if (changes.manifest.reduce((n, u) => n + u.byteLength, 0) > SCOPE_UPDATE_BYTES) return undefined;
   const paths = new Set<string>();
+  const live = ctx.manifest.live();
   for (const update of changes.manifest) {
     const touched = ctx.manifest.pathsTouchedBy(update);
     if (!touched) return undefined;
-    for (const p of touched) paths.add(p);
+    for (const p of touched) {
+      paths.add(p);
+      // A live file that the new path needs as a folder may lose to it and go.
+      for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) if (live.has(p.slice(0, i))) paths.add(p.slice(0, i));
+    }
   }
   for (const { fileId } of changes.files) {
     const entry = ctx.manifest.get(fileId);
@@ -222,6 +228,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
 
   // Manifest: note every entry's state before, to know what moved on disk.
   const before = new Map<string, ManifestEntry | undefined>();
+  const conflictedBefore = ctx.manifest.conflicted();
   changes.manifest.forEach((update, i) => {
     for (const [fileId, old] of ctx.manifest.applyUpdate(update)) if (!before.has(fileId)) before.set(fileId, old);
     ctx.logManifestUpdate(batch, seq, update, remoteSub(i));
@@ -266,6 +273,13 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const now = ctx.manifest.get(fileId);
     if (now && !now.deleted && !paths.has(now.path)) paths.set(now.path, fileId);
   }
+  // An entry that now loses to a file-or-folder of its name goes from this disk, and one that
+  // stopped losing is written (see `ManifestDoc.live`), though neither entry changed.
+  const conflictedNow = ctx.manifest.conflicted();
+  if (conflictedNow !== conflictedBefore) {
+    for (const [fileId, path] of conflictedNow) if (!conflictedBefore.has(fileId) && !paths.has(path)) paths.set(path, fileId);
+    for (const [fileId, path] of conflictedBefore) if (!conflictedNow.has(fileId) && !paths.has(path)) paths.set(path, undefined);
+  }
   const live = ctx.manifest.live();
   if (incoming.size > 0) {
     // A blob may arrive after the manifest entry that needs it: write those files now.
@@ -306,23 +320,32 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   // What the scan before this apply saw at each path (the stat cache): a file there that it did
   // not see was never shared from here (ignored, a secret, made meanwhile) and is neither
   // overwritten nor removed; one that differs from what it saw is a save made since, recorded
-  // after the apply (`rescued`) and merged, never lost.
+  // after the apply (`rescued`) and merged, never lost. A path this disk cannot take (see
+  // `obstacles.ts`) is left alone, not failed: in path order, a parent's removal is known
+  // before its children are planned.
   const sorted = [...paths].sort(([a], [b]) => (a < b ? -1 : 1));
   const seen = await ctx.store.statCacheOf(sorted.map(([p]) => p));
   const plans: WritePlan[] = [];
   const writes: FileWrite[] = [];
   const removals: { path: string; expect?: string }[] = [];
+  const removing = new Set<string>();
+  const parentsSeen = new Map<string, PathObstacle | undefined>();
+  const blocked = new Map<string, BlockedPath>();
+  const block = (path: string, fileId: string, reason: string) => {
+    blocked.set(path, { path, fileId, reason });
+    batch.del(`s:${path}`);
+  };
   const rescued = new Map<string, Uint8Array>();
   const rescan = new Set<string>();
   const decoder = new TextDecoder();
-  const linkedDirs = new Map<string, boolean>();
   for (const [path, prevId] of sorted) {
     const winner = live.get(path);
-    // Through a symlinked directory nothing is read (it may lead out of the worktree); the
-    // write there is the file system's to refuse or allow (see `NodeFs`).
-    const linked = hasSymlinkParent(ctx, path, linkedDirs);
-    const st = linked ? undefined : ctx.fs.lstat(path);
-    const onDisk = st && st.kind !== 'dir' && st.kind !== 'other' ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
+    const parent = parentObstacle(ctx.fs, path, removing, parentsSeen);
+    // Under a link or a file nothing is read (it may lead out of the worktree); a folder,
+    // FIFO, socket or device is never read either (a FIFO would block for ever).
+    const st = parent.blocked !== undefined || parent.absent ? undefined : ctx.fs.lstat(path);
+    const readable = st?.kind === 'file' || st?.kind === 'symlink';
+    const onDisk = readable ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
     const diskDigest = onDisk && gitBlobId(onDisk);
     const ours = seen.get(path);
     if (st?.kind === 'file' && onDisk && ours && diskDigest !== ours.digest) {
@@ -331,8 +354,10 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     }
     if (isIgnoreFile(path) && onDisk && ours && st?.kind === 'file') ctx.noteRuleBaseline(batch, path, decoder.decode(onDisk));
     if (!winner) {
-      if (st && ours) removals.push({ path, expect: st.kind === 'file' ? diskDigest : undefined });
-      else if (st && st.kind !== 'dir') keep(ctx, path, 'is not shared from this machine; the removal by a peer does not touch it');
+      if (readable && ours) {
+        removals.push({ path, expect: st.kind === 'file' ? diskDigest : undefined });
+        removing.add(path);
+      } else if (readable) keep(ctx, path, 'is not shared from this machine; the removal by a peer does not touch it');
       if (ours) batch.del(`s:${path}`);
       const old = prevId ? before.get(prevId) : undefined;
       const now = prevId ? ctx.manifest.get(prevId) : undefined;
@@ -341,17 +366,32 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
       continue;
     }
     const { fileId, entry } = winner;
+    if (parent.blocked !== undefined) {
+      block(path, fileId, parent.blocked);
+      continue;
+    }
     const content = await contentOf(ctx, fileId, entry, incoming, stored);
     if (content === undefined) continue; // content not here yet: a later change set brings it
     const { bytes, digest } = content;
     const sameContent = diskDigest === digest;
-    if (st && !ours && !sameContent) {
+    if (readable && !ours && !sameContent) {
       keep(ctx, path, `is not shared from this machine (ignored, a secret, or new); the peer's version was not written over it`);
+      continue;
+    }
+    const badLink = entry.kind === 'symlink' && !sameContent ? linkObstacle(ctx.fs, path, decoder.decode(bytes)) : undefined;
+    if (badLink !== undefined) {
+      // What the path held (recorded by the scan before this apply) goes: kept, it would be
+      // recorded as an edit that undoes this change everywhere.
+      block(path, fileId, badLink);
+      if (readable) {
+        removals.push({ path, expect: st.kind === 'file' ? diskDigest : undefined });
+        removing.add(path);
+      }
       continue;
     }
     const wantMode = entry.mode === 0o100755 ? 0o755 : 0o644;
     // A regular file must still hold what was read just now; a free path must still be free.
-    if (!sameContent && entry.kind !== 'symlink') writes.push({ rel: path, data: bytes, mode: wantMode, expect: linked ? undefined : st === undefined ? null : st.kind === 'file' ? diskDigest : undefined });
+    if (!sameContent && entry.kind !== 'symlink') writes.push({ rel: path, data: bytes, mode: wantMode, expect: st === undefined ? null : st.kind === 'file' ? diskDigest : undefined });
     plans.push({ path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode });
   }
   // The disk changes before the store commits. A process killed in between would find, on
@@ -383,10 +423,16 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
       rescan.add(path);
     }
   }
+  // A folder the removals did not empty, or a FIFO, stays where a file was to go.
+  for (const p of plans) {
+    const why = p.st?.kind === 'dir' || p.st?.kind === 'other' ? inTheWay(p.path, ctx.fs.lstat(p.path)) : undefined;
+    if (why !== undefined) block(p.path, p.fileId, why);
+  }
+  const toWrite = blocked.size > 0 ? writes.filter((w) => !blocked.has(w.rel)) : writes;
   const occupied = new Set<string>();
   const written = new Map<string, FileStat | undefined>();
-  for (const s of await writeGuarded(ctx.fs, writes, { flush: boot === undefined })) {
-    if (writes.length <= 16) log('wrote %s: %s', s.rel, s.displaced ? `a save was there (${s.displaced.byteLength} bytes)` : s.occupied ? 'taken meanwhile, not written' : s.stat ? 'as planned' : 'changed at once');
+  for (const s of await writeGuarded(ctx.fs, toWrite, { flush: boot === undefined })) {
+    if (toWrite.length <= 16) log('wrote %s: %s', s.rel, s.displaced ? `a save was there (${s.displaced.byteLength} bytes)` : s.occupied ? 'taken meanwhile, not written' : s.stat ? 'as planned' : 'changed at once');
     if (s.displaced) rescued.set(s.rel, s.displaced);
     if (s.occupied) {
       occupied.add(s.rel);
@@ -398,7 +444,9 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   const unflushed: UnflushedFile[] = [];
 
   for (const { path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode } of plans) {
+    if (blocked.has(path)) continue;
     if (occupied.has(path)) continue; // taken meanwhile by a new file: scanned after the apply
+    ctx.blocked.delete(path);
     if (!sameContent && entry.kind === 'symlink') ctx.fs.symlink(path, decoder.decode(bytes));
     else if (sameContent && entry.kind !== 'symlink' && st && (st.mode & 0o111 ? 0o755 : 0o644) !== wantMode) ctx.fs.chmod(path, wantMode);
     if (entry.kind === 'text') {
@@ -440,21 +488,9 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   }
   if (boot && unflushed.length > 0) noteUnflushed(batch, seq, { boot: boot.id, files: unflushed });
   await ctx.commit(batch);
+  for (const b of blocked.values()) ctx.blocked.set(b.path, b);
   if (unflushed.length > 0) ctx.onUnflushed?.();
   return { recorded, rescued, rescan: [...rescan] };
-}
-
-/** Is a directory above `path` a symlink? `seen` remembers the answer per directory. */
-function hasSymlinkParent(ctx: ReplicaContext, path: string, seen: Map<string, boolean>): boolean {
-  const slash = path.lastIndexOf('/');
-  if (slash <= 0) return false;
-  const dir = path.slice(0, slash);
-  let linked = seen.get(dir);
-  if (linked === undefined) {
-    linked = hasSymlinkParent(ctx, dir, seen) || ctx.fs.lstat(dir)?.kind === 'symlink';
-    seen.set(dir, linked);
-  }
-  return linked;
 }
 
 /** Notes a path an apply left as it was, for the user (see `notices.ts`). */
@@ -506,7 +542,7 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
   const restored: string[] = [];
   const batch = new ChangeBatch();
   for (const { path, digest } of Array.isArray(targets) ? targets : []) {
-    if (typeof path !== 'string' || !isSafeRelPath(path)) continue;
+    if (typeof path !== 'string' || !isSafeRelPath(path) || ctx.fs.parentProblem?.(path)) continue;
     const st = ctx.fs.lstat(path);
     if (st?.kind === 'dir' || st?.kind === 'other') continue;
     const now = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
@@ -522,7 +558,10 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
     }
     const content = await contentOf(ctx, recorded.fileId, recorded.entry, new Map());
     if (content === undefined) continue;
-    if (recorded.entry.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(content.bytes));
+    const target = recorded.entry.kind === 'symlink' ? new TextDecoder().decode(content.bytes) : undefined;
+    // A link this disk never takes was not written by the apply either (see `obstacles.ts`).
+    if (target !== undefined && linkObstacle(ctx.fs, path, target) !== undefined) continue;
+    if (target !== undefined) ctx.fs.symlink(path, target);
     else ctx.fs.writeFile(path, content.bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
     const after = ctx.fs.lstat(path);
     if (after) batch.putJson(`s:${path}`, cacheEntry(after, recorded.entry.kind, content.digest));
@@ -552,7 +591,7 @@ export async function recoverUnflushed(ctx: ReplicaContext): Promise<string[]> {
   const batch = new ChangeBatch();
   const restored: string[] = [];
   for (const f of check.values()) {
-    if (typeof f?.path !== 'string' || !isSafeRelPath(f.path) || typeof f.digest !== 'string') continue;
+    if (typeof f?.path !== 'string' || !isSafeRelPath(f.path) || typeof f.digest !== 'string' || ctx.fs.parentProblem?.(f.path)) continue;
     const recorded = live.get(f.path);
     if (!recorded || recorded.entry.kind === 'symlink') continue;
     const st = ctx.fs.lstat(f.path);

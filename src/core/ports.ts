@@ -80,6 +80,14 @@ export interface BootInfo {
   startedMs: number;
 }
 
+/** A parent of a path that is not a real folder (see {@link WorktreeFs.parentProblem}). */
+export interface PathObstacle {
+  /** The parent, relative to the root. */
+  at: string;
+  /** What it is, in words. */
+  reason: string;
+}
+
 /** One file of {@link WorktreeFs.writeFiles}. */
 export interface FileWrite {
   rel: string;
@@ -162,6 +170,14 @@ export interface WorktreeFs {
   flushFiles?(rels: readonly string[]): Promise<void>;
   /** Creates a symlink (replacing what is there). */
   symlink(rel: string, target: string): void;
+  /**
+   * The first parent of `rel` that is a symlink or not a folder, or undefined: writes,
+   * removals and chmods of `rel` are refused then (nothing is ever changed through a link).
+   * Optional: a file system without links has nothing to say.
+   */
+  parentProblem?(rel: string): PathObstacle | undefined;
+  /** Why {@link symlink} would refuse `rel` -> `target` (it leads out, or into `.git/`), or undefined. */
+  linkProblem?(rel: string, target: string): string | undefined;
   /** Removes a file or symlink; a missing file is not an error. Removes emptied parents. */
   remove(rel: string): void;
   /** Sets the permission bits. */

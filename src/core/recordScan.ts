@@ -3,6 +3,7 @@ import { gitBlobId } from './digest.js';
 import { CshareError } from './errors.js';
 import { createOfBlob, patchFor, type OpEntry, type OpKind } from './history.js';
 import { logger } from './log.js';
+import { linkObstacle } from './obstacles.js';
 import { deriveFileId, type ManifestEntry } from './ManifestDoc.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
@@ -382,10 +383,23 @@ async function wasOnDisk(ctx: ReplicaContext, statCache: Map<string, unknown>, f
  * blob will arrive to make the apply write it.
  */
 async function materialize(ctx: ReplicaContext, batch: ChangeBatch, statCache: Map<string, unknown>, fileId: string, entry: ManifestEntry): Promise<void> {
-  if (!(await ctx.hasContent(fileId, entry)) || ctx.fs.lstat(entry.path)) return;
+  // A path under a link or a file stays as it is (see `obstacles.ts`); so does anything there.
+  if (!(await ctx.hasContent(fileId, entry)) || ctx.fs.parentProblem?.(entry.path) || ctx.fs.lstat(entry.path)) return;
   const bytes = entry.kind === 'text' ? new TextEncoder().encode(await ctx.currentText(fileId, entry)) : await ctx.blobBytes(entry.digest);
-  if (entry.kind === 'symlink') ctx.fs.symlink(entry.path, new TextDecoder().decode(bytes));
-  else ctx.fs.writeFile(entry.path, bytes, entry.mode === 0o100755 ? 0o755 : 0o644);
+  const target = entry.kind === 'symlink' ? new TextDecoder().decode(bytes) : undefined;
+  if (target !== undefined && linkObstacle(ctx.fs, entry.path, target) !== undefined) return;
+  try {
+    if (target !== undefined) ctx.fs.symlink(entry.path, target);
+    else ctx.fs.writeFile(entry.path, bytes, entry.mode === 0o100755 ? 0o755 : 0o644);
+  } catch (err) {
+    // Something took the path (or a parent) since the checks above: a late write is not worth
+    // failing the scan for; the path stays left alone, and the next scan tries again.
+    if (!(err instanceof CshareError && (err.code === 'BAD_PATH' || err.code === 'IO'))) throw err;
+    log('could not write %s yet: %s', entry.path, err.message);
+    ctx.blocked.set(entry.path, { path: entry.path, fileId, reason: err.message });
+    return;
+  }
+  ctx.blocked.delete(entry.path);
   const digest = gitBlobId(bytes);
   if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest);
   const st = ctx.fs.lstat(entry.path);

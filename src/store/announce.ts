@@ -28,7 +28,7 @@ export function announcementPath(root: string): string {
 
 /** Announces the running process (JSON; see {@link Announcement}). */
 export function writeAnnouncement(root: string, a: Announcement): void {
-  writeFileSync(announcementPath(root), `${JSON.stringify(a)}\n`);
+  writeFileSync(announcementPath(root), `${JSON.stringify(a)}\n`, { mode: 0o600 });
 }
 
 /** Removes the announcement (when the process stops serving). */

@@ -121,7 +121,7 @@ export function storeDirBytes(dir: string): number {
 export function writeFileReplacing(path: string, bytes: Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    const fd = openSync(tmp, 'w', 0o644);
+    const fd = openSync(tmp, 'w', 0o600);
     try {
       for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
       fsyncSync(fd);

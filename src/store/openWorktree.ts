@@ -11,6 +11,7 @@ import { storeLockedError } from './announce.js';
 import { findWorktreeRoot, PACKS_DIR, STORE_DIR, statusViewPath } from './layout.js';
 import { removeStatusView, writeStatusView } from './statusViewFile.js';
 import { StoreGuard } from './StoreGuard.js';
+import { makeStorePrivate, tightenStore } from './privateDir.js';
 
 const log = logger('store');
 
@@ -59,6 +60,7 @@ export async function openWorktree(opts: {
   if (st && !st.isDirectory()) {
     throw new CshareError('STORE_CORRUPT', `${storeDir} exists but is not a directory; move it aside`, { path: storeDir });
   }
+  makeStorePrivate(storeDir);
   let store: LevelStore;
   try {
     store = await LevelStore.open(join(storeDir, 'store'));
@@ -107,6 +109,12 @@ export async function openWorktree(opts: {
         packs!.close();
         await store.close();
         guard?.close();
+        // LevelDB's own files are 0644 (see privateDir.ts).
+        try {
+          tightenStore(storeDir);
+        } catch (err) {
+          log('could not make %s owner-only: %s', storeDir, (err as Error).message);
+        }
       },
     };
   } catch (err) {

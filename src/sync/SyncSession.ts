@@ -99,6 +99,8 @@ export interface SyncSessionOptions {
  */
 export class SyncSession {
   private readonly names = new Map<string, string>();
+  /** Blocked paths already reported (once each, per session). */
+  private readonly reportedRefused = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private scanBeforeApply: boolean;
   private needsRunning = 0;
@@ -524,7 +526,14 @@ export class SyncSession {
     const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply }).finally(() => this.reportNotices());
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
     // Entries with an unsafe path are never written (safety rules): the replica tells its
-    // `onRefused` once for each.
+    // `onRefused` once for each. Nor are paths this disk cannot take (see `obstacles.ts`):
+    // each is said once; the rest of the change was applied.
+    for (const b of this.opts.replica.blockedPaths()) {
+      const key = `${b.path}\0${b.reason}`;
+      if (this.reportedRefused.has(key)) continue;
+      this.reportedRefused.add(key);
+      this.opts.onEvent?.({ type: 'error', code: 'BAD_PATH', message: `did not write ${JSON.stringify(b.path)} from ${origin.author}: ${b.reason}; the path is left as it is here`, path: b.path, reason: b.reason });
+    }
     return applied;
   }
 

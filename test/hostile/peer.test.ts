@@ -1,4 +1,5 @@
-import { readFileSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManifestDoc } from '../../src/core/ManifestDoc.js';
@@ -32,6 +33,13 @@ const BAD_PATHS = [
   './a',
   'a//b',
   '',
+  // Platform aliases of .git and .cshare (issue 15 item 14), and a name no disk can hold (item 10).
+  '.git./hooks/pre-commit',
+  'GIT~1/config',
+  '.git::$INDEX_ALLOCATION/hooks/post-checkout',
+  '.g\u200cit/hooks/pre-commit',
+  'src/.cshare /store/CURRENT',
+  `${'n'.repeat(300)}.txt`,
 ];
 
 async function setup() {
@@ -39,6 +47,11 @@ async function setup() {
   const kv = new MemoryStore();
   const { replica } = await openReplica(box.root, kv, 'bob');
   return { box, kv, replica };
+}
+
+/** The worktree as path -> text (symlinks as "link:target"). */
+function textTree(root: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(treeOf(root)).map(([k, v]) => [k, v.startsWith('link:') ? v : Buffer.from(v.slice(2), 'base64').toString()]));
 }
 
 /** The replica still works: a later honest change is applied and shows on disk. */
@@ -81,51 +94,114 @@ describe('hostile changes at a peer: path traversal', () => {
 });
 
 describe('hostile changes at a peer: symlinks', () => {
-  it.each(['../outside.txt', '/etc/passwd', '..', 'sub/../../outside.txt'])('refuses a symlink entry to %j that leaves the worktree: whole change rolled back, BAD_PATH', async (target) => {
+  it.each(['../outside.txt', '/etc/passwd', '..', 'sub/../../outside.txt', 'y/..', '.git/hooks', 'GIT~1'])('refuses a symlink entry to %j alone: the rest applied, the link reported, nothing written outside', async (target) => {
     const { box, kv, replica } = await setup();
     const change = remoteChange({ good: { path: 'ok.txt', content: 'fine\n' }, link: { path: 'link', content: target, kind: 'symlink' } });
-    const err = await replica.applyChanges(change, MALLORY).then(
-      () => undefined,
-      (e: unknown) => e as { code?: string; message: string },
-    );
-    expect(err?.code).toBe('BAD_PATH');
-    expect(err?.message).toMatch(/leaves the worktree/);
-    expect(err?.message).toMatch(/nothing of them was applied/);
+    await replica.applyChanges(change, MALLORY);
     expect(box.outside()).toEqual(UNTOUCHED);
-    // All or nothing: the file written before the link was refused is rolled back.
-    expect(treeOf(box.root)).toEqual({});
+    expect(textTree(box.root)).toEqual({ 'ok.txt': 'fine\n' });
+    expect(replica.blockedPaths()).toEqual([{ path: 'link', fileId: 'link', reason: expect.stringMatching(/symlink link is not created/) }]);
+    // The link that was never written is not taken for a local deletion.
+    expect((await replica.scan()).recorded).toEqual([]);
     await stillWorks(replica, box.root);
     replica.close();
     const { replica: again } = await openReplica(box.root, kv, 'bob');
-    expect((await again.log()).map((op) => `${op.kind} ${op.path}`)).toEqual(['create later.txt']);
+    expect((await again.log()).map((op) => `${op.kind} ${op.path}`).sort()).toEqual(['create later.txt', 'create ok.txt']);
     again.close();
   });
 
-  it('refuses to write through a symlinked directory that leads out of the worktree', async () => {
+  it('a link changed to a target that leads out goes from this disk (its old target stays in history) instead of being kept and undone everywhere', async () => {
     const { box, replica } = await setup();
-    // The user (or an earlier change) made a link to the parent directory, and it was recorded
-    // (the scan before an apply covers only the paths the apply writes, not their parents).
-    symlinkSync('..', join(box.root, 'up'));
-    expect((await replica.scan()).recorded.map((c) => `${c.kind} ${c.path}`)).toEqual(['create up']);
-    const change = remoteChange({ evil: { path: 'up/outside.txt', content: 'pwned\n' }, deep: { path: 'up/etc/passwd', content: 'pwned\n' } });
-    const err = await replica.applyChanges(change, MALLORY).then(
-      () => undefined,
-      (e: unknown) => e as { code?: string; message: string },
-    );
-    expect(err?.code).toBe('BAD_PATH');
-    expect(err?.message).toMatch(/symlink that leaves the worktree|resolves outside the worktree/);
+    const sender = ManifestDoc.create(4242);
+    await replica.applyChanges(remoteChange({ l: { path: 'cfg', content: 'config/dev.json', kind: 'symlink' } }, 4242, 1000, sender), MALLORY);
+    expect(textTree(box.root)).toEqual({ cfg: 'link:config/dev.json' });
+    await replica.applyChanges(remoteChange({ l: { path: 'cfg', content: '../../../etc/passwd', kind: 'symlink' } }, 4242, 1001, sender), MALLORY);
+    expect(textTree(box.root)).toEqual({});
     expect(box.outside()).toEqual(UNTOUCHED);
-    expect(treeOf(box.root)).toEqual({ up: 'link:..' });
+    expect((await replica.scan()).recorded).toEqual([]);
     await stillWorks(replica, box.root);
   });
 
-  it('writes through a symlinked directory that stays inside, and nowhere else', async () => {
+  it('leaves alone a path under a symlinked directory that leads out of the worktree: nothing outside, the rest applied, reported', async () => {
+    const { box, replica } = await setup();
+    // The user made a link to the parent directory, which is not shared (ignored).
+    writeFileSync(join(box.root, '.gitignore'), 'up\n');
+    symlinkSync('..', join(box.root, 'up'));
+    expect((await replica.scan()).recorded.map((c) => `${c.kind} ${c.path}`)).toEqual(['create .gitignore']);
+    const change = remoteChange({ evil: { path: 'up/outside.txt', content: 'pwned\n' }, deep: { path: 'up/etc/passwd', content: 'pwned\n' }, good: { path: 'ok.txt', content: 'fine\n' } });
+    await replica.applyChanges(change, MALLORY);
+    expect(box.outside()).toEqual(UNTOUCHED);
+    expect(textTree(box.root)).toEqual({ '.gitignore': 'up\n', up: 'link:..', 'ok.txt': 'fine\n' });
+    expect(replica.blockedPaths().map((b) => `${b.path}: ${b.reason}`).sort()).toEqual(['up/etc/passwd: up is a symlink, and cshare never writes through one', 'up/outside.txt: up is a symlink, and cshare never writes through one']);
+    expect((await replica.scan()).recorded).toEqual([]);
+    await stillWorks(replica, box.root);
+  });
+
+  it('a shared link and later entries below it: the link loses as a file to a folder would, and goes; nothing is written outside', async () => {
+    const { box, replica } = await setup();
+    symlinkSync('..', join(box.root, 'up'));
+    expect((await replica.scan()).recorded.map((c) => `${c.kind} ${c.path}`)).toEqual(['create up']);
+    await replica.applyChanges(remoteChange({ evil: { path: 'up/outside.txt', content: 'pwned\n' } }), MALLORY);
+    expect(box.outside()).toEqual(UNTOUCHED);
+    expect(textTree(box.root)).toEqual({ 'up/outside.txt': 'pwned\n' });
+    expect(replica.refusedEntries().map((r) => r.path)).toEqual(['up']);
+    expect((await replica.scan()).recorded).toEqual([]);
+    await stillWorks(replica, box.root);
+  });
+
+  it('does not write through a symlinked directory that stays inside either (git\'s rule); the path is written once the link is gone', async () => {
     const { box, replica } = await setup();
     await replica.applyChanges(remoteChange({ d: { path: 'real/keep.txt', content: 'k\n' } }, 4242, 1000), MALLORY);
     symlinkSync('real', join(box.root, 'alias'));
     await replica.applyChanges(remoteChange({ a: { path: 'alias/new.txt', content: 'n\n' } }, 4243, 1001), MALLORY);
-    expect(readFileSync(join(box.root, 'real/new.txt'), 'utf8')).toBe('n\n');
+    expect(textTree(box.root)).toEqual({ 'real/keep.txt': 'k\n', alias: 'link:real' });
+    expect(replica.blockedPaths().map((b) => b.path)).toEqual(['alias/new.txt']);
     expect(box.outside()).toEqual(UNTOUCHED);
+    // The user removes the link (recorded), and the next scan writes the file it was hiding.
+    rmSync(join(box.root, 'alias'));
+    await replica.scan();
+    expect(readFileSync(join(box.root, 'alias/new.txt'), 'utf8')).toBe('n\n');
+    expect(replica.blockedPaths()).toEqual([]);
+    expect((await replica.scan()).recorded).toEqual([]);
+  });
+});
+
+describe('hostile changes at a peer: what a disk cannot take', () => {
+  it('a file "a" and an entry "a/b" in separate updates: the later write stays on every replica, the other is reported, nothing is wedged', async () => {
+    const { box, kv, replica } = await setup();
+    const sender = ManifestDoc.create(4242);
+    await replica.applyChanges(remoteChange({ fa: { path: 'a', content: 'file a\n' } }, 4242, 1000, sender), MALLORY);
+    await replica.applyChanges(remoteChange({ fab: { path: 'a/b', content: 'file a/b\n' } }, 4242, 1001, sender), MALLORY);
+    expect(textTree(box.root)).toEqual({ 'a/b': 'file a/b\n' });
+    expect(replica.refusedEntries()).toEqual([expect.objectContaining({ fileId: 'fa', path: 'a', reason: expect.stringMatching(/a file and a folder of one name/) })]);
+    expect((await replica.scan()).recorded).toEqual([]);
+    // A later write of "a" wins back, and "a/b" goes.
+    await replica.applyChanges(remoteChange({ fa: { path: 'a', content: 'file a, again\n' } }, 4242, 1002, sender), MALLORY);
+    expect(textTree(box.root)).toEqual({ a: 'file a, again\n' });
+    expect((await replica.scan()).recorded).toEqual([]);
+    await stillWorks(replica, box.root);
+    replica.close();
+    const { replica: again } = await openReplica(box.root, kv, 'bob');
+    expect(again.refusedEntries().map((r) => r.path)).toEqual(['a/b']);
+    again.close();
+  });
+
+  it('a folder or a FIFO where a file goes is left alone, the rest applied, and nothing hangs', async () => {
+    const { box, replica } = await setup();
+    mkdirSync(join(box.root, 'dir'));
+    execFileSync('mkfifo', [join(box.root, 'pipe')]);
+    const change = remoteChange({ d: { path: 'dir', content: 'a file\n' }, p: { path: 'pipe', content: 'a file\n' }, good: { path: 'ok.txt', content: 'fine\n' } });
+    await replica.applyChanges(change, MALLORY);
+    expect(readFileSync(join(box.root, 'ok.txt'), 'utf8')).toBe('fine\n');
+    expect(lstatSync(join(box.root, 'dir')).isDirectory()).toBe(true);
+    expect(lstatSync(join(box.root, 'pipe')).isFIFO()).toBe(true);
+    expect(replica.blockedPaths().map((b) => b.path).sort()).toEqual(['dir', 'pipe']);
+    expect((await replica.scan()).recorded).toEqual([]);
+    // Once the FIFO is gone, the next scan writes the file.
+    rmSync(join(box.root, 'pipe'));
+    await replica.scan();
+    expect(readFileSync(join(box.root, 'pipe'), 'utf8')).toBe('a file\n');
+    await stillWorks(replica, box.root);
   });
 });
 

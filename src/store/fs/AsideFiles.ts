@@ -8,7 +8,7 @@ import * as nfs from 'node:fs';
 import { gitBlobId } from '../../core/digest.js';
 import { logger } from '../../core/log.js';
 import type { AsideFile } from './guardedPlace.js';
-import { readRegular } from './guardedPlace.js';
+import { readIfRegular } from './guardedPlace.js';
 
 const log = logger('fs');
 
@@ -71,7 +71,7 @@ export class AsideFiles {
       try {
         const st = nfs.lstatSync(h.path, { bigint: true, throwIfNoEntry: false });
         if (st && (st.size !== h.size || st.mtimeNs !== h.mtimeNs || st.ctimeNs !== h.ctimeNs)) {
-          const bytes = readRegular(h.path);
+          const bytes = readIfRegular(h.path);
           if (bytes !== undefined && gitBlobId(bytes) !== h.expect) {
             log('a save reached %s after it was replaced; handing it over', h.rel);
             this.listener?.(h.rel, bytes);

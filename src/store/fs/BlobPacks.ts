@@ -75,7 +75,7 @@ export class BlobPacks implements BlobPackStore {
   static open(dir: string, packBytes = PACK_BYTES): BlobPacks {
     let last = 1;
     try {
-      nfs.mkdirSync(dir, { recursive: true });
+      nfs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       for (const name of nfs.readdirSync(dir)) {
         const m = PACK_NAME.exec(name);
         if (m) last = Math.max(last, Number(m[1]));
@@ -193,7 +193,7 @@ export class BlobPacks implements BlobPackStore {
     const path = join(this.dir, packName(n));
     let fd: number;
     try {
-      fd = mode === 'r+' ? nfs.openSync(path, nfs.constants.O_RDWR | nfs.constants.O_CREAT, 0o644) : nfs.openSync(path, 'r');
+      fd = mode === 'r+' ? nfs.openSync(path, nfs.constants.O_RDWR | nfs.constants.O_CREAT, 0o600) : nfs.openSync(path, 'r');
     } catch (err) {
       if (errCode(err) === 'ENOENT') throw new CshareError('STORE_CORRUPT', `the blob pack ${path} is missing; move .cshare aside to rebuild`, { path });
       throw ioError('open', path, err);

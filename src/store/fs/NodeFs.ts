@@ -2,21 +2,27 @@
  * The real file system behind the `WorktreeFs` port, with node's synchronous calls (a scan
  * makes tens of thousands of tiny calls; see `ports.ts`).
  *
- * Safety: every relative path goes through `assertSafeRelPath` (no absolute paths, `..`,
- * NUL, backslashes, `.git` or `.cshare` segments), and writes refuse to go through a
- * symlinked directory that leads out of the root, because paths arrive from peers. Reads do
- * not pay for that check: the scanner walks with `lstat` and never follows links.
+ * Safety (paths arrive from peers; see `fsSafety.ts`): every relative path goes through
+ * `assertSafeRelPath` (no absolute paths, `..`, NUL, backslashes, `.git` or `.cshare` or an
+ * alias of one); every method that changes the disk first checks, immediately before it acts,
+ * that no parent of the path is a symlink or a file ({@link NodeFs.assertNoSymlinkParents}: git's
+ * rule, so nothing is ever written through a link, wherever it points); symlinks are created
+ * only with targets that stay inside and out of `.git/` and `.cshare/`; and nothing that is not
+ * a regular file is ever opened. Reads do not walk the parents (the scanner walks with `lstat`
+ * and never follows links; the apply checks a peer's path with {@link NodeFs.parentProblem}
+ * before it reads it).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as nfs from 'node:fs';
-import { dirname, isAbsolute, join, posix, sep } from 'node:path';
+import { dirname, isAbsolute, join, posix } from 'node:path';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
-import { assertSafeRelPath } from '../../core/paths.js';
+import { assertSafeRelPath, unsafeLinkTargetReason } from '../../core/paths.js';
 import { gitBlobId } from '../../core/digest.js';
 import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs, WriteSurprise } from '../../core/ports.js';
-import { moveAside, placeGuarded, readRegular } from './guardedPlace.js';
+import { moveAside, placeGuarded, readIfRegular } from './guardedPlace.js';
+import { linkTargetProblem, openRegular, parentError, readRegular, walkParents, type ParentProblem } from './fsSafety.js';
 import { errCode, ioError } from './ioError.js';
 import { WrittenFiles } from './WrittenFiles.js';
 import { AsideFiles } from './AsideFiles.js';
@@ -37,6 +43,11 @@ interface TempFile {
   abs: string;
   path: string;
   fd: number | undefined;
+}
+
+/** A temp file of a write, renamed to the worktree path `rel` once written. */
+interface WriteTemp extends TempFile {
+  rel: string;
 }
 
 /** fsyncs an open file on the thread pool; a failure is an `IO` error naming the file. */
@@ -183,14 +194,9 @@ export class NodeFs implements WorktreeFs {
     return toFileStat(st);
   }
 
+  /** A regular file's bytes; a symlink, FIFO, socket or device is refused with `IO`, never opened. */
   readFile(rel: string): Uint8Array | undefined {
-    const abs = this.abs(rel);
-    try {
-      return nfs.readFileSync(abs);
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw ioError('read', abs, err);
-    }
+    return readRegular(this.abs(rel));
   }
 
   readlink(rel: string): string | undefined {
@@ -209,16 +215,17 @@ export class NodeFs implements WorktreeFs {
       nfs.fsyncSync(tmp.fd!);
       nfs.closeSync(tmp.fd!);
       tmp.fd = undefined;
+      this.assertNoSymlinkParents(rel, { what: 'write' });
       nfs.renameSync(tmp.path, tmp.abs);
     } catch (err) {
       discard(tmp);
-      throw ioError('write', tmp.abs, err);
+      throw err instanceof CshareError ? err : ioError('write', tmp.abs, err);
     }
     this.written.note(rel, tmp.abs);
   }
 
   async writeFiles(files: readonly FileWrite[], opts: { flush?: boolean } = {}): Promise<WriteSurprise[]> {
-    const temps: TempFile[] = [];
+    const temps: WriteTemp[] = [];
     // Each directory is checked once per batch: nothing here creates symlinks meanwhile.
     const checkedDirs = new Map<string, string>();
     let flushes: Promise<void>[] = [];
@@ -235,7 +242,7 @@ export class NodeFs implements WorktreeFs {
       // thread pool as soon as it is written, while the next ones are written: the file system
       // commits them together, and the disk's latency overlaps the writing.
       for (let i = 0; opts.flush !== false && i < files.length; i += FSYNC_SLICE) {
-        const slice: TempFile[] = [];
+        const slice: WriteTemp[] = [];
         flushes = [];
         for (const f of files.slice(i, i + FSYNC_SLICE)) {
           const t = this.writeTemp(f.rel, f.data, f.mode, checkedDirs);
@@ -258,11 +265,19 @@ export class NodeFs implements WorktreeFs {
       throw err;
     }
     // Every file is written (and flushed, unless told not to); the renames put them in place.
+    // The flushes took time, so each folder is checked again right before its renames (once:
+    // this loop does not yield, and nothing in it creates links).
+    const renameDirs = new Set<string>();
     const results: WriteSurprise[] = [];
     for (let i = 0; i < temps.length; i++) {
       const t = temps[i]!;
       const f = files[i]!;
       try {
+        const relDir = posix.dirname(t.rel);
+        if (!renameDirs.has(relDir)) {
+          this.assertNoSymlinkParents(t.rel, { what: 'write' });
+          renameDirs.add(relDir);
+        }
         const mine = nfs.lstatSync(t.path);
         const surprise = f.expect === undefined ? (nfs.renameSync(t.path, t.abs), undefined) : placeGuarded(t, f.expect, this.asideDir());
         const { aside, ...found } = surprise ?? {};
@@ -278,7 +293,7 @@ export class NodeFs implements WorktreeFs {
         results.push(result);
       } catch (err) {
         for (const rest of temps.slice(i)) discard(rest);
-        throw ioError('write', t.abs, err);
+        throw err instanceof CshareError ? err : ioError('write', t.abs, err);
       }
     }
     return results;
@@ -286,7 +301,8 @@ export class NodeFs implements WorktreeFs {
 
   removeIfUnchanged(rel: string, expect: string): Uint8Array | undefined {
     const abs = this.abs(rel);
-    this.checkParentInside(rel);
+    // A missing parent: nothing to remove.
+    if (this.assertNoSymlinkParents(rel, { what: 'remove' }) === undefined) return undefined;
     const st = nfs.lstatSync(abs, NO_THROW);
     if (st === undefined) return undefined;
     if (!st.isFile()) throw new CshareError('IO', `Cannot remove ${abs}: it is not a regular file.`, { path: rel });
@@ -301,7 +317,7 @@ export class NodeFs implements WorktreeFs {
       throw ioError('remove', abs, err);
     }
     const before = nfs.lstatSync(aside, { bigint: true, throwIfNoEntry: false });
-    const held = readRegular(aside);
+    const held = readIfRegular(aside);
     if (held !== undefined && gitBlobId(held) !== expect) {
       try {
         nfs.linkSync(aside, abs); // put it back, unless a new file took the path meanwhile
@@ -341,13 +357,16 @@ export class NodeFs implements WorktreeFs {
       try {
         for (const rel of rels.slice(i, i + FSYNC_SLICE)) {
           const abs = this.abs(rel);
+          // A file replaced since it was written (by a link, or a FIFO, which openRegular
+          // opens without blocking and refuses) is not ours to flush.
+          let fd: number | undefined;
           try {
-            // O_NOFOLLOW: a file replaced by a link since it was written is not ours to flush.
-            open.push({ abs, path: abs, fd: nfs.openSync(abs, nfs.constants.O_RDONLY | nfs.constants.O_NOFOLLOW) });
+            fd = openRegular(abs);
           } catch (err) {
-            if (isMissing(err) || errCode(err) === 'ELOOP') continue;
-            throw ioError('open', abs, err);
+            if (err instanceof CshareError && err.data.errno !== undefined && ['ELOOP', 'EINVAL'].includes(String(err.data.errno))) continue;
+            throw err;
           }
+          if (fd !== undefined) open.push({ abs, path: abs, fd });
         }
         const failed = (await Promise.allSettled(open.map((t) => flush(t, 'flush')))).find((r) => r.status === 'rejected');
         if (failed) throw failed.reason;
@@ -358,12 +377,12 @@ export class NodeFs implements WorktreeFs {
   }
 
   /** Writes `data` to a new temp file beside `rel` with the mode `rel` must get; not flushed. */
-  private writeTemp(rel: string, data: Uint8Array, mode: number | undefined, checkedDirs?: Map<string, string>): TempFile {
+  private writeTemp(rel: string, data: Uint8Array, mode: number | undefined, checkedDirs?: Map<string, string>): WriteTemp {
     const abs = this.abs(rel);
     const relDir = posix.dirname(rel);
     let dir = checkedDirs?.get(relDir);
     if (dir === undefined) {
-      dir = this.ensureParent(rel);
+      dir = this.assertNoSymlinkParents(rel, { create: true, what: 'write' })!;
       checkedDirs?.set(relDir, dir);
     }
     let perms = mode === undefined ? undefined : mode & 0o7777;
@@ -373,7 +392,7 @@ export class NodeFs implements WorktreeFs {
       if (old?.isFile()) perms = old.mode & 0o7777;
     }
     const prefix = join(dir, `.${posix.basename(rel)}.cshare-tmp-`);
-    const t: TempFile = { abs, path: prefix + tempSuffix(), fd: undefined };
+    const t: WriteTemp = { abs, path: prefix + tempSuffix(), fd: undefined, rel };
     try {
       try {
         t.fd = nfs.openSync(t.path, 'wx', perms ?? 0o666);
@@ -390,32 +409,46 @@ export class NodeFs implements WorktreeFs {
     } catch (err) {
       // A name that was taken (EEXIST) is someone else's file: only ours is removed.
       if (t.fd !== undefined) discard(t);
-      throw ioError('write', abs, err);
+      throw err instanceof CshareError ? err : ioError('write', abs, err);
     }
   }
 
+  /**
+   * Creates the symlink `rel` -> `target` (replacing what is there), unless the target leaves
+   * the worktree or leads into `.git/` or `.cshare/` (`BAD_PATH`): as text (see
+   * `unsafeLinkTargetReason`) and as the kernel resolves what exists of it now.
+   */
   symlink(rel: string, target: string): void {
     const abs = this.abs(rel);
-    if (target === '' || target.includes('\0')) throw new CshareError('BAD_PATH', `Refusing symlink ${rel} with an empty or NUL target.`, { path: rel, target });
-    // A link that resolves outside the worktree could later carry writes out of it.
-    const resolved = posix.resolve(posix.dirname(abs), target);
-    if (posix.isAbsolute(target) || !(resolved === this.root || resolved.startsWith(`${this.root}/`))) {
-      throw new CshareError('BAD_PATH', `Refusing symlink ${rel} -> ${target}: the target leaves the worktree.`, { path: rel, target });
-    }
-    const dir = this.ensureParent(rel);
+    const textual = unsafeLinkTargetReason(rel, target);
+    if (textual !== undefined) throw badLink(rel, target, textual);
+    const dir = this.assertNoSymlinkParents(rel, { create: true, what: 'create symlink' })!;
+    const resolved = linkTargetProblem(this.resolvedRoot(), rel, target);
+    if (resolved !== undefined) throw badLink(rel, target, resolved);
     const tmp = join(dir, `.${posix.basename(rel)}.cshare-tmp-${tempSuffix(true)}`);
     try {
       nfs.symlinkSync(target, tmp);
+      this.assertNoSymlinkParents(rel, { what: 'create symlink' });
       nfs.renameSync(tmp, abs);
     } catch (err) {
       nfs.rmSync(tmp, { force: true });
-      throw ioError('create symlink', abs, err);
+      throw err instanceof CshareError ? err : ioError('create symlink', abs, err);
     }
+  }
+
+  /**
+   * Why the link `rel` -> `target` would be refused by {@link symlink}, or undefined: for a
+   * caller that would rather leave the path alone than fail (see `exchange.ts`).
+   */
+  linkProblem(rel: string, target: string): string | undefined {
+    assertSafeRelPath(rel);
+    return linkTargetProblem(this.resolvedRoot(), rel, target);
   }
 
   remove(rel: string): void {
     const abs = this.abs(rel);
-    this.checkParentInside(rel);
+    // A missing parent: nothing to remove.
+    if (this.assertNoSymlinkParents(rel, { what: 'remove' }) === undefined) return;
     const st = nfs.lstatSync(abs, { throwIfNoEntry: false });
     if (st === undefined) return;
     if (st.isDirectory()) throw new CshareError('IO', `Cannot remove ${abs}: it is a directory.`, { path: rel });
@@ -445,94 +478,69 @@ export class NodeFs implements WorktreeFs {
 
   chmod(rel: string, mode: number): void {
     const abs = this.abs(rel);
-    this.checkParentInside(rel);
-    const st = nfs.lstatSync(abs, { throwIfNoEntry: false });
+    const parents = this.assertNoSymlinkParents(rel, { what: 'chmod' });
+    const st = parents === undefined ? undefined : nfs.lstatSync(abs, { throwIfNoEntry: false });
     if (st === undefined) throw new CshareError('NOT_FOUND', `Cannot chmod ${abs}: it does not exist.`, { path: rel });
     // chmod follows symlinks and Linux has no lchmod; a link's own mode means nothing, so
-    // leaving it alone is the correct result, not a skipped error.
-    if (st.isSymbolicLink()) return;
+    // leaving it alone is the correct result, not a skipped error. Nor is anything but a
+    // regular file ours to change.
+    if (!st.isFile()) return;
+    // Through a descriptor of the file itself (O_NOFOLLOW): a link swapped in since the lstat
+    // is not followed to change a file elsewhere. A file without read permission cannot be
+    // opened; its mode is set by path (the lstat above just saw a regular file there).
+    let fd: number | undefined;
     try {
-      nfs.chmodSync(abs, mode & 0o7777);
+      fd = openRegular(abs);
+    } catch (err) {
+      if (!(err instanceof CshareError && err.data.errno === 'EACCES')) throw err;
+    }
+    try {
+      if (fd !== undefined) nfs.fchmodSync(fd, mode & 0o7777);
+      else nfs.chmodSync(abs, mode & 0o7777);
     } catch (err) {
       throw ioError('chmod', abs, err);
+    } finally {
+      if (fd !== undefined) nfs.closeSync(fd);
     }
   }
 
   readExternal(absPath: string): Uint8Array | undefined {
     if (!isAbsolute(absPath)) throw new CshareError('BAD_PATH', `readExternal needs an absolute path, got ${absPath}.`, { path: absPath });
-    try {
-      return nfs.readFileSync(absPath);
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw ioError('read', absPath, err);
-    }
+    return readRegular(absPath, true);
   }
 
-  /** The real path of the root, resolved once (the root itself may be reached through a link). */
+  /** The real path of the root, resolved once by the kernel (the root itself may be reached through a link). */
   private resolvedRoot(): string {
-    this.realRoot ??= nfs.realpathSync(this.root);
+    this.realRoot ??= nfs.realpathSync.native(this.root);
     return this.realRoot;
   }
 
-  private isInside(real: string): boolean {
-    const root = this.resolvedRoot();
-    return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
+  /**
+   * Checks, with `lstat` from the root down, that every parent of `rel` is a real directory:
+   * throws `BAD_PATH` if one is a symlink (git's rule: nothing is written, created, renamed,
+   * chmod'ed or deleted through a link, wherever it points) and `IO` (`ENOTDIR`) if one is a
+   * file. With `create`, missing parents are created; without, returns undefined at the first
+   * missing one (nothing there to change). Returns the parent's absolute path. Every method
+   * that changes the disk calls this immediately before it acts.
+   */
+  assertNoSymlinkParents(rel: string, opts: { create?: boolean; what?: string } = {}): string | undefined {
+    assertSafeRelPath(rel);
+    const { problem, missing, dir } = walkParents(this.root, rel, opts.create === true);
+    if (problem) throw parentError(rel, opts.what ?? 'change', problem);
+    return missing ? undefined : dir;
   }
 
   /**
-   * Creates the parent directories of `rel` one level at a time, checking that each existing
-   * one, once symlinks are resolved, is still inside the root. Returns the parent's path.
+   * The first parent of `rel` that is a symlink or not a folder, or undefined: what
+   * {@link assertNoSymlinkParents} would refuse, for a caller that leaves such a path alone.
    */
-  private ensureParent(rel: string): string {
-    const parts = rel.split('/');
-    let cur = this.root;
-    for (let i = 0; i < parts.length - 1; i++) {
-      cur = `${cur}/${parts[i]}`;
-      const st = nfs.lstatSync(cur, { throwIfNoEntry: false });
-      if (st === undefined) {
-        try {
-          nfs.mkdirSync(cur);
-        } catch (err) {
-          if (errCode(err) !== 'EEXIST') throw ioError('create directory', cur, err);
-        }
-        continue;
-      }
-      if (st.isSymbolicLink()) {
-        let real: string;
-        try {
-          real = nfs.realpathSync(cur);
-        } catch (err) {
-          throw ioError('resolve', cur, err);
-        }
-        if (!this.isInside(real)) {
-          throw new CshareError('BAD_PATH', `Refusing to write ${rel}: ${parts.slice(0, i + 1).join('/')} is a symlink that leaves the worktree.`, { path: rel });
-        }
-        continue;
-      }
-      if (!st.isDirectory()) throw new CshareError('IO', `Cannot write ${rel}: ${parts.slice(0, i + 1).join('/')} is not a directory.`, { path: rel });
-    }
-    const parent = dirname(`${this.root}/${rel}`);
-    // Last line of defence against a race that swapped a directory for a link.
-    let real: string;
-    try {
-      real = nfs.realpathSync(parent);
-    } catch (err) {
-      throw ioError('resolve', parent, err);
-    }
-    if (!this.isInside(real)) throw new CshareError('BAD_PATH', `Refusing to write ${rel}: its directory resolves outside the worktree.`, { path: rel });
-    return parent;
+  parentProblem(rel: string): ParentProblem | undefined {
+    assertSafeRelPath(rel);
+    return walkParents(this.root, rel, false).problem;
   }
+}
 
-  /** Refuses `rel` if its existing parent directory resolves outside the root. */
-  private checkParentInside(rel: string): void {
-    const parent = dirname(`${this.root}/${rel}`);
-    let real: string;
-    try {
-      real = nfs.realpathSync(parent);
-    } catch (err) {
-      if (isMissing(err)) return;
-      throw ioError('resolve', parent, err);
-    }
-    if (!this.isInside(real)) throw new CshareError('BAD_PATH', `Refusing to touch ${rel}: its directory resolves outside the worktree.`, { path: rel });
-  }
+/** The `BAD_PATH` of a refused link. */
+function badLink(rel: string, target: string, reason: string): CshareError {
+  return new CshareError('BAD_PATH', `Refusing symlink ${rel} -> ${JSON.stringify(target.slice(0, 200))}: ${reason}.`, { path: rel, target: target.slice(0, 200) });
 }

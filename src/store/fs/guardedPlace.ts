@@ -62,7 +62,7 @@ export interface PlacedTemp {
  * The content of a regular file, or undefined if `abs` is missing or not a regular file. Opened
  * without following a link and without blocking, so a FIFO put there never hangs the process.
  */
-export function readRegular(abs: string): Uint8Array | undefined {
+export function readIfRegular(abs: string): Uint8Array | undefined {
   let fd: number;
   try {
     fd = nfs.openSync(abs, nfs.constants.O_RDONLY | nfs.constants.O_NOFOLLOW | nfs.constants.O_NONBLOCK);
@@ -122,7 +122,7 @@ export function placeGuarded(t: PlacedTemp, expect: string | null, asideDir?: st
       // Out of the worktree's sight for a moment (`asideDir`), else under a name scans leave alone.
       const asidePath = moveAside(t.path, asideDir, t.path.replace(/\.cshare-tmp-([0-9a-f]{12})$/, '.cshare-aside-$1'));
       const before = nfs.lstatSync(asidePath, { bigint: true, throwIfNoEntry: false });
-      const held = readRegular(asidePath);
+      const held = readIfRegular(asidePath);
       if (held !== undefined && gitBlobId(held) !== expect) {
         nfs.rmSync(asidePath, { force: true });
         return { displaced: held };
@@ -185,7 +185,7 @@ function linkInPlace(t: PlacedTemp): boolean {
 
 /** The fallback without an exchange: read what is there, then rename over it if expected. */
 function checkThenRename(t: PlacedTemp, expect: string): Omit<WriteSurprise, 'rel'> | undefined {
-  const held = readRegular(t.abs);
+  const held = readIfRegular(t.abs);
   nfs.renameSync(t.path, t.abs);
   return held !== undefined && gitBlobId(held) !== expect ? { displaced: held } : undefined;
 }

@@ -59,7 +59,7 @@ export class LevelStore implements KvStore {
    */
   static async open(dir: string): Promise<LevelStore> {
     try {
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new CshareError('IO', `cannot create the store directory ${dir}: ${(err as Error).message}`, { dir }, { cause: err });
     }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,11 +145,31 @@ describe('NodeFs', () => {
     expect(() => nfs.writeFile('escape/new/pwned.txt', Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
     expect(() => nfs.remove('escape/x')).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
     expect(fs.readdirSync(outside)).toEqual([]);
-    // A link to a directory inside the root is fine.
+    // Git's rule: not through a link that stays inside either, for every method.
+    fs.mkdirSync(join(root, 'real'));
+    fs.writeFileSync(join(root, 'real/keep.txt'), 'keep');
+    fs.symlinkSync('real', join(root, 'alias'));
+    for (const call of [
+      () => nfs.writeFile('alias/ok.txt', Buffer.from('ok')),
+      () => nfs.symlink('alias/l', 'x'),
+      () => nfs.remove('alias/keep.txt'),
+      () => nfs.chmod('alias/keep.txt', 0o755),
+    ]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'BAD_PATH', message: expect.stringMatching(/alias is a symlink/) }));
+    }
+    expect(fs.readdirSync(join(root, 'real'))).toEqual(['keep.txt']);
+    expect(fs.statSync(join(root, 'real/keep.txt')).mode & 0o777).not.toBe(0o755);
+    expect(nfs.parentProblem('alias/x/y')).toMatchObject({ at: 'alias', code: 'BAD_PATH' });
+    expect(nfs.parentProblem('real/keep.txt/x')).toMatchObject({ at: 'real/keep.txt', code: 'IO' });
+    expect(nfs.parentProblem('real/new/x')).toBeUndefined();
+  });
+
+  it('refuses writeFiles through a linked folder without writing anything', async () => {
     fs.mkdirSync(join(root, 'real'));
     fs.symlinkSync('real', join(root, 'alias'));
-    nfs.writeFile('alias/ok.txt', Buffer.from('ok'));
-    expect(fs.readFileSync(join(root, 'real/ok.txt'), 'utf8')).toBe('ok');
+    await expect(nfs.writeFiles([{ rel: 'a.txt', data: Buffer.from('a') }, { rel: 'alias/b.txt', data: Buffer.from('b') }])).rejects.toMatchObject({ code: 'BAD_PATH' });
+    expect(fs.readdirSync(join(root, 'real'))).toEqual([]);
+    expect(fs.readdirSync(root).sort()).toEqual(['alias', 'real']);
   });
 
   it('refuses symlinks whose target leaves the worktree, and replaces existing links', () => {
@@ -181,5 +202,46 @@ describe('NodeFs', () => {
     fs.symlinkSync(outsideFile, join(root, 'link'));
     nfs.chmod('link', 0o777);
     expect(fs.statSync(outsideFile).mode & 0o777).toBe(0o600);
+  });
+
+  it('never writes through a chain of links that the kernel resolves outside (y -> ., x -> y/.., u0 -> x/.. ...)', () => {
+    nfs.symlink('y', '.');
+    expect(() => nfs.symlink('x', 'y/..')).toThrow(expect.objectContaining({ code: 'BAD_PATH', message: expect.stringMatching(/after a name/) }));
+    // Made by hand (a user, or an older cshare), the chain still carries no write out.
+    fs.symlinkSync('y/..', join(root, 'x'));
+    fs.symlinkSync('x/..', join(root, 'u0'));
+    expect(fs.realpathSync.native(join(root, 'u0'))).toBe(fs.realpathSync.native(join(base, '..')));
+    for (const rel of ['x/ESCAPED.sh', 'u0/tmp/ESCAPED.sh', `u0/${base.split('/').pop()}/outside.txt`]) {
+      expect(() => nfs.writeFile(rel, Buffer.from('#!/bin/sh\n'), 0o755)).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
+    }
+    expect(fs.existsSync(join(base, 'ESCAPED.sh'))).toBe(false);
+    // A link whose target goes through the user's chain is refused as the kernel resolves it.
+    expect(() => nfs.symlink('v', 'u0')).toThrow(expect.objectContaining({ code: 'BAD_PATH', message: expect.stringMatching(/resolves outside/) }));
+  });
+
+  it('refuses links into .git or .cshare, by any alias, directly or through a link the user made', () => {
+    fs.mkdirSync(join(root, '.git/hooks'), { recursive: true });
+    for (const target of ['.git', '.git/hooks', '.GIT.', 'GIT~1/config', '.cshare/store', 'sub/../.git']) {
+      expect(() => nfs.symlink('g', target)).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
+    }
+    fs.symlinkSync('.git', join(root, 'mine'));
+    expect(() => nfs.symlink('h', 'mine/hooks')).toThrow(expect.objectContaining({ code: 'BAD_PATH', message: expect.stringMatching(/resolves into \.git\//) }));
+    expect(() => nfs.writeFile('mine/hooks/pre-commit', Buffer.from('x'), 0o755)).toThrow(expect.objectContaining({ code: 'BAD_PATH' }));
+    expect(fs.readdirSync(join(root, '.git/hooks'))).toEqual([]);
+    expect(nfs.linkProblem('ok', 'a/b')).toBeUndefined();
+  });
+
+  it('never opens a FIFO: reading one fails at once with IO, and a write replaces nothing through it', () => {
+    execFileSync('mkfifo', [join(root, 'pipe')]);
+    const started = Date.now();
+    expect(() => nfs.readFile('pipe')).toThrow(expect.objectContaining({ code: 'IO', message: expect.stringMatching(/not a regular file/) }));
+    expect(() => nfs.readExternal(join(root, 'pipe'))).toThrow(expect.objectContaining({ code: 'IO' }));
+    nfs.chmod('pipe', 0o755); // not a regular file: left alone
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(fs.lstatSync(join(root, 'pipe')).isFIFO()).toBe(true);
+    // A link is not read through either.
+    fs.writeFileSync(join(base, 'secret'), 'secret');
+    fs.symlinkSync(join(base, 'secret'), join(root, 'ln'));
+    expect(() => nfs.readFile('ln')).toThrow(expect.objectContaining({ code: 'IO', message: expect.stringMatching(/symlink/) }));
   });
 });

@@ -1,0 +1,34 @@
+/**
+ * Text that came from elsewhere (paths, peer and author names, messages that quote them) made
+ * safe for a terminal. A peer can name a file `\e]0;pwned\a` or `\e[2K\e[1Aok`: printed as is,
+ * that rewrites the title, the clipboard (OSC 52) or lines already on screen. Every control
+ * character (C0, DEL, C1), and the Unicode controls that reorder or break what is shown
+ * (bidirectional overrides and isolates, line and paragraph separators), is written as an
+ * escape instead, as git's `core.quotePath` does. `--json` output needs none of this: JSON
+ * escapes C0 itself, and machines do not interpret the rest.
+ */
+
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE_ALL = new RegExp(UNSAFE.source, 'g');
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeChar(ch: string): string {
+  const named = NAMED[ch];
+  if (named) return named;
+  const code = ch.charCodeAt(0);
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * A path or name as shown to people: unchanged if it is harmless, else in double quotes with
+ * every control character escaped (and `"` and `\` escaped inside the quotes), like git.
+ */
+export function shown(value: string): string {
+  if (!UNSAFE.test(value)) return value;
+  return `"${value.replace(/["\\]/g, (c) => `\\${c}`).replace(UNSAFE_ALL, escapeChar)}"`;
+}
+
+/** A message (one line) with every control character escaped, for people. */
+export function shownText(text: string): string {
+  return UNSAFE.test(text) ? text.replace(UNSAFE_ALL, escapeChar) : text;
+}
