@@ -127,7 +127,7 @@ const NAMES = ['a', 'b', 'c', 'lnk', 'y', 'x', 'u'];
 /** The user's own link out (see `localObstacle`): the hostile peer writes below it, never at it. */
 const OWN_LINK = 'ext';
 const DIRS = ['', 'src/', 'a/', 'lnk/', 'y/'];
-const BAD_TARGETS = ['.', '..', '../..', 'y/..', 'x/../..', 'lnk/..', '/etc/passwd', '/tmp', '.git', '.git/hooks', '.GIT.', 'GIT~1', '.cshare/store', '.g\u200cit', 'src/../..', '../outside.txt'];
+const BAD_TARGETS = ['.', '..', '../..', 'y/..', 'x/../..', 'lnk/..', '/etc/passwd', '/tmp', '.git', '.git/hooks', '.GIT.', 'GIT~1', '.cshare/store', '.g\u200cit', 'src/../..', '../outside.txt']; // self-contained: not a path read (hostile link targets)
 const BAD_PATHS = ['.git./hooks/pre-commit', 'GIT~1/config', '.git::$INDEX_ALLOCATION/hooks/x', '.g\u200cit/hooks/pre-commit', '.cshare /store/CURRENT', `${'n'.repeat(300)}.txt`, '../escape.txt', 'y/../../escape.txt'];
 
 /** One seeded hostile run. */

@@ -115,7 +115,7 @@ describe('hostile changes at a peer: symlinks', () => {
     const sender = ManifestDoc.create(4242);
     await replica.applyChanges(remoteChange({ l: { path: 'cfg', content: 'config/dev.json', kind: 'symlink' } }, 4242, 1000, sender), MALLORY);
     expect(textTree(box.root)).toEqual({ cfg: 'link:config/dev.json' });
-    await replica.applyChanges(remoteChange({ l: { path: 'cfg', content: '../../../etc/passwd', kind: 'symlink' } }, 4242, 1001, sender), MALLORY);
+    await replica.applyChanges(remoteChange({ l: { path: 'cfg', content: '../../../etc/passwd', kind: 'symlink' } }, 4242, 1001, sender), MALLORY); // self-contained: not a path read
     expect(textTree(box.root)).toEqual({});
     expect(box.outside()).toEqual(UNTOUCHED);
     expect((await replica.scan()).recorded).toEqual([]);

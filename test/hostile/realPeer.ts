@@ -95,7 +95,7 @@ export interface Stage {
   alice: string;
   carol: string;
   codes: { readWrite: string; readOnly: string };
-  /** Every path under `base` outside the worktrees, and under `/tmp/cshare-escape-*`. */
+  /** Every path under `base` outside the worktrees, and under `/tmp/cshare-escape-*` (self-contained: not a path read). */
   outside(): string[];
 }
 

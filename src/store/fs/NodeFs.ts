@@ -15,7 +15,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as nfs from 'node:fs';
-import { dirname, isAbsolute, join, posix } from 'node:path';
+import { isAbsolute, join, posix } from 'node:path';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { assertSafeRelPath, unsafeLinkTargetReason } from '../../core/paths.js';
@@ -279,7 +279,7 @@ export class NodeFs implements WorktreeFs {
           renameDirs.add(relDir);
         }
         const mine = nfs.lstatSync(t.path);
-        const surprise = f.expect === undefined ? (nfs.renameSync(t.path, t.abs), undefined) : placeGuarded(t, f.expect, this.asideDir());
+        const surprise = f.expect === undefined ? (nfs.renameSync(t.path, t.abs), undefined) : placeGuarded(t, f.expect, this.asideTarget(f.rel));
         const { aside, ...found } = surprise ?? {};
         if (aside && typeof f.expect === 'string') this.asides.keep(f.rel, aside, f.expect);
         const result: WriteSurprise = { rel: f.rel, ...found };
@@ -311,7 +311,8 @@ export class NodeFs implements WorktreeFs {
     // one of a writer that had it open is seen a moment later (`AsideFiles`).
     let aside: string;
     try {
-      aside = moveAside(abs, this.asideDir(), join(dirname(abs), `.${posix.basename(rel)}.cshare-aside-${tempSuffix(true)}`));
+      const to = this.asideTarget(rel);
+      aside = moveAside(abs, to.dir, to.beside);
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw ioError('remove', abs, err);
@@ -333,10 +334,15 @@ export class NodeFs implements WorktreeFs {
     return undefined;
   }
 
-  /** Where writes move what they displaced, in the store's folder, if the worktree has one. */
-  private asideDir(): string | undefined {
+  /**
+   * Where writes move what they displaced: the store's folder, if the worktree has one, else
+   * the root under a name scans skip (never beside the file: a folder must empty when its last
+   * file is removed).
+   */
+  private asideTarget(rel: string): { dir: string | undefined; beside: string } {
     this.asides.cleanLeftovers(`${this.root}/.cshare/aside`);
-    return nfs.existsSync(`${this.root}/.cshare`) ? `${this.root}/.cshare/aside` : undefined;
+    const dir = nfs.existsSync(`${this.root}/.cshare`) ? `${this.root}/.cshare/aside` : undefined;
+    return { dir, beside: join(this.root, `.${posix.basename(rel)}.cshare-aside-${tempSuffix(true)}`) };
   }
 
   onLateSave(listener: (rel: string, bytes: Uint8Array) => void): void {

@@ -85,7 +85,7 @@ export function readIfRegular(abs: string): Uint8Array | undefined {
  * `displaced` (the target held other content: replaced, and this is what it held) or
  * `occupied` (the target was taken: the temp file is removed and nothing is written).
  */
-export function placeGuarded(t: PlacedTemp, expect: string | null, asideDir?: string): (Omit<WriteSurprise, 'rel'> & { aside?: AsideFile }) | undefined {
+export function placeGuarded(t: PlacedTemp, expect: string | null, asideTo?: { dir: string | undefined; beside: string }): (Omit<WriteSurprise, 'rel'> & { aside?: AsideFile }) | undefined {
   for (let attempt = 0; ; attempt++) {
     const st = nfs.lstatSync(t.abs, { throwIfNoEntry: false });
     if (st === undefined) {
@@ -120,7 +120,7 @@ export function placeGuarded(t: PlacedTemp, expect: string | null, asideDir?: st
         return { occupied: true };
       }
       // Out of the worktree's sight for a moment (`asideDir`), else under a name scans leave alone.
-      const asidePath = moveAside(t.path, asideDir, t.path.replace(/\.cshare-tmp-([0-9a-f]{12})$/, '.cshare-aside-$1'));
+      const asidePath = moveAside(t.path, asideTo?.dir, asideTo?.beside ?? t.path.replace(/\.cshare-tmp-([0-9a-f]{12})$/, '.cshare-aside-$1'));
       const before = nfs.lstatSync(asidePath, { bigint: true, throwIfNoEntry: false });
       const held = readIfRegular(asidePath);
       if (held !== undefined && gitBlobId(held) !== expect) {
