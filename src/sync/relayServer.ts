@@ -25,7 +25,7 @@ export interface RunningRelay {
 }
 
 /**
- * Starts a relay: a libp2p node (TCP, circuit relay server) whose identity lives in
+ * Starts a relay: a libp2p node (TCP and WebSockets; no circuit relay) whose identity lives in
  * `dataDir/identity.key`, so its peer id survives restarts, and whose worktrees live in a
  * LevelDB at `dataDir/store`. Every acknowledged upload was written with a synced batch, so
  * `kill -9` loses nothing it acknowledged.
@@ -38,7 +38,7 @@ export async function startRelay(opts: { dataDir: string; listen?: string[]; sig
     // Beside a store on disk only: a store given by the caller keeps blobs in itself.
     packs = opts.kv ? undefined : BlobPacks.open(join(opts.dataDir, 'packs'));
     const { privateKey } = await loadOrCreateIdentity({ dataDir: opts.dataDir, signal: opts.signal });
-    node = await createCshareNode({ listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], privateKey, relayServer: true, relayClient: false, signal: opts.signal });
+    node = await createCshareNode({ listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], privateKey, relayClient: false, signal: opts.signal });
     const service = new RelayService({ store: new RelayStore(kv, {}, packs), relayId: node.peerId });
     await node.listen((channel, remote) => {
       const conn = new RpcConnection(channel, { peer: remote.peerId });

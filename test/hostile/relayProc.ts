@@ -1,0 +1,164 @@
+import '../../src/polyfills.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashSecret, newShareSecrets, worktreeIdToString, type ShareSecrets } from '../../src/sync/joinCode.js';
+import { createCshareNode, type CshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
+import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
+import { PROTOCOL_VERSION, type HelloResponse, type Role } from '../../src/sync/schema.js';
+import { start, type Proc } from '../helpers/procs.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/**
+ * Real-process helpers for attacks on a relay: a `cshare relay` process, and hostile clients
+ * that dial it over libp2p (each its own peer id) and speak the project's own RPC codec, with
+ * whatever payloads they like (the RPC layer validates what it receives, not what it sends).
+ */
+
+/** A running `cshare relay --json` process. */
+export interface RelayProc {
+  proc: Proc;
+  /** Its first (TCP) address, ending in `/p2p/<peer id>`. */
+  addr: string;
+  peerId: string;
+  dataDir: string;
+  /** Resident memory now, in MiB (from /proc). */
+  rssMiB(): number;
+  /** Peak resident memory so far, in MiB. */
+  peakMiB(): number;
+  /** The JSON log lines the relay wrote on stderr so far. */
+  events(): Record<string, unknown>[];
+}
+
+/** Starts a relay on a free loopback TCP port. */
+export async function startRelayProc(opts: { base?: string; args?: string[]; env?: Record<string, string>; dataDir?: string } = {}): Promise<RelayProc> {
+  const base = opts.base ?? tempDir('cshare-hostile-relay-');
+  const dataDir = opts.dataDir ?? join(base, 'data');
+  const proc = start('relay', base, ['relay', '--data', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', ...(opts.args ?? [])], opts.env);
+  const l = await proc.line((x) => x.event === 'listening');
+  const addr = (l.addresses as string[])[0]!;
+  const status = (field: string) => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${proc.child.pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  };
+  return {
+    proc,
+    addr,
+    peerId: String(l.peerId),
+    dataDir,
+    rssMiB: () => status('VmRSS'),
+    peakMiB: () => status('VmHWM'),
+    events: () => relayEvents(proc),
+  };
+}
+
+/** The JSON lines a relay started with `--json` logged on stderr. */
+export function relayEvents(proc: Proc): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of proc.stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // A line still being written: the next call sees it whole.
+    }
+  }
+  return out;
+}
+
+/** A client with its own libp2p identity (peer id). */
+export interface Hostile {
+  node: CshareNode;
+  peerId: string;
+  /** A new RPC connection (a new stream) to the relay. */
+  connect(opts?: { requestTimeoutMs?: number }): Promise<RpcConnection>;
+  stop(): Promise<void>;
+}
+
+const nodes = new Set<CshareNode>();
+
+/** A new client node; stopped by {@link stopHostiles}. */
+export async function hostile(addr: string): Promise<Hostile> {
+  const node = await createCshareNode({ listen: [], relayClient: false });
+  nodes.add(node);
+  return {
+    node,
+    peerId: node.peerId,
+    connect: async (o = {}) => new RpcConnection(await node.dial(addr), { peer: 'relay', requestTimeoutMs: o.requestTimeoutMs ?? 60_000 }),
+    stop: async () => {
+      nodes.delete(node);
+      await node.stop();
+    },
+  };
+}
+
+/** Stops every client node (for afterEach). */
+export async function stopHostiles(): Promise<void> {
+  await Promise.all([...nodes].map((n) => n.stop()));
+  nodes.clear();
+}
+
+/** A worktree a test registers itself: its id and secrets. */
+export interface TestWorktree {
+  worktreeId: string;
+  secrets: ShareSecrets;
+}
+
+/** Fresh worktree secrets. */
+export function newWorktree(): TestWorktree {
+  const secrets = newShareSecrets();
+  return { worktreeId: worktreeIdToString(secrets.worktreeId), secrets };
+}
+
+/** Registers (or resumes) `wt` as its sharer on `conn`. */
+export function registerAs(conn: RpcConnection, wt: TestWorktree, replicaId = 'mallory', extra: Record<string, unknown> = {}): Promise<HelloResponse> {
+  return conn.request('hello', {
+    protocol: PROTOCOL_VERSION,
+    worktreeId: wt.worktreeId,
+    secretProof: wt.secrets.readWrite,
+    replicaId,
+    name: replicaId,
+    role: 'sharer',
+    register: { readOnlyHash: hashSecret(wt.secrets.readOnly), name: 'evil', ...extra },
+  });
+}
+
+/** Says hello to `wt` with `secret` (read-write by default) as a joiner, or as `role`. */
+export function helloAs(conn: RpcConnection, wt: TestWorktree, replicaId: string, secret: Uint8Array = wt.secrets.readWrite, role: Role = 'joiner'): Promise<HelloResponse> {
+  return conn.request('hello', { protocol: PROTOCOL_VERSION, worktreeId: wt.worktreeId, secretProof: secret, replicaId, name: replicaId, role });
+}
+
+/**
+ * Pings the relay over `conn` back to back until stopped, and reports the slowest answer: the
+ * longest the relay's event loop was kept from serving an honest peer.
+ */
+export function pingMonitor(conn: RpcConnection): { stop(): Promise<{ max: number; count: number }> } {
+  let stopped = false;
+  let max = 0;
+  let count = 0;
+  const running = (async () => {
+    while (!stopped) {
+      const t0 = performance.now();
+      await conn.request('ping', { time: t0 }, { timeoutMs: 120_000 });
+      max = Math.max(max, performance.now() - t0);
+      count++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await running;
+      return { max, count };
+    },
+  };
+}
+
+/** The error a promise rejects with (fails if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as { code?: string; message: string };
+  }
+  throw new Error('expected a rejection');
+}
