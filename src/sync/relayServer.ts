@@ -6,7 +6,7 @@ import { LevelStore } from '../store/level/LevelStore.js';
 import { loadOrCreateIdentity } from './libp2p/identity.js';
 import { createCshareNode, type CshareNode } from './libp2p/Libp2pNode.js';
 import { MemoryTransport } from './memory/MemoryTransport.js';
-import { RelayService } from './relay/RelayService.js';
+import { RELAY_RPC_OPTIONS, RelayService } from './relay/RelayService.js';
 import { RelayStore } from './relay/RelayStore.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 
@@ -41,7 +41,7 @@ export async function startRelay(opts: { dataDir: string; listen?: string[]; sig
     node = await createCshareNode({ listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], privateKey, relayClient: false, signal: opts.signal });
     const service = new RelayService({ store: new RelayStore(kv, {}, packs), relayId: node.peerId });
     await node.listen((channel, remote) => {
-      const conn = new RpcConnection(channel, { peer: remote.peerId });
+      const conn = new RpcConnection(channel, { ...RELAY_RPC_OPTIONS, peer: remote.peerId });
       service.attach(conn, { id: remote.peerId });
     });
     const running = node;
@@ -53,7 +53,7 @@ export async function startRelay(opts: { dataDir: string; listen?: string[]; sig
       peerId: node.peerId,
       connectLocal(id: string) {
         const [a, b] = MemoryTransport.pair();
-        service.attach(new RpcConnection(b, { peer: id }), { id });
+        service.attach(new RpcConnection(b, { ...RELAY_RPC_OPTIONS, peer: id }), { id });
         return new RpcConnection(a, { peer: 'relay (in-process)' });
       },
       async close() {

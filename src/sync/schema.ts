@@ -21,8 +21,12 @@ export const PROTOCOL_VERSION = 1;
 /** Most blobs asked for in one `blobs/fetch`. */
 export const MAX_DIGESTS_PER_FETCH = 256;
 
-/** Most manifest entries in one message (bigger manifests go in several offers). */
-export const MAX_ENTRIES_PER_MESSAGE = 100_000;
+/**
+ * Most manifest entries in one message (bigger manifests go in several offers). Decoding a
+ * message is one uninterrupted step of the receiver's event loop: 100,000 entries took the
+ * relay ~240 ms, during which it served nobody else.
+ */
+export const MAX_ENTRIES_PER_MESSAGE = 4096;
 /** Most Yjs updates in one upload. */
 export const MAX_UPDATES_PER_MESSAGE = 10_000;
 /** Largest binary field (an update, a blob chunk): frames are at most 16 MiB. */
@@ -222,11 +226,13 @@ const binary = bytes(MAX_BINARY_BYTES);
 const role = oneOf('sharer', 'joiner', 'relay');
 const displayName = string({ max: 256 });
 
-/** A relative path with `/` separators and no `..`, NUL or leading `/` (see safety rules). */
-const path: Guard<string> = refine(string({ min: 1, max: MAX_PATH_LENGTH }), (p) => {
-  if (p.includes('\0') || p.includes('\\') || p.startsWith('/')) return false;
-  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
-});
+/**
+ * A relative path with `/` separators and no `..`, NUL or leading `/` (see safety rules): a
+ * NUL or backslash anywhere, or an empty, `.` or `..` segment. One regular expression scan,
+ * nothing allocated: splitting a 16 MB offer of deep paths into segments took ~225 ms.
+ */
+const BAD_PATH = /[\0\\]|(?:^|\/)\.{0,2}(?:\/|$)/;
+const path: Guard<string> = refine(string({ min: 1, max: MAX_PATH_LENGTH }), (p) => !BAD_PATH.test(p));
 
 const manifestEntry: Guard<ManifestEntry> = object({ path, fileId: id, digest }, { vector: binary });
 

@@ -1,11 +1,13 @@
 import '../../src/polyfills.js';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { hashSecret, newShareSecrets, worktreeIdToString, type ShareSecrets } from '../../src/sync/joinCode.js';
 import { createCshareNode, type CshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { PROTOCOL_VERSION, type HelloResponse, type Role } from '../../src/sync/schema.js';
-import { start, type Proc } from '../helpers/procs.js';
+import { start, until, type Proc } from '../helpers/procs.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -93,6 +95,7 @@ export async function hostile(addr: string): Promise<Hostile> {
 
 /** Stops every client node (for afterEach). */
 export async function stopHostiles(): Promise<void> {
+  stopPingers();
   await Promise.all([...nodes].map((n) => n.stop()));
   nodes.clear();
 }
@@ -127,30 +130,55 @@ export function helloAs(conn: RpcConnection, wt: TestWorktree, replicaId: string
   return conn.request('hello', { protocol: PROTOCOL_VERSION, worktreeId: wt.worktreeId, secretProof: secret, replicaId, name: replicaId, role });
 }
 
+/** An honest peer pinging the relay from a process of its own (see `pinger.ts`). */
+export interface Pinger {
+  /** Pings answered so far. */
+  count(): number;
+  /** The slowest answer among pings from number `from` on (all by default), in ms. */
+  max(from?: number): number;
+  stop(): Promise<void>;
+}
+
 /**
- * Pings the relay over `conn` back to back until stopped, and reports the slowest answer: the
- * longest the relay's event loop was kept from serving an honest peer.
+ * Starts a {@link Pinger}: the slowest answer it sees while an attack runs is the longest the
+ * relay's event loop was kept from serving an honest peer. Resolves after its first answer.
  */
-export function pingMonitor(conn: RpcConnection): { stop(): Promise<{ max: number; count: number }> } {
-  let stopped = false;
-  let max = 0;
-  let count = 0;
-  const running = (async () => {
-    while (!stopped) {
-      const t0 = performance.now();
-      await conn.request('ping', { time: t0 }, { timeoutMs: 120_000 });
-      max = Math.max(max, performance.now() - t0);
-      count++;
-      await new Promise((r) => setTimeout(r, 5));
+export async function startPinger(addr: string): Promise<Pinger> {
+  const child = spawn(process.execPath, ['--import', 'tsx', PINGER, addr], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const rtts: number[] = [];
+  let buf = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      rtts.push((JSON.parse(buf.slice(0, nl)) as { rtt: number }).rtt);
+      buf = buf.slice(nl + 1);
     }
-  })();
+  });
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  pingers.add(child);
+  await until(() => rtts.length > 0 || child.exitCode !== null, 30_000, () => `the pinger did not answer: ${stderr}`);
+  if (rtts.length === 0) throw new Error(`the pinger exited: ${stderr}`);
   return {
+    count: () => rtts.length,
+    max: (from = 0) => Math.max(0, ...rtts.slice(from)),
     stop: async () => {
-      stopped = true;
-      await running;
-      return { max, count };
+      child.stdin!.end();
+      await exited;
+      pingers.delete(child);
     },
   };
+}
+
+const PINGER = fileURLToPath(new URL('./pinger.ts', import.meta.url));
+const pingers = new Set<ChildProcess>();
+
+/** Kills every pinger left (for afterEach). */
+export function stopPingers(): void {
+  for (const c of pingers) c.kill('SIGKILL');
+  pingers.clear();
 }
 
 /** The error a promise rejects with (fails if it resolves). */

@@ -8,6 +8,7 @@ import { BoundedQueue } from '../rpc/BoundedQueue.js';
 import type { RpcConnection } from '../rpc/RpcConnection.js';
 import {
   MAX_BINARY_BYTES,
+  MAX_UPDATES_PER_MESSAGE,
   SYNC_PAGE_BYTES,
   SYNC_PAGE_ITEMS,
   checkPeerProtocol,
@@ -23,6 +24,7 @@ import {
 } from '../schema.js';
 import { slices } from '../slices.js';
 import type { BlobWriter, RelayStore } from './RelayStore.js';
+import { Pacer } from './pace.js';
 import { checkManifestUpdate, checkPath, checkPathSet } from './validate.js';
 
 const log = logger('relay');
@@ -30,6 +32,16 @@ const log = logger('relay');
 /** Blobs read together by `blobs/fetch`, and the biggest read whole (bigger ones stream). */
 const READ_GROUP = 64;
 const READ_AHEAD_BLOB_BYTES = 64 * 1024;
+
+/**
+ * How the relay's side of every connection is set up (see `RpcOptions`). Decoding a frame is
+ * one uninterrupted step of the event loop, so the values one frame may hold are bounded
+ * far below the codec's defaults: every message a relay serves needs at most a few tens of
+ * thousands (an offer of 4096 entries, an upload of 10,000 updates).
+ */
+export const RELAY_RPC_OPTIONS = Object.freeze({
+  limits: Object.freeze({ maxValues: 65_536, maxArrayLength: MAX_UPDATES_PER_MESSAGE }),
+});
 
 /** Options of a {@link RelayService}. */
 export interface RelayServiceOptions {
@@ -147,8 +159,12 @@ export class RelayService {
       const { room } = this.authorize(session, worktreeId, true);
       const { maxOfferEntries, maxPathLength } = this.store.limits;
       if (entries.length > maxOfferEntries) throw new CshareError('TOO_LARGE', `an offer holds at most ${maxOfferEntries} entries; send several`, { max: maxOfferEntries });
-      for (const e of entries) checkPath(e.path, maxPathLength);
-      checkPathSet(entries.map((e) => e.path));
+      const pacer = new Pacer();
+      for (const e of entries) {
+        checkPath(e.path, maxPathLength);
+        if (pacer.due()) await pacer.step();
+      }
+      await checkPathSet(entries.map((e) => e.path), pacer);
       const need = await this.store.needs(worktreeId, entries);
       const byId = new Map(entries.map((e) => [e.fileId, e]));
       for (const fileId of need) {
@@ -165,7 +181,8 @@ export class RelayService {
 
     conn.handle('manifest/upload', async ({ worktreeId, updates }) => {
       const { room, binding } = this.authorize(session, worktreeId, true);
-      for (const u of updates) checkManifestUpdate(u, this.store.limits.maxPathLength);
+      const pacer = new Pacer();
+      for (const u of updates) await checkManifestUpdate(u, this.store.limits.maxPathLength, pacer);
       const { first, seq } = await this.store.appendManifest(worktreeId, updates, binding.replicaId);
       updates.forEach((update, i) => this.broadcast(room, { type: 'manifest', update, seq: first + i, by: binding.replicaId }, session));
       return { ok: true, seq };
