@@ -1,8 +1,9 @@
 import '../../src/polyfills.js';
+import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gitBlobId } from '../../src/core/digest.js';
 import { stopAll, until } from '../helpers/procs.js';
-import { hostile, newWorktree, registerAs, startPinger, startRelayProc, stopHostiles } from './relayProc.js';
+import { hostile, newWorktree, registerAs, rejection, startPinger, startRelayProc, stopHostiles } from './relayProc.js';
 
 /**
  * Issue 15, items 4, 5 and 13: one request from a stranger (who registers a worktree of its
@@ -40,4 +41,30 @@ describe('hostile: bounded work per request at a real relay', () => {
     expect(took).toBeLessThan(5000);
     expect(pinger.max(from)).toBeLessThan(MAX_PING_MS);
   }, 120_000);
+
+  it('item 5: file/fetch, which merged a file\'s whole log in one step, is refused; the relay stays responsive', async () => {
+    const relay = await startRelayProc();
+    const pinger = await startPinger(relay.addr);
+    const mallory = await (await hostile(relay.addr)).connect({ requestTimeoutMs: 300_000 });
+    const wt = newWorktree();
+    await registerAs(mallory, wt);
+    // 20,000 one-character updates of one file, each its own Yjs update.
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    const text = doc.getText('t');
+    for (let i = 0; i < 20_000; i++) text.insert(i % 7 === 0 ? 0 : text.length, 'x');
+    for (let i = 0; i < updates.length; i += 10_000) {
+      await mallory.request('file/upload', { worktreeId: wt.worktreeId, fileId: 'f1', updates: updates.slice(i, i + 10_000) });
+    }
+    const from = pinger.count();
+    const err = await rejection(
+      (async () => {
+        for await (const _ of mallory.requestStream('file/fetch', { worktreeId: wt.worktreeId, fileId: 'f1', vector: Y.encodeStateVector(new Y.Doc()) })) void _;
+      })(),
+    );
+    expect(err).toMatchObject({ code: 'PROTOCOL', message: expect.stringMatching(/does not handle "file\/fetch"/) });
+    await until(() => pinger.count() > from + 2);
+    expect(pinger.max(from)).toBeLessThan(MAX_PING_MS);
+  }, 300_000);
 });

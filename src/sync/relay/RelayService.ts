@@ -1,5 +1,4 @@
 import { timingSafeEqual } from 'node:crypto';
-import * as Y from 'yjs';
 import { gitBlobId } from '../../core/digest.js';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
@@ -7,14 +6,12 @@ import { hashSecret } from '../joinCode.js';
 import { BoundedQueue } from '../rpc/BoundedQueue.js';
 import type { RpcConnection } from '../rpc/RpcConnection.js';
 import {
-  MAX_BINARY_BYTES,
   MAX_UPDATES_PER_MESSAGE,
   SYNC_PAGE_BYTES,
   SYNC_PAGE_ITEMS,
   checkPeerProtocol,
   type Access,
   type BlobChunk,
-  type FileChunk,
   type HelloRequest,
   type HelloResponse,
   type Role,
@@ -89,7 +86,7 @@ interface Session {
   binding?: Binding;
   helloInFlight: boolean;
   subs: Set<Subscriber>;
-  /** Keys (`f:<fileId>`, `b:<digest>`) this connection offered and the relay still lacks. */
+  /** Keys (`b:<digest>`) of blobs this connection offered and the relay still lacks. */
   offered: Set<string>;
   uploads: Map<string, BlobWriter>;
 }
@@ -170,7 +167,9 @@ export class RelayService {
       for (const fileId of need) {
         if (session.offered.size >= this.maxOfferedPerConnection) break;
         const e = byId.get(fileId)!;
-        const key = e.vector ? `f:${fileId}` : `b:${e.digest}`;
+        // Only blobs are fetched by what they are (a text file's updates come with the log).
+        if (e.vector) continue;
+        const key = `b:${e.digest}`;
         let set = room.offers.get(key);
         if (!set) room.offers.set(key, (set = new Set()));
         set.add(session);
@@ -240,10 +239,9 @@ export class RelayService {
       return this.syncPages(req.worktreeId, req.after, ctx.signal);
     });
 
-    conn.handleStream('file/fetch', (req, ctx) => {
-      const { room } = this.authorize(session, req.worktreeId, false);
-      return this.fetchFile(room, req.fileId, req.vector, req.after, ctx.signal);
-    });
+    // No `file/fetch`: no client asks for it, and serving one with a state vector merged the
+    // file's whole log in one step (issue 15, item 5: after 100,000 tiny updates, minutes
+    // during which the relay served nobody). Such a request gets "does not handle".
 
     conn.handleStream('blob/fetch', (req, ctx) => {
       const { room } = this.authorize(session, req.worktreeId, false);
@@ -328,7 +326,6 @@ export class RelayService {
   private async uploadFile(room: Room, session: Session, binding: Binding, fileId: string, updates: Uint8Array[]): Promise<number> {
     const { first, seq } = await this.store.appendFile(room.worktreeId, fileId, updates, binding.replicaId);
     updates.forEach((update, i) => this.broadcast(room, { type: 'file-update', fileId, update, seq: first + i, by: binding.replicaId }, session));
-    this.delivered(room, `f:${fileId}`);
     return seq;
   }
 
@@ -363,32 +360,6 @@ export class RelayService {
       bytes += size;
     }
     if (items.length > 0) yield { items };
-  }
-
-  private async *fetchFile(room: Room, fileId: string, vector: Uint8Array | undefined, after: number | undefined, signal: AbortSignal): AsyncIterable<FileChunk> {
-    const { worktreeId } = room;
-    if (!(await this.store.fileVector(worktreeId, fileId))) {
-      await this.ensureAvailable(room, `f:${fileId}`, { fileId }, () => this.store.fileVector(worktreeId, fileId), signal);
-    }
-    if (vector) {
-      const all: Uint8Array[] = [];
-      for await (const { update } of this.store.fileUpdates(worktreeId, fileId)) all.push(update);
-      let diff: Uint8Array;
-      try {
-        diff = Y.diffUpdate(Y.mergeUpdates(all), vector);
-      } catch (err) {
-        throw new CshareError('PROTOCOL', `the state vector sent for ${fileId} does not decode`, { fileId }, { cause: err });
-      }
-      // A diff too big for one frame falls through to the whole log, update by update.
-      if (diff.length <= MAX_BINARY_BYTES) {
-        yield { fileId, kind: 'update', data: diff };
-        return;
-      }
-    }
-    for await (const { update } of this.store.fileUpdates(worktreeId, fileId, after ?? 0)) {
-      signal.throwIfAborted();
-      yield { fileId, kind: 'update', data: update };
-    }
   }
 
   private async *fetchBlob(room: Room, digest: string, signal: AbortSignal): AsyncIterable<BlobChunk> {

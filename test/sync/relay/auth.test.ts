@@ -69,7 +69,6 @@ describe('relay: hello and access', () => {
       () => c.request('file/upload', { worktreeId: W, fileId: 'f1', updates: [textUpdate('x')] }),
       () => c.request('blob/upload', { worktreeId: W, digest: gitBlobId(Uint8Array.of(1)), size: 1, offset: 0, data: Uint8Array.of(1) }),
       () => collect(c.requestStream('worktree/sync', { worktreeId: W, after: 0 })),
-      () => collect(c.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' })),
       () => collect(c.requestStream('blob/fetch', { worktreeId: W, digest: gitBlobId(Uint8Array.of(1)) })),
       () => collect(c.subscribe(`/worktrees/${W}`)),
     ];
