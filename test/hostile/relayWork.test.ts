@@ -3,6 +3,7 @@ import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gitBlobId } from '../../src/core/digest.js';
 import { stopAll, until } from '../helpers/procs.js';
+import { tinyStructs } from '../helpers/yjsUpdates.js';
 import { hostile, newWorktree, registerAs, rejection, startPinger, startRelayProc, stopHostiles } from './relayProc.js';
 
 /**
@@ -67,4 +68,32 @@ describe('hostile: bounded work per request at a real relay', () => {
     await until(() => pinger.count() > from + 2);
     expect(pinger.max(from)).toBeLessThan(MAX_PING_MS);
   }, 300_000);
+
+  it('item 13: a 13 MiB update of tiny structs is refused by its struct count, without the relay decoding it', async () => {
+    const relay = await startRelayProc();
+    const pinger = await startPinger(relay.addr);
+    const mallory = await (await hostile(relay.addr)).connect({ requestTimeoutMs: 120_000 });
+    const wt = newWorktree();
+    await registerAs(mallory, wt);
+    const update = tinyStructs(2_300_000);
+    expect(update.length).toBeGreaterThan(13 * 1024 * 1024);
+    const peakBefore = relay.peakMiB();
+    const from = pinger.count();
+    for (const request of [
+      () => mallory.request('file/upload', { worktreeId: wt.worktreeId, fileId: 'f1', updates: [update] }),
+      () => mallory.request('manifest/upload', { worktreeId: wt.worktreeId, updates: [update] }),
+    ]) {
+      const t0 = performance.now();
+      expect(await rejection(request())).toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/more than 200000 structs/) });
+      expect(performance.now() - t0).toBeLessThan(5000);
+    }
+    await until(() => pinger.count() > from + 2);
+    expect(pinger.max(from)).toBeLessThan(MAX_PING_MS);
+    // Decoding it cost 718 MiB; receiving the frame and scanning part of it costs a few copies of it.
+    expect(relay.peakMiB() - peakBefore).toBeLessThan(160);
+    // Nothing was stored: a joiner catching up finds an empty log.
+    const items = [];
+    for await (const item of mallory.requestStream('worktree/sync', { worktreeId: wt.worktreeId, after: 0 })) items.push(item);
+    expect(items).toEqual([{ type: 'head', seq: 0 }]);
+  }, 120_000);
 });

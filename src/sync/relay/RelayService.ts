@@ -29,6 +29,8 @@ const log = logger('relay');
 /** Blobs read together by `blobs/fetch`, and the biggest read whole (bigger ones stream). */
 const READ_GROUP = 64;
 const READ_AHEAD_BLOB_BYTES = 64 * 1024;
+/** Largest state vector in an offer (some 6,000 clients). */
+const MAX_OFFER_VECTOR_BYTES = 64 * 1024;
 
 /**
  * How the relay's side of every connection is set up (see `RpcOptions`). Decoding a frame is
@@ -159,6 +161,11 @@ export class RelayService {
       const pacer = new Pacer();
       for (const e of entries) {
         checkPath(e.path, maxPathLength);
+        // A state vector is a few bytes per client that ever edited the file; decoding a
+        // 15 MiB one would be millions of map entries.
+        if (e.vector && e.vector.length > MAX_OFFER_VECTOR_BYTES) {
+          throw new CshareError('TOO_LARGE', `the state vector offered for ${e.fileId} is over ${MAX_OFFER_VECTOR_BYTES} bytes`, { fileId: e.fileId });
+        }
         if (pacer.due()) await pacer.step();
       }
       await checkPathSet(entries.map((e) => e.path), pacer);
@@ -181,7 +188,8 @@ export class RelayService {
     conn.handle('manifest/upload', async ({ worktreeId, updates }) => {
       const { room, binding } = this.authorize(session, worktreeId, true);
       const pacer = new Pacer();
-      for (const u of updates) await checkManifestUpdate(u, this.store.limits.maxPathLength, pacer);
+      const { maxPathLength, maxUpdateUnits } = this.store.limits;
+      for (const u of updates) await checkManifestUpdate(u, { maxPathLength, maxUnits: maxUpdateUnits, pacer });
       const { first, seq } = await this.store.appendManifest(worktreeId, updates, binding.replicaId);
       updates.forEach((update, i) => this.broadcast(room, { type: 'manifest', update, seq: first + i, by: binding.replicaId }, session));
       return { ok: true, seq };

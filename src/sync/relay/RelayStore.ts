@@ -5,7 +5,8 @@ import { encodeValue, type Value } from '../codec.js';
 import { BLOB_CHUNK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_PATH_LENGTH, MAX_UPDATES_PER_MESSAGE, type ManifestEntry } from '../schema.js';
 import { BlobWriter } from './BlobWriter.js';
 import { asBytes, asNumber, checkDigest, checkId, decodeRecord, logPut, pad, seqValue } from './keys.js';
-import { decodeYjsUpdate } from './validate.js';
+import { Pacer } from './pace.js';
+import { MAX_UPDATE_UNITS, scanUpdate, type UpdateScan } from './updateScan.js';
 
 export { BlobWriter };
 
@@ -53,6 +54,11 @@ export interface RelayLimits {
   maxPathLength: number;
   /** Most entries in one manifest offer. */
   maxOfferEntries: number;
+  /**
+   * Most structs, delete ranges and content values one Yjs update may decode to (its bytes
+   * say little about that: 13 MiB of tiny structs decoded to 718 MiB).
+   */
+  maxUpdateUnits: number;
 }
 
 /** The defaults of {@link RelayLimits}. */
@@ -61,6 +67,7 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   maxBlobBytes: 64 * 1024 * 1024,
   maxPathLength: MAX_PATH_LENGTH,
   maxOfferEntries: MAX_ENTRIES_PER_MESSAGE,
+  maxUpdateUnits: MAX_UPDATE_UNITS,
 });
 
 /** A registered worktree. */
@@ -162,7 +169,7 @@ export class RelayStore {
   async appendManifest(worktreeId: string, updates: Uint8Array[], by: string): Promise<Appended> {
     checkId(worktreeId, 'worktree id');
     checkId(by, 'replica id');
-    this.checkUpdates(updates, 'a manifest update');
+    await this.checkUpdates(updates, 'a manifest update');
     return this.append(worktreeId, updates.length, (seq, i) => [
       { type: 'put', key: `wt/${worktreeId}/m/${pad(seq)}`, value: updates[i]! },
       logPut(worktreeId, seq, { k: 'm', by, t: Date.now() }),
@@ -174,18 +181,17 @@ export class RelayStore {
     checkId(worktreeId, 'worktree id');
     checkId(fileId, 'file id');
     checkId(by, 'replica id');
-    this.checkUpdates(updates, 'a file update');
+    const scans = await this.checkUpdates(updates, 'a file update');
     return this.append(worktreeId, updates.length, async (seq, i) => [
       { type: 'put', key: `wt/${worktreeId}/f/${fileId}/${pad(seq)}`, value: updates[i]! },
       logPut(worktreeId, seq, { k: 'f', fileId, by, t: Date.now() }),
     ], async () => {
       // Under the worktree lock, so this read-modify-write of the vector cannot race.
       const vector = (await this.fileVector(worktreeId, fileId)) ?? new Map<number, number>();
-      for (const u of updates) {
+      for (const { from, to } of scans) {
         // A conservative vector: a client's range advances it only if it starts at or before
         // what is covered already, so after a gap the relay may ask for an update twice but
         // never claims one it lacks.
-        const { from, to } = Y.parseUpdateMeta(u);
         for (const [client, end] of to) {
           const have = vector.get(client) ?? 0;
           if ((from.get(client) ?? 0) <= have && end > have) vector.set(client, end);
@@ -445,14 +451,22 @@ export class RelayStore {
     await this.kv.batch(ops);
   }
 
-  private checkUpdates(updates: Uint8Array[], what: string): void {
+  /**
+   * Checks an upload's updates: at least one, at most {@link RelayLimits.maxUpdatesPerRequest},
+   * each a valid Yjs update within {@link RelayLimits.maxUpdateUnits} (scanned, not decoded:
+   * see `updateScan.ts`). Returns each one's scan.
+   */
+  private async checkUpdates(updates: Uint8Array[], what: string): Promise<UpdateScan[]> {
     if (updates.length === 0) throw new CshareError('PROTOCOL', 'an upload must carry at least one update');
     if (updates.length > this.limits.maxUpdatesPerRequest) {
       throw new CshareError('TOO_LARGE', `an upload carries at most ${this.limits.maxUpdatesPerRequest} updates, not ${updates.length}`, {
         max: this.limits.maxUpdatesPerRequest,
       });
     }
-    for (const u of updates) decodeYjsUpdate(u, what);
+    const pacer = new Pacer();
+    const scans: UpdateScan[] = [];
+    for (const u of updates) scans.push(await scanUpdate(u, { what, maxUnits: this.limits.maxUpdateUnits, pacer }));
+    return scans;
   }
 
   private async locked<T>(worktreeId: string, fn: () => Promise<T>): Promise<T> {

@@ -1,8 +1,8 @@
 import { randomInt } from 'node:crypto';
-import * as Y from 'yjs';
 import { CshareError } from '../../core/errors.js';
 import { unsafeRelPathReason } from '../../core/paths.js';
 import { Pacer } from './pace.js';
+import { isDeleted, scanUpdate } from './updateScan.js';
 
 /**
  * Checks the relay runs on what peers upload, before anything is stored. The relay never
@@ -95,36 +95,23 @@ export function foldPath(path: string): string {
   return path.normalize('NFC').toLowerCase();
 }
 
-/** Decodes a Yjs (v1) update, or throws `PROTOCOL`. */
-export function decodeYjsUpdate(update: Uint8Array, what: string): ReturnType<typeof Y.decodeUpdate> {
-  try {
-    return Y.decodeUpdate(update);
-  } catch (err) {
-    throw new CshareError('PROTOCOL', `${what} is not a valid Yjs update: ${(err as Error).message}`, {}, { cause: err });
-  }
-}
-
 /**
- * Checks a manifest update: it must decode, and every entry it sets (a plain object with a
- * `path`, see `core/ManifestDoc.ts`) must carry a safe path, with no two live entries of the
- * update colliding. Collisions with entries of earlier updates are the replicas' to resolve
+ * Checks a manifest update: it must be a valid Yjs update within `maxUnits` (scanned, see
+ * `updateScan.ts`), and every entry it sets (a plain object with a `path`, see
+ * `core/ManifestDoc.ts`) must carry a safe path, with no two live entries of the update
+ * colliding. Collisions with entries of earlier updates are the replicas' to resolve
  * (`ManifestDoc.live` picks one winner per path; each replica checks before writing).
  */
-export async function checkManifestUpdate(update: Uint8Array, maxPathLength: number, pacer = new Pacer()): Promise<void> {
-  const { structs, ds } = decodeYjsUpdate(update, 'a manifest update');
+export async function checkManifestUpdate(update: Uint8Array, opts: { maxPathLength: number; maxUnits?: number; pacer?: Pacer }): Promise<void> {
+  const pacer = opts.pacer ?? new Pacer();
+  const { values, deletes } = await scanUpdate(update, { what: 'a manifest update', maxUnits: opts.maxUnits, values: true, pacer });
   const live: string[] = [];
-  for (const s of structs) {
-    if (!(s instanceof Y.Item)) continue;
+  for (const { client, clock, value } of values) {
+    if (typeof value !== 'object' || value === null || !('path' in value)) continue;
+    const entry = value as { path: unknown; deleted?: unknown };
+    checkPath(entry.path, opts.maxPathLength);
     // A value the same update also deletes (an overwritten entry in a doc without gc) is history.
-    const deleted = Y.isDeleted(ds, s.id);
-    const content = s.content;
-    const values: unknown[] = content instanceof Y.ContentAny ? content.arr : content instanceof Y.ContentJSON ? content.arr : [];
-    for (const v of values) {
-      if (typeof v !== 'object' || v === null || !('path' in v)) continue;
-      const entry = v as { path: unknown; deleted?: unknown };
-      checkPath(entry.path, maxPathLength);
-      if (entry.deleted !== true && !deleted) live.push(entry.path);
-    }
+    if (entry.deleted !== true && !isDeleted(deletes, client, clock)) live.push(entry.path);
   }
   await checkPathSet(live, pacer);
 }
