@@ -1,3 +1,4 @@
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { logger } from '../core/log.js';
 import type { KvStore } from '../core/ports.js';
@@ -6,8 +7,11 @@ import { LevelStore } from '../store/level/LevelStore.js';
 import { loadOrCreateIdentity } from './libp2p/identity.js';
 import { createCshareNode, type CshareNode } from './libp2p/Libp2pNode.js';
 import { MemoryTransport } from './memory/MemoryTransport.js';
-import { RELAY_RPC_OPTIONS, RelayService } from './relay/RelayService.js';
-import { RelayStore } from './relay/RelayStore.js';
+import { Compactor } from './relay/compaction.js';
+import { DiskGuard } from './relay/disk.js';
+import { RelayLog } from './relay/RelayLog.js';
+import { RelayService, type RelayServiceOptions } from './relay/RelayService.js';
+import { RelayStore, type RelayLimits } from './relay/RelayStore.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 
 const log = logger('relay');
@@ -16,6 +20,8 @@ const log = logger('relay');
 export interface RunningRelay {
   node: CshareNode;
   service: RelayService;
+  /** Reclaims the pack bytes of unfinished uploads (absent for a relay without packs). */
+  compactor?: Compactor;
   /** Dialable addresses, each ending in `/p2p/<peer id>`. */
   addresses: string[];
   peerId: string;
@@ -24,49 +30,97 @@ export interface RunningRelay {
   close(): Promise<void>;
 }
 
+/** Options of {@link startRelay}. */
+export interface StartRelayOptions {
+  dataDir: string;
+  listen?: string[];
+  signal?: AbortSignal;
+  /** A store to use instead of the LevelDB in `dataDir/store` (blobs then go into it too). */
+  kv?: KvStore;
+  /** Limits and rules of the service (see `RelayServiceOptions`). */
+  service?: Omit<RelayServiceOptions, 'store' | 'relayId' | 'log' | 'checkDisk'>;
+  /** Bounds of what is stored (see `RelayLimits`: the per-worktree quota among them). */
+  limits?: Partial<RelayLimits>;
+  /** Uploads and registrations stop while the disk has less free (0, the default: never). */
+  minFreeBytes?: number;
+  /** Size a blob pack grows to before the next one starts (for tests). */
+  packBytes?: number;
+  /** Compact the packs once dropped uploads left this many bytes (64 MiB). */
+  compactAfterBytes?: number;
+  /** Where events for the operator go (silent by default). */
+  log?: RelayLog;
+}
+
 /**
  * Starts a relay: a libp2p node (TCP and WebSockets; no circuit relay) whose identity lives in
  * `dataDir/identity.key`, so its peer id survives restarts, and whose worktrees live in a
  * LevelDB at `dataDir/store`. Every acknowledged upload was written with a synced batch, so
- * `kill -9` loses nothing it acknowledged.
+ * `kill -9` loses nothing it acknowledged. The data directory is the owner's only (0700),
+ * and the packs are compacted once the relay is up (see `compaction.ts`).
  */
-export async function startRelay(opts: { dataDir: string; listen?: string[]; signal?: AbortSignal; kv?: KvStore }): Promise<RunningRelay> {
+export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay> {
+  ownerOnly(opts.dataDir);
   const kv = opts.kv ?? (await LevelStore.open(join(opts.dataDir, 'store')));
   let node: CshareNode | undefined;
   let packs: BlobPacks | undefined;
+  const relayLog = opts.log ?? RelayLog.silent();
+  const disk = new DiskGuard({ dir: opts.dataDir, minFreeBytes: opts.minFreeBytes ?? 0, log: relayLog });
   try {
     // Beside a store on disk only: a store given by the caller keeps blobs in itself.
-    packs = opts.kv ? undefined : BlobPacks.open(join(opts.dataDir, 'packs'));
+    packs = opts.kv ? undefined : BlobPacks.open(join(opts.dataDir, 'packs'), opts.packBytes);
+    ownerOnly(opts.dataDir);
+    await disk.start();
     const { privateKey } = await loadOrCreateIdentity({ dataDir: opts.dataDir, signal: opts.signal });
     node = await createCshareNode({ listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], privateKey, relayClient: false, signal: opts.signal });
-    const service = new RelayService({ store: new RelayStore(kv, {}, packs), relayId: node.peerId });
-    await node.listen((channel, remote) => {
-      const conn = new RpcConnection(channel, { ...RELAY_RPC_OPTIONS, peer: remote.peerId });
-      service.attach(conn, { id: remote.peerId });
-    });
+    const store = new RelayStore(kv, opts.limits, packs);
+    const service = new RelayService({ ...opts.service, store, relayId: node.peerId, log: relayLog, checkDisk: () => disk.check() });
+    const compactor = packs ? new Compactor({ kv, packs, uploads: store.uploads, afterBytes: opts.compactAfterBytes, log: relayLog }) : undefined;
+    await node.listen((channel, remote) => void service.serve(channel, { id: remote.peerId }));
     const running = node;
     log('relay %s on %o', node.peerId, node.addresses());
+    // In the background: what a killed relay or its aborted uploads left in the packs.
+    void compactor?.compact();
     return {
       node,
       service,
+      compactor,
       addresses: node.addresses(),
       peerId: node.peerId,
       connectLocal(id: string) {
         const [a, b] = MemoryTransport.pair();
-        service.attach(new RpcConnection(b, { ...RELAY_RPC_OPTIONS, peer: id }), { id });
+        service.serve(b, { id });
         return new RpcConnection(a, { peer: 'relay (in-process)' });
       },
       async close() {
+        disk.stop();
         service.close();
         await running.stop();
+        // A compaction running is cut short: safe at any point (see compaction.ts).
+        await compactor?.stop();
         await kv.close();
         packs?.close();
       },
     };
   } catch (err) {
+    disk.stop();
     await node?.stop();
     await kv.close();
     packs?.close();
     throw err;
+  }
+}
+
+/**
+ * Makes the data directory and the directories in it the owner's only (0700): they hold
+ * every shared worktree's content. Files created later by this process follow its umask,
+ * which `cshare relay` sets to 077; older files are unreachable through their directories.
+ */
+function ownerOnly(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) chmodSync(path, 0o700);
+    else if (entry.isFile()) chmodSync(path, 0o600);
   }
 }

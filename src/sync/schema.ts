@@ -83,9 +83,10 @@ export type HelloRequest = {
   role: Role;
   /**
    * A sharer registering a new worktree: the hash of its read-only secret (the read-write
-   * one is `secretProof`) and a display name. Ignored when the worktree exists.
+   * one is `secretProof`), a display name, and the relay token if the relay's operator
+   * requires one (`cshare share --relay-token`). Ignored when the worktree exists.
    */
-  register?: { readOnlyHash: Uint8Array; name: string };
+  register?: { readOnlyHash: Uint8Array; name: string; token?: Uint8Array };
 };
 export type HelloResponse = {
   ok: boolean;
@@ -242,7 +243,7 @@ const updates = array(binary, MAX_UPDATES_PER_MESSAGE);
 
 const helloRequest: Guard<HelloRequest> = object(
   { protocol: number({ integer: true, min: 0 }), replicaId: id, name: displayName, role },
-  { worktreeId: id, secretProof: bytes(1024), register: object({ readOnlyHash: bytes(64), name: displayName }) },
+  { worktreeId: id, secretProof: bytes(1024), register: object({ readOnlyHash: bytes(64), name: displayName }, { token: bytes(1024) }) },
 );
 const helloResponse: Guard<HelloResponse> = object(
   { ok: boolean, relayId: string({ min: 1, max: 256 }) },

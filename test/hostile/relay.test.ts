@@ -282,7 +282,7 @@ describe('hostile input at the relay: named cases', () => {
   });
 
   it('a subscriber that stops reading events is ended with OVERLOADED; the relay buffers a bounded number and the uploader is not held up', async () => {
-    const h = new RelayHarness(undefined, { service: { eventQueueSize: 64 } });
+    const h = new RelayHarness(undefined, { service: { subscriptions: { queueSize: 64 } } });
     harnesses.push(h);
     const sharer = await h.sharer();
     const [raw, b] = MemoryTransport.pair({ capacity: 16 });
@@ -291,8 +291,10 @@ describe('hostile input at the relay: named cases', () => {
     const frames = raw.frames[Symbol.asyncIterator]();
     const next = async (): Promise<Frame[]> => decodeFrames((await frames.next()).value as Uint8Array, V);
     await raw.send(helloFrame(h, 1));
-    await raw.send(encodeFrame({ kind: FrameKind.SUBSCRIBE, seq: 2, replyTo: 0, name: `/worktrees/${h.worktreeId}`, payload: null }, V));
     const seen: Frame[] = [];
+    // A client waits for hello's answer before anything else (the relay reads nothing else as bound before).
+    while (!seen.some((f) => f.replyTo === 1)) seen.push(...(await next()));
+    await raw.send(encodeFrame({ kind: FrameKind.SUBSCRIBE, seq: 2, replyTo: 0, name: `/worktrees/${h.worktreeId}`, payload: null }, V));
     while (!seen.some((f) => f.replyTo === 2)) seen.push(...(await next()));
     // From here the slow peer reads nothing while 3000 changes are uploaded.
     const n = 3000;

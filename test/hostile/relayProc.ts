@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashSecret, newShareSecrets, worktreeIdToString, type ShareSecrets } from '../../src/sync/joinCode.js';
+import { decodeJoinCode, hashSecret, newShareSecrets, worktreeIdToString, type ShareSecrets } from '../../src/sync/joinCode.js';
 import { createCshareNode, type CshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { PROTOCOL_VERSION, type HelloResponse, type Role } from '../../src/sync/schema.js';
@@ -85,12 +85,33 @@ export async function hostile(addr: string): Promise<Hostile> {
   return {
     node,
     peerId: node.peerId,
-    connect: async (o = {}) => new RpcConnection(await node.dial(addr), { peer: 'relay', requestTimeoutMs: o.requestTimeoutMs ?? 60_000 }),
+    connect: async (o = {}) => new RpcConnection(await dialRetrying(node, addr), { peer: 'relay', requestTimeoutMs: o.requestTimeoutMs ?? 60_000 }),
     stop: async () => {
       nodes.delete(node);
       await node.stop();
     },
   };
+}
+
+/**
+ * Dials, trying again for a while when refused: libp2p admits 5 new connections per second
+ * from one host, and every client of these tests is on 127.0.0.1.
+ */
+async function dialRetrying(node: CshareNode, addr: string) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await node.dial(addr);
+    } catch (err) {
+      if (attempt >= 40) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** A worktree a test knows the secrets of, from a join code (hex id and the code's secret). */
+export function fromCode(code: string): { worktreeId: string; secret: Uint8Array; readOnly: boolean } {
+  const c = decodeJoinCode(code);
+  return { worktreeId: worktreeIdToString(c.worktreeId), secret: c.secret, readOnly: c.readOnly };
 }
 
 /** Stops every client node (for afterEach). */
@@ -125,9 +146,9 @@ export function registerAs(conn: RpcConnection, wt: TestWorktree, replicaId = 'm
   });
 }
 
-/** Says hello to `wt` with `secret` (read-write by default) as a joiner, or as `role`. */
-export function helloAs(conn: RpcConnection, wt: TestWorktree, replicaId: string, secret: Uint8Array = wt.secrets.readWrite, role: Role = 'joiner'): Promise<HelloResponse> {
-  return conn.request('hello', { protocol: PROTOCOL_VERSION, worktreeId: wt.worktreeId, secretProof: secret, replicaId, name: replicaId, role });
+/** Says hello to worktree `worktreeId` with `secret` as a joiner (or as `role`). */
+export function helloAs(conn: RpcConnection, worktreeId: string, secret: Uint8Array, replicaId: string, role: Role = 'joiner'): Promise<HelloResponse> {
+  return conn.request('hello', { protocol: PROTOCOL_VERSION, worktreeId, secretProof: secret, replicaId, name: replicaId, role });
 }
 
 /** An honest peer pinging the relay from a process of its own (see `pinger.ts`). */
