@@ -1,9 +1,11 @@
 /**
  * Bytes of memory a group of connections may hold at once, in a chain: a connection's
  * budget, inside its worktree's, inside the whole process's (issue 15, item 6). What is
- * counted is the bytes of the peer's requests still being handled; an `RpcConnection` stops
- * reading while any budget of its chain is full, so a peer that sends faster than it is
- * served is held back by TCP instead of buffered for.
+ * counted is the bytes of the peer's requests still being handled; an `RpcConnection` reads
+ * no further frame while any budget of its chain is full, so a peer that sends faster than it
+ * is served is held back by TCP instead of buffered for. A budget is overrun by at most the
+ * frames its connections were already reading when it filled up (one each; a batch of
+ * frames is one).
  */
 export class ByteBudget {
   /** Bytes taken and not yet released. */

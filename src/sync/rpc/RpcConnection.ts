@@ -489,16 +489,22 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
   }
 
   private async readLoop(): Promise<void> {
+    const frames = this.channel.frames[Symbol.asyncIterator]();
     try {
-      for await (const bytes of this.channel.frames) {
-        if (this.isClosed) break;
-        this.receive(bytes);
-        // Backpressure: read on only once the requests in hand fit the budget again.
+      for (;;) {
+        // Backpressure: the next frame is read only once the requests in hand fit the budget.
         while (this.budget?.full && !this.isClosed) await this.budget.roomFreed(this.closing.signal);
+        if (this.isClosed) break;
+        const next = await frames.next();
+        if (next.done || this.isClosed) break;
+        this.receive(next.value);
       }
       this.close();
     } catch (err) {
       this.close(toError(err));
+    } finally {
+      // As leaving a for-await would: the channel's reader ends (and closes its side).
+      void Promise.resolve(frames.return?.()).catch((err: unknown) => log('%s: ending the reader: %s', this.peer, toError(err).message));
     }
   }
 
