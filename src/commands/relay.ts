@@ -21,6 +21,7 @@ export default class Relay extends BaseCommand {
     'min-free': Flags.string({ description: 'stop storing uploads while the disk has less free (e.g. 1GiB)', default: '1GiB' }),
     'pack-bytes': Flags.string({ description: 'size of a blob pack (for tests)', hidden: true }),
     'compact-after': Flags.string({ description: 'compact the packs once aborted uploads left this much (for tests)', hidden: true }),
+    'compact-throttle-ms': Flags.integer({ description: 'pause after each chunk a compaction copies (for tests)', hidden: true }),
   };
 
   async run(): Promise<void> {
@@ -42,6 +43,7 @@ export default class Relay extends BaseCommand {
       minFreeBytes: bytes(flags['min-free'], '--min-free'),
       packBytes: flags['pack-bytes'] ? bytes(flags['pack-bytes'], '--pack-bytes') : undefined,
       compactAfterBytes: flags['compact-after'] ? bytes(flags['compact-after'], '--compact-after') : undefined,
+      compactThrottleMs: flags['compact-throttle-ms'],
       log: new RelayLog({ json }),
     });
     const admission = relay.service.admissionRule;

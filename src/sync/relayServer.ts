@@ -47,6 +47,8 @@ export interface StartRelayOptions {
   packBytes?: number;
   /** Compact the packs once dropped uploads left this many bytes (64 MiB). */
   compactAfterBytes?: number;
+  /** Pause after each chunk a compaction copies (0; for tests). */
+  compactThrottleMs?: number;
   /** Where events for the operator go (silent by default). */
   log?: RelayLog;
 }
@@ -74,7 +76,7 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
     node = await createCshareNode({ listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], privateKey, relayClient: false, signal: opts.signal });
     const store = new RelayStore(kv, opts.limits, packs);
     const service = new RelayService({ ...opts.service, store, relayId: node.peerId, log: relayLog, checkDisk: () => disk.check() });
-    const compactor = packs ? new Compactor({ kv, packs, uploads: store.uploads, afterBytes: opts.compactAfterBytes, log: relayLog }) : undefined;
+    const compactor = packs ? new Compactor({ kv, packs, uploads: store.uploads, afterBytes: opts.compactAfterBytes, throttleMs: opts.compactThrottleMs, log: relayLog }) : undefined;
     await node.listen((channel, remote) => void service.serve(channel, { id: remote.peerId }));
     const running = node;
     log('relay %s on %o', node.peerId, node.addresses());

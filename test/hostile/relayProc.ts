@@ -1,6 +1,6 @@
 import '../../src/polyfills.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeJoinCode, hashSecret, newShareSecrets, worktreeIdToString, type ShareSecrets } from '../../src/sync/joinCode.js';
@@ -32,10 +32,10 @@ export interface RelayProc {
 }
 
 /** Starts a relay on a free loopback TCP port. */
-export async function startRelayProc(opts: { base?: string; args?: string[]; env?: Record<string, string>; dataDir?: string } = {}): Promise<RelayProc> {
+export async function startRelayProc(opts: { base?: string; args?: string[]; env?: Record<string, string>; dataDir?: string; port?: number } = {}): Promise<RelayProc> {
   const base = opts.base ?? tempDir('cshare-hostile-relay-');
   const dataDir = opts.dataDir ?? join(base, 'data');
-  const proc = start('relay', base, ['relay', '--data', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', ...(opts.args ?? [])], opts.env);
+  const proc = start('relay', base, ['relay', '--data', dataDir, '--listen', `/ip4/127.0.0.1/tcp/${opts.port ?? 0}`, ...(opts.args ?? [])], opts.env);
   const l = await proc.line((x) => x.event === 'listening');
   const addr = (l.addresses as string[])[0]!;
   const status = (field: string) => {
@@ -55,16 +55,9 @@ export async function startRelayProc(opts: { base?: string; args?: string[]; env
 
 /** The JSON lines a relay started with `--json` logged on stderr. */
 export function relayEvents(proc: Proc): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const line of proc.stderr.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // A line still being written: the next call sees it whole.
-    }
-  }
-  return out;
+  // Whole lines only: the last piece may still be being written.
+  const lines = proc.stderr.split('\n').slice(0, -1);
+  return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /** A client with its own libp2p identity (peer id). */
@@ -210,4 +203,16 @@ export async function rejection(p: Promise<unknown>): Promise<{ code?: string; m
     return err as { code?: string; message: string };
   }
   throw new Error('expected a rejection');
+}
+
+/** Bytes of the files under `dir` (0 if it does not exist). */
+export function dirBytes(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) n += dirBytes(p);
+    else if (e.isFile()) n += statSync(p).size;
+  }
+  return n;
 }
