@@ -6,7 +6,9 @@
  *
  * A peer that keeps getting refused would fill the log: each kind of event for one subject
  * (a peer, a worktree) is written at most once per {@link REPEAT_MS}; the next line written
- * for it says how many were left out meanwhile (`repeated`).
+ * for it says how many were left out meanwhile (`repeated`). And since peer ids cost nothing,
+ * each kind is written at most {@link PER_SECOND} times a second in all; the next line of
+ * that kind says how many others were left out (`suppressed`).
  */
 
 /** The events a relay logs, with their fields. */
@@ -24,10 +26,14 @@ export type RelayEvent =
 export const REPEAT_MS = 10_000;
 /** Subjects whose last line is remembered (older ones are forgotten: at worst logged again). */
 const MAX_REMEMBERED = 10_000;
+/** Lines of one kind written per second at most. */
+export const PER_SECOND = 20;
 
 /** Writes {@link RelayEvent}s as lines (see the file comment). */
 export class RelayLog {
   private readonly last = new Map<string, { at: number; left: number }>();
+  /** Per kind: the second being counted, lines written in it, lines left out since the last one written. */
+  private readonly kinds = new Map<string, { second: number; lines: number; suppressed: number }>();
   /** Lines written (for tests). */
   written = 0;
 
@@ -52,10 +58,20 @@ export class RelayLog {
       seen.left++;
       return;
     }
+    const second = Math.floor(now / 1000);
+    let kind = this.kinds.get(e.event);
+    if (!kind || kind.second !== second) this.kinds.set(e.event, (kind = { second, lines: 0, suppressed: kind?.suppressed ?? 0 }));
+    if (kind.lines >= PER_SECOND) {
+      kind.suppressed++;
+      return;
+    }
+    kind.lines++;
     if (this.last.size >= MAX_REMEMBERED) this.last.clear();
     this.last.set(subject, { at: now, left: 0 });
     const fields: Record<string, unknown> = { ...e };
     if (seen?.left) fields.repeated = seen.left;
+    if (kind.suppressed) fields.suppressed = kind.suppressed;
+    kind.suppressed = 0;
     const time = new Date(now).toISOString();
     const line = this.opts.json ? JSON.stringify({ time, ...fields }) : `${time} ${e.event}${Object.entries(fields).filter(([k]) => k !== 'event').map(([k, v]) => ` ${k}=${text(v)}`).join('')}`;
     this.written++;

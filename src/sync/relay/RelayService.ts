@@ -311,9 +311,10 @@ export class RelayService {
     }
     const access: Access = rw ? 'rw' : 'ro';
     if (req.role === 'sharer' && access === 'ro') throw new CshareError('FORBIDDEN', 'this join code is read-only: sharing needs the read-write code');
-    // A replica id is the peer's that first used it here: another peer claiming it (to have
-    // its uploads taken for the sharer's) is refused.
-    const owner = await this.store.bindReplica(worktreeId, req.replicaId, session.peerId);
+    // A writer's replica id is the peer's that first wrote with it here: another peer claiming
+    // it (to have its uploads taken for the sharer's) is refused. Readers upload nothing, so
+    // their ids are not bound (nor can a read-only code fill the worktree's table of them).
+    const owner = access === 'rw' ? await this.store.bindReplica(worktreeId, req.replicaId, session.peerId) : session.peerId;
     if (owner !== session.peerId) {
       throw new CshareError('FORBIDDEN', `replica ${req.replicaId} belongs to another peer on this relay: a copied or restored .cshare/ needs a new replica id (move .cshare/ aside and join again)`, {
         replicaId: req.replicaId,
