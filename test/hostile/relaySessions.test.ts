@@ -48,10 +48,11 @@ describe('hostile: connection slots and identities at a real relay', () => {
         }
       }),
     );
-    // The read-only pool filled up (128), and every hello past it was refused, not queued.
+    // The read-only pool filled up (128), and every hello past it was refused, not queued (or
+    // its connection closed at once, while too many others waited to say hello).
     expect(admitted).toBe(128);
-    expect(refused.length).toBeGreaterThan(0);
-    expect(new Set(refused)).toEqual(new Set(['OVERLOADED']));
+    expect(refused.filter((c) => c === 'OVERLOADED').length).toBeGreaterThan(0);
+    expect(refused.filter((c) => c !== 'OVERLOADED' && c !== 'CONNECTION_CLOSED')).toEqual([]);
     // The sharer restarts (kill -9) and gets its slot back; a read-write joiner gets in too.
     await sharer.stop('SIGKILL');
     const again = start('alice', alice, ['share', '--relay', relay.addr]);

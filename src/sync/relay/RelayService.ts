@@ -277,6 +277,9 @@ export class RelayService {
     } catch (err) {
       const e = toCshareError(err);
       this.log.log({ event: 'refused', peer: session.peerId, code: e.code, reason: e.message, worktree: req.worktreeId });
+      // A refused connection is closed once the refusal is sent (a client tries again on a new
+      // one): left open, refused connections would hold the slots of those waiting for hello.
+      setImmediate(() => session.conn.close());
       throw e;
     } finally {
       session.helloInFlight = false;
