@@ -1,10 +1,10 @@
-import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { logger } from '../core/log.js';
 import type { KvStore } from '../core/ports.js';
 import { BlobPacks } from '../store/fs/BlobPacks.js';
 import { LevelStore } from '../store/level/LevelStore.js';
-import { loadOrCreateIdentity } from './libp2p/identity.js';
+import { IDENTITY_FILE, loadOrCreateIdentity } from './libp2p/identity.js';
 import { createCshareNode, type CshareNode } from './libp2p/Libp2pNode.js';
 import { MemoryTransport } from './memory/MemoryTransport.js';
 import { Compactor } from './relay/compaction.js';
@@ -113,16 +113,15 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
 }
 
 /**
- * Makes the data directory and the directories in it the owner's only (0700): they hold
- * every shared worktree's content. Files created later by this process follow its umask,
- * which `cshare relay` sets to 077; older files are unreachable through their directories.
+ * Makes the data directory, its `store/` and `packs/` the owner's only (0700) and its key
+ * 0600: they hold every shared worktree's content. Nothing else in the directory is touched
+ * (it may be one with other files in it). Files created later by this process follow its
+ * umask, which `cshare relay` sets to 077; older files are unreachable through their
+ * directories.
  */
 function ownerOnly(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) chmodSync(path, 0o700);
-    else if (entry.isFile()) chmodSync(path, 0o600);
-  }
+  for (const sub of ['store', 'packs']) if (existsSync(join(dir, sub))) chmodSync(join(dir, sub), 0o700);
+  if (existsSync(join(dir, IDENTITY_FILE))) chmodSync(join(dir, IDENTITY_FILE), 0o600);
 }

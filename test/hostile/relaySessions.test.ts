@@ -1,5 +1,5 @@
 import '../../src/polyfills.js';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cshareJson } from '../helpers/cli.js';
@@ -100,8 +100,12 @@ describe('hostile: connection slots and identities at a real relay', () => {
     expect(refused).toEqual([expect.objectContaining({ event: 'refused', peer: stranger.peerId, code: 'UNAUTHORIZED', time: expect.any(String) })]);
   }, 60_000);
 
-  it("the relay's data directory and files are the owner's only", async () => {
+  it("the relay's data directory and files are the owner's only (and nothing else in it is touched)", async () => {
     const base = tempDir('cshare-perms-');
+    // A data directory made by hand, world-readable, with a file of the operator's in it.
+    mkdirSync(join(base, 'data'), { mode: 0o755 });
+    chmodSync(join(base, 'data'), 0o755);
+    writeFileSync(join(base, 'data', 'notes.txt'), 'mine\n', { mode: 0o644 });
     const relay = await startRelayProc({ base });
     await sharing(base, relay.addr);
     await relay.proc.stop();
@@ -111,5 +115,6 @@ describe('hostile: connection slots and identities at a real relay', () => {
     expect(mode('packs')).toBe(0o700);
     expect(mode('identity.key')).toBe(0o600);
     expect(mode('store/CURRENT')).toBe(0o600);
+    expect(mode('notes.txt')).toBe(0o644);
   }, 60_000);
 });
