@@ -19,6 +19,7 @@ export default class Share extends BaseCommand {
     'read-only': Flags.boolean({ description: 'print only the read-only join code' }),
     yes: Flags.boolean({ char: 'y', description: 'upload changes made while cshare was not running without asking' }),
     once: Flags.boolean({ description: 'upload what the relay lacks, wait for the acknowledgement, and exit' }),
+    'relay-token': Flags.string({ description: "the relay operator's token, for a relay that registers new shares only with one", env: 'CSHARE_RELAY_TOKEN' }),
   };
 
   async run(): Promise<unknown> {
@@ -30,6 +31,7 @@ export default class Share extends BaseCommand {
     const result = await share({
       cwd: flags.cwd ?? process.cwd(),
       relay: flags.relay,
+      relayToken: flags['relay-token'],
       listen: flags.listen,
       yes: flags.yes,
       once: flags.once,

@@ -7,7 +7,7 @@ import type { ScanScope } from '../core/Scanner.js';
 import { isUnknownMessage, type RpcConnection } from './rpc/RpcConnection.js';
 import { slices } from './slices.js';
 import { uploadHistory } from './historyUpload.js';
-import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type SyncItem, type WorktreeEvent } from './schema.js';
+import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type SyncItem, type WorktreeEvent } from './schema.js';
 import { setStep } from './step.js';
 
 const log = logger('session');
@@ -39,8 +39,8 @@ const FETCH_PER_STREAM = 64;
 const FETCH_CHUNKS_PER_STREAM = 96;
 const FETCH_STREAMS = 4;
 
-/** Entries per `manifest/offer`. */
-const OFFER_PAGE = 5000;
+/** Entries per `manifest/offer`: the most one message may hold. */
+const OFFER_PAGE = MAX_ENTRIES_PER_MESSAGE;
 
 /** Files modified this recently are uploaded first: they are what people work on. */
 const RECENT_MS = 24 * 60 * 60 * 1000;

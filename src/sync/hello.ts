@@ -8,7 +8,10 @@ import { PROTOCOL_VERSION, type HelloResponse } from './schema.js';
  * The sharer's hello: registers the worktree with the hashes of its secrets on first use,
  * resumes it after. The secret itself travels only over the encrypted transport.
  */
-export async function helloAsSharer(conn: RpcConnection, opts: { replica: Replica; worktreeId: string; secrets: ShareSecrets; name: string; signal?: AbortSignal }): Promise<HelloResponse> {
+export async function helloAsSharer(
+  conn: RpcConnection,
+  opts: { replica: Replica; worktreeId: string; secrets: ShareSecrets; name: string; token?: string; signal?: AbortSignal },
+): Promise<HelloResponse> {
   const res = await conn.request('hello', {
     protocol: PROTOCOL_VERSION,
     worktreeId: opts.worktreeId,
@@ -16,7 +19,11 @@ export async function helloAsSharer(conn: RpcConnection, opts: { replica: Replic
     replicaId: opts.replica.identity.replicaId,
     name: opts.replica.identity.name.slice(0, 100) || 'unknown',
     role: 'sharer',
-    register: { readOnlyHash: hashSecret(opts.secrets.readOnly), name: opts.name.slice(0, 100) || 'worktree' },
+    register: {
+      readOnlyHash: hashSecret(opts.secrets.readOnly),
+      name: opts.name.slice(0, 100) || 'worktree',
+      ...(opts.token ? { token: new TextEncoder().encode(opts.token) } : {}),
+    },
   }, { signal: opts.signal });
   if (res.access !== 'rw') throw new CshareError('FORBIDDEN', 'the relay did not grant write access to this share');
   return res;

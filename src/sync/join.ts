@@ -13,7 +13,7 @@ import { createCshareNode } from './libp2p/Libp2pNode.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 import type { WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
 import { SyncLoop } from './runSync.js';
-import { dialAny, refusedEvent, STORE_CHECK_MS } from './share.js';
+import { dialAny, peerKey, refusedEvent, STORE_CHECK_MS } from './share.js';
 import type { RefusedPath } from '../core/refused.js';
 import { serveSyncControl } from './syncControl.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
@@ -79,7 +79,9 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
   } catch (err) {
     throw new CshareError('NOT_A_DIRECTORY', `cannot create ${root}: ${(err as Error).message}`, { root }, { cause: err });
   }
-  const node = await createCshareNode({ listen: [], relayClient: false, signal: opts.signal });
+  // A dry run keeps nothing (a fresh key will do); a join keeps its peer id across runs.
+  const privateKey = opts.dryRun ? undefined : await peerKey(root, opts.signal);
+  const node = await createCshareNode({ listen: [], relayClient: false, privateKey, signal: opts.signal });
   try {
     const connect = async (replica: Replica, signal: AbortSignal) => {
       const conn = new RpcConnection(await dialAny(node, code.relay, signal), { peer: `relay ${code.relay[0]}` });

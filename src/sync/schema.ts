@@ -25,8 +25,12 @@ export const PROTOCOL_VERSION = 2;
 /** Most blobs asked for in one `blobs/fetch`. */
 export const MAX_DIGESTS_PER_FETCH = 256;
 
-/** Most manifest entries in one message (bigger manifests go in several offers). */
-export const MAX_ENTRIES_PER_MESSAGE = 100_000;
+/**
+ * Most manifest entries in one message (bigger manifests go in several offers). Decoding a
+ * message is one uninterrupted step of the receiver's event loop: 100,000 entries took the
+ * relay ~240 ms, during which it served nobody else.
+ */
+export const MAX_ENTRIES_PER_MESSAGE = 4096;
 /** Most Yjs updates in one upload. */
 export const MAX_UPDATES_PER_MESSAGE = 10_000;
 /** Largest binary field (an update, a blob chunk): frames are at most 16 MiB. */
@@ -88,9 +92,10 @@ export type HelloRequest = {
   role: Role;
   /**
    * A sharer registering a new worktree: the hash of its read-only secret (the read-write
-   * one is `secretProof`) and a display name. Ignored when the worktree exists.
+   * one is `secretProof`), a display name, and the relay token if the relay's operator
+   * requires one (`cshare share --relay-token`). Ignored when the worktree exists.
    */
-  register?: { readOnlyHash: Uint8Array; name: string };
+  register?: { readOnlyHash: Uint8Array; name: string; token?: Uint8Array };
 };
 export type HelloResponse = {
   ok: boolean;
@@ -241,11 +246,13 @@ const binary = bytes(MAX_BINARY_BYTES);
 const role = oneOf('sharer', 'joiner', 'relay');
 const displayName = string({ max: 256 });
 
-/** A relative path with `/` separators and no `..`, NUL or leading `/` (see safety rules). */
-const path: Guard<string> = refine(string({ min: 1, max: MAX_PATH_LENGTH }), (p) => {
-  if (p.includes('\0') || p.includes('\\') || p.startsWith('/')) return false;
-  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
-});
+/**
+ * A relative path with `/` separators and no `..`, NUL or leading `/` (see safety rules): a
+ * NUL or backslash anywhere, or an empty, `.` or `..` segment. One regular expression scan,
+ * nothing allocated: splitting a 16 MB offer of deep paths into segments took ~225 ms.
+ */
+const BAD_PATH = /[\0\\]|(?:^|\/)\.{0,2}(?:\/|$)/;
+const path: Guard<string> = refine(string({ min: 1, max: MAX_PATH_LENGTH }), (p) => !BAD_PATH.test(p));
 
 const manifestEntry: Guard<ManifestEntry> = object({ path, fileId: id, digest }, { vector: binary });
 
@@ -255,7 +262,7 @@ const updates = array(binary, MAX_UPDATES_PER_MESSAGE);
 
 const helloRequest: Guard<HelloRequest> = object(
   { protocol: number({ integer: true, min: 0 }), replicaId: id, name: displayName, role },
-  { worktreeId: id, secretProof: bytes(1024), register: object({ readOnlyHash: bytes(64), name: displayName }) },
+  { worktreeId: id, secretProof: bytes(1024), register: object({ readOnlyHash: bytes(64), name: displayName }, { token: bytes(1024) }) },
 );
 const helloResponse: Guard<HelloResponse> = object(
   { ok: boolean, relayId: string({ min: 1, max: 256 }) },

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { CshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
@@ -8,6 +9,8 @@ import { serveSyncControl } from './syncControl.js';
 import { helloAsSharer } from './hello.js';
 import { encodeJoinCode, newShareSecrets, worktreeIdToString, type ShareSecrets } from './joinCode.js';
 import { createCshareNode, type CshareNode } from './libp2p/Libp2pNode.js';
+import { loadOrCreateIdentity } from './libp2p/identity.js';
+import type { PrivateKey } from './libp2p/types.js';
 import { startRelay, type RunningRelay } from './relayServer.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 import { SyncLoop } from './runSync.js';
@@ -40,6 +43,8 @@ export interface ShareOptions {
   cwd: string;
   /** Relay multiaddr; without it this process serves joiners itself. */
   relay?: string;
+  /** The relay operator's token (`--relay-token`), for a relay that requires one to register. */
+  relayToken?: string;
   /** Where the built-in relay listens (without `relay`). */
   listen?: string[];
   /** Upload changes made while cshare was not running without asking. */
@@ -100,14 +105,19 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     let relay: RunningRelay | undefined;
     let node: CshareNode | undefined;
     let relayAddrs: string[];
+    // Registering: with the operator's token, or with the in-process relay's own, which only
+    // this process knows (nobody else may register worktrees on it).
+    let token = opts.relayToken;
     if (state.relay) {
-      node = await createCshareNode({ listen: [], relayClient: false, signal: stop.signal });
+      node = await createCshareNode({ listen: [], relayClient: false, privateKey: await peerKey(replica.root, stop.signal), signal: stop.signal });
       cleanups.unshift(['stopping libp2p', () => node!.stop()]);
       relayAddrs = state.relay;
     } else {
       // Its identity and ports are kept in the store, so the codes stay the same from one
-      // start to the next and joiners holding them reconnect.
-      relay = await startRelay({ dataDir: join(replica.root, '.cshare', 'relay'), listen: opts.listen, signal: stop.signal });
+      // start to the next and joiners holding them reconnect. A token of its own: only this
+      // share registers on it.
+      token = randomBytes(16).toString('hex');
+      relay = await startRelay({ dataDir: join(replica.root, '.cshare', 'relay'), listen: opts.listen, signal: stop.signal, service: { admission: { tokens: [token] } } });
       cleanups.unshift(['closing the in-process relay', () => relay!.close()]);
       relayAddrs = relay.addresses;
       for (const m of relay.moved) {
@@ -127,7 +137,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
         ? relay.connectLocal(replica.identity.replicaId)
         : new RpcConnection(await dialAny(node!, relayAddrs, signal), { peer: `relay ${relayAddrs[0]}` });
       try {
-        const hello = await helloAsSharer(conn, { replica, worktreeId: state!.worktreeId, secrets, name: basename(replica.root), signal });
+        const hello = await helloAsSharer(conn, { replica, worktreeId: state!.worktreeId, secrets, name: basename(replica.root), token, signal });
         return { conn, access: hello.access! };
       } catch (err) {
         conn.close();
@@ -177,6 +187,14 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
 /** The event of a path that is not shared or not written (once per path; see `Replica.onRefused`). */
 export function refusedEvent(r: RefusedPath): Extract<SessionEvent, { type: 'error' }> {
   return { type: 'error', code: r.code, message: refusedMessage(r), path: r.path, reason: r.reason };
+}
+
+/**
+ * This worktree's libp2p key, in `.cshare/peer/` (owner-only): its peer id stays the same
+ * across runs, because a relay binds each replica id to the peer that first used it.
+ */
+export async function peerKey(root: string, signal: AbortSignal): Promise<PrivateKey> {
+  return (await loadOrCreateIdentity({ dataDir: join(root, '.cshare', 'peer'), signal })).privateKey;
 }
 
 /** Dials the first relay address that answers. */

@@ -229,7 +229,7 @@ export class World {
     });
     const store = new RelayStore(kv);
     // A fetch waits for an offered upload as long as the offerer is connected: no wall clock.
-    const service = new RelayService({ store, relayId: 'relay-fuzz', needTimeoutMs: 2_000_000_000 });
+    const service = new RelayService({ store, relayId: 'relay-fuzz', needTimeoutMs: 2_000_000_000, sessions: { helloTimeoutMs: 2_000_000_000 } });
     this.relay = { store, service, links: new Set() };
     this.log('relay up');
   }
@@ -256,7 +256,8 @@ export class World {
     relay.links.add(link);
     proc.links.add(link);
     const server = new RpcConnection(link.server, { peer: `${node.name}#${link.id}` });
-    relay.service.attach(server, { id: `${node.name}#${link.id}` });
+    // The node's peer id (a replica id is bound to the peer that first used it).
+    relay.service.attach(server, { id: node.name });
     // No request timeout: a request that never gets an answer is a liveness bug the final
     // quiescence check reports, deterministically, instead of a wall-clock timer.
     const conn = new RpcConnection(link.client, { peer: 'relay', requestTimeoutMs: Infinity });

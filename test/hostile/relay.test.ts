@@ -159,6 +159,7 @@ describe('hostile input at the relay: named cases', () => {
   it('a declared length of 4 GB inside a small frame gets PROTOCOL, allocates nothing, and the connection stays up', async () => {
     const h = new RelayHarness();
     harnesses.push(h);
+    await h.sharer();
     const peer = rawPeer(h);
     await peer.raw.send(helloFrame(h, 1));
     await reply(peer, 1, 'hello');
@@ -207,23 +208,22 @@ describe('hostile input at the relay: named cases', () => {
     expect((err!.payload as { message: string }).message).toMatch(new RegExp(`peer speaks protocol v0, this cshare speaks v${V}: upgrade cshare on the peer`));
   });
 
-  it('wrong, missing, short and over-long secrets are refused; every later write stays UNAUTHORIZED and nothing is stored', async () => {
+  it('wrong, missing, short and over-long secrets are refused and the connection closed; a write without hello is UNAUTHORIZED; nothing is stored', async () => {
     const h = new RelayHarness();
     harnesses.push(h);
     await h.sharer();
-    const peer = rawPeer(h);
     const secrets = [new Uint8Array(0), new Uint8Array(32), Uint8Array.of(1), new Uint8Array(1024).fill(0xff), hashSecret(h.secrets.readWrite), h.secrets.readWrite.subarray(1)];
-    let seq = 1;
-    for (const s of secrets) {
-      await peer.raw.send(helloFrame(h, seq, s));
-      expect((await reply(peer, seq, 'hello')).payload).toMatchObject({ code: 'UNAUTHORIZED' });
-      seq++;
+    const hellos = [...secrets.map((s) => helloFrame(h, 1, s)), encodeFrame({ kind: FrameKind.REQUEST, seq: 1, replyTo: 0, name: 'hello', payload: { protocol: V, worktreeId: h.worktreeId, replicaId: 'm', name: 'm', role: 'joiner' } }, V)];
+    for (const frame of hellos) {
+      // Each refusal is answered, then its connection closed (a client tries again on a new one).
+      const peer = rawPeer(h);
+      await peer.raw.send(frame);
+      expect((await reply(peer, 1, 'hello')).payload).toMatchObject({ code: 'UNAUTHORIZED' });
+      await waitFor(peer.ended, 5000, 'the close after a refused hello');
     }
-    await peer.raw.send(encodeFrame({ kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'hello', payload: { protocol: V, worktreeId: h.worktreeId, replicaId: 'm', name: 'm', role: 'joiner' } }, V));
-    expect((await reply(peer, seq, 'bare hello')).payload).toMatchObject({ code: 'UNAUTHORIZED' });
-    seq++;
-    await peer.raw.send(encodeFrame({ kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'manifest/upload', payload: { worktreeId: h.worktreeId, updates: [manifestUpdate({ f1: 'x.txt' })] } }, V));
-    expect((await reply(peer, seq, 'upload')).payload).toMatchObject({ code: 'UNAUTHORIZED' });
+    const peer = rawPeer(h);
+    await peer.raw.send(encodeFrame({ kind: FrameKind.REQUEST, seq: 2, replyTo: 0, name: 'manifest/upload', payload: { worktreeId: h.worktreeId, updates: [manifestUpdate({ f1: 'x.txt' })] } }, V));
+    expect((await reply(peer, 2, 'upload')).payload).toMatchObject({ code: 'UNAUTHORIZED' });
     expect(await h.store.head(h.worktreeId)).toBe(0);
   });
 
@@ -282,7 +282,7 @@ describe('hostile input at the relay: named cases', () => {
   });
 
   it('a subscriber that stops reading events is ended with OVERLOADED; the relay buffers a bounded number and the uploader is not held up', async () => {
-    const h = new RelayHarness(undefined, { service: { eventQueueSize: 64 } });
+    const h = new RelayHarness(undefined, { service: { subscriptions: { queueSize: 64 } } });
     harnesses.push(h);
     const sharer = await h.sharer();
     const [raw, b] = MemoryTransport.pair({ capacity: 16 });
@@ -291,8 +291,10 @@ describe('hostile input at the relay: named cases', () => {
     const frames = raw.frames[Symbol.asyncIterator]();
     const next = async (): Promise<Frame[]> => decodeFrames((await frames.next()).value as Uint8Array, V);
     await raw.send(helloFrame(h, 1));
-    await raw.send(encodeFrame({ kind: FrameKind.SUBSCRIBE, seq: 2, replyTo: 0, name: `/worktrees/${h.worktreeId}`, payload: null }, V));
     const seen: Frame[] = [];
+    // A client waits for hello's answer before anything else (the relay reads nothing else as bound before).
+    while (!seen.some((f) => f.replyTo === 1)) seen.push(...(await next()));
+    await raw.send(encodeFrame({ kind: FrameKind.SUBSCRIBE, seq: 2, replyTo: 0, name: `/worktrees/${h.worktreeId}`, payload: null }, V));
     while (!seen.some((f) => f.replyTo === 2)) seen.push(...(await next()));
     // From here the slow peer reads nothing while 3000 changes are uploaded.
     const n = 3000;

@@ -6,7 +6,10 @@
  * `append` writes the blobs at the end of the current pack (a new pack once it passes
  * {@link PACK_BYTES}) and fsyncs before it resolves; only then does the caller commit the
  * references in its store batch. A process killed in between leaves bytes no reference points
- * at, which are never read. Packs are never rewritten: blobs are kept for ever (history).
+ * at, which are never read. A worktree's packs are never rewritten: blobs are kept for ever
+ * (history). A relay reclaims the bytes nothing refers to (uploads never finished) by
+ * compaction: {@link seal} starts a new pack, live blobs of old packs are appended again and
+ * their references moved, then {@link remove} deletes the old pack (`relay/compaction.ts`).
  */
 import * as nfs from 'node:fs';
 import { join } from 'node:path';
@@ -165,6 +168,67 @@ export class BlobPacks implements BlobPackStore {
   /** Bytes of the pack directory, counted as `status` counts it without opening anything. */
   size(): number {
     return storeDirBytes(this.dir);
+  }
+
+  /** The pack appends go to now; every lower-numbered pack is sealed (never appended to). */
+  get current(): number {
+    return this.pack;
+  }
+
+  /**
+   * Starts a new pack for the next appends (if the current one holds anything) and returns
+   * the current pack's number: every pack below it is sealed from now on.
+   */
+  seal(): number {
+    this.writable();
+    if (this.end > 0) {
+      this.pack++;
+      this.fd = undefined;
+      this.end = 0;
+      this.writable();
+    }
+    return this.pack;
+  }
+
+  /** The packs on disk (numbers and sizes in bytes), in number order. */
+  list(): { pack: number; bytes: number }[] {
+    const out: { pack: number; bytes: number }[] = [];
+    try {
+      for (const name of nfs.readdirSync(this.dir)) {
+        const m = PACK_NAME.exec(name);
+        if (m) out.push({ pack: Number(m[1]), bytes: nfs.statSync(join(this.dir, name)).size });
+      }
+    } catch (err) {
+      throw ioError('list the blob packs in', this.dir, err);
+    }
+    return out.sort((a, b) => a.pack - b.pack);
+  }
+
+  /**
+   * Deletes sealed pack `n`, which nothing may refer to any more. A reader that looked its
+   * reference up just before keeps reading it: the file stays open (unlinked) for `graceMs`.
+   */
+  remove(n: number, graceMs = 60_000): void {
+    if (n >= this.pack) throw new CshareError('INTERNAL', `pack ${n} is not sealed`);
+    const path = join(this.dir, packName(n));
+    let fd: number | undefined;
+    try {
+      fd = this.readFd(n, 'r');
+    } catch (err) {
+      if (!(err instanceof CshareError && err.code === 'STORE_CORRUPT')) throw err;
+      return; // already gone (a compaction killed after deleting it)
+    }
+    try {
+      nfs.unlinkSync(path);
+    } catch (err) {
+      throw ioError('delete', path, err);
+    }
+    const timer = setTimeout(() => {
+      if (this.fds.get(n)?.fd !== fd) return;
+      this.fds.delete(n);
+      nfs.closeSync(fd);
+    }, graceMs);
+    timer.unref();
   }
 
   close(): void {

@@ -60,6 +60,8 @@ export class Libp2pChannel implements FrameChannel {
   readonly peer: string;
   private readonly lp: LengthPrefixedStream<Libp2pStream>;
   private readonly maxFrameBytes: number;
+  /** Largest frame read now (see {@link setMaxFrameBytes}). */
+  private frameLimit: number;
   private readonly closeTimeoutMs: number;
   /** Aborts a pending read when this side closes. */
   private readonly reading = new AbortController();
@@ -74,11 +76,12 @@ export class Libp2pChannel implements FrameChannel {
   ) {
     this.peer = opts.peer ?? 'peer';
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_CHANNEL_MAX_FRAME_BYTES;
+    this.frameLimit = this.maxFrameBytes;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.lp = lpStream(stream, {
       maxDataLength: this.maxFrameBytes,
-      lengthDecoder: boundedVarintDecoder(this.maxFrameBytes),
+      lengthDecoder: boundedVarintDecoder(this.maxFrameBytes, () => this.frameLimit),
       // One whole frame plus the start of the next must fit, or a maximal frame could never be read.
       maxBufferSize: 2 * this.maxFrameBytes + FRAME_SLACK_BYTES,
     });
@@ -113,6 +116,15 @@ export class Libp2pChannel implements FrameChannel {
       this.abort(reason);
       throw new ConnectionClosedError(this.peer, this.closeReason ?? reason);
     }
+  }
+
+  /**
+   * Reads frames of at most `bytes` from now on (never more than `maxFrameBytes`): a longer
+   * one is refused from its length prefix, before its bytes are buffered, and the channel
+   * closes with `FRAME_TOO_LARGE`.
+   */
+  setMaxFrameBytes(bytes: number): void {
+    this.frameLimit = Math.min(bytes, this.maxFrameBytes);
   }
 
   get frames(): AsyncIterable<Uint8Array> {
@@ -184,7 +196,7 @@ export class Libp2pChannel implements FrameChannel {
  * `RangeError` (incomplete varint), checking the prefix's length only after a successful
  * decode, so a peer sending endless `0xff` bytes would keep it reading forever.
  */
-function boundedVarintDecoder(maxValue: number): LengthDecoder {
+function boundedVarintDecoder(maxValue: number, limit: () => number): LengthDecoder {
   let maxBytes = 1;
   while (2 ** (7 * maxBytes) <= maxValue) maxBytes++;
   return (buf) => {
@@ -193,7 +205,9 @@ function boundedVarintDecoder(maxValue: number): LengthDecoder {
       if (i >= maxBytes) break;
       const b = buf.get(i);
       value += (b & 0x7f) * 2 ** (7 * i);
-      if ((b & 0x80) === 0) return value;
+      if ((b & 0x80) !== 0) continue;
+      if (value > limit()) throw new CshareError('FRAME_TOO_LARGE', `a frame of ${value} bytes is over the ${limit()}-byte limit`, { size: value, max: limit() });
+      return value;
     }
     if (buf.byteLength >= maxBytes) throw new CshareError('FRAME_TOO_LARGE', `frame length prefix longer than ${maxBytes} bytes`, { max: maxValue });
     throw new RangeError('incomplete varint');

@@ -4,7 +4,7 @@ import { logger } from '../../core/log.js';
 import type { FrameChannel } from '../rpc/transport.js';
 import { Libp2pChannel } from './Libp2pChannel.js';
 import type { Libp2pConnection, PrivateKey } from './types.js';
-import { circuitRelayServer, circuitRelayTransport, createLibp2p, identify, multiaddr, noise, tcp, webSockets, yamux, type Libp2p, type Libp2pOptions, type Multiaddr } from './vendor.js';
+import { circuitRelayTransport, createLibp2p, identify, multiaddr, noise, tcp, webSockets, yamux, type Libp2p, type Libp2pOptions, type Multiaddr } from './vendor.js';
 
 const log = logger('libp2p');
 
@@ -17,10 +17,6 @@ export interface CshareNodeOptions {
   listen?: string[];
   /** The node's key (see `loadOrCreateIdentity`); a fresh Ed25519 key, so a new peer id, if absent. */
   privateKey?: PrivateKey;
-  /** Run a circuit relay v2 server, so peers can reserve a slot and be reached through this node (false). */
-  relayServer?: boolean;
-  /** Reservations the relay server holds at once (1024). */
-  maxReservations?: number;
   /** Load the circuit relay transport, to dial `/p2p-circuit/` addresses and to `reserveOn` a relay (true). */
   relayClient?: boolean;
   /** Largest frame of a channel; see `Libp2pChannelOptions.maxFrameBytes`. */
@@ -90,8 +86,8 @@ interface Internals {
 }
 
 /**
- * Creates and starts a libp2p node for cshare: TCP, Noise, Yamux, identify, and circuit relay v2
- * (client and, with `relayServer`, server).
+ * Creates and starts a libp2p node for cshare: TCP, Noise, Yamux, identify, and (with
+ * `relayClient`) the circuit relay v2 transport, to dial and listen through someone else's relay.
  *
  * Listens and dials over TCP and WebSockets (`/ws` addresses, for networks that pass only
  * HTTP ports). Dialing a WebSocket needs a global `WebSocket`: Node 22 has one; on Node 20 the
@@ -116,19 +112,9 @@ export async function createCshareNode(opts: CshareNodeOptions = {}): Promise<Cs
       listen: (addrs) => components.transportManager.listen(addrs),
     }),
   };
-  if (opts.relayServer) {
-    services.relay = circuitRelayServer({
-      reservations: {
-        // The default limits (128 KiB and 2 minutes per relayed connection) are meant for a
-        // public relay that only helps peers upgrade to a direct connection. cshare's relay
-        // carries whole sessions (file uploads of megabytes, hours of edits), so relayed
-        // connections are unlimited; what a peer may do is bounded by the RPC layer instead
-        // (frame size, queues, subscriptions per connection).
-        applyDefaultLimit: false,
-        maxReservations: opts.maxReservations ?? 1024,
-      },
-    });
-  }
+  // No circuit relay server: cshare's relay is an RPC service that peers talk to, never a hop
+  // between two peers, and a libp2p circuit relay it also ran let any two strangers push
+  // unlimited traffic through it (issue 15, item 9).
 
   await ensureWebSocket();
   const started = Date.now();

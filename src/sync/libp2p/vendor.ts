@@ -9,7 +9,7 @@ import '../../polyfills.js';
 
 export { noise } from '@chainsafe/libp2p-noise';
 export { yamux } from '@chainsafe/libp2p-yamux';
-export { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+export { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 export { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 export { identify } from '@libp2p/identify';
 export { peerIdFromPrivateKey } from '@libp2p/peer-id';

@@ -15,7 +15,8 @@ const ALREADY_STORED = new Error('already stored');
  * written under a fresh upload id; the last chunk is written in one batch with the blob's
  * record and log entry, only if the hash matched. On a mismatch or {@link abort} the staged
  * chunks are deleted. If the relay dies mid-upload, they stay unreachable (never read, since
- * no record points at them) until a future sweep; see the relay's caveats.
+ * no record points at them) until a compaction of the packs deletes them and reclaims their
+ * bytes (`compaction.ts`); so do the pack bytes of an upload that was aborted.
  */
 export class BlobWriter {
   /** Bytes accepted so far. */
@@ -30,6 +31,8 @@ export class BlobWriter {
   /** Chunks held in memory until the blob is verified (`stage`), with their keys. */
   private readonly staged: { key: string; data: Uint8Array }[] = [];
   private wroteChunks = false;
+  /** Bytes this upload appended to the packs before its last chunk. */
+  private packedBytes = 0;
   private busy = false;
 
   constructor(
@@ -43,6 +46,7 @@ export class BlobWriter {
     this.stored = stored;
     this.packed = store.packs !== undefined;
     this.hash = createHash(digest.length === 64 ? 'sha256' : 'sha1').update(`blob ${size}\0`);
+    if (!stored && this.packed) store.uploads.started(this.upload);
   }
 
   /**
@@ -68,7 +72,9 @@ export class BlobWriter {
         if (opts.stage) this.staged.push({ key, data: data.slice() });
         else {
           this.wroteChunks = true;
-          await this.store.putChunk(key, await this.chunkValue(data));
+          // Counted as a pack write until its reference is in the store (see `compaction.ts`).
+          await this.store.uploads.packWrite(async () => this.store.putChunk(key, await this.chunkValue(data)));
+          this.packedBytes += this.packed ? data.length : 0;
         }
         return undefined;
       }
@@ -82,24 +88,27 @@ export class BlobWriter {
       }
       // Staged chunks reach the disk only now, verified (a bad small upload never does).
       const held = [...this.staged, { key, data }];
-      const values = this.packed ? await this.store.packs!.append(held.map((c) => c.data)) : held.map((c) => c.data.slice());
-      const chunks: KvBatchOp[] = held.map((c, i) => ({ type: 'put', key: c.key, value: values[i]! }));
       const { worktreeId, digest, size, by, upload } = this;
       let existing: BlobInfo | undefined;
-      const { seq } = await this.store.append(worktreeId, 1, async (s) => {
+      const { seq } = await this.store.uploads.packWrite(async () => {
+        const values = this.packed ? await this.store.packs!.append(held.map((c) => c.data)) : held.map((c) => c.data.slice());
+        const chunks: KvBatchOp[] = held.map((c, i) => ({ type: 'put', key: c.key, value: values[i]! }));
+        return this.store.append(worktreeId, 1, async (s) => {
         // Checked under the worktree lock: someone may have finished the same blob meanwhile.
         existing = await this.store.getBlob(worktreeId, digest);
         if (existing) throw ALREADY_STORED;
-        return [
-          ...chunks,
-          { type: 'put', key: `wt/${worktreeId}/b/${digest}`, value: encodeValue({ size, upload, seq: s, ...(this.packed ? { p: 1 } : {}) }) },
-          logPut(worktreeId, s, { k: 'b', digest, size, by, t: Date.now() }),
-        ];
+          return [
+            ...chunks,
+            { type: 'put', key: `wt/${worktreeId}/b/${digest}`, value: encodeValue({ size, upload, seq: s, ...(this.packed ? { p: 1 } : {}) }) },
+            logPut(worktreeId, s, { k: 'b', digest, size, by, t: Date.now() }),
+          ];
+        }, undefined, size);
       }).catch(async (err: unknown) => {
         if (err !== ALREADY_STORED || !existing) throw err;
         await this.abort();
         return { seq: existing.seq };
       });
+      this.store.uploads.ended(this.upload, 0);
       this.staged.length = 0;
       this.committed = existing === undefined;
       this.stored = existing ?? { digest, size, seq };
@@ -118,10 +127,15 @@ export class BlobWriter {
     return this.packed ? (await this.store.packs!.append([data]))[0]! : data;
   }
 
-  /** Drops the upload and deletes the chunks it wrote. */
+  /**
+   * Drops the upload and deletes the chunks it wrote (their bytes in the packs are left to
+   * the next compaction, which is told how many there are).
+   */
   async abort(): Promise<void> {
     this.staged.length = 0;
     if (this.wroteChunks) await this.store.deletePrefix(chunkKey(this.worktreeId, { upload: this.upload, packed: this.packed }, undefined));
     this.wroteChunks = false;
+    this.store.uploads.ended(this.upload, this.packedBytes);
+    this.packedBytes = 0;
   }
 }

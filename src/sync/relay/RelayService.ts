@@ -1,36 +1,41 @@
 import { timingSafeEqual } from 'node:crypto';
-import * as Y from 'yjs';
 import { gitBlobId } from '../../core/digest.js';
-import { CshareError } from '../../core/errors.js';
+import { CshareError, toCshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { hashSecret } from '../joinCode.js';
-import { BoundedQueue } from '../rpc/BoundedQueue.js';
-import type { RpcConnection } from '../rpc/RpcConnection.js';
-import {
-  MAX_BINARY_BYTES,
-  SYNC_PAGE_BYTES,
-  SYNC_PAGE_ITEMS,
-  checkPeerProtocol,
-  type Access,
-  type BlobChunk,
-  type FileChunk,
-  type HelloRequest,
-  type HelloResponse,
-  type Role,
-  type SyncItem,
-  type SyncPage,
-  type WorktreeEvent,
-} from '../schema.js';
-import { slices } from '../slices.js';
-import type { BlobWriter, RelayStore } from './RelayStore.js';
+import { ByteBudget } from '../rpc/ByteBudget.js';
+import { RpcConnection } from '../rpc/RpcConnection.js';
+import type { FrameChannel } from '../rpc/transport.js';
+import { MAX_UPDATES_PER_MESSAGE, checkPeerProtocol, type Access, type HelloRequest, type HelloResponse, type WorktreeEvent } from '../schema.js';
+import { RelayLog } from './RelayLog.js';
+import type { RelayStore } from './RelayStore.js';
+import { Admission, type AdmissionPolicy } from './admission.js';
+import { fetchBlob, fetchBlobs, syncItems, syncPages } from './downloads.js';
+import { OfferCounter, Offers, type OfferLimits } from './offers.js';
+import { FairScheduler, Pacer } from './pace.js';
+import { SessionTable, newSession, type Binding, type Pool, type Room, type Session, type SessionLimits } from './sessions.js';
+import { Subscriptions, type SubscriptionLimits } from './subscriptions.js';
 import { checkManifestUpdate, checkPath, checkPathSet } from './validate.js';
-import { historyBytes } from '../historyUpload.js';
 
 const log = logger('relay');
 
-/** Blobs read together by `blobs/fetch`, and the biggest read whole (bigger ones stream). */
-const READ_GROUP = 64;
-const READ_AHEAD_BLOB_BYTES = 64 * 1024;
+/** Largest state vector in an offer (some 6,000 clients). */
+const MAX_OFFER_VECTOR_BYTES = 64 * 1024;
+
+/**
+ * How the relay's side of every connection is set up (see `RpcOptions`). Decoding a frame is
+ * one uninterrupted step of the event loop, so the values one frame may hold are bounded
+ * far below the codec's defaults: every message a relay serves needs at most a few tens of
+ * thousands (an offer of 4096 entries, an upload of 10,000 updates). A client runs at most
+ * ~90 calls at once (64 uploads, 16 answers to `need`, fetches) and 2 subscriptions.
+ */
+export const RELAY_RPC_OPTIONS = Object.freeze({
+  limits: Object.freeze({ maxValues: 65_536, maxArrayLength: MAX_UPDATES_PER_MESSAGE }),
+  maxConcurrentHandlers: 128,
+  maxSubscriptions: 8,
+  // One 15 MiB stream item or event must fit, with what is queued beside it.
+  maxOutboxBytes: 24 * 1024 * 1024,
+});
 
 /** Options of a {@link RelayService}. */
 export interface RelayServiceOptions {
@@ -39,61 +44,20 @@ export interface RelayServiceOptions {
   relayId?: string;
   /** How long a fetch waits for a sharer to upload something it asked for (30 s). */
   needTimeoutMs?: number;
-  /**
-   * Events buffered per subscription (1024). When a subscriber falls that far behind, its
-   * subscription ends with `OVERLOADED` instead of holding up the uploader or growing without
-   * bound; the subscriber resubscribes and catches up with `worktree/sync`.
-   */
-  eventQueueSize?: number;
-  /** Connections bound to one worktree at once (256); more get `OVERLOADED`. */
-  maxPeersPerWorktree?: number;
+  /** Connection limits (see `sessions.ts`). */
+  sessions?: Partial<SessionLimits>;
+  /** Event queue bounds (see `subscriptions.ts`). */
+  subscriptions?: Partial<SubscriptionLimits>;
+  /** Remembered offers (see `offers.ts`). */
+  offers?: Partial<OfferLimits>;
+  /** Who may register new worktrees (see `admission.ts`). */
+  admission?: Partial<AdmissionPolicy>;
   /** Unfinished chunked blob uploads per connection (8); more get `OVERLOADED`. */
   maxUploadsPerConnection?: number;
-  /**
-   * Offered-but-missing items remembered per connection for upload priority (200,000). Past
-   * that, offers are still answered but not remembered, so a fetch of such an item gets
-   * `NOT_FOUND` instead of waiting: memory stays bounded, the joiner retries later.
-   */
-  maxOfferedPerConnection?: number;
-}
-
-/** Who a connection is, once `hello` bound it to a worktree. */
-interface Binding {
-  worktreeId: string;
-  access: Access;
-  replicaId: string;
-  name: string;
-  role: Role;
-}
-
-interface Subscriber {
-  queue: BoundedQueue<WorktreeEvent>;
-  /** Set for `/worktrees/<id>/files/<fileId>`: only that file's updates. */
-  fileId?: string;
-}
-
-interface Session {
-  conn: RpcConnection;
-  peerId: string;
-  binding?: Binding;
-  helloInFlight: boolean;
-  subs: Set<Subscriber>;
-  /** Keys (`f:<fileId>`, `b:<digest>`) this connection offered and the relay still lacks. */
-  offered: Set<string>;
-  uploads: Map<string, BlobWriter>;
-}
-
-interface Waiter {
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
-/** The live state of one worktree: who is connected, who can upload what, who waits for it. */
-interface Room {
-  worktreeId: string;
-  sessions: Set<Session>;
-  offers: Map<string, Set<Session>>;
-  waiters: Map<string, Set<Waiter>>;
+  /** Throws `OVERLOADED` while the disk is too full to store uploads (see `DiskGuard`). */
+  checkDisk?: () => void;
+  /** Where events for the operator go (silent by default). */
+  log?: RelayLog;
 }
 
 /**
@@ -104,41 +68,85 @@ interface Room {
  *
  * The relay never trusts a peer: every path is checked (safety rules), every blob is hashed
  * against its digest, every request is checked against the worktree and access the
- * connection's `hello` proved, and every queue is bounded.
+ * connection's `hello` proved, every queue and every kind of connection is bounded, long
+ * work goes in slices that take turns by worktree, and each replica id belongs to the peer
+ * that first used it in its worktree.
  */
 export class RelayService {
   private readonly store: RelayStore;
   private readonly relayId: string;
   private readonly needTimeoutMs: number;
-  private readonly eventQueueSize: number;
-  private readonly maxPeersPerWorktree: number;
   private readonly maxUploadsPerConnection: number;
-  private readonly maxOfferedPerConnection: number;
+  private readonly table: SessionTable;
+  private readonly subscriptions: Subscriptions;
+  private readonly offerCounter: OfferCounter;
+  private readonly admission: Admission;
+  private readonly scheduler = new FairScheduler();
   private readonly rooms = new Map<string, Room>();
-  private readonly sessions = new Set<Session>();
+  private readonly checkDisk: () => void;
+  readonly log: RelayLog;
 
   constructor(opts: RelayServiceOptions) {
     this.store = opts.store;
     this.relayId = opts.relayId ?? 'relay';
     this.needTimeoutMs = opts.needTimeoutMs ?? 30_000;
-    this.eventQueueSize = opts.eventQueueSize ?? 1024;
-    this.maxPeersPerWorktree = opts.maxPeersPerWorktree ?? 256;
     this.maxUploadsPerConnection = opts.maxUploadsPerConnection ?? 8;
-    this.maxOfferedPerConnection = opts.maxOfferedPerConnection ?? 200_000;
+    this.table = new SessionTable(opts.sessions);
+    this.log = opts.log ?? RelayLog.silent();
+    this.subscriptions = new Subscriptions(opts.subscriptions, (s, reason) =>
+      this.log.log({ event: 'dropped-subscriber', peer: s.peerId, worktree: s.binding?.worktreeId ?? '', reason }),
+    );
+    this.offerCounter = new OfferCounter({ ...new OfferCounter().limits, ...opts.offers });
+    this.admission = new Admission(opts.admission);
+    this.checkDisk = opts.checkDisk ?? (() => undefined);
   }
 
   /** Connections attached and still open. */
   get connections(): number {
-    return this.sessions.size;
+    return this.table.sessions.size;
+  }
+
+  /** The admission rule in words (for the relay's start-up line). */
+  get admissionRule(): string {
+    return this.admission.describe();
+  }
+
+  /** Memory the relay holds for its peers now (for tests and diagnostics). */
+  get held(): { requestBytes: number; eventBytes: number; offers: number; sessions: number } {
+    return { requestBytes: this.table.budget.used, eventBytes: this.subscriptions.queued, offers: this.offerCounter.count, sessions: this.table.sessions.size };
+  }
+
+  /**
+   * Serves the relay protocol on a new channel from `peer`: the RPC connection reads within
+   * the connection's share of the relay's memory budget (see `ByteBudget`).
+   */
+  serve(channel: FrameChannel, peer: { id: string }): RpcConnection {
+    const budget = new ByteBudget(this.table.limits.connectionBytes, this.table.budget);
+    const conn = new RpcConnection(channel, { ...RELAY_RPC_OPTIONS, peer: peer.id, budget });
+    this.attach(conn, { id: peer.id, budget });
+    return conn;
   }
 
   /**
    * Serves the relay protocol on `conn` (call right after constructing it). Nothing but
-   * `hello` and `ping` is answered until `hello` proved a join code's secret.
+   * `hello` and `ping` is answered until `hello` proved a join code's secret, and only small
+   * frames are read until then. A connection over the relay's limits is closed at once.
    */
-  attach(conn: RpcConnection, peer: { id: string }): void {
-    const session: Session = { conn, peerId: peer.id, helloInFlight: false, subs: new Set(), offered: new Set(), uploads: new Map() };
-    this.sessions.add(session);
+  attach(conn: RpcConnection, peer: { id: string; budget?: ByteBudget }): void {
+    const session = newSession(conn, peer.id, this.table);
+    if (peer.budget) session.budget = peer.budget;
+    const refused = this.table.open(session);
+    if (refused !== undefined) {
+      this.log.log({ event: 'refused', peer: peer.id, code: 'OVERLOADED', reason: refused });
+      conn.close(new CshareError('OVERLOADED', refused));
+      return;
+    }
+    conn.setMaxFrameBytes(this.table.limits.unboundFrameBytes);
+    session.helloTimer = setTimeout(() => {
+      if (session.binding) return;
+      this.log.log({ event: 'refused', peer: peer.id, code: 'TIMEOUT', reason: 'no successful hello in time' });
+      conn.close(new CshareError('TIMEOUT', `no successful hello within ${this.table.limits.helloTimeoutMs} ms`));
+    }, this.table.limits.helloTimeoutMs);
     void conn.closed.then(() => this.detach(session));
 
     conn.handle('ping', ({ time }) => ({ time }));
@@ -148,27 +156,34 @@ export class RelayService {
       const { room } = this.authorize(session, worktreeId, true);
       const { maxOfferEntries, maxPathLength } = this.store.limits;
       if (entries.length > maxOfferEntries) throw new CshareError('TOO_LARGE', `an offer holds at most ${maxOfferEntries} entries; send several`, { max: maxOfferEntries });
-      for (const e of entries) checkPath(e.path, maxPathLength);
-      checkPathSet(entries.map((e) => e.path));
+      const pacer = this.pacer(room);
+      for (const e of entries) {
+        checkPath(e.path, maxPathLength);
+        // A state vector is a few bytes per client that ever edited the file; decoding a
+        // 15 MiB one would be millions of map entries.
+        if (e.vector && e.vector.length > MAX_OFFER_VECTOR_BYTES) {
+          throw new CshareError('TOO_LARGE', `the state vector offered for ${e.fileId} is over ${MAX_OFFER_VECTOR_BYTES} bytes`, { fileId: e.fileId });
+        }
+        if (pacer.due()) await pacer.step();
+      }
+      await checkPathSet(entries.map((e) => e.path), pacer);
       const need = await this.store.needs(worktreeId, entries);
       const byId = new Map(entries.map((e) => [e.fileId, e]));
       for (const fileId of need) {
-        if (session.offered.size >= this.maxOfferedPerConnection) break;
         const e = byId.get(fileId)!;
-        const key = e.vector ? `f:${fileId}` : `b:${e.digest}`;
-        let set = room.offers.get(key);
-        if (!set) room.offers.set(key, (set = new Set()));
-        set.add(session);
-        session.offered.add(key);
+        // Only blobs are fetched by what they are (a text file's updates come with the log).
+        if (!e.vector && !room.offers.remember(session, `b:${e.digest}`)) break;
       }
       return { need };
     });
 
     conn.handle('manifest/upload', async ({ worktreeId, updates }) => {
       const { room, binding } = this.authorize(session, worktreeId, true);
-      for (const u of updates) checkManifestUpdate(u, this.store.limits.maxPathLength);
-      const { first, seq } = await this.store.appendManifest(worktreeId, updates, binding.replicaId);
-      updates.forEach((update, i) => this.broadcast(room, { type: 'manifest', update, seq: first + i, by: binding.replicaId }, session));
+      const pacer = this.pacer(room);
+      const { maxPathLength, maxUpdateUnits } = this.store.limits;
+      for (const u of updates) await checkManifestUpdate(u, { maxPathLength, maxUnits: maxUpdateUnits, pacer });
+      const { first, seq } = await this.stored(session, () => this.store.appendManifest(worktreeId, updates, binding.replicaId, pacer));
+      updates.forEach((update, i) => this.subscriptions.broadcast(room, { type: 'manifest', update, seq: first + i, by: binding.replicaId }, session));
       return { ok: true, seq };
     });
 
@@ -181,7 +196,7 @@ export class RelayService {
         if (e.from !== undefined) checkPath(e.from, maxPathLength);
       }
       const { seq } = await this.store.appendHistory(worktreeId, entries, binding.replicaId);
-      this.broadcast(room, { type: 'history', entries, seq, by: binding.replicaId }, session);
+      this.subscriptions.broadcast(room, { type: 'history', entries, seq, by: binding.replicaId }, session);
       return { ok: true, seq };
     });
 
@@ -190,7 +205,7 @@ export class RelayService {
       if (updates) return { ok: true, seq: await this.uploadFile(room, session, binding, fileId, updates) };
       const bytes = blob!;
       const digest = gitBlobId(bytes);
-      const info = await this.store.putBlob(worktreeId, digest, bytes, binding.replicaId);
+      const info = await this.stored(session, () => this.store.putBlob(worktreeId, digest, bytes, binding.replicaId));
       if (info.created) this.blobStored(room, session, binding, digest, info.size, info.seq);
       return { ok: true, seq: info.seq };
     });
@@ -208,9 +223,9 @@ export class RelayService {
         if (session.uploads.size >= this.maxUploadsPerConnection) {
           throw new CshareError('OVERLOADED', `at most ${this.maxUploadsPerConnection} blob uploads at once per connection`);
         }
-        writer = await this.store.blobWriter(worktreeId, digest, size, binding.replicaId).catch((err: unknown) => {
+        writer = await this.stored(session, () => this.store.blobWriter(worktreeId, digest, size, binding.replicaId)).catch((err: unknown) => {
           // Refused for good (over the size limit): nobody waits for it, or asks for it again.
-          if (err instanceof CshareError && err.code === 'TOO_LARGE') this.undeliverable(room, `b:${digest}`, err);
+          if (err instanceof CshareError && err.code === 'TOO_LARGE') room.offers.undeliverable(`b:${digest}`, err);
           throw err;
         });
         if (writer.stored) return { ok: true, received: size, seq: writer.stored.seq };
@@ -219,6 +234,7 @@ export class RelayService {
       if (writer.size !== size) throw new CshareError('PROTOCOL', `blob ${digest}: size changed from ${writer.size} to ${size} mid-upload`, { digest });
       let info;
       try {
+        this.checkDisk();
         info = await writer.write(offset, data);
       } catch (err) {
         session.uploads.delete(digest);
@@ -233,36 +249,38 @@ export class RelayService {
 
     conn.handleStream('worktree/sync', (req, ctx) => {
       this.authorize(session, req.worktreeId, false);
-      return this.sync(req.worktreeId, req.after, ctx.signal);
+      return syncItems(this.store, req.worktreeId, req.after, ctx.signal);
     });
 
     conn.handleStream('worktree/sync-pages', (req, ctx) => {
       this.authorize(session, req.worktreeId, false);
-      return this.syncPages(req.worktreeId, req.after, ctx.signal);
+      return syncPages(this.store, req.worktreeId, req.after, ctx.signal);
     });
 
-    conn.handleStream('file/fetch', (req, ctx) => {
-      const { room } = this.authorize(session, req.worktreeId, false);
-      return this.fetchFile(room, req.fileId, req.vector, req.after, ctx.signal);
-    });
+    // No `file/fetch`: no client asks for it, and serving one with a state vector merged the
+    // file's whole log in one step (issue 15, item 5: after 100,000 tiny updates, minutes
+    // during which the relay served nobody). Such a request gets "does not handle".
 
     conn.handleStream('blob/fetch', (req, ctx) => {
       const { room } = this.authorize(session, req.worktreeId, false);
-      return this.fetchBlob(room, req.digest, ctx.signal);
+      const sendTo = (s: Session, e: WorktreeEvent) => this.subscriptions.sendTo(s, e);
+      return fetchBlob({ store: this.store, needTimeoutMs: this.needTimeoutMs, sendTo }, room, req.digest, ctx.signal);
     });
 
     conn.handleStream('blobs/fetch', (req, ctx) => {
-      const { room } = this.authorize(session, req.worktreeId, false);
-      return this.fetchBlobs(room, req.digests, ctx.signal);
+      this.authorize(session, req.worktreeId, false);
+      return fetchBlobs(this.store, req.worktreeId, req.digests, ctx.signal);
     });
 
-    conn.handleSubscribe('/worktrees/:worktreeId', ({ worktreeId }, ctx) => this.subscribe(session, worktreeId!, undefined, ctx.signal));
-    conn.handleSubscribe('/worktrees/:worktreeId/files/:fileId', ({ worktreeId, fileId }, ctx) => this.subscribe(session, worktreeId!, fileId, ctx.signal));
+    const subscribe = (worktreeId: string, fileId: string | undefined, signal: AbortSignal) =>
+      this.subscriptions.subscribe(session, this.authorize(session, worktreeId, false).room, fileId, signal);
+    conn.handleSubscribe('/worktrees/:worktreeId', ({ worktreeId }, ctx) => subscribe(worktreeId!, undefined, ctx.signal));
+    conn.handleSubscribe('/worktrees/:worktreeId/files/:fileId', ({ worktreeId, fileId }, ctx) => subscribe(worktreeId!, fileId, ctx.signal));
   }
 
   /** Closes every attached connection. */
   close(): void {
-    for (const s of [...this.sessions]) s.conn.close();
+    for (const s of [...this.table.sessions]) s.conn.close();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -272,41 +290,65 @@ export class RelayService {
     if (session.binding || session.helloInFlight) throw new CshareError('PROTOCOL', 'hello was already said on this connection');
     session.helloInFlight = true;
     try {
-      checkPeerProtocol(req);
-      if (req.role === 'relay') throw new CshareError('FORBIDDEN', 'this relay does not accept connections from other relays');
-      const { worktreeId, secretProof } = req;
-      if (worktreeId === undefined || secretProof === undefined) {
-        throw new CshareError('UNAUTHORIZED', 'a join code is required: hello must carry the worktree id and its secret');
-      }
-      const hash = hashSecret(secretProof);
-      let registration = await this.store.getWorktree(worktreeId);
-      let created = false;
-      if (!registration) {
-        if (req.role !== 'sharer' || !req.register) {
-          throw new CshareError('NOT_FOUND', `this relay has no worktree ${worktreeId}: check the join code and the relay address`, { worktreeId });
-        }
-        if (req.register.readOnlyHash.length !== hash.length) throw new CshareError('PROTOCOL', 'the read-only secret hash must be a sha256 (32 bytes)');
-        ({ registration, created } = await this.store.register({ worktreeId, readWriteHash: hash, readOnlyHash: req.register.readOnlyHash, name: req.register.name }));
-      }
-      // Both comparisons always run, in constant time, so timing tells nothing about either hash.
-      const rw = sameHash(hash, registration.readWriteHash);
-      const ro = sameHash(hash, registration.readOnlyHash);
-      if (!rw && !ro) throw new CshareError('UNAUTHORIZED', `wrong secret for worktree ${worktreeId}: ask its sharer for a new join code`, { worktreeId });
-      const access: Access = rw ? 'rw' : 'ro';
-      if (req.role === 'sharer' && access === 'ro') throw new CshareError('FORBIDDEN', 'this join code is read-only: sharing needs the read-write code');
-      if (!this.sessions.has(session)) throw new CshareError('CONNECTION_CLOSED', 'the connection closed during hello');
-      if ((this.rooms.get(worktreeId)?.sessions.size ?? 0) >= this.maxPeersPerWorktree) {
-        throw new CshareError('OVERLOADED', `worktree ${worktreeId} already has ${this.maxPeersPerWorktree} connections on this relay`);
-      }
-      const room = this.room(worktreeId);
-      session.binding = { worktreeId, access, replicaId: req.replicaId, name: req.name, role: req.role };
-      room.sessions.add(session);
-      this.broadcast(room, { type: 'peer-joined', replicaId: req.replicaId, name: req.name, role: req.role }, session);
-      log('%s: %s %s (%s) joined %s with %s access', session.peerId, req.role, req.name, req.replicaId, worktreeId, access);
-      return { ok: true, relayId: this.relayId, access, seq: await this.store.head(worktreeId), created };
+      return await this.bind(session, req);
+    } catch (err) {
+      const e = toCshareError(err);
+      this.log.log({ event: 'refused', peer: session.peerId, code: e.code, reason: e.message, worktree: req.worktreeId });
+      // A refused connection is closed once the refusal is sent (a client tries again on a new
+      // one): left open, refused connections would hold the slots of those waiting for hello.
+      setImmediate(() => session.conn.close());
+      throw e;
     } finally {
       session.helloInFlight = false;
     }
+  }
+
+  private async bind(session: Session, req: HelloRequest): Promise<HelloResponse> {
+    checkPeerProtocol(req);
+    if (req.role === 'relay') throw new CshareError('FORBIDDEN', 'this relay does not accept connections from other relays');
+    const { worktreeId, secretProof } = req;
+    if (worktreeId === undefined || secretProof === undefined) {
+      throw new CshareError('UNAUTHORIZED', 'a join code is required: hello must carry the worktree id and its secret');
+    }
+    const hash = hashSecret(secretProof);
+    let registration = await this.store.getWorktree(worktreeId);
+    let created = false;
+    if (!registration && req.role === 'sharer' && req.register) {
+      if (req.register.readOnlyHash.length !== hash.length) throw new CshareError('PROTOCOL', 'the read-only secret hash must be a sha256 (32 bytes)');
+      await this.admission.check(session.peerId, req.register.token, (max) => this.store.registeredBy(session.peerId, max));
+      this.checkDisk();
+      const { readOnlyHash, name } = req.register;
+      ({ registration, created } = await this.store.register({ worktreeId, readWriteHash: hash, readOnlyHash, name, by: session.peerId }));
+      if (created) this.log.log({ event: 'registered', peer: session.peerId, worktree: worktreeId });
+    }
+    // Both comparisons always run, in constant time, and against stand-in hashes for a
+    // worktree the relay does not have: the answer and its timing are the same for a wrong
+    // secret and an unknown worktree, so a stranger learns nothing about which exist.
+    const rw = sameHash(hash, registration?.readWriteHash ?? UNKNOWN);
+    const ro = sameHash(hash, registration?.readOnlyHash ?? UNKNOWN);
+    if (!registration || (!rw && !ro)) {
+      throw new CshareError('UNAUTHORIZED', 'this relay has no worktree with that join code: check the code (ask its sharer for a new one) and the relay address');
+    }
+    const access: Access = rw ? 'rw' : 'ro';
+    if (req.role === 'sharer' && access === 'ro') throw new CshareError('FORBIDDEN', 'this join code is read-only: sharing needs the read-write code');
+    // A writer's replica id is the peer's that first wrote with it here: another peer claiming
+    // it (to have its uploads taken for the sharer's) is refused. Readers upload nothing, so
+    // their ids are not bound (nor can a read-only code fill the worktree's table of them).
+    const owner = access === 'rw' ? await this.store.bindReplica(worktreeId, req.replicaId, session.peerId) : session.peerId;
+    if (owner !== session.peerId) {
+      throw new CshareError('FORBIDDEN', `replica ${req.replicaId} belongs to another peer on this relay: a copied or restored .cshare/ needs a new replica id (move .cshare/ aside and join again)`, {
+        replicaId: req.replicaId,
+      });
+    }
+    if (!this.table.sessions.has(session)) throw new CshareError('CONNECTION_CLOSED', 'the connection closed during hello');
+    const pool: Pool = req.role === 'sharer' ? 'sharer' : access;
+    const room = this.room(worktreeId);
+    this.table.bind(session, room, pool);
+    session.binding = { worktreeId, access, replicaId: req.replicaId, name: req.name, role: req.role, pool };
+    session.conn.setMaxFrameBytes(Infinity);
+    this.subscriptions.broadcast(room, { type: 'peer-joined', replicaId: req.replicaId, name: req.name, role: req.role }, session);
+    log('%s: %s %s (%s) joined %s with %s access', session.peerId, req.role, req.name, req.replicaId, worktreeId, access);
+    return { ok: true, relayId: this.relayId, access, seq: await this.store.head(worktreeId), created };
   }
 
   /**
@@ -326,214 +368,37 @@ export class RelayService {
   // -------------------------------------------------------------------------------------------
   // Uploads
 
+  /** Long work of a request in `room`'s worktree takes turns with other worktrees' (see `pace.ts`). */
+  private pacer(room: Room): Pacer {
+    return new Pacer({ scheduler: this.scheduler, lane: room });
+  }
+
+  /**
+   * A store write on `session`'s behalf, after checking the disk: a worktree over its quota
+   * is logged (once in a while) as well as refused.
+   */
+  private async stored<T>(session: Session, write: () => Promise<T>): Promise<T> {
+    try {
+      this.checkDisk();
+      return await write();
+    } catch (err) {
+      const e = err as CshareError;
+      if (e.code === 'OVERLOADED' && e.data?.quota === true) {
+        this.log.log({ event: 'quota', peer: session.peerId, worktree: String(e.data.worktreeId), used: Number(e.data.used), max: Number(e.data.max) });
+      }
+      throw err;
+    }
+  }
+
   private async uploadFile(room: Room, session: Session, binding: Binding, fileId: string, updates: Uint8Array[]): Promise<number> {
-    const { first, seq } = await this.store.appendFile(room.worktreeId, fileId, updates, binding.replicaId);
-    updates.forEach((update, i) => this.broadcast(room, { type: 'file-update', fileId, update, seq: first + i, by: binding.replicaId }, session));
-    this.delivered(room, `f:${fileId}`);
+    const { first, seq } = await this.stored(session, () => this.store.appendFile(room.worktreeId, fileId, updates, binding.replicaId, this.pacer(room)));
+    updates.forEach((update, i) => this.subscriptions.broadcast(room, { type: 'file-update', fileId, update, seq: first + i, by: binding.replicaId }, session));
     return seq;
   }
 
   private blobStored(room: Room, session: Session, binding: Binding, digest: string, size: number, seq: number): void {
-    this.broadcast(room, { type: 'blob', digest, size, seq, by: binding.replicaId }, session);
-    this.delivered(room, `b:${digest}`);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Downloads
-
-  private async *sync(worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncItem> {
-    const head = await this.store.head(worktreeId);
-    for await (const entry of this.store.entriesAfter(worktreeId, after, { upTo: head, signal })) yield entry;
-    // The real head even if it is below `after`: a client that sees that knows the relay lost
-    // or never had what it saw, and syncs from scratch.
-    yield { type: 'head', seq: head };
-  }
-
-  /** The items of {@link sync}, in pages (see {@link SyncPage}). */
-  private async *syncPages(worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncPage> {
-    let items: SyncItem[] = [];
-    let bytes = 0;
-    for await (const item of this.sync(worktreeId, after, signal)) {
-      const size = 'update' in item ? item.update.byteLength : item.type === 'history' ? historyBytes(item.entries) : 0;
-      if (items.length > 0 && (items.length >= SYNC_PAGE_ITEMS || bytes + size > SYNC_PAGE_BYTES)) {
-        yield { items };
-        items = [];
-        bytes = 0;
-      }
-      items.push(item);
-      bytes += size;
-    }
-    if (items.length > 0) yield { items };
-  }
-
-  private async *fetchFile(room: Room, fileId: string, vector: Uint8Array | undefined, after: number | undefined, signal: AbortSignal): AsyncIterable<FileChunk> {
-    const { worktreeId } = room;
-    if (!(await this.store.fileVector(worktreeId, fileId))) {
-      await this.ensureAvailable(room, `f:${fileId}`, { fileId }, () => this.store.fileVector(worktreeId, fileId), signal);
-    }
-    if (vector) {
-      const all: Uint8Array[] = [];
-      for await (const { update } of this.store.fileUpdates(worktreeId, fileId)) all.push(update);
-      let diff: Uint8Array;
-      try {
-        diff = Y.diffUpdate(Y.mergeUpdates(all), vector);
-      } catch (err) {
-        throw new CshareError('PROTOCOL', `the state vector sent for ${fileId} does not decode`, { fileId }, { cause: err });
-      }
-      // A diff too big for one frame falls through to the whole log, update by update.
-      if (diff.length <= MAX_BINARY_BYTES) {
-        yield { fileId, kind: 'update', data: diff };
-        return;
-      }
-    }
-    for await (const { update } of this.store.fileUpdates(worktreeId, fileId, after ?? 0)) {
-      signal.throwIfAborted();
-      yield { fileId, kind: 'update', data: update };
-    }
-  }
-
-  private async *fetchBlob(room: Room, digest: string, signal: AbortSignal): AsyncIterable<BlobChunk> {
-    const { worktreeId } = room;
-    if (!(await this.store.getBlob(worktreeId, digest))) {
-      await this.ensureAvailable(room, `b:${digest}`, { digest }, () => this.store.getBlob(worktreeId, digest), signal);
-    }
-    for await (const chunk of this.store.readBlob(worktreeId, digest)) {
-      signal.throwIfAborted();
-      yield { digest, ...chunk };
-    }
-  }
-
-  /**
-   * The blobs asked for, in order, skipping those not stored (see `blobs/fetch`). Read
-   * {@link READ_GROUP} at a time with two store reads (records, then the bytes of the small
-   * ones), the next group while this one is sent; a blob over {@link READ_AHEAD_BLOB_BYTES} is
-   * streamed chunk by chunk from the record already read.
-   */
-  private async *fetchBlobs(room: Room, digests: string[], signal: AbortSignal): AsyncIterable<BlobChunk> {
-    const groups = slices([...new Set(digests)], READ_GROUP, Infinity, () => 0);
-    const read = (i: number) => {
-      if (i >= groups.length) return undefined;
-      const p = this.store.readBlobs(room.worktreeId, groups[i]!, READ_AHEAD_BLOB_BYTES);
-      p.catch(() => undefined); // awaited below; not unhandled if the fetch ends first
-      return p;
-    };
-    let next = read(0);
-    for (let g = 0; g < groups.length; g++) {
-      signal.throwIfAborted();
-      const blobs = await next!;
-      next = read(g + 1);
-      const group = groups[g]!;
-      for (let i = 0; i < group.length; i++) {
-        const blob = blobs[i];
-        const digest = group[i]!;
-        if (blob === undefined) continue;
-        if (blob.data !== undefined) {
-          yield { digest, size: blob.size, offset: 0, data: blob.data };
-          continue;
-        }
-        for await (const chunk of this.store.blobChunks(room.worktreeId, digest, blob)) {
-          signal.throwIfAborted();
-          yield { digest, size: blob.size, ...chunk };
-        }
-      }
-    }
-  }
-
-  /**
-   * Upload priority (DESIGN.md "Share", step 6): something a client fetches is not stored yet.
-   * If a connected peer offered it, send that peer a `need` event (on its worktree
-   * subscription) and wait until it arrives, the peer leaves, `needTimeoutMs` passes or the
-   * fetch is cancelled. Otherwise `NOT_FOUND` at once.
-   */
-  private async ensureAvailable(room: Room, key: string, what: { fileId?: string; digest?: string }, present: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
-    const label = what.fileId !== undefined ? `file ${what.fileId}` : `blob ${what.digest}`;
-    const offerers = [...(room.offers.get(key) ?? [])].filter((s) => [...s.subs].some((sub) => sub.fileId === undefined));
-    if (offerers.length === 0) throw new CshareError('NOT_FOUND', `the relay does not have ${label}, and no connected peer offered it`, what);
-    let waiter!: Waiter;
-    const arrived = new Promise<void>((resolve, reject) => (waiter = { resolve, reject }));
-    let set = room.waiters.get(key);
-    if (!set) room.waiters.set(key, (set = new Set()));
-    set.add(waiter);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = (): void => waiter.reject(signal.reason instanceof Error ? signal.reason : new CshareError('CONNECTION_CLOSED', 'fetch cancelled'));
-    try {
-      // Registered before this check, so an upload finishing in between is not missed.
-      if (await present()) return;
-      for (const s of offerers) this.sendTo(s, what.fileId !== undefined ? { type: 'need', fileId: what.fileId } : { type: 'need', digest: what.digest! });
-      timer = setTimeout(
-        () => waiter.reject(new CshareError('TIMEOUT', `the sharer did not upload ${label} within ${this.needTimeoutMs} ms; try again`, what)),
-        this.needTimeoutMs,
-      );
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (signal.aborted) onAbort();
-      await arrived;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      set.delete(waiter);
-      if (set.size === 0 && room.waiters.get(key) === set) room.waiters.delete(key);
-      this.dropRoomIfIdle(room);
-    }
-  }
-
-  /** `key` was stored: nobody needs to be asked for it any more, and its waiters can go on. */
-  private delivered(room: Room, key: string): void {
-    for (const s of room.offers.get(key) ?? []) s.offered.delete(key);
-    room.offers.delete(key);
-    for (const w of room.waiters.get(key) ?? []) w.resolve();
-  }
-
-  /**
-   * `key` was offered but will never be stored (the relay refused it): it is no longer asked
-   * for, and fetches waiting for it fail now instead of at their timeout.
-   */
-  private undeliverable(room: Room, key: string, why: CshareError): void {
-    for (const s of room.offers.get(key) ?? []) s.offered.delete(key);
-    room.offers.delete(key);
-    const err = new CshareError('NOT_FOUND', `the relay refused ${key.slice(2)} from its sharer: ${why.message}`, why.data);
-    for (const w of room.waiters.get(key) ?? []) w.reject(err);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Events
-
-  private subscribe(session: Session, worktreeId: string, fileId: string | undefined, signal: AbortSignal): AsyncIterable<WorktreeEvent> {
-    const { room } = this.authorize(session, worktreeId, false);
-    const sub: Subscriber = { queue: new BoundedQueue<WorktreeEvent>(this.eventQueueSize), fileId };
-    if (fileId === undefined) {
-      // Who is here already, so a new subscriber does not have to wait for the next change.
-      for (const other of room.sessions) {
-        if (other === session || !other.binding) continue;
-        const { replicaId, name, role } = other.binding;
-        sub.queue.push({ type: 'peer-joined', replicaId, name, role });
-      }
-    }
-    session.subs.add(sub);
-    signal.addEventListener(
-      'abort',
-      () => {
-        session.subs.delete(sub);
-        sub.queue.end();
-      },
-      { once: true },
-    );
-    return sub.queue;
-  }
-
-  /** Sends `event` to every subscriber of the worktree except those of `origin`'s connection. */
-  private broadcast(room: Room, event: WorktreeEvent, origin: Session): void {
-    for (const s of room.sessions) if (s !== origin) this.sendTo(s, event);
-  }
-
-  private sendTo(session: Session, event: WorktreeEvent): void {
-    for (const sub of session.subs) {
-      if (sub.fileId !== undefined && (event.type !== 'file-update' || event.fileId !== sub.fileId)) continue;
-      if (!sub.queue.push(event)) {
-        // Full: this subscriber is too slow. End its subscription rather than grow or stall.
-        session.subs.delete(sub);
-        sub.queue.fail(new CshareError('OVERLOADED', `fell more than ${this.eventQueueSize} events behind; resubscribe and catch up with worktree/sync`));
-      }
-    }
+    this.subscriptions.broadcast(room, { type: 'blob', digest, size, seq, by: binding.replicaId }, session);
+    room.offers.delivered(`b:${digest}`);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -541,42 +406,42 @@ export class RelayService {
 
   private room(worktreeId: string): Room {
     let room = this.rooms.get(worktreeId);
-    if (!room) this.rooms.set(worktreeId, (room = { worktreeId, sessions: new Set(), offers: new Map(), waiters: new Map() }));
+    if (!room) {
+      room = {
+        worktreeId,
+        sessions: new Set(),
+        pools: { sharer: 0, rw: 0, ro: 0 },
+        offers: new Offers<Session>(this.offerCounter),
+        budget: new ByteBudget(this.table.limits.worktreeBytes, this.table.budget),
+      };
+      this.rooms.set(worktreeId, room);
+    }
     return room;
   }
 
   private dropRoomIfIdle(room: Room): void {
-    if (room.sessions.size === 0 && room.waiters.size === 0 && this.rooms.get(room.worktreeId) === room) this.rooms.delete(room.worktreeId);
+    if (room.sessions.size === 0 && room.offers.idle && this.rooms.get(room.worktreeId) === room) this.rooms.delete(room.worktreeId);
   }
 
   private detach(session: Session): void {
-    if (!this.sessions.delete(session)) return;
-    for (const sub of session.subs) sub.queue.end();
-    session.subs.clear();
+    const binding = session.binding;
+    const room = binding ? this.rooms.get(binding.worktreeId) : undefined;
+    if (!this.table.close(session, room)) return;
+    this.subscriptions.end(session);
     for (const writer of session.uploads.values()) {
-      writer.abort().catch((err: unknown) => log('%s: could not drop an unfinished upload of %s: %O', session.peerId, writer.digest, err));
+      writer.abort().catch((err: unknown) => this.log.log({ event: 'error', what: `dropping an unfinished upload of ${writer.digest}`, message: String((err as Error)?.message ?? err) }));
     }
     session.uploads.clear();
-    const binding = session.binding;
-    if (!binding) return;
-    const room = this.rooms.get(binding.worktreeId);
-    if (!room) return;
-    room.sessions.delete(session);
-    for (const key of session.offered) {
-      const set = room.offers.get(key);
-      set?.delete(session);
-      if (set && set.size === 0) {
-        room.offers.delete(key);
-        const err = new CshareError('NOT_FOUND', `the peer that offered ${key.slice(2)} disconnected before uploading it`);
-        for (const w of room.waiters.get(key) ?? []) w.reject(err);
-      }
-    }
-    session.offered.clear();
-    this.broadcast(room, { type: 'peer-left', replicaId: binding.replicaId }, session);
+    if (!binding || !room) return;
+    room.offers.forget(session);
+    this.subscriptions.broadcast(room, { type: 'peer-left', replicaId: binding.replicaId }, session);
     log('%s: %s left %s', session.peerId, binding.replicaId, binding.worktreeId);
     this.dropRoomIfIdle(room);
   }
 }
+
+/** Stands in for the secret hashes of a worktree the relay does not have (see `bind`). */
+const UNKNOWN = new Uint8Array(32).fill(0xff);
 
 function sameHash(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);

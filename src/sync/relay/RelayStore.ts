@@ -5,7 +5,9 @@ import { decodeValue, encodeValue, type Value } from '../codec.js';
 import { BLOB_CHUNK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_PATH_LENGTH, MAX_UPDATES_PER_MESSAGE, type HistoryEntry, type ManifestEntry } from '../schema.js';
 import { BlobWriter } from './BlobWriter.js';
 import { asBytes, asNumber, checkDigest, checkId, decodeRecord, logPut, pad, seqValue } from './keys.js';
-import { decodeYjsUpdate } from './validate.js';
+import { UploadTracker } from './compaction.js';
+import { Pacer } from './pace.js';
+import { MAX_UPDATE_UNITS, scanUpdate, type UpdateScan } from './updateScan.js';
 
 export { BlobWriter };
 
@@ -19,8 +21,11 @@ export { BlobWriter };
  * digits, zero-padded so key order is seq order; values are codec values unless noted):
  *
  * ```
- * wt/<wt>/reg                      {rw, ro: sha256 of the secrets, created: ms, name}
+ * wt/<wt>/reg                      {rw, ro: sha256 of the secrets, created: ms, name, by: peer id}
  * wt/<wt>/head                     the last seq assigned (decimal text)
+ * wt/<wt>/usage                    bytes of updates and blobs stored (decimal text; absent: 0)
+ * wt/<wt>/rep/<replicaId>          the peer id that first said hello with that replica id
+ * by/<peerId>/<wt>                 the worktrees a peer registered (empty values)
  * wt/<wt>/log/<seq>                {k: 'm'} | {k: 'f', fileId} | {k: 'b', digest, size} | {k: 'h'}, with by, t
  * wt/<wt>/m/<seq>                  a manifest Yjs update (raw bytes)
  * wt/<wt>/h/<seq>                  history entries of the uploader's changes (a codec array)
@@ -54,6 +59,15 @@ export interface RelayLimits {
   maxPathLength: number;
   /** Most entries in one manifest offer. */
   maxOfferEntries: number;
+  /**
+   * Most structs, delete ranges and content values one Yjs update may decode to (its bytes
+   * say little about that: 13 MiB of tiny structs decoded to 718 MiB).
+   */
+  maxUpdateUnits: number;
+  /** Most bytes of updates and blobs one worktree may store: its quota. */
+  maxWorktreeBytes: number;
+  /** Most replica ids one worktree may have (each is bound to the peer that first used it). */
+  maxReplicasPerWorktree: number;
 }
 
 /** The defaults of {@link RelayLimits}. */
@@ -62,6 +76,9 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   maxBlobBytes: 64 * 1024 * 1024,
   maxPathLength: MAX_PATH_LENGTH,
   maxOfferEntries: MAX_ENTRIES_PER_MESSAGE,
+  maxUpdateUnits: MAX_UPDATE_UNITS,
+  maxWorktreeBytes: 4 * 1024 ** 3,
+  maxReplicasPerWorktree: 10_000,
 });
 
 /** A registered worktree. */
@@ -74,6 +91,8 @@ export interface Registration {
   /** Milliseconds since the epoch. */
   created: number;
   name: string;
+  /** The peer id that registered it ('' for a registration from before it was recorded). */
+  by: string;
 }
 
 /** One entry of a worktree's log, as {@link RelayStore.entriesAfter} yields it. */
@@ -101,7 +120,10 @@ const PAGE = 256;
 /** Persistent state of every worktree a relay serves. */
 export class RelayStore {
   readonly limits: RelayLimits;
+  /** Blob uploads in progress and pack writes in flight (for compactions of the packs). */
+  readonly uploads = new UploadTracker();
   private readonly heads = new Map<string, number>();
+  private readonly usages = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -125,6 +147,7 @@ export class RelayStore {
       readOnlyHash: asBytes(r.ro),
       created: asNumber(r.created),
       name: typeof r.name === 'string' ? r.name : '',
+      by: typeof r.by === 'string' ? r.by : '',
     };
   }
 
@@ -132,20 +155,73 @@ export class RelayStore {
    * Registers a worktree unless it exists. Returns the registration in force and whether this
    * call created it (so the caller can check the secret against an existing one).
    */
-  async register(reg: Omit<Registration, 'created'> & { created?: number }): Promise<{ registration: Registration; created: boolean }> {
+  async register(reg: Omit<Registration, 'created' | 'by'> & { created?: number; by?: string }): Promise<{ registration: Registration; created: boolean }> {
     checkId(reg.worktreeId, 'worktree id');
     return this.locked(reg.worktreeId, async () => {
       const existing = await this.getWorktree(reg.worktreeId);
       if (existing) return { registration: existing, created: false };
-      const registration: Registration = { ...reg, created: reg.created ?? Date.now() };
-      const value = encodeValue({ rw: reg.readWriteHash, ro: reg.readOnlyHash, created: registration.created, name: reg.name });
-      await this.kv.batch([
+      const by = reg.by ?? '';
+      const registration: Registration = { ...reg, by, created: reg.created ?? Date.now() };
+      const value = encodeValue({ rw: reg.readWriteHash, ro: reg.readOnlyHash, created: registration.created, name: reg.name, by });
+      const ops: KvBatchOp[] = [
         { type: 'put', key: `wt/${reg.worktreeId}/reg`, value },
         { type: 'put', key: `wt/${reg.worktreeId}/head`, value: seqValue(0) },
-      ]);
+      ];
+      if (by) ops.push({ type: 'put', key: `by/${peerKey(by)}/${reg.worktreeId}`, value: new Uint8Array(0) });
+      await this.kv.batch(ops);
       this.heads.set(reg.worktreeId, 0);
       return { registration, created: true };
     });
+  }
+
+  /** How many worktrees `peerId` registered, counting up to `max` (the answer is at most `max`). */
+  async registeredBy(peerId: string, max: number): Promise<number> {
+    const prefix = `by/${peerKey(peerId)}/`;
+    let n = 0;
+    for await (const _ of this.kv.keys({ gt: prefix, lt: `${prefix}~`, limit: max })) n++;
+    return n;
+  }
+
+  /**
+   * Binds `replicaId` to `peerId` in the worktree if no peer holds it yet, and returns the
+   * peer that holds it (`peerId` if this call bound it). A worktree has at most
+   * {@link RelayLimits.maxReplicasPerWorktree} replica ids (`OVERLOADED` past that).
+   */
+  async bindReplica(worktreeId: string, replicaId: string, peerId: string): Promise<string> {
+    checkId(worktreeId, 'worktree id');
+    checkId(replicaId, 'replica id');
+    return this.locked(worktreeId, async () => {
+      const key = `wt/${worktreeId}/rep/${replicaId}`;
+      const held = await this.kv.get(key);
+      if (held) return Buffer.from(held).toString('utf8');
+      const max = this.limits.maxReplicasPerWorktree;
+      let n = 0;
+      for await (const _ of this.kv.keys({ gt: `wt/${worktreeId}/rep/`, lt: `wt/${worktreeId}/rep/~`, limit: max })) n++;
+      if (n >= max) throw new CshareError('OVERLOADED', `worktree ${worktreeId} has ${max} replicas on this relay, its limit`, { worktreeId, max });
+      await this.kv.batch([{ type: 'put', key, value: new Uint8Array(Buffer.from(peerId, 'utf8')) }]);
+      return peerId;
+    });
+  }
+
+  /** Bytes of updates and blobs the worktree stores (what its quota counts). */
+  async usage(worktreeId: string): Promise<number> {
+    checkId(worktreeId, 'worktree id');
+    const cached = this.usages.get(worktreeId);
+    if (cached !== undefined) return cached;
+    const raw = await this.kv.get(`wt/${worktreeId}/usage`);
+    const bytes = raw ? Number(Buffer.from(raw).toString('utf8')) : 0;
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new CshareError('STORE_CORRUPT', `the relay store has a bad usage for worktree ${worktreeId}`);
+    this.usages.set(worktreeId, bytes);
+    return bytes;
+  }
+
+  /** Throws `OVERLOADED` unless `bytes` more fit the worktree's quota. */
+  async checkQuota(worktreeId: string, bytes: number): Promise<void> {
+    const used = await this.usage(worktreeId);
+    const max = this.limits.maxWorktreeBytes;
+    if (used + bytes > max) {
+      throw new CshareError('OVERLOADED', `worktree ${worktreeId} would store more than its quota of ${max} bytes on this relay (${used} stored)`, { worktreeId, used, max, quota: true });
+    }
   }
 
   /** The last seq assigned in the worktree (0 if nothing was uploaded yet). */
@@ -161,14 +237,14 @@ export class RelayStore {
   }
 
   /** Appends manifest updates (each must decode as a Yjs update); resolves once stored. */
-  async appendManifest(worktreeId: string, updates: Uint8Array[], by: string): Promise<Appended> {
+  async appendManifest(worktreeId: string, updates: Uint8Array[], by: string, pacer = new Pacer()): Promise<Appended> {
     checkId(worktreeId, 'worktree id');
     checkId(by, 'replica id');
-    this.checkUpdates(updates, 'a manifest update');
+    await this.checkUpdates(updates, 'a manifest update', pacer);
     return this.append(worktreeId, updates.length, (seq, i) => [
       { type: 'put', key: `wt/${worktreeId}/m/${pad(seq)}`, value: updates[i]! },
       logPut(worktreeId, seq, { k: 'm', by, t: Date.now() }),
-    ]);
+    ], undefined, byteSum(updates));
   }
 
   /**
@@ -186,29 +262,28 @@ export class RelayStore {
   }
 
   /** Appends updates of one file's doc and advances the file's state vector; resolves once stored. */
-  async appendFile(worktreeId: string, fileId: string, updates: Uint8Array[], by: string): Promise<Appended> {
+  async appendFile(worktreeId: string, fileId: string, updates: Uint8Array[], by: string, pacer = new Pacer()): Promise<Appended> {
     checkId(worktreeId, 'worktree id');
     checkId(fileId, 'file id');
     checkId(by, 'replica id');
-    this.checkUpdates(updates, 'a file update');
+    const scans = await this.checkUpdates(updates, 'a file update', pacer);
     return this.append(worktreeId, updates.length, async (seq, i) => [
       { type: 'put', key: `wt/${worktreeId}/f/${fileId}/${pad(seq)}`, value: updates[i]! },
       logPut(worktreeId, seq, { k: 'f', fileId, by, t: Date.now() }),
     ], async () => {
       // Under the worktree lock, so this read-modify-write of the vector cannot race.
       const vector = (await this.fileVector(worktreeId, fileId)) ?? new Map<number, number>();
-      for (const u of updates) {
+      for (const { from, to } of scans) {
         // A conservative vector: a client's range advances it only if it starts at or before
         // what is covered already, so after a gap the relay may ask for an update twice but
         // never claims one it lacks.
-        const { from, to } = Y.parseUpdateMeta(u);
         for (const [client, end] of to) {
           const have = vector.get(client) ?? 0;
           if ((from.get(client) ?? 0) <= have && end > have) vector.set(client, end);
         }
       }
       return [{ type: 'put', key: `wt/${worktreeId}/fv/${fileId}`, value: Y.encodeStateVector(vector) }];
-    });
+    }, byteSum(updates));
   }
 
   /** What the stored updates of a file cover, or `undefined` if none were stored. */
@@ -329,6 +404,8 @@ export class RelayStore {
       throw new CshareError('TOO_LARGE', `blob ${digest} is ${size} bytes, over this relay's limit of ${this.limits.maxBlobBytes}`, { digest, size, max: this.limits.maxBlobBytes });
     }
     const stored = await this.getBlob(worktreeId, digest);
+    // Checked again when it is stored, with what was stored meanwhile.
+    if (!stored) await this.checkQuota(worktreeId, size);
     return new BlobWriter(this, worktreeId, digest, size, by, stored);
   }
 
@@ -427,22 +504,29 @@ export class RelayStore {
     count: number,
     ops: (seq: number, i: number) => KvBatchOp[] | Promise<KvBatchOp[]>,
     extra?: () => KvBatchOp[] | Promise<KvBatchOp[]>,
+    /** Bytes the entries add to the worktree's usage (checked against its quota). */
+    bytes = 0,
   ): Promise<Appended> {
     return this.locked(worktreeId, async () => {
       if (!(await this.kv.get(`wt/${worktreeId}/reg`))) throw new CshareError('NOT_FOUND', `the relay does not know worktree ${worktreeId}`);
+      await this.checkQuota(worktreeId, bytes);
+      const used = (await this.usage(worktreeId)) + bytes;
       const head = await this.head(worktreeId);
       const batch: KvBatchOp[] = [];
       for (let i = 0; i < count; i++) batch.push(...(await ops(head + 1 + i, i)));
       if (extra) batch.push(...(await extra()));
       const seq = head + count;
       batch.push({ type: 'put', key: `wt/${worktreeId}/head`, value: seqValue(seq) });
+      if (bytes > 0) batch.push({ type: 'put', key: `wt/${worktreeId}/usage`, value: seqValue(used) });
       try {
         await this.kv.batch(batch);
       } catch (err) {
         this.heads.delete(worktreeId);
+        this.usages.delete(worktreeId);
         throw err;
       }
       this.heads.set(worktreeId, seq);
+      this.usages.set(worktreeId, used);
       return { first: head + 1, seq };
     });
   }
@@ -465,14 +549,21 @@ export class RelayStore {
     await this.kv.batch(ops);
   }
 
-  private checkUpdates(updates: Uint8Array[], what: string): void {
+  /**
+   * Checks an upload's updates: at least one, at most {@link RelayLimits.maxUpdatesPerRequest},
+   * each a valid Yjs update within {@link RelayLimits.maxUpdateUnits} (scanned, not decoded:
+   * see `updateScan.ts`). Returns each one's scan.
+   */
+  private async checkUpdates(updates: Uint8Array[], what: string, pacer: Pacer): Promise<UpdateScan[]> {
     if (updates.length === 0) throw new CshareError('PROTOCOL', 'an upload must carry at least one update');
     if (updates.length > this.limits.maxUpdatesPerRequest) {
       throw new CshareError('TOO_LARGE', `an upload carries at most ${this.limits.maxUpdatesPerRequest} updates, not ${updates.length}`, {
         max: this.limits.maxUpdatesPerRequest,
       });
     }
-    for (const u of updates) decodeYjsUpdate(u, what);
+    const scans: UpdateScan[] = [];
+    for (const u of updates) scans.push(await scanUpdate(u, { what, maxUnits: this.limits.maxUpdateUnits, pacer }));
+    return scans;
   }
 
   private async locked<T>(worktreeId: string, fn: () => Promise<T>): Promise<T> {
@@ -500,4 +591,15 @@ export interface StoredBlob {
 /** The key of a blob's chunk at `offset`, or (without one) the prefix of all its chunks. */
 export function chunkKey(worktreeId: string, blob: Pick<StoredBlob, 'upload' | 'packed'>, offset: number | undefined): string {
   return `wt/${worktreeId}/${blob.packed ? 'bq' : 'bc'}/${blob.upload}/${offset === undefined ? '' : pad(offset)}`;
+}
+
+function byteSum(updates: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const u of updates) n += u.byteLength;
+  return n;
+}
+
+/** A peer id as a key segment (peer ids are base58 or, in tests, any schema id: no `/`). */
+function peerKey(peerId: string): string {
+  return encodeURIComponent(peerId);
 }

@@ -25,6 +25,8 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     readonly capacity: number,
     private readonly onReturn?: () => void,
     readonly maxBytes = Infinity,
+    /** Called with an item's bytes when it leaves the queue (taken, or dropped). */
+    private readonly onRelease?: (bytes: number) => void,
   ) {}
 
   /** Items waiting for the consumer. */
@@ -75,6 +77,25 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     this.notifyClosed();
   }
 
+  /**
+   * The consumer throws `err` at once: what is queued is dropped (a consumer too slow to
+   * keep up gets no more of it, and its memory is freed now).
+   */
+  drop(err: unknown): void {
+    if (this.closed) return;
+    this.releaseAll();
+    this.items = [];
+    this.sizes = [];
+    this.head = 0;
+    this.queuedBytes = 0;
+    this.fail(err);
+  }
+
+  private releaseAll(): void {
+    if (!this.onRelease) return;
+    for (let i = this.head; i < this.sizes.length; i++) this.onRelease(this.sizes[i]!);
+  }
+
   /** The consumer throws `err` after draining what is queued. */
   fail(err: unknown): void {
     if (this.closed) return;
@@ -94,6 +115,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     if (this.returned) return;
     const wasOpen = !this.done && !this.failed;
     this.returned = true;
+    this.releaseAll();
     this.items = [];
     this.sizes = [];
     this.head = 0;
@@ -114,7 +136,9 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
           if (this.returned) return { done: true, value: undefined };
           if (this.size > 0) {
             const value = this.items[this.head]!;
-            this.queuedBytes -= this.sizes[this.head]!;
+            const bytes = this.sizes[this.head]!;
+            this.queuedBytes -= bytes;
+            this.onRelease?.(bytes);
             this.items[this.head++] = undefined as T;
             if (this.head > 1024 && this.head * 2 > this.items.length) {
               this.items = this.items.slice(this.head);

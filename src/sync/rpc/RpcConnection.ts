@@ -3,6 +3,7 @@ import { logger } from '../../core/log.js';
 import { DEFAULT_LIMITS, FrameKind, decodeFrames, encodeFrame, peekHeader, type CodecLimits, type Frame, type Value } from '../codec.js';
 import { cshareSchema, type CshareProtocol } from '../schema.js';
 import { BoundedQueue } from './BoundedQueue.js';
+import type { ByteBudget } from './ByteBudget.js';
 import { ConnectionClosedError } from './ConnectionClosedError.js';
 import { Outbox } from './Outbox.js';
 import type { ProtocolSchema, ProtocolTypes, RequestName, SendName, StreamName } from './protocol.js';
@@ -41,6 +42,12 @@ export interface RpcOptions<P extends ProtocolTypes> {
   maxOutboxBytes?: number;
   /** Coalesce the frames of one tick into one write (default true). */
   batch?: boolean;
+  /**
+   * Where the bytes of the peer's requests being handled are counted (the frame's bytes,
+   * until its handler is done): while this budget, or one it is part of, is full, the
+   * connection reads nothing more (see {@link ByteBudget}). Unbounded without one.
+   */
+  budget?: ByteBudget;
   /** Aborting closes the connection. */
   signal?: AbortSignal;
 }
@@ -100,6 +107,8 @@ type Pending =
 interface Served {
   kind: 'request' | 'stream' | 'subscription';
   controller: AbortController;
+  /** The bytes of the frame it came in, counted in the budget until it is done. */
+  bytes: number;
 }
 
 const MAX_ERROR_MESSAGE = 4096;
@@ -156,6 +165,11 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
   private closeReason: Error | undefined;
   private isClosed = false;
   private resolveClosed!: () => void;
+  private readonly budget: ByteBudget | undefined;
+  /** Aborted on close: ends a wait for room in the budget. */
+  private readonly closing = new AbortController();
+  /** Largest frame read; see {@link setMaxFrameBytes}. */
+  private frameLimit: number;
 
   constructor(
     private readonly channel: FrameChannel,
@@ -170,6 +184,8 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     this.queueBytes = opts.queueBytes ?? 32 * 1024 * 1024;
     this.maxSubscriptions = opts.maxSubscriptions ?? 64;
     this.maxConcurrentHandlers = opts.maxConcurrentHandlers ?? 1024;
+    this.budget = opts.budget;
+    this.frameLimit = this.limits.maxFrameBytes;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.outbox = new Outbox(channel, {
       version: this.schema.version,
@@ -357,9 +373,13 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     const closedErr = new ConnectionClosedError(this.peer, reason);
     for (const [seq, p] of this.pending) this.settlePending(seq, p, closedErr);
     this.pending.clear();
-    for (const s of this.served.values()) s.controller.abort(closedErr);
+    for (const s of this.served.values()) {
+      s.controller.abort(closedErr);
+      this.budget?.release(s.bytes);
+    }
     this.served.clear();
     this.servedSubscriptions = 0;
+    this.closing.abort(closedErr);
     const flushed = this.outbox.flush();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)));
@@ -368,6 +388,18 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
       this.channel.close(reason);
       this.resolveClosed();
     });
+  }
+
+  /**
+   * Lowers (or raises, up to the codec's limit) the largest frame this side reads: a peer
+   * that sends a longer one is cut off with `FRAME_TOO_LARGE`. The relay reads small frames
+   * from a peer until its `hello` proved a join code, so a stranger cannot make it buffer
+   * 16 MiB per connection. The transport is told too (it refuses such a frame from its
+   * length prefix, before buffering it).
+   */
+  setMaxFrameBytes(bytes: number): void {
+    this.frameLimit = Math.min(bytes, this.limits.maxFrameBytes);
+    this.channel.setMaxFrameBytes?.(this.frameLimit);
   }
 
   /** Why the connection closed, if it closed because of an error. */
@@ -457,22 +489,30 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
   }
 
   private async readLoop(): Promise<void> {
+    const frames = this.channel.frames[Symbol.asyncIterator]();
     try {
-      for await (const bytes of this.channel.frames) {
+      for (;;) {
+        // Backpressure: the next frame is read only once the requests in hand fit the budget.
+        while (this.budget?.full && !this.isClosed) await this.budget.roomFreed(this.closing.signal);
         if (this.isClosed) break;
-        this.receive(bytes);
+        const next = await frames.next();
+        if (next.done || this.isClosed) break;
+        this.receive(next.value);
       }
       this.close();
     } catch (err) {
       this.close(toError(err));
+    } finally {
+      // As leaving a for-await would: the channel's reader ends (and closes its side).
+      void Promise.resolve(frames.return?.()).catch((err: unknown) => log('%s: ending the reader: %s', this.peer, toError(err).message));
     }
   }
 
   private receive(bytes: Uint8Array): void {
-    if (bytes.length > this.limits.maxFrameBytes) {
-      const err = new CshareError('FRAME_TOO_LARGE', `${this.peer} sent a frame of ${bytes.length} bytes, over the ${this.limits.maxFrameBytes}-byte limit`, {
+    if (bytes.length > this.frameLimit) {
+      const err = new CshareError('FRAME_TOO_LARGE', `${this.peer} sent a frame of ${bytes.length} bytes, over the ${this.frameLimit}-byte limit`, {
         size: bytes.length,
-        max: this.limits.maxFrameBytes,
+        max: this.frameLimit,
       });
       this.replyError(0, err, true);
       this.close(err);
@@ -503,11 +543,11 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
   private dispatch(f: Frame, bytes: number): void {
     switch (f.kind) {
       case FrameKind.SEND:
-        return this.serveSend(f);
+        return this.serveSend(f, bytes);
       case FrameKind.REQUEST:
-        return this.serveRequest(f);
+        return this.serveRequest(f, bytes);
       case FrameKind.SUBSCRIBE:
-        return this.serveSubscribe(f);
+        return this.serveSubscribe(f, bytes);
       case FrameKind.UNSUBSCRIBE: {
         const s = this.served.get(f.replyTo);
         if (!s) return;
@@ -571,7 +611,7 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     if (rec.fatal === true) this.close(err);
   }
 
-  private startServing(seq: number, kind: Served['kind']): AbortController | undefined {
+  private startServing(seq: number, kind: Served['kind'], bytes: number): AbortController | undefined {
     if (this.served.has(seq)) {
       this.replyError(seq, new CshareError('PROTOCOL', `sequence number ${seq} is already in use`));
       return undefined;
@@ -583,7 +623,8 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
       return undefined;
     }
     const controller = new AbortController();
-    this.served.set(seq, { kind, controller });
+    this.served.set(seq, { kind, controller, bytes });
+    this.budget?.take(bytes);
     if (kind === 'subscription') this.servedSubscriptions++;
     return controller;
   }
@@ -592,16 +633,17 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     const s = this.served.get(seq);
     if (s?.controller !== controller) return;
     this.served.delete(seq);
+    this.budget?.release(s.bytes);
     if (s.kind === 'subscription') this.servedSubscriptions--;
   }
 
-  private serveSend(f: Frame): void {
+  private serveSend(f: Frame, bytes: number): void {
     const guard = (this.schema.sends as Record<string, (v: unknown) => boolean>)[f.name];
     const handler = this.sendHandlers.get(f.name);
     if (!guard || !handler) return this.replyError(f.seq, unknownType(f.name, !!guard));
     if (!guard(f.payload)) return this.replyError(f.seq, invalid(f.name));
     // Counted like requests, so a flood of sends with slow handlers is bounded too.
-    const controller = this.startServing(f.seq, 'request');
+    const controller = this.startServing(f.seq, 'request', bytes);
     if (!controller) return;
     const ctx = { signal: controller.signal, connection: this };
     void (async () => {
@@ -617,14 +659,14 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     })();
   }
 
-  private serveRequest(f: Frame): void {
+  private serveRequest(f: Frame, bytes: number): void {
     const req = Object.prototype.hasOwnProperty.call(this.schema.requests, f.name) ? this.schema.requests[f.name] : undefined;
     const stream = Object.prototype.hasOwnProperty.call(this.schema.streams, f.name) ? this.schema.streams[f.name] : undefined;
     const handler = req ? this.requestHandlers.get(f.name) : stream ? this.streamHandlers.get(f.name) : undefined;
     if (!handler) return this.replyError(f.seq, unknownType(f.name, !!(req || stream)));
     if (!(req ?? stream)!.request(f.payload)) return this.replyError(f.seq, invalid(f.name));
     const kind = req ? 'request' : 'stream';
-    const controller = this.startServing(f.seq, kind);
+    const controller = this.startServing(f.seq, kind, bytes);
     if (!controller) return;
     const ctx = { signal: controller.signal, connection: this };
     void (async () => {
@@ -651,7 +693,7 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
     })();
   }
 
-  private serveSubscribe(f: Frame): void {
+  private serveSubscribe(f: Frame, bytes: number): void {
     let match: { handler: SubscribeHandler<P>; params: Record<string, string> } | undefined;
     for (const { pattern, handler } of this.subscribeHandlers) {
       const params = pattern.match(f.name);
@@ -661,7 +703,7 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
       }
     }
     if (!match) return this.replyError(f.seq, new CshareError('NOT_FOUND', `no such resource: ${f.name}`));
-    const controller = this.startServing(f.seq, 'subscription');
+    const controller = this.startServing(f.seq, 'subscription', bytes);
     if (!controller) return;
     const { handler, params } = match;
     const ctx = { signal: controller.signal, connection: this, resource: f.name };

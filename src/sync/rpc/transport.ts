@@ -16,4 +16,9 @@ export interface FrameChannel {
   close(err?: Error): void;
   /** Resolves once the channel is closed, from either side. Never rejects. */
   readonly closed: Promise<void>;
+  /**
+   * Changes the largest frame read from now on, where the transport can refuse a frame from
+   * its announced length (see `RpcConnection.setMaxFrameBytes`).
+   */
+  setMaxFrameBytes?(bytes: number): void;
 }

@@ -247,15 +247,9 @@ describe('relay: uploads, fan-out and catch-up', () => {
     const replica = new Y.Doc();
     for (const i of all) if (i.type === 'file-update' && i.fileId === 'f1') Y.applyUpdate(replica, i.update);
     expect(replica.getText('t').toString()).toBe(doc.getText('t').toString());
-    // Per file: after a seq, or only what a state vector lacks.
-    const after = await collect(b.requestStream('file/fetch', { worktreeId: W, fileId: 'f1', after: 3 }));
-    expect(after.map((c) => c.data)).toEqual([updates[2], updates[3], updates[4]]);
-    const partial = new Y.Doc();
-    for (const u of updates.slice(0, 2)) Y.applyUpdate(partial, u);
-    const diff = await collect(b.requestStream('file/fetch', { worktreeId: W, fileId: 'f1', vector: Y.encodeStateVector(partial) }));
-    expect(diff).toHaveLength(1);
-    Y.applyUpdate(partial, diff[0]!.data);
-    expect(partial.getText('t').toString()).toBe(doc.getText('t').toString());
+    // No per-file fetch (it merged a file's whole log in one step): catch-up is by log only.
+    const refused = await rejection(collect(b.requestStream('file/fetch', { worktreeId: W, fileId: 'f1', after: 3 })));
+    expect(refused).toMatchObject({ code: 'PROTOCOL', message: expect.stringMatching(/does not handle "file\/fetch"/) });
   });
 
   it('asks for doc updates only when the offered vector is ahead of what the relay stored', async () => {
@@ -297,12 +291,14 @@ describe('relay: upload priority', () => {
     const sv = Y.encodeStateVector(doc);
     const sub = a.subscribe(`/worktrees/${W}`);
     await sub.ready;
+    const needs: string[] = [];
     // The sharer plays its part: on `need`, upload that thing next.
     const serving = (async () => {
       for await (const e of sub) {
         if (e.type !== 'need') continue;
         if (e.digest === digest) await a.request('blob/upload', { worktreeId: W, digest, size: data.length, offset: 0, data });
-        if (e.fileId === 'f2') await a.request('file/upload', { worktreeId: W, fileId: 'f2', updates: [Y.encodeStateAsUpdate(doc)] });
+        // A text file's updates come with the log, so nobody is asked for them.
+        if (e.fileId !== undefined) needs.push(e.fileId);
       }
     })();
     const offer = await a.request('manifest/offer', {
@@ -316,14 +312,11 @@ describe('relay: upload priority', () => {
     const b = await h.joiner('bob', 'ro');
     const chunks = await collect(b.requestStream('blob/fetch', { worktreeId: W, digest }));
     expect(Buffer.concat(chunks.map((c) => c.data)).equals(data)).toBe(true);
-    const updates = await collect(b.requestStream('file/fetch', { worktreeId: W, fileId: 'f2' }));
-    const replica = new Y.Doc();
-    for (const u of updates) Y.applyUpdate(replica, u.data);
-    expect(replica.getText('t').toString()).toBe('lazy text');
     // Nothing is pending any more: the same fetches are served straight from the store.
     await expect(collect(b.requestStream('blob/fetch', { worktreeId: W, digest }))).resolves.toHaveLength(1);
     sub.unsubscribe();
     await serving;
+    expect(needs).toEqual([]);
   });
 
   it('fails fast when nobody offered it, on timeout, and when the sharer leaves', async () => {
@@ -333,7 +326,6 @@ describe('relay: upload priority', () => {
     const b = await h.joiner('bob', 'ro');
     const digest = gitBlobId(bytes(10, 4));
     expect((await rejection(collect(b.requestStream('blob/fetch', { worktreeId: W, digest })))).code).toBe('NOT_FOUND');
-    expect((await rejection(collect(b.requestStream('file/fetch', { worktreeId: W, fileId: 'nothere' })))).code).toBe('NOT_FOUND');
     const sub = recorder(a, `/worktrees/${W}`);
     await sub.ready;
     await a.request('manifest/offer', { worktreeId: W, entries: [{ path: 'x.bin', fileId: 'f1', digest }] });

@@ -34,7 +34,7 @@ describe('relay: hello and access', () => {
     await h.sharer();
     const wrong = await rejection(h.joinHello(h.connect(), 'bob', new Uint8Array(16).fill(7)));
     expect(wrong.code).toBe('UNAUTHORIZED');
-    expect(wrong.message).toMatch(/wrong secret/);
+    expect(wrong.message).toMatch(/no worktree with that join code/);
     // A sharer cannot take over an existing worktree id by "registering" it again.
     const c = h.connect();
     const hijack = await rejection(
@@ -49,7 +49,9 @@ describe('relay: hello and access', () => {
       }),
     );
     expect(hijack.code).toBe('UNAUTHORIZED');
-    expect((await rejection(h.joinHello(h.connect(), 'bob', h.secrets.readWrite, 'joiner', 'nosuchworktree'))).code).toBe('NOT_FOUND');
+    // An unknown worktree gets the very same answer: nobody learns which worktrees exist.
+    const unknown = await rejection(h.joinHello(h.connect(), 'bob', h.secrets.readWrite, 'joiner', 'nosuchworktree'));
+    expect({ code: unknown.code, message: unknown.message }).toEqual({ code: wrong.code, message: wrong.message });
     const bare = await rejection(h.connect().request('hello', { protocol: PROTOCOL_VERSION, worktreeId: h.worktreeId, replicaId: 'bob', name: 'bob', role: 'joiner' }));
     expect(bare.code).toBe('UNAUTHORIZED');
     const old = await rejection(h.connect().request('hello', { protocol: PROTOCOL_VERSION + 1, worktreeId: h.worktreeId, secretProof: h.secrets.readWrite, replicaId: 'bob', name: 'bob', role: 'joiner' }));
@@ -69,7 +71,6 @@ describe('relay: hello and access', () => {
       () => c.request('file/upload', { worktreeId: W, fileId: 'f1', updates: [textUpdate('x')] }),
       () => c.request('blob/upload', { worktreeId: W, digest: gitBlobId(Uint8Array.of(1)), size: 1, offset: 0, data: Uint8Array.of(1) }),
       () => collect(c.requestStream('worktree/sync', { worktreeId: W, after: 0 })),
-      () => collect(c.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' })),
       () => collect(c.requestStream('blob/fetch', { worktreeId: W, digest: gitBlobId(Uint8Array.of(1)) })),
       () => collect(c.subscribe(`/worktrees/${W}`)),
     ];
@@ -141,17 +142,19 @@ describe('relay: hello and access', () => {
     expect((await rejection(collect(m.requestStream('blob/fetch', { worktreeId: h.worktreeId, digest: gitBlobId(blob) })))).code).toBe('FORBIDDEN');
   });
 
-  it('bounds connections per worktree', async () => {
-    const h = relay(undefined, { service: { maxPeersPerWorktree: 2 } });
+  it('bounds connections per worktree, per kind of peer', async () => {
+    const h = relay(undefined, { service: { sessions: { maxReadOnly: 1 } } });
     await h.sharer();
-    const b = await h.joiner('bob');
-    expect((await rejection(h.joinHello(h.connect(), 'carol', h.secrets.readOnly))).code).toBe('OVERLOADED');
+    const b = await h.joiner('bob', 'ro');
+    expect((await rejection(h.joinHello(h.connect('carol'), 'carol', h.secrets.readOnly))).code).toBe('OVERLOADED');
+    // Readers filling their pool take nothing from the writers'.
+    await h.joiner('dave', 'rw');
     b.close();
     await b.closed;
     // The slot frees once the relay sees the close.
     const deadline = Date.now() + 5000;
     for (;;) {
-      const res = await h.joinHello(h.connect(), 'carol', h.secrets.readOnly).catch((err: { code?: string }) => err);
+      const res = await h.joinHello(h.connect('carol'), 'carol', h.secrets.readOnly).catch((err: { code?: string }) => err);
       if ('ok' in res) break;
       expect(res.code).toBe('OVERLOADED');
       if (Date.now() > deadline) throw new Error('the slot was never freed');

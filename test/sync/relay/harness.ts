@@ -16,7 +16,6 @@ export class RelayHarness {
   readonly secrets: ShareSecrets;
   readonly worktreeId: string;
   private readonly conns: RpcConnection[] = [];
-  private n = 0;
 
   constructor(
     readonly kv: KvStore = new MemoryStore(),
@@ -31,15 +30,18 @@ export class RelayHarness {
     this.secrets = opts.secrets ?? newShareSecrets();
     this.worktreeId = worktreeIdToString(this.secrets.worktreeId);
     this.store = new RelayStore(kv, opts.limits, opts.packs);
-    this.service = new RelayService({ store: this.store, relayId: 'relay-test', ...opts.service });
+    this.service = new RelayService({ store: this.store, relayId: 'relay-test', ...opts.service, sessions: { maxPerPeer: 1000, ...opts.service?.sessions } });
     this.serverOpts = opts.server ?? {};
   }
   private readonly serverOpts: RpcOptions<CshareProtocol>;
 
-  /** A new client connection (no hello yet). */
-  connect(): RpcConnection {
+  /**
+   * A new client connection (no hello yet), from peer `id`: by default the same one for
+   * every connection (the relay binds a replica id to the peer that first uses it, and
+   * tests reconnect with the same replica ids), which may hold many connections here.
+   */
+  connect(id = 'peer'): RpcConnection {
     const [a, b] = MemoryTransport.pair();
-    const id = `peer${++this.n}`;
     const server = new RpcConnection(b, { peer: id, ...this.serverOpts });
     this.service.attach(server, { id });
     const client = new RpcConnection(a, { peer: 'relay', requestTimeoutMs: 5000 });

@@ -64,7 +64,7 @@ describe.each([
     const chunks = await collect(b.requestStream('blob/fetch', { worktreeId: W, digest }));
     expect(Buffer.concat(chunks.map((c) => c.data)).equals(blob)).toBe(true);
     const doc = new Y.Doc();
-    for (const c of await collect(b.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' }))) Y.applyUpdate(doc, c.data);
+    for (const i of items) if (i.type === 'file-update') Y.applyUpdate(doc, i.update);
     expect(doc.getText('t').toString()).toBe('persisted text');
     // The sharer resumes with its secret, and seqs go on from where they were.
     const a2 = await second.sharer();

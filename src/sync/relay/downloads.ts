@@ -1,0 +1,122 @@
+import { CshareError } from '../../core/errors.js';
+import { historyBytes } from '../historyUpload.js';
+import { SYNC_PAGE_BYTES, SYNC_PAGE_ITEMS, type BlobChunk, type SyncItem, type SyncPage, type WorktreeEvent } from '../schema.js';
+import { slices } from '../slices.js';
+import type { RelayStore } from './RelayStore.js';
+import type { Room, Session } from './sessions.js';
+
+/**
+ * What the relay streams to its peers: a worktree's log after a seq (catch-up), and blobs,
+ * one or many at a time; a blob not stored yet is asked of the peer that offered it.
+ */
+
+/** Blobs read together by `blobs/fetch`, and the biggest read whole (bigger ones stream). */
+const READ_GROUP = 64;
+const READ_AHEAD_BLOB_BYTES = 64 * 1024;
+
+/** Everything logged after `after`, then the head (see `worktree/sync`). */
+export async function* syncItems(store: RelayStore, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncItem> {
+  const head = await store.head(worktreeId);
+  for await (const entry of store.entriesAfter(worktreeId, after, { upTo: head, signal })) yield entry;
+  // The real head even if it is below `after`: a client that sees that knows the relay lost
+  // or never had what it saw, and syncs from scratch.
+  yield { type: 'head', seq: head };
+}
+
+/** The items of {@link syncItems}, in pages (see {@link SyncPage}). */
+export async function* syncPages(store: RelayStore, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncPage> {
+  let items: SyncItem[] = [];
+  let bytes = 0;
+  for await (const item of syncItems(store, worktreeId, after, signal)) {
+    const size = 'update' in item ? item.update.byteLength : item.type === 'history' ? historyBytes(item.entries) : 0;
+    if (items.length > 0 && (items.length >= SYNC_PAGE_ITEMS || bytes + size > SYNC_PAGE_BYTES)) {
+      yield { items };
+      items = [];
+      bytes = 0;
+    }
+    items.push(item);
+    bytes += size;
+  }
+  if (items.length > 0) yield { items };
+}
+
+/** What fetching a blob not stored yet needs: how to ask its offerer, and how long to wait. */
+export interface NeedContext {
+  store: RelayStore;
+  needTimeoutMs: number;
+  sendTo: (session: Session, event: WorktreeEvent) => void;
+}
+
+/** One blob, chunk by chunk, waiting for its offerer to upload it if it is not stored yet. */
+export async function* fetchBlob(ctx: NeedContext, room: Room, digest: string, signal: AbortSignal): AsyncIterable<BlobChunk> {
+  const { worktreeId } = room;
+  if (!(await ctx.store.getBlob(worktreeId, digest))) await ensureAvailable(ctx, room, digest, signal);
+  for await (const chunk of ctx.store.readBlob(worktreeId, digest)) {
+    signal.throwIfAborted();
+    yield { digest, ...chunk };
+  }
+}
+
+/**
+ * The blobs asked for, in order, skipping those not stored (see `blobs/fetch`). Read
+ * {@link READ_GROUP} at a time with two store reads (records, then the bytes of the small
+ * ones), the next group while this one is sent; a blob over {@link READ_AHEAD_BLOB_BYTES} is
+ * streamed chunk by chunk from the record already read.
+ */
+export async function* fetchBlobs(store: RelayStore, worktreeId: string, digests: string[], signal: AbortSignal): AsyncIterable<BlobChunk> {
+  const groups = slices([...new Set(digests)], READ_GROUP, Infinity, () => 0);
+  const read = (i: number) => {
+    if (i >= groups.length) return undefined;
+    const p = store.readBlobs(worktreeId, groups[i]!, READ_AHEAD_BLOB_BYTES);
+    p.catch(() => undefined); // awaited below; not unhandled if the fetch ends first
+    return p;
+  };
+  let next = read(0);
+  for (let g = 0; g < groups.length; g++) {
+    signal.throwIfAborted();
+    const blobs = await next!;
+    next = read(g + 1);
+    const group = groups[g]!;
+    for (let i = 0; i < group.length; i++) {
+      const blob = blobs[i];
+      const digest = group[i]!;
+      if (blob === undefined) continue;
+      if (blob.data !== undefined) {
+        yield { digest, size: blob.size, offset: 0, data: blob.data };
+        continue;
+      }
+      for await (const chunk of store.blobChunks(worktreeId, digest, blob)) {
+        signal.throwIfAborted();
+        yield { digest, size: blob.size, ...chunk };
+      }
+    }
+  }
+}
+
+/**
+ * Upload priority (DESIGN.md "Share", step 6): a blob a client fetches is not stored yet. If
+ * a connected peer offered it, send that peer a `need` event (on its worktree subscription)
+ * and wait until it arrives, the peer leaves, `needTimeoutMs` passes or the fetch is
+ * cancelled. Otherwise `NOT_FOUND` at once.
+ */
+async function ensureAvailable(ctx: NeedContext, room: Room, digest: string, signal: AbortSignal): Promise<void> {
+  const key = `b:${digest}`;
+  const offerers = room.offers.offerers(key).filter((s) => [...s.subs].some((sub) => sub.fileId === undefined));
+  if (offerers.length === 0) throw new CshareError('NOT_FOUND', `the relay does not have blob ${digest}, and no connected peer offered it`, { digest });
+  const { arrived, waiter, done } = room.offers.wait(key);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = (): void => waiter.reject(signal.reason instanceof Error ? signal.reason : new CshareError('CONNECTION_CLOSED', 'fetch cancelled'));
+  try {
+    // Registered before this check, so an upload finishing in between is not missed.
+    if (await ctx.store.getBlob(room.worktreeId, digest)) return;
+    for (const s of offerers) ctx.sendTo(s, { type: 'need', digest });
+    timer = setTimeout(() => waiter.reject(new CshareError('TIMEOUT', `the sharer did not upload blob ${digest} within ${ctx.needTimeoutMs} ms; try again`, { digest })), ctx.needTimeoutMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    await arrived;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+    done();
+  }
+}
