@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** The real executable (runs the built `dist/`). */
-export const BIN = fileURLToPath(new URL('../../bin/cshare', import.meta.url));
+/**
+ * The real executable (runs the built `dist/`). `CSHARE_BIN` points the real-process tests at
+ * another build (an older commit's checkout, to show a test fails there).
+ */
+export const BIN = process.env.CSHARE_BIN ?? fileURLToPath(new URL('../../bin/cshare', import.meta.url));
 
 /** Runs `cshare args...` in `cwd` and returns exit code, stdout and stderr. */
 export function cshare(cwd: string, args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
