@@ -33,6 +33,8 @@ const PREFETCH_HISTORY_MIN = 64;
 export class ReplicaContext {
   private readonly docs = new Map<string, LoadedDoc>();
   private readonly versionCache = new Map<string, DiskVersion[]>();
+  /** Base inserts of docs made from their base, not logged until the file's first update. */
+  private readonly pendingBases = new Map<string, Uint8Array>();
   /**
    * Files known to have (or not) a doc history in the store: asked once per file, then kept
    * up to date by `logFileUpdate` (histories are never dropped while a context lives).
@@ -251,7 +253,10 @@ export class ReplicaContext {
     }
     const { doc, baseUpdate } = FileDoc.create({ fileId, clientId: this.identity.clientId, baseText: await this.blobText(entry.base) });
     this.docs.set(fileId, { doc, logged: 0 });
-    if (baseUpdate) this.logFileUpdate(batch, fileId, seq, baseUpdate, 'base');
+    // Logged with the file's first update (see logFileUpdate), not now: a doc made for a save
+    // that changes nothing (an unchanged stale buffer, a text already merged) must not leave a
+    // base in this store that no upload ever carries.
+    if (baseUpdate) this.pendingBases.set(fileId, baseUpdate);
     return { doc, baseUpdate };
   }
 
@@ -348,6 +353,12 @@ export class ReplicaContext {
 
   /** Logs a file doc update under change `seq` (`sub` tells several updates of one change apart). */
   logFileUpdate(batch: ChangeBatch, fileId: string, seq: number, update: Uint8Array, sub = 'edit'): void {
+    const base = this.pendingBases.get(fileId);
+    if (base) {
+      // The deterministic base insert goes up with the first update that needs it.
+      this.pendingBases.delete(fileId);
+      batch.put(`f:${fileId}:u:${seqKey(seq)}.base`, base);
+    }
     batch.put(`f:${fileId}:u:${seqKey(seq)}.${sub}`, update);
     this.historyKnown.set(fileId, true);
     const loaded = this.docs.get(fileId);

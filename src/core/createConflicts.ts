@@ -27,16 +27,22 @@ export async function mergeLostCreates(ctx: ReplicaContext): Promise<string[]> {
     // The winner's content may still be on its way (a catch-up lists entries before blobs):
     // this entry stays as it is until the apply that brings it.
     if (!(await ctx.hasContent(winner.fileId, winner.entry)) || !(await ctx.hasContent(fileId, entry))) continue;
-    sets.push([fileId, { ...entry, deleted: true, lamport: ctx.nextLamport(), by: me }]);
+    // Gone as a delete that saw all of the file (`seen`): no one's edit of it so far brings it
+    // back (see keepLastWriter), which would make it lose, and merge, again and again.
+    const seen = await ctx.docStateVector(fileId);
+    sets.push([fileId, { ...entry, deleted: true, lamport: ctx.nextLamport(), by: me, ...(seen ? { seen } : {}) }]);
     if (entry.kind !== 'text' || winner.entry.kind !== 'text') {
       ctx.notices.add({ kind: 'kept', path: entry.path, message: `${entry.path} was created here and elsewhere at once; the other one is kept (yours is in cshare log)` });
       continue;
     }
     const text = await ctx.currentText(fileId, entry);
+    // Nothing to add (the same text, or already in it): no doc is made for the winner either
+    // (a base logged here and never uploaded would leave this replica's state apart).
+    const theirsNow = await ctx.currentText(winner.fileId, winner.entry);
+    if (theirsNow === text || (text !== '' && theirsNow.includes(text))) continue;
     const seq = ctx.nextSeq();
     const { doc } = await ctx.doc(winner.fileId, winner.entry, batch, seq);
     const theirs = doc.text;
-    if (theirs === text || (text !== '' && theirs.includes(text))) continue;
     const change = doc.setText(theirs + (theirs === '' || theirs.endsWith('\n') ? '' : '\n') + text);
     if (!change) continue;
     ctx.logFileUpdate(batch, winner.fileId, seq, change.update);

@@ -75,6 +75,10 @@ export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path
     if (!want || want.deleted) {
       if (!current.deleted) ctx.fs.remove(current.path);
       next = { ...current, deleted: true, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
+      // A delete that saw the whole file: only an edit made elsewhere since brings it back.
+      const seen = current.kind === 'text' ? await ctx.docStateVector(target.fileId) : undefined;
+      if (seen) next.seen = seen;
+      else delete next.seen;
       digest = current.digest;
       if (current.kind === 'text' && !current.deleted) op.deleted = (await ctx.currentText(target.fileId, current)).length;
     } else {
@@ -86,6 +90,7 @@ export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path
       if (!current.deleted && current.path !== want.path) ctx.fs.remove(current.path);
       next = { ...want, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
       delete next.deleted;
+      delete next.seen;
       digest = gitBlobId(bytes);
       if (want.kind === 'text') ctx.setTextDigest(batch, target.fileId, digest);
       writeEntry(ctx, next, bytes);

@@ -467,17 +467,11 @@ export class SyncSession {
         await this.serial(() => this.applyLive({ manifest: [event.update], files: [], blobs: [] }, event.by ?? '', event.seq));
         // If that displaced a later write of this replica, applying set it again (last writer
         // by Lamport time wins): upload it now rather than with the next local save.
-        // Its failure is an upload's, not this event's: reported, and retried with the next push.
-        if (this.opts.access === 'rw') {
-          await this.push().catch((err: unknown) => {
-            if (this.opts.signal?.aborted) return;
-            const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
-            this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message });
-          });
-        }
+        await this.pushAfterApply(true);
         return;
       case 'file-update':
         if (event.update) await this.serial(() => this.applyLive({ manifest: [], files: [{ fileId: event.fileId, updates: [event.update!] }], blobs: [] }, event.by ?? '', event.seq));
+        await this.pushAfterApply(false);
         return;
       case 'blob':
         await this.serial(async () => {
@@ -485,6 +479,7 @@ export class SyncSession {
           const bytes = await this.fetchBlob(event.digest);
           await this.applyLive({ manifest: [], files: [], blobs: [{ digest: event.digest, bytes }] }, event.by, event.seq);
         });
+        await this.pushAfterApply(false);
         return;
       case 'history':
         await this.serial(async () => {
@@ -535,6 +530,24 @@ export class SyncSession {
       this.opts.onEvent?.({ type: 'error', code: 'BAD_PATH', message: `did not write ${JSON.stringify(b.path)} from ${origin.author}: ${b.reason}; the path is left as it is here`, path: b.path, reason: b.reason });
     }
     return applied;
+  }
+
+  /**
+   * Uploads what an apply made this replica change itself: a later write of its own set again
+   * (last writer wins), a save that landed during the apply, a file it created that lost its
+   * path (merged into the winner), an edit that wins over a delete. `always`: without looking
+   * first (a manifest change, the usual cause). Its failure is an upload's, not the event's:
+   * reported, and retried with the next push.
+   */
+  private async pushAfterApply(always: boolean): Promise<void> {
+    if (this.opts.access !== 'rw' || this.opts.signal?.aborted) return;
+    try {
+      if (always || (await this.opts.replica.ownChangesAfter(this.opts.state.acked)) > 0) await this.push();
+    } catch (err) {
+      if (this.opts.signal?.aborted) return;
+      const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
+      this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message });
+    }
   }
 
   /** Reports what the replica did that the user should hear about (see `core/notices.ts`). */

@@ -88,9 +88,11 @@ describe('live sync between real processes on loopback', () => {
     const codes = await sharing(sharer);
     const bob = join(base, 'bob');
     expect(cshareJson(base, ['join', codes.readWrite, bob, '--once']).code).toBe(0);
-    // Bob edits while not running; his next join uploads it.
+    // Bob edits while not running; his next join asks before uploading it (as share does:
+    // a file changed offline may be a secret), and uploads it with --yes.
     writeFileSync(join(bob, 'notes.txt'), 'one\ntwo (offline)\n');
-    const joiner = start('bob', base, ['join', codes.readWrite, bob]);
+    expect(cshareJson(base, ['join', codes.readWrite, bob, '--once']).json).toMatchObject({ ok: false, code: 'CONFIRM_REQUIRED' });
+    const joiner = start('bob', base, ['join', codes.readWrite, bob, '--yes']);
     await joiner.line((x) => x.event === 'joined');
     await until(() => read(alice, 'notes.txt') === 'one\ntwo (offline)\n');
     await joiner.stop();
