@@ -137,6 +137,16 @@ export class ReplicaStore {
   }
 
   /** The stat cache entries of a scope's paths and of everything under them. */
+  /** The stat cache entries of exactly these paths (nothing under them), in one read. */
+  async statsAt(paths: readonly string[]): Promise<Map<string, CachedStat>> {
+    const out = new Map<string, CachedStat>();
+    const values = await this.kv.getMany(paths.map((p) => `s:${p}`));
+    values.forEach((value, i) => {
+      if (value) out.set(paths[i]!, parseJson<CachedStat>(value, `s:${paths[i]}`));
+    });
+    return out;
+  }
+
   async statCacheOf(paths: readonly string[]): Promise<Map<string, CachedStat>> {
     const out = new Map<string, CachedStat>();
     const exact = await this.kv.getMany(paths.map((p) => `s:${p}`));

@@ -324,7 +324,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   // `obstacles.ts`) is left alone, not failed: in path order, a parent's removal is known
   // before its children are planned.
   const sorted = [...paths].sort(([a], [b]) => (a < b ? -1 : 1));
-  const seen = await ctx.store.statCacheOf(sorted.map(([p]) => p));
+  const seen = await ctx.store.statsAt(sorted.map(([p]) => p));
   const plans: WritePlan[] = [];
   const writes: FileWrite[] = [];
   const removals: { path: string; expect?: string }[] = [];

@@ -78,7 +78,7 @@ export interface WriteBackResult {
 export async function writeBack(ctx: ReplicaContext, paths: readonly string[]): Promise<WriteBackResult> {
   const result: WriteBackResult = { displaced: new Map(), occupied: [] };
   if (paths.length === 0) return result;
-  const cached = await ctx.store.statCacheOf(paths);
+  const cached = await ctx.store.statsAt(paths);
   const live = ctx.manifest.live();
   const writes: FileWrite[] = [];
   const items: { path: string; fileId: string; kind: 'text' | 'binary'; digest: string }[] = [];

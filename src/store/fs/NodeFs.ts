@@ -24,7 +24,7 @@ import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs, WriteSurprise
 import { moveAside, placeGuarded, readIfRegular } from './guardedPlace.js';
 import { linkTargetProblem, openRegular, parentError, readRegular, walkParents, type ParentProblem } from './fsSafety.js';
 import { errCode, ioError } from './ioError.js';
-import { WrittenFiles } from './WrittenFiles.js';
+import { WRITTEN_HELD, WrittenFiles } from './WrittenFiles.js';
 import { AsideFiles } from './AsideFiles.js';
 
 const log = logger('fs');
@@ -288,7 +288,8 @@ export class NodeFs implements WorktreeFs {
           // the rename and a later lstat would otherwise be taken for this content.
           const now = nfs.lstatSync(t.abs, NO_THROW);
           if (now && now.ino === mine.ino && now.size === mine.size && now.mtimeMs === mine.mtimeMs) result.stat = toFileStat(now);
-          this.written.note(f.rel, t.abs);
+          // Only the last ones are held open anyway (a join writes thousands).
+          if (temps.length - i <= WRITTEN_HELD) this.written.note(f.rel, t.abs);
         }
         results.push(result);
       } catch (err) {

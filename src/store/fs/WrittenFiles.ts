@@ -18,7 +18,7 @@ import { logger } from '../../core/log.js';
 const log = logger('fs');
 
 /** Files held open at most: the most recently written ones. */
-const HELD = 128;
+export const WRITTEN_HELD = 128;
 
 interface Held {
   fd: number;
@@ -50,7 +50,7 @@ export class WrittenFiles {
       log('cannot hold %s to watch its access time: %s', rel, (err as Error).message);
       return;
     }
-    if (this.held.size > HELD) this.drop(this.held.keys().next().value!);
+    if (this.held.size > WRITTEN_HELD) this.drop(this.held.keys().next().value!);
   }
 
   /** Has the file last written at `rel` been read since? Undefined: cannot tell. */

@@ -4,7 +4,8 @@
  * be killed with SIGKILL and restarted exactly as a user would restart it: the relay on the
  * same port with the same data dir, `cshare share` again in alice's worktree (without `--yes`
  * first; when it refuses with CONFIRM_REQUIRED because files changed while it was down, again
- * with `--yes`), `cshare join <code> <dir>` again for a joiner.
+ * with `--yes`), `cshare join <code> <dir>` again for a joiner (likewise: a rejoin asks before
+ * uploading files changed while it was down).
  *
  * Every JSON line of every incarnation is kept (the `uploaded` events define what was
  * acknowledged). An exit that the cluster did not cause is a crash: it is recorded (the run
@@ -144,13 +145,13 @@ export class ChaosCluster {
         // The first start names the relay; a resume takes it from the saved share state.
         return start('alice', this.roots.alice, this.history.alice.length === 0 ? ['share', '--relay', this.relayAddr] : ['share', ...(yes ? ['--yes'] : [])]);
       default:
-        return start(role, this.base, ['join', this.code, this.roots[role]]);
+        return start(role, this.base, ['join', this.code, this.roots[role], ...(yes ? ['--yes'] : [])]);
     }
   }
 
   private exited(role: Role, p: Proc, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.killed.has(p) || this.current.get(role) !== p) return;
-    const refused = role === 'alice' && code === 16 && p.lines.some((l) => l.code === 'CONFIRM_REQUIRED');
+    const refused = role !== 'relay' && code === 16 && p.lines.some((l) => l.code === 'CONFIRM_REQUIRED');
     if (refused) this.confirmRefusals++;
     else {
       this.crashes.push({ role, code, signal, atMs: this.now(), stderr: p.stderr.slice(-4000), lastLines: p.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n') });

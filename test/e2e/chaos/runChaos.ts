@@ -179,7 +179,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const summary = [
       `chaos seed ${opts.seed}: ${opts.seconds} s of faults`,
       `  saves: ${s.saves} (${s.markers} marker inserts in shared text, ${s.concurrentPairs} concurrent pairs, ${s.sharedCreates + s.ownedCreates} creates, ${s.ownedEdits} owned edits, ${s.binaryWrites} binary writes, ${s.renames} renames, ${s.deletes} deletes, ${s.chmods} chmods, ${s.freeOps} free-for-all ops; ${s.offlineSaves} made while the side's process was down; ${s.staleRetries} marker save(s) redone because cshare wrote the file between the driver's read and its save)`,
-      `  kills (SIGKILL): ${killTotal} (relay ${kills.relay}, alice/share ${kills.alice}, bob/join ${kills.bob}, carol/join ${kills.carol}); share resumes refused without --yes: ${c.confirmRefusals}`,
+      `  kills (SIGKILL): ${killTotal} (relay ${kills.relay}, alice/share ${kills.alice}, bob/join ${kills.bob}, carol/join ${kills.carol}); share and join resumes refused without --yes: ${c.confirmRefusals}`,
       `  converged ${(convergeMs / 1000).toFixed(1)} s after the faults stopped`,
       `  markers: ${checks.markers}, acknowledged ${checks.acknowledged} (all present, none twice); recorded but not acknowledged ${checks.recordedNotAcked}; overwritten by a remote change before any scan saw them ${checks.overwrittenBeforeRecorded}`,
       `  error events: ${JSON.stringify(errorEvents)}; exit codes on SIGTERM: ${JSON.stringify(exitCodes)}`,
