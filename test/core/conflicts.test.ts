@@ -1,31 +1,11 @@
 import { appendFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Replica } from '../../src/core/Replica.js';
-import { openReplica } from '../helpers/replica.js';
-import { tempDir, writeTree } from '../helpers/tmp.js';
+import { pair } from '../helpers/replicaPair.js';
+import { writeTree } from '../helpers/tmp.js';
 
 const read = (root: string, rel: string) => (existsSync(join(root, rel)) ? readFileSync(join(root, rel), 'utf8') : undefined);
 
-/** A one-way link that remembers how far it has sent (scans first). */
-function link(from: Replica, to: Replica) {
-  let since = -1;
-  return async () => {
-    from.keepLogAfter(since);
-    await from.scan();
-    const { changes, upTo } = await from.changesSince(since);
-    since = upTo;
-    await to.applyChanges(changes, { replica: from.identity.replicaId, author: from.identity.name });
-  };
-}
-
-async function pair() {
-  const rootA = tempDir();
-  const rootB = tempDir();
-  const { replica: a } = await openReplica(rootA, undefined, 'alice');
-  const { replica: b } = await openReplica(rootB, undefined, 'bob');
-  return { rootA, rootB, a, b, ab: link(a, b), ba: link(b, a) };
-}
 
 describe('concurrent creates and deletes', () => {
   it('two creates of one text path merge as text, the same way on both sides, once', async () => {

@@ -1,36 +1,13 @@
 import { chmodSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Replica } from '../../src/core/Replica.js';
+import { link, pair } from '../helpers/replicaPair.js';
 import { openReplica } from '../helpers/replica.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 import { treeOf } from '../helpers/tree.js';
 
 const read = (root: string, rel: string) => readFileSync(join(root, rel), 'utf8');
 
-/** A one-way link that remembers how far it has sent. */
-function link(from: Replica, to: Replica) {
-  let since = -1;
-  return async () => {
-    from.keepLogAfter(since);
-    await from.scan();
-    const { changes, upTo } = await from.changesSince(since);
-    since = upTo;
-    const size = changes.manifest.reduce((n, u) => n + u.byteLength, 0)
-      + changes.files.reduce((n, f) => n + f.updates.reduce((m, u) => m + u.byteLength, 0), 0)
-      + changes.blobs.reduce((n, b) => n + b.bytes.byteLength, 0);
-    const recorded = await to.applyChanges(changes, { replica: from.identity.replicaId, author: from.identity.name });
-    return { size, recorded };
-  };
-}
-
-async function pair() {
-  const rootA = tempDir();
-  const rootB = tempDir();
-  const { replica: a } = await openReplica(rootA, undefined, 'alice');
-  const { replica: b } = await openReplica(rootB, undefined, 'bob');
-  return { rootA, rootB, a, b, ab: link(a, b), ba: link(b, a) };
-}
 
 describe('exchanging changes between replicas', () => {
   it('materialises a whole tree (text, binary, symlink, executable) on an empty replica', async () => {

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { prng } from '../helpers/largeSource.js';
 import { applyOps, diffToOps, opsStats, type TextOp } from '../../src/core/textDiff.js';
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed with CSHARE_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // A small alphabet makes repeats (and so ambiguous diffs) likely; the emoji and the CJK
 // character exercise surrogate pairs and BMP characters beyond Latin-1.

@@ -4,19 +4,8 @@
  * changed, never as one replace of the span.
  */
 import { describe, expect, it } from 'vitest';
+import { prng } from '../helpers/largeSource.js';
 import { diffToOps, opsStats, type MiddleDiffStats, type TextOp } from '../../src/core/textDiff.js';
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed with CSHARE_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seed = Number(process.env.CSHARE_SEED ?? 0x5eed);
 
