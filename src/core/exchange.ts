@@ -352,8 +352,13 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
       log('%s holds a save made since the scan (%d bytes): recorded after the apply', path, onDisk.byteLength);
       rescued.set(path, onDisk);
     }
-    if (isIgnoreFile(path) && onDisk && ours && st?.kind === 'file') ctx.noteRuleBaseline(batch, path, decoder.decode(onDisk));
+    // An ignore file a peer changes or removes: the text the user accepted is kept (see
+    // `ReplicaContext.ruleBaselines`), so the change can make more paths ignored here, not fewer.
+    const noteRules = () => {
+      if (isIgnoreFile(path) && onDisk && ours && st?.kind === 'file') ctx.noteRuleBaseline(batch, path, decoder.decode(onDisk));
+    };
     if (!winner) {
+      noteRules();
       if (readable && ours) {
         removals.push({ path, expect: st.kind === 'file' ? diskDigest : undefined });
         removing.add(path);
@@ -374,6 +379,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     if (content === undefined) continue; // content not here yet: a later change set brings it
     const { bytes, digest } = content;
     const sameContent = diskDigest === digest;
+    if (!sameContent) noteRules();
     if (readable && !ours && !sameContent) {
       keep(ctx, path, `is not shared from this machine (ignored, a secret, or new); the peer's version was not written over it`);
       continue;
