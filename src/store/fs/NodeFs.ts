@@ -279,7 +279,7 @@ export class NodeFs implements WorktreeFs {
           renameDirs.add(relDir);
         }
         const mine = nfs.lstatSync(t.path);
-        const surprise = f.expect === undefined ? (nfs.renameSync(t.path, t.abs), undefined) : placeGuarded(t, f.expect, this.asideTarget(f.rel));
+        const surprise = f.expect === undefined ? (nfs.renameSync(t.path, t.abs), undefined) : placeGuarded(t, f.expect, this.asideDir());
         const { aside, ...found } = surprise ?? {};
         if (aside && typeof f.expect === 'string') this.asides.keep(f.rel, aside, f.expect);
         const result: WriteSurprise = { rel: f.rel, ...found };
@@ -310,10 +310,13 @@ export class NodeFs implements WorktreeFs {
     // Moved aside in one step, then looked at: a save that lands after the move creates a new
     // file, which is the user's and stays; one that landed before it is in what was moved, and
     // one of a writer that had it open is seen a moment later (`AsideFiles`).
+    // Into the store's folder, or, without one (a scratch worktree), to a name beside it that
+    // scans skip, removed at once (nobody edits a scratch worktree).
+    const dir = this.asideDir();
     let aside: string;
     try {
-      const to = this.asideTarget(rel);
-      aside = moveAside(abs, to.dir, to.beside);
+      const beside = `${abs.slice(0, abs.length - posix.basename(rel).length)}.${posix.basename(rel)}.cshare-aside-${tempSuffix(true)}`;
+      aside = (dir !== undefined && moveAside(abs, dir)) || (nfs.renameSync(abs, beside), beside);
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw ioError('remove', abs, err);
@@ -329,21 +332,16 @@ export class NodeFs implements WorktreeFs {
       nfs.rmSync(aside, { force: true });
       return held;
     }
-    if (before) this.asides.keep(rel, { path: aside, size: before.size, mtimeNs: before.mtimeNs, ctimeNs: before.ctimeNs }, expect);
+    if (before && dir !== undefined && aside.startsWith(dir)) this.asides.keep(rel, { path: aside, size: before.size, mtimeNs: before.mtimeNs, ctimeNs: before.ctimeNs }, expect);
     else nfs.rmSync(aside, { force: true });
     this.pruneParents(rel);
     return undefined;
   }
 
-  /**
-   * Where writes move what they displaced: the store's folder, if the worktree has one, else
-   * the root under a name scans skip (never beside the file: a folder must empty when its last
-   * file is removed).
-   */
-  private asideTarget(rel: string): { dir: string | undefined; beside: string } {
+  /** Where writes move what they displaced (see `AsideFiles`): the store's folder, if the worktree has one. */
+  private asideDir(): string | undefined {
     this.asides.cleanLeftovers(`${this.root}/.cshare/aside`);
-    const dir = nfs.existsSync(`${this.root}/.cshare`) ? `${this.root}/.cshare/aside` : undefined;
-    return { dir, beside: join(this.root, `.${posix.basename(rel)}.cshare-aside-${tempSuffix(true)}`) };
+    return nfs.existsSync(`${this.root}/.cshare`) ? `${this.root}/.cshare/aside` : undefined;
   }
 
   onLateSave(listener: (rel: string, bytes: Uint8Array) => void): void {

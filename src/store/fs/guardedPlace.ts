@@ -85,7 +85,7 @@ export function readIfRegular(abs: string): Uint8Array | undefined {
  * `displaced` (the target held other content: replaced, and this is what it held) or
  * `occupied` (the target was taken: the temp file is removed and nothing is written).
  */
-export function placeGuarded(t: PlacedTemp, expect: string | null, asideTo?: { dir: string | undefined; beside: string }): (Omit<WriteSurprise, 'rel'> & { aside?: AsideFile }) | undefined {
+export function placeGuarded(t: PlacedTemp, expect: string | null, asideDir?: string): (Omit<WriteSurprise, 'rel'> & { aside?: AsideFile }) | undefined {
   for (let attempt = 0; ; attempt++) {
     const st = nfs.lstatSync(t.abs, { throwIfNoEntry: false });
     if (st === undefined) {
@@ -119,8 +119,8 @@ export function placeGuarded(t: PlacedTemp, expect: string | null, asideTo?: { d
         nfs.rmSync(t.path, { force: true });
         return { occupied: true };
       }
-      // Out of the worktree's sight for a moment (`asideDir`), else under a name scans leave alone.
-      const asidePath = moveAside(t.path, asideTo?.dir, asideTo?.beside ?? t.path.replace(/\.cshare-tmp-([0-9a-f]{12})$/, '.cshare-aside-$1'));
+      // Out of the worktree's sight for a moment (`asideDir`, in `.cshare/`), where it can be.
+      const asidePath = (asideDir !== undefined && moveAside(t.path, asideDir)) || t.path;
       const before = nfs.lstatSync(asidePath, { bigint: true, throwIfNoEntry: false });
       const held = readIfRegular(asidePath);
       if (held !== undefined && gitBlobId(held) !== expect) {
@@ -128,8 +128,12 @@ export function placeGuarded(t: PlacedTemp, expect: string | null, asideTo?: { d
         return { displaced: held };
       }
       // As expected; but a writer that opened the file just before the exchange may still
-      // write into it: it is kept aside a moment and looked at again (`AsideFiles`).
-      if (before === undefined) return undefined;
+      // write into it: it is kept aside a moment and looked at again (`AsideFiles`). Without a
+      // store folder (a scratch worktree) it goes at once.
+      if (before === undefined || asidePath === t.path) {
+        nfs.rmSync(asidePath, { force: true });
+        return undefined;
+      }
       return { aside: { path: asidePath, size: before.size, mtimeNs: before.mtimeNs, ctimeNs: before.ctimeNs } };
     }
     return checkThenRename(t, expect);
@@ -139,31 +143,30 @@ export function placeGuarded(t: PlacedTemp, expect: string | null, asideTo?: { d
 let asideSeq = 0;
 
 /**
- * Moves a file that a write displaced to `dir` (in `.cshare/`: not the user's to see, not
- * watched), or, where that cannot be (no such folder, another file system), to a name beside
- * it that scans skip (`beside`: `.<name>.cshare-aside-<hex>`). Returns where it is now.
+ * Moves a file that a write displaced into `dir` (in `.cshare/`: not the user's to see, not
+ * watched). Returns where it is now, or undefined if it cannot go there (another file system):
+ * then it stays where it is.
  */
-export function moveAside(path: string, dir: string | undefined, beside: string): string {
-  if (dir !== undefined) {
-    const target = `${dir}/${process.pid.toString(16)}-${(asideSeq++).toString(16)}`;
+export function moveAside(path: string, dir: string): string | undefined {
+  const target = `${dir}/${process.pid.toString(16)}-${(asideSeq++).toString(16)}`;
+  for (let attempt = 0; attempt < 2; attempt++) {
     try {
       nfs.renameSync(path, target);
       return target;
     } catch (err) {
       const code = errCode(err);
-      if (code === 'ENOENT') {
-        try {
-          nfs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-          nfs.renameSync(path, target);
-          return target;
-        } catch (again) {
-          log('cannot move aside into %s (%s)', dir, (again as Error).message);
-        }
-      } else if (code !== 'EXDEV') throw err;
+      if (code === 'ENOENT' && attempt === 0 && nfs.existsSync(path)) {
+        nfs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        continue;
+      }
+      if (code === 'EXDEV' || code === 'ENOENT') {
+        log('cannot move aside into %s (%s)', dir, code);
+        return undefined;
+      }
+      throw err;
     }
   }
-  nfs.renameSync(path, beside);
-  return beside;
+  return undefined;
 }
 
 /** `link(temp, target)` then unlink the temp name: false if the target exists. */
