@@ -208,7 +208,7 @@ export class Replica {
     return this.exclusive(() => this.scanNow(opts));
   }
 
-  private async scanNow(opts: Pick<RecordOptions, 'signal' | 'onRecorded' | 'scope' | 'overlay'> = {}): Promise<ScanReport> {
+  private async scanNow(opts: Pick<RecordOptions, 'signal' | 'onRecorded' | 'scope' | 'overlay' | 'fresh'> = {}): Promise<ScanReport> {
     try {
       const report = await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, ...opts });
       await this.settleWrites(report.writeBack, report, opts);
@@ -337,7 +337,7 @@ export class Replica {
     }
     // Saves that landed while the change was being written: recorded now, merged, written back.
     if (result.rescued.size > 0 || result.rescan.length > 0) {
-      await this.scanNow({ scope: new ScanScope([...result.rescued.keys(), ...result.rescan]), overlay: result.rescued });
+      await this.scanNow({ scope: new ScanScope([...result.rescued.keys(), ...result.rescan]), overlay: result.rescued, fresh: result.fresh });
     }
     // A file this replica created that lost its path to one a peer created at once.
     const merged = await mergeLostCreates(this.ctx);

@@ -337,6 +337,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   };
   const rescued = new Map<string, Uint8Array>();
   const rescan = new Set<string>();
+  const fresh = new Set<string>();
   const decoder = new TextDecoder();
   for (const [path, prevId] of sorted) {
     const winner = live.get(path);
@@ -378,10 +379,17 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const content = await contentOf(ctx, fileId, entry, incoming, stored);
     if (content === undefined) continue; // content not here yet: a later change set brings it
     const { bytes, digest } = content;
+    // The recorded text follows the doc whatever the disk gets (kept, blocked, taken meanwhile):
+    // a scan compares the disk with it, and a stale digest would hide an edit there.
+    if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest, entry.base);
     const sameContent = diskDigest === digest;
     if (!sameContent) noteRules();
     if (readable && !ours && !sameContent) {
       keep(ctx, path, `is not shared from this machine (ignored, a secret, or new); the peer's version was not written over it`);
+      // A new file of the user's (not an ignored one, which no scan lists) claims the path as
+      // a concurrent create does.
+      fresh.add(path);
+      rescan.add(path);
       continue;
     }
     const badLink = entry.kind === 'symlink' && !sameContent ? linkObstacle(ctx.fs, path, decoder.decode(bytes)) : undefined;
@@ -435,6 +443,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     if (why !== undefined) block(p.path, p.fileId, why);
   }
   const toWrite = blocked.size > 0 ? writes.filter((w) => !blocked.has(w.rel)) : writes;
+  const freePaths = new Set(toWrite.filter((w) => w.expect === null).map((w) => w.rel));
   const occupied = new Set<string>();
   const written = new Map<string, FileStat | undefined>();
   for (const s of await writeGuarded(ctx.fs, toWrite, { flush: boot === undefined })) {
@@ -444,6 +453,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
       occupied.add(s.rel);
       rescued.delete(s.rel);
       rescan.add(s.rel);
+      if (freePaths.has(s.rel)) fresh.add(s.rel); // a file made at the free path meanwhile
     } else written.set(s.rel, s.stat);
   }
   await staged;
@@ -456,7 +466,6 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     if (!sameContent && entry.kind === 'symlink') ctx.fs.symlink(path, decoder.decode(bytes));
     else if (sameContent && entry.kind !== 'symlink' && st && (st.mode & 0o111 ? 0o755 : 0o644) !== wantMode) ctx.fs.chmod(path, wantMode);
     if (entry.kind === 'text') {
-      ctx.setTextDigest(batch, fileId, digest, entry.base);
       const doc = ctx.loadedDoc(fileId);
       if (doc && !sameContent) await ctx.noteVersion(batch, fileId, digest, doc.version(), 'apply', seq);
     }
@@ -496,7 +505,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   await ctx.commit(batch);
   for (const b of blocked.values()) ctx.blocked.set(b.path, b);
   if (unflushed.length > 0) ctx.onUnflushed?.();
-  return { recorded, rescued, rescan: [...rescan] };
+  return { recorded, rescued, rescan: [...rescan], fresh };
 }
 
 /** Notes a path an apply left as it was, for the user (see `notices.ts`). */
@@ -511,6 +520,12 @@ export interface ApplyResult {
   rescued: Map<string, Uint8Array>;
   /** Paths where a file appeared or stayed against the apply: scan them. */
   rescan: string[];
+  /**
+   * Of those, paths where a file of the user's stands that this replica never wrote or
+   * scanned, against a file a peer put there: each is a new file, not an edit of the peer's
+   * (`RecordOptions.fresh`), and the two claims on the path resolve as concurrent creates do.
+   */
+  fresh: ReadonlySet<string>;
 }
 
 /** Where an apply notes the paths it is changing on disk (see {@link applyChanges}). */

@@ -35,9 +35,16 @@ export interface PendingChanges<E extends RecordedEntry> {
  * left out but that is still on disk (`present`): a path that is ignored or held back here
  * (a rule added on one side, a secret another machine opted in) only stops syncing from this
  * side; recorded as a delete, it would vanish from every other disk. A scan of a `scope` says
- * nothing about the files outside it.
+ * nothing about the files outside it. A `fresh` path is a new file though a live entry has
+ * its path (see `RecordOptions.fresh`).
  */
-export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<E>, scan: ScanResult, scope?: ScanScope, present?: (path: string) => boolean): PendingChanges<E> {
+export function pendingChanges<E extends RecordedEntry>(
+  recorded: RecordedFiles<E>,
+  scan: ScanResult,
+  scope?: ScanScope,
+  present?: (path: string) => boolean,
+  fresh?: ReadonlySet<string>,
+): PendingChanges<E> {
   const live = recorded.live();
   const unreadable = new Set(scan.errors.map((e) => e.path));
   const seen = new Set<string>();
@@ -46,7 +53,7 @@ export function pendingChanges<E extends RecordedEntry>(recorded: RecordedFiles<
   for (const file of scan.files) {
     seen.add(file.path);
     const cur = live.get(file.path);
-    if (!cur) creates.push(file);
+    if (!cur || fresh?.has(file.path)) creates.push(file);
     else if (recorded.contentDigest(cur.fileId, cur.entry) !== file.digest || cur.entry.mode !== file.mode || cur.entry.kind !== file.kind) {
       modified.push({ file, fileId: cur.fileId, entry: cur.entry });
     }

@@ -74,6 +74,11 @@ export interface RecordOptions {
    * were on disk (see `OverlayFs`), as saves made while a write was under way.
    */
   overlay?: ReadonlyMap<string, Uint8Array>;
+  /**
+   * Paths whose file is new, though a live entry has the path (`ApplyResult.fresh`): recorded
+   * as creates (or the new half of a rename), never as an edit of that entry.
+   */
+  fresh?: ReadonlySet<string>;
 }
 
 /**
@@ -101,7 +106,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       scan.errors.push({ path, message: `could not remove a leftover temp file: ${err instanceof Error ? err.message : String(err)}` });
     }
   }
-  const pending = pendingChanges(ctx.recorded(), scan, scope, (path) => isOnDisk(ctx, path));
+  const pending = pendingChanges(ctx.recorded(), scan, scope, (path) => isOnDisk(ctx, path), opts.fresh);
   // A file gone from the scope, or a new one holding what a file outside it holds, may be
   // half of a move whose other half the scope does not cover: the whole tree is scanned, so
   // a move stays a rename (the file keeps its history, and a remote edit of it follows it).

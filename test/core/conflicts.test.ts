@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pair } from '../helpers/replicaPair.js';
@@ -26,6 +26,36 @@ describe('concurrent creates and deletes', () => {
     expect(read(rootB, 'n.md')).toBe(text);
     expect(['from alice\nfrom bob\n', 'from bob\nfrom alice\n']).toContain(text);
     expect(a.drainNotices().notices.concat(b.drainNotices().notices).some((n) => n.kind === 'merged' && n.path === 'n.md')).toBe(true);
+  });
+
+  it('a file made here while a peer\'s file for its path was on the way is a create of its own, merged, not an edit of the peer\'s', async () => {
+    const { rootA, rootB, a, b, ab, ba } = await pair();
+    writeTree(rootA, { 'base.txt': 'x\n', 'a.md': 'old\n' });
+    writeTree(rootB, { 'b.md': 'from bob\n' });
+    await ab();
+    await ba();
+    await a.scan();
+    const { upTo } = await a.changesSince(-1);
+    // Alice renames a.md to n.md; Bob, at the same time, renames his b.md to n.md, and Alice's
+    // change reaches him before any scan of his (the window between his last scan and the
+    // apply): his n.md is kept, and recorded as the new half of his rename.
+    renameSync(join(rootA, 'a.md'), join(rootA, 'n.md'));
+    writeTree(rootA, { 'n.md': 'old\nalice edits\n' });
+    await a.scan();
+    renameSync(join(rootB, 'b.md'), join(rootB, 'n.md'));
+    const { changes } = await a.changesSince(upTo);
+    await b.applyChanges(changes, { replica: a.identity.replicaId, author: 'alice' }, { scanFirst: false });
+    expect(read(rootB, 'n.md')).toContain('from bob');
+    for (let i = 0; i < 3; i++) {
+      await ab();
+      await ba();
+    }
+    const text = read(rootA, 'n.md');
+    expect(read(rootB, 'n.md')).toBe(text);
+    expect(text).toContain('from bob\n');
+    expect(text).toContain('alice edits\n');
+    expect(read(rootB, 'b.md')).toBeUndefined();
+    expect(read(rootA, 'b.md')).toBeUndefined();
   });
 
   it('an edit wins over a delete that did not see it; a delete that saw the edit stands', async () => {
