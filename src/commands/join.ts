@@ -58,9 +58,13 @@ export default class Join extends BaseCommand {
       },
     });
     if (flags['dry-run'] && !json) {
-      const word = { overwrite: this.color.yellow('replace'), create: this.color.green('create '), upload: this.color.cyan('upload ') };
-      const lines = (result.changes ?? []).map((c) => `${word[c.change]} ${shown(c.path)}`);
-      lines.push(`${result.changes?.length ?? 0} file(s) would change in ${shown(result.root)}`);
+      const word = { overwrite: this.color.yellow('replace'), create: this.color.green('create '), upload: this.color.cyan('upload '), keep: this.color.dim('keep   ') };
+      const changes = result.changes ?? [];
+      const lines = changes.map((c) => `${word[c.change]} ${shown(c.path)}`);
+      lines.push(`${result.files} file(s) would change in ${shown(result.root)}`);
+      const kept = changes.length - result.files;
+      // Shared paths where this folder has a file it does not share (a secret, an ignored file).
+      if (kept > 0) lines.push(`${kept} local file(s) not shared from here would be kept as they are`);
       process.stdout.write(`${lines.join('\n')}\n`);
     }
     return live ? undefined : result;

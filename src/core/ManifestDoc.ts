@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { createHash } from 'node:crypto';
-import { unsafeRelPathReason } from './paths.js';
+import { isLocalPolicyFile, LOCAL_POLICY_FILE, unsafeRelPathReason } from './paths.js';
 
 /** Client id reserved for integrating updates; never a replica's (see `Replica.open`). */
 export const APPLY_CLIENT_ID = 0xfffffffe;
@@ -371,6 +371,9 @@ function entryProblem(entry: unknown): string | undefined {
   if (typeof e.path !== 'string') return 'no path';
   const unsafe = unsafeRelPathReason(e.path);
   if (unsafe !== undefined) return unsafe;
+  // Written where the user has none, a peer's copy would decide what this machine uploads
+  // (a `*` in it sends every secret): it is never taken from a peer, as it is never sent.
+  if (isLocalPolicyFile(e.path)) return `${LOCAL_POLICY_FILE} is a local policy file: each machine keeps its own, none is taken from a peer`;
   if (!KINDS.has(e.kind) || typeof e.mode !== 'number' || typeof e.digest !== 'string' || typeof e.base !== 'string' || typeof e.lamport !== 'number') return 'malformed entry';
   return undefined;
 }

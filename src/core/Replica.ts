@@ -14,7 +14,7 @@ import { scanWorktree, ScanScope, type ScanResult } from './Scanner.js';
 import { StatusViewBuilder, type StatusView } from './statusView.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { fileHistory } from './fileHistory.js';
-import { applyChanges, applyScope, type ApplyResult, recoverInterruptedApply, recoverUnflushed, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
+import { applyChanges, applyScope, type ApplyOptions, type ApplyResult, recoverInterruptedApply, recoverUnflushed, collectChanges, collectOutgoing, lackingBlobs, missingBlobs, type ChangeOrigin, type ChangeSet, type OutgoingChanges } from './exchange.js';
 import { isOnDisk, type RecordedChange } from './recordScan.js';
 import { CshareError } from './errors.js';
 import { FsJournal } from './FsJournal.js';
@@ -311,13 +311,14 @@ export class Replica {
 
   /**
    * Applies another replica's changes to the store and the disk; local edits not yet recorded
-   * are recorded first, so none is overwritten.
+   * are recorded first (unless `scanFirst` is false), so none is overwritten. `adoptRules`: see
+   * `ApplyOptions`.
    */
-  async applyChanges(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean } = {}): Promise<RecordedChange[]> {
+  async applyChanges(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean } & ApplyOptions = {}): Promise<RecordedChange[]> {
     return this.exclusive(() => this.applyNow(changes, origin, opts));
   }
 
-  private async applyNow(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean }): Promise<RecordedChange[]> {
+  private async applyNow(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean } & ApplyOptions): Promise<RecordedChange[]> {
     // Local edits the apply could overwrite are recorded first; the scan covers the paths it
     // may touch (the whole tree at 100,000 files took ~1 s and ~100 MB for every remote save).
     if (opts.scanFirst !== false) await this.scanNow({ scope: applyScope(this.ctx, changes) });
@@ -327,7 +328,7 @@ export class Replica {
     this.journal.begin();
     let result: ApplyResult;
     try {
-      result = await applyChanges(this.ctx, changes, origin);
+      result = await applyChanges(this.ctx, changes, origin, { adoptRules: opts.adoptRules });
       this.journal.end();
       this.announceRefused();
     } catch (err) {
@@ -514,6 +515,14 @@ export class Replica {
   /** How many files are shared (live manifest entries). */
   fileCount(): number {
     return this.ctx.manifest.live().size;
+  }
+
+  /**
+   * The live shared files, each with the digest of its recorded content: what the share holds,
+   * whatever this disk's rules say (a secret or an ignored file another side shares included).
+   */
+  sharedFiles(): { path: string; digest: string }[] {
+    return [...this.ctx.manifest.live()].map(([path, { fileId, entry }]) => ({ path, digest: this.ctx.contentDigest(fileId, entry) }));
   }
 
   /** Seq of this replica's latest change. */

@@ -29,7 +29,7 @@ import { IgnoreRules, type LayerStack } from './ignore/IgnoreRules.js';
 import { isScratchName } from './ignore/scratch.js';
 import { SecretFilter } from './ignore/secrets.js';
 import { logger } from './log.js';
-import { isCshareTempName, MAX_REL_PATH, unsafeRelPathReason } from './paths.js';
+import { isCshareTempName, LOCAL_POLICY_FILE, MAX_REL_PATH, unsafeRelPathReason } from './paths.js';
 import type { RefusedCode, ScanError } from './refused.js';
 import type { DirEntry, FileStat, WorktreeFs } from './ports.js';
 
@@ -175,9 +175,6 @@ export class ScanScope {
     return new ScanScope(paths);
   }
 }
-
-/** The file that re-admits secrets and scratch files here (see `secrets.ts`); local to each machine. */
-export const LOCAL_POLICY_FILE = '.cshareinclude';
 
 /** See {@link ScanScope.ofChanges}. */
 export const SCOPE_MAX_PATHS = 1000;

@@ -216,7 +216,7 @@ export function applyScope(ctx: ReplicaContext, changes: ChangeSet): ScanScope |
  * and what a save left there is handed back (`rescued`) to be recorded and merged from the
  * version it was made from; a file that appeared at a free path is left alone (`rescan`).
  */
-export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, origin: ChangeOrigin): Promise<ApplyResult> {
+export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, origin: ChangeOrigin, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const batch = new ChangeBatch();
   const seq = ctx.nextSeq();
   const incoming = new Map<string, Uint8Array>();
@@ -355,8 +355,12 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     }
     // An ignore file a peer changes or removes: the text the user accepted is kept (see
     // `ReplicaContext.ruleBaselines`), so the change can make more paths ignored here, not fewer.
+    // One a peer adds where this disk has none: what the user accepted is no file at all, or a
+    // `!*` in a new `.cshareignore` would send out every file `.gitignore` keeps here.
     const noteRules = () => {
-      if (isIgnoreFile(path) && onDisk && ours && st?.kind === 'file') ctx.noteRuleBaseline(batch, path, decoder.decode(onDisk));
+      if (!isIgnoreFile(path)) return;
+      if (onDisk && ours && st?.kind === 'file') ctx.noteRuleBaseline(batch, path, decoder.decode(onDisk));
+      else if (winner && st === undefined && parent.blocked === undefined && !opts.adoptRules) ctx.noteRuleBaseline(batch, path, '');
     };
     if (!winner) {
       noteRules();
@@ -511,6 +515,16 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
 /** Notes a path an apply left as it was, for the user (see `notices.ts`). */
 function keep(ctx: ReplicaContext, path: string, why: string): void {
   ctx.notices.add({ kind: 'kept', path, message: `kept your ${path}: it ${why}` });
+}
+
+/** Options for {@link applyChanges}. */
+export interface ApplyOptions {
+  /**
+   * The rule files this apply creates are the user's own (a first join takes the share as it
+   * is). Otherwise a peer's new `.gitignore`/`.cshareignore` is a change of none, and can only
+   * make more of this machine's files ignored (see `ReplicaContext.noteRuleBaseline`).
+   */
+  adoptRules?: boolean;
 }
 
 /** What {@link applyChanges} did, and what it found that must be recorded next. */

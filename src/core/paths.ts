@@ -181,3 +181,19 @@ export function isCshareTempName(name: string): boolean {
 export function isCshareAsideName(name: string): boolean {
   return /^\..+\.cshare-aside-[0-9a-f]{12}$/.test(name);
 }
+
+/**
+ * The file that re-admits secrets and scratch files on one machine (see `ignore/secrets.ts`).
+ * What leaves a machine is decided on it: the file is never shared, and never taken from a peer.
+ */
+export const LOCAL_POLICY_FILE = '.cshareinclude';
+
+/**
+ * Is the last segment of `path` the local policy file, in any case (a case-insensitive disk
+ * holds one file for both)? A peer's entry with such a name is refused (`ManifestDoc`): written
+ * where the user has none, it would decide what this machine uploads.
+ */
+export function isLocalPolicyFile(path: string): boolean {
+  const name = path.length === LOCAL_POLICY_FILE.length ? path : path.slice(path.lastIndexOf('/') + 1);
+  return name.length === LOCAL_POLICY_FILE.length && name.toLowerCase() === LOCAL_POLICY_FILE;
+}

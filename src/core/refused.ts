@@ -63,7 +63,7 @@ export function refusedMessage(r: RefusedPath): string {
     case 'relay':
       return `the relay refused ${path}: ${r.reason}; it is not shared`;
     case 'peer':
-      return `a peer's file with the unsafe path ${path} was refused (${r.reason}); it is not written here`;
+      return `a peer's file at the path ${path} was refused (${r.reason}); it is not written here`;
   }
 }
 

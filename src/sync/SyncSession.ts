@@ -518,7 +518,9 @@ export class SyncSession {
     // The history of these changes is their authors' own, recorded as it comes (`history`
     // items and events): the apply logs none of its own.
     const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay'), carried: true };
-    const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply }).finally(() => this.reportNotices());
+    // The first join's catch-up takes the share's rule files as they are (the folder's own
+    // files were detached); later ones are peers' changes of rules this machine accepted.
+    const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply, adoptRules: !this.scanBeforeApply }).finally(() => this.reportNotices());
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
     // Entries with an unsafe path are never written (safety rules): the replica tells its
     // `onRefused` once for each. Nor are paths this disk cannot take (see `obstacles.ts`):

@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
+import { compareGitPaths } from '../core/Scanner.js';
 import type { Replica } from '../core/Replica.js';
 import { openWorktree } from '../store/openWorktree.js';
 import { MemoryStore } from '../store/memory/MemoryStore.js';
@@ -34,11 +35,13 @@ export type JoinEvent = { type: 'joined'; root: string; files: number; access: '
 
 /**
  * A file the join would change: `create` or `overwrite` a local file with the shared one, or
- * `upload` a local file the share does not have (only with consent: see `JoinOptions.yes`).
+ * `upload` a local file the share does not have (only with consent: see `JoinOptions.yes`);
+ * or one it leaves alone although the share has the path: `keep` a local file that is not
+ * shared from here (a secret, ignored), which an apply never writes over.
  */
 export interface JoinChange {
   path: string;
-  change: 'create' | 'overwrite' | 'upload';
+  change: 'create' | 'overwrite' | 'upload' | 'keep';
 }
 
 /** Options for {@link join}. */
@@ -113,7 +116,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
       // Fetch the shared state into a scratch replica to see what the join would change.
       const changes = await preview(root, (r, s) => connect(r, s), worktreeId, opts.signal);
       const conflicts = changes.filter((c) => c.change === 'overwrite');
-      if (opts.dryRun) return { root, files: changes.length, changes };
+      if (opts.dryRun) return { root, files: changes.filter((c) => c.change !== 'keep').length, changes };
       if (conflicts.length > 0 && !opts.force) {
         await wt?.close();
         throw new CshareError(
@@ -238,17 +241,36 @@ async function preview(
       connect: (s) => connect(replica, s), onEvent: () => {},
     });
     await loop.run();
-    const remote = await replica.files();
+    // The share's files from its manifest, not from a scan of the scratch copy: this machine's
+    // rules would leave out the share's `.env`, which a local `.env` must then be said to keep.
+    const remote = replica.sharedFiles().sort((a, b) => compareGitPaths(a.path, b.path));
     const local = new Map((await localFiles(root)).map((f) => [f.path, f.digest]));
-    const shared = new Set(remote.files.map((f) => f.path));
-    const changes: JoinChange[] = remote.files
-      .filter((f) => local.get(f.path) !== f.digest)
-      .map((f) => ({ path: f.path, change: local.has(f.path) ? ('overwrite' as const) : ('create' as const) }));
+    const shared = new Set(remote.map((f) => f.path));
+    const changes: JoinChange[] = [];
+    for (const f of remote) {
+      const mine = local.get(f.path);
+      if (mine === f.digest) continue;
+      // Something here that this machine does not share (a secret, an ignored file, a folder)
+      // is never written over: only looked at, never read (it may be a FIFO).
+      const kept = mine === undefined && heldHere(root, f.path);
+      changes.push({ path: f.path, change: kept ? 'keep' : mine !== undefined ? 'overwrite' : 'create' });
+    }
     for (const path of local.keys()) if (!shared.has(path)) changes.push({ path, change: 'upload' });
     return changes;
   } finally {
     replica.close();
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Is there anything at `path` under `root` (or a file where it needs a folder)? Nothing is read. */
+function heldHere(root: string, path: string): boolean {
+  try {
+    return lstatSync(joinPath(root, path), { throwIfNoEntry: false }) !== undefined;
+  } catch (err) {
+    // A file where the path needs a folder: it stays, and the shared file is not written.
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return true;
+    throw err;
   }
 }
 

@@ -216,3 +216,40 @@ describe('hostile changes at a peer: case collisions', () => {
     expect((await replica.scan()).recorded).toEqual([]);
   });
 });
+
+describe('hostile changes at a peer: the rules that decide what leaves this machine', () => {
+  it.each(['.cshareinclude', 'sub/.CshareInclude'])('refuses a peer\'s local policy file %j: never written, reported, and the replica\'s own one and its secrets stay as they were', async (path) => {
+    const { box, replica } = await setup();
+    writeFileSync(join(box.root, '.cshareinclude'), '# mine\n');
+    writeFileSync(join(box.root, '.env'), 'API_KEY=mine\n');
+    await replica.applyChanges(remoteChange({ inc: { path, content: '*\n' }, good: { path: 'ok.txt', content: 'fine\n' } }), MALLORY);
+    expect(textTree(box.root)).toEqual({ '.cshareinclude': '# mine\n', '.env': 'API_KEY=mine\n', 'ok.txt': 'fine\n' });
+    expect(replica.refusedEntries()).toEqual([expect.objectContaining({ fileId: 'inc', reason: expect.stringMatching(/local policy file/) })]);
+    expect((await replica.files()).files.map((f) => f.path)).toEqual(['ok.txt']);
+    expect((await replica.scan()).recorded).toEqual([]);
+  });
+
+  it('a peer\'s new .cshareignore of !* un-ignores nothing here until the user saves it here; a first join adopts it as it is', async () => {
+    const { box, replica } = await setup();
+    writeFileSync(join(box.root, '.gitignore'), 'private.txt\n');
+    writeFileSync(join(box.root, 'private.txt'), 'mine\n');
+    await replica.scan();
+    const unignore = remoteChange({ ign: { path: '.cshareignore', content: '!*\n' } });
+    await replica.applyChanges(unignore, MALLORY);
+    expect(readFileSync(join(box.root, '.cshareignore'), 'utf8')).toBe('!*\n');
+    expect((await replica.files()).files.map((f) => f.path)).toEqual(['.cshareignore', '.gitignore']);
+    expect((await replica.scan()).recorded).toEqual([]);
+    // The user saves the file here: from then on it is theirs, and it applies (from the scan
+    // after the one that records the save: that one ran with the rules it started with).
+    writeFileSync(join(box.root, '.cshareignore'), '!*\n# accepted here\n');
+    expect((await replica.scan()).recorded.map((c) => `${c.kind} ${c.path}`)).toEqual(['edit .cshareignore']);
+    expect((await replica.scan()).recorded.map((c) => `${c.kind} ${c.path}`)).toEqual(['create private.txt']);
+
+    // A first join's catch-up takes the share's rule files as they are.
+    const other = await setup();
+    writeFileSync(join(other.box.root, '.gitignore'), 'private.txt\n');
+    writeFileSync(join(other.box.root, 'private.txt'), 'mine\n');
+    await other.replica.applyChanges(unignore, MALLORY, { adoptRules: true });
+    expect((await other.replica.files()).files.map((f) => f.path)).toContain('private.txt');
+  });
+});

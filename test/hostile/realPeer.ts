@@ -3,11 +3,12 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gitBlobId } from '../../src/core/digest.js';
-import { ManifestDoc, type ManifestEntry } from '../../src/core/ManifestDoc.js';
+import { FileDoc } from '../../src/core/FileDoc.js';
+import { deriveFileId, ManifestDoc, type ManifestEntry } from '../../src/core/ManifestDoc.js';
 import { decodeJoinCode, worktreeIdToString } from '../../src/sync/joinCode.js';
 import { createCshareNode, type CshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
-import { PROTOCOL_VERSION } from '../../src/sync/schema.js';
+import { cshareSchema, PROTOCOL_VERSION } from '../../src/sync/schema.js';
 import { start, until, type Proc } from '../helpers/procs.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 
@@ -19,6 +20,14 @@ import { tempDir, writeTree } from '../helpers/tmp.js';
 export interface HostilePeer {
   /** Uploads the entries' blobs, then one manifest update setting them; resolves with the relay's answer. */
   put(entries: Record<string, HostileEntry>): Promise<{ ok: true } | { ok: false; code: string; message: string }>;
+  /**
+   * Edits a text file the sharer shared at `path` with content `baseText` (and nobody edited
+   * since): its file id and its doc's base are derived from both, as every replica derives
+   * them, so the edit is a plain doc update of that file (`file/upload`).
+   */
+  edit(path: string, baseText: string, next: string): Promise<void>;
+  /** What the relay holds: every manifest entry's path (tombstones too) and every blob's digest. */
+  relayState(): Promise<{ paths: Set<string>; live: Set<string>; blobs: Set<string> }>;
   close(): Promise<void>;
 }
 
@@ -38,9 +47,12 @@ export async function hostilePeer(code: string, name = 'mallory'): Promise<Hosti
   const jc = decodeJoinCode(code);
   const worktreeId = worktreeIdToString(jc.worktreeId);
   const node: CshareNode = await createCshareNode({ listen: [], relayClient: false });
-  const conn = new RpcConnection(await node.dial(jc.relay[0]!), { peer: 'relay' });
+  // `CSHARE_PROTOCOL` speaks an older build's protocol version, for runs against it with
+  // `CSHARE_BIN` (the messages this client sends did not change, only the number).
+  const protocol = Number(process.env.CSHARE_PROTOCOL ?? PROTOCOL_VERSION);
+  const conn = new RpcConnection(await node.dial(jc.relay[0]!), { peer: 'relay', schema: { ...cshareSchema, version: protocol } });
   const replicaId = randomBytes(8).toString('hex');
-  await conn.request('hello', { protocol: PROTOCOL_VERSION, worktreeId, secretProof: jc.secret, replicaId, name, role: 'joiner' });
+  await conn.request('hello', { protocol, worktreeId, secretProof: jc.secret, replicaId, name, role: 'joiner' });
   // One doc for every update, so later updates build on earlier ones (a rename, a second entry);
   // rebuilt from the accepted ones after a refusal, or every later update would wait forever
   // for the refused one on every replica.
@@ -48,6 +60,7 @@ export async function hostilePeer(code: string, name = 'mallory'): Promise<Hosti
   const accepted: Uint8Array[] = [];
   let doc = ManifestDoc.create(clientId);
   let lamport = 1_000_000;
+  const docs = new Map<string, FileDoc>();
   return {
     async put(entries) {
       try {
@@ -75,7 +88,35 @@ export async function hostilePeer(code: string, name = 'mallory'): Promise<Hosti
         return { ok: false, code: e.code ?? 'INTERNAL', message: e.message ?? String(err) };
       }
     },
+    async edit(path, baseText, next) {
+      const fileId = deriveFileId(path, gitBlobId(enc.encode(baseText)));
+      // The doc of a file edited before, so a second edit follows the first.
+      let doc = docs.get(fileId);
+      const updates: Uint8Array[] = [];
+      if (!doc) {
+        const created = FileDoc.create({ fileId, clientId, baseText });
+        doc = created.doc;
+        docs.set(fileId, doc);
+        if (created.baseUpdate) updates.push(created.baseUpdate);
+      }
+      const change = doc.setText(next);
+      if (change) updates.push(change.update);
+      await conn.request('file/upload', { worktreeId, fileId, updates });
+    },
+    async relayState() {
+      const m = ManifestDoc.create(randomInt(1, 0xfffffff0));
+      const blobs = new Set<string>();
+      for await (const item of conn.requestStream('worktree/sync', { worktreeId, after: 0 })) {
+        if (item.type === 'manifest') m.applyUpdate(item.update);
+        else if (item.type === 'blob') blobs.add(item.digest);
+      }
+      const paths = new Set([...m.all()].map(([, e]) => e.path));
+      const live = new Set(m.live().keys());
+      m.destroy();
+      return { paths, live, blobs };
+    },
     async close() {
+      for (const d of docs.values()) d.destroy();
       conn.close();
       await node.stop();
     },
@@ -113,8 +154,11 @@ export function listTree(dir: string, skip: (rel: string) => boolean = () => fal
   return out.sort();
 }
 
-/** Starts a relay, a sharer of `files` and a read-only viewer, all on 127.0.0.1. */
-export async function stage(files: Record<string, string>): Promise<Stage> {
+/**
+ * Starts a relay, a sharer of `files` and a read-only viewer, all on 127.0.0.1; `prepare`
+ * runs in the sharer's folder before it shares (a `git init`).
+ */
+export async function stage(files: Record<string, string>, opts: { prepare?: (alice: string) => void } = {}): Promise<Stage> {
   const base = tempDir('cshare-attack-');
   writeTree(base, { 'precious.txt': 'precious\n' });
   const relay = start('relay', base, ['relay', '--data', join(base, 'relay-data')]);
@@ -122,6 +166,7 @@ export async function stage(files: Record<string, string>): Promise<Stage> {
   const addr = (listening.addresses as string[])[0]!;
   const alice = join(base, 'alice');
   writeTree(alice, files);
+  opts.prepare?.(alice);
   const sharer = start('alice', alice, ['share', '--relay', addr, '--yes']);
   const codes = (await sharer.line((x) => x.event === 'sharing')).codes as Stage['codes'];
   const carol = join(base, 'carol');
