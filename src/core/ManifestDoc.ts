@@ -34,6 +34,15 @@ export interface ManifestEntry {
   lamport: number;
   /** Replica id of the last writer. */
   by: string;
+  /**
+   * Lamport timestamp of when the entry took its path (its create, its last rename): what
+   * ranks two live entries that claim one path ({@link ManifestDoc.live}). Set by
+   * {@link ManifestDoc.change}; a mode change, a binary edit or a revival of the same path
+   * keeps it, so a file that lost its path to a concurrent create and comes back (an edit
+   * that its delete did not see) loses again, instead of winning and making the other lose
+   * in turn, for ever. Absent on entries written before it existed: their lamport ranks them.
+   */
+  claim?: number;
   deleted?: boolean;
   /**
    * On a deleted text file: the state vector (base64) of its doc as the deleter saw it. An edit
@@ -56,7 +65,7 @@ export function deriveFileId(path: string, digest: string): string {
  * The manifest: a Yjs doc holding a map fileId -> {@link ManifestEntry}. Concurrent creates,
  * deletes and renames on different replicas converge because the map is a CRDT. Two live
  * entries may claim one path after concurrent creates; {@link ManifestDoc.live} resolves that
- * deterministically (highest lamport, then fileId) so every replica shows the same file.
+ * deterministically (latest claim, then fileId) so every replica shows the same file.
  */
 export class ManifestDoc {
   readonly doc: Y.Doc;
@@ -157,7 +166,7 @@ export class ManifestDoc {
       }
       if (entry.deleted) continue;
       const prev = out.get(entry.path);
-      if (!prev || entry.lamport > prev.entry.lamport || (entry.lamport === prev.entry.lamport && fileId > prev.fileId)) {
+      if (!prev || claimOf(entry) > claimOf(prev.entry) || (claimOf(entry) === claimOf(prev.entry) && fileId > prev.fileId)) {
         out.set(entry.path, { fileId, entry });
         if (prev) shadowed.push(prev);
       } else shadowed.push({ fileId, entry });
@@ -213,7 +222,7 @@ export class ManifestDoc {
     };
     this.doc.on('update', onUpdate);
     try {
-      Y.transact(this.doc, () => fn((fileId, entry) => this.files.set(fileId, entry)), 'local');
+      Y.transact(this.doc, () => fn((fileId, entry) => this.files.set(fileId, withClaim(this.get(fileId), entry))), 'local');
     } finally {
       this.doc.off('update', onUpdate);
     }
@@ -365,6 +374,26 @@ function dropFolderConflicts(live: Live, refused: RefusedEntry[]): Map<string, s
 }
 
 /** Why an entry from the doc cannot be used, or undefined if it can. */
+/** What ranks a live entry against another of its path (see {@link ManifestEntry.claim}). */
+function claimOf(entry: ManifestEntry): number {
+  return typeof entry.claim === 'number' && Number.isFinite(entry.claim) ? entry.claim : entry.lamport;
+}
+
+/**
+ * `next` with its claim on its path: taken now (its lamport) by a create or a rename; kept by
+ * any other change, a revival of the same path included (undo of a delete, an edit that wins
+ * over a delete).
+ */
+function withClaim(prev: ManifestEntry | undefined, next: ManifestEntry): ManifestEntry {
+  if (next.deleted) return next;
+  const samePath = prev !== undefined && prev.path === next.path;
+  let claim: number;
+  if (!samePath) claim = next.lamport;
+  else if (prev.deleted) claim = typeof next.claim === 'number' ? next.claim : next.lamport;
+  else claim = typeof next.claim === 'number' ? next.claim : claimOf(prev);
+  return next.claim === claim ? next : { ...next, claim };
+}
+
 function entryProblem(entry: unknown): string | undefined {
   if (typeof entry !== 'object' || entry === null || entry instanceof Y.AbstractType) return 'not a manifest entry';
   const e = entry as Partial<Record<keyof ManifestEntry, unknown>>;

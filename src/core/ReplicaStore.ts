@@ -22,6 +22,11 @@ import type { CachedStat } from './Scanner.js';
  *   s:<path>              stat cache entry (JSON {@link CachedStat})
  *   o:<seq>               op entry (JSON {@link OpEntry}) for log/undo
  *   un:<seq> / re:<seq>   this replica's undo and redo stacks (seqs of own changes)
+ *   d:<fileId>            digest of a text file's recorded text
+ *   v:<fileId>            recent versions of a text file on disk here (see saveBase.ts)
+ *   rb:<path>             an ignore file's text the user accepted (see ReplicaContext)
+ *   mc:<fileId>           of a file this replica merged into another after a concurrent
+ *                         create, the winner and the text merged (see createConflicts.ts)
  *
  * `<seq>` is zero-padded to 12 digits so key order is numeric order. Every write of one
  * change goes in one batch (see {@link ChangeBatch}).

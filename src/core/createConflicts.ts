@@ -5,12 +5,28 @@
  * file that won, as an edit of its own, and lets its entry go. Every side then has both texts,
  * the winner's first, as two concurrent edits of one file would be kept. A binary loses as a
  * whole (last writer wins); its content stays in its writer's history.
+ *
+ * An edit of the losing file made elsewhere before the merge was seen brings it back (an edit
+ * wins over a delete that did not see it); it keeps its claim on the path, so it loses again,
+ * and its author merges it again: the text it merged the first time (`mc:<fileId>`, kept here)
+ * is replaced in the winner by the text now, so the edit arrives and nothing is there twice.
  */
 import { gitBlobId } from './digest.js';
 import { patchFor, type OpEntry } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
 import type { ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
+
+/** What this replica merged of a file into another (`mc:<fileId>`). */
+interface PriorMerge {
+  into: string;
+  text: string;
+}
+
+async function priorMerge(ctx: ReplicaContext, fileId: string, into: string): Promise<PriorMerge | undefined> {
+  const raw = await ctx.store.getJson<Partial<PriorMerge>>(`mc:${fileId}`);
+  return raw && raw.into === into && typeof raw.text === 'string' ? { into, text: raw.text } : undefined;
+}
 
 /** Merges this replica's entries that lost their path; returns the paths whose text changed. */
 export async function mergeLostCreates(ctx: ReplicaContext): Promise<string[]> {
@@ -36,14 +52,19 @@ export async function mergeLostCreates(ctx: ReplicaContext): Promise<string[]> {
       continue;
     }
     const text = await ctx.currentText(fileId, entry);
+    const prior = await priorMerge(ctx, fileId, winner.fileId);
+    batch.putJson(`mc:${fileId}`, { into: winner.fileId, text } satisfies PriorMerge);
     // Nothing to add (the same text, or already in it): no doc is made for the winner either
     // (a base logged here and never uploaded would leave this replica's state apart).
     const theirsNow = await ctx.currentText(winner.fileId, winner.entry);
-    if (theirsNow === text || (text !== '' && theirsNow.includes(text))) continue;
+    if (prior?.text === text || theirsNow === text || (text !== '' && theirsNow.includes(text))) continue;
     const seq = ctx.nextSeq();
     const { doc } = await ctx.doc(winner.fileId, winner.entry, batch, seq);
     const theirs = doc.text;
-    const change = doc.setText(theirs + (theirs === '' || theirs.endsWith('\n') ? '' : '\n') + text);
+    // Merged before: the text merged then, where it still is, becomes the text now.
+    const at = prior !== undefined && prior.text !== '' ? theirs.indexOf(prior.text) : -1;
+    const merged = at >= 0 ? theirs.slice(0, at) + text + theirs.slice(at + prior!.text.length) : theirs + (theirs === '' || theirs.endsWith('\n') ? '' : '\n') + text;
+    const change = doc.setText(merged);
     if (!change) continue;
     ctx.logFileUpdate(batch, winner.fileId, seq, change.update);
     ctx.setTextDigest(batch, winner.fileId, gitBlobId(new TextEncoder().encode(doc.text)));

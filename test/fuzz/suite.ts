@@ -16,6 +16,13 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string }[] = [
   // A seq taken by an empty apply was reused after a crash: a change counted as acknowledged
   // was never uploaded (seqNeverReused.test.ts).
   ...[201241, 203419, 204340, 204451, 205638, 209689, 210718, 214130, 214174].map((seed) => ({ seed, cause: 'a seq reused after a crash' })),
+  // A file kept against a peer's file for its path was compared with a stale text digest:
+  // the user's file was never recorded, and the two sides differed (conflicts.test.ts).
+  { seed: 783462270, cause: 'a kept file hidden by a stale text digest' },
+  // A file that lost its path came back (an edit its merge had not seen) with a new lamport,
+  // won, and made the winner lose in turn: the two merged into each other for ever, the file
+  // doubling each round (revivedCreateLoser.test.ts).
+  { seed: 783462238, cause: 'two files merging into each other for ever' },
 ];
 
 /** Fresh seeds are drawn from here up, far above the fixed and regression ones. */
