@@ -13,7 +13,8 @@ import { createCshareNode } from './libp2p/Libp2pNode.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 import type { WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
 import { SyncLoop } from './runSync.js';
-import { dialAny, peerKey, refusedEvent, STORE_CHECK_MS } from './share.js';
+import { peerKey, refusedEvent, STORE_CHECK_MS } from './share.js';
+import { connectTimeoutMs, dialAny } from './dial.js';
 import type { RefusedPath } from '../core/refused.js';
 import { serveSyncControl } from './syncControl.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
@@ -271,18 +272,6 @@ async function joinInto(opts: JoinOptions, ctx: { code: JoinCode; worktreeId: st
 
 /** What a joiner that cannot reach its relay can do about it. */
 const UNREACHABLE_HINT = 'if the sharer stopped or restarted elsewhere, or the relay moved, ask for a new join code';
-
-/** Default of {@link connectTimeoutMs}, in seconds. */
-export const CONNECT_TIMEOUT_S = 30;
-
-/**
- * How long a `join` tries to make its first connection before it gives up with exit code 12:
- * {@link CONNECT_TIMEOUT_S}, or `CSHARE_CONNECT_TIMEOUT` (seconds) from the environment.
- */
-export function connectTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const s = Number(env.CSHARE_CONNECT_TIMEOUT);
-  return (env.CSHARE_CONNECT_TIMEOUT !== undefined && Number.isFinite(s) && s >= 0 ? s : CONNECT_TIMEOUT_S) * 1000;
-}
 
 /** Goes on only if the user agrees (`--yes`, or `confirm` on a terminal) to upload `files`. */
 async function consent(opts: JoinOptions, files: { path: string; change: string }[], what: string): Promise<void> {
