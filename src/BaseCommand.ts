@@ -3,6 +3,7 @@ import chalk, { Chalk } from 'chalk';
 import { CshareError, toCshareError } from './core/errors.js';
 import { currentStep } from './sync/step.js';
 import { shownText } from './core/display.js';
+import { usageMessage } from './usageMessage.js';
 
 /**
  * Shared behaviour of every command: `--json`, one error format, exit codes from one table,
@@ -12,7 +13,7 @@ export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true;
 
   static override baseFlags = {
-    cwd: Flags.directory({ char: 'C', description: 'run as if started in this directory', helpGroup: 'GLOBAL' }),
+    cwd: Flags.directory({ char: 'C', description: 'run as if started in this directory (also before the command: cshare -C <dir> status)', helpGroup: 'GLOBAL', helpValue: '<dir>' }),
   };
 
   protected readonly abort = new AbortController();
@@ -45,8 +46,11 @@ export abstract class BaseCommand extends Command {
     // oclif's own exits (help, version) and flag parse errors.
     if (err.oclif?.exit !== undefined && !(err instanceof CshareError)) {
       if (err.oclif.exit === 0) return;
-      const usage = new CshareError('USAGE', err.message.split('\n')[0] ?? err.message);
-      return this.fail(usage);
+      // Said here; oclif would add a warning for developers (NODE_ENV=development) that the command never parsed.
+      this.parsed = true;
+      const flags: Record<string, { char?: string }> = { ...this.ctor.baseFlags, ...this.ctor.flags };
+      const chars = Object.fromEntries(Object.entries(flags).map(([name, f]) => [name, f.char]));
+      return this.fail(new CshareError('USAGE', usageMessage(err.message, { id: this.id ?? 'help', args: this.ctor.args ?? {}, chars })));
     }
     return this.fail(toCshareError(err));
   }

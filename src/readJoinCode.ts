@@ -21,7 +21,7 @@ export async function readJoinCode(opts: { code?: string; dir?: string; codeFile
     }
     return { code: firstLine(text, opts.codeFile), dir: opts.dir ?? opts.code };
   }
-  if (opts.code === undefined) throw new CshareError('USAGE', 'a join code is required: cshare join <code> [dir], or - to read it from stdin, or --code-file <file>');
+  if (opts.code === undefined) throw new CshareError('USAGE', 'missing <CODE>, the join code printed by cshare share: cshare join <CODE> [DIR], or - to read it from stdin, or --code-file <file>; see cshare join --help');
   if (opts.code !== '-') return { code: opts.code, dir: opts.dir };
   return { code: firstLine(await readLine(opts.stdin ?? process.stdin), 'stdin'), dir: opts.dir };
 }

@@ -1,5 +1,5 @@
 /**
- * Settings of the `cshare` process itself, loaded by `bin/cshare` right after the polyfills
+ * Settings of the `cshare` process itself, applied by `bin/cshare` once it knows the command
  * (never by tests, which import modules directly).
  *
  * V8 grows its heap by up to 4x its live size after a collection when allocation is heavy,
@@ -25,6 +25,7 @@ import { setFlagsFromString } from 'node:v8';
 /** Commands that take in a whole tree. */
 const TAKE_IN = new Set(['share', 'scan']);
 
-if (TAKE_IN.has(process.argv[2] ?? '')) setFlagsFromString('--heap-growing-percent=50');
-
-export {};
+/** Sets V8 up for `command` (the command's name, after the options that go before it). */
+export function tuneFor(command: string | undefined): void {
+  if (TAKE_IN.has(command ?? '')) setFlagsFromString('--heap-growing-percent=50');
+}

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../BaseCommand.js';
 import { listFiles, type FilesList } from '../core/filesList.js';
 import { viaRunning } from '../viaRunning.js';
+import { listFilesWithoutStore } from '../filesWithoutStore.js';
 import { shown, shownText } from '../core/display.js';
 
 /**
@@ -18,7 +19,14 @@ export default class Files extends BaseCommand {
   async run(): Promise<FilesList> {
     const { flags } = await this.parse(Files);
     const excluded = flags.excluded;
-    const result = await viaRunning<FilesList>(flags.cwd ?? process.cwd(), 'files', { excluded }, (replica) => listFiles(replica, { excluded, signal: this.abort.signal }));
+    const result = await viaRunning<FilesList>({
+      cwd: flags.cwd ?? process.cwd(),
+      cmd: 'files',
+      args: { excluded },
+      local: (replica) => listFiles(replica, { excluded, signal: this.abort.signal }),
+      // Listing what would be shared comes before sharing: without a store, one in memory.
+      withoutStore: (root) => listFilesWithoutStore(root, { excluded, signal: this.abort.signal }),
+    });
     if (!this.jsonEnabled()) {
       const out: string[] = [];
       for (const f of result.files) out.push(`${f.mode} ${f.kind.padEnd(7)} ${String(f.size).padStart(10)} ${this.color.dim(f.digest)}  ${shown(f.path)}`);

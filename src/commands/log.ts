@@ -1,7 +1,11 @@
 import { Args, Flags } from '@oclif/core';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { BaseCommand } from '../BaseCommand.js';
 import type { OpEntry } from '../core/history.js';
-import { viaRunning } from '../viaRunning.js';
+import { CshareError } from '../core/errors.js';
+import { findWorktreeRoot } from '../store/layout.js';
+import { viaRunning, worktreePath } from '../viaRunning.js';
 import { shown } from '../core/display.js';
 
 /** A change as `cshare log --json` shows it. */
@@ -33,9 +37,11 @@ export default class Log extends BaseCommand {
 
   async run(): Promise<{ changes: LogEntryJson[] }> {
     const { args, flags } = await this.parse(Log);
-    const { changes: ops } = await viaRunning(flags.cwd ?? process.cwd(), 'log', { path: args.path, limit: flags['max-count'], patches: flags.patch }, async (r) => ({
-      changes: await r.log({ path: args.path, limit: flags['max-count'], patches: flags.patch }),
-    }));
+    const cwd = flags.cwd ?? process.cwd();
+    const path = worktreePath(cwd, args.path);
+    const query = { path, limit: flags['max-count'], patches: flags.patch };
+    const { changes: ops } = await viaRunning({ cwd, cmd: 'log', args: query, local: async (r) => ({ changes: await r.log(query) }) });
+    if (path !== undefined && ops.length === 0) throw noHistory(cwd, path);
     const changes = ops.map((op) => toJson(op, flags.patch));
     if (!this.jsonEnabled()) process.stdout.write(ops.map((op) => this.format(op, flags.patch)).join('\n'));
     return { changes };
@@ -72,4 +78,13 @@ function toJson(op: OpEntry, patch: boolean): LogEntryJson {
   if (op.merge) out.merge = { base: op.merge.baseSeq, baseTime: new Date(op.merge.baseTime).toISOString(), reason: op.merge.reason };
   if (patch && op.patch) out.patch = op.patch;
   return out;
+}
+
+/** `log <path>` of a path with no history: never shared here, or not recorded yet. */
+function noHistory(cwd: string, path: string): CshareError {
+  const root = findWorktreeRoot(cwd);
+  const why = existsSync(join(root, path))
+    ? 'is on disk but not recorded yet: run `cshare scan` (a running share or join records it when it is saved)'
+    : 'has no history here: it was never shared in this worktree (cshare files lists what is shared, cshare log all changes)';
+  return new CshareError('NOT_FOUND', `${path} ${why}`, { path });
 }

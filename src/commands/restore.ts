@@ -1,7 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../BaseCommand.js';
 import type { UndoResult } from '../core/undoRedo.js';
-import { viaRunning } from '../viaRunning.js';
+import { CshareError } from '../core/errors.js';
+import { shown } from '../core/display.js';
+import { viaRunning, worktreePath } from '../viaRunning.js';
 
 /** `cshare restore`: bring a deleted file back from history. */
 export default class Restore extends BaseCommand {
@@ -14,8 +16,11 @@ export default class Restore extends BaseCommand {
 
   async run(): Promise<UndoResult> {
     const { args, flags } = await this.parse(Restore);
-    const result = await viaRunning(flags.cwd ?? process.cwd(), 'restore', { path: args.path, change: flags.change }, (r) => r.restore({ path: args.path, change: flags.change }));
-    if (!this.jsonEnabled()) process.stdout.write(`Restored ${result.path} as deleted by change ${result.reverts}, recorded as change ${result.seq}\n`);
+    const cwd = flags.cwd ?? process.cwd();
+    const path = worktreePath(cwd, args.path);
+    if (path === undefined) throw new CshareError('USAGE', `${args.path} is the worktree itself; name the deleted file to restore`, { path: args.path });
+    const result = await viaRunning({ cwd, cmd: 'restore', args: { path, change: flags.change }, local: (r) => r.restore({ path, change: flags.change }) });
+    if (!this.jsonEnabled()) process.stdout.write(`Restored ${shown(result.path)} as deleted by change ${result.reverts}, recorded as change ${result.seq}\n`);
     return result;
   }
 }

@@ -20,7 +20,7 @@ export default class Scan extends BaseCommand {
 
   async run(): Promise<ScanJson> {
     const { flags } = await this.parse(Scan);
-    const report = await viaRunning<ScanJson>(flags.cwd ?? process.cwd(), 'scan', {}, async (replica) => {
+    const report = await viaRunning<ScanJson>({ cwd: flags.cwd ?? process.cwd(), cmd: 'scan', args: {}, create: true, local: async (replica) => {
       const { recorded, files, errors } = await replica.scan({
         signal: this.abort.signal,
         // CSHARE_REPORT_BATCHES: one line per committed batch on stderr, for the crash tests.
@@ -29,7 +29,7 @@ export default class Scan extends BaseCommand {
           : undefined,
       });
       return { recorded, files, errors };
-    });
+    } });
     if (!this.jsonEnabled()) {
       const lines = report.recorded.map((c) => `${c.kind.padEnd(6)} ${c.from ? `${shown(c.from)} -> ` : ''}${shown(c.path)}${c.inserted || c.deleted ? this.color.dim(` +${c.inserted} -${c.deleted}`) : ''}`);
       const many = lines.length > 50 ? [...lines.slice(0, 50), `... and ${lines.length - 50} more`] : lines;

@@ -19,6 +19,7 @@ export default class Share extends BaseCommand {
     'read-only': Flags.boolean({ description: 'print only the read-only join code' }),
     yes: Flags.boolean({ char: 'y', description: 'upload changes made while cshare was not running without asking' }),
     once: Flags.boolean({ description: 'upload what the relay lacks, wait for the acknowledgement, and exit' }),
+    retry: Flags.boolean({ description: 'keep trying to reach the relay however long it takes (default: give up after 30 s with exit code 12)' }),
     'relay-token': Flags.string({ description: "the relay operator's token, for a relay that registers new shares only with one", env: 'CSHARE_RELAY_TOKEN' }),
   };
 
@@ -35,6 +36,7 @@ export default class Share extends BaseCommand {
       listen: flags.listen,
       yes: flags.yes,
       once: flags.once,
+      retry: flags.retry,
       signal: this.abort.signal,
       confirm: process.stdin.isTTY && process.stdout.isTTY && !json ? (changed) => this.confirm(changed.map((c) => `${c.change} ${shown(c.path)}`)) : undefined,
       onEvent: (e: ShareEvent) => {

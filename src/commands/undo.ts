@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../BaseCommand.js';
 import type { UndoResult } from '../core/undoRedo.js';
-import { viaRunning } from '../viaRunning.js';
+import { viaRunning, worktreePath } from '../viaRunning.js';
 import { shown } from '../core/display.js';
 
 /** `cshare undo`: revert this replica's last change, selectively. */
@@ -18,7 +18,9 @@ export default class Undo extends BaseCommand {
 
 /** Shared by `undo` and `redo`: open, revert, print one line. */
 export async function runUndoRedo(cmd: BaseCommand, which: 'undo' | 'redo', path: string | undefined, cwd: string | undefined): Promise<UndoResult> {
-  const result = await viaRunning(cwd ?? process.cwd(), which, { path }, (r) => (which === 'undo' ? r.undo({ path }) : r.redo({ path })));
+  const from = cwd ?? process.cwd();
+  const rel = worktreePath(from, path);
+  const result = await viaRunning({ cwd: from, cmd: which, args: { path: rel }, local: (r) => (which === 'undo' ? r.undo({ path: rel }) : r.redo({ path: rel })) });
   if (!cmd.jsonEnabled()) {
     process.stdout.write(`${which === 'undo' ? 'Undid' : 'Redid'} change ${result.reverts} on ${result.from ? `${shown(result.from)} -> ` : ''}${shown(result.path)} (+${result.inserted} -${result.deleted}), recorded as change ${result.seq}\n`);
   }

@@ -1,10 +1,10 @@
-import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
 import { compareGitPaths } from '../core/Scanner.js';
 import type { Replica } from '../core/Replica.js';
-import { openWorktree } from '../store/openWorktree.js';
+import { openWorktree, STORE_DIR } from '../store/openWorktree.js';
 import { MemoryStore } from '../store/memory/MemoryStore.js';
 import { NodeFs } from '../store/fs/NodeFs.js';
 import { Replica as ReplicaClass } from '../core/Replica.js';
@@ -14,7 +14,8 @@ import { createCshareNode } from './libp2p/Libp2pNode.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 import type { WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
 import { SyncLoop } from './runSync.js';
-import { dialAny, peerKey, refusedEvent, STORE_CHECK_MS } from './share.js';
+import { peerKey, refusedEvent, STORE_CHECK_MS } from './share.js';
+import { connectTimeoutMs, dialAny } from './dial.js';
 import type { RefusedPath } from '../core/refused.js';
 import { serveSyncControl } from './syncControl.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
@@ -73,15 +74,80 @@ export interface JoinOptions {
  * join unless `force`, and then each local version is recorded in the local history before it
  * is replaced.
  */
-export async function join(opts: JoinOptions): Promise<{ root: string; files: number; changes?: JoinChange[]; refused?: RefusedPath[] }> {
+export async function join(opts: JoinOptions): Promise<JoinResult> {
   const code = decodeJoinCode(opts.code);
   const worktreeId = worktreeIdToString(code.worktreeId);
   const root = resolve(opts.cwd, opts.dir ?? `cshare-${worktreeId.slice(0, 8)}`);
+  // A dry run changes nothing, not even the folder.
+  const made = opts.dryRun ? undefined : makeJoinFolder(root);
+  const progress: JoinProgress = { connected: false, joined: false };
   try {
-    mkdirSync(root, { recursive: true });
+    return await joinInto(opts, { code, worktreeId, root, progress });
   } catch (err) {
-    throw new CshareError('NOT_A_DIRECTORY', `cannot create ${root}: ${(err as Error).message}`, { root }, { cause: err });
+    if (made) removeWhatItMade(root, made, progress);
+    throw err;
   }
+}
+
+/** What a join has done so far: what may be removed when it fails. */
+interface JoinProgress {
+  /** The relay accepted the hello of the join itself: from here on files may be written. */
+  connected: boolean;
+  /** The worktree was announced (`joined`): the user has it. */
+  joined: boolean;
+}
+
+/** What {@link makeJoinFolder} found and made. */
+interface MadeFolder {
+  /** The first folder it created (the join folder or a parent of it), if it created any. */
+  created?: string;
+  /** Whether `.cshare/` was there before. */
+  hadStore: boolean;
+}
+
+/**
+ * Makes the folder to join into. A file in its place is `NOT_A_DIRECTORY` with what to do;
+ * what it had to create is remembered, so that a join that fails leaves nothing behind.
+ */
+function makeJoinFolder(root: string): MadeFolder {
+  if (existsSync(root) && !statSync(root).isDirectory()) {
+    throw new CshareError('NOT_A_DIRECTORY', `${root} is a file, not a folder: name a folder to join into (a new one, or one whose files are to be kept in sync)`, { root });
+  }
+  const hadStore = existsSync(joinPath(root, STORE_DIR));
+  try {
+    return { created: mkdirSync(root, { recursive: true }), hadStore };
+  } catch (err) {
+    throw new CshareError('NOT_A_DIRECTORY', `cannot create the folder ${root} to join into (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); name another one`, { root }, { cause: err });
+  }
+}
+
+/**
+ * After a join that was refused or failed: a folder it created goes, unless the worktree was
+ * announced (then its files are the user's); a store it created in an existing folder goes
+ * if nothing reached the disk yet (before that, the folder's own files are untouched; after,
+ * the store holds the local versions a `--force` replaced).
+ */
+function removeWhatItMade(root: string, made: MadeFolder, progress: JoinProgress): void {
+  const target = made.created !== undefined ? (progress.joined ? undefined : made.created) : !made.hadStore && !progress.connected ? joinPath(root, STORE_DIR) : undefined;
+  if (target === undefined) return;
+  try {
+    rmSync(target, { recursive: true, force: true });
+    log('removed %s, made by a join that did not succeed', target);
+  } catch (err) {
+    log('could not remove %s: %s', target, (err as Error).message);
+  }
+}
+
+/** What {@link join} returns. */
+export interface JoinResult {
+  root: string;
+  files: number;
+  changes?: JoinChange[];
+  refused?: RefusedPath[];
+}
+
+async function joinInto(opts: JoinOptions, ctx: { code: JoinCode; worktreeId: string; root: string; progress: JoinProgress }): Promise<JoinResult> {
+  const { code, worktreeId, root, progress } = ctx;
   // A dry run keeps nothing (a fresh key will do); a join keeps its peer id across runs.
   const privateKey = opts.dryRun ? undefined : await peerKey(root, opts.signal);
   const node = await createCshareNode({ listen: [], relayClient: false, privateKey, signal: opts.signal });
@@ -102,37 +168,44 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
     let lost: CshareError | undefined;
     const guard = { command: 'join', everyMs: STORE_CHECK_MS, onLost: (err: CshareError) => ((lost = err), stop.abort()) };
     const wt = opts.dryRun ? undefined : await openWorktree({ cwd: root, exactRoot: true, statusView: false, flushWrites: true, guard });
-    const saved = wt ? await wt.replica.getMeta<JoinState>('join') : undefined;
-    const rejoin = saved?.worktreeId === worktreeId;
-    const other = saved && !rejoin ? `joined to another share (${saved.worktreeId.slice(0, 8)})` : wt && (await wt.replica.getMeta<{ worktreeId: string }>('share')) ? 'shared itself (cshare share)' : undefined;
-    if (other) {
-      // Its files would go up into this share as new ones: refused, with what to do instead.
-      await wt?.close();
-      throw new CshareError('WOULD_OVERWRITE', `${root} is ${other}: joining ${worktreeId.slice(0, 8)} here would upload its files into this share. Join into another folder, or move its store aside first (mv .cshare .cshare.old)`, { root });
-    }
-    const hasLocalFiles = readdirSync(root).some((n) => n !== '.cshare');
+    let saved: JoinState | undefined;
+    let rejoin = false;
     let uploadLocal = false;
-    if (opts.dryRun || (!rejoin && hasLocalFiles)) {
-      // Fetch the shared state into a scratch replica to see what the join would change.
-      const changes = await preview(root, (r, s) => connect(r, s), worktreeId, opts.signal);
-      const conflicts = changes.filter((c) => c.change === 'overwrite');
-      if (opts.dryRun) return { root, files: changes.filter((c) => c.change !== 'keep').length, changes };
-      if (conflicts.length > 0 && !opts.force) {
-        await wt?.close();
-        throw new CshareError(
-          'WOULD_OVERWRITE',
-          `${conflicts.length} local file(s) differ from the shared version: ${conflicts.slice(0, 10).map((c) => c.path).join(', ')}${conflicts.length > 10 ? ', ...' : ''}. Nothing was changed. Use --dry-run to see all, or --force to replace them (each local version is kept in cshare log)`,
-          { conflicts: conflicts.map((c) => c.path) },
-        );
+    // Refused before it starts (another share's folder, differing files, no consent): the
+    // store is closed before the error goes up (and a store or folder the join made goes).
+    try {
+      saved = wt ? await wt.replica.getMeta<JoinState>('join') : undefined;
+      rejoin = saved?.worktreeId === worktreeId;
+      const other = saved && !rejoin ? `joined to another share (${saved.worktreeId.slice(0, 8)})` : wt && (await wt.replica.getMeta<{ worktreeId: string }>('share')) ? 'shared itself (cshare share)' : undefined;
+      if (other) {
+        // Its files would go up into this share as new ones: refused, with what to do instead.
+        throw new CshareError('WOULD_OVERWRITE', `${root} is ${other}: joining ${worktreeId.slice(0, 8)} here would upload its files into this share. Join into another folder, or move its store aside first (mv .cshare .cshare.old)`, { root });
       }
-      const uploads = changes.filter((c) => c.change === 'upload');
-      if (uploads.length > 0) await consent(opts, uploads, 'are not in the share', wt);
-      uploadLocal = uploads.length > 0;
-    } else if (rejoin && wt) {
-      // Rejoining: what changed here while not joined goes up only with consent (a secret
-      // added meanwhile must not leak from a joiner either), as `share` asks when it resumes.
-      const { changed } = await wt.replica.status();
-      if (changed.length > 0) await consent(opts, changed.map((c) => ({ path: c.path, change: c.change })), 'changed while this folder was not joined', wt);
+      const hasLocalFiles = existsSync(root) && readdirSync(root).some((n) => n !== STORE_DIR);
+      if (opts.dryRun || (!rejoin && hasLocalFiles)) {
+        // Fetch the shared state into a scratch replica to see what the join would change.
+        const changes = await preview(root, (r, s) => connect(r, s), worktreeId, opts.signal);
+        const conflicts = changes.filter((c) => c.change === 'overwrite');
+        if (opts.dryRun) return { root, files: changes.filter((c) => c.change !== 'keep').length, changes };
+        if (conflicts.length > 0 && !opts.force) {
+          throw new CshareError(
+            'WOULD_OVERWRITE',
+            `${conflicts.length} local file(s) differ from the shared version: ${conflicts.slice(0, 10).map((c) => c.path).join(', ')}${conflicts.length > 10 ? ', ...' : ''}. Nothing was changed. Use --dry-run to see all, or --force to replace them (each local version is kept in cshare log)`,
+            { conflicts: conflicts.map((c) => c.path) },
+          );
+        }
+        const uploads = changes.filter((c) => c.change === 'upload');
+        if (uploads.length > 0) await consent(opts, uploads, 'are not in the share');
+        uploadLocal = uploads.length > 0;
+      } else if (rejoin && wt) {
+        // Rejoining: what changed here while not joined goes up only with consent (a secret
+        // added meanwhile must not leak from a joiner either), as `share` asks when it resumes.
+        const { changed } = await wt.replica.status();
+        if (changed.length > 0) await consent(opts, changed.map((c) => ({ path: c.path, change: c.change })), 'changed while this folder was not joined');
+      }
+    } catch (err) {
+      await wt?.close();
+      throw err;
     }
     const { replica } = wt!;
     replica.onRefused = (r) => opts.onEvent(refusedEvent(r));
@@ -158,7 +231,11 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
         beforeLocalChange: () => wt!.guard?.assertIntact(),
         unreachableHint: UNREACHABLE_HINT,
         giveUpAfterMs: opts.retry ? undefined : connectTimeoutMs(),
-        connect: (signal) => connect(replica, signal),
+        connect: async (signal) => {
+          const c = await connect(replica, signal);
+          progress.connected = true;
+          return c;
+        },
         onEvent: opts.onEvent,
         // Watched from before the upload's scan of the tree, as a sharer is: anything saved
         // after that scan is a watcher event, so no second pass over the whole tree is needed
@@ -171,6 +248,7 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
         },
         onInSync: async (session) => {
           watcher?.release();
+          progress.joined = true;
           opts.onEvent({ type: 'joined', root, files: replica.fileCount(), access: session ? accessOf(code) : 'ro' });
         },
       });
@@ -198,22 +276,9 @@ export async function join(opts: JoinOptions): Promise<{ root: string; files: nu
 /** What a joiner that cannot reach its relay can do about it. */
 const UNREACHABLE_HINT = 'if the sharer stopped or restarted elsewhere, or the relay moved, ask for a new join code';
 
-/** Default of {@link connectTimeoutMs}, in seconds. */
-export const CONNECT_TIMEOUT_S = 30;
-
-/**
- * How long a `join` tries to make its first connection before it gives up with exit code 12:
- * {@link CONNECT_TIMEOUT_S}, or `CSHARE_CONNECT_TIMEOUT` (seconds) from the environment.
- */
-export function connectTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const s = Number(env.CSHARE_CONNECT_TIMEOUT);
-  return (env.CSHARE_CONNECT_TIMEOUT !== undefined && Number.isFinite(s) && s >= 0 ? s : CONNECT_TIMEOUT_S) * 1000;
-}
-
 /** Goes on only if the user agrees (`--yes`, or `confirm` on a terminal) to upload `files`. */
-async function consent(opts: JoinOptions, files: { path: string; change: string }[], what: string, wt: { close(): Promise<void> } | undefined): Promise<void> {
+async function consent(opts: JoinOptions, files: { path: string; change: string }[], what: string): Promise<void> {
   if (opts.yes || (opts.confirm && (await opts.confirm(files)))) return;
-  await wt?.close();
   const list = files.slice(0, 10).map((f) => f.path).join(', ');
   throw new CshareError(
     'CONFIRM_REQUIRED',
@@ -275,6 +340,8 @@ function heldHere(root: string, path: string): boolean {
 }
 
 async function localFiles(root: string) {
+  // A dry run into a folder that does not exist yet: nothing there.
+  if (!existsSync(root)) return [];
   const replica = await ReplicaClass.open({ fs: new NodeFs(root), kv: new MemoryStore(), env: {} });
   try {
     return (await replica.files()).files;

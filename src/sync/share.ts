@@ -16,6 +16,7 @@ import { RpcConnection } from './rpc/RpcConnection.js';
 import { SyncLoop } from './runSync.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { setStep } from './step.js';
+import { checkRelayAddress, connectTimeoutMs, dialAny } from './dial.js';
 
 const log = logger('share');
 
@@ -29,6 +30,12 @@ export interface ShareState extends SyncState {
   readOnly: string;
   /** Relay addresses, or null when the sharer serves joiners itself. */
   relay: string[] | null;
+  /**
+   * The join codes were printed once: from then on, what changes while cshare is not running
+   * goes up only with consent. A share that never reached its relay shared nothing yet.
+   * (Absent in stores from before it: then an acknowledged upload tells.)
+   */
+  announced?: boolean;
 }
 
 /** Events of a running share (one JSON line each with `--json`). */
@@ -52,6 +59,8 @@ export interface ShareOptions {
   /** Asks the user (on a TTY) whether to upload those changes. */
   confirm?: (changed: ReplicaStatus['changed']) => Promise<boolean>;
   once?: boolean;
+  /** Keep trying to reach the relay for ever, instead of giving up after {@link connectTimeoutMs}. */
+  retry?: boolean;
   onEvent: (event: ShareEvent) => void;
   signal: AbortSignal;
 }
@@ -62,6 +71,8 @@ export interface ShareOptions {
  * saved change to the relay and applies everyone else's. With `once`, uploads and exits.
  */
 export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number; refused: RefusedPath[] }> {
+  // A malformed --relay is said at once, before anything is opened or created.
+  if (opts.relay !== undefined) checkRelayAddress(opts.relay);
   const stop = new AbortController();
   // A store moved away or replaced under the running share stops it (see StoreGuard).
   let lost: CshareError | undefined;
@@ -74,7 +85,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
   opts.signal.addEventListener('abort', onAbort, { once: true });
   try {
     let state = await replica.getMeta<ShareState>('share');
-    if (state) {
+    if (state && (state.announced ?? state.acked >= 0)) {
       // Resuming: what changed while nobody watched must not leak silently (a new secret file).
       const { changed } = await replica.status();
       if (changed.length > 0 && !opts.yes) {
@@ -150,12 +161,18 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     const loop = new SyncLoop({
       replica, worktreeId: state.worktreeId, state: syncState, saveState, connect, signal: stop.signal, once: opts.once,
       beforeLocalChange: () => wt.guard?.assertIntact(),
-      unreachableHint: `check that the relay at ${relayAddrs[0]} runs`,
+      unreachableHint: 'check that the relay runs and that this machine can reach it',
+      // The in-process relay is always there; a relay elsewhere may never answer.
+      giveUpAfterMs: opts.retry || relay ? undefined : connectTimeoutMs(),
       onEvent: (e) => {
         if (e.type === 'uploaded') uploaded += e.changes;
         opts.onEvent(e);
       },
       onInSync: async () => {
+        if (!state!.announced) {
+          state = { ...state!, announced: true };
+          await saveState(syncState);
+        }
         // Anything saved since the watch began (during the first scan and upload) is
         // recorded and uploaded next.
         watcher?.release();
@@ -195,19 +212,6 @@ export function refusedEvent(r: RefusedPath): Extract<SessionEvent, { type: 'err
  */
 export async function peerKey(root: string, signal: AbortSignal): Promise<PrivateKey> {
   return (await loadOrCreateIdentity({ dataDir: join(root, '.cshare', 'peer'), signal })).privateKey;
-}
-
-/** Dials the first relay address that answers. */
-export async function dialAny(node: CshareNode, addrs: string[], signal: AbortSignal) {
-  let last: unknown;
-  for (const addr of addrs) {
-    try {
-      return await node.dial(addr, { signal });
-    } catch (err) {
-      last = err;
-    }
-  }
-  throw new CshareError('CONNECTION_CLOSED', `cannot reach the relay at ${addrs.join(' or ')}: ${(last as Error)?.message ?? 'no address'}`, { relay: addrs });
 }
 
 function hex(b: Uint8Array): string {
