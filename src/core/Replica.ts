@@ -340,7 +340,7 @@ export class Replica {
       await this.scanNow({ scope: new ScanScope([...result.rescued.keys(), ...result.rescan]), overlay: result.rescued });
     }
     // A file this replica created that lost its path to one a peer created at once.
-    const merged = await mergeLostCreates(this.ctx);
+    const merged = await mergeLostCreates(this.ctx, result.mergedAway);
     if (merged.length > 0) await this.settleWrites(merged);
     return result.recorded;
   }

@@ -490,7 +490,8 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   await ctx.commit(batch);
   for (const b of blocked.values()) ctx.blocked.set(b.path, b);
   if (unflushed.length > 0) ctx.onUnflushed?.();
-  return { recorded, rescued, rescan: [...rescan] };
+  const mergedAway = [...before].flatMap(([fileId, old]) => (ctx.manifest.get(fileId)?.mergedInto !== undefined && !old?.deleted ? [fileId] : []));
+  return { recorded, rescued, rescan: [...rescan], mergedAway };
 }
 
 /** Notes a path an apply left as it was, for the user (see `notices.ts`). */
@@ -505,6 +506,8 @@ export interface ApplyResult {
   rescued: Map<string, Uint8Array>;
   /** Paths where a file appeared or stayed against the apply: scan them. */
   rescan: string[];
+  /** Files this apply saw merged into another created at once (see `createConflicts.ts`). */
+  mergedAway: string[];
 }
 
 /** Where an apply notes the paths it is changing on disk (see {@link applyChanges}). */
@@ -627,8 +630,10 @@ async function keepLastWriter(ctx: ReplicaContext, batch: ChangeBatch, before: M
     if (now.lamport > ctx.lamport) ctx.lamport = now.lamport;
     if (old && old.by === ctx.identity.replicaId && now.by !== old.by && isNewer(old, now)) keep.push([fileId, old]);
     // A delete that did not see this replica's edit of the text: the edit wins (as in
-    // Syncthing and Dropbox), and this replica, which made it, puts the file back.
-    else if (old && !old.deleted && now.deleted && now.by !== ctx.identity.replicaId && old.kind === 'text' && (await ctx.editedBeyond(fileId, now.seen))) {
+    // Syncthing and Dropbox), and this replica, which made it, puts the file back. Not a
+    // file merged into another that was created at once (`createConflicts.ts`): its text is
+    // in that file, and what the merge missed of this replica's edit is added there.
+    else if (old && !old.deleted && now.deleted && now.mergedInto === undefined && now.by !== ctx.identity.replicaId && old.kind === 'text' && (await ctx.editedBeyond(fileId, now.seen))) {
       keep.push([fileId, old]);
       ctx.notices.add({ kind: 'kept', path: old.path, message: `${old.path} was deleted elsewhere while you edited it: your edit wins, the file stays` });
     }
