@@ -472,3 +472,13 @@ export function gitMode(st: FileStat): number {
 export function cacheEntry(st: FileStat, kind: FileKind, digest: string): CachedStat {
   return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, mode: st.mode, kind, digest };
 }
+
+/**
+ * The stat cache entry for a file written here whose stat could not be vouched for (a save
+ * replaced it at once): no stat matches it, so the next scan reads the file, and it still says
+ * what was written. The path stays this replica's (what it holds next is an edit of the entry,
+ * not a file of its own that the entry never was: see `recordScan`).
+ */
+export function unstattedEntry(kind: FileKind, digest: string): CachedStat {
+  return { size: -1, mtimeMs: -1, ctimeMs: -1, ino: -1, mode: -1, kind, digest };
+}

@@ -6,7 +6,7 @@ import { createOfBlob, patchFor, type OpEntry, type OpKind } from './history.js'
 import type { ManifestEntry } from './ManifestDoc.js';
 import type { FileStat, FileWrite, PathObstacle } from './ports.js';
 import { ChangeBatch, jsonBytes, parseJson, remoteSub, seqKey } from './ReplicaStore.js';
-import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
+import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
 import { isSafeRelPath } from './paths.js';
 import { isIgnoreFile, ScanScope, SCOPE_MAX_PATHS } from './Scanner.js';
@@ -459,7 +459,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const after = written.has(path) ? written.get(path) : ctx.fs.lstat(path);
     if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest));
     else if (written.has(path)) {
-      batch.del(`s:${path}`); // changed at once: the next scan reads it
+      batch.putJson(`s:${path}`, unstattedEntry(entry.kind, digest)); // changed at once: the next scan reads it
       rescan.add(path);
     }
     if (boot && after?.kind === 'file' && !sameContent) unflushed.push({ path, digest, ino: after.ino, mtimeMs: after.mtimeMs });

@@ -169,8 +169,19 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   // remote edit and bring the old content back everywhere. Otherwise it is the user's own
   // file, recorded as new, and the two entries' claim on the path resolves as concurrent
   // creates do.
+  // Nor is a file this replica never held as the entry (no stat cache entry: it never wrote
+  // nor recorded that path) an edit of it: an apply found it there, not shared from here
+  // (made while a first join's catch-up ran, or ignored until a rule went), and left it.
+  // Recorded as an edit, it would replace the peer's text everywhere; recorded as new, the
+  // two are merged as concurrent creates are (`createConflicts.ts`), both texts kept.
   for (const m of [...pending.modified]) {
-    if (await ctx.hasContent(m.fileId, m.entry)) continue;
+    if (await ctx.hasContent(m.fileId, m.entry)) {
+      if (statCache.has(m.file.path)) continue;
+      log('%s was never held here as the shared file: recorded as a new file at its path', m.file.path);
+      pending.modified.splice(pending.modified.indexOf(m), 1);
+      pending.creates.push(m.file);
+      continue;
+    }
     pending.modified.splice(pending.modified.indexOf(m), 1);
     if (statCache.get(m.file.path)?.digest === m.file.digest) continue;
     pending.creates.push(m.file);
@@ -332,8 +343,11 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     if (!cached || !sameStat(cached, file.stat)) stats.putJson(`s:${file.path}`, file.stat);
     if (full()) await commitStats();
   }
+  // A file the scan could not read is neither changed nor gone: its entry stays (without it, the
+  // file would no longer count as this replica's, and its next save as an edit of it).
+  const unreadable = new Set(scan.errors.map((e) => e.path));
   for (const path of statCache.keys()) {
-    if (scanned.has(path)) continue;
+    if (scanned.has(path) || unreadable.has(path)) continue;
     stats.del(`s:${path}`);
     if (full()) await commitStats();
   }

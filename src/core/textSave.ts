@@ -14,7 +14,7 @@ import { writeGuarded } from './FsJournal.js';
 import type { OwnChange, FileDoc } from './FileDoc.js';
 import type { OpEntry } from './history.js';
 import type { FileStat, FileWrite } from './ports.js';
-import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
+import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch } from './ReplicaStore.js';
 import { chooseSaveBase } from './saveBase.js';
 
@@ -107,7 +107,7 @@ export async function writeBack(ctx: ReplicaContext, paths: readonly string[]): 
     const st = stats.get(item.path);
     if (st) batch.putJson(`s:${item.path}`, cacheEntry(st, item.kind, item.digest));
     else {
-      batch.del(`s:${item.path}`);
+      batch.putJson(`s:${item.path}`, unstattedEntry(item.kind, item.digest));
       result.occupied.push(item.path);
     }
     const doc = item.kind === 'text' ? ctx.loadedDoc(item.fileId) : undefined;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Replica } from '../../../src/core/Replica.js';
 import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { MemFs } from '../../helpers/MemFs.js';
+import { FuzzFs } from '../../fuzz/FuzzFs.js';
 
 const enc = new TextEncoder();
 const text = (fs: MemFs, path: string) => new TextDecoder().decode(fs.readFile(path));
@@ -77,5 +78,48 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
     const final = text(a.fs, 'n.txt');
     for (const s of sides) expect(text(s.fs, 'n.txt')).toBe(final);
     for (const line of ['from alice', 'from bob', 'from carol']) expect(count(final, line)).toBe(1);
+  });
+
+  // Seed 1: a file made while a first join caught up without a scan was found at the path of a
+  // shared file and left alone; the next scan took it for an edit of the shared file and
+  // replaced the peer's text everywhere.
+  it('a file found at a shared path that this replica never held is recorded as a file of its own and merged, not as an edit', async () => {
+    const [a, b] = await Promise.all([side('alice'), side('bob')]);
+    a.fs.writeFile('n.txt', enc.encode('from alice\n'));
+    await b.replica.detachLocalFiles();
+    b.fs.writeFile('n.txt', enc.encode('from bob\n'));
+    // The first catch-up of a join applies without a scan: bob's file is kept, unrecorded.
+    await link(a, b, { scanFirst: false })();
+    expect(text(b.fs, 'n.txt')).toBe('from bob\n');
+    const { recorded } = await b.replica.scan();
+    expect(recorded.map((r) => `${r.kind} ${r.path}`)).toEqual(['create n.txt']);
+    expect(await rounds([link(a, b), link(b, a)], 4)).toBe(true);
+    for (const s of [a, b]) {
+      expect(count(text(s.fs, 'n.txt'), 'from alice')).toBe(1);
+      expect(count(text(s.fs, 'n.txt'), 'from bob')).toBe(1);
+    }
+  });
+
+  // The other side of the rule above: a file this replica wrote, replaced by a save at once
+  // (the write's stat could not vouch for it), is still the shared file, and the save an edit.
+  it('a save that replaced a file right after an apply wrote it is an edit of that file, not a file of its own', async () => {
+    const a = await side('alice');
+    const fs = new FuzzFs('/mem/bob', { now: 1_000_000_000_000 });
+    const b: Side = { name: 'bob', fs, replica: await Replica.open({ fs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' }) };
+    a.fs.writeFile('n.txt', enc.encode('one\n'));
+    const ab = link(a, b);
+    await ab();
+    a.fs.writeFile('n.txt', enc.encode('one\nalice\n'));
+    fs.hook = (point, rel) => {
+      if (point !== 'placed' || rel !== 'n.txt') return undefined;
+      fs.hook = undefined;
+      fs.writeFile(rel, enc.encode(`${text(fs, rel)}bob\n`)); // by rename: a new file
+      return undefined;
+    };
+    await ab();
+    expect(text(fs, 'n.txt')).toBe('one\nalice\nbob\n');
+    const log = await b.replica.log({ path: 'n.txt' });
+    expect(log.map((op) => op.kind)).toEqual(['edit', 'edit', 'create']);
+    expect(b.replica.fileCount()).toBe(1);
   });
 });
