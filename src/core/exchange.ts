@@ -376,6 +376,10 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const sameContent = diskDigest === digest;
     if (readable && !ours && !sameContent) {
       keep(ctx, path, `is not shared from this machine (ignored, a secret, or new); the peer's version was not written over it`);
+      // What the shared file holds now, though not written here: without it a scan compares
+      // the local file with the file's base, and one equal to the base was taken for the
+      // shared file, unchanged, for good (convergence fuzz seed 42, creates).
+      if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest, entry.base);
       continue;
     }
     const badLink = entry.kind === 'symlink' && !sameContent ? linkObstacle(ctx.fs, path, decoder.decode(bytes)) : undefined;

@@ -100,6 +100,25 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
     }
   });
 
+  // Seed 42 (creates): the same, with the local file equal to the shared file's first text.
+  // The apply left it and noted nothing, so a scan compared it with that first text, found it
+  // unchanged, and the replica kept it for good while everyone else had the file's later text.
+  it('a file kept at a shared path is compared with what the shared file holds now, not with its first text', async () => {
+    const [a, b] = await Promise.all([side('alice'), side('bob')]);
+    a.fs.writeFile('n.txt', enc.encode('first\n'));
+    await a.replica.scan();
+    a.fs.writeFile('n.txt', enc.encode('first\nalice\n'));
+    await b.replica.detachLocalFiles();
+    b.fs.writeFile('n.txt', enc.encode('first\n'));
+    const ab = link(a, b, { scanFirst: false });
+    await ab();
+    expect(text(b.fs, 'n.txt')).toBe('first\n');
+    // Nothing more of n.txt comes from alice: bob's own scans must find the difference.
+    expect(await rounds([ab, link(b, a)], 4)).toBe(true);
+    expect(text(b.fs, 'n.txt')).toBe(text(a.fs, 'n.txt'));
+    expect(count(text(a.fs, 'n.txt'), 'alice')).toBe(1);
+  });
+
   // The other side of the rule above: a file this replica wrote, replaced by a save at once
   // (the write's stat could not vouch for it), is still the shared file, and the save an edit.
   it('a save that replaced a file right after an apply wrote it is an edit of that file, not a file of its own', async () => {
