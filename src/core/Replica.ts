@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { gitAuthorName } from './gitConfig.js';
 import { patchFor, type OpEntry } from './history.js';
 import type { Notices } from './notices.js';
-import { writeBack } from './textSave.js';
+import { recordSaveOf, writeBack } from './textSave.js';
 import { mergeLostCreates } from './createConflicts.js';
 import { restoreFile } from './restore.js';
 import type { BlobPackStore, KvStore, WorktreeFs } from './ports.js';
@@ -335,12 +335,16 @@ export class Replica {
       await this.reload();
       throw applyFailed(err, origin, notRestored);
     }
-    // Saves that landed while the change was being written: recorded now, merged, written back.
+    // Saves that landed while the change was being written: recorded now, merged, written back
+    // (one made on a file that another took the path of, as that file's edit).
+    for (const [path, { fileId, bytes }] of result.rescuedOf) {
+      if (!(await recordSaveOf(this.ctx, { fileId, bytes, textLimit: this.opts.textLimit }))) result.rescued.set(path, bytes);
+    }
     if (result.rescued.size > 0 || result.rescan.length > 0) {
       await this.scanNow({ scope: new ScanScope([...result.rescued.keys(), ...result.rescan]), overlay: result.rescued });
     }
     // A file this replica created that lost its path to one a peer created at once.
-    const merged = await mergeLostCreates(this.ctx, result.mergedAway);
+    const merged = await mergeLostCreates(this.ctx, [...result.mergedAway, ...[...result.rescuedOf.values()].map((r) => r.fileId)]);
     if (merged.length > 0) await this.settleWrites(merged);
     return result.recorded;
   }

@@ -59,6 +59,9 @@ export async function mergeLostCreates(ctx: ReplicaContext, mergedAway: readonly
     const text = await ctx.currentText(fileId, entry);
     const seq = ctx.nextSeq();
     const { doc } = await ctx.doc(winner.fileId, winner.entry, batch, seq);
+    // The winner's text as written here is a version a save during the write-back is made from
+    // (convergence fuzz seed 31: such a save undid the merge).
+    await ctx.noteTextBefore(batch, winner.fileId, winner.entry, doc);
     const theirs = doc.text;
     if (theirs === text || (text !== '' && theirs.includes(text))) continue;
     const change = doc.setText(theirs + (theirs === '' || theirs.endsWith('\n') ? '' : '\n') + text);
@@ -123,6 +126,7 @@ async function forwardEdits(ctx: ReplicaContext, batch: ChangeBatch, mergedAway:
     if (added === '') continue;
     if (!added.endsWith('\n')) added += '\n';
     const { doc } = await ctx.doc(target.fileId, target.entry, batch, seq);
+    await ctx.noteTextBefore(batch, target.fileId, target.entry, doc);
     const theirs = doc.text;
     const change = doc.setText(theirs + (theirs === '' || theirs.endsWith('\n') ? '' : '\n') + added);
     if (!change) continue;

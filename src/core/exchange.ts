@@ -246,13 +246,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     if (!textBefore.has(fileId)) {
       textBefore.set(fileId, doc.text);
       // The text on disk before this change is a version an editor may hold and save from.
-      if (entry && !entry.deleted && entry.kind === 'text') {
-        const onDisk = ctx.contentDigest(fileId, entry);
-        if (!(await ctx.versions(fileId)).some((v) => v.digest === onDisk) && gitBlobId(new TextEncoder().encode(doc.text)) === onDisk) {
-          await ctx.noteVersion(batch, fileId, onDisk, doc.version(), 'save', ctx.seq);
-          log('noted the version of %s before the change (%s)', entry.path, onDisk.slice(0, 8));
-        }
-      }
+      if (entry && !entry.deleted && entry.kind === 'text' && (await ctx.noteTextBefore(batch, fileId, entry, doc))) log('noted the version of %s before the change', entry.path);
     }
     for (const u of updates) {
       doc.applyUpdate(u);
@@ -446,6 +440,20 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   }
   await staged;
   const unflushed: UnflushedFile[] = [];
+  // A save found at a path whose file the disk did not show (one created at once took the
+  // path) was made on the file it showed: it is that file's edit (`ApplyResult.rescuedOf`),
+  // not an edit of the file that took the path, whose text it would replace (convergence fuzz
+  // seeds 28 and 59).
+  const rescuedOf = new Map<string, { fileId: string; bytes: Uint8Array }>();
+  for (const [path, bytes] of rescued) {
+    const ours = seen.get(path);
+    const winner = live.get(path);
+    if (!ours || !winner || ctx.contentDigest(winner.fileId, winner.entry) === ours.digest) continue;
+    const fileId = shownAt(ctx, path, ours.digest, winner.fileId);
+    if (fileId === undefined) continue;
+    rescuedOf.set(path, { fileId, bytes });
+    rescued.delete(path);
+  }
 
   for (const { path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode } of plans) {
     if (blocked.has(path)) continue;
@@ -495,7 +503,19 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   for (const b of blocked.values()) ctx.blocked.set(b.path, b);
   if (unflushed.length > 0) ctx.onUnflushed?.();
   const mergedAway = [...before].flatMap(([fileId, old]) => (ctx.manifest.get(fileId)?.mergedInto !== undefined && !old?.deleted ? [fileId] : []));
-  return { recorded, rescued, rescan: [...rescan], mergedAway };
+  return { recorded, rescued, rescuedOf, rescan: [...rescan], mergedAway };
+}
+
+/**
+ * The text file other than `winner` at `path` whose recorded text is `digest` (what the disk
+ * showed there): one that lost the path to a file created at once, live or merged into it.
+ */
+function shownAt(ctx: ReplicaContext, path: string, digest: string, winner: string): string | undefined {
+  for (const [fileId, e] of ctx.manifest.all()) {
+    if (e.path !== path || fileId === winner || e.kind !== 'text' || (e.deleted && e.mergedInto === undefined)) continue;
+    if (ctx.contentDigest(fileId, e) === digest) return fileId;
+  }
+  return undefined;
 }
 
 /** Notes a path an apply left as it was, for the user (see `notices.ts`). */
@@ -508,6 +528,8 @@ export interface ApplyResult {
   recorded: RecordedChange[];
   /** Saves found at paths the apply wrote (landed after the scan before it): record from these bytes. */
   rescued: Map<string, Uint8Array>;
+  /** Such saves at paths that now show another file: edits of the file they were made on. */
+  rescuedOf: Map<string, { fileId: string; bytes: Uint8Array }>;
   /** Paths where a file appeared or stayed against the apply: scan them. */
   rescan: string[];
   /** Files this apply saw merged into another created at once (see `createConflicts.ts`). */

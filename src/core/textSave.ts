@@ -12,10 +12,11 @@ import { gitBlobId } from './digest.js';
 import { logger } from './log.js';
 import { writeGuarded } from './FsJournal.js';
 import type { OwnChange, FileDoc } from './FileDoc.js';
-import type { OpEntry } from './history.js';
+import { patchFor, type OpEntry } from './history.js';
+import { isText } from './classify.js';
 import type { FileStat, FileWrite } from './ports.js';
 import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
-import { ChangeBatch } from './ReplicaStore.js';
+import { ChangeBatch, seqKey } from './ReplicaStore.js';
 import { chooseSaveBase } from './saveBase.js';
 
 const utf8 = new TextEncoder();
@@ -60,6 +61,38 @@ export async function recordTextSave(
   // cost nothing here.)
   if (textDigest !== savedDigest && change?.savedVersion) await ctx.noteVersion(batch, fileId, savedDigest, change.savedVersion, 'save', seq);
   return { change, merge, textDigest };
+}
+
+/**
+ * Records `bytes`, a save made on the text file `fileId` that is no longer on disk here (it
+ * was found where an apply wrote another file in its place: one created at once took its path),
+ * as an edit of that file, merged from the version it was made from. Its text reaches the file
+ * that took the path when that file is merged with it (`createConflicts.ts`). Returns false
+ * (and records nothing) when the file has no text here to edit or the save is not text.
+ */
+export async function recordSaveOf(ctx: ReplicaContext, opts: { fileId: string; bytes: Uint8Array; textLimit?: number }): Promise<boolean> {
+  const { fileId, bytes } = opts;
+  const entry = ctx.manifest.get(fileId);
+  if (entry?.kind !== 'text' || !isText(bytes, opts.textLimit) || !(await ctx.hasContent(fileId, entry))) return false;
+  const batch = new ChangeBatch();
+  const seq = ctx.nextSeq();
+  const { doc } = await ctx.doc(fileId, entry, batch, seq);
+  const currentDigest = ctx.contentDigest(fileId, entry);
+  const save = await recordTextSave(ctx, batch, seq, { fileId, path: entry.path, doc, saved: new TextDecoder().decode(bytes), savedDigest: gitBlobId(bytes), currentDigest, duringApply: true });
+  ctx.setTextDigest(batch, fileId, save.textDigest);
+  const { change } = save;
+  if (change) {
+    ctx.logFileUpdate(batch, fileId, seq, change.update);
+    const op: OpEntry = {
+      seq, kind: 'edit', time: ctx.now(), author: ctx.author, replica: ctx.identity.replicaId, fileId, path: entry.path,
+      inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops), inverse: { text: change.record }, ...(save.merge ? { merge: save.merge } : {}),
+    };
+    batch.putJson(`o:${seqKey(seq)}`, op);
+    batch.put(`un:${seqKey(seq)}`, new Uint8Array());
+  }
+  await ctx.commit(batch);
+  log('recorded a save of %s found where another file took its path (%s)', entry.path, change ? `${change.inserted}+ ${change.deleted}-` : 'nothing new');
+  return true;
 }
 
 /** What {@link writeBack} found at the paths it wrote. */

@@ -141,4 +141,37 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
     expect(log.map((op) => op.kind)).toEqual(['edit', 'edit', 'create']);
     expect(b.replica.fileCount()).toBe(1);
   });
+
+  // Seeds 28 and 59: a save that landed while an apply replaced the file that lost its path
+  // with the one that won was recorded as an edit of the winner: its text (the loser's) replaced
+  // the winner's everywhere. Seed 31: a save that landed while the merged text was written back
+  // was taken as an edit of the merged text (no version of what the disk showed was noted), and
+  // undid the merge.
+  for (const when of ['before the apply writes', 'while the merge is written back'] as const) {
+    it(`a save made on a file that lost its path to one created at once keeps every text (${when})`, async () => {
+      const a = await side('alice');
+      const fs = new FuzzFs('/mem/bob', { now: 1_000_000_000_000 });
+      const b: Side = { name: 'bob', fs, replica: await Replica.open({ fs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' }) };
+      // Alice's n.txt wins (she records another file first: a later lamport time).
+      a.fs.writeFile('other.txt', enc.encode('1\n'));
+      await a.replica.scan();
+      a.fs.writeFile('n.txt', enc.encode('from alice\n'));
+      await a.replica.scan();
+      fs.writeFile('n.txt', enc.encode('from bob\n'));
+      await b.replica.scan();
+      let exchanges = 0;
+      fs.hook = (point, rel) => {
+        if (point !== 'exchange' || rel !== 'n.txt' || (when === 'while the merge is written back' && ++exchanges < 2)) return undefined;
+        fs.hook = undefined;
+        // Bob appends to what his editor shows: his file, or alice's once it was written.
+        fs.writeFile(rel, enc.encode(`${text(fs, rel)}bob again\n`));
+        return undefined;
+      };
+      expect(await rounds([link(a, b), link(b, a)], 5)).toBe(true);
+      for (const s of [a, b]) {
+        const final = text(s.fs, 'n.txt');
+        for (const line of ['from alice', 'from bob', 'bob again']) expect(count(final, line)).toBe(1);
+      }
+    });
+  }
 });
