@@ -196,7 +196,9 @@ export class Replica {
     for (const f of result.files) {
       const c = statCache.get(f.path);
       if (!c || c.digest !== f.digest || c.mtimeMs !== f.stat.mtimeMs || c.ino !== f.stat.ino || c.size !== f.stat.size || c.ctimeMs !== f.stat.ctimeMs) {
-        ops.push({ type: 'put', key: `s:${f.path}`, value: jsonBytes(f.stat) });
+        // Still the content of the file the entry said (a new digest is recorded by the next scan).
+        const fileId = c?.fileId ?? this.ctx.manifest.live().get(f.path)?.fileId;
+        ops.push({ type: 'put', key: `s:${f.path}`, value: jsonBytes(fileId === undefined ? f.stat : { ...f.stat, fileId }) });
       }
     }
     await this.ctx.store.kv.batch(ops);
@@ -338,7 +340,7 @@ export class Replica {
     // Saves that landed while the change was being written: recorded now, merged, written back
     // (one made on a file that another took the path of, as that file's edit).
     for (const [path, { fileId, bytes }] of result.rescuedOf) {
-      if (!(await recordSaveOf(this.ctx, { fileId, bytes, textLimit: this.opts.textLimit }))) result.rescued.set(path, bytes);
+      if ((await recordSaveOf(this.ctx, { fileId, bytes, textLimit: this.opts.textLimit })) === undefined) result.rescued.set(path, bytes);
     }
     if (result.rescued.size > 0 || result.rescan.length > 0) {
       await this.scanNow({ scope: new ScanScope([...result.rescued.keys(), ...result.rescan]), overlay: result.rescued });

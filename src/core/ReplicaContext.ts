@@ -482,9 +482,9 @@ export function gitMode(st: FileStat): number {
   return st.mode & 0o111 ? 0o100755 : 0o100644;
 }
 
-/** The stat cache entry for a file whose content has digest `digest`. */
-export function cacheEntry(st: FileStat, kind: FileKind, digest: string): CachedStat {
-  return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, mode: st.mode, kind, digest };
+/** The stat cache entry for a file whose content has digest `digest` (the content of shared file `fileId`). */
+export function cacheEntry(st: FileStat, kind: FileKind, digest: string, fileId: string): CachedStat {
+  return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, mode: st.mode, kind, digest, fileId };
 }
 
 /**
@@ -493,6 +493,6 @@ export function cacheEntry(st: FileStat, kind: FileKind, digest: string): Cached
  * what was written. The path stays this replica's (what it holds next is an edit of the entry,
  * not a file of its own that the entry never was: see `recordScan`).
  */
-export function unstattedEntry(kind: FileKind, digest: string): CachedStat {
-  return { size: -1, mtimeMs: -1, ctimeMs: -1, ino: -1, mode: -1, kind, digest };
+export function unstattedEntry(kind: FileKind, digest: string, fileId: string): CachedStat {
+  return { size: -1, mtimeMs: -1, ctimeMs: -1, ino: -1, mode: -1, kind, digest, fileId };
 }

@@ -154,3 +154,15 @@ function clockOf(sv: string | undefined, client: number): number {
     return 0; // malformed: as if the merge saw nothing of this replica's
   }
 }
+
+/**
+ * The text file other than `winner` at `path` whose recorded text is `digest` (what the disk
+ * showed there): one that lost the path to a file created at once, live or merged into it.
+ */
+export function shownFileAt(ctx: ReplicaContext, path: string, digest: string, winner: string): string | undefined {
+  for (const [fileId, e] of ctx.manifest.all()) {
+    if (e.path !== path || fileId === winner || e.kind !== 'text' || (e.deleted && e.mergedInto === undefined)) continue;
+    if (ctx.contentDigest(fileId, e) === digest) return fileId;
+  }
+  return undefined;
+}

@@ -14,6 +14,7 @@ import { removeChecked, writeGuarded } from './FsJournal.js';
 import { inTheWay, linkObstacle, parentObstacle, type BlockedPath } from './obstacles.js';
 import { CLOCK_SLACK_MS, noteUnflushed, readUnflushed, type UnflushedFile } from './unflushed.js';
 import { diffToOps, opsStats } from './textDiff.js';
+import { shownFileAt } from './createConflicts.js';
 
 /**
  * Changes as replicas (and the relay) exchange them: manifest updates, file doc updates and
@@ -441,15 +442,16 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   await staged;
   const unflushed: UnflushedFile[] = [];
   // A save found at a path whose file the disk did not show (one created at once took the
-  // path) was made on the file it showed: it is that file's edit (`ApplyResult.rescuedOf`),
-  // not an edit of the file that took the path, whose text it would replace (convergence fuzz
-  // seeds 28 and 59).
+  // path) was made on the file it showed (the stat cache says which): it is that file's edit
+  // (`ApplyResult.rescuedOf`), not an edit of the file that took the path, whose text it would
+  // replace (convergence fuzz seeds 28 and 59).
   const rescuedOf = new Map<string, { fileId: string; bytes: Uint8Array }>();
   for (const [path, bytes] of rescued) {
     const ours = seen.get(path);
     const winner = live.get(path);
-    if (!ours || !winner || ctx.contentDigest(winner.fileId, winner.entry) === ours.digest) continue;
-    const fileId = shownAt(ctx, path, ours.digest, winner.fileId);
+    if (!ours || !winner || ours.fileId === winner.fileId) continue;
+    // An entry that does not say (an older store): the other file whose recorded text it saw.
+    const fileId = ours.fileId ?? (ctx.contentDigest(winner.fileId, winner.entry) === ours.digest ? undefined : shownFileAt(ctx, path, ours.digest, winner.fileId));
     if (fileId === undefined) continue;
     rescuedOf.set(path, { fileId, bytes });
     rescued.delete(path);
@@ -466,12 +468,15 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
       const doc = ctx.loadedDoc(fileId);
       if (doc && !sameContent) await ctx.noteVersion(batch, fileId, digest, doc.version(), 'apply', seq);
     }
-    // Of a file written here, the stat taken as it was put in place: a later lstat could see a
-    // save made since and vouch for it with this content (and that save would never be recorded).
-    const after = written.has(path) ? written.get(path) : ctx.fs.lstat(path);
-    if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest));
+    // Of a file written here, the stat taken as it was put in place; of one left as it was, the
+    // stat taken before its content was read: a later lstat could see a save made since and
+    // vouch for it with this content, and that save would never be recorded (convergence fuzz
+    // seed 150: a save between the read and that lstat was never shared). A link just made is
+    // looked at (no save lands in a link).
+    const after = written.has(path) ? written.get(path) : entry.kind === 'symlink' && !sameContent ? ctx.fs.lstat(path) : st;
+    if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest, fileId));
     else if (written.has(path)) {
-      batch.putJson(`s:${path}`, unstattedEntry(entry.kind, digest)); // changed at once: the next scan reads it
+      batch.putJson(`s:${path}`, unstattedEntry(entry.kind, digest, fileId)); // changed at once: the next scan reads it
       rescan.add(path);
     }
     if (boot && after?.kind === 'file' && !sameContent) unflushed.push({ path, digest, ino: after.ino, mtimeMs: after.mtimeMs });
@@ -504,18 +509,6 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   if (unflushed.length > 0) ctx.onUnflushed?.();
   const mergedAway = [...before].flatMap(([fileId, old]) => (ctx.manifest.get(fileId)?.mergedInto !== undefined && !old?.deleted ? [fileId] : []));
   return { recorded, rescued, rescuedOf, rescan: [...rescan], mergedAway };
-}
-
-/**
- * The text file other than `winner` at `path` whose recorded text is `digest` (what the disk
- * showed there): one that lost the path to a file created at once, live or merged into it.
- */
-function shownAt(ctx: ReplicaContext, path: string, digest: string, winner: string): string | undefined {
-  for (const [fileId, e] of ctx.manifest.all()) {
-    if (e.path !== path || fileId === winner || e.kind !== 'text' || (e.deleted && e.mergedInto === undefined)) continue;
-    if (ctx.contentDigest(fileId, e) === digest) return fileId;
-  }
-  return undefined;
 }
 
 /** Notes a path an apply left as it was, for the user (see `notices.ts`). */
@@ -594,7 +587,7 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
       const expected = recorded.entry.kind === 'text' ? recorded.entry.base : recorded.entry.digest;
       if (asApplied && now !== undefined && st !== undefined && digest === expected) {
         batch.putBlob(expected, now);
-        batch.putJson(`s:${path}`, cacheEntry(st, recorded.entry.kind, expected));
+        batch.putJson(`s:${path}`, cacheEntry(st, recorded.entry.kind, expected, recorded.fileId));
       }
       continue;
     }
@@ -604,7 +597,7 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
     if (target !== undefined) ctx.fs.symlink(path, target);
     else ctx.fs.writeFile(path, content.bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
     const after = ctx.fs.lstat(path);
-    if (after) batch.putJson(`s:${path}`, cacheEntry(after, recorded.entry.kind, content.digest));
+    if (after) batch.putJson(`s:${path}`, cacheEntry(after, recorded.entry.kind, content.digest, recorded.fileId));
     restored.push(path);
   }
   batch.del(APPLYING_KEY);
@@ -644,7 +637,7 @@ export async function recoverUnflushed(ctx: ReplicaContext): Promise<string[]> {
     if (!content || content.digest !== f.digest) continue; // recorded since: not this write's to repair
     ctx.fs.writeFile(f.path, content.bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
     const after = ctx.fs.lstat(f.path);
-    if (after) batch.putJson(`s:${f.path}`, cacheEntry(after, recorded.entry.kind, content.digest));
+    if (after) batch.putJson(`s:${f.path}`, cacheEntry(after, recorded.entry.kind, content.digest, recorded.fileId));
     restored.push(f.path);
   }
   for (const { key } of ended) batch.del(key);

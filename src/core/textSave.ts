@@ -17,6 +17,7 @@ import { isText } from './classify.js';
 import type { FileStat, FileWrite } from './ports.js';
 import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
+import type { RecordedChange } from './recordScan.js';
 import { chooseSaveBase } from './saveBase.js';
 
 const utf8 = new TextEncoder();
@@ -67,13 +68,15 @@ export async function recordTextSave(
  * Records `bytes`, a save made on the text file `fileId` that is no longer on disk here (it
  * was found where an apply wrote another file in its place: one created at once took its path),
  * as an edit of that file, merged from the version it was made from. Its text reaches the file
- * that took the path when that file is merged with it (`createConflicts.ts`). Returns false
- * (and records nothing) when the file has no text here to edit or the save is not text.
+ * that took the path when that file is merged with it (`createConflicts.ts`). Resolves with
+ * the change recorded (none: the file already had that text), or undefined (and records
+ * nothing) when the file has no text here to take the save or the save is not text.
  */
-export async function recordSaveOf(ctx: ReplicaContext, opts: { fileId: string; bytes: Uint8Array; textLimit?: number }): Promise<boolean> {
+export async function recordSaveOf(ctx: ReplicaContext, opts: { fileId: string; bytes: Uint8Array; textLimit?: number }): Promise<RecordedChange[] | undefined> {
   const { fileId, bytes } = opts;
   const entry = ctx.manifest.get(fileId);
-  if (entry?.kind !== 'text' || !isText(bytes, opts.textLimit) || !(await ctx.hasContent(fileId, entry))) return false;
+  // A file deleted elsewhere (not merged into another) has nothing to take the save to.
+  if (entry?.kind !== 'text' || (entry.deleted && entry.mergedInto === undefined) || !isText(bytes, opts.textLimit) || !(await ctx.hasContent(fileId, entry))) return undefined;
   const batch = new ChangeBatch();
   const seq = ctx.nextSeq();
   const { doc } = await ctx.doc(fileId, entry, batch, seq);
@@ -81,6 +84,7 @@ export async function recordSaveOf(ctx: ReplicaContext, opts: { fileId: string; 
   const save = await recordTextSave(ctx, batch, seq, { fileId, path: entry.path, doc, saved: new TextDecoder().decode(bytes), savedDigest: gitBlobId(bytes), currentDigest, duringApply: true });
   ctx.setTextDigest(batch, fileId, save.textDigest);
   const { change } = save;
+  const recorded: RecordedChange[] = [];
   if (change) {
     ctx.logFileUpdate(batch, fileId, seq, change.update);
     const op: OpEntry = {
@@ -89,10 +93,11 @@ export async function recordSaveOf(ctx: ReplicaContext, opts: { fileId: string; 
     };
     batch.putJson(`o:${seqKey(seq)}`, op);
     batch.put(`un:${seqKey(seq)}`, new Uint8Array());
+    recorded.push({ seq, kind: 'edit', path: entry.path, inserted: change.inserted, deleted: change.deleted });
   }
   await ctx.commit(batch);
   log('recorded a save of %s found where another file took its path (%s)', entry.path, change ? `${change.inserted}+ ${change.deleted}-` : 'nothing new');
-  return true;
+  return recorded;
 }
 
 /** What {@link writeBack} found at the paths it wrote. */
@@ -138,9 +143,9 @@ export async function writeBack(ctx: ReplicaContext, paths: readonly string[]): 
     // The stat taken as it was put in place (see `exchange.ts`); none: changed at once, and
     // the watcher's scan of it records that save.
     const st = stats.get(item.path);
-    if (st) batch.putJson(`s:${item.path}`, cacheEntry(st, item.kind, item.digest));
+    if (st) batch.putJson(`s:${item.path}`, cacheEntry(st, item.kind, item.digest, item.fileId));
     else {
-      batch.putJson(`s:${item.path}`, unstattedEntry(item.kind, item.digest));
+      batch.putJson(`s:${item.path}`, unstattedEntry(item.kind, item.digest, item.fileId));
       result.occupied.push(item.path);
     }
     const doc = item.kind === 'text' ? ctx.loadedDoc(item.fileId) : undefined;

@@ -142,6 +142,31 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
     expect(b.replica.fileCount()).toBe(1);
   });
 
+  // Seeds 40 and 97: a save of the file a replica's disk still showed, after another file
+  // created at once took its path but before that file's content arrived, was recorded as a
+  // third file at the path, and the texts came out twice.
+  it('a save of a file that lost its path, made before the winner arrived, is an edit of that file', async () => {
+    const [a, b] = await Promise.all([side('alice'), side('bob')]);
+    a.fs.writeFile('other.txt', enc.encode('1\n'));
+    await a.replica.scan();
+    a.fs.writeFile('n.txt', enc.encode('from alice\n'));
+    await a.replica.scan();
+    b.fs.writeFile('n.txt', enc.encode('from bob\n'));
+    await b.replica.scan();
+    // Bob learns of alice's n.txt (it wins the path), not yet its content.
+    const { changes } = await a.replica.changesSince(-1);
+    await b.replica.applyChanges({ manifest: changes.manifest, files: [], blobs: [] }, { replica: a.replica.identity.replicaId, author: 'alice' });
+    expect(text(b.fs, 'n.txt')).toBe('from bob\n');
+    b.fs.writeFile('n.txt', enc.encode('from bob\nbob again\n'));
+    const { recorded } = await b.replica.scan();
+    expect(recorded.map((r) => `${r.kind} ${r.path}`)).toEqual(['edit n.txt']);
+    expect(await rounds([link(a, b), link(b, a)], 5)).toBe(true);
+    for (const s of [a, b]) {
+      const final = text(s.fs, 'n.txt');
+      for (const line of ['from alice', 'from bob', 'bob again']) expect(count(final, line)).toBe(1);
+    }
+  });
+
   // Seeds 28 and 59: a save that landed while an apply replaced the file that lost its path
   // with the one that won was recorded as an edit of the winner: its text (the loser's) replaced
   // the winner's everywhere. Seed 31: a save that landed while the merged text was written back
