@@ -332,6 +332,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   };
   const rescued = new Map<string, Uint8Array>();
   const rescan = new Set<string>();
+  const replaced: ApplyResult['replaced'] = [];
   const decoder = new TextDecoder();
   for (const [path, prevId] of sorted) {
     const winner = live.get(path);
@@ -390,7 +391,10 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     }
     const wantMode = entry.mode === 0o100755 ? 0o755 : 0o644;
     // A regular file must still hold what was read just now; a free path must still be free.
-    if (!sameContent && entry.kind !== 'symlink') writes.push({ rel: path, data: bytes, mode: wantMode, expect: st === undefined ? null : st.kind === 'file' ? diskDigest : undefined });
+    if (!sameContent && entry.kind !== 'symlink') {
+      writes.push({ rel: path, data: bytes, mode: wantMode, expect: st === undefined ? null : st.kind === 'file' ? diskDigest : undefined });
+      if (st?.kind === 'file' && diskDigest && ours?.fileId !== undefined && ours.fileId !== fileId) replaced.push({ path, digest: diskDigest, fileId: ours.fileId });
+    }
     plans.push({ path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode });
   }
   // The disk changes before the store commits. A process killed in between would find, on
@@ -508,7 +512,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   for (const b of blocked.values()) ctx.blocked.set(b.path, b);
   if (unflushed.length > 0) ctx.onUnflushed?.();
   const mergedAway = [...before].flatMap(([fileId, old]) => (ctx.manifest.get(fileId)?.mergedInto !== undefined && !old?.deleted ? [fileId] : []));
-  return { recorded, rescued, rescuedOf, rescan: [...rescan], mergedAway };
+  return { recorded, rescued, rescuedOf, rescan: [...rescan], mergedAway, replaced };
 }
 
 /** Notes a path an apply left as it was, for the user (see `notices.ts`). */
@@ -527,6 +531,12 @@ export interface ApplyResult {
   rescan: string[];
   /** Files this apply saw merged into another created at once (see `createConflicts.ts`). */
   mergedAway: string[];
+  /**
+   * Files the apply wrote over the content of another shared file (one created at once took
+   * the path): the path, the git blob id it replaced, and that file. A late save into the
+   * replaced file is that file's edit.
+   */
+  replaced: { path: string; digest: string; fileId: string }[];
 }
 
 /** Where an apply notes the paths it is changing on disk (see {@link applyChanges}). */

@@ -61,6 +61,10 @@ export async function recordTextSave(
   // noted only when a peer's change replaces it, in `applyChanges`: a typing session's saves
   // cost nothing here.)
   if (textDigest !== savedDigest && change?.savedVersion) await ctx.noteVersion(batch, fileId, savedDigest, change.savedVersion, 'save', seq);
+  // A save found while a change was being written was in the file the write replaced, where a
+  // writer that had it open may still add to it: that late save is made from this text
+  // (convergence fuzz seed 285: merged from the text now, it undid the change).
+  else if (opts.duringApply && change && textDigest === savedDigest) await ctx.noteVersion(batch, fileId, savedDigest, doc.version(), 'save', seq);
   return { change, merge, textDigest };
 }
 

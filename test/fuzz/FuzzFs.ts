@@ -40,7 +40,7 @@ export class FuzzFs extends MemFs {
   /** Consulted at each point where a user's save may land. */
   hook: SaveHook | undefined;
   /** Late saves not yet handed over (taken by the {@link ProcFs} whose write made them). */
-  readonly lateSaves: { rel: string; bytes: Uint8Array }[] = [];
+  readonly lateSaves: { rel: string; bytes: Uint8Array; replaced: string }[] = [];
 
   constructor(root: string, clock: MemClock) {
     super(root, clock);
@@ -90,7 +90,7 @@ export class FuzzFs extends MemFs {
   /** A writer that had the replaced file open writes into it now (if the hook says so). */
   private lateSave(rel: string, old: Uint8Array, expect: string): void {
     const late = this.hook?.('oldInode', rel, old);
-    if (late !== undefined && gitBlobId(late) !== expect) this.lateSaves.push({ rel, bytes: late });
+    if (late !== undefined && gitBlobId(late) !== expect) this.lateSaves.push({ rel, bytes: late, replaced: expect });
   }
 
   /** Throws as `writeFile` would for a parent that is a symlink or a file, before anything is written. */
@@ -126,7 +126,7 @@ export class ProcFs implements WorktreeFs {
   writeFiles?: WorktreeFs['writeFiles'];
   removeIfUnchanged?: WorktreeFs['removeIfUnchanged'];
   onLateSave?: WorktreeFs['onLateSave'];
-  private listener: ((rel: string, bytes: Uint8Array) => void) | undefined;
+  private listener: ((rel: string, bytes: Uint8Array, replaced: string) => void) | undefined;
 
   constructor(
     private readonly fs: FuzzFs,
@@ -167,10 +167,10 @@ export class ProcFs implements WorktreeFs {
   }
 
   private handOverLateSaves(): void {
-    for (const { rel, bytes } of this.fs.lateSaves.splice(0)) {
+    for (const { rel, bytes, replaced } of this.fs.lateSaves.splice(0)) {
       this.opts.later(() => {
         if (this.fenced || !this.listener) this.opts.onLost(rel, bytes);
-        else this.listener(rel, bytes);
+        else this.listener(rel, bytes, replaced);
       });
     }
   }

@@ -345,7 +345,7 @@ export class NodeFs implements WorktreeFs {
     return { dir, beside: join(this.root, `.${posix.basename(rel)}.cshare-aside-${tempSuffix(true)}`) };
   }
 
-  onLateSave(listener: (rel: string, bytes: Uint8Array) => void): void {
+  onLateSave(listener: (rel: string, bytes: Uint8Array, replaced: string) => void): void {
     this.asides.onLateSave(listener);
   }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Replica } from '../../../src/core/Replica.js';
 import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { MemFs } from '../../helpers/MemFs.js';
-import { FuzzFs } from '../../fuzz/FuzzFs.js';
+import { FuzzFs, ProcFs } from '../../fuzz/FuzzFs.js';
 
 const enc = new TextEncoder();
 const text = (fs: MemFs, path: string) => new TextDecoder().decode(fs.readFile(path));
@@ -199,4 +199,32 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
       }
     });
   }
+
+  // Seeds 346 and 3125: a writer that had the losing file open wrote into it just after the
+  // apply replaced it with the winner (a late save, handed over by the write): recorded as an
+  // edit of the winner, it replaced the winner's text.
+  it('a late save into a file that an apply replaced with the one created at once is an edit of the replaced file', async () => {
+    const a = await side('alice');
+    const disk = new FuzzFs('/mem/bob', { now: 1_000_000_000_000 });
+    const fs = new ProcFs(disk, { guarded: true, later: (fn) => fn(), onLost: () => expect.unreachable('no process crashed') });
+    const b: Side = { name: 'bob', fs: disk, replica: await Replica.open({ fs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' }) };
+    a.fs.writeFile('other.txt', enc.encode('1\n'));
+    await a.replica.scan();
+    a.fs.writeFile('n.txt', enc.encode('from alice\n'));
+    await a.replica.scan();
+    disk.writeFile('n.txt', enc.encode('from bob\n'));
+    await b.replica.scan();
+    let late = false;
+    disk.hook = (point, rel, old) => {
+      if (point !== 'oldInode' || rel !== 'n.txt' || late) return undefined;
+      late = true;
+      return enc.encode(`${new TextDecoder().decode(old)}bob late\n`);
+    };
+    expect(await rounds([link(a, b), link(b, a)], 5)).toBe(true);
+    expect(late).toBe(true);
+    for (const s of [a, b]) {
+      const final = text(s.fs, 'n.txt');
+      for (const line of ['from alice', 'from bob', 'bob late']) expect(count(final, line)).toBe(1);
+    }
+  });
 });
