@@ -443,6 +443,21 @@ export class FileDoc {
     return actions;
   }
 
+  /**
+   * The text this replica inserted at or after its own clock `from` that is still in the doc,
+   * in document order: what its edits since a version (a state vector's clock of this client)
+   * added (see `createConflicts.ts`).
+   */
+  ownInsertedSince(from: number): string {
+    let out = '';
+    for (let item = this.ytext._start; item !== null; item = item.right as Y.Item | null) {
+      if (item.deleted || item.id.client !== this.clientId || !(item.content instanceof Y.ContentString)) continue;
+      const skip = Math.max(0, from - item.id.clock);
+      if (skip < item.length) out += item.content.str.slice(skip);
+    }
+    return out;
+  }
+
   /** This doc's state vector (what it has seen), for catch-up. */
   stateVector(): Uint8Array {
     return Y.encodeStateVector(this.doc);

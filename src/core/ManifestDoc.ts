@@ -50,6 +50,12 @@ export interface ManifestEntry {
    * the file back (see `keepLastWriter` in `exchange.ts`).
    */
   seen?: string;
+  /**
+   * On a text file deleted because it was created at once with another at its path and its
+   * text went into that one (`createConflicts.ts`): that file. Such a delete is never undone
+   * by a concurrent edit (the edit's author adds what the merge missed to that file instead).
+   */
+  mergedInto?: string;
 }
 
 /**

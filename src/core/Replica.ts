@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { gitAuthorName } from './gitConfig.js';
 import { patchFor, type OpEntry } from './history.js';
 import type { Notices } from './notices.js';
-import { writeBack } from './textSave.js';
+import { recordSaveOf, writeBack } from './textSave.js';
 import { mergeLostCreates } from './createConflicts.js';
 import { restoreFile } from './restore.js';
 import type { BlobPackStore, KvStore, WorktreeFs } from './ports.js';
@@ -85,6 +85,12 @@ export class Replica {
   private closed = false;
   private readonly refused = new RefusedPaths();
   /**
+   * Files whose content applies replaced at a path with another file's (one created at once
+   * took the path), by path and the git blob id replaced: a late save into what was replaced
+   * (`WorktreeFs.onLateSave`) is that file's edit. Bounded: the last {@link REPLACED_KEPT}.
+   */
+  private readonly replacedAt = new Map<string, string>();
+  /**
    * Told once about each path that becomes refused (see {@link refusedPaths}): a running
    * `share`/`join` reports it. Called after the scan or apply that found it.
    */
@@ -133,7 +139,7 @@ export class Replica {
       log('store copied from replica %s: this copy is replica %s', copiedFrom, identity.replicaId);
       ctx.notices.add({ kind: 'kept', path: '', message: `this worktree is a copy of another one (replica ${copiedFrom}): it now has its own replica id ${identity.replicaId}, so both can sync` });
     }
-    opts.fs.onLateSave?.((rel, bytes) => replica.recordLateSave(rel, bytes));
+    opts.fs.onLateSave?.((rel, bytes, replaced) => replica.recordLateSave(rel, bytes, replaced));
     if (opts.flushWrites) {
       ctx.onUnflushed = () => replica.scheduleFlush();
       // Notes of this boot left by a process that ended before it flushed.
@@ -196,7 +202,9 @@ export class Replica {
     for (const f of result.files) {
       const c = statCache.get(f.path);
       if (!c || c.digest !== f.digest || c.mtimeMs !== f.stat.mtimeMs || c.ino !== f.stat.ino || c.size !== f.stat.size || c.ctimeMs !== f.stat.ctimeMs) {
-        ops.push({ type: 'put', key: `s:${f.path}`, value: jsonBytes(f.stat) });
+        // Still the content of the file the entry said (a new digest is recorded by the next scan).
+        const fileId = c?.fileId ?? this.ctx.manifest.live().get(f.path)?.fileId;
+        ops.push({ type: 'put', key: `s:${f.path}`, value: jsonBytes(fileId === undefined ? f.stat : { ...f.stat, fileId }) });
       }
     }
     await this.ctx.store.kv.batch(ops);
@@ -336,12 +344,18 @@ export class Replica {
       await this.reload();
       throw applyFailed(err, origin, notRestored);
     }
-    // Saves that landed while the change was being written: recorded now, merged, written back.
+    for (const { path, digest, fileId } of result.replaced) this.replacedAt.set(`${path}\0${digest}`, fileId);
+    while (this.replacedAt.size > REPLACED_KEPT) this.replacedAt.delete(this.replacedAt.keys().next().value!);
+    // Saves that landed while the change was being written: recorded now, merged, written back
+    // (one made on a file that another took the path of, as that file's edit).
+    for (const [path, { fileId, bytes }] of result.rescuedOf) {
+      if ((await recordSaveOf(this.ctx, { fileId, bytes, textLimit: this.opts.textLimit })) === undefined) result.rescued.set(path, bytes);
+    }
     if (result.rescued.size > 0 || result.rescan.length > 0) {
       await this.scanNow({ scope: new ScanScope([...result.rescued.keys(), ...result.rescan]), overlay: result.rescued, fresh: result.fresh });
     }
     // A file this replica created that lost its path to one a peer created at once.
-    const merged = await mergeLostCreates(this.ctx);
+    const merged = await mergeLostCreates(this.ctx, [...result.mergedAway, ...[...result.rescuedOf.values()].map((r) => r.fileId)]);
     if (merged.length > 0) await this.settleWrites(merged);
     return result.recorded;
   }
@@ -367,9 +381,20 @@ export class Replica {
    * Records a save that reached a file after a write of this replica had replaced it (see
    * `WorktreeFs.onLateSave`): merged from the version it was made from, like any save.
    */
-  private recordLateSave(rel: string, bytes: Uint8Array): void {
+  private recordLateSave(rel: string, bytes: Uint8Array, replaced: string): void {
     if (this.closed) return;
-    this.exclusive(() => this.scanNow({ scope: new ScanScope([rel]), overlay: new Map([[rel, bytes]]) })).catch((err: unknown) => {
+    this.exclusive(async () => {
+      // Made on a file that another one replaced at this path (created at once, it won): an
+      // edit of that file, which reaches the winner with their merge (convergence fuzz seeds
+      // 346 and 3125).
+      const was = this.replacedAt.get(`${rel}\0${replaced}`);
+      if (was !== undefined && this.ctx.manifest.live().get(rel)?.fileId !== was && (await recordSaveOf(this.ctx, { fileId: was, bytes, textLimit: this.opts.textLimit })) !== undefined) {
+        const merged = await mergeLostCreates(this.ctx, [was]);
+        if (merged.length > 0) await this.settleWrites(merged);
+        return;
+      }
+      await this.scanNow({ scope: new ScanScope([rel]), overlay: new Map([[rel, bytes]]) });
+    }).catch((err: unknown) => {
       log('could not record a late save of %s: %s', rel, err instanceof Error ? err.message : String(err));
     });
   }
@@ -611,6 +636,9 @@ export class Replica {
 
 /** Rounds of writing back merged saves and recording saves that landed on those writes. */
 const WRITE_BACK_ROUNDS = 5;
+
+/** Paths whose replaced file a replica remembers for late saves (see `Replica.replacedAt`). */
+const REPLACED_KEPT = 1000;
 
 function mergeMessage(path: string, merge: NonNullable<OpEntry['merge']>): string {
   const why = merge.reason === 'unchanged' ? 'an unchanged buffer of an older version: nothing was reverted' : merge.reason === 'during-apply' ? "it landed while a peer's change was being written" : 'made from an older version (an editor that had not reloaded)';

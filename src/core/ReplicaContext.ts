@@ -1,5 +1,6 @@
 import * as Y from 'yjs';
 import { CshareError } from './errors.js';
+import { gitBlobId } from './digest.js';
 import { FileDoc } from './FileDoc.js';
 import { ManifestDoc, type ManifestEntry } from './ManifestDoc.js';
 import type { BlockedPath } from './obstacles.js';
@@ -184,6 +185,19 @@ export class ReplicaContext {
     while (list.length > VERSIONS_KEPT || (list.length > 1 && bytes > VERSIONS_BYTES)) bytes -= list.shift()!.version.byteLength;
     this.versionCache.set(fileId, list);
     batch.putJson(`v:${fileId}`, list.map((v): StoredVersion => ({ d: v.digest, o: v.origin, t: v.at, s: v.seq, v: Buffer.from(v.version).toString('base64') })));
+  }
+
+  /**
+   * Notes (with the caller's batch) the text a file's doc holds, before a change of it, as a
+   * version that was on disk here, if it is what the disk holds (the recorded text) and not
+   * noted yet: an editor may hold it and save from it, and a save of it made while the change
+   * is written is merged from it. Returns whether it noted it.
+   */
+  async noteTextBefore(batch: ChangeBatch, fileId: string, entry: ManifestEntry, doc: FileDoc): Promise<boolean> {
+    const onDisk = this.contentDigest(fileId, entry);
+    if ((await this.versions(fileId)).some((v) => v.digest === onDisk) || gitBlobId(new TextEncoder().encode(doc.text)) !== onDisk) return false;
+    await this.noteVersion(batch, fileId, onDisk, doc.version(), 'save', this.seq);
+    return true;
   }
 
   nextSeq(): number {
@@ -479,7 +493,17 @@ export function gitMode(st: FileStat): number {
   return st.mode & 0o111 ? 0o100755 : 0o100644;
 }
 
-/** The stat cache entry for a file whose content has digest `digest`. */
-export function cacheEntry(st: FileStat, kind: FileKind, digest: string): CachedStat {
-  return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, mode: st.mode, kind, digest };
+/** The stat cache entry for a file whose content has digest `digest` (the content of shared file `fileId`). */
+export function cacheEntry(st: FileStat, kind: FileKind, digest: string, fileId: string): CachedStat {
+  return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, mode: st.mode, kind, digest, fileId };
+}
+
+/**
+ * The stat cache entry for a file written here whose stat could not be vouched for (a save
+ * replaced it at once): no stat matches it, so the next scan reads the file, and it still says
+ * what was written. The path stays this replica's (what it holds next is an edit of the entry,
+ * not a file of its own that the entry never was: see `recordScan`).
+ */
+export function unstattedEntry(kind: FileKind, digest: string, fileId: string): CachedStat {
+  return { size: -1, mtimeMs: -1, ctimeMs: -1, ino: -1, mode: -1, kind, digest, fileId };
 }

@@ -27,6 +27,8 @@ import type { CachedStat } from './Scanner.js';
  *   rb:<path>             an ignore file's text the user accepted (see ReplicaContext)
  *   mc:<fileId>           of a file this replica merged into another after a concurrent
  *                         create, the winner and the text merged (see createConflicts.ts)
+ *   fw:<fileId> / fwp:<fileId>  how far this replica forwarded its edits of a file merged
+ *                         into another, and files whose target's content is still on its way
  *
  * `<seq>` is zero-padded to 12 digits so key order is numeric order. Every write of one
  * change goes in one batch (see {@link ChangeBatch}).

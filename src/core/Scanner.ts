@@ -52,6 +52,12 @@ export interface CachedStat {
   mode: number;
   kind: FileKind;
   digest: string;
+  /**
+   * The shared file (manifest fileId) whose content this is on this disk, where known: which
+   * file a save at this path was made on, when another file took the path since (one created
+   * at once elsewhere won it). Absent in entries a scan took of files it has not recorded.
+   */
+  fileId?: string;
 }
 
 /** One shared file found by a scan. */

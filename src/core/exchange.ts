@@ -6,7 +6,7 @@ import { createOfBlob, patchFor, type OpEntry, type OpKind } from './history.js'
 import type { ManifestEntry } from './ManifestDoc.js';
 import type { FileStat, FileWrite, PathObstacle } from './ports.js';
 import { ChangeBatch, jsonBytes, parseJson, remoteSub, seqKey } from './ReplicaStore.js';
-import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
+import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
 import type { RecordedChange } from './recordScan.js';
 import { isSafeRelPath } from './paths.js';
 import { isIgnoreFile, ScanScope, SCOPE_MAX_PATHS } from './Scanner.js';
@@ -14,6 +14,7 @@ import { removeChecked, writeGuarded } from './FsJournal.js';
 import { inTheWay, linkObstacle, parentObstacle, type BlockedPath } from './obstacles.js';
 import { CLOCK_SLACK_MS, noteUnflushed, readUnflushed, type UnflushedFile } from './unflushed.js';
 import { diffToOps, opsStats } from './textDiff.js';
+import { shownFileAt } from './createConflicts.js';
 
 /**
  * Changes as replicas (and the relay) exchange them: manifest updates, file doc updates and
@@ -246,13 +247,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     if (!textBefore.has(fileId)) {
       textBefore.set(fileId, doc.text);
       // The text on disk before this change is a version an editor may hold and save from.
-      if (entry && !entry.deleted && entry.kind === 'text') {
-        const onDisk = ctx.contentDigest(fileId, entry);
-        if (!(await ctx.versions(fileId)).some((v) => v.digest === onDisk) && gitBlobId(new TextEncoder().encode(doc.text)) === onDisk) {
-          await ctx.noteVersion(batch, fileId, onDisk, doc.version(), 'save', ctx.seq);
-          log('noted the version of %s before the change (%s)', entry.path, onDisk.slice(0, 8));
-        }
-      }
+      if (entry && !entry.deleted && entry.kind === 'text' && (await ctx.noteTextBefore(batch, fileId, entry, doc))) log('noted the version of %s before the change', entry.path);
     }
     for (const u of updates) {
       doc.applyUpdate(u);
@@ -338,6 +333,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   const rescued = new Map<string, Uint8Array>();
   const rescan = new Set<string>();
   const fresh = new Set<string>();
+  const replaced: ApplyResult['replaced'] = [];
   const decoder = new TextDecoder();
   for (const [path, prevId] of sorted) {
     const winner = live.get(path);
@@ -409,7 +405,10 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     }
     const wantMode = entry.mode === 0o100755 ? 0o755 : 0o644;
     // A regular file must still hold what was read just now; a free path must still be free.
-    if (!sameContent && entry.kind !== 'symlink') writes.push({ rel: path, data: bytes, mode: wantMode, expect: st === undefined ? null : st.kind === 'file' ? diskDigest : undefined });
+    if (!sameContent && entry.kind !== 'symlink') {
+      writes.push({ rel: path, data: bytes, mode: wantMode, expect: st === undefined ? null : st.kind === 'file' ? diskDigest : undefined });
+      if (st?.kind === 'file' && diskDigest && ours?.fileId !== undefined && ours.fileId !== fileId) replaced.push({ path, digest: diskDigest, fileId: ours.fileId });
+    }
     plans.push({ path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode });
   }
   // The disk changes before the store commits. A process killed in between would find, on
@@ -462,6 +461,21 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   }
   await staged;
   const unflushed: UnflushedFile[] = [];
+  // A save found at a path whose file the disk did not show (one created at once took the
+  // path) was made on the file it showed (the stat cache says which): it is that file's edit
+  // (`ApplyResult.rescuedOf`), not an edit of the file that took the path, whose text it would
+  // replace (convergence fuzz seeds 28 and 59).
+  const rescuedOf = new Map<string, { fileId: string; bytes: Uint8Array }>();
+  for (const [path, bytes] of rescued) {
+    const ours = seen.get(path);
+    const winner = live.get(path);
+    if (!ours || !winner || ours.fileId === winner.fileId) continue;
+    // An entry that does not say (an older store): the other file whose recorded text it saw.
+    const fileId = ours.fileId ?? (ctx.contentDigest(winner.fileId, winner.entry) === ours.digest ? undefined : shownFileAt(ctx, path, ours.digest, winner.fileId));
+    if (fileId === undefined) continue;
+    rescuedOf.set(path, { fileId, bytes });
+    rescued.delete(path);
+  }
 
   for (const { path, fileId, entry, bytes, digest, st, onDisk, sameContent, wantMode } of plans) {
     if (blocked.has(path)) continue;
@@ -473,12 +487,15 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
       const doc = ctx.loadedDoc(fileId);
       if (doc && !sameContent) await ctx.noteVersion(batch, fileId, digest, doc.version(), 'apply', seq);
     }
-    // Of a file written here, the stat taken as it was put in place: a later lstat could see a
-    // save made since and vouch for it with this content (and that save would never be recorded).
-    const after = written.has(path) ? written.get(path) : ctx.fs.lstat(path);
-    if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest));
+    // Of a file written here, the stat taken as it was put in place; of one left as it was, the
+    // stat taken before its content was read: a later lstat could see a save made since and
+    // vouch for it with this content, and that save would never be recorded (convergence fuzz
+    // seed 150: a save between the read and that lstat was never shared). A link just made is
+    // looked at (no save lands in a link).
+    const after = written.has(path) ? written.get(path) : entry.kind === 'symlink' && !sameContent ? ctx.fs.lstat(path) : st;
+    if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest, fileId));
     else if (written.has(path)) {
-      batch.del(`s:${path}`); // changed at once: the next scan reads it
+      batch.putJson(`s:${path}`, unstattedEntry(entry.kind, digest, fileId)); // changed at once: the next scan reads it
       rescan.add(path);
     }
     if (boot && after?.kind === 'file' && !sameContent) unflushed.push({ path, digest, ino: after.ino, mtimeMs: after.mtimeMs });
@@ -509,7 +526,8 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   await ctx.commit(batch);
   for (const b of blocked.values()) ctx.blocked.set(b.path, b);
   if (unflushed.length > 0) ctx.onUnflushed?.();
-  return { recorded, rescued, rescan: [...rescan], fresh };
+  const mergedAway = [...before].flatMap(([fileId, old]) => (ctx.manifest.get(fileId)?.mergedInto !== undefined && !old?.deleted ? [fileId] : []));
+  return { recorded, rescued, rescuedOf, rescan: [...rescan], fresh, mergedAway, replaced };
 }
 
 /** Notes a path an apply left as it was, for the user (see `notices.ts`). */
@@ -532,6 +550,8 @@ export interface ApplyResult {
   recorded: RecordedChange[];
   /** Saves found at paths the apply wrote (landed after the scan before it): record from these bytes. */
   rescued: Map<string, Uint8Array>;
+  /** Such saves at paths that now show another file: edits of the file they were made on. */
+  rescuedOf: Map<string, { fileId: string; bytes: Uint8Array }>;
   /** Paths where a file appeared or stayed against the apply: scan them. */
   rescan: string[];
   /**
@@ -540,6 +560,14 @@ export interface ApplyResult {
    * (`RecordOptions.fresh`), and the two claims on the path resolve as concurrent creates do.
    */
   fresh: ReadonlySet<string>;
+  /** Files this apply saw merged into another created at once (see `createConflicts.ts`). */
+  mergedAway: string[];
+  /**
+   * Files the apply wrote over the content of another shared file (one created at once took
+   * the path): the path, the git blob id it replaced, and that file. A late save into the
+   * replaced file is that file's edit.
+   */
+  replaced: { path: string; digest: string; fileId: string }[];
 }
 
 /** Where an apply notes the paths it is changing on disk (see {@link applyChanges}). */
@@ -592,14 +620,25 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
       continue;
     }
     const content = await contentOf(ctx, recorded.fileId, recorded.entry, new Map());
-    if (content === undefined) continue;
+    if (content === undefined) {
+      // The store lacks the entry's content (its blob was in the batch the crash stopped), and
+      // the apply had written exactly that: the disk keeps it and the store takes it from there.
+      // Without the blob, a change of the text arriving before it is fetched found no version of
+      // what the disk held to merge a save from, and the save undid the change (fuzz seed 139).
+      const expected = recorded.entry.kind === 'text' ? recorded.entry.base : recorded.entry.digest;
+      if (asApplied && now !== undefined && st !== undefined && digest === expected) {
+        batch.putBlob(expected, now);
+        batch.putJson(`s:${path}`, cacheEntry(st, recorded.entry.kind, expected, recorded.fileId));
+      }
+      continue;
+    }
     const target = recorded.entry.kind === 'symlink' ? new TextDecoder().decode(content.bytes) : undefined;
     // A link this disk never takes was not written by the apply either (see `obstacles.ts`).
     if (target !== undefined && linkObstacle(ctx.fs, path, target) !== undefined) continue;
     if (target !== undefined) ctx.fs.symlink(path, target);
     else ctx.fs.writeFile(path, content.bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
     const after = ctx.fs.lstat(path);
-    if (after) batch.putJson(`s:${path}`, cacheEntry(after, recorded.entry.kind, content.digest));
+    if (after) batch.putJson(`s:${path}`, cacheEntry(after, recorded.entry.kind, content.digest, recorded.fileId));
     restored.push(path);
   }
   batch.del(APPLYING_KEY);
@@ -639,7 +678,7 @@ export async function recoverUnflushed(ctx: ReplicaContext): Promise<string[]> {
     if (!content || content.digest !== f.digest) continue; // recorded since: not this write's to repair
     ctx.fs.writeFile(f.path, content.bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
     const after = ctx.fs.lstat(f.path);
-    if (after) batch.putJson(`s:${f.path}`, cacheEntry(after, recorded.entry.kind, content.digest));
+    if (after) batch.putJson(`s:${f.path}`, cacheEntry(after, recorded.entry.kind, content.digest, recorded.fileId));
     restored.push(f.path);
   }
   for (const { key } of ended) batch.del(key);
@@ -662,8 +701,10 @@ async function keepLastWriter(ctx: ReplicaContext, batch: ChangeBatch, before: M
     if (now.lamport > ctx.lamport) ctx.lamport = now.lamport;
     if (old && old.by === ctx.identity.replicaId && now.by !== old.by && isNewer(old, now)) keep.push([fileId, old]);
     // A delete that did not see this replica's edit of the text: the edit wins (as in
-    // Syncthing and Dropbox), and this replica, which made it, puts the file back.
-    else if (old && !old.deleted && now.deleted && now.by !== ctx.identity.replicaId && old.kind === 'text' && (await ctx.editedBeyond(fileId, now.seen))) {
+    // Syncthing and Dropbox), and this replica, which made it, puts the file back. Not a
+    // file merged into another that was created at once (`createConflicts.ts`): its text is
+    // in that file, and what the merge missed of this replica's edit is added there.
+    else if (old && !old.deleted && now.deleted && now.mergedInto === undefined && now.by !== ctx.identity.replicaId && old.kind === 'text' && (await ctx.editedBeyond(fileId, now.seen))) {
       keep.push([fileId, old]);
       ctx.notices.add({ kind: 'kept', path: old.path, message: `${old.path} was deleted elsewhere while you edited it: your edit wins, the file stays` });
     }

@@ -158,9 +158,10 @@ export interface WorktreeFs {
   /**
    * Listens for saves that reached a file after a write had moved it aside: a writer that
    * opened it just before (an append, an in-place save) and wrote just after. The write keeps
-   * what it moved aside for a moment and hands over what such a writer left there.
+   * what it moved aside for a moment and hands over what such a writer left there, with the
+   * git blob id of what the write replaced (the text the save was made on).
    */
-  onLateSave?(listener: (rel: string, bytes: Uint8Array) => void): void;
+  onLateSave?(listener: (rel: string, bytes: Uint8Array, replaced: string) => void): void;
   /**
    * The machine's running boot, where the file system can tell it; writes are then allowed to
    * go unflushed. Undefined: every write is flushed before the store records it.

@@ -12,7 +12,8 @@ import { isCshareAsideName } from './paths.js';
 import { isIgnoreFile, scanWorktree, type ScannedFile, type ScanResult, type ScanScope } from './Scanner.js';
 import { OverlayFs } from './OverlayFs.js';
 import type { WorktreeFs } from './ports.js';
-import { recordTextSave } from './textSave.js';
+import { recordSaveOf, recordTextSave } from './textSave.js';
+import { mergeLostCreates, shownFileAt } from './createConflicts.js';
 
 const log = logger('record');
 
@@ -174,11 +175,54 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   // remote edit and bring the old content back everywhere. Otherwise it is the user's own
   // file, recorded as new, and the two entries' claim on the path resolves as concurrent
   // creates do.
+  // Nor is a file this replica never held as the entry (no stat cache entry: it never wrote
+  // nor recorded that path) an edit of it: an apply found it there, not shared from here
+  // (made while a first join's catch-up ran, or ignored until a rule went), and left it.
+  // Recorded as an edit, it would replace the peer's text everywhere; recorded as new, the
+  // two are merged as concurrent creates are (`createConflicts.ts`), both texts kept.
+  // And a file the disk shows as another shared file than the one now at its path (one that
+  // lost the path to this entry, created at once elsewhere, not yet replaced here: the stat
+  // cache says whose content it is) is still that file: unchanged, it waits to be replaced; a
+  // save of it is an edit of it, which reaches this entry with their merge (convergence fuzz
+  // seeds 40 and 97: recorded as new, it made a third file at the path, merged twice).
+  const savedInto: string[] = [];
+  /** The shared file each recorded path now holds the content of (for the stat cache). */
+  const heldAs = new Map<string, string>();
+  /** Records the file at `path` as a save of `fileId`; false if that file cannot take it. */
+  const saveOf = async (fileId: string, file: ScannedFile): Promise<boolean> => {
+    const bytes = readContent(fs, file);
+    const changes = bytes === undefined ? undefined : await recordSaveOf(ctx, { fileId, bytes, textLimit: opts.textLimit });
+    if (changes === undefined) return false;
+    savedInto.push(fileId);
+    heldAs.set(file.path, fileId);
+    if (changes.length > 0) {
+      recorded.push(...changes);
+      opts.onRecorded?.(changes);
+    }
+    return true;
+  };
   for (const m of [...pending.modified]) {
-    if (await ctx.hasContent(m.fileId, m.entry)) continue;
+    const cached = statCache.get(m.file.path);
+    const held = cached?.fileId;
+    if (held !== undefined && held !== m.fileId) {
+      pending.modified.splice(pending.modified.indexOf(m), 1);
+      if (cached!.digest !== m.file.digest && !(await saveOf(held, m.file))) pending.creates.push(m.file);
+      continue;
+    }
+    if (await ctx.hasContent(m.fileId, m.entry)) {
+      if (statCache.has(m.file.path)) continue;
+      log('%s was never held here as the shared file: recorded as a new file at its path', m.file.path);
+      pending.modified.splice(pending.modified.indexOf(m), 1);
+      pending.creates.push(m.file);
+      continue;
+    }
     pending.modified.splice(pending.modified.indexOf(m), 1);
-    if (statCache.get(m.file.path)?.digest === m.file.digest) continue;
-    pending.creates.push(m.file);
+    const seen = statCache.get(m.file.path)?.digest;
+    if (seen === m.file.digest) continue;
+    // As above, for a stat cache entry that does not say whose content it is (an older store):
+    // the file at this path whose recorded text is what the stat cache saw.
+    const shown = seen === undefined ? undefined : shownFileAt(ctx, m.file.path, seen, m.fileId);
+    if (shown === undefined || !(await saveOf(shown, m.file))) pending.creates.push(m.file);
   }
   // Live entries never written here (see `materialize`).
   const unseen: { fileId: string; entry: ManifestEntry }[] = [];
@@ -196,12 +240,14 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     const seq = ctx.nextSeq();
     const after: ManifestEntry = { ...entry, path: file.path, mode: file.mode, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
     const op = { ...base(seq, 'rename', fileId, file.path), from: entry.path, inverse: { before: entry, after } };
+    heldAs.set(file.path, fileId);
     await addOp(op, [fileId, after], true);
   }
 
   for (const m of pending.modified) {
     opts.signal?.throwIfAborted();
     const { file, fileId } = m;
+    heldAs.set(file.path, fileId);
     let entry = m.entry;
     let bytes = readContent(fs, file);
     if (bytes === undefined) continue; // vanished since the scan: the next scan records the delete
@@ -274,6 +320,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       fileId = deriveFileId(file.path, `${digest}\0${ctx.identity.replicaId}\0${ctx.seq}`);
       before = null;
     }
+    heldAs.set(file.path, fileId);
     const seq = ctx.nextSeq();
     const after: ManifestEntry = {
       path: file.path, kind, mode: file.mode, digest, size: bytes.byteLength, base: before?.base ?? digest,
@@ -323,6 +370,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   // so it is brought up to date wholesale after the changes, in batches of its own: one batch
   // of 100,000 entries took ~350 MB of heap at the end of a first scan.
   const scanned = new Set<string>();
+  const live = ctx.manifest.live();
   let stats = new ChangeBatch();
   const full = () => stats.ops.length >= BATCH_STATS || stats.bytes >= BATCH_BYTES;
   const commitStats = async () => {
@@ -334,11 +382,17 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     // A save known only in memory: the disk holds what the write that displaced it left.
     if (overlay?.has(file.path)) continue;
     const cached = statCache.get(file.path);
-    if (!cached || !sameStat(cached, file.stat)) stats.putJson(`s:${file.path}`, file.stat);
+    // Whose content it is: what this scan recorded it as, else what the entry said, else the file at its path.
+    const fileId = heldAs.get(file.path) ?? cached?.fileId ?? live.get(file.path)?.fileId;
+    const stat = fileId === undefined ? file.stat : { ...file.stat, fileId };
+    if (!cached || !sameStat(cached, stat)) stats.putJson(`s:${file.path}`, stat);
     if (full()) await commitStats();
   }
+  // A file the scan could not read is neither changed nor gone: its entry stays (without it, the
+  // file would no longer count as this replica's, and its next save as an edit of it).
+  const unreadable = new Set(scan.errors.map((e) => e.path));
   for (const path of statCache.keys()) {
-    if (scanned.has(path)) continue;
+    if (scanned.has(path) || unreadable.has(path)) continue;
     stats.del(`s:${path}`);
     if (full()) await commitStats();
   }
@@ -348,6 +402,8 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     for (const { fileId, entry } of unseen) await materialize(ctx, late, statCache, fileId, entry);
     await ctx.commit(late);
   }
+  // Saves recorded into a file merged away meanwhile: what the merge missed goes to the winner.
+  if (savedInto.length > 0) writeBack.push(...(await mergeLostCreates(ctx, savedInto)));
   await ctx.compact();
   // A save known only in memory is not on disk (the write that displaced it left its own
   // content there): the disk gets what is recorded now (`writeBack` skips what already has it).
@@ -409,13 +465,13 @@ async function materialize(ctx: ReplicaContext, batch: ChangeBatch, statCache: M
   if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest);
   const st = ctx.fs.lstat(entry.path);
   if (st) {
-    batch.putJson(`s:${entry.path}`, cacheEntry(st, entry.kind, digest));
+    batch.putJson(`s:${entry.path}`, cacheEntry(st, entry.kind, digest, fileId));
     statCache.set(entry.path, true);
   }
 }
 
 function sameStat(a: ScannedFile['stat'], b: ScannedFile['stat']): boolean {
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.mode === b.mode && a.digest === b.digest;
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.mode === b.mode && a.digest === b.digest && a.fileId === b.fileId;
 }
 
 /**

@@ -42,7 +42,7 @@ export async function restoreFile(ctx: ReplicaContext, opts: { path: string; cha
   else ctx.fs.writeFile(path, bytes, next.mode === 0o100755 ? 0o755 : 0o644);
   if (next.kind === 'text') ctx.setTextDigest(batch, target.op.fileId, digest);
   const st = ctx.fs.lstat(path);
-  if (st) batch.putJson(`s:${path}`, cacheEntry(st, next.kind, digest));
+  if (st) batch.putJson(`s:${path}`, cacheEntry(st, next.kind, digest, target.op.fileId));
   const op: OpEntry = {
     seq, kind: 'create', time: ctx.now(), author: ctx.author, replica: ctx.identity.replicaId, fileId: target.op.fileId, path,
     inserted: 0, deleted: 0, reverts: target.op.seq, inverse: { before: entry, after: next },

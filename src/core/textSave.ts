@@ -12,10 +12,12 @@ import { gitBlobId } from './digest.js';
 import { logger } from './log.js';
 import { writeGuarded } from './FsJournal.js';
 import type { OwnChange, FileDoc } from './FileDoc.js';
-import type { OpEntry } from './history.js';
+import { patchFor, type OpEntry } from './history.js';
+import { isText } from './classify.js';
 import type { FileStat, FileWrite } from './ports.js';
-import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
-import { ChangeBatch } from './ReplicaStore.js';
+import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
+import { ChangeBatch, seqKey } from './ReplicaStore.js';
+import type { RecordedChange } from './recordScan.js';
 import { chooseSaveBase } from './saveBase.js';
 
 const utf8 = new TextEncoder();
@@ -59,7 +61,47 @@ export async function recordTextSave(
   // noted only when a peer's change replaces it, in `applyChanges`: a typing session's saves
   // cost nothing here.)
   if (textDigest !== savedDigest && change?.savedVersion) await ctx.noteVersion(batch, fileId, savedDigest, change.savedVersion, 'save', seq);
+  // A save found while a change was being written was in the file the write replaced, where a
+  // writer that had it open may still add to it: that late save is made from this text
+  // (convergence fuzz seed 285: merged from the text now, it undid the change).
+  else if (opts.duringApply && change && textDigest === savedDigest) await ctx.noteVersion(batch, fileId, savedDigest, doc.version(), 'save', seq);
   return { change, merge, textDigest };
+}
+
+/**
+ * Records `bytes`, a save made on the text file `fileId` that is no longer on disk here (it
+ * was found where an apply wrote another file in its place: one created at once took its path),
+ * as an edit of that file, merged from the version it was made from. Its text reaches the file
+ * that took the path when that file is merged with it (`createConflicts.ts`). Resolves with
+ * the change recorded (none: the file already had that text), or undefined (and records
+ * nothing) when the file has no text here to take the save or the save is not text.
+ */
+export async function recordSaveOf(ctx: ReplicaContext, opts: { fileId: string; bytes: Uint8Array; textLimit?: number }): Promise<RecordedChange[] | undefined> {
+  const { fileId, bytes } = opts;
+  const entry = ctx.manifest.get(fileId);
+  // A file deleted elsewhere (not merged into another) has nothing to take the save to.
+  if (entry?.kind !== 'text' || (entry.deleted && entry.mergedInto === undefined) || !isText(bytes, opts.textLimit) || !(await ctx.hasContent(fileId, entry))) return undefined;
+  const batch = new ChangeBatch();
+  const seq = ctx.nextSeq();
+  const { doc } = await ctx.doc(fileId, entry, batch, seq);
+  const currentDigest = ctx.contentDigest(fileId, entry);
+  const save = await recordTextSave(ctx, batch, seq, { fileId, path: entry.path, doc, saved: new TextDecoder().decode(bytes), savedDigest: gitBlobId(bytes), currentDigest, duringApply: true });
+  ctx.setTextDigest(batch, fileId, save.textDigest);
+  const { change } = save;
+  const recorded: RecordedChange[] = [];
+  if (change) {
+    ctx.logFileUpdate(batch, fileId, seq, change.update);
+    const op: OpEntry = {
+      seq, kind: 'edit', time: ctx.now(), author: ctx.author, replica: ctx.identity.replicaId, fileId, path: entry.path,
+      inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops), inverse: { text: change.record }, ...(save.merge ? { merge: save.merge } : {}),
+    };
+    batch.putJson(`o:${seqKey(seq)}`, op);
+    batch.put(`un:${seqKey(seq)}`, new Uint8Array());
+    recorded.push({ seq, kind: 'edit', path: entry.path, inserted: change.inserted, deleted: change.deleted });
+  }
+  await ctx.commit(batch);
+  log('recorded a save of %s found where another file took its path (%s)', entry.path, change ? `${change.inserted}+ ${change.deleted}-` : 'nothing new');
+  return recorded;
 }
 
 /** What {@link writeBack} found at the paths it wrote. */
@@ -105,9 +147,9 @@ export async function writeBack(ctx: ReplicaContext, paths: readonly string[]): 
     // The stat taken as it was put in place (see `exchange.ts`); none: changed at once, and
     // the watcher's scan of it records that save.
     const st = stats.get(item.path);
-    if (st) batch.putJson(`s:${item.path}`, cacheEntry(st, item.kind, item.digest));
+    if (st) batch.putJson(`s:${item.path}`, cacheEntry(st, item.kind, item.digest, item.fileId));
     else {
-      batch.del(`s:${item.path}`);
+      batch.putJson(`s:${item.path}`, unstattedEntry(item.kind, item.digest, item.fileId));
       result.occupied.push(item.path);
     }
     const doc = item.kind === 'text' ? ctx.loadedDoc(item.fileId) : undefined;

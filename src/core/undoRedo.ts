@@ -108,7 +108,7 @@ export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path
   batch.put(`${to}:${seqKey(seq)}`, new Uint8Array());
   if (!next.deleted) {
     const st = ctx.fs.lstat(next.path);
-    if (st) batch.putJson(`s:${next.path}`, cacheEntry(st, next.kind, digest));
+    if (st) batch.putJson(`s:${next.path}`, cacheEntry(st, next.kind, digest, target.fileId));
   }
   if (op.from || next.deleted) batch.del(`s:${current.path}`);
   await ctx.commit(batch);

@@ -9,7 +9,26 @@
  *   manifest and every file doc;
  * - every own change any replica made durable is in every replica's store, and so is every
  *   change reported as acknowledged (`uploaded` events, the saved `acked`);
- * - no sync loop stopped, no unexpected error was reported, nothing is stuck waiting.
+ * - no sync loop stopped, no unexpected error was reported, nothing is stuck waiting;
+ * - nothing on any disk is left unrecorded (`status` lists no change on any replica);
+ * - a replica records a file as deleted or moved away only if its user removed it (checked as
+ *   each change is stored: no ignore rule, nor anything else, deletes a file anywhere).
+ *
+ * Each seed also draws which optional behaviours it uses (`Features`, from a random source of
+ * their own), each with its own properties:
+ *
+ * - `rules` (`rules.ts`): replicas have different global excludes, `.git/info/exclude` and git
+ *   tracked sets (`git add -f` of ignored files included), and users add and remove rules in
+ *   `.gitignore` files at several depths. Files ignored on one side still converge on the sides
+ *   that share them (a replica may keep a file of its own, never shared, at a shared path), and
+ *   a private file (ignored where it was made, never shared) never reaches any store, the
+ *   relay's, or another disk.
+ * - `saves` (`saves.ts`, `FuzzFs.ts`): users append lines to journal files in place or by
+ *   rename, editors save stale buffers (with a line, or unchanged), and saves land at chosen
+ *   moments inside applies: before any call, right before a write's swap, into the replaced
+ *   file, right after the write. Every line saved is in the final file exactly once, everywhere.
+ * - `creates` (`saves.ts`): two or three partitioned replicas create the same journal file with
+ *   different lines; afterwards every replica has one file holding every line, once.
  *
  * The fault model, and why it is the realistic one at each level:
  *
@@ -39,8 +58,9 @@
  * the same run. This file runs the odd seeds, `convergence.even.test.ts` the even ones.
  *
  * Each run also replays the seeds that once failed (`REGRESSION_SEEDS` in `suite.ts`, each
- * named with its cause) and a few hundred fresh random seeds, whose range is printed: the
- * fixed 500 keep passing by construction, the fresh ones look for new interleavings.
+ * named with its cause and run with the behaviours it failed with) and a few hundred fresh
+ * random seeds, whose range is printed: the fixed 500 keep passing by construction, the fresh
+ * ones look for new interleavings.
  */
 import { convergenceShard } from './suite.js';
 

@@ -8,9 +8,8 @@
 import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
 import { CshareError, toCshareError } from '../../src/core/errors.js';
-import type { KvBatchOp, WorktreeFs } from '../../src/core/ports.js';
+import type { KvBatchOp } from '../../src/core/ports.js';
 import { Replica } from '../../src/core/Replica.js';
-import { ManifestDoc } from '../../src/core/ManifestDoc.js';
 import { jsonBytes } from '../../src/core/ReplicaStore.js';
 import { helloAsJoiner, helloAsSharer } from '../../src/sync/hello.js';
 import { worktreeIdToString, type ShareSecrets } from '../../src/sync/joinCode.js';
@@ -20,8 +19,13 @@ import { RelayStore } from '../../src/sync/relay/RelayStore.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { SyncLoop } from '../../src/sync/runSync.js';
 import type { SyncState } from '../../src/sync/SyncSession.js';
-import { MemFs, type MemClock } from '../helpers/MemFs.js';
+import type { MemClock } from '../helpers/MemFs.js';
+import { checkConvergence, manifestSets } from './checks.js';
+import { FuzzFs, ProcFs } from './FuzzFs.js';
+import { RuleWorld } from './rules.js';
+import { SaveWorld } from './saves.js';
 import { SimKv, SimLink, type Activity } from './sim.js';
+import { kvMap, storeMap, type Features, type FuzzNode, type Proc, type WorldView } from './world.js';
 
 /** Knobs of one run; the defaults are what CI runs. */
 export interface FuzzOptions {
@@ -36,6 +40,11 @@ export interface FuzzOptions {
    * manifest updates (with the clock they reach), the seq counter and the sync state.
    */
   traceStore?: boolean;
+  /**
+   * Which optional behaviours to use (see {@link Features}); each not given is drawn per seed.
+   * {@link LEGACY} replays a seed as the fuzzer ran before they existed.
+   */
+  features?: Partial<Features>;
 }
 
 /** A failed property, with the seed and the tail of the trace. */
@@ -64,85 +73,6 @@ export interface FuzzResult {
 /** Errors a sync loop may report while the network and the relay misbehave. */
 const TRANSIENT = new Set(['CONNECTION_CLOSED', 'OVERLOADED', 'NOT_FOUND']);
 
-/** Wraps the worktree of a process so that, once it crashed, it can no longer touch the disk. */
-class FencedFs implements WorktreeFs {
-  fenced = false;
-  constructor(private readonly fs: MemFs) {}
-  get root(): string {
-    return this.fs.root;
-  }
-  private check(): MemFs {
-    if (this.fenced) throw new CshareError('IO', 'the process crashed (simulated)');
-    return this.fs;
-  }
-  readdir(rel: string) {
-    return this.check().readdir(rel);
-  }
-  lstat(rel: string) {
-    return this.check().lstat(rel);
-  }
-  readFile(rel: string) {
-    return this.check().readFile(rel);
-  }
-  readlink(rel: string) {
-    return this.check().readlink(rel);
-  }
-  writeFile(rel: string, data: Uint8Array, mode?: number) {
-    this.check().writeFile(rel, data, mode);
-  }
-  symlink(rel: string, target: string) {
-    this.check().symlink(rel, target);
-  }
-  remove(rel: string) {
-    this.check().remove(rel);
-  }
-  chmod(rel: string, mode: number) {
-    this.check().chmod(rel, mode);
-  }
-  readExternal(absPath: string) {
-    return this.check().readExternal(absPath);
-  }
-}
-
-/** A running replica process. */
-interface Proc {
-  epoch: number;
-  replica?: Replica;
-  loop?: SyncLoop;
-  stop: AbortController;
-  fs: FencedFs;
-  links: Set<SimLink>;
-  /** Settles when the process's sync loop ends (it should not, until a crash). */
-  done?: Promise<void>;
-  /** Set if the loop ended on its own (a fatal error). */
-  exited?: string;
-  /** Crash at the n-th store write from now. */
-  crashAtWrite?: number;
-}
-
-/** One replica: its disk and store survive crashes; `proc` is the process, if running. */
-interface Node {
-  index: number;
-  name: string;
-  role: 'sharer' | 'joiner';
-  fs: MemFs;
-  kv: SimKv;
-  clientId: number;
-  replicaId: string;
-  proc?: Proc;
-  partitioned: boolean;
-  /** Changed on disk since the watcher last fired. */
-  dirty: boolean;
-  /** The paths changed since then: what a watcher's burst names (the scan is scoped to them). */
-  touched: Set<string>;
-  /** Own updates made durable: doc ('m' or a fileId), change seq, end clock of this client. */
-  ledger: { doc: string; seq: number; clock: number }[];
-  /** Highest own seq reported acknowledged by the relay ('uploaded' upTo, saved `acked`). */
-  acked: number;
-  /** Own changes up to this seq were made before joining and are never shared (see join). */
-  privateUpTo: number;
-}
-
 interface RelayProc {
   store: RelayStore;
   service: RelayService;
@@ -155,13 +85,18 @@ const NAMES = ['a', 'b', 'c', 'd', 'e', 'f'];
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', '{', '}', 'x = 1;', '// note', 'é', '日本', ''];
 
 /** One seeded run: build the world, act randomly with faults, heal, check. */
-export class World {
+export class World implements WorldView {
   readonly rng: Prng;
+  /** The optional behaviours' random source: without them, `rng` draws what it always drew. */
+  readonly xrng: Prng;
+  readonly features: Features;
   readonly trace: string[] = [];
   readonly stats: Record<string, number> = {};
   private readonly activity: Activity = { n: 0 };
   private readonly clock: MemClock = { now: 1_000_000_000_000 };
-  private readonly nodes: Node[] = [];
+  readonly nodes: FuzzNode[] = [];
+  private readonly rules: RuleWorld | undefined;
+  private readonly saves: SaveWorld | undefined;
   private readonly relayKv: SimKv;
   private relay: RelayProc | undefined;
   private readonly secrets: ShareSecrets;
@@ -179,30 +114,47 @@ export class World {
     private readonly opts: FuzzOptions = {},
   ) {
     this.rng = new Prng(seed);
+    this.xrng = new Prng(seed ^ 0x2545f491);
+    const given = opts.features ?? {};
+    this.features = {
+      rules: given.rules ?? this.xrng.chance(0.5),
+      saves: given.saves ?? this.xrng.chance(0.6),
+      creates: given.creates ?? this.xrng.chance(0.5),
+    };
+    this.rules = this.features.rules ? new RuleWorld(this) : undefined;
+    this.saves = this.features.saves || this.features.creates ? new SaveWorld(this, this.features) : undefined;
     this.relayKv = new SimKv(this.activity);
     this.secrets = { worktreeId: this.rng.bytes(16), readWrite: this.rng.bytes(16), readOnly: this.rng.bytes(16) };
     this.worktreeId = worktreeIdToString(this.secrets.worktreeId);
     const n = opts.replicas ?? 3 + this.rng.int(3);
     for (let i = 0; i < n; i++) {
-      this.nodes.push({
+      const node: FuzzNode = {
         index: i, name: i === 0 ? 'sharer' : `joiner${i}`, role: i === 0 ? 'sharer' : 'joiner',
-        fs: new MemFs(`/mem/r${i}`, this.clock), kv: new SimKv(this.activity),
+        fs: new FuzzFs(`/mem/r${i}`, this.clock), kv: new SimKv(this.activity),
         clientId: 1000 + i * 7919 + this.rng.int(1000), replicaId: `r${i}${Buffer.from(this.rng.bytes(6)).toString('hex')}`,
-        partitioned: false, dirty: false, touched: new Set(), ledger: [], acked: -Infinity, privateUpTo: -Infinity,
-      });
+        partitioned: false, joined: false, dirty: false, touched: new Set(), ledger: [], acked: -Infinity, privateUpTo: -Infinity, userRemoved: new Set(),
+      };
+      const saves = this.saves;
+      if (saves) node.fs.hook = (point, rel, old) => saves.hook(node, point, rel, old);
+      this.nodes.push(node);
     }
   }
 
-  private log(line: string): void {
+  /** Are the optional behaviours all off (the fuzzer as it was before them)? */
+  private get legacy(): boolean {
+    return !this.features.rules && !this.features.saves && !this.features.creates;
+  }
+
+  log(line: string): void {
     this.trace.push(line);
     if (this.opts.verbose) process.stdout.write(`${line}\n`);
   }
 
-  private count(what: string): void {
+  count(what: string): void {
     this.stats[what] = (this.stats[what] ?? 0) + 1;
   }
 
-  private fail(reason: string): never {
+  fail(reason: string): never {
     throw new FuzzFailure(this.seed, reason, this.trace);
   }
 
@@ -247,7 +199,7 @@ export class World {
   // -------------------------------------------------------------------------------------------
   // Replica processes
 
-  private async connect(node: Node, proc: Proc, signal: AbortSignal): Promise<{ conn: RpcConnection; access: 'rw' | 'ro' }> {
+  private async connect(node: FuzzNode, proc: Proc, signal: AbortSignal): Promise<{ conn: RpcConnection; access: 'rw' | 'ro' }> {
     signal.throwIfAborted();
     const relay = this.relay;
     if (!relay || node.partitioned || node.proc !== proc) throw new CshareError('CONNECTION_CLOSED', 'cannot reach the relay (simulated)');
@@ -275,9 +227,21 @@ export class World {
   }
 
   /** Starts a replica process the way `share`/`join` do (with `--yes`, no watcher). */
-  private async startReplica(node: Node): Promise<void> {
+  private async startReplica(node: FuzzNode): Promise<void> {
     const epoch = ++this.epochs;
-    const proc: Proc = { epoch, stop: new AbortController(), fs: new FencedFs(node.fs), links: new Set() };
+    const saves = this.saves;
+    const fs = new ProcFs(node.fs, {
+      // As `NodeFs` writes (see `FuzzFs`); the fuzzer without its optional parts ran without.
+      guarded: !this.legacy,
+      before: saves && ((rel) => void saves.hook(node, 'call', rel)),
+      later: (fn) =>
+        setImmediate(() => {
+          this.activity.n++;
+          fn();
+        }),
+      onLost: () => saves?.lateSaveLost(),
+    });
+    const proc: Proc = { epoch, stop: new AbortController(), fs, links: new Set(), applying: 0 };
     node.proc = proc;
     const own = /^(m:u:\d{12}(\.(?!r\d+$)[^.]+)?|f:[^:]+:u:\d{12}\.(?!r\d+$).+)$/;
     const kv = node.kv.open({
@@ -286,6 +250,7 @@ export class World {
       },
       onBatch: (ops: readonly KvBatchOp[]) => {
         if (this.opts.traceStore) this.traceBatch(node, epoch, ops);
+        this.checkRemovals(node, ops);
         for (const op of ops) {
           if (op.type !== 'put' || !own.test(op.key)) continue;
           const clock = Y.parseUpdateMeta(op.value).to.get(node.clientId);
@@ -301,6 +266,12 @@ export class World {
       if (!(await kv.get('meta:replica'))) await kv.put('meta:replica', jsonBytes({ replicaId: node.replicaId, clientId: node.clientId, name: node.name }));
       const replica = await Replica.open({ fs: proc.fs, kv, env: { USER: node.name }, home: '/mem/home', now: () => this.clock.now, settleEmptiedMs: 0 });
       proc.replica = replica;
+      // A save may be made to land inside an apply (see `saves.ts`): the process knows when one runs.
+      const apply = replica.applyChanges.bind(replica);
+      replica.applyChanges = (changes, origin, o) => {
+        proc.applying++;
+        return apply(changes, origin, o).finally(() => proc.applying--);
+      };
       let state: SyncState;
       let firstJoin = false;
       const metaName = node.role === 'sharer' ? 'share' : 'join';
@@ -316,6 +287,7 @@ export class World {
         node.privateUpTo = Math.max(node.privateUpTo, replica.seq);
         await replica.putMeta(metaName, state);
       }
+      node.joined = true;
       const saveState = async (s: SyncState) => {
         await replica.putMeta(metaName, { relaySeq: s.relaySeq, acked: s.acked });
         if (node.proc === proc) node.acked = Math.max(node.acked, s.acked);
@@ -352,20 +324,38 @@ export class World {
     }
   }
 
-  private traceBatch(node: Node, epoch: number, ops: readonly KvBatchOp[]): void {
+  private traceBatch(node: FuzzNode, epoch: number, ops: readonly KvBatchOp[]): void {
     for (const op of ops) {
       const { key } = op;
       if (!(key.startsWith('o:') || key.startsWith('m:u:') || key === 'meta:seq' || key.startsWith('meta:x:'))) continue;
       let what = 'deleted';
-      if (op.type === 'put') what = key.startsWith('m:u:') ? `clocks ${JSON.stringify([...Y.parseUpdateMeta(op.value).to])}` : new TextDecoder().decode(op.value).slice(0, 160);
+      if (op.type === 'put') what = key.startsWith('m:u:') ? `clocks ${JSON.stringify([...Y.parseUpdateMeta(op.value).to])} ${manifestSets(op.value)}` : new TextDecoder().decode(op.value).slice(0, 400);
       this.log(`  [${node.name}#${epoch} ${key}] ${what}`);
     }
   }
 
-  private crashReplica(node: Node, why: string): void {
+  /**
+   * A rule never deletes: a replica records a file as deleted (or moved away) only if its user
+   * removed it from its disk. Checked as each of its own changes is stored.
+   */
+  private checkRemovals(node: FuzzNode, ops: readonly KvBatchOp[]): void {
+    const marker = `"replica":"${node.replicaId}"`;
+    for (const op of ops) {
+      if (op.type !== 'put' || !op.key.startsWith('o:')) continue;
+      const text = new TextDecoder().decode(op.value);
+      if (!text.includes(marker)) continue;
+      const entry = JSON.parse(text) as { kind: string; path: string; from?: string };
+      const gone = entry.kind === 'delete' ? entry.path : entry.kind === 'rename' ? entry.from : undefined;
+      if (gone === undefined) continue;
+      if (!node.userRemoved.delete(gone)) this.failure ??= `${node.name} recorded ${gone} as ${entry.kind === 'delete' ? 'deleted' : `moved to ${entry.path}`}, but its user never removed it (a rule deleted it?)`;
+    }
+  }
+
+  private crashReplica(node: FuzzNode, why: string): void {
     const proc = node.proc;
     if (!proc) return;
     node.proc = undefined;
+    this.saves?.crashed(node);
     // Fence first: from here on the dead process can neither read nor write anything.
     node.kv.crash();
     proc.fs.fenced = true;
@@ -379,7 +369,7 @@ export class World {
    * What the file watcher does after a save: record and upload, scanning only the paths
    * changed since it last fired (`burst`) or the whole tree (a pass at start or after a heal).
    */
-  private localChange(node: Node, proc: Proc, burst = false): void {
+  private localChange(node: FuzzNode, proc: Proc, burst = false): void {
     if (node.proc !== proc || !proc.loop) return;
     node.dirty = false;
     const paths = burst ? [...node.touched] : undefined;
@@ -387,7 +377,7 @@ export class World {
     proc.loop.localChange(paths).catch((err: unknown) => this.expectTransient(node, proc, 'local change', err));
   }
 
-  private expectTransient(node: Node, proc: Proc, what: string, err: unknown): void {
+  private expectTransient(node: FuzzNode, proc: Proc, what: string, err: unknown): void {
     if (node.proc !== proc) return; // the process crashed meanwhile
     const e = toCshareError(err);
     this.count(`error:${e.code}`);
@@ -423,9 +413,10 @@ export class World {
     return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
   }
 
-  private userAction(node: Node): void {
+  private userAction(node: FuzzNode): void {
     const fs = node.fs;
-    const files = fs.files();
+    // Journal files only grow (`saves.ts`) and private files stay as they are (`rules.ts`).
+    const files = fs.files().filter((f) => !SaveWorld.isJournal(f) && !this.rules?.isPrivate(node, f));
     const texts = files.filter((f) => !f.startsWith('bin/') && fs.lstat(f)?.kind === 'file');
     const r = this.rng.int(100);
     const enc = new TextEncoder();
@@ -434,6 +425,7 @@ export class World {
       if (fs.lstat(path)?.kind === 'dir') return;
       fs.writeFile(path, enc.encode(this.randomText()));
       node.touched.add(path);
+      node.userRemoved.delete(path);
       this.log(`${node.name}: write ${path}`);
     } else if (r < 60) {
       const path = this.rng.pick(texts);
@@ -448,6 +440,7 @@ export class World {
       const path = this.rng.pick(files);
       fs.remove(path);
       node.touched.add(path);
+      node.userRemoved.add(path);
       this.log(`${node.name}: delete ${path}`);
     } else if (r < 80 && files.length > 0) {
       const from = this.rng.pick(files);
@@ -455,6 +448,8 @@ export class World {
       if (to === from || fs.lstat(to)) return;
       fs.rename(from, to);
       node.touched.add(from).add(to);
+      node.userRemoved.add(from);
+      node.userRemoved.delete(to);
       this.log(`${node.name}: rename ${from} -> ${to}`);
     } else if (r < 84) {
       // A symlink to a file beside it (or to nothing): stays inside the worktree.
@@ -464,6 +459,7 @@ export class World {
       const target = `${this.rng.pick(NAMES)}.${this.rng.pick(['txt', 'md'])}`;
       fs.symlink(path, target);
       node.touched.add(path);
+      node.userRemoved.delete(path);
       this.log(`${node.name}: symlink ${path} -> ${target}`);
     } else if (r < 90) {
       const path = `bin/${this.rng.pick(NAMES)}.dat`;
@@ -471,6 +467,7 @@ export class World {
       bytes[0] = 0; // NUL: binary
       fs.writeFile(path, bytes);
       node.touched.add(path);
+      node.userRemoved.delete(path);
       this.log(`${node.name}: binary ${path} (${bytes.length} bytes)`);
     } else if (files.length > 0) {
       const path = this.rng.pick(files);
@@ -483,7 +480,7 @@ export class World {
   }
 
   /** `cshare undo` (or `redo`) through the control socket of the running process, then upload. */
-  private undo(node: Node, which: 'undo' | 'redo'): void {
+  private undo(node: FuzzNode, which: 'undo' | 'redo'): void {
     const proc = node.proc;
     if (!proc?.replica || !proc.loop) return;
     const path = this.rng.chance(0.3) && node.fs.files().length > 0 ? this.rng.pick(node.fs.files()) : undefined;
@@ -491,14 +488,24 @@ export class World {
     this.count(`${which}s`);
     const replica = proc.replica;
     const loop = proc.loop;
+    // An undo of a create removes a file: the user's doing, even if a crash stops its recording.
+    const before = node.fs.files();
     void (async () => {
       try {
-        await (which === 'undo' ? replica.undo({ path }) : replica.redo({ path }));
+        const done = await (which === 'undo' ? replica.undo({ path }) : replica.redo({ path }));
+        // Undoing a save may take its line out of a journal file, on purpose.
+        for (const p of [done.path, done.from]) if (p !== undefined) this.saves?.undone(p);
         await loop.localChange();
       } catch (err) {
         const e = toCshareError(err);
         if (['NOTHING_TO_UNDO', 'NOTHING_TO_REDO', 'UNDO_CONFLICT'].includes(e.code)) this.count(`${which}:${e.code}`);
         else this.expectTransient(node, proc, which, err);
+      } finally {
+        for (const p of before) {
+          if (node.fs.lstat(p)) continue;
+          node.userRemoved.add(p);
+          this.saves?.undone(p);
+        }
       }
     })();
   }
@@ -513,6 +520,11 @@ export class World {
     const sharer = this.nodes[0]!;
     for (let i = 0; i < 1 + this.rng.int(4); i++) sharer.fs.writeFile(this.randomPath(), enc.encode(this.randomText()));
     for (const node of this.nodes.slice(1)) if (this.rng.chance(0.2)) node.fs.writeFile(this.randomPath(), enc.encode(this.randomText()));
+    if (!this.legacy) {
+      this.log(`features: ${Object.entries(this.features).flatMap(([k, on]) => (on ? [k] : [])).join(', ') || 'none'}`);
+      for (const [k, on] of Object.entries(this.features)) if (on) this.count(`features:${k}`);
+    }
+    this.rules?.setup();
     this.startRelay();
     await this.startReplica(sharer);
     // A join code exists only once the share is registered (and has uploaded its manifest).
@@ -526,16 +538,18 @@ export class World {
       await this.settle();
     }
     await this.heal();
-    this.check();
+    await this.check();
     const final = this.nodes[0]!.fs.snapshot();
     const hash = createHash('sha256').update(JSON.stringify(this.stats));
     for (const node of this.nodes) {
-      for (const [key, value] of (node.kv.disk as unknown as { map: Map<string, Uint8Array> }).map) hash.update(key).update(value);
+      for (const [key, value] of storeMap(node)) hash.update(key).update(value);
     }
     return { seed: this.seed, steps, trace: this.trace, final: JSON.stringify(final), fingerprint: hash.digest('hex'), stats: this.stats };
   }
 
   private async step(): Promise<void> {
+    // The optional behaviours act between the driver's own steps, from their own random source.
+    if (!this.legacy && this.xrng.chance(0.15)) return this.partStep();
     const rng = this.rng;
     const r = rng.int(1000);
     const node = rng.pick(this.nodes);
@@ -606,6 +620,31 @@ export class World {
     }
   }
 
+  /** A step of the optional parts: a user acts on ignore rules (`rules.ts`) or journal files (`saves.ts`). */
+  private partStep(): void {
+    const node = this.xrng.pick(this.nodes);
+    if (this.rules && (!this.saves || this.xrng.chance(0.4))) this.rules.act(node);
+    else this.saves?.act(node);
+    if (node.dirty && node.proc && this.xrng.chance(0.5)) {
+      this.log(`${node.name}: watcher fires`);
+      this.localChange(node, node.proc, true);
+    }
+  }
+
+  touch(node: FuzzNode, path: string): void {
+    node.touched.add(path);
+    node.dirty = true;
+    node.userRemoved.delete(path);
+  }
+
+  partition(node: FuzzNode): void {
+    if (node.partitioned) return;
+    node.partitioned = true;
+    this.log(`${node.name} partitioned`);
+    this.count('partitions');
+    for (const link of node.proc?.links ?? []) link.break(this.xrng.int(link.client.out.length + 1), this.xrng.int(link.server.out.length + 1));
+  }
+
   /** Ends every fault and lets the world run until nothing is left to do. */
   private async heal(): Promise<void> {
     this.log('--- heal ---');
@@ -617,9 +656,13 @@ export class World {
       else await this.startReplica(node);
     }
     await this.quiesce();
-    // The watcher fires for whatever is still unrecorded on disk.
-    for (const node of this.nodes) if (node.proc) this.localChange(node, node.proc);
-    await this.quiesce();
+    // The watcher fires for whatever is still unrecorded on disk, and again for a save that
+    // landed during the applies this brought (each armed save lands once: this ends).
+    for (let round = 0; round < 5; round++) {
+      for (const node of this.nodes) if (node.proc && (round === 0 || node.dirty)) this.localChange(node, node.proc);
+      await this.quiesce();
+      if (!this.nodes.some((n) => n.dirty)) break;
+    }
     if (!this.relay) this.fail('the relay is down after healing');
     for (const node of this.nodes) {
       if (!node.proc) this.fail(`${node.name} is down after healing (crashed on its own?)`);
@@ -649,71 +692,11 @@ export class World {
   // -------------------------------------------------------------------------------------------
   // The properties
 
-  private check(): void {
-    const nodes = this.nodes;
-    const ref = nodes[0]!;
-    const refTree = ref.fs.snapshot();
-    for (const node of nodes.slice(1)) {
-      const tree = node.fs.snapshot();
-      if (JSON.stringify(tree) !== JSON.stringify(refTree)) {
-        const paths = [...new Set([...Object.keys(tree), ...Object.keys(refTree)])].filter((p) => tree[p] !== refTree[p]).sort();
-        const show = (t: Record<string, string>, p: string) => (t[p] === undefined ? 'absent' : t[p]!.length > 40 ? `${t[p]!.slice(0, 40)}...` : t[p]);
-        this.fail(`worktrees differ between ${ref.name} and ${node.name}: ${paths.map((p) => `${p}: ${show(refTree, p)} vs ${show(tree, p)}`).join('; ')}`);
-      }
-    }
-    const states = nodes.map((n) => storeState(n));
-    const refState = states[0]!;
-    // Every own change a replica made durable, and so every acknowledged one, is everywhere.
-    for (const origin of nodes) {
-      for (const { doc, seq, clock } of origin.ledger) {
-        if (seq <= origin.privateUpTo) continue;
-        states.forEach((s, i) => {
-          const have = s.vectors.get(doc)?.get(origin.clientId) ?? 0;
-          if (have < clock) {
-            const acked = seq <= origin.acked ? 'acknowledged ' : '';
-            this.fail(`${acked}change ${seq} of ${origin.name} (${doc === 'm' ? 'manifest' : `file ${doc}`}, clock ${clock}) is missing on ${nodes[i]!.name} (has ${have})`);
-          }
-        });
-      }
-    }
-    states.forEach((s, i) => {
-      const name = nodes[i]!.name;
-      if (s.live !== refState.live) this.fail(`live manifests differ: ${ref.name} ${refState.live} vs ${name} ${s.live}`);
-      for (const doc of new Set([...s.vectors.keys(), ...refState.vectors.keys()])) {
-        const a = svString(refState.vectors.get(doc));
-        const b = svString(s.vectors.get(doc));
-        if (a !== b) this.fail(`state vectors of ${doc === 'm' ? 'the manifest' : `file ${doc} (${s.names.get(doc) ?? refState.names.get(doc)})`} differ: ${ref.name} ${a} vs ${name} ${b}`);
-      }
-    });
+  private async check(): Promise<void> {
+    await checkConvergence({ nodes: this.nodes, fail: (reason) => this.fail(reason), rulesDiffer: this.features.rules });
+    this.rules?.checkPrivate(kvMap(this.relayKv));
+    this.saves?.check();
   }
-}
-
-function svString(sv: Map<number, number> | undefined): string {
-  return JSON.stringify([...(sv ?? new Map<number, number>())].filter(([, c]) => c > 0).sort((a, b) => a[0] - b[0]));
-}
-
-/** State vectors of the manifest and every file doc, and the live manifest, from a store. */
-function storeState(node: Node): { vectors: Map<string, Map<number, number>>; live: string; names: Map<string, string> } {
-  const map = (node.kv.disk as unknown as { map: Map<string, Uint8Array> }).map;
-  const docs = new Map<string, Uint8Array[]>();
-  for (const [key, value] of map) {
-    let doc: string | undefined;
-    if (key === 'm:snap' || key.startsWith('m:sp:') || key.startsWith('m:u:')) doc = 'm';
-    else if (key.startsWith('f:') && (key.endsWith(':snap') || key.includes(':u:'))) doc = key.slice(2, key.indexOf(':', 2));
-    if (doc === undefined) continue;
-    const list = docs.get(doc) ?? [];
-    list.push(value);
-    docs.set(doc, list);
-  }
-  const vectors = new Map<string, Map<number, number>>();
-  for (const [doc, updates] of docs) vectors.set(doc, Y.decodeStateVector(Y.encodeStateVectorFromUpdate(Y.mergeUpdates(updates))));
-  const m = docs.get('m') ?? [];
-  const manifest = ManifestDoc.load(1, undefined, m);
-  const live = JSON.stringify([...manifest.live()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, { fileId, entry }]) => [path, fileId, entry.kind, entry.mode, entry.kind === 'text' ? entry.base : entry.digest]));
-  const names = new Map<string, string>();
-  for (const [fileId, e] of manifest.all()) names.set(fileId, `${e.path}${e.deleted ? ' (deleted)' : ''}`);
-  manifest.destroy();
-  return { vectors, live, names };
 }
 
 /** Runs one seed; throws {@link FuzzFailure} if a property fails. */

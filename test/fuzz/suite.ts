@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { runSeed } from './harness.js';
+import { LEGACY, type Features } from './world.js';
 
 /** Seeds CI runs, split over the shard files so that vitest runs them on every core. */
 export const CI_SEEDS = 500;
@@ -9,20 +10,31 @@ export const FRESH_SEEDS = 300;
 const SHARDS = 2;
 
 /**
- * Seeds that once failed, outside the CI range, and what was wrong: each runs in every CI run
- * so the cause stays fixed (a focused test of each cause is under `test/sync/regressions/`).
+ * Seeds that once failed and what was wrong: each runs in every CI run, with the optional
+ * behaviours it failed with (`features`), so the cause stays fixed (a focused test of each
+ * cause is under `test/sync/regressions/`).
  */
-export const REGRESSION_SEEDS: readonly { seed: number; cause: string }[] = [
+export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features: Features }[] = [
   // A seq taken by an empty apply was reused after a crash: a change counted as acknowledged
   // was never uploaded (seqNeverReused.test.ts).
-  ...[201241, 203419, 204340, 204451, 205638, 209689, 210718, 214130, 214174].map((seed) => ({ seed, cause: 'a seq reused after a crash' })),
+  ...[201241, 203419, 204340, 204451, 205638, 209689, 210718, 214130, 214174].map((seed) => ({ seed, cause: 'a seq reused after a crash', features: LEGACY })),
+  // A file merged into one created at once was put back by every replica that had edited it,
+  // won its path again and was merged again: no quiescence, or a text twice (createMerge.test.ts).
+  ...[100, 347].map((seed) => ({ seed, cause: 'a merged create put back for ever', features: LEGACY })),
+  { seed: 146, cause: 'a merged create put back: a text twice', features: { rules: false, saves: false, creates: true } },
+  // A file made during a first join's catch-up at a shared path was recorded as an edit of the
+  // shared file, replacing its text (createMerge.test.ts).
+  { seed: 1, cause: 'a file never held here recorded as an edit', features: { rules: true, saves: false, creates: true } },
+  // A killed apply left a file whose content the store lacked; a save during the next change
+  // of it undid that change (recoveredContent.test.ts).
+  { seed: 139, cause: 'content of a killed apply never stored', features: { rules: false, saves: true, creates: false } },
   // A file kept against a peer's file for its path was compared with a stale text digest:
   // the user's file was never recorded, and the two sides differed (conflicts.test.ts).
-  { seed: 783462270, cause: 'a kept file hidden by a stale text digest' },
+  { seed: 783462270, cause: 'a kept file hidden by a stale text digest', features: LEGACY },
   // A file that lost its path came back (an edit its merge had not seen) with a new lamport,
   // won, and made the winner lose in turn: the two merged into each other for ever, the file
   // doubling each round (revivedCreateLoser.test.ts).
-  { seed: 783462238, cause: 'two files merging into each other for ever' },
+  { seed: 783462238, cause: 'two files merging into each other for ever', features: LEGACY },
 ];
 
 /** Fresh seeds are drawn from here up, far above the fixed and regression ones. */
@@ -41,7 +53,7 @@ export function convergenceShard(shard: number): void {
   const only = process.env.CSHARE_SEED;
   const total = Number(process.env.CSHARE_FUZZ_SEEDS ?? CI_SEEDS);
   const seeds: number[] = [];
-  const regressions: { seed: number; cause: string }[] = [];
+  const regressions: (typeof REGRESSION_SEEDS)[number][] = [];
   const fresh: number[] = [];
   if (only !== undefined) {
     if (shard === 0) seeds.push(Number(only));
@@ -62,9 +74,9 @@ export function convergenceShard(shard: number): void {
         await runSeed(seed);
       });
     }
-    for (const { seed, cause } of regressions) {
+    for (const { seed, cause, features } of regressions) {
       it(`regression seed ${seed} (${cause})`, async () => {
-        await runSeed(seed);
+        await runSeed(seed, { features });
       });
     }
     for (const seed of fresh) {

@@ -120,8 +120,14 @@ export class MemFs implements WorktreeFs {
 
   readExternal(absPath: string): Uint8Array | undefined {
     if (!posix.isAbsolute(absPath)) throw new CshareError('BAD_PATH', `readExternal needs an absolute path, got ${absPath}.`, { path: absPath });
-    return undefined;
+    return this.external.get(absPath)?.slice();
   }
+
+  /**
+   * Files outside the worktree by absolute path (a global excludes file, `.git/index`): what
+   * {@link readExternal} reads. Empty unless a test puts some there.
+   */
+  readonly external = new Map<string, Uint8Array>();
 
   // -------------------------------------------------------------------------------------------
   // For tests: what a user (or an editor) does, and what is there.
@@ -139,6 +145,23 @@ export class MemFs implements WorktreeFs {
     // rename(2) keeps the inode; the ctime changes.
     this.nodes.set(to, { ...n, mtimeMs: n.mtimeMs });
     this.tick();
+  }
+
+  /** Creates a directory and its parents (`.git` for a repository whose files are {@link external}). */
+  mkdir(rel: string): void {
+    // Not checked as a path cshare may write: `.git` is what it is for.
+    this.ensureParent(`${rel}/x`);
+  }
+
+  /**
+   * Writes into the existing file at `rel` (an append, or an editor saving in place): its inode
+   * stays, its size, mtime and ctime change. Creates the file where there is none.
+   */
+  writeInPlace(rel: string, data: Uint8Array): void {
+    const n = this.nodes.get(rel);
+    if (n?.kind !== 'file') return this.writeFile(rel, data);
+    n.data = data.slice();
+    n.mtimeMs = this.tick();
   }
 
   /** Every file and symlink as path -> "mode:content" (like `treeOf`), sorted by path. */

@@ -27,7 +27,7 @@ interface Held extends AsideFile {
 export class AsideFiles {
   private readonly held: Held[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private listener: ((rel: string, bytes: Uint8Array) => void) | undefined;
+  private listener: ((rel: string, bytes: Uint8Array, replaced: string) => void) | undefined;
   private cleaned = false;
 
   /**
@@ -46,7 +46,7 @@ export class AsideFiles {
     for (const name of names) nfs.rmSync(`${dir}/${name}`, { force: true });
   }
 
-  onLateSave(listener: (rel: string, bytes: Uint8Array) => void): void {
+  onLateSave(listener: (rel: string, bytes: Uint8Array, replaced: string) => void): void {
     this.listener = listener;
   }
 
@@ -74,7 +74,7 @@ export class AsideFiles {
           const bytes = readIfRegular(h.path);
           if (bytes !== undefined && gitBlobId(bytes) !== h.expect) {
             log('a save reached %s after it was replaced; handing it over', h.rel);
-            this.listener?.(h.rel, bytes);
+            this.listener?.(h.rel, bytes, h.expect);
           }
         }
       } catch (err) {

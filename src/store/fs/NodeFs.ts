@@ -344,7 +344,7 @@ export class NodeFs implements WorktreeFs {
     return nfs.existsSync(`${this.root}/.cshare`) ? `${this.root}/.cshare/aside` : undefined;
   }
 
-  onLateSave(listener: (rel: string, bytes: Uint8Array) => void): void {
+  onLateSave(listener: (rel: string, bytes: Uint8Array, replaced: string) => void): void {
     this.asides.onLateSave(listener);
   }
 
