@@ -84,7 +84,11 @@ export async function recordSaveOf(ctx: ReplicaContext, opts: { fileId: string; 
   const batch = new ChangeBatch();
   const seq = ctx.nextSeq();
   const { doc } = await ctx.doc(fileId, entry, batch, seq);
-  const currentDigest = ctx.contentDigest(fileId, entry);
+  // The doc's text, not the recorded digest: this file is not on disk here any more, and what
+  // was last recorded of it can be behind its doc (edits that arrived after it lost the path).
+  // Taken for the text now, that older version was no base, and the save was diffed against
+  // the doc: it deleted what arrived since (convergence fuzz seed 3000126).
+  const currentDigest = gitBlobId(utf8.encode(doc.text));
   const save = await recordTextSave(ctx, batch, seq, { fileId, path: entry.path, doc, saved: new TextDecoder().decode(bytes), savedDigest: gitBlobId(bytes), currentDigest, duringApply: true });
   ctx.setTextDigest(batch, fileId, save.textDigest);
   const { change } = save;

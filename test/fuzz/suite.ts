@@ -35,6 +35,10 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features:
   // won, and made the winner lose in turn: the two merged into each other for ever, the file
   // doubling each round (revivedCreateLoser.test.ts).
   { seed: 783462238, cause: 'two files merging into each other for ever', features: LEGACY },
+  // A save made on an older text of a file that lost its path, found as the winner was
+  // written, was taken as made on the loser's text now and deleted what had arrived since
+  // (createMerge.test.ts).
+  { seed: 3000126, cause: 'a save of a file that lost its path diffed against its text now', features: { rules: false, saves: true, creates: true } },
 ];
 
 /** Fresh seeds are drawn from here up, far above the fixed and regression ones. */

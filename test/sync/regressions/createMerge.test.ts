@@ -229,4 +229,42 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
       for (const line of ['from alice', 'from bob', 'bob late']) expect(count(final, line)).toBe(1);
     }
   });
+
+  // Seed 3000126: the file that lost its path stayed on bob's disk (the winner's content was
+  // not there yet) while edits of it arrived; a save made on what the disk showed landed as the
+  // winner was written. Recorded against the loser's doc as if the disk had shown its text now,
+  // it deleted the edits that had arrived, and only scraps of the save were forwarded.
+  it('a save made on an older text of a file that lost its path, found as the winner is written, keeps every text', async () => {
+    const [a, c] = await Promise.all([side('alice'), side('carol')]);
+    const fs = new FuzzFs('/mem/bob', { now: 1_000_000_000_000 });
+    const b: Side = { name: 'bob', fs, replica: await Replica.open({ fs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' }) };
+    // Carol's n.txt wins the path (she records another file first: a later lamport time).
+    c.fs.writeFile('other.txt', enc.encode('1\n'));
+    await c.replica.scan();
+    c.fs.writeFile('n.txt', enc.encode('from carol\n'));
+    await c.replica.scan();
+    a.fs.writeFile('n.txt', enc.encode('from alice\n'));
+    const ab = link(a, b);
+    await ab();
+    expect(text(fs, 'n.txt')).toBe('from alice\n');
+    // Bob learns of carol's n.txt, not yet its content; then of alice's edit of hers.
+    const { changes } = await c.replica.changesSince(-1);
+    await b.replica.applyChanges({ manifest: changes.manifest, files: [], blobs: [] }, { replica: c.replica.identity.replicaId, author: 'carol' });
+    a.fs.writeFile('n.txt', enc.encode('from alice\nalice more\n'));
+    await ab();
+    expect(text(fs, 'n.txt')).toBe('from alice\n');
+    fs.hook = (point, rel) => {
+      if (point !== 'exchange' || rel !== 'n.txt') return undefined;
+      fs.hook = undefined;
+      fs.writeFile(rel, enc.encode(`${text(fs, rel)}bob again\n`));
+      return undefined;
+    };
+    const sides = [a, b, c];
+    const all = [ab, link(a, c), link(b, a), link(b, c), link(c, a), link(c, b)];
+    expect(await rounds(all, 6)).toBe(true);
+    expect(fs.hook).toBeUndefined();
+    const final = text(a.fs, 'n.txt');
+    for (const s of sides) expect(text(s.fs, 'n.txt')).toBe(final);
+    for (const line of ['from alice', 'alice more', 'from carol', 'bob again']) expect(count(final, line)).toBe(1);
+  });
 });
