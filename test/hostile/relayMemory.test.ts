@@ -91,9 +91,11 @@ describe('hostile: memory a stranger can make a real relay hold', () => {
     const peak = relay.peakMiB();
     // Woken, it reads what was on its way to it, then the end of the subscription.
     sub.kill('SIGCONT');
-    await until(() => out.includes('"end"'), 60_000, () => `no end: ${out} ${err}`);
-    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { events: number; end: { code: string; message: string } };
-    expect(result.end).toMatchObject({ code: 'OVERLOADED', message: expect.stringMatching(/bytes behind; resubscribe/) });
+    await until(() => out.includes('"end"') || out.includes('"closed"'), 60_000, () => `no end: ${out} ${err}`);
+    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { events: number; end?: { code: string; message: string }; closed?: string };
+    // The subscription's end, or (on a slow machine, where the freeze lasts longer) the stream
+    // the relay closed as its writes stalled: either way it was dropped.
+    if (result.closed === undefined) expect(result.end).toMatchObject({ code: 'OVERLOADED', message: expect.stringMatching(/bytes behind; resubscribe/) });
     // What was in flight to it (socket buffers, the relay's outbox) and 8 MiB queued: far from 160.
     expect(result.events).toBeLessThan(80);
     expect(peak).toBeLessThan(500);

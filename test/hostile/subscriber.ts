@@ -3,7 +3,8 @@
  * <secret hex>`), for tests that stop it (SIGSTOP) to play a subscriber that reads nothing:
  * a frozen process stops reading its socket, so the relay sees what a slow peer makes it
  * see. Prints `{"ready":true}` once subscribed, then `{"events":n,"end":payload}` when the
- * subscription ends.
+ * subscription ends, or `{"events":n,"closed":message}` when the relay closed the stream
+ * instead (it may close one whose writes stalled for long).
  */
 import '../../src/polyfills.js';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -25,7 +26,15 @@ for (let ok = false; !ok; ) ok = (await read()).some((f) => f.replyTo === 2);
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 let events = 0;
 for (;;) {
-  for (const f of await read()) {
+  let frames: Frame[];
+  try {
+    frames = await read();
+  } catch (err) {
+    process.stdout.write(`${JSON.stringify({ events, closed: (err as Error).message })}\n`);
+    await node.stop();
+    process.exit(0);
+  }
+  for (const f of frames) {
     if (f.kind === FrameKind.EVENT && f.replyTo === 2) events++;
     if ((f.kind === FrameKind.ERROR || f.kind === FrameKind.STREAM_END) && f.replyTo === 2) {
       process.stdout.write(`${JSON.stringify({ events, end: f.payload })}\n`);
