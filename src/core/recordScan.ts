@@ -266,6 +266,12 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       // A text edit goes to the file's doc only; the manifest entry is left alone.
       const seq = ctx.nextSeq();
       const { doc } = await ctx.doc(fileId, entry, batch, seq);
+      // A save an apply displaced: the apply's write put the doc's text now on disk, and a
+      // writer may have read that and saved from it since. Recorded, this save moves the doc
+      // on, so that text is noted as a version a later save can be merged from (convergence
+      // fuzz seed 4000576: a journal append made on it, taken as made on the text after this
+      // save, replaced this save's line).
+      if (overlay?.has(file.path)) await ctx.noteTextBefore(batch, fileId, entry, doc);
       const save = await recordTextSave(ctx, batch, seq, {
         fileId, path: file.path, doc, saved: new TextDecoder().decode(bytes), savedDigest: digest,
         currentDigest: ctx.contentDigest(fileId, entry), duringApply: overlay?.has(file.path),

@@ -39,6 +39,9 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features:
   // written, was taken as made on the loser's text now and deleted what had arrived since
   // (createMerge.test.ts).
   { seed: 3000126, cause: 'a save of a file that lost its path diffed against its text now', features: { rules: false, saves: true, creates: true } },
+  // An apply rewrote a file over an unrecorded save (kept to record next), and a save made on
+  // what it wrote was taken as made on the text after the kept save (saveDuringApply.test.ts).
+  { seed: 4000576, cause: 'a save made on what an apply wrote, after a displaced save', features: { rules: false, saves: true, creates: true } },
 ];
 
 /** Fresh seeds are drawn from here up, far above the fixed and regression ones. */

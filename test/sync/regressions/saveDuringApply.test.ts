@@ -2,6 +2,7 @@ import { expect, it } from 'vitest';
 import { Replica } from '../../../src/core/Replica.js';
 import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { MemFs } from '../../helpers/MemFs.js';
+import { FuzzFs } from '../../fuzz/FuzzFs.js';
 
 /** A worktree whose next read of one file sees it empty: a scan catching an in-place save between its truncate and its write. */
 class TornFs extends MemFs {
@@ -84,4 +85,38 @@ it('a save that lands after an apply read a file it leaves as it was is recorded
   const { recorded } = await bob.scan();
   expect(recorded.map((r) => `${r.kind} ${r.path}`)).toEqual(['edit notes.txt']);
   expect(new TextDecoder().decode(bobFs.readFile('notes.txt'))).toBe('one\nbob\n');
+});
+
+// Convergence fuzz seed 4000576: an apply rewrote a file whose text it did not change (a file
+// created at once elsewhere lost the path to it) over an editor's save it had not recorded yet,
+// keeping the save to record next, and a journal append read what the apply wrote and saved at
+// once. The displaced save was recorded first; the append, taken as made on the text after
+// that save, replaced the save's line.
+it('a save made on what an apply wrote, after the apply displaced an unrecorded save, keeps both saves', async () => {
+  const carolFs = new MemFs('/mem/carol');
+  const carol = await Replica.open({ fs: carolFs, kv: new MemoryStore(), env: { USER: 'carol' }, home: '/mem/home' });
+  const bobFs = new FuzzFs('/mem/bob', { now: 1_000_000_000_000 });
+  const bob = await Replica.open({ fs: bobFs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' });
+  // Bob's notes.txt wins the path (he records another file first: a later lamport time).
+  bobFs.writeFile('other.txt', text('1\n'));
+  await bob.scan();
+  bobFs.writeFile('notes.txt', text('one\n'));
+  await bob.scan();
+  carolFs.writeFile('notes.txt', text('carol\n'));
+  await carol.scan();
+  const created = await carol.changesSince(-1);
+  // Bob's editor saves (not scanned yet); the apply's write displaces it, and a journal append
+  // lands on what the write placed.
+  bobFs.writeFile('notes.txt', text('one\nbob editor\n'));
+  bobFs.hook = (point, rel) => {
+    if (point !== 'placed' || rel !== 'notes.txt') return undefined;
+    bobFs.hook = undefined;
+    bobFs.writeFile(rel, text(`${new TextDecoder().decode(bobFs.readFile(rel))}bob append\n`));
+    return undefined;
+  };
+  await bob.applyChanges(created.changes, { replica: carol.identity.replicaId, author: 'carol' }, { scanFirst: false });
+  expect(bobFs.hook).toBeUndefined();
+  await bob.scan();
+  const final = new TextDecoder().decode(bobFs.readFile('notes.txt'));
+  for (const line of ['one', 'bob editor', 'bob append']) expect(final.split('\n').filter((l) => l === line)).toHaveLength(1);
 });
