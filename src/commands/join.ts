@@ -5,6 +5,7 @@ import { BaseCommand } from '../BaseCommand.js';
 import type { JoinEvent } from '../sync/join.js';
 import { readJoinCode } from '../readJoinCode.js';
 import { shown, shownText } from '../core/display.js';
+import { peerLabels } from '../statusText.js';
 
 /** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
 export default class Join extends BaseCommand {
@@ -98,9 +99,9 @@ export function formatEvent(e: Exclude<JoinEvent, { type: 'joined' }>, c: ChalkI
     case 'uploaded':
       return `${c.green('->')} uploaded ${e.changes} change(s), ${e.bytes} bytes\n`;
     case 'peer-joined':
-      return `${c.bold(shown(e.name))} joined\n`;
+      return `${c.bold(peerLabels([{ id: e.replicaId, name: e.name }])[0]!)} joined\n`;
     case 'peer-left':
-      return `${c.bold(shown(e.name ?? e.replicaId))} left\n`;
+      return `${c.bold(peerLabels([{ id: e.replicaId, name: e.name ?? '' }])[0]!)} left\n`;
     case 'reconnected':
       return `${c.green('reconnected')}\n`;
     case 'error':

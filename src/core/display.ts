@@ -32,3 +32,34 @@ export function shown(value: string): string {
 export function shownText(text: string): string {
   return UNSAFE.test(text) ? text.replace(UNSAFE_ALL, escapeChar) : text;
 }
+
+/**
+ * `n` and the noun for it, singular or plural (`1 file`, `2 files`, `0 files`): human output
+ * counts things the way people write them. `plural` for nouns that do not just take an `s`.
+ */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
+/** Bytes for which git's `core.quotePath` writes a named escape instead of an octal one. */
+const GIT_NAMED: Record<number, string> = { 7: 'a', 8: 'b', 9: 't', 10: 'n', 11: 'v', 12: 'f', 13: 'r', 0x22: '"', 0x5c: '\\' };
+
+/**
+ * A path as git prints it with `core.quotePath` on (its default): unchanged if every byte is
+ * printable ASCII, else in double quotes with `"`, `\` and the C escapes (`\t`, `\n`...)
+ * named, and every other control byte and every byte of a non-ASCII character (UTF-8) as a
+ * three-digit octal escape (`"caf\303\251"`). Comparable with `git status` and
+ * `git log --stat`, and safe on a terminal: nothing a peer names a file can move the cursor
+ * or reorder the line.
+ */
+export function gitQuoted(path: string): string {
+  if (!/[\x00-\x1f"\\\x7f-\uffff]/.test(path)) return path;
+  let out = '"';
+  for (const byte of new TextEncoder().encode(path)) {
+    const named = GIT_NAMED[byte];
+    if (named !== undefined) out += `\\${named}`;
+    else if (byte < 0x20 || byte >= 0x7f) out += `\\${byte.toString(8).padStart(3, '0')}`;
+    else out += String.fromCharCode(byte);
+  }
+  return `${out}"`;
+}
