@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { JoinEvent } from '../sync/join.js';
 import { readJoinCode } from '../readJoinCode.js';
-import { shown, shownText } from '../core/display.js';
+import { gitQuoted, shown, shownText } from '../core/display.js';
 import { peerLabels } from '../statusText.js';
 
 /** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
@@ -61,7 +61,8 @@ export default class Join extends BaseCommand {
     if (flags['dry-run'] && !json) {
       const word = { overwrite: this.color.yellow('replace'), create: this.color.green('create '), upload: this.color.cyan('upload '), keep: this.color.dim('keep   ') };
       const changes = result.changes ?? [];
-      const lines = changes.map((c) => `${word[c.change]} ${shown(c.path)}`);
+      // Quoted as git quotes paths (core.quotePath), so the list compares with git's.
+      const lines = changes.map((c) => `${word[c.change]} ${gitQuoted(c.path)}`);
       lines.push(`${result.files} file(s) would change in ${shown(result.root)}`);
       const kept = changes.length - result.files;
       // Shared paths where this folder has a file it does not share (a secret, an ignored file).

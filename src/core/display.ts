@@ -63,3 +63,19 @@ export function gitQuoted(path: string): string {
   }
   return `${out}"`;
 }
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * A time as `git log` prints a date (`Tue Dec 1 23:35:46 2026 +0000`): in the local time zone
+ * (`TZ`), with its offset and no zone name, the day of the month unpadded. git shows the
+ * offset its author had, which is the local one for changes made on this machine.
+ */
+export function gitDate(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const offset = -d.getTimezoneOffset();
+  const zone = `${offset < 0 ? '-' : '+'}${two(Math.floor(Math.abs(offset) / 60))}${two(Math.abs(offset) % 60)}`;
+  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${d.getDate()} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()} ${zone}`;
+}

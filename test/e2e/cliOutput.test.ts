@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, cshare, cshareJson } from '../helpers/cli.js';
 import { freePort, start, stopAll, until, type Proc } from '../helpers/procs.js';
-import { tempDir, writeTree } from '../helpers/tmp.js';
+import { git, tempDir, writeTree } from '../helpers/tmp.js';
 
 afterEach(stopAll);
 
@@ -69,4 +69,69 @@ describe('status tells a read-only joiner and its peers apart', () => {
     // A read-write joiner's own changes are pending until the relay acknowledges them.
     expect(cshare(join(base, 'bob1'), ['status']).stdout).toMatch(/^Pending: {2}0 local changes not yet acknowledged/m);
   }, 120_000);
+});
+
+describe('log speaks git', () => {
+  it("dates in git's format with the local offset, both modes of a mode change, binary sizes, paths quoted as git quotes them; status quotes them alike", () => {
+    const root = tempDir('cshare-out-');
+    git(root, ['init', '-q']);
+    const weird = ['a\tb.txt', 'caf\u00e9.txt', 'x\x1b[2K.txt', 'say "hi".txt'];
+    writeTree(root, { ...Object.fromEntries(weird.map((p) => [p, `${p}\n`])), 'run.sh': 'echo hi\n', 'logo.bin': new Uint8Array([0, 1, 2, 3]) });
+    expect(cshare(root, ['scan']).code).toBe(0);
+    chmodSync(join(root, 'run.sh'), 0o755);
+    writeFileSync(join(root, 'logo.bin'), new Uint8Array([0, 1, 2, 3, 4]));
+    expect(cshare(root, ['scan']).code).toBe(0);
+
+    // git's own quoting of the same names, and its dates for the same instant in the same zone.
+    const quoted = git(root, ['ls-files', '--others']).split('\n').filter((l) => l.startsWith('"'));
+    expect(quoted).toHaveLength(4);
+    expect(quoted).toContain('"caf\\303\\251.txt"');
+    const changes = cshareJson(root, ['log']).json.changes as { id: number; kind: string; path: string; time: string; mode?: unknown; size?: unknown }[];
+    const first = changes.at(-1)!;
+    for (const tz of ['Asia/Kolkata', 'America/St_Johns', 'UTC']) {
+      const log = cshare(root, ['log'], { TZ: tz });
+      expect(log.code).toBe(0);
+      const dates = log.stdout.split('\n').filter((l) => l.startsWith('Date:'));
+      expect(dates).toHaveLength(changes.length);
+      for (const d of dates) expect(d).toMatch(/^Date: {3}(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [1-9]\d? \d\d:\d\d:\d\d \d{4} [+-]\d{4}$/);
+      const repo = tempDir('cshare-git-');
+      git(repo, ['init', '-q']);
+      git(repo, ['commit', '-q', '--allow-empty', '-m', 'at the same instant'], { TZ: tz, GIT_AUTHOR_DATE: `@${Math.floor(Date.parse(first.time) / 1000)}` });
+      const gitDateLine = git(repo, ['log', '-1'], { TZ: tz }).split('\n').find((l) => l.startsWith('Date:'))!;
+      expect(dates.at(-1)).toBe(gitDateLine);
+      for (const q of quoted) expect(log.stdout).toContain(`\n    ${q}  +`);
+      expect(log.stdout).not.toContain('\x1b');
+      expect(log.stdout).toContain('\n    run.sh  mode 100644 -> 100755\n');
+      expect(log.stdout).toContain('\n    logo.bin  Bin 4 -> 5 bytes\n');
+      expect(log.stdout).toContain('\n    logo.bin  Bin 0 -> 4 bytes\n');
+    }
+    expect(changes.find((c) => c.kind === 'mode')).toMatchObject({ path: 'run.sh', mode: { before: '100644', after: '100755' } });
+    expect(changes.find((c) => c.kind === 'edit' && c.path === 'logo.bin')).toMatchObject({ size: { before: 4, after: 5 } });
+
+    // status lists unrecorded changes with the paths git status shows.
+    for (const p of weird) writeFileSync(join(root, p), 'changed\n');
+    const gitStatus = git(root, ['status', '--porcelain']).split('\n').filter((l) => l.includes('"')).map((l) => l.slice(3));
+    expect(gitStatus.sort()).toEqual(quoted.sort());
+    const status = cshare(root, ['status']).stdout;
+    for (const q of quoted) expect(status).toContain(`  modified  ${q}\n`);
+  }, 60_000);
+});
+
+describe('join --dry-run lists paths as git does', () => {
+  it('quotes control characters and non-ASCII with octal escapes, like git ls-files', async () => {
+    const base = tempDir('cshare-out-');
+    const relay = await relayIn(base);
+    const src = join(base, 'src');
+    git(base, ['init', '-q', 'src']);
+    writeTree(src, { 'a\tb.txt': 'x\n', 'caf\u00e9.txt': 'y\n', 'x\x1b[2K.txt': 'z\n', 'plain.txt': 'p\n' });
+    const shared = cshareJson(src, ['share', '--relay', relay, '--once']);
+    expect(shared.code).toBe(0);
+    const quoted = git(src, ['ls-files', '--others', '--exclude-standard']).trim().split('\n');
+    expect(quoted.filter((q) => q.startsWith('"'))).toHaveLength(3);
+    const dry = cshare(base, ['join', shared.json.codes.readOnly, join(base, 'dst'), '--dry-run']);
+    expect(dry.code).toBe(0);
+    const listed = dry.stdout.split('\n').filter((l) => l.startsWith('create ')).map((l) => l.slice('create  '.length));
+    expect(listed.sort()).toEqual(quoted.sort());
+    expect(dry.stdout).not.toContain('\x1b');
+  }, 60_000);
 });
