@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { JoinEvent } from '../sync/join.js';
 import { readJoinCode } from '../readJoinCode.js';
-import { gitQuoted, shown, shownText } from '../core/display.js';
+import { counted, gitQuoted, shown, shownText } from '../core/display.js';
 import { peerLabels } from '../statusText.js';
 
 /** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
@@ -54,7 +54,7 @@ export default class Join extends BaseCommand {
           return;
         }
         if (e.type === 'joined') {
-          process.stdout.write(`Joined ${shown(e.root)}: ${e.files} files (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
+          process.stdout.write(`Joined ${shown(e.root)}: ${counted(e.files, 'file')} (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
         } else writeEvent(e, this.color);
       },
     });
@@ -63,10 +63,10 @@ export default class Join extends BaseCommand {
       const changes = result.changes ?? [];
       // Quoted as git quotes paths (core.quotePath), so the list compares with git's.
       const lines = changes.map((c) => `${word[c.change]} ${gitQuoted(c.path)}`);
-      lines.push(`${result.files} file(s) would change in ${shown(result.root)}`);
+      lines.push(`${counted(result.files, 'file')} would change in ${shown(result.root)}`);
       const kept = changes.length - result.files;
       // Shared paths where this folder has a file it does not share (a secret, an ignored file).
-      if (kept > 0) lines.push(`${kept} local file(s) not shared from here would be kept as they are`);
+      if (kept > 0) lines.push(`${counted(kept, 'local file')} not shared from here would be kept as ${kept === 1 ? 'it is' : 'they are'}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     }
     return live ? undefined : result;
@@ -98,7 +98,7 @@ export function formatEvent(e: Exclude<JoinEvent, { type: 'joined' }>, c: ChalkI
     case 'progress':
       return process.stdout.isTTY ? `\r${c.dim(`uploading ${e.done}/${e.total} (${(e.bytes / 1e6).toFixed(1)} MB)`)}${e.done === e.total ? '\n' : ''}` : '';
     case 'uploaded':
-      return `${c.green('->')} uploaded ${e.changes} change(s), ${e.bytes} bytes\n`;
+      return `${c.green('->')} uploaded ${counted(e.changes, 'change')}, ${counted(e.bytes, 'byte')}\n`;
     case 'peer-joined':
       return `${c.bold(peerLabels([{ id: e.replicaId, name: e.name }])[0]!)} joined\n`;
     case 'peer-left':

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { ShareEvent } from '../sync/share.js';
 import { writeEvent } from './join.js';
-import { shown } from '../core/display.js';
+import { counted, shown } from '../core/display.js';
 
 /** `cshare share`: share this worktree and print its join codes. */
 export default class Share extends BaseCommand {
@@ -46,7 +46,7 @@ export default class Share extends BaseCommand {
           return;
         }
         if (e.type === 'sharing') {
-          const lines = [`Sharing ${shown(e.root)} (${e.files} files). Join with:`];
+          const lines = [`Sharing ${shown(e.root)} (${counted(e.files, 'file')}). Join with:`];
           if (e.codes.readWrite) lines.push(`  cshare join ${e.codes.readWrite}      (read-write)`);
           lines.push(`  cshare join ${e.codes.readOnly}      (read-only)`);
           if (!flags.once) lines.push('Syncing; press Ctrl-C or run cshare unshare to stop.');

@@ -1,3 +1,4 @@
+import { counted } from '../core/display.js';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CshareError } from '../core/errors.js';
@@ -190,7 +191,7 @@ async function joinInto(opts: JoinOptions, ctx: { code: JoinCode; worktreeId: st
         if (conflicts.length > 0 && !opts.force) {
           throw new CshareError(
             'WOULD_OVERWRITE',
-            `${conflicts.length} local file(s) differ from the shared version: ${conflicts.slice(0, 10).map((c) => c.path).join(', ')}${conflicts.length > 10 ? ', ...' : ''}. Nothing was changed. Use --dry-run to see all, or --force to replace them (each local version is kept in cshare log)`,
+            `${counted(conflicts.length, 'local file')} ${conflicts.length === 1 ? 'differs' : 'differ'} from the shared version: ${conflicts.slice(0, 10).map((c) => c.path).join(', ')}${conflicts.length > 10 ? ', ...' : ''}. Nothing was changed. Use --dry-run to see all, or --force to replace them (each local version is kept in cshare log)`,
             { conflicts: conflicts.map((c) => c.path) },
           );
         }
@@ -282,7 +283,7 @@ async function consent(opts: JoinOptions, files: { path: string; change: string 
   const list = files.slice(0, 10).map((f) => f.path).join(', ');
   throw new CshareError(
     'CONFIRM_REQUIRED',
-    `${files.length} local file(s) ${what} and would be uploaded to everyone: ${list}${files.length > 10 ? ', ...' : ''}. Nothing was changed. Review them (--dry-run lists them), then join again with --yes`,
+    `${counted(files.length, 'local file')} ${files.length === 1 ? what.replace(/^are /, 'is ') : what} and would be uploaded to everyone: ${list}${files.length > 10 ? ', ...' : ''}. Nothing was changed. Review them (--dry-run lists them), then join again with --yes`,
     { files },
   );
 }

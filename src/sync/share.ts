@@ -1,3 +1,4 @@
+import { counted } from '../core/display.js';
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { CshareError } from '../core/errors.js';
@@ -93,7 +94,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
         if (!ok) {
           throw new CshareError(
             'CONFIRM_REQUIRED',
-            `${changed.length} file(s) changed while cshare was not running: ${changed.slice(0, 10).map((c) => c.path).join(', ')}${changed.length > 10 ? ', ...' : ''}. Review them, then run cshare share --yes to upload them`,
+            `${counted(changed.length, 'file')} changed while cshare was not running: ${changed.slice(0, 10).map((c) => c.path).join(', ')}${changed.length > 10 ? ', ...' : ''}. Review them, then run cshare share --yes to upload them`,
             { changed },
           );
         }

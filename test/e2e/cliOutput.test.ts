@@ -135,3 +135,39 @@ describe('join --dry-run lists paths as git does', () => {
     expect(dry.stdout).not.toContain('\x1b');
   }, 60_000);
 });
+
+describe('plurals', () => {
+  it('counts say 1 file and 2 files, on a terminal and not; no "(s)" is left in any message', async () => {
+    const root = tempDir('cshare-out-');
+    writeTree(root, { 'a.txt': 'a\n' });
+    expect(cshare(root, ['scan']).stdout).toContain('1 change recorded, 1 file tracked\n');
+    writeTree(root, { 'b.txt': 'b\n', 'c.txt': 'c\n' });
+    const tty = onTty(root, ['scan']);
+    expect(tty.code).toBe(0);
+    expect(tty.out).toContain('2 changes recorded, 3 files tracked\n');
+    expect(cshare(root, ['status']).stdout).toContain('Files:    3 files tracked');
+
+    const base = tempDir('cshare-out-');
+    const relay = await relayIn(base);
+    const one = join(base, 'one');
+    writeTree(one, { 'only.txt': 'x\n' });
+    const shared = cshare(one, ['share', '--relay', relay, '--once']);
+    expect(shared.code).toBe(0);
+    expect(shared.stdout).toContain('(1 file). Join with:');
+    const code = /cshare join (\S+) +\(read-only\)/.exec(shared.stdout)![1]!;
+    const joined = cshare(base, ['join', code, join(base, 'j'), '--once']);
+    expect(joined.stdout).toContain(': 1 file (read-only)');
+    writeFileSync(join(one, 'only.txt'), 'changed offline\n');
+    const refused = cshare(one, ['share', '--relay', relay, '--once']);
+    expect(refused.code).toBe(16);
+    expect(refused.stderr).toContain('error: 1 file changed while cshare was not running: only.txt.');
+
+    // No message in the source says "file(s)" (debug logs included); comments may.
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const srcDir = join(__dirname, '../../src');
+    const hits = (readdirSync(srcDir, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) => readFileSync(join(srcDir, f), 'utf8').split('\n').filter((l) => /\b(file|change|item|blob|path|argument|peer|byte|reference|folder|update|connection|worktree|line|second|minute|group)\(s\)/.test(l) && !/^\s*(\/\/|\/?\*)/.test(l)).map((l) => `${f}: ${l.trim()}`));
+    expect(hits).toEqual([]);
+  }, 60_000);
+});
