@@ -43,6 +43,9 @@ export function usageMessage(raw: string, ctx: UsageContext): string {
     return `${flag}: ${lowerFirst(rest.join('; ') || 'invalid value')}; ${help}`;
   }
   if ((m = /^Flag --([\w-]+) expects a value$/.exec(first))) return `--${m[1]} needs a value; ${help}`;
+  // oclif's `exclusive`: "The following error occurred:\n  --relay=x cannot also be provided when using --serve".
+  const excl = rest.map((l) => /^--([\w-]+)(?:=.*)? cannot also be provided when using --([\w-]+)$/.exec(l)).find((x) => x !== null);
+  if (excl) return `--${excl[1]} and --${excl[2]} cannot be used together; ${help}`;
   const text = [first, ...rest].join(' ').replace(/:\s*$/, '');
   return `${lowerFirst(text)}; ${help}`;
 }

@@ -171,3 +171,49 @@ describe('plurals', () => {
     expect(hits).toEqual([]);
   }, 60_000);
 });
+
+describe('share without --relay where a relay was used before', () => {
+  it('says which relay it resumes with and how to share without it, in text and JSON; --serve does', async () => {
+    const base = tempDir('cshare-out-');
+    const relayProc = start('relay', base, ['relay', '--data', join(base, 'data'), '--listen', `/ip4/127.0.0.1/tcp/${await freePort()}`]);
+    const relay = ((await relayProc.line((x) => x.event === 'listening')).addresses as string[])[0]!;
+    const root = join(base, 'app');
+    writeTree(root, { 'a.txt': 'a\n' });
+    // The first share names its relay: nothing to say.
+    const first = cshare(root, ['share', '--relay', relay, '--once']);
+    expect(first.code).toBe(0);
+    expect(first.stdout).not.toContain('Resuming');
+
+    const text = cshare(root, ['share', '--once']);
+    expect(text.code).toBe(0);
+    expect(text.stdout.split('\n')[0]).toBe(`Resuming the share through the relay it used before: ${relay} (cshare share --serve shares from this process instead, with new join codes; --relay <addr> through another relay)`);
+    expect(text.stderr).toBe('');
+    const tty = onTty(root, ['share', '--once']);
+    expect(tty.code).toBe(0);
+    expect(tty.out).toContain(`Resuming the share through the relay it used before: ${relay} (cshare share --serve`);
+    const json = cshareJson(root, ['share', '--once']);
+    expect(json.json).toMatchObject({ ok: true, relay: [relay], resumed: { relay, without: 'cshare share --serve' } });
+    // With --relay named, nothing is resumed implicitly.
+    expect(cshareJson(root, ['share', '--once', '--relay', relay]).json.resumed).toBeUndefined();
+
+    // A resumed relay that is gone: the give-up says how to share without it.
+    await relayProc.stop();
+    for (const args of [['share', '--once'], ['share']]) {
+      const gone = cshare(root, args, { CSHARE_CONNECT_TIMEOUT: '1' });
+      expect(gone.code).toBe(12);
+      expect(gone.stdout).toContain('Resuming the share through the relay it used before');
+      expect(gone.stderr).toMatch(/^error: cannot reach the relay .*; check that the relay runs and that this machine can reach it, or run cshare share --serve to share from this process instead/m);
+    }
+
+    // --serve: a new share from this process (new codes), and from then on the default.
+    expect(cshareJson(root, ['share', '--once', '--serve', '--relay', relay]).json).toMatchObject({ ok: false, code: 'USAGE' });
+    expect(cshare(root, ['share', '--serve', '--relay', relay])).toMatchObject({ code: 2, stdout: '', stderr: 'error: --relay and --serve cannot be used together; see cshare share --help\n' });
+    const served = cshareJson(root, ['share', '--once', '--serve']);
+    expect(served.code).toBe(0);
+    expect(served.json.relay).not.toContain(relay);
+    expect(served.json.codes.readWrite).not.toBe(json.json.codes.readWrite);
+    const again = cshare(root, ['share', '--once']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).not.toContain('Resuming');
+  }, 120_000);
+});
