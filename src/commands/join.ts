@@ -19,7 +19,7 @@ export default class Join extends BaseCommand {
   ];
   static override args = {
     code: Args.string({ description: 'join code printed by cshare share, or - to read it from stdin (the command line shows in ps)' }),
-    dir: Args.string({ description: 'where to put the worktree (default: a new folder named after it)' }),
+    dir: Args.string({ description: 'where to put the worktree (default: a new folder named after the shared one, as git clone names it)' }),
   };
   static override flags = {
     once: Flags.boolean({ description: 'fetch the current state, write it and exit' }),

@@ -24,6 +24,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { setStep } from './step.js';
+import { defaultJoinFolder } from './joinFolder.js';
 
 const log = logger('join');
 
@@ -49,7 +50,7 @@ export interface JoinChange {
 /** Options for {@link join}. */
 export interface JoinOptions {
   code: string;
-  /** Target directory (default: a new folder named after the worktree id). */
+  /** Target directory (default: a new folder named after the shared worktree; see `defaultJoinFolder`). */
   dir?: string;
   cwd: string;
   once?: boolean;
@@ -78,7 +79,8 @@ export interface JoinOptions {
 export async function join(opts: JoinOptions): Promise<JoinResult> {
   const code = decodeJoinCode(opts.code);
   const worktreeId = worktreeIdToString(code.worktreeId);
-  const root = resolve(opts.cwd, opts.dir ?? `cshare-${worktreeId.slice(0, 8)}`);
+  // Without a folder, one named after the shared worktree, as git clone names it.
+  const root = opts.dir !== undefined ? resolve(opts.cwd, opts.dir) : await defaultJoinFolder({ cwd: opts.cwd, code, worktreeId, retry: opts.retry, unreachableHint: UNREACHABLE_HINT, signal: opts.signal });
   // A dry run changes nothing, not even the folder.
   const made = opts.dryRun ? undefined : makeJoinFolder(root);
   const progress: JoinProgress = { connected: false, joined: false };

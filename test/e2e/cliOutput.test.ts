@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeJoinCode, encodeJoinCode } from '../../src/sync/joinCode.js';
 import { BIN, cshare, cshareJson } from '../helpers/cli.js';
 import { freePort, start, stopAll, until, type Proc } from '../helpers/procs.js';
 import { git, tempDir, writeTree } from '../helpers/tmp.js';
@@ -163,8 +165,7 @@ describe('plurals', () => {
     expect(refused.stderr).toContain('error: 1 file changed while cshare was not running: only.txt.');
 
     // No message in the source says "file(s)" (debug logs included); comments may.
-    const { readdirSync, readFileSync } = await import('node:fs');
-    const srcDir = join(__dirname, '../../src');
+    const srcDir = fileURLToPath(new URL('../../src', import.meta.url));
     const hits = (readdirSync(srcDir, { recursive: true }) as string[])
       .filter((f) => f.endsWith('.ts'))
       .flatMap((f) => readFileSync(join(srcDir, f), 'utf8').split('\n').filter((l) => /\b(file|change|item|blob|path|argument|peer|byte|reference|folder|update|connection|worktree|line|second|minute|group)\(s\)/.test(l) && !/^\s*(\/\/|\/?\*)/.test(l)).map((l) => `${f}: ${l.trim()}`));
@@ -216,4 +217,38 @@ describe('share without --relay where a relay was used before', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).not.toContain('Resuming');
   }, 120_000);
+});
+
+describe('the default join folder', () => {
+  it("is the shared worktree's folder name, as git clone names it, or name-2, name-3... when taken", async () => {
+    const base = tempDir('cshare-out-');
+    const relay = await relayIn(base);
+    const src = join(base, 'caf\u00e9 app');
+    writeTree(src, { 'a.txt': 'a\n' });
+    const shared = cshareJson(src, ['share', '--relay', relay, '--once']);
+    expect(shared.code).toBe(0);
+    const here = join(base, 'elsewhere');
+    const deadPort = await freePort();
+    writeTree(here, { 'caf\u00e9 app-3': 'a file takes this name\n' });
+    const first = cshare(here, ['join', shared.json.codes.readWrite, '--once']);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toContain(`Joined ${join(here, 'caf\u00e9 app')}: 1 file (read-write).`);
+    expect(readFileSync(join(here, 'caf\u00e9 app', 'a.txt'), 'utf8')).toBe('a\n');
+    // Taken: the next free name (a file counts as taken), in JSON as on a terminal.
+    expect(cshareJson(here, ['join', shared.json.codes.readOnly, '--once']).json).toMatchObject({ ok: true, root: join(here, 'caf\u00e9 app-2') });
+    const tty = onTty(here, ['join', shared.json.codes.readOnly, '--once']);
+    expect(tty.code).toBe(0);
+    expect(tty.out).toContain(`Joined ${join(here, 'caf\u00e9 app-4')}: 1 file (read-only).`);
+    // A dry run names the folder it would make, and makes none.
+    expect(cshareJson(here, ['join', shared.json.codes.readOnly, '--dry-run']).json.root).toBe(join(here, 'caf\u00e9 app-5'));
+    expect(readdirSync(here).sort()).toEqual(['caf\u00e9 app', 'caf\u00e9 app-2', 'caf\u00e9 app-3', 'caf\u00e9 app-4']);
+
+    // A relay that cannot be asked: the join gives up as it would (exit 12), and makes no folder.
+    const code = decodeJoinCode(shared.json.codes.readOnly);
+    const dead = encodeJoinCode({ ...code, relay: code.relay.map((a) => a.replace(/\/tcp\/\d+\//, `/tcp/${deadPort}/`)) });
+    const gone = cshare(here, ['join', dead, '--once'], { CSHARE_CONNECT_TIMEOUT: '1' });
+    expect(gone.code).toBe(12);
+    expect(gone.stderr).toMatch(/^error: cannot reach the relay at .*gave up after \d+ s; if the sharer stopped/);
+    expect(readdirSync(here)).toHaveLength(4);
+  }, 60_000);
 });
