@@ -71,13 +71,7 @@ async function askWorktreeName(opts: DefaultJoinFolderOptions): Promise<string |
       try {
         const conn = new RpcConnection(await dialAny(node, code.relay, signal), { peer: `relay ${code.relay[0]}` });
         try {
-          return (await conn.request('worktree/info', { worktreeId, secretProof: code.secret }, { signal })).name;
-        } catch (err) {
-          if (isUnknownMessage(err, 'worktree/info')) {
-            log('the relay does not say worktree names (an older cshare)');
-            return undefined;
-          }
-          throw err;
+          return await worktreeNameOn(conn, { worktreeId, secret: code.secret, signal });
         } finally {
           conn.close();
         }
@@ -93,5 +87,19 @@ async function askWorktreeName(opts: DefaultJoinFolderOptions): Promise<string |
     }
   } finally {
     await node.stop();
+  }
+}
+
+/**
+ * Asks `worktree/info` on `conn` (before any hello): the registered name, or undefined from a
+ * relay that does not know the message (an older cshare).
+ */
+export async function worktreeNameOn(conn: RpcConnection, opts: { worktreeId: string; secret: Uint8Array; signal?: AbortSignal }): Promise<string | undefined> {
+  try {
+    return (await conn.request('worktree/info', { worktreeId: opts.worktreeId, secretProof: opts.secret }, { signal: opts.signal })).name;
+  } catch (err) {
+    if (!isUnknownMessage(err, 'worktree/info')) throw err;
+    log('the relay does not say worktree names (an older cshare)');
+    return undefined;
   }
 }
