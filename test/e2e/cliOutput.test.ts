@@ -80,12 +80,19 @@ describe('log speaks git', () => {
     const weird = ['a\tb.txt', 'caf\u00e9.txt', 'x\x1b[2K.txt', 'say "hi".txt'];
     writeTree(root, { ...Object.fromEntries(weird.map((p) => [p, `${p}\n`])), 'run.sh': 'echo hi\n', 'logo.bin': new Uint8Array([0, 1, 2, 3]) });
     expect(cshare(root, ['scan']).code).toBe(0);
+    git(root, ['add', 'run.sh', 'logo.bin']);
+    git(root, ['commit', '-qm', 'before']);
     chmodSync(join(root, 'run.sh'), 0o755);
     writeFileSync(join(root, 'logo.bin'), new Uint8Array([0, 1, 2, 3, 4]));
     expect(cshare(root, ['scan']).code).toBe(0);
+    // What git says of the same two changes.
+    git(root, ['commit', '-qam', 'after']);
+    const gitStat = git(root, ['log', '-1', '--stat', '--summary', '--format=']);
+    expect(gitStat).toMatch(/ logo\.bin \| Bin 4 -> 5 bytes\n/);
+    expect(gitStat).toContain(' mode change 100644 => 100755 run.sh\n');
 
     // git's own quoting of the same names, and its dates for the same instant in the same zone.
-    const quoted = git(root, ['ls-files', '--others']).split('\n').filter((l) => l.startsWith('"'));
+    const quoted = git(root, ['ls-files', '--others', '--exclude-standard']).split('\n').filter((l) => l.startsWith('"'));
     expect(quoted).toHaveLength(4);
     expect(quoted).toContain('"caf\\303\\251.txt"');
     const changes = cshareJson(root, ['log']).json.changes as { id: number; kind: string; path: string; time: string; mode?: unknown; size?: unknown }[];
@@ -104,7 +111,7 @@ describe('log speaks git', () => {
       for (const q of quoted) expect(log.stdout).toContain(`\n    ${q}  +`);
       expect(log.stdout).not.toContain('\x1b');
       expect(log.stdout).toContain('\n    run.sh  mode 100644 -> 100755\n');
-      expect(log.stdout).toContain('\n    logo.bin  Bin 4 -> 5 bytes\n');
+      expect(log.stdout).toContain(`\n    logo.bin  ${/Bin 4 -> 5 bytes/.exec(gitStat)![0]}\n`);
       expect(log.stdout).toContain('\n    logo.bin  Bin 0 -> 4 bytes\n');
     }
     expect(changes.find((c) => c.kind === 'mode')).toMatchObject({ path: 'run.sh', mode: { before: '100644', after: '100755' } });
