@@ -82,7 +82,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const problems = findOutsideReferences(root);
   for (const p of problems) console.error(p);
   if (problems.length > 0) {
-    console.error(`\n${problems.length} reference(s) to files outside the repository: everything the code, tests and benchmarks read must ship in it (test fixtures go to test/fixtures/). A literal that is data, not a file read, is marked with the comment '${ALLOW}'.`);
+    console.error(`\n${problems.length} ${problems.length === 1 ? 'reference' : 'references'} to files outside the repository: everything the code, tests and benchmarks read must ship in it (test fixtures go to test/fixtures/). A literal that is data, not a file read, is marked with the comment '${ALLOW}'.`);
     process.exit(1);
   }
   console.log('self-contained: nothing under src/, test/, bench/ or scripts/ refers outside the repository');

@@ -1,5 +1,5 @@
 import type { StatusJson } from './commands/status.js';
-import { shown } from './core/display.js';
+import { counted, gitQuoted, shown } from './core/display.js';
 
 /** What the human form of `status` needs to colour; chalk, or plain text. */
 export interface StatusColors {
@@ -12,25 +12,53 @@ const SOURCES = { local: 'refused', relay: 'relay', peer: 'from peer' } as const
 
 /** `cshare status` for people: the worktree, the replica, sharing, and the changes. */
 export function formatStatus(s: StatusJson, c: StatusColors): string {
+  const access = s.readOnly ? ' (read-only)' : '';
   const lines = [
     `Worktree: ${shown(s.root)}`,
     `Replica:  ${shown(s.replica.name)} (${shown(s.replica.id)})`,
-    `Sharing:  ${s.sharing}${s.relay ? ` via ${s.relay[0]}` : ''}${s.connected === false ? ' (reconnecting)' : ''}`,
+    `Sharing:  ${s.sharing}${access}${s.relay ? ` via ${s.relay[0]}` : ''}${s.connected === false ? ' (reconnecting)' : ''}`,
     ...(s.codes ? [`Join:     cshare join ${s.codes.readWrite}`, `          cshare join ${s.codes.readOnly} (read-only)`] : []),
-    ...(s.peers ? [`Peers:    ${s.peers.length ? s.peers.map((p) => shown(p.name)).join(', ') : 'none'}`] : []),
-    ...(s.unacknowledged !== undefined ? [`Pending:  ${s.unacknowledged} local change(s) not yet acknowledged by the relay${s.uploading ? `, ${s.uploading} item(s) still uploading` : ''}`] : []),
-    `Files:    ${s.files} tracked, store ${(s.storeBytes / 1024).toFixed(0)} KiB`,
+    ...(s.peers ? [`Peers:    ${s.peers.length ? peerLabels(s.peers).join(', ') : 'none'}`] : []),
+    ...pendingLines(s),
+    `Files:    ${counted(s.files, 'file')} tracked, store ${(s.storeBytes / 1024).toFixed(0)} KiB`,
   ];
   if (s.changed.length === 0) lines.push('No changes since the last scan.');
   else {
     lines.push(`Changes not yet recorded (run ${c.bold('cshare scan')}):`);
-    for (const ch of s.changed) lines.push(`  ${c.yellow(ch.change.padEnd(9))} ${ch.from ? `${shown(ch.from)} -> ` : ''}${shown(ch.path)}`);
+    for (const ch of s.changed) lines.push(`  ${c.yellow(ch.change.padEnd(9))} ${ch.from ? `${gitQuoted(ch.from)} -> ` : ''}${gitQuoted(ch.path)}`);
   }
   // Older running processes answer without the list.
   const refused = s.refused ?? [];
   if (refused.length > 0) {
     lines.push(`Not shared (${refused.length}):`);
-    for (const r of refused) lines.push(`  ${c.yellow(SOURCES[r.source].padEnd(9))} ${JSON.stringify(r.path)}: ${r.reason}`);
+    for (const r of refused) lines.push(`  ${c.yellow(SOURCES[r.source].padEnd(9))} ${gitQuoted(r.path)}: ${r.reason}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What is not on the relay yet. A read-only joiner's own changes never will be (the relay
+ * refuses them): they are said to be kept here, not pending, which they would be for ever.
+ */
+function pendingLines(s: StatusJson): string[] {
+  if (s.readOnly && s.kept !== undefined) {
+    return [s.kept > 0 ? `Kept here (read-only): ${counted(s.kept, 'local change')}, not shared (this join code cannot write)` : 'Kept here (read-only): no local changes'];
+  }
+  if (s.unacknowledged === undefined) return [];
+  return [`Pending:  ${counted(s.unacknowledged, 'local change')} not yet acknowledged by the relay${s.uploading ? `, ${counted(s.uploading, 'item')} still uploading` : ''}`];
+}
+
+/**
+ * Peers as people tell them apart: by name; by short replica id when a peer has no name;
+ * with the short id after the name when two peers share one (`alice (3f2a9c1b)`).
+ */
+export function peerLabels(peers: readonly { id: string; name: string }[]): string[] {
+  const uses = new Map<string, number>();
+  for (const p of peers) uses.set(p.name, (uses.get(p.name) ?? 0) + 1);
+  return peers.map((p) => {
+    const short = shown(p.id.slice(0, 8));
+    // 'unknown' is what cshare sends for a replica with no git user.name and no $USER.
+    if (p.name.trim() === '' || p.name === 'unknown') return short;
+    return (uses.get(p.name) ?? 0) > 1 ? `${shown(p.name)} (${short})` : shown(p.name);
+  });
 }

@@ -30,7 +30,7 @@ export function usageMessage(raw: string, ctx: UsageContext): string {
   let m: RegExpExecArray | null;
   if ((m = /^Missing (\d+) required args?:?$/.exec(first))) {
     const named = rest.map((l) => l.split(/\s{2,}/)).map(([name = '', desc]) => `<${name.toUpperCase()}>${desc ? ` (${desc})` : ''}`);
-    return `missing ${named.length > 0 ? named.join(', ') : `${m[1]} argument(s)`}: cshare ${ctx.id} ${Object.keys(ctx.args).map((a) => `<${a.toUpperCase()}>`).join(' ')}; ${help}`;
+    return `missing ${named.length > 0 ? named.join(', ') : `${m[1]} ${m[1] === '1' ? 'argument' : 'arguments'}`}: cshare ${ctx.id} ${Object.keys(ctx.args).map((a) => `<${a.toUpperCase()}>`).join(' ')}; ${help}`;
   }
   if ((m = /^Unexpected arguments?: (.*)$/.exec(first))) {
     const takes = argList ? `it takes ${argList}` : 'it takes no arguments';
@@ -43,6 +43,9 @@ export function usageMessage(raw: string, ctx: UsageContext): string {
     return `${flag}: ${lowerFirst(rest.join('; ') || 'invalid value')}; ${help}`;
   }
   if ((m = /^Flag --([\w-]+) expects a value$/.exec(first))) return `--${m[1]} needs a value; ${help}`;
+  // oclif's `exclusive`: "The following error occurred:\n  --relay=x cannot also be provided when using --serve".
+  const excl = rest.map((l) => /^--([\w-]+)(?:=.*)? cannot also be provided when using --([\w-]+)$/.exec(l)).find((x) => x !== null);
+  if (excl) return `--${excl[1]} and --${excl[2]} cannot be used together; ${help}`;
   const text = [first, ...rest].join(' ').replace(/:\s*$/, '');
   return `${lowerFirst(text)}; ${help}`;
 }

@@ -4,7 +4,8 @@ import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { JoinEvent } from '../sync/join.js';
 import { readJoinCode } from '../readJoinCode.js';
-import { shown, shownText } from '../core/display.js';
+import { counted, gitQuoted, shown, shownText } from '../core/display.js';
+import { peerLabels } from '../statusText.js';
 
 /** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
 export default class Join extends BaseCommand {
@@ -18,7 +19,7 @@ export default class Join extends BaseCommand {
   ];
   static override args = {
     code: Args.string({ description: 'join code printed by cshare share, or - to read it from stdin (the command line shows in ps)' }),
-    dir: Args.string({ description: 'where to put the worktree (default: a new folder named after it)' }),
+    dir: Args.string({ description: 'where to put the worktree (default: a new folder named after the shared one, as git clone names it)' }),
   };
   static override flags = {
     once: Flags.boolean({ description: 'fetch the current state, write it and exit' }),
@@ -53,18 +54,19 @@ export default class Join extends BaseCommand {
           return;
         }
         if (e.type === 'joined') {
-          process.stdout.write(`Joined ${shown(e.root)}: ${e.files} files (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
+          process.stdout.write(`Joined ${shown(e.root)}: ${counted(e.files, 'file')} (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
         } else writeEvent(e, this.color);
       },
     });
     if (flags['dry-run'] && !json) {
       const word = { overwrite: this.color.yellow('replace'), create: this.color.green('create '), upload: this.color.cyan('upload '), keep: this.color.dim('keep   ') };
       const changes = result.changes ?? [];
-      const lines = changes.map((c) => `${word[c.change]} ${shown(c.path)}`);
-      lines.push(`${result.files} file(s) would change in ${shown(result.root)}`);
+      // Quoted as git quotes paths (core.quotePath), so the list compares with git's.
+      const lines = changes.map((c) => `${word[c.change]} ${gitQuoted(c.path)}`);
+      lines.push(`${counted(result.files, 'file')} would change in ${shown(result.root)}`);
       const kept = changes.length - result.files;
       // Shared paths where this folder has a file it does not share (a secret, an ignored file).
-      if (kept > 0) lines.push(`${kept} local file(s) not shared from here would be kept as they are`);
+      if (kept > 0) lines.push(`${counted(kept, 'local file')} not shared from here would be kept as ${kept === 1 ? 'it is' : 'they are'}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     }
     return live ? undefined : result;
@@ -96,11 +98,11 @@ export function formatEvent(e: Exclude<JoinEvent, { type: 'joined' }>, c: ChalkI
     case 'progress':
       return process.stdout.isTTY ? `\r${c.dim(`uploading ${e.done}/${e.total} (${(e.bytes / 1e6).toFixed(1)} MB)`)}${e.done === e.total ? '\n' : ''}` : '';
     case 'uploaded':
-      return `${c.green('->')} uploaded ${e.changes} change(s), ${e.bytes} bytes\n`;
+      return `${c.green('->')} uploaded ${counted(e.changes, 'change')}, ${counted(e.bytes, 'byte')}\n`;
     case 'peer-joined':
-      return `${c.bold(shown(e.name))} joined\n`;
+      return `${c.bold(peerLabels([{ id: e.replicaId, name: e.name }])[0]!)} joined\n`;
     case 'peer-left':
-      return `${c.bold(shown(e.name ?? e.replicaId))} left\n`;
+      return `${c.bold(peerLabels([{ id: e.replicaId, name: e.name ?? '' }])[0]!)} left\n`;
     case 'reconnected':
       return `${c.green('reconnected')}\n`;
     case 'error':

@@ -6,7 +6,8 @@ import type { OpEntry } from '../core/history.js';
 import { CshareError } from '../core/errors.js';
 import { findWorktreeRoot } from '../store/layout.js';
 import { viaRunning, worktreePath } from '../viaRunning.js';
-import { shown } from '../core/display.js';
+import { gitDate, gitQuoted, shown } from '../core/display.js';
+import type { ManifestEntry } from '../core/ManifestDoc.js';
 
 /** A change as `cshare log --json` shows it. */
 export interface LogEntryJson {
@@ -23,6 +24,10 @@ export interface LogEntryJson {
   /** A save merged from the version it was made from: that version's change id and time, and why. */
   merge?: { base: number; baseTime: string; reason: NonNullable<OpEntry['merge']>['reason'] };
   patch?: OpEntry['patch'];
+  /** A mode change: both git modes (`100644`, `100755`), when known (this replica's own changes). */
+  mode?: { before: string; after: string };
+  /** A binary file's size in bytes before and after the change (0: none), when known. */
+  size?: { before: number; after: number };
 }
 
 /** `cshare log`: the local history, newest first, like `git log`. */
@@ -47,13 +52,26 @@ export default class Log extends BaseCommand {
     return { changes };
   }
 
+  /**
+   * What a change did, as `git log --stat --summary` says it: characters inserted and
+   * deleted for text, both modes for a mode change, the sizes for a binary file.
+   */
+  private stat(op: OpEntry): string {
+    const c = this.color;
+    const modes = modeChange(op);
+    if (modes) return `mode ${modes.before} -> ${modes.after}`;
+    const size = binarySize(op);
+    if (size) return `Bin ${size.before} -> ${size.after} bytes`;
+    return `${c.green(`+${op.inserted}`)} ${c.red(`-${op.deleted}`)}`;
+  }
+
   private format(op: OpEntry, patch: boolean): string {
     const c = this.color;
     const lines = [
       `${c.yellow(`change ${op.seq}`)} ${c.bold(op.kind)}${op.reverts ? ` (reverts ${op.reverts})` : ''}${op.merge ? ` (merge: a save made from change ${op.merge.baseSeq}, merged with what changed since)` : ''}`,
       `Author: ${shown(op.author)} (${shown(op.replica)})`,
-      `Date:   ${new Date(op.time).toString()}`,
-      `    ${op.from ? `${shown(op.from)} -> ` : ''}${shown(op.path)}  ${c.green(`+${op.inserted}`)} ${c.red(`-${op.deleted}`)}`,
+      `Date:   ${gitDate(op.time)}`,
+      `    ${op.from ? `${gitQuoted(op.from)} -> ` : ''}${gitQuoted(op.path)}  ${this.stat(op)}`,
     ];
     if (patch) {
       if (op.patch) {
@@ -77,7 +95,34 @@ function toJson(op: OpEntry, patch: boolean): LogEntryJson {
   if (op.reverts) out.reverts = op.reverts;
   if (op.merge) out.merge = { base: op.merge.baseSeq, baseTime: new Date(op.merge.baseTime).toISOString(), reason: op.merge.reason };
   if (patch && op.patch) out.patch = op.patch;
+  const modes = modeChange(op);
+  if (modes) out.mode = modes;
+  const size = binarySize(op);
+  if (size) out.size = size;
   return out;
+}
+
+/** A git mode as git prints it (`100644`). */
+const octal = (mode: number) => mode.toString(8).padStart(6, '0');
+
+/**
+ * Both modes of a mode change. Known for this replica's own changes (their undo records hold
+ * the entries before and after); a peer's carried log entry does not say.
+ */
+function modeChange(op: OpEntry): { before: string; after: string } | undefined {
+  const { before, after } = op.inverse ?? {};
+  if (op.kind !== 'mode' || !before || !after) return undefined;
+  return { before: octal(before.mode), after: octal(after.mode) };
+}
+
+/** The sizes before and after a create, edit or delete of a binary file (0 where there was none), as git's `Bin 0 -> 4 bytes`. */
+function binarySize(op: OpEntry): { before: number; after: number } | undefined {
+  if (op.kind !== 'create' && op.kind !== 'edit' && op.kind !== 'delete') return undefined;
+  const { before, after } = op.inverse ?? {};
+  const bytes = (e: ManifestEntry | null | undefined) => (e && !e.deleted && e.kind === 'binary' ? e.size : 0);
+  const binary = (e: ManifestEntry | null | undefined) => e?.kind === 'binary' && !e.deleted;
+  if (!binary(before) && !binary(after)) return undefined;
+  return { before: op.kind === 'create' ? 0 : bytes(before), after: op.kind === 'delete' ? 0 : bytes(after) };
 }
 
 /** `log <path>` of a path with no history: never shared here, or not recorded yet. */

@@ -1,7 +1,7 @@
 import { BaseCommand } from '../BaseCommand.js';
 import type { RecordedChange } from '../core/recordScan.js';
 import { viaRunning } from '../viaRunning.js';
-import { shown, shownText } from '../core/display.js';
+import { counted, shown, shownText } from '../core/display.js';
 
 /** What `cshare scan` answers. */
 interface ScanJson {
@@ -34,7 +34,7 @@ export default class Scan extends BaseCommand {
       const lines = report.recorded.map((c) => `${c.kind.padEnd(6)} ${c.from ? `${shown(c.from)} -> ` : ''}${shown(c.path)}${c.inserted || c.deleted ? this.color.dim(` +${c.inserted} -${c.deleted}`) : ''}`);
       const many = lines.length > 50 ? [...lines.slice(0, 50), `... and ${lines.length - 50} more`] : lines;
       for (const e of report.errors) many.push(`${this.color.red('error')}  ${shown(e.path)}: ${shownText(e.message)}`);
-      many.push(`${report.recorded.length} change(s) recorded, ${report.files} file(s) tracked`);
+      many.push(`${counted(report.recorded.length, 'change')} recorded, ${counted(report.files, 'file')} tracked`);
       process.stdout.write(`${many.join('\n')}\n`);
     }
     return report;

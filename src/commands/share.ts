@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { ShareEvent } from '../sync/share.js';
 import { writeEvent } from './join.js';
-import { shown } from '../core/display.js';
+import { counted, shown } from '../core/display.js';
 
 /** `cshare share`: share this worktree and print its join codes. */
 export default class Share extends BaseCommand {
@@ -14,7 +14,8 @@ export default class Share extends BaseCommand {
     '<%= config.bin %> share --once --yes --json',
   ];
   static override flags = {
-    relay: Flags.string({ description: 'relay multiaddr (default: serve joiners from this process)' }),
+    relay: Flags.string({ description: 'relay multiaddr (default: the relay this worktree was shared through before, else serve joiners from this process)' }),
+    serve: Flags.boolean({ description: 'serve joiners from this process, although this worktree was shared through a relay before (a new share, new join codes)', exclusive: ['relay'] }),
     listen: Flags.string({ description: 'where to listen when serving joiners itself (repeatable)', multiple: true }),
     'read-only': Flags.boolean({ description: 'print only the read-only join code' }),
     yes: Flags.boolean({ char: 'y', description: 'upload changes made while cshare was not running without asking' }),
@@ -34,6 +35,7 @@ export default class Share extends BaseCommand {
       relay: flags.relay,
       relayToken: flags['relay-token'],
       listen: flags.listen,
+      serve: flags.serve,
       yes: flags.yes,
       once: flags.once,
       retry: flags.retry,
@@ -42,11 +44,14 @@ export default class Share extends BaseCommand {
       onEvent: (e: ShareEvent) => {
         if (e.type === 'sharing' && flags['read-only']) e = { ...e, codes: { readWrite: '', readOnly: e.codes.readOnly } };
         if (json) {
+          // Said in JSON as the `resumed` field of `sharing` (and of the --once result).
+          if (e.type === 'resuming') return;
           if (!flags.once) process.stdout.write(`${JSON.stringify({ event: e.type, ...e, type: undefined })}\n`);
           return;
         }
-        if (e.type === 'sharing') {
-          const lines = [`Sharing ${shown(e.root)} (${e.files} files). Join with:`];
+        if (e.type === 'resuming') process.stdout.write(`${e.message}\n`);
+        else if (e.type === 'sharing') {
+          const lines = [`Sharing ${shown(e.root)} (${counted(e.files, 'file')}). Join with:`];
           if (e.codes.readWrite) lines.push(`  cshare join ${e.codes.readWrite}      (read-write)`);
           lines.push(`  cshare join ${e.codes.readOnly}      (read-only)`);
           if (!flags.once) lines.push('Syncing; press Ctrl-C or run cshare unshare to stop.');

@@ -13,6 +13,10 @@ export type StatusJson = Omit<ReplicaStatus, 'sharing'> & {
   connected?: boolean;
   unacknowledged?: number;
   uploading?: number;
+  /** A join with a read-only code: its own changes stay here (see `kept`). */
+  readOnly?: boolean;
+  /** Read-only join: how many of this replica's changes are kept here, never uploaded. */
+  kept?: number;
 };
 
 /** `cshare status`: the worktree, this replica, and what changed since the last scan. */

@@ -1,3 +1,4 @@
+import { counted } from './display.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { gitAuthorName } from './gitConfig.js';
 import { patchFor, type OpEntry } from './history.js';
@@ -131,9 +132,9 @@ export class Replica {
     // Before anything scans: a process killed in the middle of applying remote changes left
     // files on disk that its store does not describe.
     const restored = await recoverInterruptedApply(ctx);
-    if (restored.length > 0) log('put back %d path(s) of an interrupted apply: %s', restored.length, restored.slice(0, 5).join(', '));
+    if (restored.length > 0) log('put back the paths of an interrupted apply (%d): %s', restored.length, restored.slice(0, 5).join(', '));
     const rewritten = await recoverUnflushed(ctx);
-    if (rewritten.length > 0) log('wrote again %d file(s) a crash tore: %s', rewritten.length, rewritten.slice(0, 5).join(', '));
+    if (rewritten.length > 0) log('wrote again the files a crash tore (%d): %s', rewritten.length, rewritten.slice(0, 5).join(', '));
     const replica = new Replica(ctx, opts, journal);
     if (copiedFrom) {
       log('store copied from replica %s: this copy is replica %s', copiedFrom, identity.replicaId);
@@ -654,7 +655,7 @@ function applyFailed(err: unknown, origin: ChangeOrigin, notRestored: string[]):
   let message = `could not apply the changes of ${origin.author}: ${cause.message}; nothing of them was applied (they are applied again on the next catch-up)`;
   if (notRestored.length > 0) {
     data.notRestored = notRestored.slice(0, 100);
-    message += `; ${notRestored.length} file(s) could not be put back as they were: ${notRestored.slice(0, 3).join(', ')}`;
+    message += `; ${counted(notRestored.length, 'file')} could not be put back as ${notRestored.length === 1 ? 'it was' : 'they were'}: ${notRestored.slice(0, 3).join(', ')}`;
   }
   return new CshareError(code, message, data, { cause: err });
 }

@@ -1,3 +1,4 @@
+import { counted } from '../core/display.js';
 import { CshareError } from '../core/errors.js';
 import type { BlobRef, ChangeSet } from '../core/exchange.js';
 import { logger } from '../core/log.js';
@@ -158,7 +159,7 @@ export class SyncSession {
         else if (item.type === 'file-update') group(item.by).files.push({ fileId: item.fileId, updates: [item.update] });
         else if (item.type === 'blob') wanted.set(item.digest, { size: item.size, by: item.by });
       }
-      log('catch-up: %d change group(s), %d blob(s) listed, %d history entries recorded, %d item(s) of its own skipped, head %d', groups.length, wanted.size, histories, own, head);
+      log('catch-up: change groups %d, blobs listed %d, history entries recorded %d, items of its own skipped %d, head %d', groups.length, wanted.size, histories, own, head);
       // The changes first: files whose content is here are written at once. A text file's
       // logged updates carry its base text, so none of them waits for a blob.
       const applied: RecordedChange[] = [];
@@ -171,7 +172,7 @@ export class SyncSession {
         unavailable++;
         log('blob %s not on the relay', d);
       });
-      log('catch-up: %d change(s) applied, %d blob(s) fetched', applied.length, lacking.length - unavailable);
+      log('catch-up: changes applied %d, blobs fetched %d', applied.length, lacking.length - unavailable);
       // Content a file needs but nobody logged yet (a sharer still uploading): fetching it
       // makes the relay ask the sharer for it next.
       const missing = await this.opts.replica.missingBlobs();
@@ -188,7 +189,7 @@ export class SyncSession {
           }
         });
         if (unavailable > 0) {
-          this.opts.onEvent?.({ type: 'error', code: 'NOT_FOUND', message: `the content of ${unavailable} file(s) is not on the relay yet; they appear when their sharer uploads them` });
+          this.opts.onEvent?.({ type: 'error', code: 'NOT_FOUND', message: `the content of ${counted(unavailable, 'file')} is not on the relay yet; ${unavailable === 1 ? 'it appears when its' : 'they appear when their'} sharer uploads ${unavailable === 1 ? 'it' : 'them'}` });
         }
         applied.push(...(await this.apply({ manifest: [], files: [], blobs: fetched }, '')));
       }
@@ -234,7 +235,7 @@ export class SyncSession {
         if (report) opts.onScanned?.(report);
         const recorded = report?.recorded ?? [];
         if (recorded.length > 0) {
-          this.opts.onEvent?.({ type: 'error', code: 'FORBIDDEN', message: `this join code is read-only: ${recorded.length} local change(s) (${recorded.slice(0, 3).map((c) => c.path).join(', ')}) stay on this machine and are not shared` });
+          this.opts.onEvent?.({ type: 'error', code: 'FORBIDDEN', message: `this join code is read-only: ${counted(recorded.length, 'local change')} (${recorded.slice(0, 3).map((c) => c.path).join(', ')}) ${recorded.length === 1 ? 'stays' : 'stay'} on this machine and ${recorded.length === 1 ? 'is' : 'are'} not shared` });
         }
         await opts.afterManifest?.();
         return 0;
@@ -559,7 +560,7 @@ export class SyncSession {
       if (n.kind === 'merged') this.opts.onEvent?.({ type: 'merged', path: n.path, seq: n.seq ?? 0, baseSeq: n.baseSeq ?? 0, message: n.message });
       else this.opts.onEvent?.({ type: 'kept', path: n.path, message: n.message });
     }
-    if (dropped > 0) this.opts.onEvent?.({ type: 'kept', path: '', message: `and ${dropped} more file(s) kept or merged (see cshare log)` });
+    if (dropped > 0) this.opts.onEvent?.({ type: 'kept', path: '', message: `and ${dropped} more ${dropped === 1 ? 'file' : 'files'} kept or merged (see cshare log)` });
   }
 
   private async uploadBlob(digest: string, bytes: Uint8Array, fileId: string | undefined): Promise<void> {

@@ -1,3 +1,4 @@
+import { counted } from '../core/display.js';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CshareError } from '../core/errors.js';
@@ -23,6 +24,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { setStep } from './step.js';
+import { defaultJoinFolder } from './joinFolder.js';
 
 const log = logger('join');
 
@@ -48,7 +50,7 @@ export interface JoinChange {
 /** Options for {@link join}. */
 export interface JoinOptions {
   code: string;
-  /** Target directory (default: a new folder named after the worktree id). */
+  /** Target directory (default: a new folder named after the shared worktree; see `defaultJoinFolder`). */
   dir?: string;
   cwd: string;
   once?: boolean;
@@ -77,7 +79,8 @@ export interface JoinOptions {
 export async function join(opts: JoinOptions): Promise<JoinResult> {
   const code = decodeJoinCode(opts.code);
   const worktreeId = worktreeIdToString(code.worktreeId);
-  const root = resolve(opts.cwd, opts.dir ?? `cshare-${worktreeId.slice(0, 8)}`);
+  // Without a folder, one named after the shared worktree, as git clone names it.
+  const root = opts.dir !== undefined ? resolve(opts.cwd, opts.dir) : await defaultJoinFolder({ cwd: opts.cwd, code, worktreeId, retry: opts.retry, unreachableHint: UNREACHABLE_HINT, signal: opts.signal });
   // A dry run changes nothing, not even the folder.
   const made = opts.dryRun ? undefined : makeJoinFolder(root);
   const progress: JoinProgress = { connected: false, joined: false };
@@ -190,7 +193,7 @@ async function joinInto(opts: JoinOptions, ctx: { code: JoinCode; worktreeId: st
         if (conflicts.length > 0 && !opts.force) {
           throw new CshareError(
             'WOULD_OVERWRITE',
-            `${conflicts.length} local file(s) differ from the shared version: ${conflicts.slice(0, 10).map((c) => c.path).join(', ')}${conflicts.length > 10 ? ', ...' : ''}. Nothing was changed. Use --dry-run to see all, or --force to replace them (each local version is kept in cshare log)`,
+            `${counted(conflicts.length, 'local file')} ${conflicts.length === 1 ? 'differs' : 'differ'} from the shared version: ${conflicts.slice(0, 10).map((c) => c.path).join(', ')}${conflicts.length > 10 ? ', ...' : ''}. Nothing was changed. Use --dry-run to see all, or --force to replace them (each local version is kept in cshare log)`,
             { conflicts: conflicts.map((c) => c.path) },
           );
         }
@@ -282,7 +285,7 @@ async function consent(opts: JoinOptions, files: { path: string; change: string 
   const list = files.slice(0, 10).map((f) => f.path).join(', ');
   throw new CshareError(
     'CONFIRM_REQUIRED',
-    `${files.length} local file(s) ${what} and would be uploaded to everyone: ${list}${files.length > 10 ? ', ...' : ''}. Nothing was changed. Review them (--dry-run lists them), then join again with --yes`,
+    `${counted(files.length, 'local file')} ${files.length === 1 ? what.replace(/^are /, 'is ') : what} and would be uploaded to everyone: ${list}${files.length > 10 ? ', ...' : ''}. Nothing was changed. Review them (--dry-run lists them), then join again with --yes`,
     { files },
   );
 }

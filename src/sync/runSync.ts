@@ -203,9 +203,11 @@ export class SyncLoop {
       } catch (err) {
         if (signal.aborted) break;
         const e = toCshareError(err);
-        if (FATAL.has(e.code) || (this.opts.once && first)) throw e;
         const unreachable = UNREACHABLE.has(e.code);
         const hint = unreachable && this.opts.unreachableHint ? `; ${this.opts.unreachableHint}` : '';
+        if (FATAL.has(e.code)) throw e;
+        // `--once` tries once: what to do about an unreachable relay is said then too.
+        if (this.opts.once && first) throw hint ? new CshareError(e.code, `${e.message}${hint}`, e.data, { cause: e }) : e;
         if (unreachable && !connectedOnce && this.opts.giveUpAfterMs !== undefined && Date.now() - started >= this.opts.giveUpAfterMs) {
           throw new CshareError(e.code, `${e.message}; gave up after ${Math.round((Date.now() - started) / 1000)} s${hint} (--retry keeps trying)`, e.data, { cause: e });
         }

@@ -108,6 +108,19 @@ export type HelloResponse = {
   created?: boolean;
 };
 
+/**
+ * The shared worktree's name (its sharer's folder name, from the registration), for a joiner
+ * that names its folder after it as `git clone` does. Answered before `hello` and instead of
+ * it: proving the secret as `hello` does, but binding nothing (no replica id, no peer-joined),
+ * so a joiner can ask before it has a store. A wrong secret or an unknown worktree is refused
+ * as `hello` refuses it (`UNAUTHORIZED`, the connection closed). Added within protocol 2 as a
+ * new message: a relay that does not know it answers "unknown message" and the joiner falls
+ * back to a name of its own; peers that never send it are unaffected. The name is the sharer's
+ * to choose: a joiner must sanitise it before it names a folder (see `joinFolder.ts`).
+ */
+export type WorktreeInfoRequest = { worktreeId: string; secretProof: Uint8Array };
+export type WorktreeInfoResponse = { name: string };
+
 export type ManifestOfferRequest = { worktreeId: string; entries: ManifestEntry[] };
 /**
  * The file ids the relay wants uploaded: entries with a `vector` the relay's log of the file
@@ -211,6 +224,7 @@ export type WorktreeEvent =
 /** Every request with its response type: the one type map the RPC layer is typed from. */
 export type RequestMap = {
   hello: { request: HelloRequest; response: HelloResponse };
+  'worktree/info': { request: WorktreeInfoRequest; response: WorktreeInfoResponse };
   'manifest/offer': { request: ManifestOfferRequest; response: ManifestOfferResponse };
   'file/upload': { request: FileUploadRequest; response: FileUploadResponse };
   'manifest/upload': { request: ManifestUploadRequest; response: UploadResponse };
@@ -330,6 +344,7 @@ export const cshareSchema: ProtocolSchema<CshareProtocol> = {
   version: PROTOCOL_VERSION,
   requests: {
     hello: { request: helloRequest, response: helloResponse },
+    'worktree/info': { request: object({ worktreeId: id, secretProof: bytes(1024) }), response: object({ name: displayName }) },
     'manifest/offer': {
       request: object({ worktreeId: id, entries: array(manifestEntry, MAX_ENTRIES_PER_MESSAGE) }),
       response: object({ need: array(id, MAX_ENTRIES_PER_MESSAGE) }),

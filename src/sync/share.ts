@@ -1,3 +1,4 @@
+import { counted } from '../core/display.js';
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { CshareError } from '../core/errors.js';
@@ -40,10 +41,27 @@ export interface ShareState extends SyncState {
 
 /** Events of a running share (one JSON line each with `--json`). */
 export type ShareEvent =
-  | { type: 'sharing'; root: string; files: number; codes: { readWrite: string; readOnly: string }; relay: string[] }
+  | { type: 'sharing'; root: string; files: number; codes: { readWrite: string; readOnly: string }; relay: string[]; resumed?: ResumedRelay }
+  /** Said before connecting: a share without `--relay` resumes through the relay it used before. */
+  | { type: 'resuming'; message: string } & ResumedRelay
   /** A port this share listened on before is taken: its join codes changed (see `planListen`). */
   | { type: 'warning'; message: string; stored: string; now: string; reason: string }
   | SessionEvent;
+
+/**
+ * A `share` without `--relay` in a worktree shared through a relay before resumes through that
+ * relay (same codes); `--serve` shares from this process instead. Said, so that nobody
+ * uploads to a relay they forgot, or wonders why the codes name it.
+ */
+export interface ResumedRelay {
+  /** The relay it resumes with. */
+  relay: string;
+  /** How to share without it. */
+  without: string;
+}
+
+/** The flag that shares from this process although a relay was used before. */
+export const SERVE_FLAG = '--serve';
 
 /** Options for {@link share}. */
 export interface ShareOptions {
@@ -54,6 +72,11 @@ export interface ShareOptions {
   relayToken?: string;
   /** Where the built-in relay listens (without `relay`). */
   listen?: string[];
+  /**
+   * Serve joiners from this process even if the worktree was shared through a relay before
+   * (a new share, with new codes); without it, a share without `relay` resumes that relay.
+   */
+  serve?: boolean;
   /** Upload changes made while cshare was not running without asking. */
   yes?: boolean;
   /** Asks the user (on a TTY) whether to upload those changes. */
@@ -70,9 +93,10 @@ export interface ShareOptions {
  * `cshare unshare`): uploads what the relay lacks, prints the join codes, then streams every
  * saved change to the relay and applies everyone else's. With `once`, uploads and exits.
  */
-export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number; refused: RefusedPath[] }> {
+export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: string; readOnly: string }; relay: string[]; uploaded: number; refused: RefusedPath[]; resumed?: ResumedRelay }> {
   // A malformed --relay is said at once, before anything is opened or created.
   if (opts.relay !== undefined) checkRelayAddress(opts.relay);
+  if (opts.relay !== undefined && opts.serve) throw new CshareError('USAGE', `--relay and ${SERVE_FLAG} exclude each other: --relay shares through a relay, ${SERVE_FLAG} from this process`);
   const stop = new AbortController();
   // A store moved away or replaced under the running share stops it (see StoreGuard).
   let lost: CshareError | undefined;
@@ -85,6 +109,8 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
   opts.signal.addEventListener('abort', onAbort, { once: true });
   try {
     let state = await replica.getMeta<ShareState>('share');
+    const resumed = !opts.relay && !opts.serve && state?.relay ? resumedRelay(state.relay[0]!) : undefined;
+    if (resumed) opts.onEvent({ type: 'resuming', ...resumed, message: resumingMessage(resumed) });
     if (state && (state.announced ?? state.acked >= 0)) {
       // Resuming: what changed while nobody watched must not leak silently (a new secret file).
       const { changed } = await replica.status();
@@ -93,13 +119,14 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
         if (!ok) {
           throw new CshareError(
             'CONFIRM_REQUIRED',
-            `${changed.length} file(s) changed while cshare was not running: ${changed.slice(0, 10).map((c) => c.path).join(', ')}${changed.length > 10 ? ', ...' : ''}. Review them, then run cshare share --yes to upload them`,
+            `${counted(changed.length, 'file')} changed while cshare was not running: ${changed.slice(0, 10).map((c) => c.path).join(', ')}${changed.length > 10 ? ', ...' : ''}. Review them, then run cshare share --yes to upload them`,
             { changed },
           );
         }
       }
     }
-    if (!state || (opts.relay && state.relay?.[0] !== opts.relay)) {
+    // Another relay, or this process instead of a relay: a new share (new codes).
+    if (!state || (opts.relay && state.relay?.[0] !== opts.relay) || (opts.serve && state.relay !== null)) {
       const s = newShareSecrets();
       state = {
         worktreeId: worktreeIdToString(s.worktreeId), readWrite: hex(s.readWrite), readOnly: hex(s.readOnly),
@@ -161,7 +188,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     const loop = new SyncLoop({
       replica, worktreeId: state.worktreeId, state: syncState, saveState, connect, signal: stop.signal, once: opts.once,
       beforeLocalChange: () => wt.guard?.assertIntact(),
-      unreachableHint: 'check that the relay runs and that this machine can reach it',
+      unreachableHint: `check that the relay runs and that this machine can reach it${resumed ? `, or run cshare share ${SERVE_FLAG} to share from this process instead (a new share, with new join codes)` : ''}`,
       // The in-process relay is always there; a relay elsewhere may never answer.
       giveUpAfterMs: opts.retry || relay ? undefined : connectTimeoutMs(),
       onEvent: (e) => {
@@ -176,7 +203,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
         // Anything saved since the watch began (during the first scan and upload) is
         // recorded and uploaded next.
         watcher?.release();
-        opts.onEvent({ type: 'sharing', root: replica.root, files: replica.fileCount(), codes, relay: relayAddrs });
+        opts.onEvent({ type: 'sharing', root: replica.root, files: replica.fileCount(), codes, relay: relayAddrs, ...(resumed ? { resumed } : {}) });
       },
     });
     // Watching starts before the first scan: every save after it is seen, with no rescan of
@@ -189,7 +216,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
     }
     await loop.run();
     if (lost) throw lost;
-    return { codes, relay: relayAddrs, uploaded, refused: replica.refusedPaths() };
+    return { codes, relay: relayAddrs, uploaded, refused: replica.refusedPaths(), ...(resumed ? { resumed } : {}) };
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
     stop.abort();
@@ -199,6 +226,15 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
       await c().catch((err: unknown) => log('cleanup failed: %s', (err as Error)?.message ?? err));
     }
   }
+}
+
+function resumedRelay(relay: string): ResumedRelay {
+  return { relay, without: `cshare share ${SERVE_FLAG}` };
+}
+
+/** What a share that resumes its relay says before it connects. */
+function resumingMessage(r: ResumedRelay): string {
+  return `Resuming the share through the relay it used before: ${r.relay} (${r.without} shares from this process instead, with new join codes; --relay <addr> through another relay)`;
 }
 
 /** The event of a path that is not shared or not written (once per path; see `Replica.onRefused`). */

@@ -20,14 +20,20 @@ export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state
   const { replica, loop, state, stop } = opts;
   const path = (args: Record<string, unknown>) => (typeof args.path === 'string' ? args.path : undefined);
   return serveControl({ root: replica.root, command: opts.command, handlers: {
-    status: async () => ({
-      ...(await replica.status()),
-      ...opts.info(),
-      peers: [...(loop.session?.peers ?? new Map<string, string>()).entries()].map(([id, name]) => ({ id, name })),
-      connected: loop.session !== null,
-      uploading: loop.session?.uploading ? loop.session.uploading.total - loop.session.uploading.done : 0,
-      unacknowledged: await replica.ownChangesAfter(state.acked),
-    }),
+    status: async () => {
+      const info = opts.info();
+      const own = await replica.ownChangesAfter(state.acked);
+      return {
+        ...(await replica.status()),
+        ...info,
+        peers: [...(loop.session?.peers ?? new Map<string, string>()).entries()].map(([id, name]) => ({ id, name })),
+        connected: loop.session !== null,
+        uploading: loop.session?.uploading ? loop.session.uploading.total - loop.session.uploading.done : 0,
+        // A read-only join's own changes are never acknowledged (the relay refuses them):
+        // they are kept here, not pending.
+        ...(info.readOnly === true ? { unacknowledged: 0, kept: own } : { unacknowledged: own }),
+      };
+    },
     log: async (args) => ({ changes: await replica.log({ path: path(args), limit: typeof args.limit === 'number' ? args.limit : undefined, patches: args.patches === true }) }),
     undo: async (args) => {
       const r = await replica.undo({ path: path(args) });

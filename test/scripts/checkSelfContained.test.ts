@@ -49,7 +49,7 @@ describe('check-self-contained', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`test/helpers/traces.ts:2: a relative path that leaves the repository: "${UP3}/elsewhere/traces/"`);
     expect(r.stderr).toContain(`bench/x.ts:1: an absolute path outside the repository: "${HOME}"`);
-    expect(r.stderr).toContain('2 reference(s)');
+    expect(r.stderr).toContain('2 references');
     // Relative paths that stay inside (imports, fixtures) are not flagged.
     expect(r.stderr).not.toContain('src/a.ts');
     expect(r.stderr).not.toContain('traces.ts:1');

@@ -6,7 +6,7 @@ import { hashSecret } from '../joinCode.js';
 import { ByteBudget } from '../rpc/ByteBudget.js';
 import { RpcConnection } from '../rpc/RpcConnection.js';
 import type { FrameChannel } from '../rpc/transport.js';
-import { MAX_UPDATES_PER_MESSAGE, checkPeerProtocol, type Access, type HelloRequest, type HelloResponse, type WorktreeEvent } from '../schema.js';
+import { MAX_UPDATES_PER_MESSAGE, checkPeerProtocol, type Access, type HelloRequest, type HelloResponse, type WorktreeEvent, type WorktreeInfoRequest, type WorktreeInfoResponse } from '../schema.js';
 import { RelayLog } from './RelayLog.js';
 import type { RelayStore } from './RelayStore.js';
 import { Admission, type AdmissionPolicy } from './admission.js';
@@ -151,6 +151,7 @@ export class RelayService {
 
     conn.handle('ping', ({ time }) => ({ time }));
     conn.handle('hello', (req) => this.hello(session, req));
+    conn.handle('worktree/info', (req) => this.info(session, req));
 
     conn.handle('manifest/offer', async ({ worktreeId, entries }) => {
       const { room } = this.authorize(session, worktreeId, true);
@@ -301,6 +302,23 @@ export class RelayService {
     } finally {
       session.helloInFlight = false;
     }
+  }
+
+  /**
+   * `worktree/info`: the worktree's name to a peer that proves a join code's secret, as
+   * `hello` checks it (the same constant-time comparisons, the same refusal, the connection
+   * closed on it), binding nothing.
+   */
+  private async info(session: Session, req: WorktreeInfoRequest): Promise<WorktreeInfoResponse> {
+    const registration = await this.store.getWorktree(req.worktreeId);
+    const hash = hashSecret(req.secretProof);
+    const rw = sameHash(hash, registration?.readWriteHash ?? UNKNOWN);
+    const ro = sameHash(hash, registration?.readOnlyHash ?? UNKNOWN);
+    if (registration && (rw || ro)) return { name: registration.name };
+    const e = new CshareError('UNAUTHORIZED', 'this relay has no worktree with that join code: check the code (ask its sharer for a new one) and the relay address');
+    this.log.log({ event: 'refused', peer: session.peerId, code: e.code, reason: e.message, worktree: req.worktreeId });
+    setImmediate(() => session.conn.close());
+    throw e;
   }
 
   private async bind(session: Session, req: HelloRequest): Promise<HelloResponse> {

@@ -201,7 +201,7 @@ class Scan {
     }
     if (currClient !== undefined) result.to.set(currClient, currClock);
     await this.deleteSet();
-    if (!r.done) throw new Invalid(`${r.buf.length - r.pos} byte(s) after the delete set`);
+    if (!r.done) throw new Invalid(`${r.buf.length - r.pos === 1 ? '1 byte' : `${r.buf.length - r.pos} bytes`} after the delete set`);
   }
 
   /** Reads one struct starting at `clock`; returns its length. */
