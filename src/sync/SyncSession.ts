@@ -45,8 +45,20 @@ const OFFER_PAGE = MAX_ENTRIES_PER_MESSAGE;
 /** Files modified this recently are uploaded first: they are what people work on. */
 const RECENT_MS = 24 * 60 * 60 * 1000;
 
-/** Live events held while an upload runs before the subscription stops being read. */
-const MAX_QUEUED_EVENTS = 256;
+/**
+ * Live events waiting to be applied (behind an upload, a catch-up or each other) before the
+ * session stops queueing them and catches up from the relay's log instead (see `live`).
+ */
+const BEHIND_AFTER = 32;
+/**
+ * Events the live subscription holds until they are read. A connection decodes every frame of
+ * a chunk it reads before the reader runs, and after a long write to disk (an apply of 250
+ * files) the chunks waiting hold hundreds of small events: with the connection's default of
+ * 256 the subscription failed (`OVERLOADED`, "fell more than 256 items behind") although
+ * this side reads them at once. The relay holds at most 1024 per subscriber (see
+ * `relay/subscriptions.ts`); the queue's byte bound (32 MB) still holds.
+ */
+const LIVE_QUEUE_EVENTS = 4096;
 /** `need` events answered at once (each uploads one blob). */
 const NEEDS_AT_ONCE = 16;
 
@@ -370,33 +382,58 @@ export class SyncSession {
    * It subscribes at once, so it can start beside an upload: a `need` (a joiner waits for a
    * file this replica has not uploaded yet, design step 6) is answered as it comes, while the
    * other events are applied in order, each after everything queued before it (the upload).
+   *
+   * A burst (a `git checkout` of 3000 files is ~9000 events) is not applied event by event:
+   * once {@link BEHIND_AFTER} events wait, the session is behind, and the events that come
+   * next are not queued but left to a catch-up, which fetches what the relay logged after the
+   * last seq applied in pages and applies it in a few batches (as a join does). Event by
+   * event, the burst took 11–20 s to reach the disk, and the subscription fell 256 events
+   * behind, failed with `OVERLOADED` and reconnected, said as an error.
    */
   async live(): Promise<void> {
     const { conn, worktreeId, signal } = this.opts;
-    const sub = conn.subscribe(worktreeResource(worktreeId), { signal });
+    const sub = conn.subscribe(worktreeResource(worktreeId), { signal, queueSize: LIVE_QUEUE_EVENTS });
     setStep('live: subscribing');
     await sub.ready;
     setStep('live: events');
     let failed = false;
+    let catchUpError: unknown;
+    const fail = (err: unknown) => {
+      catchUpError = err;
+      failed = true;
+      sub.unsubscribe();
+    };
     // Anything logged between the catch-up and the subscription is fetched again; Yjs makes
     // the duplicates harmless.
-    let caughtUp = false;
-    let catchUpError: unknown;
-    let applying: Promise<void> = this.catchUp().then(
-      () => {
-        caughtUp = true;
-      },
-      (err: unknown) => {
-        catchUpError = err;
-        failed = true;
-        sub.unsubscribe();
-      },
-    );
+    let applying: Promise<void> = this.catchUp().then(() => undefined, fail);
     let queued = 0;
+    // Behind: events are dropped (the catch-up after them fetches them from the relay's log);
+    // `dropped` says one came since the last catch-up began reading, so another one follows.
+    let behind = false;
+    let dropped = false;
+    const catchUpBurst = async () => {
+      do {
+        dropped = false;
+        setStep('live: catching up on a burst');
+        const applied = await this.catchUp();
+        log('caught up on a burst: %d change(s) applied', applied.length);
+        // As after a live manifest event: what the apply made this replica change goes up.
+        if (applied.length > 0) await this.pushAfterApply(true);
+      } while (dropped && !failed && !signal?.aborted);
+      // Nothing came while that catch-up ran: the next events are live again.
+      behind = false;
+    };
     try {
       for await (const event of sub) {
         if (event.type === 'need') {
           void this.answerNeed(event);
+          continue;
+        }
+        if (behind) {
+          // Peers coming and going are not in the relay's log: said now, not queued (the
+          // queue stays bounded however long the burst).
+          if (event.type === 'peer-joined' || event.type === 'peer-left') await this.onEvent(event);
+          else dropped = true;
           continue;
         }
         queued++;
@@ -409,8 +446,11 @@ export class SyncSession {
           // the last change applied, which applies this one again.
           if (failed) sub.unsubscribe();
         });
-        // Events wait in memory only while an upload or catch-up runs, and not without bound.
-        if (queued >= MAX_QUEUED_EVENTS || caughtUp) await applying;
+        if (!behind && queued >= BEHIND_AFTER) {
+          behind = true;
+          log('%d live events waiting: catching up instead', queued);
+          applying = applying.then(() => (failed ? undefined : catchUpBurst().catch(fail)));
+        }
         if (failed) break;
       }
     } finally {
