@@ -9,6 +9,7 @@ import { slices } from './slices.js';
 import { uploadHistory } from './historyUpload.js';
 import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type SyncItem, type WorktreeEvent } from './schema.js';
 import { setStep } from './step.js';
+import { DownloadProgress } from './progress.js';
 
 const log = logger('session');
 
@@ -74,7 +75,12 @@ export interface SyncState {
 export type SessionEvent =
   | { type: 'applied'; changes: RecordedChange[]; by: string }
   | { type: 'uploaded'; changes: number; bytes: number; upTo: number }
-  | { type: 'progress'; done: number; total: number; bytes: number }
+  /**
+   * How far a big transfer is (20 files or more; at most every 250 ms, and at its end):
+   * `upload` counts files sent of those the push sends; `download` counts files written of
+   * those a catch-up fetched (`totalBytes`: of their content and text updates).
+   */
+  | { type: 'progress'; phase: 'upload' | 'download'; done: number; total: number; bytes: number; totalBytes?: number }
   | { type: 'peer-joined'; replicaId: string; name: string; role: string }
   | { type: 'peer-left'; replicaId: string; name?: string }
   | { type: 'merged'; path: string; seq: number; baseSeq: number; message: string }
@@ -174,15 +180,19 @@ export class SyncSession {
       // The changes first: files whose content is here are written at once. A text file's
       // logged updates carry its base text, so none of them waits for a blob.
       const applied: RecordedChange[] = [];
-      for (const g of groups) applied.push(...(await this.apply(g.changes, g.by)));
-      // Then the content, a batch at a time, the next batch fetched while this one is written.
       const lacking = await this.opts.replica.lackingBlobs([...wanted.keys()]);
+      const progress = new DownloadProgress(groups, lacking, (d) => wanted.get(d)!.size, (e) => this.opts.onEvent?.(e));
+      for (const g of groups) {
+        applied.push(...(await this.apply(g.changes, g.by)));
+        progress.applied(g.changes);
+      }
+      // Then the content, a batch at a time, the next batch fetched while this one is written.
       lacking.sort((x, y) => (wanted.get(x)!.by < wanted.get(y)!.by ? -1 : wanted.get(x)!.by > wanted.get(y)!.by ? 1 : 0));
       let unavailable = 0;
       await this.fetchAndApply(lacking, (d) => wanted.get(d)!, applied, (d) => {
         unavailable++;
         log('blob %s not on the relay', d);
-      });
+      }, (batch) => progress.applied({ manifest: [], files: [], blobs: [] }, batch));
       log('catch-up: %d change(s) applied, %d blob(s) fetched', applied.length, lacking.length - unavailable);
       // Content a file needs but nobody logged yet (a sharer still uploading): fetching it
       // makes the relay ask the sharer for it next.
@@ -276,7 +286,9 @@ export class SyncSession {
       const toSend = changes.blobs.filter((b) => !stored.has(b.digest));
       const blobs = [...toSend.filter((b) => first(b.fileId)), ...toSend.filter((b) => !first(b.fileId))];
       const files = [...changes.files.filter((f) => first(f.fileId)), ...changes.files.filter((f) => !first(f.fileId))];
-      const total = blobs.length + files.length + (changes.manifest.length > 0 ? 1 : 0);
+      // Counted in files (a file's content or its doc's updates: one item each), as `share`
+      // says it: the manifest goes up beside them and is not one of them.
+      const total = blobs.length + files.length;
       let done = 0;
       let bytes = 0;
       let lastProgress = 0;
@@ -286,7 +298,7 @@ export class SyncSession {
         this.uploading = { done, total };
         if (total >= 20 && (Date.now() - lastProgress > 250 || done === total)) {
           lastProgress = Date.now();
-          this.opts.onEvent?.({ type: 'progress', done, total, bytes });
+          this.opts.onEvent?.({ type: 'progress', phase: 'upload', done, total, bytes });
         }
       };
       const uploadBlob = async (b: BlobRef) => {
@@ -327,7 +339,6 @@ export class SyncSession {
           throw err;
         });
       }
-      if (changes.manifest.length > 0) progress();
       await opts.afterManifest?.();
       // A joiner that asks for a file still in this queue gets it sooner through `need`.
       await pooled(blobs.slice(priorityBlobs.length), WINDOW, uploadBlob);
@@ -625,6 +636,7 @@ export class SyncSession {
     info: (digest: string) => { size: number; by: string },
     applied: RecordedChange[],
     onMissing: (digest: string) => void,
+    onBatch?: (digests: string[]) => void,
   ): Promise<void> {
     // Batches close at a count or a size, and at a change of uploader (the history credits it).
     const batches = slices(digests, APPLY_BATCH_FILES, APPLY_BATCH_BYTES, (d) => info(d).size, (first, d) => info(first).by !== info(d).by);
@@ -642,6 +654,7 @@ export class SyncSession {
         else onMissing(d);
       }
       if (blobs.length > 0) applied.push(...(await this.apply({ manifest: [], files: [], blobs }, info(batches[i]![0]!).by)));
+      onBatch?.(batches[i]!);
     }
   }
 
