@@ -90,9 +90,11 @@ export async function main(opts: { files?: number; runs?: number } = {}): Promis
 
     const { addr } = await profiled.relay(join(base, 'relay-data'), base);
     const sharer = profiled.start('share', ['share', '--relay', addr, '--json'], tree);
+    if (prof) sharer.child.stderr!.on('data', (d: string) => fs.appendFileSync(join(prof, 'sharer.log'), d));
     const sharing = await sharer.waitEvent('sharing', 120_000);
     const joined = join(base, 'joined');
     const joiner = profiled.start('join', ['join', sharing.json.codes.readWrite, joined, '--json'], base);
+    if (prof) joiner.child.stderr!.on('data', (d: string) => fs.appendFileSync(join(prof, 'joiner.log'), d));
     await joiner.waitEvent('joined', 120_000);
     const t0 = performance.now();
     while (!treeIs(joined, 'main', files)) {
