@@ -114,11 +114,15 @@ export class CshareProcess {
 export class Processes {
   private readonly all: CshareProcess[] = [];
 
-  constructor(readonly env: NodeJS.ProcessEnv) {}
+  /** `nodeArgs` go before the script (`--cpu-prof`, which NODE_OPTIONS may not carry). */
+  constructor(
+    readonly env: NodeJS.ProcessEnv,
+    readonly nodeArgs: string[] = [],
+  ) {}
 
   /** Spawns `node bin/cshare ...args` in `cwd`. */
   start(name: string, args: string[], cwd: string): CshareProcess {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...this.nodeArgs, BIN, ...args], { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const p = new CshareProcess(name, child);
     this.all.push(p);
     return p;

@@ -4,6 +4,7 @@
  * same run, because these machines are too noisy for absolute thresholds.
  */
 const all: Record<string, () => Promise<unknown>> = {
+  checkout: async () => (await import('./checkout.js')).main(),
   diff: async () => (await import('./diff.js')).main(),
   ingest: async () => (await import('./ingest.js')).main(),
   join: async () => (await import('./join.js')).main(),

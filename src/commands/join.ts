@@ -1,11 +1,10 @@
 import { Args, Flags } from '@oclif/core';
-import type { ChalkInstance } from 'chalk';
 import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { JoinEvent } from '../sync/join.js';
 import { readJoinCode } from '../readJoinCode.js';
-import { counted, gitQuoted, shown, shownText } from '../core/display.js';
-import { peerLabels } from '../statusText.js';
+import { counted, gitQuoted, shown } from '../core/display.js';
+import { EventPrinter } from '../eventPrinter.js';
 
 /** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
 export default class Join extends BaseCommand {
@@ -27,6 +26,7 @@ export default class Join extends BaseCommand {
     force: Flags.boolean({ description: 'replace local files that differ (each local version stays in cshare log)' }),
     yes: Flags.boolean({ char: 'y', description: 'upload local files the share does not have (or that changed while not joined) without asking' }),
     retry: Flags.boolean({ description: 'keep trying to reach the relay however long it takes (default: give up after 30 s with exit code 12)' }),
+    verbose: Flags.boolean({ description: 'list every file written or uploaded (by default a big transfer is a progress line and a summary)' }),
     'code-file': Flags.string({ description: 'read the join code from this file (or pipe); the one argument is then DIR' }),
   };
 
@@ -37,6 +37,7 @@ export default class Join extends BaseCommand {
     const live = !flags.once && !flags['dry-run'];
     // Loaded on use: libp2p is most of cshare's start-up time (see share).
     const { join } = await import('../sync/join.js');
+    const printer = (this.printer = new EventPrinter({ color: this.color, verbose: flags.verbose, tty: Boolean(process.stdout.isTTY) }));
     const result = await join({
       code,
       dir,
@@ -48,16 +49,22 @@ export default class Join extends BaseCommand {
       yes: flags.yes,
       confirm: process.stdin.isTTY && process.stdout.isTTY && !json ? (files) => this.confirm(files) : undefined,
       signal: this.abort.signal,
+      onStop: (standing) => (this.standing = standing),
       onEvent: (e: JoinEvent) => {
         if (json) {
           if (live) process.stdout.write(`${JSON.stringify({ event: e.type, ...e, type: undefined })}\n`);
           return;
         }
         if (e.type === 'joined') {
-          process.stdout.write(`Joined ${shown(e.root)}: ${counted(e.files, 'file')} (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
-        } else writeEvent(e, this.color);
+          printer.line(`Joined ${shown(e.root)}: ${counted(e.files, 'file')} (${e.access === 'rw' ? 'read-write' : 'read-only'}).${live ? ' Syncing; press Ctrl-C to stop.' : ''}\n`);
+          printer.synced();
+        } else printer.write(e);
       },
     });
+    if (this.interrupted) {
+      this.sayStopped();
+      return undefined;
+    }
     if (flags['dry-run'] && !json) {
       const word = { overwrite: this.color.yellow('replace'), create: this.color.green('create '), upload: this.color.cyan('upload '), keep: this.color.dim('keep   ') };
       const changes = result.changes ?? [];
@@ -72,6 +79,29 @@ export default class Join extends BaseCommand {
     return live ? undefined : result;
   }
 
+  protected override stopsOnInterrupt = true;
+
+  /** Prints the running join's events. */
+  private printer: EventPrinter | undefined;
+  /** Where the join stood when Ctrl-C stopped it. */
+  private standing: { notUploaded: number; inSync: boolean; root: string } | undefined;
+
+  protected override stoppedMessage(): { text: string; json: Record<string, unknown> } | undefined {
+    const s = this.standing;
+    // Stopped before the join had a folder (reading the code, connecting): nothing to say.
+    if (!s) return undefined;
+    // A progress line on screen ends before the message.
+    this.printer?.line('');
+    const n = s.notUploaded;
+    const text =
+      n > 0
+        ? `Stopped syncing ${shown(s.root)}; ${n} ${n === 1 ? 'file' : 'files'} not uploaded yet, they go out when cshare join runs there again`
+        : s.inSync
+          ? `Stopped syncing ${shown(s.root)}`
+          : `Stopped joining before ${shown(s.root)} was complete; run the same cshare join again to finish it`;
+    return { text, json: { command: 'join', root: s.root, notUploaded: n, inSync: s.inSync } };
+  }
+
   private async confirm(files: { path: string; change: string }[]): Promise<boolean> {
     process.stdout.write(`These local files would be uploaded to everyone in the share:\n${files.map((f) => `  ${f.change} ${f.path}`).join('\n')}\n`);
     const rl = createInterface({ input: process.stdin, output: process.stdout });
@@ -80,36 +110,5 @@ export default class Join extends BaseCommand {
     } finally {
       rl.close();
     }
-  }
-}
-
-/** Writes a sync event for humans: errors and warnings on stderr, the rest on stdout. */
-export function writeEvent(e: Exclude<JoinEvent, { type: 'joined' }> | { type: 'warning'; message: string }, c: ChalkInstance): void {
-  if (e.type === 'warning') process.stderr.write(`${c.yellow('warning')}: ${e.message}\n`);
-  else if (e.type === 'error') process.stderr.write(formatEvent(e, c));
-  else process.stdout.write(formatEvent(e, c));
-}
-
-/** One line for a sync event, for humans. */
-export function formatEvent(e: Exclude<JoinEvent, { type: 'joined' }>, c: ChalkInstance): string {
-  switch (e.type) {
-    case 'applied':
-      return e.changes.map((ch) => `${c.cyan('<-')} ${ch.kind} ${ch.from ? `${shown(ch.from)} -> ` : ''}${shown(ch.path)}\n`).join('');
-    case 'progress':
-      return process.stdout.isTTY ? `\r${c.dim(`uploading ${e.done}/${e.total} (${(e.bytes / 1e6).toFixed(1)} MB)`)}${e.done === e.total ? '\n' : ''}` : '';
-    case 'uploaded':
-      return `${c.green('->')} uploaded ${counted(e.changes, 'change')}, ${counted(e.bytes, 'byte')}\n`;
-    case 'peer-joined':
-      return `${c.bold(peerLabels([{ id: e.replicaId, name: e.name }])[0]!)} joined\n`;
-    case 'peer-left':
-      return `${c.bold(peerLabels([{ id: e.replicaId, name: e.name ?? '' }])[0]!)} left\n`;
-    case 'reconnected':
-      return `${c.green('reconnected')}\n`;
-    case 'error':
-      return `${c.red('error')}: ${shownText(e.message)}\n`;
-    case 'merged':
-      return `${c.yellow('merged')} ${shownText(e.message)}\n`;
-    case 'kept':
-      return `${c.yellow('kept')} ${shownText(e.message)}\n`;
   }
 }

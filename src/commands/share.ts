@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { createInterface } from 'node:readline/promises';
 import { BaseCommand } from '../BaseCommand.js';
 import type { ShareEvent } from '../sync/share.js';
-import { writeEvent } from './join.js';
+import { EventPrinter } from '../eventPrinter.js';
 import { counted, shown } from '../core/display.js';
 
 /** `cshare share`: share this worktree and print its join codes. */
@@ -21,6 +21,7 @@ export default class Share extends BaseCommand {
     yes: Flags.boolean({ char: 'y', description: 'upload changes made while cshare was not running without asking' }),
     once: Flags.boolean({ description: 'upload what the relay lacks, wait for the acknowledgement, and exit' }),
     retry: Flags.boolean({ description: 'keep trying to reach the relay however long it takes (default: give up after 30 s with exit code 12)' }),
+    verbose: Flags.boolean({ description: 'list every file applied from peers (by default a big transfer is a progress line and a summary)' }),
     'relay-token': Flags.string({ description: "the relay operator's token, for a relay that registers new shares only with one", env: 'CSHARE_RELAY_TOKEN' }),
   };
 
@@ -30,6 +31,7 @@ export default class Share extends BaseCommand {
     // Loaded here, not at the top: oclif imports every command at start-up, and libp2p is
     // most of cshare's load time; commands that do not sync should not pay for it.
     const { share } = await import('../sync/share.js');
+    const printer = (this.printer = new EventPrinter({ color: this.color, verbose: flags.verbose, tty: Boolean(process.stdout.isTTY) }));
     const result = await share({
       cwd: flags.cwd ?? process.cwd(),
       relay: flags.relay,
@@ -40,6 +42,7 @@ export default class Share extends BaseCommand {
       once: flags.once,
       retry: flags.retry,
       signal: this.abort.signal,
+      onStop: (standing) => (this.standing = standing),
       confirm: process.stdin.isTTY && process.stdout.isTTY && !json ? (changed) => this.confirm(changed.map((c) => `${c.change} ${shown(c.path)}`)) : undefined,
       onEvent: (e: ShareEvent) => {
         if (e.type === 'sharing' && flags['read-only']) e = { ...e, codes: { readWrite: '', readOnly: e.codes.readOnly } };
@@ -55,12 +58,38 @@ export default class Share extends BaseCommand {
           if (e.codes.readWrite) lines.push(`  cshare join ${e.codes.readWrite}      (read-write)`);
           lines.push(`  cshare join ${e.codes.readOnly}      (read-only)`);
           if (!flags.once) lines.push('Syncing; press Ctrl-C or run cshare unshare to stop.');
-          process.stdout.write(`${lines.join('\n')}\n`);
-        } else writeEvent(e, this.color);
+          printer.line(`${lines.join('\n')}\n`);
+          printer.synced();
+        } else printer.write(e);
       },
     });
+    if (this.interrupted) {
+      this.sayStopped();
+      return undefined;
+    }
     if (flags.once) return { ...result, codes: flags['read-only'] ? { readOnly: result.codes.readOnly } : result.codes };
     return undefined;
+  }
+
+  protected override stopsOnInterrupt = true;
+
+  /** Prints the running share's events. */
+  private printer: EventPrinter | undefined;
+  /** Where the share stood when Ctrl-C stopped it. */
+  private standing: { notUploaded: number; inSync: boolean } | undefined;
+
+  protected override stoppedMessage(): { text: string; json: Record<string, unknown> } {
+    const s = this.standing ?? { notUploaded: 0, inSync: false };
+    // A progress line on screen ends before the message.
+    this.printer?.line('');
+    const n = s.notUploaded;
+    const text =
+      n > 0
+        ? `Stopped sharing; ${n} ${n === 1 ? 'file' : 'files'} not uploaded yet, they go out on the next share`
+        : s.inSync
+          ? 'Stopped sharing; nothing was left to upload'
+          : 'Stopped sharing before the relay acknowledged the first upload; what is left goes out on the next share';
+    return { text, json: { command: 'share', notUploaded: n, inSync: s.inSync } };
   }
 
   private async confirm(changed: string[]): Promise<boolean> {

@@ -10,6 +10,7 @@ import { slices } from './slices.js';
 import { uploadHistory } from './historyUpload.js';
 import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type SyncItem, type WorktreeEvent } from './schema.js';
 import { setStep } from './step.js';
+import { DownloadProgress } from './progress.js';
 
 const log = logger('session');
 
@@ -46,8 +47,20 @@ const OFFER_PAGE = MAX_ENTRIES_PER_MESSAGE;
 /** Files modified this recently are uploaded first: they are what people work on. */
 const RECENT_MS = 24 * 60 * 60 * 1000;
 
-/** Live events held while an upload runs before the subscription stops being read. */
-const MAX_QUEUED_EVENTS = 256;
+/**
+ * Live events waiting to be applied (behind an upload, a catch-up or each other) before the
+ * session stops queueing them and catches up from the relay's log instead (see `live`).
+ */
+const BEHIND_AFTER = 32;
+/**
+ * Events the live subscription holds until they are read. A connection decodes every frame of
+ * a chunk it reads before the reader runs, and after a long write to disk (an apply of 250
+ * files) the chunks waiting hold hundreds of small events: with the connection's default of
+ * 256 the subscription failed (`OVERLOADED`, "fell more than 256 items behind") although
+ * this side reads them at once. The relay holds at most 1024 per subscriber (see
+ * `relay/subscriptions.ts`); the queue's byte bound (32 MB) still holds.
+ */
+const LIVE_QUEUE_EVENTS = 4096;
 /** `need` events answered at once (each uploads one blob). */
 const NEEDS_AT_ONCE = 16;
 
@@ -63,7 +76,12 @@ export interface SyncState {
 export type SessionEvent =
   | { type: 'applied'; changes: RecordedChange[]; by: string }
   | { type: 'uploaded'; changes: number; bytes: number; upTo: number }
-  | { type: 'progress'; done: number; total: number; bytes: number }
+  /**
+   * How far a big transfer is (20 files or more; at most every 250 ms, and at its end):
+   * `upload` counts files sent of those the push sends; `download` counts files written of
+   * those a catch-up fetched (`totalBytes`: of their content and text updates).
+   */
+  | { type: 'progress'; phase: 'upload' | 'download'; done: number; total: number; bytes: number; totalBytes?: number }
   | { type: 'peer-joined'; replicaId: string; name: string; role: string }
   | { type: 'peer-left'; replicaId: string; name?: string }
   | { type: 'merged'; path: string; seq: number; baseSeq: number; message: string }
@@ -163,15 +181,19 @@ export class SyncSession {
       // The changes first: files whose content is here are written at once. A text file's
       // logged updates carry its base text, so none of them waits for a blob.
       const applied: RecordedChange[] = [];
-      for (const g of groups) applied.push(...(await this.apply(g.changes, g.by)));
-      // Then the content, a batch at a time, the next batch fetched while this one is written.
       const lacking = await this.opts.replica.lackingBlobs([...wanted.keys()]);
+      const progress = new DownloadProgress(groups, lacking, (d) => wanted.get(d)!.size, (e) => this.opts.onEvent?.(e));
+      for (const g of groups) {
+        applied.push(...(await this.apply(g.changes, g.by)));
+        progress.applied(g.changes);
+      }
+      // Then the content, a batch at a time, the next batch fetched while this one is written.
       lacking.sort((x, y) => (wanted.get(x)!.by < wanted.get(y)!.by ? -1 : wanted.get(x)!.by > wanted.get(y)!.by ? 1 : 0));
       let unavailable = 0;
       await this.fetchAndApply(lacking, (d) => wanted.get(d)!, applied, (d) => {
         unavailable++;
         log('blob %s not on the relay', d);
-      });
+      }, (batch) => progress.applied({ manifest: [], files: [], blobs: [] }, batch));
       log('catch-up: changes applied %d, blobs fetched %d', applied.length, lacking.length - unavailable);
       // Content a file needs but nobody logged yet (a sharer still uploading): fetching it
       // makes the relay ask the sharer for it next.
@@ -265,7 +287,9 @@ export class SyncSession {
       const toSend = changes.blobs.filter((b) => !stored.has(b.digest));
       const blobs = [...toSend.filter((b) => first(b.fileId)), ...toSend.filter((b) => !first(b.fileId))];
       const files = [...changes.files.filter((f) => first(f.fileId)), ...changes.files.filter((f) => !first(f.fileId))];
-      const total = blobs.length + files.length + (changes.manifest.length > 0 ? 1 : 0);
+      // Counted in files (a file's content or its doc's updates: one item each), as `share`
+      // says it: the manifest goes up beside them and is not one of them.
+      const total = blobs.length + files.length;
       let done = 0;
       let bytes = 0;
       let lastProgress = 0;
@@ -275,7 +299,7 @@ export class SyncSession {
         this.uploading = { done, total };
         if (total >= 20 && (Date.now() - lastProgress > 250 || done === total)) {
           lastProgress = Date.now();
-          this.opts.onEvent?.({ type: 'progress', done, total, bytes });
+          this.opts.onEvent?.({ type: 'progress', phase: 'upload', done, total, bytes });
         }
       };
       const uploadBlob = async (b: BlobRef) => {
@@ -316,7 +340,6 @@ export class SyncSession {
           throw err;
         });
       }
-      if (changes.manifest.length > 0) progress();
       await opts.afterManifest?.();
       // A joiner that asks for a file still in this queue gets it sooner through `need`.
       await pooled(blobs.slice(priorityBlobs.length), WINDOW, uploadBlob);
@@ -371,33 +394,58 @@ export class SyncSession {
    * It subscribes at once, so it can start beside an upload: a `need` (a joiner waits for a
    * file this replica has not uploaded yet, design step 6) is answered as it comes, while the
    * other events are applied in order, each after everything queued before it (the upload).
+   *
+   * A burst (a `git checkout` of 3000 files is ~9000 events) is not applied event by event:
+   * once {@link BEHIND_AFTER} events wait, the session is behind, and the events that come
+   * next are not queued but left to a catch-up, which fetches what the relay logged after the
+   * last seq applied in pages and applies it in a few batches (as a join does). Event by
+   * event, the burst took 11–20 s to reach the disk, and the subscription fell 256 events
+   * behind, failed with `OVERLOADED` and reconnected, said as an error.
    */
   async live(): Promise<void> {
     const { conn, worktreeId, signal } = this.opts;
-    const sub = conn.subscribe(worktreeResource(worktreeId), { signal });
+    const sub = conn.subscribe(worktreeResource(worktreeId), { signal, queueSize: LIVE_QUEUE_EVENTS });
     setStep('live: subscribing');
     await sub.ready;
     setStep('live: events');
     let failed = false;
+    let catchUpError: unknown;
+    const fail = (err: unknown) => {
+      catchUpError = err;
+      failed = true;
+      sub.unsubscribe();
+    };
     // Anything logged between the catch-up and the subscription is fetched again; Yjs makes
     // the duplicates harmless.
-    let caughtUp = false;
-    let catchUpError: unknown;
-    let applying: Promise<void> = this.catchUp().then(
-      () => {
-        caughtUp = true;
-      },
-      (err: unknown) => {
-        catchUpError = err;
-        failed = true;
-        sub.unsubscribe();
-      },
-    );
+    let applying: Promise<void> = this.catchUp().then(() => undefined, fail);
     let queued = 0;
+    // Behind: events are dropped (the catch-up after them fetches them from the relay's log);
+    // `dropped` says one came since the last catch-up began reading, so another one follows.
+    let behind = false;
+    let dropped = false;
+    const catchUpBurst = async () => {
+      do {
+        dropped = false;
+        setStep('live: catching up on a burst');
+        const applied = await this.catchUp();
+        log('caught up on a burst: changes applied %d', applied.length);
+        // As after a live manifest event: what the apply made this replica change goes up.
+        if (applied.length > 0) await this.pushAfterApply(true);
+      } while (dropped && !failed && !signal?.aborted);
+      // Nothing came while that catch-up ran: the next events are live again.
+      behind = false;
+    };
     try {
       for await (const event of sub) {
         if (event.type === 'need') {
           void this.answerNeed(event);
+          continue;
+        }
+        if (behind) {
+          // Peers coming and going are not in the relay's log: said now, not queued (the
+          // queue stays bounded however long the burst).
+          if (event.type === 'peer-joined' || event.type === 'peer-left') await this.onEvent(event);
+          else dropped = true;
           continue;
         }
         queued++;
@@ -410,8 +458,11 @@ export class SyncSession {
           // the last change applied, which applies this one again.
           if (failed) sub.unsubscribe();
         });
-        // Events wait in memory only while an upload or catch-up runs, and not without bound.
-        if (queued >= MAX_QUEUED_EVENTS || caughtUp) await applying;
+        if (!behind && queued >= BEHIND_AFTER) {
+          behind = true;
+          log('%d live events waiting: catching up instead', queued);
+          applying = applying.then(() => (failed ? undefined : catchUpBurst().catch(fail)));
+        }
         if (failed) break;
       }
     } finally {
@@ -586,6 +637,7 @@ export class SyncSession {
     info: (digest: string) => { size: number; by: string },
     applied: RecordedChange[],
     onMissing: (digest: string) => void,
+    onBatch?: (digests: string[]) => void,
   ): Promise<void> {
     // Batches close at a count or a size, and at a change of uploader (the history credits it).
     const batches = slices(digests, APPLY_BATCH_FILES, APPLY_BATCH_BYTES, (d) => info(d).size, (first, d) => info(first).by !== info(d).by);
@@ -603,6 +655,7 @@ export class SyncSession {
         else onMissing(d);
       }
       if (blobs.length > 0) applied.push(...(await this.apply({ manifest: [], files: [], blobs }, info(batches[i]![0]!).by)));
+      onBatch?.(batches[i]!);
     }
   }
 

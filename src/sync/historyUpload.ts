@@ -27,20 +27,40 @@ export async function uploadHistory(opts: UploadHistoryOptions): Promise<number>
   let total = 0;
   let batch: HistoryEntry[] = [];
   let bytes = 0;
+  let values = 0;
   const send = async (): Promise<void> => {
     await conn.request('history/upload', { worktreeId, entries: batch }, { signal });
     total += bytes;
     batch = [];
     bytes = 0;
+    values = 0;
   };
   for await (const e of opts.replica.ownHistory(opts.since, opts.upTo)) {
     const size = historyBytes([e]);
-    if (batch.length > 0 && (batch.length >= MAX_HISTORY_PER_MESSAGE || bytes + size > MESSAGE_BYTES)) await send();
+    const n = historyValues(e);
+    if (batch.length > 0 && (batch.length >= MAX_HISTORY_PER_MESSAGE || bytes + size > MESSAGE_BYTES || values + n > HISTORY_VALUES_PER_MESSAGE)) await send();
     batch.push(e);
     bytes += size;
+    values += n;
   }
   if (batch.length > 0) await send();
   return total;
+}
+
+/**
+ * Most decoded values in one `history/upload`'s entries: the relay decodes at most 65,536 in
+ * a frame (`RELAY_RPC_OPTIONS`), and a `git checkout` of 3000 files logs 3000 entries with a
+ * patch each (~50 values apiece): one message of them was refused as a malformed frame, and
+ * the history of the checkout never went up. The rest of the frame is a few values.
+ */
+export const HISTORY_VALUES_PER_MESSAGE = 60_000;
+
+/**
+ * The values the codec decodes for `e` (an upper bound): the entry object and each field,
+ * and for each patch op its object and three fields.
+ */
+export function historyValues(e: HistoryEntry): number {
+  return 16 + 4 * (e.patch?.length ?? 0);
 }
 
 /**

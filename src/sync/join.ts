@@ -66,6 +66,8 @@ export interface JoinOptions {
   yes?: boolean;
   confirm?: (files: { path: string; change: string }[]) => Promise<boolean>;
   onEvent: (event: JoinEvent) => void;
+  /** Told, as `signal` aborts, where the join stood (see `SyncLoop.standing`). */
+  onStop?: (standing: { notUploaded: number; inSync: boolean; root: string }) => void;
   signal: AbortSignal;
 }
 
@@ -212,7 +214,11 @@ async function joinInto(opts: JoinOptions, ctx: { code: JoinCode; worktreeId: st
     }
     const { replica } = wt!;
     replica.onRefused = (r) => opts.onEvent(refusedEvent(r));
-    const onAbort = () => stop.abort();
+    let loop: SyncLoop | undefined;
+    const onAbort = () => {
+      opts.onStop?.({ ...(loop?.standing() ?? { notUploaded: 0, inSync: false }), root });
+      stop.abort();
+    };
     opts.signal.addEventListener('abort', onAbort, { once: true });
     const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt!.close()]];
     try {
@@ -229,7 +235,7 @@ async function joinInto(opts: JoinOptions, ctx: { code: JoinCode; worktreeId: st
       await replica.holdLogAfter(state.acked);
       const saveState = async (s: SyncState) => replica.putMeta('join', { worktreeId, relaySeq: s.relaySeq, acked: s.acked });
       let watcher: WorktreeWatch | undefined;
-      const loop = new SyncLoop({
+      loop = new SyncLoop({
         replica, worktreeId, state, saveState, signal: stop.signal, once: opts.once, firstCatchUpWithoutScan: firstJoin, uploadLocal,
         beforeLocalChange: () => wt!.guard?.assertIntact(),
         unreachableHint: UNREACHABLE_HINT,
@@ -246,7 +252,7 @@ async function joinInto(opts: JoinOptions, ctx: { code: JoinCode; worktreeId: st
         // catch-up's own writes come before the watch, so they are no burst to scan again.
         onCaughtUp: async () => {
           if (opts.once || watcher) return;
-          watcher = await loop.watchHeld(root);
+          watcher = await loop!.watchHeld(root);
           cleanups.unshift(['stopping the watcher', () => watcher!.close()]);
         },
         onInSync: async (session) => {

@@ -138,6 +138,18 @@ export class SyncLoop {
     this.opts.onEvent({ type: 'error', code, message: (err as Error)?.message ?? String(err) });
   }
 
+  /**
+   * Where the sync stands, read at once (a Ctrl-C handler reads it before anything is torn
+   * down): the files of the upload in progress not sent yet (0 when none runs), and whether
+   * the worktree was in sync once (`onInSync`: the join codes printed, `joined`).
+   */
+  standing(): { notUploaded: number; inSync: boolean } {
+    const u = this.session?.uploading;
+    return { notUploaded: u ? u.total - u.done : 0, inSync: this.inSync };
+  }
+
+  private inSync = false;
+
   async run(): Promise<void> {
     const { signal } = this.opts;
     // Every request in flight listens on this signal (an upload window of 64, 16 answers to
@@ -188,6 +200,7 @@ export class SyncLoop {
             : async () => {
                 announced = true;
                 await this.opts.onInSync?.(session);
+                this.inSync = true;
               },
         });
         first = false;

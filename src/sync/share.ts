@@ -85,6 +85,8 @@ export interface ShareOptions {
   /** Keep trying to reach the relay for ever, instead of giving up after {@link connectTimeoutMs}. */
   retry?: boolean;
   onEvent: (event: ShareEvent) => void;
+  /** Told, as `signal` aborts, where the share stood (see `SyncLoop.standing`). */
+  onStop?: (standing: { notUploaded: number; inSync: boolean }) => void;
   signal: AbortSignal;
 }
 
@@ -105,7 +107,11 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
   const { replica } = wt;
   replica.onRefused = (r) => opts.onEvent(refusedEvent(r));
   const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt.close()]];
-  const onAbort = () => stop.abort();
+  let loop: SyncLoop | undefined;
+  const onAbort = () => {
+    opts.onStop?.(loop?.standing() ?? { notUploaded: 0, inSync: false });
+    stop.abort();
+  };
   opts.signal.addEventListener('abort', onAbort, { once: true });
   try {
     let state = await replica.getMeta<ShareState>('share');
@@ -185,7 +191,7 @@ export async function share(opts: ShareOptions): Promise<{ codes: { readWrite: s
 
     let uploaded = 0;
     const syncState: SyncState = { relaySeq: state.relaySeq, acked: state.acked };
-    const loop = new SyncLoop({
+    loop = new SyncLoop({
       replica, worktreeId: state.worktreeId, state: syncState, saveState, connect, signal: stop.signal, once: opts.once,
       beforeLocalChange: () => wt.guard?.assertIntact(),
       unreachableHint: `check that the relay runs and that this machine can reach it${resumed ? `, or run cshare share ${SERVE_FLAG} to share from this process instead (a new share, with new join codes)` : ''}`,

@@ -47,7 +47,12 @@ const running = new Set<Proc>();
 
 /** Starts `cshare args --json` in `cwd`. */
 export function start(name: string, cwd: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args, '--json'], {
+  return startText(name, cwd, [...args, '--json'], env);
+}
+
+/** Starts `cshare args` in `cwd` as a user would (text output: its lines are `{ raw }`). */
+export function startText(name: string, cwd: string, args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
     env: { ...process.env, NO_COLOR: '1', USER: name, HOME: `${cwd}/.no-home`, GIT_CONFIG_NOSYSTEM: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -102,7 +102,7 @@ export class BlobWriter {
             { type: 'put', key: `wt/${worktreeId}/b/${digest}`, value: encodeValue({ size, upload, seq: s, ...(this.packed ? { p: 1 } : {}) }) },
             logPut(worktreeId, s, { k: 'b', digest, size, by, t: Date.now() }),
           ];
-        }, undefined, size);
+        }, undefined, size, `b/${digest}`);
       }).catch(async (err: unknown) => {
         if (err !== ALREADY_STORED || !existing) throw err;
         await this.abort();

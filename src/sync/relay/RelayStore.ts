@@ -6,6 +6,7 @@ import { BLOB_CHUNK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_PATH_LENGTH, MAX_UPDATES
 import { BlobWriter } from './BlobWriter.js';
 import { asBytes, asNumber, checkDigest, checkId, decodeRecord, logPut, pad, seqValue } from './keys.js';
 import { UploadTracker } from './compaction.js';
+import { AppendGroups } from './groupCommit.js';
 import { Pacer } from './pace.js';
 import { MAX_UPDATE_UNITS, scanUpdate, type UpdateScan } from './updateScan.js';
 
@@ -125,6 +126,28 @@ export class RelayStore {
   private readonly heads = new Map<string, number>();
   private readonly usages = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly groups = new AppendGroups({
+    checkRegistered: async (worktreeId) => {
+      if (!(await this.kv.get(`wt/${worktreeId}/reg`))) throw new CshareError('NOT_FOUND', `the relay does not know worktree ${worktreeId}`);
+    },
+    head: (worktreeId) => this.head(worktreeId),
+    usage: (worktreeId) => this.usage(worktreeId),
+    checkFits: (worktreeId, used, bytes) => this.checkFits(worktreeId, used, bytes),
+    commit: async (worktreeId, batch, head, used) => {
+      batch.push({ type: 'put', key: `wt/${worktreeId}/head`, value: seqValue(head) });
+      batch.push({ type: 'put', key: `wt/${worktreeId}/usage`, value: seqValue(used) });
+      try {
+        await this.kv.batch(batch);
+      } catch (err) {
+        this.heads.delete(worktreeId);
+        this.usages.delete(worktreeId);
+        throw err;
+      }
+      this.heads.set(worktreeId, head);
+      this.usages.set(worktreeId, used);
+    },
+    locked: (worktreeId, fn) => this.locked(worktreeId, fn),
+  });
 
   constructor(
     private readonly kv: KvStore,
@@ -217,7 +240,11 @@ export class RelayStore {
 
   /** Throws `OVERLOADED` unless `bytes` more fit the worktree's quota. */
   async checkQuota(worktreeId: string, bytes: number): Promise<void> {
-    const used = await this.usage(worktreeId);
+    this.checkFits(worktreeId, await this.usage(worktreeId), bytes);
+  }
+
+  /** Throws `OVERLOADED` unless `bytes` more fit the quota with `used` stored. */
+  private checkFits(worktreeId: string, used: number, bytes: number): void {
     const max = this.limits.maxWorktreeBytes;
     if (used + bytes > max) {
       throw new CshareError('OVERLOADED', `worktree ${worktreeId} would store more than its quota of ${max} bytes on this relay (${used} stored)`, { worktreeId, used, max, quota: true });
@@ -283,7 +310,7 @@ export class RelayStore {
         }
       }
       return [{ type: 'put', key: `wt/${worktreeId}/fv/${fileId}`, value: Y.encodeStateVector(vector) }];
-    }, byteSum(updates));
+    }, byteSum(updates), `f/${fileId}`);
   }
 
   /** What the stored updates of a file cover, or `undefined` if none were stored. */
@@ -496,8 +523,10 @@ export class RelayStore {
   // Internals (BlobWriter uses these too)
 
   /**
-   * Assigns `count` seqs and writes `ops(seq, i)` for each plus `extra()` and the new head in
-   * one batch, under the worktree's lock. The head advances only once the batch resolved.
+   * Assigns `count` seqs and writes `ops(seq, i)` for each plus `extra()` and the new head,
+   * under the worktree's lock, in the batch of the appends that came meanwhile (see
+   * `AppendGroups`). The head advances only once the batch resolved. `key` names what `ops`
+   * or `extra` read and rewrite (no two appends with one key share a batch).
    */
   async append(
     worktreeId: string,
@@ -506,29 +535,9 @@ export class RelayStore {
     extra?: () => KvBatchOp[] | Promise<KvBatchOp[]>,
     /** Bytes the entries add to the worktree's usage (checked against its quota). */
     bytes = 0,
+    key?: string,
   ): Promise<Appended> {
-    return this.locked(worktreeId, async () => {
-      if (!(await this.kv.get(`wt/${worktreeId}/reg`))) throw new CshareError('NOT_FOUND', `the relay does not know worktree ${worktreeId}`);
-      await this.checkQuota(worktreeId, bytes);
-      const used = (await this.usage(worktreeId)) + bytes;
-      const head = await this.head(worktreeId);
-      const batch: KvBatchOp[] = [];
-      for (let i = 0; i < count; i++) batch.push(...(await ops(head + 1 + i, i)));
-      if (extra) batch.push(...(await extra()));
-      const seq = head + count;
-      batch.push({ type: 'put', key: `wt/${worktreeId}/head`, value: seqValue(seq) });
-      if (bytes > 0) batch.push({ type: 'put', key: `wt/${worktreeId}/usage`, value: seqValue(used) });
-      try {
-        await this.kv.batch(batch);
-      } catch (err) {
-        this.heads.delete(worktreeId);
-        this.usages.delete(worktreeId);
-        throw err;
-      }
-      this.heads.set(worktreeId, seq);
-      this.usages.set(worktreeId, used);
-      return { first: head + 1, seq };
-    });
+    return new Promise((resolve, reject) => this.groups.add(worktreeId, { count, ops, extra, bytes, key, resolve, reject }));
   }
 
   /** Writes a staging chunk of an unfinished blob upload (unreachable until committed). */

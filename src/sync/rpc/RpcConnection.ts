@@ -57,6 +57,12 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link RpcConnection.subscribe}. */
+export interface SubscribeOptions extends CallOptions {
+  /** Events held until read (default: the connection's `queueSize`, 256); past it the subscription fails with `OVERLOADED`. */
+  queueSize?: number;
+}
+
 /** Options of {@link RpcConnection.request}. */
 export interface RequestOptions extends CallOptions {
   /** Overrides the connection's default timeout; `Infinity` waits forever. */
@@ -297,12 +303,12 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
    * consumer falls more than `queueSize` events behind, the subscription ends with
    * `OVERLOADED` (the caller resubscribes and catches up by version vector).
    */
-  subscribe(resource: string, opts: CallOptions = {}): Subscription<P['event']> {
+  subscribe(resource: string, opts: SubscribeOptions = {}): Subscription<P['event']> {
     opts.signal?.throwIfAborted();
     this.checkOpen();
     if (!resource.startsWith('/')) throw new CshareError('USAGE', `resource ${JSON.stringify(resource)} must start with /`);
     const seq = this.nextSeq();
-    const queue = new BoundedQueue<unknown>(this.queueSize, () => this.dropPending(seq, true), this.queueBytes);
+    const queue = new BoundedQueue<unknown>(opts.queueSize ?? this.queueSize, () => this.dropPending(seq, true), this.queueBytes);
     let accept!: () => void;
     let refuse!: (e: Error) => void;
     const ready = new Promise<void>((res, rej) => ((accept = res), (refuse = rej)));
