@@ -203,14 +203,19 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   };
   for (const m of [...pending.modified]) {
     const cached = statCache.get(m.file.path);
-    const held = cached?.fileId;
+    // A file id the manifest does not know (a file recorded here before a first join, whose
+    // record the join set aside) says nothing of a shared file: what the disk holds was never
+    // shared, and is new (convergence fuzz seed 857023539: taken for a loser waiting to be
+    // replaced, the user's file stayed unrecorded for good).
+    const held = cached?.fileId !== undefined && ctx.manifest.get(cached.fileId) !== undefined ? cached.fileId : undefined;
+    const stranger = cached?.fileId !== undefined && held === undefined;
     if (held !== undefined && held !== m.fileId) {
       pending.modified.splice(pending.modified.indexOf(m), 1);
       if (cached!.digest !== m.file.digest && !(await saveOf(held, m.file))) pending.creates.push(m.file);
       continue;
     }
     if (await ctx.hasContent(m.fileId, m.entry)) {
-      if (statCache.has(m.file.path)) continue;
+      if (statCache.has(m.file.path) && !stranger) continue;
       log('%s was never held here as the shared file: recorded as a new file at its path', m.file.path);
       pending.modified.splice(pending.modified.indexOf(m), 1);
       pending.creates.push(m.file);

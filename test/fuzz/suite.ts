@@ -42,6 +42,10 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features:
   // An apply rewrote a file over an unrecorded save (kept to record next), and a save made on
   // what it wrote was taken as made on the text after the kept save (saveDuringApply.test.ts).
   { seed: 4000576, cause: 'a save made on what an apply wrote, after a displaced save', features: { rules: false, saves: true, creates: true } },
+  // A file recorded before a first join (its record set aside by the join) kept its stat cache
+  // entry's file id, unknown to the manifest: taken for a loser waiting to be replaced at a
+  // shared path, it was never recorded (the seed itself is the test: it needs a crash between).
+  { seed: 857023539, cause: 'a stat entry of a set-aside file taken for a shared one', features: { rules: true, saves: false, creates: true } },
 ];
 
 /** Fresh seeds are drawn from here up, far above the fixed and regression ones. */
