@@ -66,6 +66,16 @@ export interface CshareNode {
 export const STOP_TIMEOUT_MS = 5000;
 
 /**
+ * New inbound connections a node accepts a second from one host. libp2p's default, 5, reset
+ * the connections of a few joins made at once from one machine (each join, or dry run, makes
+ * two: the folder's name, then the join), as a classroom or a CI runner behind one address
+ * would. What one host can do is bounded by cshare's own limits instead: connections per peer,
+ * connections that have not said hello, new shares per peer and in all (see `sessions.ts`,
+ * `admission.ts`).
+ */
+export const INBOUND_PER_HOST_PER_SECOND = 50;
+
+/**
  * Resolves when `work` settles (rejecting as it does), or after `ms` (calling `onLate`) if it
  * has not: the timer keeps the process alive meanwhile, and is cleared when `work` settles.
  */
@@ -126,6 +136,7 @@ export async function createCshareNode(opts: CshareNodeOptions = {}): Promise<Cs
       transports: relayClient ? [tcp(), webSockets(), circuitRelayTransport()] : [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      connectionManager: { inboundConnectionThreshold: INBOUND_PER_HOST_PER_SECOND },
       services,
     });
   } catch (err) {
