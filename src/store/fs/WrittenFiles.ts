@@ -4,11 +4,15 @@
  *
  * Editors save by writing a new file and renaming it over the old one, so by the time a save
  * is seen the file cshare wrote may be gone. Each written file is therefore held open (read
- * only, never read through: opening does not touch the access time) and its access time
- * taken: `fstat` on the descriptor still answers after the name points elsewhere. With Linux's
- * default `relatime`, the first read after a write moves the access time, so a time still
- * equal to the one taken after the write means nobody read the file, and no editor can have
- * loaded it. File systems that keep no access times (`noatime`) are found by a probe and
+ * only, never read through: opening does not touch the access time): `fstat` on the
+ * descriptor still answers after the name points elsewhere. A file cshare writes is new, its
+ * access time no later than its modification time; with Linux's default `relatime`, the first
+ * read after the write moves the access time past it. So an access time still no later than
+ * the modification time means nobody read the file, and no editor can have loaded it. (The
+ * modification time is the mark, not the access time when the file was opened to be held: a
+ * reader quick enough to read it between its rename into place and that open moved the access
+ * time first, the mark took that, and no later read moved it again: a reload went unseen, and
+ * the user's deletion of a collaborator's line was taken for a stale save and undone.) File systems that keep no access times (`noatime`) are found by a probe and
  * answer "cannot tell".
  */
 import * as nfs from 'node:fs';
@@ -22,7 +26,8 @@ export const WRITTEN_HELD = 128;
 
 interface Held {
   fd: number;
-  atimeNs: bigint;
+  /** Modification time of the file written: an access time past it is a read since. */
+  mtimeNs: bigint;
 }
 
 export class WrittenFiles {
@@ -44,7 +49,7 @@ export class WrittenFiles {
         nfs.closeSync(fd);
         return;
       }
-      this.held.set(rel, { fd, atimeNs: st.atimeNs });
+      this.held.set(rel, { fd, mtimeNs: st.mtimeNs });
     } catch (err) {
       if (fd !== undefined) nfs.closeSync(fd);
       log('cannot hold %s to watch its access time: %s', rel, (err as Error).message);
@@ -58,7 +63,7 @@ export class WrittenFiles {
     const h = this.held.get(rel);
     if (h === undefined) return undefined;
     try {
-      return nfs.fstatSync(h.fd, { bigint: true }).atimeNs > h.atimeNs;
+      return nfs.fstatSync(h.fd, { bigint: true }).atimeNs > h.mtimeNs;
     } catch (err) {
       log('cannot stat the file written at %s: %s', rel, (err as Error).message);
       return undefined;
