@@ -490,6 +490,10 @@ export class World implements WorldView {
     const loop = proc.loop;
     // An undo of a create removes a file: the user's doing, even if a crash stops its recording.
     const before = node.fs.files();
+    // And an undo stopped by a crash may have written its text already (the disk first, the
+    // store after): what it took out of a journal file was taken out on purpose too.
+    const texts = new Map(before.filter((p) => SaveWorld.isJournal(p) && node.fs.lstat(p)?.kind === 'file').map((p) => [p, node.fs.readFile(p)] as const));
+    let stopped = false;
     void (async () => {
       try {
         const done = await (which === 'undo' ? replica.undo({ path }) : replica.redo({ path }));
@@ -499,9 +503,13 @@ export class World implements WorldView {
       } catch (err) {
         const e = toCshareError(err);
         if (['NOTHING_TO_UNDO', 'NOTHING_TO_REDO', 'UNDO_CONFLICT'].includes(e.code)) this.count(`${which}:${e.code}`);
-        else this.expectTransient(node, proc, which, err);
+        else {
+          stopped = true;
+          this.expectTransient(node, proc, which, err);
+        }
       } finally {
         for (const p of before) {
+          if (stopped && texts.has(p) && node.fs.lstat(p)?.kind === 'file' && !sameBytes(node.fs.readFile(p), texts.get(p))) this.saves?.undone(p);
           if (node.fs.lstat(p)) continue;
           node.userRemoved.add(p);
           this.saves?.undone(p);
@@ -708,4 +716,10 @@ export async function runSeed(seed: number, opts: FuzzOptions = {}): Promise<Fuz
     if (err instanceof FuzzFailure) throw err;
     throw new FuzzFailure(seed, `crashed: ${(err as Error)?.stack ?? err}`, world.trace);
   }
+}
+
+/** Do `a` and `b` hold the same bytes (both absent counts as the same)? */
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
