@@ -13,8 +13,8 @@ interface Side {
   replica: Replica;
 }
 
-async function side(name: string): Promise<Side> {
-  const fs = new MemFs(`/mem/${name}`);
+/** A replica named `name` over `fs` (a plain in-memory worktree unless given) and a memory store. */
+async function side(name: string, fs: MemFs = new MemFs(`/mem/${name}`)): Promise<Side> {
   return { name, fs, replica: await Replica.open({ fs, kv: new MemoryStore(), env: { USER: name }, home: '/mem/home' }) };
 }
 
@@ -126,7 +126,7 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
   it('a save that replaced a file right after an apply wrote it is an edit of that file, not a file of its own', async () => {
     const a = await side('alice');
     const fs = new FuzzFs('/mem/bob', { now: 1_000_000_000_000 });
-    const b: Side = { name: 'bob', fs, replica: await Replica.open({ fs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' }) };
+    const b = await side('bob', fs);
     a.fs.writeFile('n.txt', enc.encode('one\n'));
     const ab = link(a, b);
     await ab();
@@ -178,7 +178,7 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
     it(`a save made on a file that lost its path to one created at once keeps every text (${when})`, async () => {
       const a = await side('alice');
       const fs = new FuzzFs('/mem/bob', { now: 1_000_000_000_000 });
-      const b: Side = { name: 'bob', fs, replica: await Replica.open({ fs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' }) };
+      const b = await side('bob', fs);
       // Alice's n.txt wins (she records another file first: a later lamport time).
       a.fs.writeFile('other.txt', enc.encode('1\n'));
       await a.replica.scan();
@@ -237,7 +237,7 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
   it('a save made on an older text of a file that lost its path, found as the winner is written, keeps every text', async () => {
     const [a, c] = await Promise.all([side('alice'), side('carol')]);
     const fs = new FuzzFs('/mem/bob', { now: 1_000_000_000_000 });
-    const b: Side = { name: 'bob', fs, replica: await Replica.open({ fs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' }) };
+    const b = await side('bob', fs);
     // Carol's n.txt wins the path (she records another file first: a later lamport time).
     c.fs.writeFile('other.txt', enc.encode('1\n'));
     await c.replica.scan();

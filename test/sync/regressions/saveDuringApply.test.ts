@@ -17,6 +17,8 @@ class TornFs extends MemFs {
 }
 
 const text = (s: string) => new TextEncoder().encode(s);
+/** A replica named `name` over the in-memory worktree `fs`, with a memory store. */
+const open = (name: string, fs: MemFs) => Replica.open({ fs, kv: new MemoryStore(), env: { USER: name }, home: '/mem/home' });
 const origin = { replica: 'alice', author: 'alice' };
 
 // Found by the multi-process chaos run (test/e2e/chaos.test.ts, seed 21): the scan before an
@@ -25,12 +27,12 @@ const origin = { replica: 'alice', author: 'alice' };
 // of every acknowledged line in the file became permanent on every replica.
 it('an apply does not overwrite a file saved after the scan that preceded it; the save is recorded and merged', async () => {
   const aliceFs = new MemFs('/mem/alice');
-  const alice = await Replica.open({ fs: aliceFs, kv: new MemoryStore(), env: { USER: 'alice' }, home: '/mem/home' });
+  const alice = await open('alice', aliceFs);
   aliceFs.writeFile('notes.txt', text('one\ntwo\n'));
   await alice.scan();
   const first = await alice.changesSince(-1);
   const bobFs = new TornFs('/mem/bob');
-  const bob = await Replica.open({ fs: bobFs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' });
+  const bob = await open('bob', bobFs);
   await bob.applyChanges(first.changes, origin);
 
   aliceFs.writeFile('notes.txt', text('one\ntwo\nalice\n'));
@@ -65,12 +67,12 @@ class SaveAfterReadFs extends MemFs {
 // for with the old content and never recorded, so it was never shared.
 it('a save that lands after an apply read a file it leaves as it was is recorded by the next scan', async () => {
   const aliceFs = new MemFs('/mem/alice');
-  const alice = await Replica.open({ fs: aliceFs, kv: new MemoryStore(), env: { USER: 'alice' }, home: '/mem/home' });
+  const alice = await open('alice', aliceFs);
   aliceFs.writeFile('notes.txt', text('one\n'));
   await alice.scan();
   const first = await alice.changesSince(-1);
   const bobFs = new SaveAfterReadFs('/mem/bob');
-  const bob = await Replica.open({ fs: bobFs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' });
+  const bob = await open('bob', bobFs);
   await bob.applyChanges(first.changes, origin);
 
   // Alice adds a line and takes it out again: a change of the file that leaves its text as it was.
@@ -94,9 +96,9 @@ it('a save that lands after an apply read a file it leaves as it was is recorded
 // that save, replaced the save's line.
 it('a save made on what an apply wrote, after the apply displaced an unrecorded save, keeps both saves', async () => {
   const carolFs = new MemFs('/mem/carol');
-  const carol = await Replica.open({ fs: carolFs, kv: new MemoryStore(), env: { USER: 'carol' }, home: '/mem/home' });
+  const carol = await open('carol', carolFs);
   const bobFs = new FuzzFs('/mem/bob', { now: 1_000_000_000_000 });
-  const bob = await Replica.open({ fs: bobFs, kv: new MemoryStore(), env: { USER: 'bob' }, home: '/mem/home' });
+  const bob = await open('bob', bobFs);
   // Bob's notes.txt wins the path (he records another file first: a later lamport time).
   bobFs.writeFile('other.txt', text('1\n'));
   await bob.scan();
