@@ -81,6 +81,7 @@ export class ManifestDoc {
   private shadowedCache: { fileId: string; entry: ManifestEntry }[] = [];
   private conflictedCache = new Map<string, string>();
   private byContentCache: Map<string, string[]> | null = null;
+  private formerCache = new Map<string, string[]>();
 
   private constructor(clientId: number) {
     this.doc = new Y.Doc({ gc: true });
@@ -164,13 +165,22 @@ export class ManifestDoc {
     const out = new Map<string, { fileId: string; entry: ManifestEntry }>();
     const refused: RefusedEntry[] = [];
     const shadowed: { fileId: string; entry: ManifestEntry }[] = [];
+    const former = new Map<string, string[]>();
+    const noteFormer = (path: string, fileId: string) => {
+      const ids = former.get(path);
+      if (ids) ids.push(fileId);
+      else former.set(path, [fileId]);
+    };
     for (const [fileId, entry] of this.files.entries()) {
       const problem = entryProblem(entry);
       if (problem !== undefined) {
         refused.push({ fileId, path: typeof entry?.path === 'string' ? entry.path.slice(0, 200) : String(entry?.path), reason: problem });
         continue;
       }
-      if (entry.deleted) continue;
+      if (entry.deleted) {
+        if (entry.mergedInto !== undefined) noteFormer(entry.path, fileId);
+        continue;
+      }
       const prev = out.get(entry.path);
       if (!prev || claimOf(entry) > claimOf(prev.entry) || (claimOf(entry) === claimOf(prev.entry) && fileId > prev.fileId)) {
         out.set(entry.path, { fileId, entry });
@@ -181,7 +191,19 @@ export class ManifestDoc {
     this.liveCache = out;
     this.refusedCache = refused;
     this.shadowedCache = shadowed;
+    for (const s of shadowed) noteFormer(s.entry.path, s.fileId);
+    this.formerCache = former;
     return out;
+  }
+
+  /**
+   * Files that claimed `path` and do not show there: ones that lost it to a file created at
+   * once elsewhere (shadowed) or were merged into another (`mergedInto`). An editor may still
+   * hold one of their texts, loaded from this path before it changed hands.
+   */
+  formerAt(path: string): readonly string[] {
+    this.live();
+    return this.formerCache.get(path) ?? [];
   }
 
   /**

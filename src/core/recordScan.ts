@@ -12,7 +12,7 @@ import { isCshareAsideName } from './paths.js';
 import { isIgnoreFile, scanWorktree, type ScannedFile, type ScanResult, type ScanScope } from './Scanner.js';
 import { OverlayFs } from './OverlayFs.js';
 import type { WorktreeFs } from './ports.js';
-import { recordSaveOf, recordTextSave } from './textSave.js';
+import { recordSaveOf, recordTextSave, savedFromFormer } from './textSave.js';
 import { mergeLostCreates, shownFileAt } from './createConflicts.js';
 
 const log = logger('record');
@@ -271,6 +271,14 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       // A text edit goes to the file's doc only; the manifest entry is left alone.
       const seq = ctx.nextSeq();
       const { doc } = await ctx.doc(fileId, entry, batch, seq);
+      const saved = new TextDecoder().decode(bytes);
+      // Saved from the buffer of a file that had this path before: an edit of that file, which
+      // reaches this one as their merge does; the disk then gets this file's text.
+      const former = await savedFromFormer(ctx, { fileId, path: file.path, doc, saved });
+      if (former !== undefined && (await saveOf(former, file))) {
+        if (!writeBack.includes(file.path)) writeBack.push(file.path);
+        continue;
+      }
       // A save an apply displaced: the apply's write put the doc's text now on disk, and a
       // writer may have read that and saved from it since. Recorded, this save moves the doc
       // on, so that text is noted as a version a later save can be merged from (convergence
@@ -278,7 +286,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       // save, replaced this save's line).
       if (overlay?.has(file.path)) await ctx.noteTextBefore(batch, fileId, entry, doc);
       const save = await recordTextSave(ctx, batch, seq, {
-        fileId, path: file.path, doc, saved: new TextDecoder().decode(bytes), savedDigest: digest,
+        fileId, path: file.path, doc, saved, savedDigest: digest,
         currentDigest: ctx.contentDigest(fileId, entry), duringApply: overlay?.has(file.path),
       });
       const { change } = save;

@@ -96,3 +96,21 @@ export function chooseSaveBase(opts: {
   }
   return best;
 }
+
+/**
+ * How close `saved` is to the nearest of `doc`'s `versions` (and, with `withText`, its text
+ * now), as {@link chooseSaveBase} measures it; undefined when none can be read.
+ */
+export function nearestDistance(doc: FileDoc, versions: readonly DiskVersion[], saved: string, withText: boolean): [number, number] | undefined {
+  let best = withText ? distance(doc.text, saved) : undefined;
+  for (const v of versions) {
+    if (best && best[0] === 0 && best[1] === 0) break;
+    const text = doc.textAt(v.version);
+    if (text === undefined) continue;
+    const d = distance(text, saved);
+    if (!best || closer(d, best)) best = d;
+  }
+  return best;
+}
+
+export { closer as closerDistance };

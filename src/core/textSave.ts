@@ -18,7 +18,7 @@ import type { FileStat, FileWrite } from './ports.js';
 import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
 import type { RecordedChange } from './recordScan.js';
-import { chooseSaveBase } from './saveBase.js';
+import { chooseSaveBase, closerDistance, nearestDistance } from './saveBase.js';
 
 const utf8 = new TextEncoder();
 const log = logger('save');
@@ -106,6 +106,36 @@ export async function recordSaveOf(ctx: ReplicaContext, opts: { fileId: string; 
   await ctx.commit(batch);
   log('recorded a save of %s found where another file took its path (%s)', entry.path, change ? `${change.inserted}+ ${change.deleted}-` : 'nothing new');
   return recorded;
+}
+
+/**
+ * The file other than `fileId` that a save of the text file at `path` was made from, if one
+ * was: a file that showed at this path before it changed hands (it lost the path to a file
+ * created at once elsewhere, or was merged into this one) and that the save is closer to, by
+ * the versions this replica had on disk of it or its text, than to any version of `fileId` or its text now.
+ * An editor that loaded that file and saved after the path changed hands saves its buffer:
+ * taken as an edit of `fileId`, it deleted what `fileId` has and the buffer had not
+ * (convergence fuzz seed 275384664: a journal's first lines, from the file that kept the path).
+ */
+export async function savedFromFormer(ctx: ReplicaContext, opts: { fileId: string; path: string; doc: FileDoc; saved: string }): Promise<string | undefined> {
+  const former = ctx.manifest.formerAt(opts.path).filter((id) => id !== opts.fileId);
+  if (former.length === 0) return undefined;
+  let best: string | undefined;
+  let bestDistance = nearestDistance(opts.doc, await ctx.versions(opts.fileId), opts.saved, true)!;
+  for (const id of former) {
+    const entry = ctx.manifest.get(id);
+    if (entry?.kind !== 'text' || !(await ctx.hasContent(id, entry))) continue;
+    // Its versions on disk here, and its text now (a file written once, by the apply that
+    // brought it, has no version noted: its doc was not loaded).
+    const { doc } = await ctx.doc(id, entry, new ChangeBatch(), ctx.seq);
+    const d = nearestDistance(doc, await ctx.versions(id), opts.saved, true);
+    if (d && closerDistance(d, bestDistance)) {
+      best = id;
+      bestDistance = d;
+    }
+  }
+  if (best !== undefined) log('save of %s is closest to what %s had there', opts.path, best.slice(0, 8));
+  return best;
 }
 
 /** What {@link writeBack} found at the paths it wrote. */

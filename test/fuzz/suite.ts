@@ -46,6 +46,10 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features:
   // entry's file id, unknown to the manifest: taken for a loser waiting to be replaced at a
   // shared path, it was never recorded (the seed itself is the test: it needs a crash between).
   { seed: 857023539, cause: 'a stat entry of a set-aside file taken for a shared one', features: { rules: true, saves: false, creates: true } },
+  // An editor that had loaded a file created at once elsewhere saved its buffer after that file
+  // lost the path (merged into the winner): taken as an edit of the winner, the save deleted
+  // the winner's lines (createMerge.test.ts).
+  { seed: 275384664, cause: "a stale buffer of the file that lost the path taken as the winner's edit", features: { rules: false, saves: true, creates: true } },
 ];
 
 /** Fresh seeds are drawn from here up, far above the fixed and regression ones. */

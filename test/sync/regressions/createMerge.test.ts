@@ -267,4 +267,31 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
     for (const s of sides) expect(text(s.fs, 'n.txt')).toBe(final);
     for (const line of ['from alice', 'alice more', 'from carol', 'bob again']) expect(count(final, line)).toBe(1);
   });
+
+  // Convergence fuzz seed 275384664: an editor that had loaded the losing file saved its buffer
+  // after the path had changed hands; taken as an edit of the winner, the save deleted the
+  // winner's own lines.
+  it("a save from an editor that loaded the file that lost the path is an edit of that file: the winner's lines stay", async () => {
+    const [a, b, c] = await Promise.all([side('alice'), side('bob'), side('carol')]);
+    const sides = [a, b, c];
+    a.fs.writeFile('a1.txt', enc.encode('1\n'));
+    await a.replica.scan();
+    a.fs.writeFile('n.txt', enc.encode('from alice\n'));
+    b.fs.writeFile('n.txt', enc.encode('from bob\n'));
+    await Promise.all([a.replica.scan(), b.replica.scan()]);
+    // Carol gets bob's n.txt first: her editor loads it.
+    await link(b, c)();
+    expect(text(c.fs, 'n.txt')).toBe('from bob\n');
+    const buffer = text(c.fs, 'n.txt');
+    // Then alice's wins the path everywhere, and bob merges his text into it.
+    const all = [link(a, b), link(a, c), link(b, a), link(b, c), link(c, a), link(c, b)];
+    expect(await rounds(all, 4)).toBe(true);
+    expect(text(c.fs, 'n.txt')).toBe('from alice\nfrom bob\n');
+    // Carol's editor saves the buffer it has, with a line added.
+    c.fs.writeFile('n.txt', enc.encode(`${buffer}carol\n`));
+    expect(await rounds(all, 6)).toBe(true);
+    const final = text(a.fs, 'n.txt');
+    for (const s of sides) expect(text(s.fs, 'n.txt')).toBe(final);
+    for (const line of ["from alice", "from bob", "carol"]) expect(count(final, line), final).toBe(1);
+  });
 });
