@@ -410,8 +410,11 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   // A file the scan could not read is neither changed nor gone: its entry stays (without it, the
   // file would no longer count as this replica's, and its next save as an edit of it).
   const unreadable = new Set(scan.errors.map((e) => e.path));
+  // Nor is a file the scan missed and that is there again (no delete recorded: a writer such as
+  // `git checkout` replaced it as the scan passed): without its entry, its next save counted as
+  // a file this replica never held, recorded as new, and split its history from the shared one.
   for (const path of statCache.keys()) {
-    if (scanned.has(path) || unreadable.has(path)) continue;
+    if (scanned.has(path) || unreadable.has(path) || (live.has(path) && isOnDisk(ctx, path))) continue;
     stats.del(`s:${path}`);
     if (full()) await commitStats();
   }
