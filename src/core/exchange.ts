@@ -611,8 +611,16 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
     const now = st ? readCurrent(ctx, path, st.kind === 'symlink') : undefined;
     const asApplied = digest === null ? now === undefined : now !== undefined && gitBlobId(now) === digest;
     const torn = tearable && digest !== null && st?.kind === 'file' && st.mtimeMs >= at! - CLOCK_SLACK_MS && st.mtimeMs < boot!.startedMs;
-    if (!asApplied && !torn) continue;
     const recorded = live.get(path);
+    if (!asApplied && !torn) {
+      // Changed since, most likely by someone who opened what the apply wrote (an editor, while
+      // cshare was down): the path stays the shared file's, and what it holds now is an edit of
+      // it. With no stat entry, the scan took it for a file this replica never held, recorded it
+      // as new and merged it with the shared one: the shared text twice (fresh seed 31001098).
+      const wrote = digest !== null && recorded?.entry.kind === 'text' && ctx.contentDigest(recorded.fileId, recorded.entry) === digest;
+      if (wrote && st?.kind === 'file' && !(await ctx.store.statsAt([path])).has(path)) batch.putJson(`s:${path}`, unstattedEntry('text', digest, recorded.fileId));
+      continue;
+    }
     if (!recorded) {
       if (st) ctx.fs.remove(path);
       batch.del(`s:${path}`);

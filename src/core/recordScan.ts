@@ -186,6 +186,8 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   // save of it is an edit of it, which reaches this entry with their merge (convergence fuzz
   // seeds 40 and 97: recorded as new, it made a third file at the path, merged twice).
   const savedInto: string[] = [];
+  /** Edits of content not here yet: not recorded, their stat entries left as they are. */
+  const waiting = new Set<string>();
   /** The shared file each recorded path now holds the content of (for the stat cache). */
   const heldAs = new Map<string, string>();
   /** Records the file at `path` as a save of `fileId`; false if that file cannot take it. */
@@ -224,6 +226,17 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     pending.modified.splice(pending.modified.indexOf(m), 1);
     const seen = statCache.get(m.file.path)?.digest;
     if (seen === m.file.digest) continue;
+    // This replica wrote the entry's content here (the stat cache says so) and the file holds
+    // something else now: an edit of that content, made before its store caught up (a crash
+    // lost the content with the apply's commit, fresh seed 31001098). It is recorded once the
+    // content arrives: that apply finds a save where it writes, and merges it (`exchange.ts`).
+    // Until then its stat entry stays as it is, still saying what was written: updated to the
+    // save, it would tell that apply the disk held nothing of the user's.
+    if (held === m.fileId) {
+      log('%s holds an edit of content not here yet: recorded when it arrives', m.file.path);
+      waiting.add(m.file.path);
+      continue;
+    }
     // As above, for a stat cache entry that does not say whose content it is (an older store):
     // the file at this path whose recorded text is what the stat cache saw.
     const shown = seen === undefined ? undefined : shownFileAt(ctx, m.file.path, seen, m.fileId);
@@ -399,7 +412,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   for (const file of scan.files) {
     scanned.add(file.path);
     // A save known only in memory: the disk holds what the write that displaced it left.
-    if (overlay?.has(file.path)) continue;
+    if (overlay?.has(file.path) || waiting.has(file.path)) continue;
     const cached = statCache.get(file.path);
     // Whose content it is: what this scan recorded it as, else what the entry said, else the file at its path.
     const fileId = heldAs.get(file.path) ?? cached?.fileId ?? live.get(file.path)?.fileId;

@@ -49,6 +49,10 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features:
   // An editor that had loaded a file created at once elsewhere saved its buffer after that file
   // lost the path (merged into the winner): taken as an edit of the winner, the save deleted
   // the winner's lines (createMerge.test.ts).
+  // A file an interrupted apply wrote (its content lost with the apply's commit) was edited
+  // before the restart: taken for a file of the user's own, merged with the shared one, the
+  // shared text twice (killedDuringApply.test.ts).
+  { seed: 31001098, cause: 'an edit of a file a killed apply wrote, taken for a new file', features: { rules: false, saves: true, creates: false } },
   { seed: 275384664, cause: "a stale buffer of the file that lost the path taken as the winner's edit", features: { rules: false, saves: true, creates: true } },
 ];
 

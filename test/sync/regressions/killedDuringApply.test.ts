@@ -52,4 +52,48 @@ describe('a process killed while it applies remote changes (chaos run, seed 7)',
       expect(new TextDecoder().decode(fs.readFile('notes.txt'))).toBe('hello\nworld\n');
     }
   });
+
+  // Fresh seed 31001098: the file an interrupted apply wrote was edited before the restart (an
+  // editor opened it while cshare was down). With no stat entry, the first scan took it for a
+  // file of the user's own, recorded it as new, and its merge with the shared file put the
+  // shared text in twice.
+  it('a file it wrote and its user edited before the restart is an edit of the shared file: the shared text is there once', async () => {
+    const relay = new RelayHarness();
+    const disk = new MemoryStore();
+    const kv = new FreezingKv(disk);
+    const alice = await memSide(relay, 'sharer', 'alice', undefined, kv as unknown as MemoryStore);
+    alice.fs.writeFile('notes.txt', bytes('hello\n'));
+    await alice.session.push();
+    const carol = await memSide(relay, 'joiner', 'carol');
+    await carol.session.catchUp();
+    carol.fs.writeFile('n.txt', bytes('from carol\nline 2\n'));
+    await carol.session.push();
+    // Alice learns of the file first (its content still on the way), then gets its content and
+    // is killed after writing it, before her store committed it.
+    const { changes } = await carol.replica.changesSince(-1);
+    await alice.replica.applyChanges({ manifest: changes.manifest, files: [], blobs: [] }, { replica: carol.replica.identity.replicaId, author: 'carol' });
+    expect(alice.fs.lstat('n.txt')).toBeUndefined();
+    kv.freezeAfter = 'meta:applying';
+    void alice.session.catchUp();
+    await waitFor(() => alice.fs.lstat('n.txt') !== undefined, 5000, 'the apply to reach the disk');
+    alice.fs.writeFile('n.txt', bytes('from carol\nline 2\nalice\n'));
+
+    const replica = await Replica.open({ fs: alice.fs, kv: disk, env: { USER: 'alice' }, home: '/mem/home' });
+    const conn = relay.connect();
+    await helloAsJoiner(conn, { replica, worktreeId: relay.worktreeId, secret: relay.secrets.readWrite });
+    const session = new SyncSession({ replica, conn, worktreeId: relay.worktreeId, access: 'rw', state: { ...alice.state, relaySeq: 0 }, saveState: async () => {} });
+    await session.catchUp();
+    await session.push();
+    // Carol adds to her file meanwhile.
+    carol.fs.writeFile('n.txt', bytes('from carol\nline 2\ncarol more\n'));
+    for (let i = 0; i < 3; i++) {
+      await carol.session.push();
+      await carol.session.catchUp();
+      await session.push();
+      await session.catchUp();
+    }
+    const final = new TextDecoder().decode(alice.fs.readFile('n.txt'));
+    expect(new TextDecoder().decode(carol.fs.readFile('n.txt'))).toBe(final);
+    expect(final.split('\n').sort()).toEqual(['', 'alice', 'carol more', 'from carol', 'line 2']);
+  });
 });
