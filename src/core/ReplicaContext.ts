@@ -63,6 +63,13 @@ export class ReplicaContext {
    * this machine's files go out.
    */
   readonly ruleBaselines = new Map<string, string>();
+  /**
+   * Paths an interrupted apply was writing a file to that the store does not know yet (its
+   * entry was lost with the apply's commit), edited since (`ri:<path>`): what is there is an
+   * edit of that file, recorded as such once the file's entry is here again (see
+   * `recoverInterruptedApply`).
+   */
+  readonly interrupted = new Map<string, InterruptedWrite>();
   /** What the user should hear about (see `notices.ts`); kept across a reload. */
   notices = new Notices();
   /**
@@ -104,6 +111,10 @@ export class ReplicaContext {
     const ctx = new ReplicaContext(opts.fs, opts.store, opts.identity, manifest, count, seq, lamport, opts.author, opts.now, textDigests);
     ctx.keepLogAfter = (await opts.store.getJson<number>('meta:keepLogAfter')) ?? Infinity;
     for await (const [key, value] of opts.store.kv.iterate({ gt: 'rb:', lt: 'rb;' })) ctx.ruleBaselines.set(key.slice(3), new TextDecoder().decode(value));
+    for await (const [key, value] of opts.store.kv.iterate({ gt: 'ri:', lt: 'ri;' })) {
+      const w = parseInterrupted(value);
+      if (w) ctx.interrupted.set(key.slice(3), w);
+    }
     return ctx;
   }
 
@@ -142,6 +153,18 @@ export class ReplicaContext {
     if (this.ruleBaselines.has(path)) return;
     batch.put(`rb:${path}`, new TextEncoder().encode(onDisk));
     this.ruleBaselines.set(path, onDisk);
+  }
+
+  /** Notes (with the caller's batch) that an interrupted apply wrote `write` at `path`, edited since. */
+  noteInterrupted(batch: ChangeBatch, path: string, write: InterruptedWrite): void {
+    batch.putJson(`ri:${path}`, write);
+    this.interrupted.set(path, write);
+  }
+
+  /** Forgets what {@link noteInterrupted} noted at `path` (with the caller's batch). */
+  dropInterrupted(batch: ChangeBatch, path: string): void {
+    if (!this.interrupted.delete(path)) return;
+    batch.del(`ri:${path}`);
   }
 
   /** The user saved the ignore file at `path` here: its text is what applies from now on. */
@@ -443,6 +466,21 @@ export class ReplicaContext {
     for (const { doc } of this.docs.values()) doc.destroy();
     this.docs.clear();
     this.manifest.destroy();
+  }
+}
+
+/** A file an interrupted apply wrote: its id and the git blob id of what it wrote. */
+export interface InterruptedWrite {
+  fileId: string;
+  digest: string;
+}
+
+function parseInterrupted(value: Uint8Array): InterruptedWrite | undefined {
+  try {
+    const w = JSON.parse(new TextDecoder().decode(value)) as Partial<InterruptedWrite>;
+    return typeof w.fileId === 'string' && typeof w.digest === 'string' ? { fileId: w.fileId, digest: w.digest } : undefined;
+  } catch {
+    return undefined; // damaged: as if nothing was noted (the file is then recorded as new)
   }
 }
 

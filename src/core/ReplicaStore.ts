@@ -25,6 +25,8 @@ import type { CachedStat } from './Scanner.js';
  *   d:<fileId>            digest of a text file's recorded text
  *   v:<fileId>            recent versions of a text file on disk here (see saveBase.ts)
  *   rb:<path>             an ignore file's text the user accepted (see ReplicaContext)
+ *   ri:<path>             a file an interrupted apply wrote there, edited since, whose
+ *                         entry the store lost (see recoverInterruptedApply)
  *   mc:<fileId>           of a file this replica merged into another after a concurrent
  *                         create, the winner and the text merged (see createConflicts.ts)
  *   fw:<fileId> / fwp:<fileId>  how far this replica forwarded its edits of a file merged

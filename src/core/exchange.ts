@@ -385,12 +385,20 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     const sameContent = diskDigest === digest;
     if (!sameContent) noteRules();
     if (readable && !ours && !sameContent) {
-      keep(ctx, path, `is not shared from this machine (ignored, a secret, or new); the peer's version was not written over it`);
-      // A new file of the user's (not an ignored one, which no scan lists) claims the path as
-      // a concurrent create does.
-      fresh.add(path);
-      rescan.add(path);
-      continue;
+      if (st.kind === 'file' && onDisk && ctx.interrupted.get(path)?.fileId === fileId) {
+        // What an interrupted apply wrote of this file, edited since: a save of it, recorded
+        // after this write as one made during it.
+        log('%s holds an edit of what an interrupted apply wrote there: recorded after the apply', path);
+        rescued.set(path, onDisk);
+        ctx.dropInterrupted(batch, path);
+      } else {
+        keep(ctx, path, `is not shared from this machine (ignored, a secret, or new); the peer's version was not written over it`);
+        // A new file of the user's (not an ignored one, which no scan lists) claims the path as
+        // a concurrent create does.
+        fresh.add(path);
+        rescan.add(path);
+        continue;
+      }
     }
     const badLink = entry.kind === 'symlink' && !sameContent ? linkObstacle(ctx.fs, path, decoder.decode(bytes)) : undefined;
     if (badLink !== undefined) {
@@ -417,7 +425,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
   // to change is noted first; `recoverInterruptedApply` puts it back.
   const targets: ApplyTarget[] = [
     ...removals.map(({ path }) => ({ path, digest: null })),
-    ...plans.filter((p) => !p.sameContent).map((p) => ({ path: p.path, digest: p.digest })),
+    ...plans.filter((p) => !p.sameContent).map((p) => ({ path: p.path, digest: p.digest, fileId: p.fileId })),
   ];
   // The incoming blobs go to the packs (and are flushed) while the files are written and
   // flushed, instead of after them.
@@ -577,6 +585,8 @@ const APPLYING_KEY = 'meta:applying';
 interface ApplyTarget {
   path: string;
   digest: string | null;
+  /** The file written there (absent for a removal, and in intents of older versions). */
+  fileId?: string;
 }
 
 interface ApplyIntent {
@@ -604,7 +614,7 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
   const live = ctx.manifest.live();
   const restored: string[] = [];
   const batch = new ChangeBatch();
-  for (const { path, digest } of Array.isArray(targets) ? targets : []) {
+  for (const { path, digest, fileId } of Array.isArray(targets) ? targets : []) {
     if (typeof path !== 'string' || !isSafeRelPath(path) || ctx.fs.parentProblem?.(path)) continue;
     const st = ctx.fs.lstat(path);
     if (st?.kind === 'dir' || st?.kind === 'other') continue;
@@ -619,6 +629,9 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
       // as new and merged it with the shared one: the shared text twice (fresh seed 31001098).
       const wrote = digest !== null && recorded?.entry.kind === 'text' && ctx.contentDigest(recorded.fileId, recorded.entry) === digest;
       if (wrote && st?.kind === 'file' && !(await ctx.store.statsAt([path])).has(path)) batch.putJson(`s:${path}`, unstattedEntry('text', digest, recorded.fileId));
+      // A file the store lost the entry of too (it came in the batch the crash stopped): noted,
+      // so that the apply bringing it again takes what is there for an edit of it.
+      else if (!recorded && digest !== null && typeof fileId === 'string' && st?.kind === 'file' && ctx.manifest.get(fileId) === undefined) ctx.noteInterrupted(batch, path, { fileId, digest });
       continue;
     }
     if (!recorded) {

@@ -216,8 +216,11 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       if (cached!.digest !== m.file.digest && !(await saveOf(held, m.file))) pending.creates.push(m.file);
       continue;
     }
+    // What an interrupted apply wrote of this file, edited since (see below): an edit of it.
+    const interrupted = ctx.interrupted.get(m.file.path)?.fileId === m.fileId;
     if (await ctx.hasContent(m.fileId, m.entry)) {
-      if (statCache.has(m.file.path) && !stranger) continue;
+      if (interrupted) ctx.dropInterrupted(batch, m.file.path);
+      if ((statCache.has(m.file.path) && !stranger) || interrupted) continue;
       log('%s was never held here as the shared file: recorded as a new file at its path', m.file.path);
       pending.modified.splice(pending.modified.indexOf(m), 1);
       pending.creates.push(m.file);
@@ -232,7 +235,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     // content arrives: that apply finds a save where it writes, and merges it (`exchange.ts`).
     // Until then its stat entry stays as it is, still saying what was written: updated to the
     // save, it would tell that apply the disk held nothing of the user's.
-    if (held === m.fileId) {
+    if (held === m.fileId || interrupted) {
       log('%s holds an edit of content not here yet: recorded when it arrives', m.file.path);
       waiting.add(m.file.path);
       continue;
@@ -241,6 +244,22 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     // the file at this path whose recorded text is what the stat cache saw.
     const shown = seen === undefined ? undefined : shownFileAt(ctx, m.file.path, seen, m.fileId);
     if (shown === undefined || !(await saveOf(shown, m.file))) pending.creates.push(m.file);
+  }
+  // A file at a path an interrupted apply was writing another to (one the store lost), edited
+  // since: an edit of that file, which waits for its entry to be here again (the catch-up
+  // brings it; its apply takes the file for a save of it). Recorded as new, it was merged with
+  // that file as a concurrent create, and the text they share came out twice (fresh seed
+  // 31000852).
+  for (const file of [...pending.creates]) {
+    const w = ctx.interrupted.get(file.path);
+    if (!w) continue;
+    if (ctx.manifest.get(w.fileId) !== undefined) {
+      ctx.dropInterrupted(batch, file.path);
+      continue;
+    }
+    log('%s holds an edit of a file an interrupted apply wrote there: recorded when that file is here again', file.path);
+    pending.creates.splice(pending.creates.indexOf(file), 1);
+    waiting.add(file.path);
   }
   // Live entries never written here (see `materialize`).
   const unseen: { fileId: string; entry: ManifestEntry }[] = [];

@@ -53,6 +53,8 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features:
   // before the restart: taken for a file of the user's own, merged with the shared one, the
   // shared text twice (killedDuringApply.test.ts).
   { seed: 31001098, cause: 'an edit of a file a killed apply wrote, taken for a new file', features: { rules: false, saves: true, creates: false } },
+  // The same, where the store lost the file's entry with the apply's commit too.
+  { seed: 31000852, cause: 'an edit of a file a killed apply wrote, its entry lost too', features: { rules: true, saves: true, creates: false } },
   { seed: 275384664, cause: "a stale buffer of the file that lost the path taken as the winner's edit", features: { rules: false, saves: true, creates: true } },
 ];
 
