@@ -433,6 +433,12 @@ export class World implements WorldView {
       const at = this.rng.int(old.length + 1);
       const del = this.rng.chance(0.4) ? this.rng.int(Math.min(8, old.length - at) + 1) : 0;
       const next = old.slice(0, at) + (this.rng.chance(0.8) ? this.rng.pick(WORDS) + (this.rng.chance(0.3) ? '\n' : ' ') : '') + old.slice(at + del);
+      if (RuleWorld.hidesJournals(path, next)) {
+        // Rules never cover journal files (rules.ts); dropped after the draws, so the run goes on as it would.
+        this.log(`${node.name}: edit ${path} @${at} -${del} not made (a rule for journal files)`);
+        this.count('rules:journalRuleEditsDropped');
+        return;
+      }
       fs.writeFile(path, enc.encode(next));
       node.touched.add(path);
       this.log(`${node.name}: edit ${path} @${at} -${del}`);

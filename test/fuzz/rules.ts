@@ -19,16 +19,23 @@
  *   ({@link checkPrivate}).
  */
 import { posix } from 'node:path';
+import { compileLayer } from '../../src/core/ignore/IgnoreRules.js';
 import { gitIndexBytes } from '../helpers/gitIndexFile.js';
 import { storeMap, type FuzzNode, type WorldView } from './world.js';
 
 /** Rules users add to and remove from `.gitignore` files. */
-const PATTERNS = ['*.md', 'docs/', 'lib/', '*.log', 'c.txt', 'b.*', 'bin/', '*.dat', '/a.txt', '!b.md', 'src/lib/', 'e.*', 'tmp/'];
+export const PATTERNS = ['*.md', 'docs/', 'lib/', '*.log', 'c.txt', 'b.*', 'bin/', '*.dat', '/a.txt', '!b.md', 'src/lib/', 'e.*', 'tmp/'];
 /** The `.gitignore` files users edit. */
 const RULE_FILES = ['.gitignore', 'src/.gitignore', 'docs/.gitignore'];
 /** Folders private and log files go to. */
 const DIRS = ['', 'src/', 'docs/', 'tmp/'];
 const HOME = '/mem/home';
+
+/**
+ * Stand-ins for the journal files of `saves.ts` (`j/<a|b|c><n>.txt`). Patterns a random edit
+ * can make hold no digits that could tell one number from another, so these speak for all.
+ */
+const JOURNAL_SAMPLES = ['j/a1.txt', 'j/b22.txt', 'j/c333.txt'];
 
 /** One replica's own rules (what only it has). */
 interface LocalRules {
@@ -156,6 +163,26 @@ export class RuleWorld {
     node.fs.writeFile(path, new TextEncoder().encode(`log ${node.name} ${xrng.int(1000)}\n`));
     this.w.touch(node, path);
     this.w.log(`${node.name}: write ${path}`);
+  }
+
+  /**
+   * Would `text`, as the rule file at `path`, ignore journal files (or their folder `j/`)?
+   * The driver's random text edits reach `.gitignore` files too, and one can turn `*.log` into
+   * `*` and `.log`: journal files made after it are then ignored where they are made, never
+   * shared (rightly: a rule stops syncing a path that was never shared), and the journal oracle,
+   * which wants every line everywhere, would fail. Such an edit is not made (see the header:
+   * rules never cover journal files).
+   */
+  static hidesJournals(path: string, text: string): boolean {
+    const name = posix.basename(path);
+    if (name !== '.gitignore' && name !== '.cshareignore') return false;
+    const dir = posix.dirname(path);
+    const base = dir === '.' ? '' : `${dir}/`;
+    if (!'j/'.startsWith(base)) return false;
+    const layer = compileLayer(text, base, path);
+    if (!layer) return false;
+    const hides = (rel: string) => layer.test(rel.slice(base.length)).ignored;
+    return hides('j/') || JOURNAL_SAMPLES.some(hides);
   }
 
   /** Is `path` one of `node`'s private files (never to be touched by its user's other actions)? */
