@@ -235,7 +235,8 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     // content arrives: that apply finds a save where it writes, and merges it (`exchange.ts`).
     // Until then its stat entry stays as it is, still saying what was written: updated to the
     // save, it would tell that apply the disk held nothing of the user's.
-    if (held === m.fileId || interrupted) {
+    // (Not a save known only in memory, displaced by a write: it is recorded now, as new.)
+    if ((held === m.fileId || interrupted) && !overlay?.has(m.file.path)) {
       log('%s holds an edit of content not here yet: recorded when it arrives', m.file.path);
       waiting.add(m.file.path);
       continue;
@@ -252,7 +253,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   // 31000852).
   for (const file of [...pending.creates]) {
     const w = ctx.interrupted.get(file.path);
-    if (!w) continue;
+    if (!w || overlay?.has(file.path)) continue;
     if (ctx.manifest.get(w.fileId) !== undefined) {
       ctx.dropInterrupted(batch, file.path);
       continue;
@@ -461,7 +462,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
   await ctx.compact();
   // A save known only in memory is not on disk (the write that displaced it left its own
   // content there): the disk gets what is recorded now (`writeBack` skips what already has it).
-  for (const path of overlay?.keys() ?? []) if (!writeBack.includes(path)) writeBack.push(path);
+  for (const path of overlay?.keys() ?? []) if (!writeBack.includes(path) && !waiting.has(path)) writeBack.push(path);
   log('recorded %d changes (%d files)%s', recorded.length, scan.files.length, scope ? ` in scope ${JSON.stringify(scope.list().slice(0, 5))}` : '');
   return { recorded, files: scan.files.length, counts: scan.counts, errors: [...scan.errors, ...pending.refused], merged, writeBack };
 }

@@ -56,6 +56,9 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features?
   { seed: 31001098, cause: 'an edit of a file a killed apply wrote, taken for a new file' },
   // The same, where the store lost the file's entry with the apply's commit too.
   { seed: 31000852, cause: 'an edit of a file a killed apply wrote, its entry lost too' },
+  // That wait kept a save displaced by a write (known only in memory) from being recorded,
+  // and wrote the file's missing content back over it: STORE_CORRUPT (found before landing).
+  { seed: 42000453, cause: 'a displaced save made to wait for content not here' },
   { seed: 275384664, cause: "a stale buffer of the file that lost the path taken as the winner's edit" },
   // The fuzzer's model, not cshare: its random text edit split a `.gitignore` line into `*`, and
   // a journal file made after it was (rightly) never shared; such edits are now not made
