@@ -11,10 +11,10 @@ const SHARDS = 2;
 
 /**
  * Seeds that once failed and what was wrong: each runs in every CI run, with the optional
- * behaviours it failed with (`features`), so the cause stays fixed (a focused test of each
- * cause is under `test/sync/regressions/`).
+ * behaviours it failed with (`features`; none given: drawn from the seed, as for a fresh seed),
+ * so the cause stays fixed (a focused test of each cause is under `test/sync/regressions/`).
  */
-export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features: Features }[] = [
+export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features?: Features }[] = [
   // A seq taken by an empty apply was reused after a crash: a change counted as acknowledged
   // was never uploaded (seqNeverReused.test.ts).
   ...[201241, 203419, 204340, 204451, 205638, 209689, 210718, 214130, 214174].map((seed) => ({ seed, cause: 'a seq reused after a crash', features: LEGACY })),
@@ -50,6 +50,13 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features:
   // lost the path (merged into the winner): taken as an edit of the winner, the save deleted
   // the winner's lines (createMerge.test.ts).
   { seed: 275384664, cause: "a stale buffer of the file that lost the path taken as the winner's edit", features: { rules: false, saves: true, creates: true } },
+  // A crash between a recorded delete (or rename) and the stat cache update left the path's
+  // entry: the file that had lost the path to the deleted one was taken for this replica's,
+  // found gone, and recorded as deleted (crashAfterRecord.test.ts).
+  { seed: 9000138, cause: 'a stale stat entry after a crash: a delete nobody made', features: LEGACY },
+  // (Its features drawn from the seed, as when it failed: forced, they draw nothing, and the
+  // rest of the run differs.)
+  { seed: 1177644441, cause: 'a stale stat entry after a crash: a delete nobody made' },
 ];
 
 /** Fresh seeds are drawn from here up, far above the fixed and regression ones. */
