@@ -61,6 +61,10 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features?
   // joiner caught up past the blob, whose fetch had failed, and never got the file's content
   // (eventOrder.test.ts).
   { seed: 1685738, cause: 'a blob event sent after later seqs, skipped on reconnecting', features: LEGACY },
+  // Not a bug of cshare: the sharer's own rules (a `*` its user wrote) ignored its copy of a
+  // journal file created at once elsewhere, kept unshared; the saves oracle wanted every line
+  // on every replica (fixed in `saves.ts`).
+  { seed: 6352490, cause: 'a journal file kept unshared where its own rules ignore it', features: { rules: true, saves: true, creates: true } },
 ];
 
 /** Fresh seeds are drawn from here up, far above the fixed and regression ones. */
