@@ -164,6 +164,17 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     if (batch.bytes >= BATCH_BYTES || inBatch.length >= BATCH_CHANGES) await flush();
   };
 
+  // A change that moves a file to or from a path updates that path's stat cache entry in its
+  // own batch, not only with the rest of the stat cache after every change is committed: a
+  // crash between the two left the entry of a file deleted or moved away here, and the next
+  // scan took another file that has the path now (one that had lost it to a file created at
+  // once elsewhere) for a file this replica held, found it gone and recorded a delete of it
+  // that no user made (convergence fuzz seeds 9000138 and 1177644441).
+  const holdStat = (file: ScannedFile, fileId: string) => {
+    // A save known only in memory: the disk holds what the write that displaced it left.
+    if (!overlay?.has(file.path)) batch.putJson(`s:${file.path}`, { ...file.stat, fileId });
+  };
+
   const base = (seq: number, kind: OpKind, fileId: string, path: string): OpEntry => ({
     seq, kind, time: ctx.now(), author: ctx.author, replica: ctx.identity.replicaId, fileId, path, inserted: 0, deleted: 0, inverse: {},
   });
@@ -279,6 +290,8 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     const after: ManifestEntry = { ...entry, path: file.path, mode: file.mode, lamport: ctx.nextLamport(), by: ctx.identity.replicaId };
     const op = { ...base(seq, 'rename', fileId, file.path), from: entry.path, inverse: { before: entry, after } };
     heldAs.set(file.path, fileId);
+    holdStat(file, fileId);
+    batch.del(`s:${entry.path}`);
     await addOp(op, [fileId, after], true);
   }
 
@@ -392,6 +405,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
       }
     }
     op.inverse = { before, after };
+    holdStat(file, fileId);
     // The first scan of a worktree is its baseline, not an edit anyone would want to undo.
     await addOp(op, [fileId, after], !initialImport);
   }
@@ -413,6 +427,7 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     if (seen) after.seen = seen;
     else delete after.seen;
     op.inverse = { before: entry, after };
+    batch.del(`s:${entry.path}`);
     await addOp(op, [fileId, after], true);
   }
 

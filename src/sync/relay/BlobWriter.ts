@@ -3,7 +3,7 @@ import { CshareError } from '../../core/errors.js';
 import type { KvBatchOp } from '../../core/ports.js';
 import { encodeValue } from '../codec.js';
 import { BLOB_CHUNK_BYTES } from '../schema.js';
-import { chunkKey, type BlobInfo, type RelayStore } from './RelayStore.js';
+import { chunkKey, type Announce, type BlobInfo, type RelayStore } from './RelayStore.js';
 import { logPut } from './keys.js';
 
 /** Thrown inside the lock to stop an append whose blob is already stored. */
@@ -42,6 +42,8 @@ export class BlobWriter {
     readonly size: number,
     private readonly by: string,
     stored: BlobInfo | undefined,
+    /** Told of the blob's seq if this upload stores it (see `AppendGroups`). */
+    private readonly announce?: Announce,
   ) {
     this.stored = stored;
     this.packed = store.packs !== undefined;
@@ -102,7 +104,7 @@ export class BlobWriter {
             { type: 'put', key: `wt/${worktreeId}/b/${digest}`, value: encodeValue({ size, upload, seq: s, ...(this.packed ? { p: 1 } : {}) }) },
             logPut(worktreeId, s, { k: 'b', digest, size, by, t: Date.now() }),
           ];
-        }, undefined, size, `b/${digest}`);
+        }, undefined, size, `b/${digest}`, this.announce);
       }).catch(async (err: unknown) => {
         if (err !== ALREADY_STORED || !existing) throw err;
         await this.abort();

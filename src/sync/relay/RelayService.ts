@@ -8,7 +8,7 @@ import { RpcConnection } from '../rpc/RpcConnection.js';
 import type { FrameChannel } from '../rpc/transport.js';
 import { MAX_UPDATES_PER_MESSAGE, checkPeerProtocol, type Access, type HelloRequest, type HelloResponse, type WorktreeEvent, type WorktreeInfoRequest, type WorktreeInfoResponse } from '../schema.js';
 import { RelayLog } from './RelayLog.js';
-import type { RelayStore } from './RelayStore.js';
+import type { Appended, RelayStore } from './RelayStore.js';
 import { Admission, type AdmissionPolicy } from './admission.js';
 import { fetchBlob, fetchBlobs, syncItems, syncPages } from './downloads.js';
 import { OfferCounter, Offers, type OfferLimits } from './offers.js';
@@ -183,8 +183,9 @@ export class RelayService {
       const pacer = this.pacer(room);
       const { maxPathLength, maxUpdateUnits } = this.store.limits;
       for (const u of updates) await checkManifestUpdate(u, { maxPathLength, maxUnits: maxUpdateUnits, pacer });
-      const { first, seq } = await this.stored(session, () => this.store.appendManifest(worktreeId, updates, binding.replicaId, pacer));
-      updates.forEach((update, i) => this.subscriptions.broadcast(room, { type: 'manifest', update, seq: first + i, by: binding.replicaId }, session));
+      // Broadcast as stored, in seq order with every other upload (see `AppendGroups`).
+      const announce = ({ first }: Appended) => updates.forEach((update, i) => this.subscriptions.broadcast(room, { type: 'manifest', update, seq: first + i, by: binding.replicaId }, session));
+      const { seq } = await this.stored(session, () => this.store.appendManifest(worktreeId, updates, binding.replicaId, pacer, announce));
       return { ok: true, seq };
     });
 
@@ -196,8 +197,7 @@ export class RelayService {
         checkPath(e.path, maxPathLength);
         if (e.from !== undefined) checkPath(e.from, maxPathLength);
       }
-      const { seq } = await this.store.appendHistory(worktreeId, entries, binding.replicaId);
-      this.subscriptions.broadcast(room, { type: 'history', entries, seq, by: binding.replicaId }, session);
+      const { seq } = await this.store.appendHistory(worktreeId, entries, binding.replicaId, (a) => this.subscriptions.broadcast(room, { type: 'history', entries, seq: a.seq, by: binding.replicaId }, session));
       return { ok: true, seq };
     });
 
@@ -206,8 +206,7 @@ export class RelayService {
       if (updates) return { ok: true, seq: await this.uploadFile(room, session, binding, fileId, updates) };
       const bytes = blob!;
       const digest = gitBlobId(bytes);
-      const info = await this.stored(session, () => this.store.putBlob(worktreeId, digest, bytes, binding.replicaId));
-      if (info.created) this.blobStored(room, session, binding, digest, info.size, info.seq);
+      const info = await this.stored(session, () => this.store.putBlob(worktreeId, digest, bytes, binding.replicaId, (a) => this.blobStored(room, session, binding, digest, bytes.byteLength, a.seq)));
       return { ok: true, seq: info.seq };
     });
 
@@ -224,7 +223,8 @@ export class RelayService {
         if (session.uploads.size >= this.maxUploadsPerConnection) {
           throw new CshareError('OVERLOADED', `at most ${this.maxUploadsPerConnection} blob uploads at once per connection`);
         }
-        writer = await this.stored(session, () => this.store.blobWriter(worktreeId, digest, size, binding.replicaId)).catch((err: unknown) => {
+        const announce = (a: Appended) => this.blobStored(room, session, binding, digest, size, a.seq);
+        writer = await this.stored(session, () => this.store.blobWriter(worktreeId, digest, size, binding.replicaId, announce)).catch((err: unknown) => {
           // Refused for good (over the size limit): nobody waits for it, or asks for it again.
           if (err instanceof CshareError && err.code === 'TOO_LARGE') room.offers.undeliverable(`b:${digest}`, err);
           throw err;
@@ -244,7 +244,6 @@ export class RelayService {
       }
       if (!info) return { ok: true, received: writer.received };
       session.uploads.delete(digest);
-      if (writer.committed) this.blobStored(room, session, binding, digest, info.size, info.seq);
       return { ok: true, received: info.size, seq: info.seq };
     });
 
@@ -409,8 +408,8 @@ export class RelayService {
   }
 
   private async uploadFile(room: Room, session: Session, binding: Binding, fileId: string, updates: Uint8Array[]): Promise<number> {
-    const { first, seq } = await this.stored(session, () => this.store.appendFile(room.worktreeId, fileId, updates, binding.replicaId, this.pacer(room)));
-    updates.forEach((update, i) => this.subscriptions.broadcast(room, { type: 'file-update', fileId, update, seq: first + i, by: binding.replicaId }, session));
+    const announce = ({ first }: Appended) => updates.forEach((update, i) => this.subscriptions.broadcast(room, { type: 'file-update', fileId, update, seq: first + i, by: binding.replicaId }, session));
+    const { seq } = await this.stored(session, () => this.store.appendFile(room.worktreeId, fileId, updates, binding.replicaId, this.pacer(room), announce));
     return seq;
   }
 

@@ -116,6 +116,12 @@ export interface Appended {
   seq: number;
 }
 
+/**
+ * Told of an append's seqs once durable, in seq order across the worktree's appends (see
+ * `AppendGroups`): where the relay broadcasts the events of an upload.
+ */
+export type Announce = (a: Appended) => void;
+
 const PAGE = 256;
 
 /** Persistent state of every worktree a relay serves. */
@@ -264,32 +270,32 @@ export class RelayStore {
   }
 
   /** Appends manifest updates (each must decode as a Yjs update); resolves once stored. */
-  async appendManifest(worktreeId: string, updates: Uint8Array[], by: string, pacer = new Pacer()): Promise<Appended> {
+  async appendManifest(worktreeId: string, updates: Uint8Array[], by: string, pacer = new Pacer(), announce?: Announce): Promise<Appended> {
     checkId(worktreeId, 'worktree id');
     checkId(by, 'replica id');
     await this.checkUpdates(updates, 'a manifest update', pacer);
     return this.append(worktreeId, updates.length, (seq, i) => [
       { type: 'put', key: `wt/${worktreeId}/m/${pad(seq)}`, value: updates[i]! },
       logPut(worktreeId, seq, { k: 'm', by, t: Date.now() }),
-    ], undefined, byteSum(updates));
+    ], undefined, byteSum(updates), undefined, announce);
   }
 
   /**
    * Appends the history entries of one upload under one seq (checked by the caller: see
    * `RelayService`); resolves once stored.
    */
-  async appendHistory(worktreeId: string, entries: HistoryEntry[], by: string): Promise<Appended> {
+  async appendHistory(worktreeId: string, entries: HistoryEntry[], by: string, announce?: Announce): Promise<Appended> {
     checkId(worktreeId, 'worktree id');
     checkId(by, 'replica id');
     if (entries.length === 0) throw new CshareError('PROTOCOL', 'a history upload must carry at least one entry');
     return this.append(worktreeId, 1, (seq) => [
       { type: 'put', key: `wt/${worktreeId}/h/${pad(seq)}`, value: encodeValue(entries as unknown as Value) },
       logPut(worktreeId, seq, { k: 'h', by, t: Date.now() }),
-    ]);
+    ], undefined, 0, undefined, announce);
   }
 
   /** Appends updates of one file's doc and advances the file's state vector; resolves once stored. */
-  async appendFile(worktreeId: string, fileId: string, updates: Uint8Array[], by: string, pacer = new Pacer()): Promise<Appended> {
+  async appendFile(worktreeId: string, fileId: string, updates: Uint8Array[], by: string, pacer = new Pacer(), announce?: Announce): Promise<Appended> {
     checkId(worktreeId, 'worktree id');
     checkId(fileId, 'file id');
     checkId(by, 'replica id');
@@ -310,7 +316,7 @@ export class RelayStore {
         }
       }
       return [{ type: 'put', key: `wt/${worktreeId}/fv/${fileId}`, value: Y.encodeStateVector(vector) }];
-    }, byteSum(updates), `f/${fileId}`);
+    }, byteSum(updates), `f/${fileId}`, announce);
   }
 
   /** What the stored updates of a file cover, or `undefined` if none were stored. */
@@ -405,8 +411,8 @@ export class RelayStore {
    * Stores a whole blob in one batch after checking that `bytes` hash to `digest` (a peer
    * cannot poison a digest). Returns the existing record if the blob is already stored.
    */
-  async putBlob(worktreeId: string, digest: string, bytes: Uint8Array, by: string): Promise<BlobInfo & { created: boolean }> {
-    const writer = await this.blobWriter(worktreeId, digest, bytes.length, by);
+  async putBlob(worktreeId: string, digest: string, bytes: Uint8Array, by: string, announce?: Announce): Promise<BlobInfo & { created: boolean }> {
+    const writer = await this.blobWriter(worktreeId, digest, bytes.length, by, announce);
     if (writer.stored) return { ...writer.stored, created: false };
     // One batch for the whole blob: chunks are staged in memory by the writer until the last one.
     let info: BlobInfo | undefined;
@@ -420,9 +426,10 @@ export class RelayStore {
 
   /**
    * Starts a chunked blob upload of `size` bytes that must hash to `digest`. If the blob is
-   * already stored, the writer's `stored` says so and nothing needs uploading.
+   * already stored, the writer's `stored` says so and nothing needs uploading. `announce` is
+   * told of the blob's seq if this upload stores it.
    */
-  async blobWriter(worktreeId: string, digest: string, size: number, by: string): Promise<BlobWriter> {
+  async blobWriter(worktreeId: string, digest: string, size: number, by: string, announce?: Announce): Promise<BlobWriter> {
     checkId(worktreeId, 'worktree id');
     checkId(by, 'replica id');
     checkDigest(digest);
@@ -433,7 +440,7 @@ export class RelayStore {
     const stored = await this.getBlob(worktreeId, digest);
     // Checked again when it is stored, with what was stored meanwhile.
     if (!stored) await this.checkQuota(worktreeId, size);
-    return new BlobWriter(this, worktreeId, digest, size, by, stored);
+    return new BlobWriter(this, worktreeId, digest, size, by, stored, announce);
   }
 
   /**
@@ -536,8 +543,9 @@ export class RelayStore {
     /** Bytes the entries add to the worktree's usage (checked against its quota). */
     bytes = 0,
     key?: string,
+    announce?: Announce,
   ): Promise<Appended> {
-    return new Promise((resolve, reject) => this.groups.add(worktreeId, { count, ops, extra, bytes, key, resolve, reject }));
+    return new Promise((resolve, reject) => this.groups.add(worktreeId, { count, ops, extra, bytes, key, announce, resolve, reject }));
   }
 
   /** Writes a staging chunk of an unfinished blob upload (unreachable until committed). */

@@ -1,4 +1,7 @@
+import { logger } from '../../core/log.js';
 import type { KvBatchOp } from '../../core/ports.js';
+
+const log = logger('relay');
 
 /** One append waiting for its group's batch (see {@link AppendGroups}). */
 export interface AppendJob {
@@ -12,6 +15,11 @@ export interface AppendJob {
    * first wrote.
    */
   key?: string;
+  /**
+   * Told of the job's seqs as soon as its batch is durable, before `resolve`: called in seq
+   * order, job after job and group after group (see {@link AppendGroups}).
+   */
+  announce?: (a: { first: number; seq: number }) => void;
   resolve: (a: { first: number; seq: number }) => void;
   reject: (err: unknown) => void;
 }
@@ -36,6 +44,13 @@ export interface GroupTarget {
  * of them, each still acknowledged only once its batch is durable. One batch per upload
  * serialised 3000 fsyncs behind the worktree's lock when a `git checkout` changed 3000 files:
  * the relay sat idle in fsync for ~15 s of the ~20 s the checkout took to reach a joiner.
+ *
+ * Jobs are announced (`AppendJob.announce`: the relay's broadcast of their events) here, in seq
+ * order, not by whoever awaits them: those resume after different numbers of awaits (a blob's
+ * upload after its pack write), so a later seq's event went out first. A subscriber takes a
+ * live event's seq as how far it has caught up: one whose fetch of the earlier blob then failed
+ * (the relay went down) caught up after it on reconnecting, and never had that file's content
+ * (convergence fuzz seed 1685738, `--legacy`).
  */
 export class AppendGroups {
   private readonly waiting = new Map<string, AppendJob[]>();
@@ -103,7 +118,17 @@ export class AppendGroups {
         for (const d of done) d.job.reject(err);
         continue;
       }
-      for (const d of done) d.job.resolve({ first: d.first, seq: d.seq });
+      for (const d of done) {
+        const appended = { first: d.first, seq: d.seq };
+        try {
+          d.job.announce?.(appended);
+        } catch (err) {
+          // Stored all the same: the other jobs still resolve, and subscribers that missed the
+          // event find the entry when they catch up.
+          log('announcing seqs %d..%d failed: %s', d.first, d.seq, (err as Error)?.message ?? err);
+        }
+        d.job.resolve(appended);
+      }
     }
   }
 }
