@@ -97,6 +97,11 @@ export abstract class BaseCommand extends Command {
     else process.stderr.write(`${m.text}\n`);
   }
 
+  /** Whether the "stopped" line was said: nothing is printed after it (it ends a `--json` stream). */
+  protected get stopSaid(): boolean {
+    return this.saidStopped;
+  }
+
   private exitInterrupted(): never {
     this.sayStopped();
     process.exit(INTERRUPTED_EXIT);

@@ -51,6 +51,7 @@ export default class Join extends BaseCommand {
       signal: this.abort.signal,
       onStop: (standing) => (this.standing = standing),
       onEvent: (e: JoinEvent) => {
+        if (this.stopSaid) return; // the stopped line ends the output (a stop's late errors say nothing new)
         if (json) {
           if (live) process.stdout.write(`${JSON.stringify({ event: e.type, ...e, type: undefined })}\n`);
           return;

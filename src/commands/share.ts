@@ -46,6 +46,7 @@ export default class Share extends BaseCommand {
       confirm: process.stdin.isTTY && process.stdout.isTTY && !json ? (changed) => this.confirm(changed.map((c) => `${c.change} ${shown(c.path)}`)) : undefined,
       onEvent: (e: ShareEvent) => {
         if (e.type === 'sharing' && flags['read-only']) e = { ...e, codes: { readWrite: '', readOnly: e.codes.readOnly } };
+        if (this.stopSaid) return; // the stopped line ends the output (a stop's late errors say nothing new)
         if (json) {
           // Said in JSON as the `resumed` field of `sharing` (and of the --once result).
           if (e.type === 'resuming') return;

@@ -133,6 +133,12 @@ export class SyncLoop {
   }
 
   private reportWatchError(err: unknown): void {
+    // Stopped on purpose (Ctrl-C): a scan the signal cut short is no error, and said after the
+    // "stopped" line it became the last word of a `--json` run (progress.test.ts, in a CI run).
+    if (this.opts.signal.aborted) {
+      log('after the stop: %s', (err as Error)?.message ?? String(err));
+      return;
+    }
     // A burst refused with a reason of ours keeps its code (a store that went away).
     const code = err instanceof CshareError ? err.code : 'IO';
     this.opts.onEvent({ type: 'error', code, message: (err as Error)?.message ?? String(err) });
