@@ -401,7 +401,6 @@ function dropFolderConflicts(live: Live, refused: RefusedEntry[]): Map<string, s
   return out;
 }
 
-/** Why an entry from the doc cannot be used, or undefined if it can. */
 /** What ranks a live entry against another of its path (see {@link ManifestEntry.claim}). */
 function claimOf(entry: ManifestEntry): number {
   return typeof entry.claim === 'number' && Number.isFinite(entry.claim) ? entry.claim : entry.lamport;
@@ -422,6 +421,7 @@ function withClaim(prev: ManifestEntry | undefined, next: ManifestEntry): Manife
   return next.claim === claim ? next : { ...next, claim };
 }
 
+/** Why an entry from the doc cannot be used, or undefined if it can. */
 function entryProblem(entry: unknown): string | undefined {
   if (typeof entry !== 'object' || entry === null || entry instanceof Y.AbstractType) return 'not a manifest entry';
   const e = entry as Partial<Record<keyof ManifestEntry, unknown>>;

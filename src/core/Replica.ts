@@ -605,7 +605,6 @@ export class Replica {
     this.ctx.destroy();
   }
 
-  /** Rebuilds the in-memory state from the store (after a change that did not commit). */
   /**
    * Runs `fn` after every change-making call before it: scans (the watcher's, a session's),
    * applies, undo/redo and the collection of outgoing changes never interleave. Otherwise a
@@ -619,6 +618,7 @@ export class Replica {
     return run;
   }
 
+  /** Rebuilds the in-memory state from the store (after a change that did not commit). */
   private async reload(): Promise<void> {
     const old = this.ctx;
     const ctx = await ReplicaContext.load({ fs: old.fs, store: old.store, identity: old.identity, author: old.author, now: old.now });

@@ -23,14 +23,14 @@ interface LoadedDoc {
   logged: number;
 }
 
+/** Below this many files an apply asks about history file by file. */
+const PREFETCH_HISTORY_MIN = 64;
+
 /**
  * The state a replica's operations share: its ports, identity, manifest, loaded docs and
  * counters. Loaded once per process; file docs are loaded lazily and only for files that are
  * edited or asked for (building a Y.Doc per file for a big tree is far too slow).
  */
-/** Below this many files an apply asks about history file by file. */
-const PREFETCH_HISTORY_MIN = 64;
-
 export class ReplicaContext {
   private readonly docs = new Map<string, LoadedDoc>();
   private readonly versionCache = new Map<string, DiskVersion[]>();
@@ -315,7 +315,6 @@ export class ReplicaContext {
     return this.docs.get(fileId)?.doc;
   }
 
-  /** Does this file have a doc history in the store or in memory? */
   /**
    * Learns at once which of `fileIds` have history, for an apply about to ask about many: one
    * pass over the keys of every file's history instead of an iterator per file (a first join
@@ -333,6 +332,7 @@ export class ReplicaContext {
     for (const id of unknown) this.historyKnown.set(id, found.has(id));
   }
 
+  /** Does this file have a doc history in the store or in memory? */
   async hasHistory(fileId: string): Promise<boolean> {
     if (this.docs.has(fileId)) return true;
     const known = this.historyKnown.get(fileId);

@@ -5,32 +5,9 @@ import type { OpEntry } from './history.js';
 import type { CachedStat } from './Scanner.js';
 
 /**
- * Key layout of a replica's store (`.cshare/store`), all in one ordered key space:
- *
- *   meta:replica          JSON {replicaId, clientId, name}
- *   meta:lamport          JSON number
- *   m:snap                manifest snapshot (Yjs update) of stores written before snapshot parts
- *   m:sp:<n>              manifest snapshot part <n> (merged Yjs updates, each at most about
- *                         4 MB, so each goes up in one message; see ReplicaContext.compact)
- *   m:u:<seq>             manifest update logged by change <seq>
- *   f:<fileId>:snap       file doc snapshot; f:<fileId>:snapseq its last seq
- *   f:<fileId>:u:<seq>    file doc update logged by change <seq>
- *   bp:<digest>           blob: file content by git blob id (text bases, binaries, symlinks),
- *                         as a reference into the blob packs ({@link BlobPackStore})
- *   b:<digest>            blob bytes in the store itself: with no packs (the in-memory
- *                         twin), and in stores written before packs (still read)
- *   s:<path>              stat cache entry (JSON {@link CachedStat})
- *   o:<seq>               op entry (JSON {@link OpEntry}) for log/undo
- *   un:<seq> / re:<seq>   this replica's undo and redo stacks (seqs of own changes)
- *   d:<fileId>            digest of a text file's recorded text
- *   v:<fileId>            recent versions of a text file on disk here (see saveBase.ts)
- *   rb:<path>             an ignore file's text the user accepted (see ReplicaContext)
- *   ri:<path>             a file an interrupted apply wrote there, edited since, whose
- *                         entry the store lost (see recoverInterruptedApply)
- *   mc:<fileId>           of a file this replica merged into another after a concurrent
- *                         create, the winner and the text merged (see createConflicts.ts)
- *   fw:<fileId> / fwp:<fileId>  how far this replica forwarded its edits of a file merged
- *                         into another, and files whose target's content is still on its way
+ * Key layout of a replica's store (`.cshare/store`), all in one ordered key space: the table
+ * in ARCHITECTURE.md "Replica store keys", checked against every key this code builds by
+ * `test/docs/architecture.test.ts` (a new key family goes in that table).
  *
  * `<seq>` is zero-padded to 12 digits so key order is numeric order. Every write of one
  * change goes in one batch (see {@link ChangeBatch}).
@@ -145,7 +122,6 @@ export class ReplicaStore {
     return out;
   }
 
-  /** The stat cache entries of a scope's paths and of everything under them. */
   /** The stat cache entries of exactly these paths (nothing under them), in one read. */
   async statsAt(paths: readonly string[]): Promise<Map<string, CachedStat>> {
     const out = new Map<string, CachedStat>();
@@ -156,6 +132,7 @@ export class ReplicaStore {
     return out;
   }
 
+  /** The stat cache entries of a scope's paths and of everything under them. */
   async statCacheOf(paths: readonly string[]): Promise<Map<string, CachedStat>> {
     const out = new Map<string, CachedStat>();
     const exact = await this.kv.getMany(paths.map((p) => `s:${p}`));
@@ -219,7 +196,6 @@ export class ReplicaStore {
     return (await this.kv.size()) + (this.packs?.size() ?? 0);
   }
 
-  /** The manifest snapshot and the updates logged after it. */
   /**
    * The manifest as stored: its snapshot parts (with their keys) and the updates logged after
    * them. Every piece is a valid Yjs update on its own, and none is much over 4 MB.

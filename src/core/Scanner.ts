@@ -298,7 +298,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   const onError = (path: string, msg: string, code?: RefusedCode): void => {
     errors.push(code ? { path, message: msg, code } : { path, message: msg });
   };
-  // A name that could never be written on every side (DESIGN.md "Safety rules": a peer's
+  // A name that could never be written on every side (ARCHITECTURE.md "Safety rules": a peer's
   // path with it is refused) is not shared, and said so, rather than failing on first use.
   const unusable = (path: string, name: string): boolean => {
     const reason = path.length > MAX_REL_PATH ? `path is longer than ${MAX_REL_PATH} characters` : unsafeRelPathReason(name);

@@ -1,6 +1,9 @@
 import { Buffer, isUtf8 } from 'node:buffer';
 
-/** Files larger than this are binary whatever their content (8 MiB, see DESIGN.md). */
+/**
+ * Files larger than this are binary whatever their content (8 MiB, see ARCHITECTURE.md "Text
+ * or binary").
+ */
 export const DEFAULT_TEXT_LIMIT = 8 * 1024 * 1024;
 
 /**

@@ -88,8 +88,8 @@ function segmentProblem(path: string, start: number, end: number, highest: numbe
  * depth, nor an alias of one (see {@link reservedNameOf}; compared case-insensitively, as
  * git's `verify_path` does with `core.protectNTFS` and `core.protectHFS`, because on a
  * case-insensitive disk `.GIT/hooks` *is* `.git/hooks`). Every path that arrives from a peer
- * goes through this before it touches the disk (the relay checks it too): see the safety rules
- * in DESIGN.md.
+ * goes through this before it touches the disk (the relay checks it too): see
+ * ARCHITECTURE.md "Safety rules".
  */
 export function unsafeRelPathReason(path: string): string | undefined {
   if (typeof path !== 'string' || path.length === 0) return 'path is empty';

@@ -68,8 +68,8 @@ export function refusedMessage(r: RefusedPath): string {
 }
 
 /**
- * This replica's refused paths, by source, with the ones already announced: {@link update}
- * calls `announce` once for each path that became refused (again).
+ * This replica's refused paths, by source, with the ones already announced: {@link announce}
+ * calls its listener once for each path that became refused (again).
  */
 export class RefusedPaths {
   private readonly local = new Map<string, { reason: string; code: RefusedCode }>();

@@ -272,8 +272,9 @@ export class SyncSession {
       // Blobs by reference, each read as it goes up: a first share of a big tree does not
       // hold all of its content in memory.
       const { changes, upTo } = await replica.outgoingSince(state.acked);
-      // The files the user is working on go first (design step 3); the manifest follows them,
-      // then `opts.afterManifest` (the join code is printed), then the rest.
+      // The files the user is working on go first (ARCHITECTURE.md "A save going out", step 6);
+      // the manifest follows them, then `opts.afterManifest` (the join code is printed), then
+      // the rest.
       // Finding them reads the whole stat cache (100,000 entries in a big tree): only worth it
       // for the first upload (whose order decides when the code is printed) or a big one, and
       // only when there is content to order (a joiner's first push mostly has none).
@@ -392,8 +393,9 @@ export class SyncSession {
    * (the caller reconnects and catches up), rejects only on abort or a failed catch-up.
    *
    * It subscribes at once, so it can start beside an upload: a `need` (a joiner waits for a
-   * file this replica has not uploaded yet, design step 6) is answered as it comes, while the
-   * other events are applied in order, each after everything queued before it (the upload).
+   * file this replica has not uploaded yet: ARCHITECTURE.md "Upload priority") is answered as
+   * it comes, while the other events are applied in order, each after everything queued
+   * before it (the upload).
    *
    * A burst (a `git checkout` of 3000 files is ~9000 events) is not applied event by event:
    * once {@link BEHIND_AFTER} events wait, the session is behind, and the events that come

@@ -1,7 +1,7 @@
 import { CshareError } from '../core/errors.js';
 
 /**
- * The binary frame codec of the RPC layer (see DESIGN.md "Sync protocol"). Frames arrive
+ * The binary frame codec of the RPC layer (see PROTOCOL.md "Frames"). Frames arrive
  * already delimited (length-prefixing is the transport's job), so a frame is exactly one
  * `Uint8Array`.
  *
@@ -33,7 +33,7 @@ import { CshareError } from '../core/errors.js';
  *
  * The version and the layout of an ERROR frame are frozen across protocol versions, so that a
  * peer on another version can always read the "upgrade" error it gets (see
- * {@link decodeFrame}).
+ * {@link decodeFrames}).
  *
  * Every length is checked against the bytes left and a configured bound before anything is
  * allocated from it; an element takes at least one byte, so counts are bounded by the bytes

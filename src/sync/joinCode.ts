@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { CshareError } from '../core/errors.js';
 
 /**
- * Join codes (DESIGN.md "Join code"): `cs1.` followed by the base58 (bitcoin alphabet) of a
+ * Join codes (ARCHITECTURE.md "Join code"): `cs1.` followed by the base58 (bitcoin alphabet) of a
  * compact binary record. A typo anywhere is caught by the checksum, and a code from a newer
  * cshare is recognised by its version byte.
  *

@@ -7,12 +7,12 @@ import { slices } from './slices.js';
 
 /**
  * cshare's wire messages: the one place that says what peers and the relay say to each other
- * (DESIGN.md "Sync protocol"). Bump {@link PROTOCOL_VERSION} on any incompatible change;
+ * (described in PROTOCOL.md). Bump {@link PROTOCOL_VERSION} on any incompatible change;
  * peers of different versions refuse each other with a clear "upgrade" error.
  *
  * Each type has a validator in {@link cshareSchema}, and the RPC layer runs it on every
  * incoming message, so handlers only ever see checked data. Validators check shape and
- * bounds; whether a path is safe to write is the worktree's job (DESIGN.md "Safety rules"),
+ * bounds; whether a path is safe to write is the worktree's job (ARCHITECTURE.md "Safety rules"),
  * although obviously bad paths are already refused here.
  */
 

@@ -7,11 +7,6 @@ import { storeDirBytes } from '../layout.js';
 /** Table files LevelDB keeps open (and mapped; it never keeps fewer than 74); see {@link LevelStore.open}. */
 const MAX_OPEN_TABLES = 74;
 
-/**
- * {@link KvStore} on LevelDB (`level` 10). Keys are UTF-8 strings, values raw bytes.
- * Batches are LevelDB write batches written with `sync: true`, so a batch that resolved
- * survives `kill -9` and a power cut alike.
- */
 /** What {@link inChunks} needs of a LevelDB iterator. */
 interface ChunkedIterator<T> {
   nextv(size: number): Promise<T[]>;
@@ -34,6 +29,11 @@ async function* inChunks<T>(it: ChunkedIterator<T>): AsyncIterable<T> {
   }
 }
 
+/**
+ * {@link KvStore} on LevelDB (`level` 10). Keys are UTF-8 strings, values raw bytes.
+ * Batches are LevelDB write batches written with `sync: true`, so a batch that resolved
+ * survives `kill -9` and a power cut alike.
+ */
 export class LevelStore implements KvStore {
   /**
    * Called once, before this process's first write reaches the store; if it throws, the

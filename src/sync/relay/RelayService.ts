@@ -61,10 +61,11 @@ export interface RelayServiceOptions {
 }
 
 /**
- * The relay's RPC service (DESIGN.md "Sync protocol", "Persist"): authenticates connections
- * with the join code's secret, stores what sharers and read-write joiners upload in a
- * {@link RelayStore}, fans every change out to the worktree's other subscribers, serves
- * catch-up by relay seq, and asks a sharer to upload next what a joiner is waiting for.
+ * The relay's RPC service (PROTOCOL.md; its store: ARCHITECTURE.md "Relay store keys"):
+ * authenticates connections with the join code's secret, stores what sharers and read-write
+ * joiners upload in a {@link RelayStore}, fans every change out to the worktree's other
+ * subscribers, serves catch-up by relay seq, and asks a sharer to upload next what a joiner
+ * is waiting for.
  *
  * The relay never trusts a peer: every path is checked (safety rules), every blob is hashed
  * against its digest, every request is checked against the worktree and access the

@@ -14,9 +14,10 @@ export { BlobWriter };
 
 /**
  * The relay's persistent state for every worktree it serves, over one {@link KvStore}
- * (DESIGN.md "Persist"). Everything a worktree ever uploaded is kept as append-only logs,
- * each entry under a relay seq that is monotonic per worktree, so a client that remembers the
- * last seq it saw asks for "everything after N" and gets exactly what it lacks.
+ * (ARCHITECTURE.md "Relay store keys"). Everything a worktree ever uploaded is kept as
+ * append-only logs, each entry under a relay seq that is monotonic per worktree, so a client
+ * that remembers the last seq it saw asks for "everything after N" and gets exactly what it
+ * lacks.
  *
  * Key layout (`<wt>` and `<fileId>` are schema ids, `[A-Za-z0-9_-]`; `<seq>` is 15 decimal
  * digits, zero-padded so key order is seq order; values are codec values unless noted):

@@ -94,10 +94,10 @@ export async function* fetchBlobs(store: RelayStore, worktreeId: string, digests
 }
 
 /**
- * Upload priority (DESIGN.md "Share", step 6): a blob a client fetches is not stored yet. If
- * a connected peer offered it, send that peer a `need` event (on its worktree subscription)
- * and wait until it arrives, the peer leaves, `needTimeoutMs` passes or the fetch is
- * cancelled. Otherwise `NOT_FOUND` at once.
+ * Upload priority (ARCHITECTURE.md "Upload priority"): a blob a client fetches is not stored
+ * yet. If a connected peer offered it, send that peer a `need` event (on its worktree
+ * subscription) and wait until it arrives, the peer leaves, `needTimeoutMs` passes or the
+ * fetch is cancelled. Otherwise `NOT_FOUND` at once.
  */
 async function ensureAvailable(ctx: NeedContext, room: Room, digest: string, signal: AbortSignal): Promise<void> {
   const key = `b:${digest}`;

@@ -1,7 +1,7 @@
 import { CshareError } from '../../core/errors.js';
 
 /**
- * Upload priority (DESIGN.md "Share", step 6): the relay remembers which connection offered a
+ * Upload priority (ARCHITECTURE.md "Upload priority"): the relay remembers which connection offered a
  * blob it lacks, so that a joiner fetching it can have that peer asked to upload it next.
  *
  * What is remembered is bounded per connection, per worktree and in all (issue 15, item 6:

@@ -7,7 +7,7 @@ import { isDeleted, scanUpdate } from './updateScan.js';
 /**
  * Checks the relay runs on what peers upload, before anything is stored. The relay never
  * writes files, but every joiner will: a path the relay lets through reaches every disk of
- * the worktree (DESIGN.md "Safety rules"), so the relay refuses it at the door as well.
+ * the worktree (ARCHITECTURE.md "Safety rules"), so the relay refuses it at the door as well.
  */
 
 /** Throws `BAD_PATH` unless `path` is a safe worktree-relative path of at most `maxLength` characters. */
