@@ -65,6 +65,10 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features?
   // 8000251), or on a peer whose rules a resumed first join took (1657676038): the file was
   // rightly never shared, and the oracle counted its lines lost (journalRules.test.ts).
   ...[8000214, 8000251, 1657676038].map((seed) => ({ seed, cause: 'a typo made a rule that hides journal files' })),
+  // Two replicas created one file with one text (one id): the edits of the other's doc came
+  // before its entry, and the create recorded after them left the disk without them
+  // (createOfKnownDoc.test.ts).
+  { seed: 31000177, cause: "a create of a file whose peer's edits came first left them off the disk" },
 ];
 
 /** Fresh seeds are drawn from here up, far above the fixed and regression ones. */
