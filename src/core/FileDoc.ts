@@ -298,6 +298,17 @@ export class FileDoc {
     return Y.encodeSnapshot(Y.snapshot(this.doc));
   }
 
+  /**
+   * The version holding only the deterministic base insert of `baseText` (see {@link create}),
+   * as {@link version} would have encoded it in a doc made from that base alone: what a
+   * replica that created the file with that text had, whatever others did to the doc since.
+   */
+  baseVersion(baseText: string): Uint8Array {
+    const sv = new Map<number, number>();
+    if (baseText.length > 0) sv.set(baseClientId(this.fileId, baseText), baseText.length);
+    return Y.encodeSnapshot(Y.createSnapshot(Y.createDeleteSet(), sv));
+  }
+
   /** The text as it was at `version` (from {@link version}), or undefined if this doc cannot tell. */
   textAt(version: Uint8Array): string | undefined {
     const snap = decodeVersion(version);

@@ -402,6 +402,21 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
         const change = doc.setText(text);
         if (change) ctx.logFileUpdate(batch, fileId, seq, change.update);
         ctx.setTextDigest(batch, fileId, digest);
+      } else if (!before && (await ctx.hasHistory(fileId))) {
+        // A peer created this file too (same path, same first text: same id and base) and its
+        // edits came before its manifest entry (a first join records its own files after the
+        // catch-up). This create is that base; the peer's edits were made on it concurrently,
+        // so the disk gets the doc's text, as a merge of two concurrent edits would give.
+        // Recorded as the base alone, the disk kept it, and the peer's entry, losing to this
+        // later create, wrote nothing: its edits stayed off this disk (fuzz seed 31000177).
+        const { doc } = await ctx.doc(fileId, after, batch, seq);
+        const created = doc.baseVersion(text);
+        if (doc.text !== text && doc.textAt(created) === text) {
+          // The editor that made the file holds its first text: a save from it is merged from there.
+          await ctx.noteVersion(batch, fileId, digest, created, 'save', seq);
+          ctx.setTextDigest(batch, fileId, gitBlobId(new TextEncoder().encode(doc.text)), after.base);
+          writeBack.push(file.path);
+        }
       }
     }
     op.inverse = { before, after };

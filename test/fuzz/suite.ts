@@ -83,6 +83,10 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features?
   // journal file created at once elsewhere, kept unshared; the saves oracle wanted every line
   // on every replica (fixed in `saves.ts`).
   { seed: 6352490, cause: 'a journal file kept unshared where its own rules ignore it', features: { rules: true, saves: true, creates: true } },
+  // Two replicas created one file with one text (one id): the edits of the other's doc came
+  // before its entry, and the create recorded after them left the disk without them
+  // (createOfKnownDoc.test.ts).
+  { seed: 31000177, cause: "a create of a file whose peer's edits came first left them off the disk" },
 ];
 
 /** Fresh seeds are drawn from here up, far above the fixed and regression ones. */
