@@ -1,36 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { KvBatchOp } from '../../../src/core/ports.js';
-import { Replica } from '../../../src/core/Replica.js';
 import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { FreezingKv } from '../../helpers/freezingKv.js';
 import { MemFs } from '../../helpers/MemFs.js';
 import { waitFor } from '../helpers.js';
+import { link, localSide, textOf, type Side } from './harness.js';
 
 const enc = new TextEncoder();
-const text = (fs: MemFs, path: string) => new TextDecoder().decode(fs.readFile(path));
-
-interface Side {
-  name: string;
-  fs: MemFs;
-  replica: Replica;
-}
-
-/** A replica named `name` over an in-memory worktree and `kv`. */
-async function side(name: string, kv: MemoryStore | FreezingKv = new MemoryStore(), fs = new MemFs(`/mem/${name}`)): Promise<Side> {
-  return { name, fs, replica: await Replica.open({ fs, kv, env: { USER: name }, home: '/mem/home' }) };
-}
-
-/** Sends what `from` recorded since the last send to `to`, scanning first. */
-function link(from: Side, to: Side) {
-  let since = -1;
-  return async () => {
-    from.replica.keepLogAfter(since);
-    await from.replica.scan();
-    const { changes, upTo } = await from.replica.changesSince(since);
-    since = upTo;
-    await to.replica.applyChanges(changes, { replica: from.replica.identity.replicaId, author: from.name });
-  };
-}
+const text = (fs: MemFs, path: string) => textOf(fs, path) ?? '';
+/** A replica named `name` over `kv` and an in-memory worktree (`fs`). */
+const side = (name: string, kv: MemoryStore | FreezingKv = new MemoryStore(), fs?: MemFs) => localSide(name, fs, kv);
 
 /** Does this batch record a change of `kind` (an `o:` entry)? */
 function records(ops: readonly KvBatchOp[], kind: string): boolean {

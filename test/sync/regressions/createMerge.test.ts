@@ -3,36 +3,12 @@ import { Replica } from '../../../src/core/Replica.js';
 import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { MemFs } from '../../helpers/MemFs.js';
 import { FuzzFs, ProcFs } from '../../fuzz/FuzzFs.js';
+import { link, localSide, textOf, type Side } from './harness.js';
 
 const enc = new TextEncoder();
-const text = (fs: MemFs, path: string) => new TextDecoder().decode(fs.readFile(path));
-
-interface Side {
-  name: string;
-  fs: MemFs;
-  replica: Replica;
-}
-
+const text = (fs: MemFs, path: string) => textOf(fs, path) ?? '';
 /** A replica named `name` over `fs` (a plain in-memory worktree unless given) and a memory store. */
-async function side(name: string, fs: MemFs = new MemFs(`/mem/${name}`)): Promise<Side> {
-  return { name, fs, replica: await Replica.open({ fs, kv: new MemoryStore(), env: { USER: name }, home: '/mem/home' }) };
-}
-
-/**
- * Sends what `from` recorded since the last send to `to` (a one-way link, scanning first);
- * resolves with whether there was anything to send.
- */
-function link(from: Side, to: Side, opts: { scanFirst?: boolean } = {}) {
-  let since = -1;
-  return async () => {
-    from.replica.keepLogAfter(since);
-    await from.replica.scan();
-    const { changes, upTo } = await from.replica.changesSince(since);
-    since = upTo;
-    await to.replica.applyChanges(changes, { replica: from.replica.identity.replicaId, author: from.name }, opts);
-    return changes.manifest.length + changes.files.length > 0;
-  };
-}
+const side = (name: string, fs?: MemFs) => localSide(name, fs);
 
 /** Every link, in order, `n` times; resolves with whether the last round sent nothing. */
 async function rounds(links: (() => Promise<boolean>)[], n: number): Promise<boolean> {

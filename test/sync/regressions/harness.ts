@@ -1,3 +1,4 @@
+import type { KvStore } from '../../../src/core/ports.js';
 import { Replica } from '../../../src/core/Replica.js';
 import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { helloAsJoiner, helloAsSharer } from '../../../src/sync/hello.js';
@@ -38,4 +39,37 @@ export async function memSide(relay: RelayHarness, role: 'sharer' | 'joiner', na
 export async function round(...sides: MemSide[]): Promise<void> {
   for (const s of sides) await s.session.push();
   for (const s of sides) await s.session.catchUp();
+}
+
+/** A replica without a session: its name, worktree and replica (see {@link localSide}). */
+export interface Side {
+  name: string;
+  fs: MemFs;
+  replica: Replica;
+}
+
+/** A replica named `name` over `fs` (a plain in-memory worktree unless given) and `kv` (a memory store unless given). */
+export async function localSide(name: string, fs: MemFs = new MemFs(`/mem/${name}`), kv: KvStore = new MemoryStore()): Promise<Side> {
+  return { name, fs, replica: await Replica.open({ fs, kv, env: { USER: name }, home: '/mem/home' }) };
+}
+
+/** The text of the file at `path` in `fs` (undefined: no file there). */
+export function textOf(fs: MemFs, path: string): string | undefined {
+  return fs.lstat(path)?.kind === 'file' ? new TextDecoder().decode(fs.readFile(path)) : undefined;
+}
+
+/**
+ * Sends what `from` recorded since the last send to `to` (a one-way link, scanning first);
+ * resolves with whether there was anything to send.
+ */
+export function link(from: Side, to: Side, opts: { scanFirst?: boolean } = {}): () => Promise<boolean> {
+  let since = -1;
+  return async () => {
+    from.replica.keepLogAfter(since);
+    await from.replica.scan();
+    const { changes, upTo } = await from.replica.changesSince(since);
+    since = upTo;
+    await to.replica.applyChanges(changes, { replica: from.replica.identity.replicaId, author: from.name }, opts);
+    return changes.manifest.length + changes.files.length > 0;
+  };
 }

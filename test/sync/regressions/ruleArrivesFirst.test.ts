@@ -1,12 +1,11 @@
 import { expect, it } from 'vitest';
-import { Replica } from '../../../src/core/Replica.js';
-import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { MemFs } from '../../helpers/MemFs.js';
+import { localSide, textOf } from './harness.js';
 
 const enc = new TextEncoder();
-const text = (fs: MemFs, path: string) => (fs.lstat(path)?.kind === 'file' ? new TextDecoder().decode(fs.readFile(path)) : undefined);
+const text = textOf;
 /** A replica named `name` over the in-memory worktree `fs`, with a memory store. */
-const open = (name: string, fs: MemFs) => Replica.open({ fs, kv: new MemoryStore(), env: { USER: name }, home: '/mem/home' });
+const open = async (name: string, fs: MemFs) => (await localSide(name, fs)).replica;
 
 // Convergence fuzz seed 1657676038: a peer's `.gitignore` change (a `*` made by a typo) reached
 // a replica before its watcher had recorded a journal file its user had just created. The scan
