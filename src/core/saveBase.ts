@@ -61,7 +61,10 @@ function lineDistance(a: string, b: string): number {
   return inserted + deleted;
 }
 
-const closer = (x: [number, number], y: [number, number]) => x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
+/** Whether distance `x` is the smaller of the two: fewer lines first, then fewer characters. */
+export function closerDistance(x: [number, number], y: [number, number]): boolean {
+  return x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
+}
 
 /**
  * The version `saved` (with git blob id `savedDigest`) was most likely made from, of `doc`'s
@@ -89,7 +92,7 @@ export function chooseSaveBase(opts: {
     const text = doc.textAt(v.version);
     if (text === undefined) continue;
     const d = distance(text, saved);
-    if (closer(d, bestDistance)) {
+    if (closerDistance(d, bestDistance)) {
       best = { base: v, reason: 'closest' };
       bestDistance = d;
     }
@@ -108,9 +111,8 @@ export function nearestDistance(doc: FileDoc, versions: readonly DiskVersion[], 
     const text = doc.textAt(v.version);
     if (text === undefined) continue;
     const d = distance(text, saved);
-    if (!best || closer(d, best)) best = d;
+    if (!best || closerDistance(d, best)) best = d;
   }
   return best;
 }
 
-export { closer as closerDistance };
