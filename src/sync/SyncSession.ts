@@ -5,7 +5,7 @@ import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import type { RecordedChange, ScanReport } from '../core/recordScan.js';
 import type { ScanScope } from '../core/Scanner.js';
-import { isUnknownMessage, type RpcConnection } from './rpc/RpcConnection.js';
+import type { RpcConnection } from './rpc/RpcConnection.js';
 import { slices } from './slices.js';
 import { uploadHistory } from './historyUpload.js';
 import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type SyncItem, type WorktreeEvent } from './schema.js';
@@ -222,24 +222,10 @@ export class SyncSession {
     });
   }
 
-  /**
-   * What the relay logged after `after`, item by item, asked for in pages; from a relay that
-   * does not know pages (an older one), one item at a time.
-   */
+  /** What the relay logged after `after`, item by item, asked for in pages. */
   private async *syncItems(after: number): AsyncIterable<SyncItem> {
     const { conn, worktreeId, signal } = this.opts;
-    let paged = false;
-    try {
-      for await (const page of conn.requestStream('worktree/sync-pages', { worktreeId, after }, { signal })) {
-        paged = true;
-        yield* page.items;
-      }
-      return;
-    } catch (err) {
-      if (paged || !isUnknownMessage(err, 'worktree/sync-pages')) throw err;
-      log('the relay does not page its catch-up; asking item by item');
-    }
-    yield* conn.requestStream('worktree/sync', { worktreeId, after }, { signal });
+    for await (const page of conn.requestStream('worktree/sync-pages', { worktreeId, after }, { signal })) yield* page.items;
   }
 
   /**
