@@ -459,6 +459,8 @@ export class SyncSession {
     return this.onEvent(event).then(
       () => true,
       (err: unknown) => {
+        // Stopped (Ctrl-C): not an error to report; the change comes again with the next catch-up.
+        if (this.opts.signal?.aborted) return false;
         const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
         log('event %s failed: %s', event.type, e.message);
         this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message, ...(typeof e.data.path === 'string' ? { path: e.data.path } : {}) });
@@ -552,7 +554,10 @@ export class SyncSession {
     const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay'), carried: true };
     // The first join's catch-up takes the share's rule files as they are (the folder's own
     // files were detached); later ones are peers' changes of rules this machine accepted.
-    const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply, adoptRules: !this.scanBeforeApply }).finally(() => this.reportNotices());
+    // Ctrl-C stops an apply (a catch-up's can be thousands of files) and applies none of it.
+    const applied = await this.opts.replica
+      .applyChanges(changes, origin, { scanFirst: this.scanBeforeApply, adoptRules: !this.scanBeforeApply, signal: this.opts.signal })
+      .finally(() => this.reportNotices());
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
     // Entries with an unsafe path are never written (safety rules): the replica tells its
     // `onRefused` once for each. Nor are paths this disk cannot take (see `obstacles.ts`):
