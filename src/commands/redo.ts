@@ -11,6 +11,6 @@ export default class Redo extends BaseCommand {
 
   async run(): Promise<UndoResult> {
     const { args, flags } = await this.parse(Redo);
-    return runUndoRedo(this, 'redo', args.path, flags.cwd);
+    return runUndoRedo(this, { which: 'redo', path: args.path, cwd: flags.cwd, signal: this.abort.signal });
   }
 }

@@ -26,7 +26,7 @@ export default class Status extends BaseCommand {
 
   async run(): Promise<StatusJson> {
     const { flags } = await this.parse(Status);
-    const s = await viaRunning<StatusJson>({ cwd: flags.cwd ?? process.cwd(), cmd: 'status', args: {}, local: (r) => r.status(), offline: (root) => statusOffline(root) });
+    const s = await viaRunning<StatusJson>({ cwd: flags.cwd ?? process.cwd(), cmd: 'status', args: {}, local: (r) => r.status({ signal: this.abort.signal }), offline: (root) => statusOffline(root) });
     if (!this.jsonEnabled()) process.stdout.write(formatStatus(s, this.color));
     return s;
   }

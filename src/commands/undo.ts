@@ -12,15 +12,19 @@ export default class Undo extends BaseCommand {
 
   async run(): Promise<UndoResult> {
     const { args, flags } = await this.parse(Undo);
-    return runUndoRedo(this, 'undo', args.path, flags.cwd);
+    return runUndoRedo(this, { which: 'undo', path: args.path, cwd: flags.cwd, signal: this.abort.signal });
   }
 }
 
-/** Shared by `undo` and `redo`: open, revert, print one line. */
-export async function runUndoRedo(cmd: BaseCommand, which: 'undo' | 'redo', path: string | undefined, cwd: string | undefined): Promise<UndoResult> {
+/**
+ * Shared by `undo` and `redo`: open, revert, print one line. `signal` (Ctrl-C) stops the scan
+ * that comes first (the whole tree) or the revert before it is made.
+ */
+export async function runUndoRedo(cmd: BaseCommand, opts: { which: 'undo' | 'redo'; path: string | undefined; cwd: string | undefined; signal: AbortSignal }): Promise<UndoResult> {
+  const { which, path, cwd, signal } = opts;
   const from = cwd ?? process.cwd();
   const rel = worktreePath(from, path);
-  const result = await viaRunning({ cwd: from, cmd: which, args: { path: rel }, local: (r) => (which === 'undo' ? r.undo({ path: rel }) : r.redo({ path: rel })) });
+  const result = await viaRunning({ cwd: from, cmd: which, args: { path: rel }, local: (r) => (which === 'undo' ? r.undo({ path: rel, signal }) : r.redo({ path: rel, signal })) });
   if (!cmd.jsonEnabled()) {
     process.stdout.write(`${which === 'undo' ? 'Undid' : 'Redid'} change ${result.reverts} on ${result.from ? `${shown(result.from)} -> ` : ''}${shown(result.path)} (+${result.inserted} -${result.deleted}), recorded as change ${result.seq}\n`);
   }

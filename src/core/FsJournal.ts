@@ -20,6 +20,7 @@ type Prior = { kind: 'absent' } | { kind: 'file'; bytes: Uint8Array; mode: numbe
  */
 export class FsJournal implements WorktreeFs {
   private priors: Map<string, Prior> | null = null;
+  private signal: AbortSignal | undefined;
 
   constructor(private readonly inner: WorktreeFs) {}
 
@@ -27,14 +28,20 @@ export class FsJournal implements WorktreeFs {
     return this.inner.root;
   }
 
-  /** Starts remembering what writes replace. */
-  begin(): void {
+  /**
+   * Starts remembering what writes replace. Once `signal` is aborted, every write of the
+   * operation throws its reason before it touches the disk: the caller rolls back, and a
+   * stopped apply leaves the disk as it found it.
+   */
+  begin(opts: { signal?: AbortSignal } = {}): void {
     this.priors = new Map();
+    this.signal = opts.signal;
   }
 
   /** The operation succeeded: forget what was remembered. */
   end(): void {
     this.priors = null;
+    this.signal = undefined;
   }
 
   /**
@@ -44,6 +51,7 @@ export class FsJournal implements WorktreeFs {
   rollback(): string[] {
     const priors = this.priors;
     this.priors = null;
+    this.signal = undefined;
     if (!priors) return [];
     const failed: string[] = [];
     for (const [rel, prior] of [...priors].reverse()) {
@@ -76,12 +84,14 @@ export class FsJournal implements WorktreeFs {
   }
 
   writeFile(rel: string, data: Uint8Array, mode?: number): void {
+    this.stopIfAborted();
     this.remember(rel);
     this.inner.writeFile(rel, data, mode);
   }
 
   /** The port's optional batched write, where the wrapped file system has one. */
   async writeFiles(files: readonly FileWrite[], opts?: { flush?: boolean }): Promise<WriteSurprise[]> {
+    this.stopIfAborted();
     for (const f of files) this.remember(f.rel);
     const surprises = await writeGuarded(this.inner, files, opts);
     // A save that landed after it was remembered is what a rollback must put back.
@@ -94,6 +104,7 @@ export class FsJournal implements WorktreeFs {
   }
 
   removeIfUnchanged(rel: string, expect: string): Uint8Array | undefined {
+    this.stopIfAborted();
     this.remember(rel);
     const kept = this.inner.removeIfUnchanged ? this.inner.removeIfUnchanged(rel, expect) : removeChecked(this.inner, rel, expect);
     if (kept !== undefined) this.priors?.delete(rel);
@@ -113,6 +124,7 @@ export class FsJournal implements WorktreeFs {
   }
 
   symlink(rel: string, target: string): void {
+    this.stopIfAborted();
     this.remember(rel);
     this.inner.symlink(rel, target);
   }
@@ -126,17 +138,24 @@ export class FsJournal implements WorktreeFs {
   }
 
   remove(rel: string): void {
+    this.stopIfAborted();
     this.remember(rel);
     this.inner.remove(rel);
   }
 
   chmod(rel: string, mode: number): void {
+    this.stopIfAborted();
     this.remember(rel);
     this.inner.chmod(rel, mode);
   }
 
   readExternal(absPath: string): Uint8Array | undefined {
     return this.inner.readExternal(absPath);
+  }
+
+  /** Within a journaled operation whose signal was aborted: throws its reason. */
+  private stopIfAborted(): void {
+    if (this.priors) this.signal?.throwIfAborted();
   }
 
   private remember(rel: string): void {

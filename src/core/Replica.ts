@@ -265,10 +265,15 @@ export class Replica {
     Object.assign(op, patchFor([{ pos: 0, del: '', ins: new TextDecoder().decode(bytes) }]));
   }
 
-  /** Reverts this replica's last change (to `path`); local edits are recorded first. */
-  async undo(opts: { path?: string } = {}): Promise<UndoResult> {
+  /**
+   * Reverts this replica's last change (to `path`); local edits are recorded first. An aborted
+   * `signal` stops it during that scan (each batch it recorded stays recorded, as a scan's
+   * does) or before the revert, which is one change: nothing of it is made.
+   */
+  async undo(opts: { path?: string; signal?: AbortSignal } = {}): Promise<UndoResult> {
     return this.exclusive(async () => {
-      await this.scanNow();
+      await this.scanNow({ signal: opts.signal });
+      opts.signal?.throwIfAborted();
       // A file a peer deleted since this replica's last change to it: undo brings it back.
       if (opts.path !== undefined && !this.ctx.manifest.live().has(opts.path) && (await this.deletedByPeer(opts.path))) return restoreFile(this.ctx, { path: opts.path });
       return undoRedo(this.ctx, 'undo', opts.path);
@@ -295,10 +300,11 @@ export class Replica {
     });
   }
 
-  /** Re-applies the last undone change (to `path`). */
-  async redo(opts: { path?: string } = {}): Promise<UndoResult> {
+  /** Re-applies the last undone change (to `path`); `signal` as for {@link undo}. */
+  async redo(opts: { path?: string; signal?: AbortSignal } = {}): Promise<UndoResult> {
     return this.exclusive(async () => {
-      await this.scanNow();
+      await this.scanNow({ signal: opts.signal });
+      opts.signal?.throwIfAborted();
       return undoRedo(this.ctx, 'redo', opts.path);
     });
   }
@@ -321,20 +327,26 @@ export class Replica {
   /**
    * Applies another replica's changes to the store and the disk; local edits not yet recorded
    * are recorded first (unless `scanFirst` is false), so none is overwritten. `adoptRules`: see
-   * `ApplyOptions`.
+   * `ApplyOptions`. An aborted `signal` (Ctrl-C) rejects with its reason and applies nothing:
+   * it stops the scan, or the apply before it writes, or at its next write to the disk, after
+   * which what was written is put back as after any failed apply (the changes come again
+   * with the next catch-up).
    */
-  async applyChanges(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean } & ApplyOptions = {}): Promise<RecordedChange[]> {
+  async applyChanges(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean; signal?: AbortSignal } & ApplyOptions = {}): Promise<RecordedChange[]> {
     return this.exclusive(() => this.applyNow(changes, origin, opts));
   }
 
-  private async applyNow(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean } & ApplyOptions): Promise<RecordedChange[]> {
+  private async applyNow(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean; signal?: AbortSignal } & ApplyOptions): Promise<RecordedChange[]> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
     // Local edits the apply could overwrite are recorded first; the scan covers the paths it
     // may touch (the whole tree at 100,000 files took ~1 s and ~100 MB for every remote save).
-    if (opts.scanFirst !== false) await this.scanNow({ scope: applyScope(this.ctx, changes) });
-    // All or nothing: a failure half way (disk full, an unwritable file, a refused path)
-    // restores the files already written and drops what was merged in memory, so the store,
-    // the disk and this object agree again and the same changes can be applied later.
-    this.journal.begin();
+    if (opts.scanFirst !== false) await this.scanNow({ scope: applyScope(this.ctx, changes), signal });
+    signal?.throwIfAborted();
+    // All or nothing: a failure half way (disk full, an unwritable file, a refused path, an
+    // abort) restores the files already written and drops what was merged in memory, so the
+    // store, the disk and this object agree again and the same changes can be applied later.
+    this.journal.begin({ signal });
     let result: ApplyResult;
     try {
       result = await applyChanges(this.ctx, changes, origin, { adoptRules: opts.adoptRules });
@@ -343,6 +355,8 @@ export class Replica {
     } catch (err) {
       const notRestored = this.journal.rollback();
       await this.reload();
+      // Stopped, not failed: said as the stop, unless a file could not be put back.
+      if (signal?.aborted && err === signal.reason && notRestored.length === 0) throw err;
       throw applyFailed(err, origin, notRestored);
     }
     for (const { path, digest, fileId } of result.replaced) this.replacedAt.set(`${path}\0${digest}`, fileId);
@@ -570,10 +584,13 @@ export class Replica {
     await this.ctx.store.kv.put('meta:keepLogAfter', jsonBytes(seq));
   }
 
-  /** Offline status: what is tracked and what changed since the last scan (not recorded). */
-  async status(): Promise<ReplicaStatus> {
+  /**
+   * Offline status: what is tracked and what changed since the last scan (not recorded). It
+   * reads the whole tree; an aborted `signal` stops that (it changes nothing).
+   */
+  async status(opts: { signal?: AbortSignal } = {}): Promise<ReplicaStatus> {
     const statCache = await this.ctx.store.statCache();
-    const scan = scanWorktree({ ...this.scanOpts(), statCache, ...this.ctx.scanPolicy(statCache) });
+    const scan = scanWorktree({ ...this.scanOpts(), statCache, signal: opts.signal, ...this.ctx.scanPolicy(statCache) });
     const pending = pendingChanges(this.ctx.recorded(), scan, undefined, (path) => isOnDisk(this.ctx, path));
     return {
       root: this.root,

@@ -31,6 +31,11 @@ export const EXIT_CODES = {
   PROTOCOL: 13,
   /** A frame was over the size limit; the connection is closed. */
   FRAME_TOO_LARGE: 13,
+  /**
+   * A peer does not know (or does not serve) a message of that name: a bug in one of them, as
+   * both speak one protocol version. Its own code so that a caller need not read the text.
+   */
+  UNKNOWN_MESSAGE: 13,
   /** The join code's secret was missing or wrong. */
   UNAUTHORIZED: 14,
   /** The caller may not do this (for example a write with a read-only code). */

@@ -5,7 +5,8 @@ import { logger } from '../core/log.js';
 import type { Replica } from '../core/Replica.js';
 import type { RecordedChange, ScanReport } from '../core/recordScan.js';
 import type { ScanScope } from '../core/Scanner.js';
-import { isUnknownMessage, type RpcConnection } from './rpc/RpcConnection.js';
+import type { RpcConnection } from './rpc/RpcConnection.js';
+import { pooled } from './pooled.js';
 import { slices } from './slices.js';
 import { uploadHistory } from './historyUpload.js';
 import { BLOB_CHUNK_BYTES, MAX_BINARY_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_UPDATES_PER_MESSAGE, messageSlices, worktreeResource, type Access, type SyncItem, type WorktreeEvent } from './schema.js';
@@ -19,15 +20,6 @@ const log = logger('session');
  * share was 10,000 round trips; a bounded window pipelines them without unbounded memory.
  */
 const WINDOW = 64;
-
-/** Runs `fn` over `items` with at most `limit` running at once; rejects on the first failure. */
-async function pooled<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /**
  * Blobs applied (written to disk) together in a catch-up: at most this many, or bytes. Each
@@ -201,7 +193,7 @@ export class SyncSession {
       if (missing.length > 0) {
         const fetched: ChangeSet['blobs'] = [];
         unavailable = 0;
-        await pooled(missing, WINDOW, async (digest) => {
+        await pooled({ items: missing, limit: WINDOW, run: async (digest) => {
           try {
             fetched.push({ digest, bytes: await this.fetchBlob(digest) });
           } catch (err) {
@@ -209,7 +201,7 @@ export class SyncSession {
             unavailable++;
             log('blob %s unavailable: %s', digest, (err as Error).message);
           }
-        });
+        } });
         if (unavailable > 0) {
           this.opts.onEvent?.({ type: 'error', code: 'NOT_FOUND', message: `the content of ${counted(unavailable, 'file')} is not on the relay yet; ${unavailable === 1 ? 'it appears when its' : 'they appear when their'} sharer uploads ${unavailable === 1 ? 'it' : 'them'}` });
         }
@@ -222,24 +214,10 @@ export class SyncSession {
     });
   }
 
-  /**
-   * What the relay logged after `after`, item by item, asked for in pages; from a relay that
-   * does not know pages (an older one), one item at a time.
-   */
+  /** What the relay logged after `after`, item by item, asked for in pages. */
   private async *syncItems(after: number): AsyncIterable<SyncItem> {
     const { conn, worktreeId, signal } = this.opts;
-    let paged = false;
-    try {
-      for await (const page of conn.requestStream('worktree/sync-pages', { worktreeId, after }, { signal })) {
-        paged = true;
-        yield* page.items;
-      }
-      return;
-    } catch (err) {
-      if (paged || !isUnknownMessage(err, 'worktree/sync-pages')) throw err;
-      log('the relay does not page its catch-up; asking item by item');
-    }
-    yield* conn.requestStream('worktree/sync', { worktreeId, after }, { signal });
+    for await (const page of conn.requestStream('worktree/sync-pages', { worktreeId, after }, { signal })) yield* page.items;
   }
 
   /**
@@ -328,8 +306,8 @@ export class SyncSession {
       };
       const priorityBlobs = blobs.filter((b) => first(b.fileId));
       const priorityFiles = files.filter((f) => first(f.fileId));
-      await pooled(priorityBlobs, WINDOW, uploadBlob);
-      await pooled(priorityFiles, WINDOW, uploadFile);
+      await pooled({ items: priorityBlobs, limit: WINDOW, run: uploadBlob });
+      await pooled({ items: priorityFiles, limit: WINDOW, run: uploadFile });
       // A first share of a big tree logs a manifest update per 2000 files: 100,000 files were
       // 17 MB of updates, over the frame limit in one message.
       for (const updates of messageSlices(changes.manifest, MAX_UPDATES_PER_MESSAGE, (u) => u.byteLength)) {
@@ -343,8 +321,8 @@ export class SyncSession {
       }
       await opts.afterManifest?.();
       // A joiner that asks for a file still in this queue gets it sooner through `need`.
-      await pooled(blobs.slice(priorityBlobs.length), WINDOW, uploadBlob);
-      await pooled(files.slice(priorityFiles.length), WINDOW, uploadFile);
+      await pooled({ items: blobs.slice(priorityBlobs.length), limit: WINDOW, run: uploadBlob });
+      await pooled({ items: files.slice(priorityFiles.length), limit: WINDOW, run: uploadFile });
       // The log entries of what just went up, after it, for every other replica's log.
       bytes += await uploadHistory({ conn, worktreeId, replica, since: state.acked, upTo, signal });
       this.uploading = null;
@@ -481,6 +459,8 @@ export class SyncSession {
     return this.onEvent(event).then(
       () => true,
       (err: unknown) => {
+        // Stopped (Ctrl-C): not an error to report; the change comes again with the next catch-up.
+        if (this.opts.signal?.aborted) return false;
         const e = err instanceof CshareError ? err : new CshareError('INTERNAL', String((err as Error)?.message ?? err));
         log('event %s failed: %s', event.type, e.message);
         this.opts.onEvent?.({ type: 'error', code: e.code, message: e.message, ...(typeof e.data.path === 'string' ? { path: e.data.path } : {}) });
@@ -574,7 +554,10 @@ export class SyncSession {
     const origin = { replica: by || 'relay', author: this.names.get(by) ?? (by ? `peer ${by.slice(0, 8)}` : 'relay'), carried: true };
     // The first join's catch-up takes the share's rule files as they are (the folder's own
     // files were detached); later ones are peers' changes of rules this machine accepted.
-    const applied = await this.opts.replica.applyChanges(changes, origin, { scanFirst: this.scanBeforeApply, adoptRules: !this.scanBeforeApply }).finally(() => this.reportNotices());
+    // Ctrl-C stops an apply (a catch-up's can be thousands of files) and applies none of it.
+    const applied = await this.opts.replica
+      .applyChanges(changes, origin, { scanFirst: this.scanBeforeApply, adoptRules: !this.scanBeforeApply, signal: this.opts.signal })
+      .finally(() => this.reportNotices());
     if (applied.length > 0) this.opts.onEvent?.({ type: 'applied', changes: applied, by });
     // Entries with an unsafe path are never written (safety rules): the replica tells its
     // `onRefused` once for each. Nor are paths this disk cannot take (see `obstacles.ts`):
@@ -669,7 +652,7 @@ export class SyncSession {
     const { conn, worktreeId, signal } = this.opts;
     const out = new Map<string, Uint8Array>();
     const parts = slices(digests, FETCH_PER_STREAM, FETCH_CHUNKS_PER_STREAM, (d) => Math.max(1, Math.ceil(sizeOf(d) / BLOB_CHUNK_BYTES)));
-    await pooled(parts, FETCH_STREAMS, async (part) => {
+    await pooled({ items: parts, limit: FETCH_STREAMS, run: async (part) => {
       let cur: { digest: string; bytes: Uint8Array; filled: number } | undefined;
       const finish = () => {
         if (cur && cur.filled === cur.bytes.byteLength) out.set(cur.digest, cur.bytes);
@@ -690,7 +673,7 @@ export class SyncSession {
         cur.filled += chunk.data.byteLength;
       }
       finish();
-    });
+    } });
     return out;
   }
 

@@ -7,7 +7,7 @@ import { backoff } from './backoff.js';
 import { connectTimeoutMs, dialAny } from './dial.js';
 import type { JoinCode } from './joinCode.js';
 import { createCshareNode } from './libp2p/Libp2pNode.js';
-import { isUnknownMessage, RpcConnection } from './rpc/RpcConnection.js';
+import { RpcConnection } from './rpc/RpcConnection.js';
 
 const log = logger('join');
 
@@ -29,12 +29,12 @@ export interface DefaultJoinFolderOptions {
 /**
  * The folder a `join` without a folder argument joins into: in `cwd`, named after the shared
  * worktree's own folder (as its sharer registered it), or `<name>-2`, `-3`... if that is
- * taken; a name that is unsafe, or a relay that does not say it, gives `cshare-<id>`.
+ * taken; a name that is unsafe gives `cshare-<id>`.
  */
 export async function defaultJoinFolder(opts: DefaultJoinFolderOptions): Promise<string> {
   const told = await askWorktreeName(opts);
   const safe = safeFolderName(told);
-  if (told !== undefined && safe === undefined) log('the shared name %j is not a safe folder name: using a name of its own', told);
+  if (safe === undefined) log('the shared name %j is not a safe folder name: using a name of its own', told);
   const base = safe ?? fallbackFolderName(opts.worktreeId);
   const cwd = resolve(opts.cwd);
   const name = freeFolderName(base, (n) => exists(join(cwd, n)));
@@ -58,11 +58,10 @@ function exists(path: string): boolean {
 /**
  * The shared worktree's name, asked of its relay with `worktree/info` (proving the code's
  * secret, binding nothing) on a connection of a throwaway node: the join's own peer key and
- * store belong in the folder this decides. Undefined from a relay that does not know the
- * message. An unreachable relay is tried as the join tries it: until the connect timeout,
+ * store belong in the folder this decides. An unreachable relay is tried as the join tries it: until the connect timeout,
  * or for ever with `retry`.
  */
-async function askWorktreeName(opts: DefaultJoinFolderOptions): Promise<string | undefined> {
+async function askWorktreeName(opts: DefaultJoinFolderOptions): Promise<string> {
   const { code, worktreeId, signal } = opts;
   const node = await createCshareNode({ listen: [], relayClient: false, signal });
   const started = Date.now();
@@ -90,16 +89,7 @@ async function askWorktreeName(opts: DefaultJoinFolderOptions): Promise<string |
   }
 }
 
-/**
- * Asks `worktree/info` on `conn` (before any hello): the registered name, or undefined from a
- * relay that does not know the message (an older cshare).
- */
-export async function worktreeNameOn(conn: RpcConnection, opts: { worktreeId: string; secret: Uint8Array; signal?: AbortSignal }): Promise<string | undefined> {
-  try {
-    return (await conn.request('worktree/info', { worktreeId: opts.worktreeId, secretProof: opts.secret }, { signal: opts.signal })).name;
-  } catch (err) {
-    if (!isUnknownMessage(err, 'worktree/info')) throw err;
-    log('the relay does not say worktree names (an older cshare)');
-    return undefined;
-  }
+/** Asks `worktree/info` on `conn` (before any hello): the name the sharer registered. */
+export async function worktreeNameOn(conn: RpcConnection, opts: { worktreeId: string; secret: Uint8Array; signal?: AbortSignal }): Promise<string> {
+  return (await conn.request('worktree/info', { worktreeId: opts.worktreeId, secretProof: opts.secret }, { signal: opts.signal })).name;
 }

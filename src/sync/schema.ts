@@ -18,9 +18,12 @@ import { slices } from './slices.js';
 
 /**
  * The version of this schema. Peers must speak the same one. 2: history entries travel with
- * the changes (`history/upload`, `history` sync items and events).
+ * the changes (`history/upload`, `history` sync items and events). 3: one way to do each
+ * thing: `worktree/sync`, `file/fetch`, `file/update`, `ping` and the per-file subscription
+ * removed (a catch-up is `worktree/sync-pages`; `worktree/info` is always there), and a
+ * message a peer does not know is refused with `UNKNOWN_MESSAGE`.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Most blobs asked for in one `blobs/fetch`. */
 export const MAX_DIGESTS_PER_FETCH = 256;
@@ -113,9 +116,7 @@ export type HelloResponse = {
  * that names its folder after it as `git clone` does. Answered before `hello` and instead of
  * it: proving the secret as `hello` does, but binding nothing (no replica id, no peer-joined),
  * so a joiner can ask before it has a store. A wrong secret or an unknown worktree is refused
- * as `hello` refuses it (`UNAUTHORIZED`, the connection closed). Added within protocol 2 as a
- * new message: a relay that does not know it answers "unknown message" and the joiner falls
- * back to a name of its own; peers that never send it are unaffected. The name is the sharer's
+ * as `hello` refuses it (`UNAUTHORIZED`, the connection closed). The name is the sharer's
  * to choose: a joiner must sanitise it before it names a folder (see `joinFolder.ts`).
  */
 export type WorktreeInfoRequest = { worktreeId: string; secretProof: Uint8Array };
@@ -170,9 +171,9 @@ export type SyncItem =
   | { type: 'head'; seq: number };
 
 /**
- * Catch-up in pages: the items of `worktree/sync`, in the same order, many to a stream item
- * (one item each cost the relay and the joiner ~40 µs of stream machinery per logged change).
- * A relay from before it answers "unknown message type": ask `worktree/sync` then.
+ * Catch-up in pages: the logged changes in seq order, many to a stream item (one item each
+ * cost the relay and the joiner ~40 µs of stream machinery per logged change), the last page
+ * ending with the `head` item.
  */
 export type SyncPage = { items: SyncItem[] };
 /** Most items in a {@link SyncPage}. */
@@ -190,24 +191,8 @@ export type BlobChunk = { digest: string; offset: number; size: number; data: Ui
  */
 export type BlobsFetchRequest = { worktreeId: string; digests: string[] };
 
-export type PingRequest = { time: number };
-export type PingResponse = { time: number };
-
 /**
- * Ask for a text file's doc updates: with `vector`, one update with only what that state
- * vector lacks; with `after`, the logged updates after that relay seq; else all of them.
- */
-export type FileFetchRequest = { worktreeId: string; fileId: string; vector?: Uint8Array; after?: number };
-/** One chunk of a fetched file: Yjs updates, or a slice of a blob. */
-export type FileChunk =
-  | { fileId: string; kind: 'update'; data: Uint8Array }
-  | { fileId: string; kind: 'blob'; data: Uint8Array; offset: number; size: number };
-
-/** A live edit to one file, fire-and-forget (the subscriber catches up by vector on reconnect). */
-export type FileUpdateSend = { worktreeId: string; fileId: string; update: Uint8Array };
-
-/**
- * Events of `/worktrees/<id>` (and `file-update` alone on `/worktrees/<id>/files/<fileId>`).
+ * Events of `/worktrees/<id>`.
  * From the relay, changes carry their relay `seq` and the replica that made them (`by`), and
  * never go back to the connection they came from.
  */
@@ -230,22 +215,20 @@ export type RequestMap = {
   'manifest/upload': { request: ManifestUploadRequest; response: UploadResponse };
   'history/upload': { request: HistoryUploadRequest; response: UploadResponse };
   'blob/upload': { request: BlobUploadRequest; response: BlobUploadResponse };
-  ping: { request: PingRequest; response: PingResponse };
 };
 
 /** Every streaming request with the type of its items. */
 export type StreamMap = {
-  'file/fetch': { request: FileFetchRequest; item: FileChunk };
-  'worktree/sync': { request: WorktreeSyncRequest; item: SyncItem };
   'worktree/sync-pages': { request: WorktreeSyncRequest; item: SyncPage };
   'blob/fetch': { request: BlobFetchRequest; item: BlobChunk };
   'blobs/fetch': { request: BlobsFetchRequest; item: BlobChunk };
 };
 
-/** Every fire-and-forget message. */
-export type SendMap = {
-  'file/update': FileUpdateSend;
-};
+/**
+ * Every fire-and-forget message: none. Each change is a request, answered once stored, so a
+ * sender knows what the relay has (the editor's keystrokes too: PROTOCOL.md "Sends").
+ */
+export type SendMap = Record<never, never>;
 
 /** cshare's protocol, as the RPC layer's type parameter. */
 export type CshareProtocol = { requests: RequestMap; streams: StreamMap; sends: SendMap; event: WorktreeEvent };
@@ -319,14 +302,6 @@ const syncPage: Guard<SyncPage> = object({ items: array(syncItem, SYNC_PAGE_ITEM
 
 const blobChunk: Guard<BlobChunk> = refine(object({ digest, offset: size, size, data: bytes(BLOB_CHUNK_BYTES) }), (c) => c.offset + c.data.length <= c.size);
 
-const fileChunk: Guard<FileChunk> = union(
-  object({ fileId: id, kind: literal('update'), data: binary }),
-  refine(
-    object({ fileId: id, kind: literal('blob'), data: binary, offset: number({ integer: true, min: 0 }), size: number({ integer: true, min: 0 }) }),
-    (c) => c.offset + c.data.length <= c.size,
-  ),
-);
-
 const worktreeEvent: Guard<WorktreeEvent> = union(
   object({ type: literal('manifest'), update: binary }, { seq, by: id }),
   object({ type: literal('file-update'), fileId: id }, { update: binary, digest, seq, by: id }),
@@ -336,8 +311,6 @@ const worktreeEvent: Guard<WorktreeEvent> = union(
   object({ type: literal('peer-left'), replicaId: id }),
   refine(object({ type: literal('need') }, { fileId: id, digest }), (e) => (e.fileId === undefined) !== (e.digest === undefined)),
 );
-
-const time = object({ time: number() });
 
 /** The validators for every incoming message of {@link CshareProtocol}. */
 export const cshareSchema: ProtocolSchema<CshareProtocol> = {
@@ -353,32 +326,19 @@ export const cshareSchema: ProtocolSchema<CshareProtocol> = {
     'manifest/upload': { request: object({ worktreeId: id, updates }), response: object({ ok: literal(true), seq }) },
     'history/upload': { request: object({ worktreeId: id, entries: historyEntries }), response: object({ ok: literal(true), seq }) },
     'blob/upload': { request: blobUploadRequest, response: object({ ok: literal(true), received: size }, { seq }) },
-    ping: { request: time, response: time },
   },
   streams: {
-    'file/fetch': {
-      request: refine(object({ worktreeId: id, fileId: id }, { vector: binary, after: seq }), (r) => r.vector === undefined || r.after === undefined),
-      item: fileChunk,
-    },
-    'worktree/sync': { request: object({ worktreeId: id, after: seq }), item: syncItem },
     'worktree/sync-pages': { request: object({ worktreeId: id, after: seq }), item: syncPage },
     'blob/fetch': { request: object({ worktreeId: id, digest }), item: blobChunk },
     'blobs/fetch': { request: object({ worktreeId: id, digests: array(digest, MAX_DIGESTS_PER_FETCH) }), item: blobChunk },
   },
-  sends: {
-    'file/update': object({ worktreeId: id, fileId: id, update: binary }),
-  },
+  sends: {},
   event: worktreeEvent,
 };
 
 /** Resource path of a worktree's event stream. */
 export function worktreeResource(worktreeId: string): string {
   return `/worktrees/${worktreeId}`;
-}
-
-/** Resource path of one file's event stream. */
-export function fileResource(worktreeId: string, fileId: string): string {
-  return `/worktrees/${worktreeId}/files/${fileId}`;
 }
 
 /**

@@ -24,7 +24,7 @@ export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state
       const info = opts.info();
       const own = await replica.ownChangesAfter(state.acked);
       return {
-        ...(await replica.status()),
+        ...(await replica.status({ signal: stop.signal })),
         ...info,
         peers: [...(loop.session?.peers ?? new Map<string, string>()).entries()].map(([id, name]) => ({ id, name })),
         connected: loop.session !== null,
@@ -36,12 +36,12 @@ export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state
     },
     log: async (args) => ({ changes: await replica.log({ path: path(args), limit: typeof args.limit === 'number' ? args.limit : undefined, patches: args.patches === true }) }),
     undo: async (args) => {
-      const r = await replica.undo({ path: path(args) });
+      const r = await replica.undo({ path: path(args), signal: stop.signal });
       await loop.localChange();
       return r;
     },
     redo: async (args) => {
-      const r = await replica.redo({ path: path(args) });
+      const r = await replica.redo({ path: path(args), signal: stop.signal });
       await loop.localChange();
       return r;
     },

@@ -11,6 +11,7 @@ import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { cshareSchema, PROTOCOL_VERSION } from '../../src/sync/schema.js';
 import { start, until, type Proc } from '../helpers/procs.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
+import { loggedItems } from '../sync/relay/harness.js';
 
 /**
  * A hostile read-write peer against real processes: it says hello to a real `cshare relay`
@@ -106,7 +107,7 @@ export async function hostilePeer(code: string, name = 'mallory'): Promise<Hosti
     async relayState() {
       const m = ManifestDoc.create(randomInt(1, 0xfffffff0));
       const blobs = new Set<string>();
-      for await (const item of conn.requestStream('worktree/sync', { worktreeId, after: 0 })) {
+      for await (const item of loggedItems(conn, { worktreeId, after: 0 })) {
         if (item.type === 'manifest') m.applyUpdate(item.update);
         else if (item.type === 'blob') blobs.add(item.digest);
       }

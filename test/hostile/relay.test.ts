@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { gitBlobId } from '../../src/core/digest.js';
 import { isSafeRelPath } from '../../src/core/paths.js';
 import { FrameKind, decodeFrames, encodeBatch, encodeFrame, type Frame, type Value } from '../../src/sync/codec.js';
-import { hashSecret } from '../../src/sync/joinCode.js';
+import { hashSecret, newShareSecrets, worktreeIdToString } from '../../src/sync/joinCode.js';
 import { CSHARE_PROTOCOL } from '../../src/sync/libp2p/Libp2pNode.js';
 import { MemoryTransport, type MemoryChannel } from '../../src/sync/memory/MemoryTransport.js';
 import { Prng } from '../../src/sync/prng.js';
@@ -48,6 +48,19 @@ function helloFrame(h: RelayHarness, seq: number, secret: Uint8Array = h.secrets
   return encodeFrame({ kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'hello', payload: { protocol: V, worktreeId: h.worktreeId, secretProof: secret, replicaId: 'mallory', name: 'm', role: 'joiner' } }, V);
 }
 
+/**
+ * A request every connection bound read-write gets answered, `{need: []}`: an empty offer
+ * (protocol 3 has no ping).
+ */
+function probeFrame(W: string, seq: number): Uint8Array {
+  return encodeFrame({ kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'manifest/offer', payload: { worktreeId: W, entries: [] } }, V);
+}
+
+/** Resolves if `c` (bound read-write to `W`) is still served. */
+async function served(c: RpcConnection, W: string): Promise<void> {
+  await expect(c.request('manifest/offer', { worktreeId: W, entries: [] })).resolves.toEqual({ need: [] });
+}
+
 async function reply(peer: ReturnType<typeof rawPeer>, seq: number, what: string): Promise<Frame> {
   await waitFor(() => peer.replies.some((f) => f.replyTo === seq) || peer.ended(), 5000, what);
   const f = peer.replies.find((r) => r.replyTo === seq);
@@ -60,14 +73,15 @@ function relayFrame(rng: Prng, W: string, seq: number): Frame {
   const digest = gitBlobId(rng.bytes(4));
   const path = rng.pick(['a.txt', 'src/x.ts', '../x', '/etc/passwd', '.git/config', 'A.txt', 'a\0b', 'a/../../b', '.cshare/x']);
   const options: Frame[] = [
-    { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'ping', payload: { time: rng.int(1000) } },
+    { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'blobs/fetch', payload: { worktreeId: W, digests: [digest] } },
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'manifest/offer', payload: { worktreeId: W, entries: [{ path, fileId: 'f1', digest }] } },
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'manifest/upload', payload: { worktreeId: W, updates: [manifestUpdate({ [`f${rng.int(9)}`]: path }, 1 + rng.int(1000))] } },
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'manifest/upload', payload: { worktreeId: W, updates: [rng.bytes(rng.int(40))] } },
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'file/upload', payload: { worktreeId: W, fileId: 'f1', updates: [rng.chance(0.5) ? textUpdate('x', 1 + rng.int(1000)) : rng.bytes(12)] } },
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'file/upload', payload: { worktreeId: W, fileId: 'f2', blob: rng.bytes(rng.int(64)) } },
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'blob/upload', payload: { worktreeId: W, digest, size: 8, offset: rng.int(8), data: rng.bytes(1 + rng.int(4)) } },
-    { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'worktree/sync', payload: { worktreeId: W, after: rng.int(5) } },
+    { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'worktree/sync-pages', payload: { worktreeId: W, after: rng.int(5) } },
+    // Messages of older protocols, unknown now: answered UNKNOWN_MESSAGE.
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'file/fetch', payload: { worktreeId: W, fileId: 'f1', vector: rng.bytes(rng.int(6)) } },
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'blob/fetch', payload: { worktreeId: W, digest } },
     { kind: FrameKind.SEND, seq, replyTo: 0, name: 'file/update', payload: { worktreeId: W, fileId: 'f3', update: rng.chance(0.5) ? textUpdate('y', 1 + rng.int(1000)) : rng.bytes(9) } },
@@ -120,12 +134,12 @@ describe('hostile frames against the relay service', () => {
         await peer.raw.send(bytes).catch(() => undefined);
       }
       const probe = 0xfffffff0;
-      await peer.raw.send(encodeFrame({ kind: FrameKind.REQUEST, seq: probe, replyTo: 0, name: 'ping', payload: { time: 7 } }, V)).catch(() => undefined);
+      await peer.raw.send(probeFrame(W, probe)).catch(() => undefined);
       await waitFor(() => peer.ended() || peer.replies.some((f) => f.replyTo === probe), 5000, `seed ${seed} round ${round}: probe reply or close`);
       if (peer.ended()) {
         closes++;
         expect(peer.conn.error, `seed ${seed} round ${round}`).toMatchObject({ code: expect.stringMatching(/PROTOCOL|FRAME_TOO_LARGE/) });
-      } else expect(peer.replies.find((f) => f.replyTo === probe)?.payload, `seed ${seed} round ${round}`).toEqual({ time: 7 });
+      } else expect(peer.replies.find((f) => f.replyTo === probe)?.payload, `seed ${seed} round ${round}`).toEqual({ need: [] });
       errors += peer.replies.filter((f) => f.kind === FrameKind.ERROR).length;
       peer.raw.close();
     }
@@ -137,7 +151,7 @@ describe('hostile frames against the relay service', () => {
     expect(paths.filter((p) => !isSafeRelPath(p)), `seed ${seed}`).toEqual([]);
     // The relay still serves an honest peer.
     const honest = await h.joiner('honest');
-    await expect(honest.request('ping', { time: 3 })).resolves.toEqual({ time: 3 });
+    await served(honest, W);
     expect(Date.now() - started, `seed ${seed}: bounded time`).toBeLessThan(30_000);
   });
 });
@@ -153,7 +167,7 @@ describe('hostile input at the relay: named cases', () => {
     expect(peer.conn.error).toMatchObject({ code: 'FRAME_TOO_LARGE' });
     await waitFor(peer.ended, 5000, 'the channel to end');
     expect(peer.replies.at(-1)).toMatchObject({ kind: FrameKind.ERROR, payload: { code: 'FRAME_TOO_LARGE', fatal: true } });
-    await expect(honest.request('ping', { time: 1 })).resolves.toEqual({ time: 1 });
+    await served(honest, h.worktreeId);
   });
 
   it('a declared length of 4 GB inside a small frame gets PROTOCOL, allocates nothing, and the connection stays up', async () => {
@@ -171,8 +185,8 @@ describe('hostile input at the relay: named cases', () => {
     const r = await reply(peer, 2, 'the error reply');
     expect(r).toMatchObject({ kind: FrameKind.ERROR, payload: { code: 'PROTOCOL' } });
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
-    await peer.raw.send(encodeFrame({ kind: FrameKind.REQUEST, seq: 3, replyTo: 0, name: 'ping', payload: { time: 2 } }, V));
-    expect((await reply(peer, 3, 'ping')).payload).toEqual({ time: 2 });
+    await peer.raw.send(probeFrame(h.worktreeId, 3));
+    expect((await reply(peer, 3, 'probe')).payload).toEqual({ need: [] });
   });
 
   it('a length prefix claiming 4 GB on a real relay (libp2p, loopback) cuts that stream off; the relay keeps serving', async () => {
@@ -187,7 +201,9 @@ describe('hostile input at the relay: named cases', () => {
         await waitFor(() => stream.status !== 'open', 10_000, 'the relay to reset the stream');
         await waitFor(() => relay.service.connections === 0, 10_000, 'the relay to drop the connection');
         const honest = new RpcConnection(await client.dial(relay.addresses[0]!), { peer: 'relay' });
-        await expect(honest.request('ping', { time: 9 })).resolves.toEqual({ time: 9 });
+        const secrets = newShareSecrets();
+        const hello = { protocol: V, worktreeId: worktreeIdToString(secrets.worktreeId), secretProof: secrets.readWrite, replicaId: 'honest', name: 'honest', role: 'sharer' as const };
+        await expect(honest.request('hello', { ...hello, register: { readOnlyHash: hashSecret(secrets.readOnly), name: 'app' } })).resolves.toMatchObject({ ok: true, created: true });
         honest.close();
       } finally {
         await client.stop();
@@ -227,7 +243,7 @@ describe('hostile input at the relay: named cases', () => {
     expect(await h.store.head(h.worktreeId)).toBe(0);
   });
 
-  it('a read-only code: every write message is refused FORBIDDEN, also batched and as sends, and nothing is stored', async () => {
+  it('a read-only code: every write message is refused FORBIDDEN, also batched, a send (no such message) UNKNOWN_MESSAGE, and nothing is stored', async () => {
     const h = new RelayHarness();
     harnesses.push(h);
     await h.sharer();
@@ -242,13 +258,15 @@ describe('hostile input at the relay: named cases', () => {
       { kind: FrameKind.REQUEST, seq: 4, replyTo: 0, name: 'file/upload', payload: { worktreeId: W, fileId: 'f1', updates: [textUpdate('x')] } },
       { kind: FrameKind.REQUEST, seq: 5, replyTo: 0, name: 'file/upload', payload: { worktreeId: W, fileId: 'f1', blob } },
       { kind: FrameKind.REQUEST, seq: 6, replyTo: 0, name: 'blob/upload', payload: { worktreeId: W, digest: gitBlobId(blob), size: 2, offset: 0, data: blob } },
-      { kind: FrameKind.SEND, seq: 7, replyTo: 0, name: 'file/update', payload: { worktreeId: W, fileId: 'f1', update: textUpdate('y') } },
     ];
-    await peer.raw.send(encodeBatch(writes.map((f) => encodeFrame(f, V)), V));
+    // Protocol 3 has no send: the one protocol 2 had, a live edit, is no message any more.
+    const send: Frame = { kind: FrameKind.SEND, seq: 7, replyTo: 0, name: 'file/update', payload: { worktreeId: W, fileId: 'f1', update: textUpdate('y') } };
+    await peer.raw.send(encodeBatch([...writes, send].map((f) => encodeFrame(f, V)), V));
     for (const f of writes) {
       const r = await reply(peer, f.seq, f.name);
       expect(r.payload, f.name).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/read-only/) });
     }
+    expect((await reply(peer, send.seq, send.name)).payload).toMatchObject({ code: 'UNKNOWN_MESSAGE' });
     expect(await h.store.head(W)).toBe(0);
   });
 
@@ -278,7 +296,7 @@ describe('hostile input at the relay: named cases', () => {
     expect(conn.stats.maxBacklogBytes).toBeGreaterThan(limit);
     expect(conn.stats.maxBacklogBytes).toBeLessThan(limit + 4096);
     expect(sent).toBeLessThan(100_000);
-    await expect(honest.request('ping', { time: 4 })).resolves.toEqual({ time: 4 });
+    await served(honest, h.worktreeId);
   });
 
   it('a subscriber that stops reading events is ended with OVERLOADED; the relay buffers a bounded number and the uploader is not held up', async () => {
@@ -299,7 +317,7 @@ describe('hostile input at the relay: named cases', () => {
     // From here the slow peer reads nothing while 3000 changes are uploaded.
     const n = 3000;
     for (let i = 0; i < n; i++) await sharer.request('file/upload', { worktreeId: h.worktreeId, fileId: 'f1', updates: [textUpdate(`${i}`, 10_000 + i)] });
-    await expect(sharer.request('ping', { time: 2 })).resolves.toEqual({ time: 2 });
+    await served(sharer, h.worktreeId);
     // Now it reads again: a bounded number of events, then the end of the subscription.
     let events = 0;
     let end: Frame | undefined;
@@ -322,7 +340,7 @@ describe('hostile input at the relay: named cases', () => {
     await peer.raw.send(helloFrame(h, 1));
     await reply(peer, 1, 'hello');
     const n = 2000;
-    const subs = Array.from({ length: n }, (_, i) => encodeFrame({ kind: FrameKind.SUBSCRIBE, seq: 2 + i, replyTo: 0, name: `/worktrees/${h.worktreeId}${i % 2 ? '/files/f1' : ''}`, payload: null }, V));
+    const subs = Array.from({ length: n }, (_, i) => encodeFrame({ kind: FrameKind.SUBSCRIBE, seq: 2 + i, replyTo: 0, name: `/worktrees/${h.worktreeId}`, payload: null }, V));
     await peer.raw.send(encodeBatch(subs, V));
     await waitFor(() => new Set(peer.replies.filter((f) => f.replyTo >= 2 && (f.kind === FrameKind.RESPONSE || f.kind === FrameKind.ERROR)).map((f) => f.replyTo)).size === n, 10_000, 'every subscription answered');
     const accepted = peer.replies.filter((f) => f.kind === FrameKind.RESPONSE && f.replyTo >= 2).length;
@@ -330,8 +348,8 @@ describe('hostile input at the relay: named cases', () => {
     expect(accepted).toBe(64);
     expect(refused).toHaveLength(n - 64);
     for (const r of refused) expect(r.payload).toMatchObject({ code: 'OVERLOADED' });
-    await peer.raw.send(encodeFrame({ kind: FrameKind.REQUEST, seq: 9999, replyTo: 0, name: 'ping', payload: { time: 5 } }, V));
-    expect((await reply(peer, 9999, 'ping')).payload).toEqual({ time: 5 });
+    await peer.raw.send(probeFrame(h.worktreeId, 9999));
+    expect((await reply(peer, 9999, 'probe')).payload).toEqual({ need: [] });
   });
 
   it('path traversal in every message that carries a path: offers, manifest uploads and subscription resources', async () => {

@@ -4,9 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Replica } from '../../src/core/Replica.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
 import { helloAsJoiner, helloAsSharer } from '../../src/sync/hello.js';
-import { MemoryTransport } from '../../src/sync/memory/MemoryTransport.js';
-import { RpcConnection, isUnknownMessage } from '../../src/sync/rpc/RpcConnection.js';
-import { SYNC_PAGE_ITEMS, type CshareProtocol } from '../../src/sync/schema.js';
+import { SYNC_PAGE_ITEMS, type SyncItem } from '../../src/sync/schema.js';
 import { SyncLoop } from '../../src/sync/runSync.js';
 import { SyncSession, type SessionEvent, type SyncState } from '../../src/sync/SyncSession.js';
 import { openReplica } from '../helpers/replica.js';
@@ -257,7 +255,7 @@ describe('sync sessions through the relay service', () => {
 });
 
 describe('catch-up in pages', () => {
-  it('pages carry the items of worktree/sync in order, at most SYNC_PAGE_ITEMS each; a relay without pages is asked item by item', async () => {
+  it('pages carry the logged items in seq order, at most SYNC_PAGE_ITEMS each, the head last; a catch-up from them gives the tree', async () => {
     const relay = new RelayHarness();
     const alice = await side(relay, 'sharer', 'alice');
     writeTree(alice.root, Object.fromEntries(Array.from({ length: 700 }, (_, i) => [`d${i % 9}/f${i}.txt`, `file ${i}\n`])));
@@ -265,33 +263,22 @@ describe('catch-up in pages', () => {
 
     const conn = relay.connect();
     await helloAsJoiner(conn, { replica: alice.replica, worktreeId: relay.worktreeId, secret: relay.secrets.readOnly });
-    const items: unknown[] = [];
-    for await (const item of conn.requestStream('worktree/sync', { worktreeId: relay.worktreeId, after: 0 })) items.push(item);
-    const pages: unknown[][] = [];
+    const pages: SyncItem[][] = [];
     for await (const page of conn.requestStream('worktree/sync-pages', { worktreeId: relay.worktreeId, after: 0 })) pages.push(page.items);
+    const items = pages.flat();
     expect(items.length).toBeGreaterThan(700);
     expect(pages.length).toBeGreaterThan(1);
     expect(pages.every((p) => p.length > 0 && p.length <= SYNC_PAGE_ITEMS)).toBe(true);
-    expect(pages.flat()).toEqual(items);
+    const seqs = items.map((item) => item.seq);
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(items.at(-1)).toEqual({ type: 'head', seq: await relay.store.head(relay.worktreeId) });
+    expect(items.filter((item) => item.type === 'head')).toHaveLength(1);
 
-    // A relay from before pages: its connection has no handler for them.
-    const [a, b] = MemoryTransport.pair();
-    const server = new RpcConnection<CshareProtocol>(b, { peer: 'old relay' });
-    const handleStream = server.handleStream.bind(server);
-    server.handleStream = ((type, handler) => (type === 'worktree/sync-pages' ? server : handleStream(type, handler))) as typeof server.handleStream;
-    relay.service.attach(server, { id: 'old' });
-    const oldConn = new RpcConnection<CshareProtocol>(a, { peer: 'relay', requestTimeoutMs: 5000 });
-    const refusal = await (async () => {
-      for await (const _ of oldConn.requestStream('worktree/sync-pages', { worktreeId: relay.worktreeId, after: 0 })) break;
-    })().catch((e: unknown) => e);
-    expect(isUnknownMessage(refusal, 'worktree/sync-pages')).toBe(true);
-
-    for (const c of [relay.connect(), oldConn]) {
-      const { replica } = await openReplica(tempDir(), new MemoryStore(), 'bob');
-      const hello = await helloAsJoiner(c, { replica, worktreeId: relay.worktreeId, secret: relay.secrets.readWrite });
-      const session = new SyncSession({ replica, conn: c, worktreeId: relay.worktreeId, access: hello.access!, state: { relaySeq: 0, acked: 0 }, saveState: async () => {} });
-      await session.catchUp();
-      expect(treeOf(replica.root)).toEqual(treeOf(alice.root));
-    }
+    const { replica } = await openReplica(tempDir(), new MemoryStore(), 'bob');
+    const c = relay.connect();
+    const hello = await helloAsJoiner(c, { replica, worktreeId: relay.worktreeId, secret: relay.secrets.readWrite });
+    const session = new SyncSession({ replica, conn: c, worktreeId: relay.worktreeId, access: hello.access!, state: { relaySeq: 0, acked: 0 }, saveState: async () => {} });
+    await session.catchUp();
+    expect(treeOf(replica.root)).toEqual(treeOf(alice.root));
   });
 });

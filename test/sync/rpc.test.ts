@@ -7,7 +7,8 @@ import { ConnectionClosedError } from '../../src/sync/rpc/ConnectionClosedError.
 import { BoundedQueue } from '../../src/sync/rpc/BoundedQueue.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { MemoryTransport } from '../../src/sync/memory/MemoryTransport.js';
-import { PROTOCOL_VERSION, cshareSchema, type FileChunk, type WorktreeEvent } from '../../src/sync/schema.js';
+import { PROTOCOL_VERSION, type WorktreeEvent } from '../../src/sync/schema.js';
+import { testSchema, type TestChunk, type TestProtocol } from './testProtocol.js';
 import { deferred, rpcPair, type RpcPair } from './rpcHarness.js';
 import { waitFor } from './helpers.js';
 
@@ -43,20 +44,20 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 describe('RpcConnection: requests', () => {
   it('answers a request with its typed response', async () => {
     const { client, server } = pair();
-    server.handle('ping', ({ time }) => ({ time: time + 1 }));
-    await expect(client.request('ping', { time: 41 })).resolves.toEqual({ time: 42 });
+    server.handle('test/ping', ({ time }) => ({ time: time + 1 }));
+    await expect(client.request('test/ping', { time: 41 })).resolves.toEqual({ time: 42 });
   });
 
   it('keeps many concurrent requests apart, both ways', async () => {
     const { client, server } = pair();
-    server.handle('ping', async ({ time }) => {
+    server.handle('test/ping', async ({ time }) => {
       await new Promise((r) => setTimeout(r, time % 7));
       return { time: time * 2 };
     });
-    client.handle('ping', ({ time }) => ({ time: -time }));
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => client.request('ping', { time: i })));
+    client.handle('test/ping', ({ time }) => ({ time: -time }));
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => client.request('test/ping', { time: i })));
     expect(results.map((r) => r.time)).toEqual(Array.from({ length: 200 }, (_, i) => i * 2));
-    await expect(server.request('ping', { time: 3 })).resolves.toEqual({ time: -3 });
+    await expect(server.request('test/ping', { time: 3 })).resolves.toEqual({ time: -3 });
   });
 
   it('replies a handler error with its code, and unknown errors as INTERNAL', async () => {
@@ -64,7 +65,7 @@ describe('RpcConnection: requests', () => {
     server.handle('hello', () => {
       throw new CshareError('UNAUTHORIZED', 'wrong secret: ask for a new join code');
     });
-    server.handle('ping', () => {
+    server.handle('test/ping', () => {
       throw new TypeError('boom');
     });
     const err = await rejection(client.request('hello', { protocol: 1, replicaId: 'r1', name: 'alice', role: 'joiner' }));
@@ -72,7 +73,7 @@ describe('RpcConnection: requests', () => {
     expect(err.code).toBe('UNAUTHORIZED');
     expect(err.message).toBe('wrong secret: ask for a new join code');
     expect(err.data.remote).toBe(true);
-    const err2 = await rejection(client.request('ping', { time: 1 }));
+    const err2 = await rejection(client.request('test/ping', { time: 1 }));
     expect(err2.code).toBe('INTERNAL');
     expect(err2.message).toBe('boom');
   });
@@ -85,11 +86,11 @@ describe('RpcConnection: requests', () => {
     createDebug.log = (...args: unknown[]) => void lines.push(format(...args));
     try {
       const { client, server } = pair();
-      server.handle('ping', (async () => undefined) as never);
-      const err = await rejection(client.request('ping', { time: 1 }));
+      server.handle('test/ping', (async () => undefined) as never);
+      const err = await rejection(client.request('test/ping', { time: 1 }));
       expect(err.code).toBe('INTERNAL');
       expect(err.message).toMatch(/returned without replying/);
-      expect(lines.some((l) => /bug: the handler for "ping" returned without replying/.test(l))).toBe(true);
+      expect(lines.some((l) => /bug: the handler for "test\/ping" returned without replying/.test(l))).toBe(true);
     } finally {
       createDebug.log = prevLog;
       createDebug.enable(prevNs);
@@ -98,43 +99,46 @@ describe('RpcConnection: requests', () => {
 
   it('reports a handler whose response does not match the schema', async () => {
     const { client, server } = pair();
-    server.handle('ping', (() => ({ time: 'late' })) as never);
-    const err = await rejection(client.request('ping', { time: 1 }));
+    server.handle('test/ping', (() => ({ time: 'late' })) as never);
+    const err = await rejection(client.request('test/ping', { time: 1 }));
     expect(err.code).toBe('INTERNAL');
     expect(err.message).toMatch(/invalid response/);
   });
 
-  it('answers unknown types and invalid payloads with PROTOCOL, and stays up', async () => {
+  it('answers unknown or unserved types with UNKNOWN_MESSAGE and invalid payloads with PROTOCOL, and stays up', async () => {
     const { client, server } = pair();
     let seen = 0;
-    server.handle('ping', ({ time }) => (seen++, { time }));
-    const unknown = await rejection(client.request('nope' as 'ping', { time: 1 }));
-    expect(unknown.code).toBe('PROTOCOL');
+    server.handle('test/ping', ({ time }) => (seen++, { time }));
+    const unknown = await rejection(client.request('nope' as 'test/ping', { time: 1 }));
+    expect(unknown.code).toBe('UNKNOWN_MESSAGE');
     expect(unknown.message).toMatch(/unknown message type "nope"/);
     const unhandled = await rejection(client.request('hello', { protocol: 1, replicaId: 'r', name: 'n', role: 'joiner' }));
+    expect(unhandled.code).toBe('UNKNOWN_MESSAGE');
     expect(unhandled.message).toMatch(/does not handle "hello"/);
+    // A name an object has without owning it is no message either.
+    expect((await rejection(client.request('constructor' as 'test/ping', { time: 1 }))).code).toBe('UNKNOWN_MESSAGE');
     for (const bad of [{ time: 'x' }, { time: 1, extra: true }, null, [1], new Uint8Array(1)]) {
-      const err = await rejection(client.request('ping', bad as never));
+      const err = await rejection(client.request('test/ping', bad as never));
       expect(err.code).toBe('PROTOCOL');
-      expect(err.message).toMatch(/invalid "ping" message/);
+      expect(err.message).toMatch(/invalid "test\/ping" message/);
     }
     expect(seen).toBe(0);
-    await expect(client.request('ping', { time: 2 })).resolves.toEqual({ time: 2 });
+    await expect(client.request('test/ping', { time: 2 })).resolves.toEqual({ time: 2 });
   });
 
   it('rejects every pending call with ConnectionClosedError when the connection drops', async () => {
     const { client, server, serverChannel } = pair();
     const aborted: unknown[] = [];
-    server.handle('ping', (_req, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => (aborted.push(ctx.signal.reason), reject(ctx.signal.reason)))));
-    server.handleStream('file/fetch', async function* (_req, ctx) {
-      yield { fileId: 'f', kind: 'update', data: new Uint8Array(1) } as FileChunk;
+    server.handle('test/ping', (_req, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => (aborted.push(ctx.signal.reason), reject(ctx.signal.reason)))));
+    server.handleStream('test/fetch', async function* (_req, ctx) {
+      yield { fileId: 'f', kind: 'update', data: new Uint8Array(1) } as TestChunk;
       await new Promise((r) => ctx.signal.addEventListener('abort', r));
     });
     server.handleSubscribe('/worktrees/:id', async function* (_p, ctx) {
       await new Promise((r) => ctx.signal.addEventListener('abort', r));
     });
-    const requests = [client.request('ping', { time: 1 }), client.request('ping', { time: 2 }, { timeoutMs: Infinity })];
-    const stream = client.requestStream('file/fetch', { worktreeId: W, fileId: 'f' })[Symbol.asyncIterator]();
+    const requests = [client.request('test/ping', { time: 1 }), client.request('test/ping', { time: 2 }, { timeoutMs: Infinity })];
+    const stream = client.requestStream('test/fetch', { worktreeId: W, fileId: 'f' })[Symbol.asyncIterator]();
     await expect(stream.next()).resolves.toMatchObject({ done: false });
     const sub = client.subscribe('/worktrees/wt1');
     await sub.ready;
@@ -153,18 +157,18 @@ describe('RpcConnection: requests', () => {
     await server.closed;
     expect(aborted).toHaveLength(2);
     // After the close, new calls fail at once.
-    expect(await rejection(client.request('ping', { time: 3 }))).toBeInstanceOf(ConnectionClosedError);
+    expect(await rejection(client.request('test/ping', { time: 3 }))).toBeInstanceOf(ConnectionClosedError);
     expect(() => client.subscribe('/worktrees/wt1')).toThrow(ConnectionClosedError);
-    await expect(client.send('file/update', { worktreeId: W, fileId: 'f', update: new Uint8Array(1) })).rejects.toBeInstanceOf(ConnectionClosedError);
+    await expect(client.send('test/update', { worktreeId: W, fileId: 'f', update: new Uint8Array(1) })).rejects.toBeInstanceOf(ConnectionClosedError);
   });
 
   it('times out, and tells the handler to stop', async () => {
     const { client, server } = pair();
     const stopped = deferred<unknown>();
-    server.handle('ping', (_req, ctx) => new Promise((_res, rej) => ctx.signal.addEventListener('abort', () => (stopped.resolve(ctx.signal.reason), rej(new Error('stopped'))))));
-    const err = await rejection(client.request('ping', { time: 1 }, { timeoutMs: 20 }));
+    server.handle('test/ping', (_req, ctx) => new Promise((_res, rej) => ctx.signal.addEventListener('abort', () => (stopped.resolve(ctx.signal.reason), rej(new Error('stopped'))))));
+    const err = await rejection(client.request('test/ping', { time: 1 }, { timeoutMs: 20 }));
     expect(err.code).toBe('TIMEOUT');
-    expect(err.message).toMatch(/did not answer "ping" within 20 ms/);
+    expect(err.message).toMatch(/did not answer "test\/ping" within 20 ms/);
     await stopped.promise;
   });
 
@@ -172,19 +176,19 @@ describe('RpcConnection: requests', () => {
     const { client, server } = pair();
     const started = deferred();
     const stopped = deferred();
-    server.handle('ping', (_req, ctx) => {
+    server.handle('test/ping', (_req, ctx) => {
       started.resolve();
       return new Promise((_res, rej) => ctx.signal.addEventListener('abort', () => (stopped.resolve(), rej(new Error('stopped')))));
     });
     const ac = new AbortController();
-    const p = client.request('ping', { time: 1 }, { signal: ac.signal });
+    const p = client.request('test/ping', { time: 1 }, { signal: ac.signal });
     await started.promise;
     ac.abort();
     await expect(p).rejects.toMatchObject({ name: 'AbortError' });
     await stopped.promise;
     const pre = new AbortController();
     pre.abort();
-    await expect(client.request('ping', { time: 1 }, { signal: pre.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(client.request('test/ping', { time: 1 }, { signal: pre.signal })).rejects.toMatchObject({ name: 'AbortError' });
   });
 
   it('rejects a request too big to send, locally, and stays up', async () => {
@@ -200,10 +204,10 @@ describe('RpcConnection: sends', () => {
   it('delivers validated sends in order, and drops invalid ones with an error reply', async () => {
     const { client, server } = pair();
     const got: number[] = [];
-    server.on('file/update', ({ update }) => void got.push(update[0]!));
-    for (let i = 0; i < 50; i++) void client.send('file/update', { worktreeId: W, fileId: 'f', update: Uint8Array.of(i) });
-    await client.send('file/update', { worktreeId: '../etc', fileId: 'f', update: Uint8Array.of(99) });
-    await client.send('file/update', { worktreeId: W, fileId: 'f', update: Uint8Array.of(50) });
+    server.on('test/update', ({ update }) => void got.push(update[0]!));
+    for (let i = 0; i < 50; i++) void client.send('test/update', { worktreeId: W, fileId: 'f', update: Uint8Array.of(i) });
+    await client.send('test/update', { worktreeId: '../etc', fileId: 'f', update: Uint8Array.of(99) });
+    await client.send('test/update', { worktreeId: W, fileId: 'f', update: Uint8Array.of(50) });
     await waitFor(() => got.length === 51);
     expect(got).toEqual(Array.from({ length: 51 }, (_, i) => i));
   });
@@ -212,19 +216,19 @@ describe('RpcConnection: sends', () => {
 describe('RpcConnection: streams', () => {
   it('streams items then ends', async () => {
     const { client, server } = pair();
-    server.handleStream('file/fetch', async function* ({ fileId }) {
-      for (let i = 0; i < 10; i++) yield { fileId, kind: 'blob', data: Uint8Array.of(i), offset: i, size: 10 } as FileChunk;
+    server.handleStream('test/fetch', async function* ({ fileId }) {
+      for (let i = 0; i < 10; i++) yield { fileId, kind: 'blob', data: Uint8Array.of(i), offset: i, size: 10 } as TestChunk;
     });
-    const items = await collect(client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' }));
+    const items = await collect(client.requestStream('test/fetch', { worktreeId: W, fileId: 'f1' }));
     expect(items.map((c) => (c.kind === 'blob' ? c.offset : -1))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it('sends the items a handler produces together in a few transport writes, all of them, in order', async () => {
     const { client, server, serverChannel } = pair();
-    server.handleStream('file/fetch', async function* ({ fileId }) {
-      for (let i = 0; i < 3000; i++) yield { fileId, kind: 'blob', data: Uint8Array.of(i % 256), offset: i, size: 3000 } as FileChunk;
+    server.handleStream('test/fetch', async function* ({ fileId }) {
+      for (let i = 0; i < 3000; i++) yield { fileId, kind: 'blob', data: Uint8Array.of(i % 256), offset: i, size: 3000 } as TestChunk;
     });
-    const items = await collect(client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' }));
+    const items = await collect(client.requestStream('test/fetch', { worktreeId: W, fileId: 'f1' }));
     expect(items.map((c) => (c.kind === 'blob' ? c.offset : -1))).toEqual(Array.from({ length: 3000 }, (_, i) => i));
     // Waiting for each item's write before producing the next took one write per item.
     expect(serverChannel.stats.writes).toBeLessThan(3000 / 10);
@@ -232,10 +236,10 @@ describe('RpcConnection: streams', () => {
 
   it('ends a stream whose consumer falls more than queueBytes behind with OVERLOADED', async () => {
     const { client, server } = pair({ client: { queueBytes: 64 * 1024 } });
-    server.handleStream('file/fetch', async function* ({ fileId }) {
-      for (let i = 0; i < 100; i++) yield { fileId, kind: 'blob', data: new Uint8Array(8 * 1024), offset: i * 8192, size: 819200 } as FileChunk;
+    server.handleStream('test/fetch', async function* ({ fileId }) {
+      for (let i = 0; i < 100; i++) yield { fileId, kind: 'blob', data: new Uint8Array(8 * 1024), offset: i * 8192, size: 819200 } as TestChunk;
     });
-    const it = client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' })[Symbol.asyncIterator]();
+    const it = client.requestStream('test/fetch', { worktreeId: W, fileId: 'f1' })[Symbol.asyncIterator]();
     await expect(it.next()).resolves.toMatchObject({ done: false });
     // The consumer stops reading while the rest arrives.
     await new Promise((r) => setTimeout(r, 50));
@@ -250,20 +254,20 @@ describe('RpcConnection: streams', () => {
       })(),
     );
     expect(err.code).toBe('OVERLOADED');
-    expect(err.message).toMatch(/fell more than 64 KiB behind on "file\/fetch"/);
+    expect(err.message).toMatch(/fell more than 64 KiB behind on "test\/fetch"/);
     expect(got).toBeLessThanOrEqual(9);
     // The connection itself is fine.
-    server.handle('ping', ({ time }) => ({ time }));
-    await expect(client.request('ping', { time: 5 })).resolves.toEqual({ time: 5 });
+    server.handle('test/ping', ({ time }) => ({ time }));
+    await expect(client.request('test/ping', { time: 5 })).resolves.toEqual({ time: 5 });
   });
 
   it('propagates a stream handler error after the items sent so far', async () => {
     const { client, server } = pair();
-    server.handleStream('file/fetch', async function* ({ fileId }) {
-      yield { fileId, kind: 'update', data: Uint8Array.of(1) } as FileChunk;
+    server.handleStream('test/fetch', async function* ({ fileId }) {
+      yield { fileId, kind: 'update', data: Uint8Array.of(1) } as TestChunk;
       throw new CshareError('NOT_FOUND', `no file ${fileId}`);
     });
-    const it = client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' })[Symbol.asyncIterator]();
+    const it = client.requestStream('test/fetch', { worktreeId: W, fileId: 'f1' })[Symbol.asyncIterator]();
     await expect(it.next()).resolves.toMatchObject({ done: false });
     const err = await rejection(it.next());
     expect(err.code).toBe('NOT_FOUND');
@@ -272,43 +276,43 @@ describe('RpcConnection: streams', () => {
   it('stops the handler when the consumer leaves early', async () => {
     const { client, server } = pair();
     const stopped = deferred();
-    server.handleStream('file/fetch', async function* ({ fileId }, ctx) {
+    server.handleStream('test/fetch', async function* ({ fileId }, ctx) {
       ctx.signal.addEventListener('abort', () => stopped.resolve());
       for (let i = 0; !ctx.signal.aborted; i++) {
-        yield { fileId, kind: 'update', data: Uint8Array.of(i % 256) } as FileChunk;
+        yield { fileId, kind: 'update', data: Uint8Array.of(i % 256) } as TestChunk;
         await new Promise((r) => setTimeout(r, 1));
       }
     });
     let n = 0;
-    for await (const _ of client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' })) if (++n === 3) break;
+    for await (const _ of client.requestStream('test/fetch', { worktreeId: W, fileId: 'f1' })) if (++n === 3) break;
     await stopped.promise;
   });
 
   it('holds no abort listener on the caller\'s signal once a call has ended (a session makes thousands)', async () => {
     const { client, server } = pair();
-    server.handleStream('file/fetch', async function* ({ fileId }) {
-      yield { fileId, kind: 'update', data: Uint8Array.of(1) } as FileChunk;
+    server.handleStream('test/fetch', async function* ({ fileId }) {
+      yield { fileId, kind: 'update', data: Uint8Array.of(1) } as TestChunk;
     });
     const signal = new AbortController().signal;
-    for (let i = 0; i < 50; i++) await collect(client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' }, { signal }));
+    for (let i = 0; i < 50; i++) await collect(client.requestStream('test/fetch', { worktreeId: W, fileId: 'f1' }, { signal }));
     let n = 0;
-    for await (const _ of client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' }, { signal })) if (++n === 1) break;
+    for await (const _ of client.requestStream('test/fetch', { worktreeId: W, fileId: 'f1' }, { signal })) if (++n === 1) break;
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
   it('reports a stream handler that yields an invalid item', async () => {
     const { client, server } = pair();
-    server.handleStream('file/fetch', async function* () {
+    server.handleStream('test/fetch', async function* () {
       yield { nope: true } as never;
     });
-    const err = await rejection(collect(client.requestStream('file/fetch', { worktreeId: W, fileId: 'f1' })));
+    const err = await rejection(collect(client.requestStream('test/fetch', { worktreeId: W, fileId: 'f1' })));
     expect(err.code).toBe('INTERNAL');
     expect(err.message).toMatch(/invalid item/);
   });
 });
 
 describe('RpcConnection: subscriptions', () => {
-  function serveWorktree(server: RpcConnection, events: WorktreeEvent[], stopped?: () => void): void {
+  function serveWorktree(server: RpcConnection<TestProtocol>, events: WorktreeEvent[], stopped?: () => void): void {
     // Refusals are thrown before the event stream is returned, so they reject `ready`.
     server.handleSubscribe('/worktrees/:worktreeId', async (params, ctx) => {
       if (params.worktreeId === 'secret') throw new CshareError('FORBIDDEN', 'read-only code');
@@ -416,18 +420,18 @@ describe('RpcConnection: subscriptions', () => {
     expect(got).toHaveLength(4);
     expect(err.code).toBe('OVERLOADED');
     // The connection itself is fine.
-    server.handle('ping', ({ time }) => ({ time }));
-    await expect(client.request('ping', { time: 5 })).resolves.toEqual({ time: 5 });
+    server.handle('test/ping', ({ time }) => ({ time }));
+    await expect(client.request('test/ping', { time: 5 })).resolves.toEqual({ time: 5 });
   });
 });
 
 describe('RpcConnection: protocol version', () => {
   it('refuses a peer of another version with an upgrade error and closes', async () => {
     const [a, b] = MemoryTransport.pair();
-    const newer = new RpcConnection(a, { peer: 'relay', schema: { ...cshareSchema, version: PROTOCOL_VERSION + 1 } });
-    const server = new RpcConnection(b, { peer: 'client' });
-    server.handle('ping', ({ time }) => ({ time }));
-    const err = await rejection(newer.request('ping', { time: 1 }));
+    const newer = new RpcConnection<TestProtocol>(a, { peer: 'relay', schema: { ...testSchema, version: PROTOCOL_VERSION + 1 } });
+    const server = new RpcConnection<TestProtocol>(b, { peer: 'client', schema: testSchema });
+    server.handle('test/ping', ({ time }) => ({ time }));
+    const err = await rejection(newer.request('test/ping', { time: 1 }));
     expect(err.code).toBe('PROTOCOL');
     expect(err.message).toMatch(new RegExp(`^peer speaks protocol v${PROTOCOL_VERSION + 1}, this cshare speaks v${PROTOCOL_VERSION}: upgrade cshare`));
     await server.closed;
@@ -454,8 +458,8 @@ describe('RpcConnection: batching', () => {
     const run = async (batch: boolean): Promise<number> => {
       const { client, server, clientChannel } = pair({ client: { batch } });
       const got: number[] = [];
-      server.on('file/update', ({ update }) => void got.push(update[0]!));
-      const sends = Array.from({ length: 200 }, (_, i) => client.send('file/update', { worktreeId: W, fileId: 'f', update: Uint8Array.of(i % 256) }));
+      server.on('test/update', ({ update }) => void got.push(update[0]!));
+      const sends = Array.from({ length: 200 }, (_, i) => client.send('test/update', { worktreeId: W, fileId: 'f', update: Uint8Array.of(i % 256) }));
       await Promise.all(sends);
       await waitFor(() => got.length === 200);
       expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i % 256));
@@ -469,8 +473,8 @@ describe('RpcConnection: batching', () => {
   it('splits a burst bigger than one frame into several batches', async () => {
     const { client, server, clientChannel } = pair({ client: { limits: { maxFrameBytes: 4096 } } });
     let n = 0;
-    server.on('file/update', () => void n++);
-    await Promise.all(Array.from({ length: 100 }, () => client.send('file/update', { worktreeId: W, fileId: 'f', update: new Uint8Array(200) })));
+    server.on('test/update', () => void n++);
+    await Promise.all(Array.from({ length: 100 }, () => client.send('test/update', { worktreeId: W, fileId: 'f', update: new Uint8Array(200) })));
     await waitFor(() => n === 100);
     expect(clientChannel.stats.writes).toBeGreaterThan(1);
     expect(clientChannel.stats.writes).toBeLessThan(20);
@@ -481,9 +485,9 @@ describe('RpcConnection: batching', () => {
     // round of framing, encryption and syscalls on a real relay).
     const rate = async (batch: boolean): Promise<number> => {
       const { client, server } = pair({ client: { batch }, server: { batch }, transport: { latencyMs: 2, capacity: 8 } });
-      server.handle('ping', ({ time }) => ({ time }));
+      server.handle('test/ping', ({ time }) => ({ time }));
       const start = performance.now();
-      await Promise.all(Array.from({ length: 500 }, (_, i) => client.request('ping', { time: i })));
+      await Promise.all(Array.from({ length: 500 }, (_, i) => client.request('test/ping', { time: i })));
       return 500 / (performance.now() - start);
     };
     // Best of three, after a warm-up: the JIT, not batching, dominates the first runs.

@@ -1,21 +1,21 @@
 import { MemoryTransport, type MemoryChannel, type MemoryTransportOptions } from '../../src/sync/memory/MemoryTransport.js';
 import { RpcConnection, type RpcOptions } from '../../src/sync/rpc/RpcConnection.js';
-import type { CshareProtocol } from '../../src/sync/schema.js';
+import { testSchema, type TestProtocol } from './testProtocol.js';
 
-/** A connected client and server over a memory pair. */
+/** A connected client and server over a memory pair, speaking {@link TestProtocol}. */
 export interface RpcPair {
-  client: RpcConnection;
-  server: RpcConnection;
+  client: RpcConnection<TestProtocol>;
+  server: RpcConnection<TestProtocol>;
   clientChannel: MemoryChannel;
   serverChannel: MemoryChannel;
 }
 
 export function rpcPair(
-  opts: { client?: RpcOptions<CshareProtocol>; server?: RpcOptions<CshareProtocol>; transport?: MemoryTransportOptions } = {},
+  opts: { client?: RpcOptions<TestProtocol>; server?: RpcOptions<TestProtocol>; transport?: MemoryTransportOptions } = {},
 ): RpcPair {
   const [clientChannel, serverChannel] = MemoryTransport.pair(opts.transport);
-  const client = new RpcConnection(clientChannel, { peer: 'server', ...opts.client });
-  const server = new RpcConnection(serverChannel, { peer: 'client', ...opts.server });
+  const client = new RpcConnection<TestProtocol>(clientChannel, { peer: 'server', schema: testSchema, ...opts.client });
+  const server = new RpcConnection<TestProtocol>(serverChannel, { peer: 'client', schema: testSchema, ...opts.server });
   return { client, server, clientChannel, serverChannel };
 }
 

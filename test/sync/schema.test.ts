@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_UPDATES_PER_MESSAGE, MESSAGE_BYTES, PROTOCOL_VERSION, checkPeerProtocol, cshareSchema, fileResource, messageSlices, worktreeResource } from '../../src/sync/schema.js';
+import { MAX_UPDATES_PER_MESSAGE, MESSAGE_BYTES, PROTOCOL_VERSION, checkPeerProtocol, cshareSchema, messageSlices, worktreeResource } from '../../src/sync/schema.js';
 import { decodeValue, encodeValue, type Value } from '../../src/sync/codec.js';
 
 const digest = 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391';
@@ -17,9 +17,6 @@ describe('schema validators', () => {
       [cshareSchema.requests['manifest/offer'].response, { need: ['f1'] }],
       [cshareSchema.requests['file/upload'].request, { worktreeId: 'w', fileId: 'f', updates: [Uint8Array.of(1)] }],
       [cshareSchema.requests['file/upload'].request, { worktreeId: 'w', fileId: 'f', blob: Uint8Array.of(1) }],
-      [cshareSchema.streams['file/fetch'].request, { worktreeId: 'w', fileId: 'f' }],
-      [cshareSchema.streams['file/fetch'].item, { fileId: 'f', kind: 'blob', data: Uint8Array.of(1, 2), offset: 8, size: 10 }],
-      [cshareSchema.sends['file/update'], { worktreeId: 'w', fileId: 'f', update: Uint8Array.of(1) }],
       [cshareSchema.event, { type: 'manifest', update: Uint8Array.of(1) }],
       [cshareSchema.event, { type: 'file-update', fileId: 'f', digest }],
       [cshareSchema.event, { type: 'peer-joined', replicaId: 'r', name: 'bob', role: 'joiner' }],
@@ -32,11 +29,9 @@ describe('schema validators', () => {
       [cshareSchema.requests['blob/upload'].request, { worktreeId: 'w', digest, size: 10, offset: 8, data: Uint8Array.of(1, 2) }],
       [cshareSchema.requests['blob/upload'].request, { worktreeId: 'w', digest, size: 0, offset: 0, data: new Uint8Array() }],
       [cshareSchema.requests['blob/upload'].response, { ok: true, received: 10, seq: 2 }],
-      [cshareSchema.streams['worktree/sync'].request, { worktreeId: 'w', after: 0 }],
-      [cshareSchema.streams['worktree/sync'].item, { type: 'file-update', seq: 2, fileId: 'f', update: Uint8Array.of(1), by: 'r' }],
-      [cshareSchema.streams['worktree/sync'].item, { type: 'blob', seq: 3, digest, size: 0, by: 'r' }],
-      [cshareSchema.streams['worktree/sync'].item, { type: 'head', seq: 3 }],
-      [cshareSchema.streams['file/fetch'].request, { worktreeId: 'w', fileId: 'f', after: 3 }],
+      [cshareSchema.streams['worktree/sync-pages'].request, { worktreeId: 'w', after: 0 }],
+      [cshareSchema.streams['worktree/sync-pages'].item, { items: [{ type: 'file-update', seq: 2, fileId: 'f', update: Uint8Array.of(1), by: 'r' }, { type: 'blob', seq: 3, digest, size: 0, by: 'r' }, { type: 'head', seq: 3 }] }],
+      [cshareSchema.streams['worktree/sync-pages'].item, { items: [] }],
       [cshareSchema.streams['blob/fetch'].request, { worktreeId: 'w', digest }],
       [cshareSchema.streams['blob/fetch'].item, { digest, offset: 0, size: 2, data: Uint8Array.of(1, 2) }],
       [cshareSchema.event, { type: 'manifest', update: Uint8Array.of(1), seq: 1, by: 'r' }],
@@ -66,15 +61,14 @@ describe('schema validators', () => {
       [cshareSchema.requests['file/upload'].request, { worktreeId: 'w', fileId: 'f' }],
       [cshareSchema.requests['file/upload'].request, { worktreeId: 'w', fileId: 'f', blob: Uint8Array.of(1), updates: [] }],
       [cshareSchema.requests['file/upload'].request, { worktreeId: 'w', fileId: 'f', updates: ['text'] }],
-      [cshareSchema.streams['file/fetch'].item, { fileId: 'f', kind: 'blob', data: Uint8Array.of(1, 2), offset: 9, size: 10 }],
       [cshareSchema.event, { type: 'peer-left' }],
       [cshareSchema.requests['blob/upload'].request, { worktreeId: 'w', digest, size: 10, offset: 9, data: Uint8Array.of(1, 2) }],
       [cshareSchema.requests['blob/upload'].request, { worktreeId: 'w', digest, size: 10, offset: 0, data: new Uint8Array() }],
       [cshareSchema.requests['blob/upload'].request, { worktreeId: 'w', digest, size: 2 ** 21, offset: 0, data: new Uint8Array(2 ** 20 + 1) }],
       [cshareSchema.requests['manifest/upload'].request, { worktreeId: 'w', updates: 'x' }],
-      [cshareSchema.streams['worktree/sync'].request, { worktreeId: 'w', after: -1 }],
-      [cshareSchema.streams['worktree/sync'].item, { type: 'head' }],
-      [cshareSchema.streams['file/fetch'].request, { worktreeId: 'w', fileId: 'f', after: 3, vector: Uint8Array.of(0) }],
+      [cshareSchema.streams['worktree/sync-pages'].request, { worktreeId: 'w', after: -1 }],
+      [cshareSchema.streams['worktree/sync-pages'].item, { items: [{ type: 'head' }] }],
+      [cshareSchema.streams['worktree/sync-pages'].item, { type: 'head', seq: 3 }],
       [cshareSchema.event, { type: 'need' }],
       [cshareSchema.event, { type: 'need', fileId: 'f', digest }],
       [cshareSchema.event, { type: 'nope', replicaId: 'r' }],
@@ -89,7 +83,13 @@ describe('schema validators', () => {
 
   it('names resources', () => {
     expect(worktreeResource('w1')).toBe('/worktrees/w1');
-    expect(fileResource('w1', 'f2')).toBe('/worktrees/w1/files/f2');
+  });
+
+  it('has no fire-and-forget message and none of the messages protocol 3 removed', () => {
+    expect(cshareSchema.version).toBe(PROTOCOL_VERSION);
+    expect(Object.keys(cshareSchema.sends)).toEqual([]);
+    const names = [...Object.keys(cshareSchema.requests), ...Object.keys(cshareSchema.streams)];
+    for (const gone of ['ping', 'worktree/sync', 'file/fetch', 'file/update']) expect(names).not.toContain(gone);
   });
 });
 

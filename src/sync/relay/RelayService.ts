@@ -10,7 +10,7 @@ import { MAX_UPDATES_PER_MESSAGE, checkPeerProtocol, type Access, type HelloRequ
 import { RelayLog } from './RelayLog.js';
 import type { Appended, RelayStore } from './RelayStore.js';
 import { Admission, type AdmissionPolicy } from './admission.js';
-import { fetchBlob, fetchBlobs, syncItems, syncPages } from './downloads.js';
+import { fetchBlob, fetchBlobs, syncPages } from './downloads.js';
 import { OfferCounter, Offers, type OfferLimits } from './offers.js';
 import { FairScheduler, Pacer } from './pace.js';
 import { SessionTable, newSession, type Binding, type Pool, type Room, type Session, type SessionLimits } from './sessions.js';
@@ -130,7 +130,7 @@ export class RelayService {
 
   /**
    * Serves the relay protocol on `conn` (call right after constructing it). Nothing but
-   * `hello` and `ping` is answered until `hello` proved a join code's secret, and only small
+   * `hello` and `worktree/info` is answered until `hello` proved a join code's secret, and only small
    * frames are read until then. A connection over the relay's limits is closed at once.
    */
   attach(conn: RpcConnection, peer: { id: string; budget?: ByteBudget }): void {
@@ -150,7 +150,6 @@ export class RelayService {
     }, this.table.limits.helloTimeoutMs);
     void conn.closed.then(() => this.detach(session));
 
-    conn.handle('ping', ({ time }) => ({ time }));
     conn.handle('hello', (req) => this.hello(session, req));
     conn.handle('worktree/info', (req) => this.info(session, req));
 
@@ -211,11 +210,6 @@ export class RelayService {
       return { ok: true, seq: info.seq };
     });
 
-    conn.on('file/update', async ({ worktreeId, fileId, update }) => {
-      const { room, binding } = this.authorize(session, worktreeId, true);
-      await this.uploadFile(room, session, binding, fileId, [update]);
-    });
-
     conn.handle('blob/upload', async ({ worktreeId, digest, size, offset, data }) => {
       const { room, binding } = this.authorize(session, worktreeId, true);
       let writer = session.uploads.get(digest);
@@ -248,19 +242,10 @@ export class RelayService {
       return { ok: true, received: info.size, seq: info.seq };
     });
 
-    conn.handleStream('worktree/sync', (req, ctx) => {
-      this.authorize(session, req.worktreeId, false);
-      return syncItems(this.store, req.worktreeId, req.after, ctx.signal);
-    });
-
     conn.handleStream('worktree/sync-pages', (req, ctx) => {
       this.authorize(session, req.worktreeId, false);
       return syncPages(this.store, req.worktreeId, req.after, ctx.signal);
     });
-
-    // No `file/fetch`: no client asks for it, and serving one with a state vector merged the
-    // file's whole log in one step (issue 15, item 5: after 100,000 tiny updates, minutes
-    // during which the relay served nobody). Such a request gets "does not handle".
 
     conn.handleStream('blob/fetch', (req, ctx) => {
       const { room } = this.authorize(session, req.worktreeId, false);
@@ -273,10 +258,8 @@ export class RelayService {
       return fetchBlobs(this.store, req.worktreeId, req.digests, ctx.signal);
     });
 
-    const subscribe = (worktreeId: string, fileId: string | undefined, signal: AbortSignal) =>
-      this.subscriptions.subscribe(session, this.authorize(session, worktreeId, false).room, fileId, signal);
-    conn.handleSubscribe('/worktrees/:worktreeId', ({ worktreeId }, ctx) => subscribe(worktreeId!, undefined, ctx.signal));
-    conn.handleSubscribe('/worktrees/:worktreeId/files/:fileId', ({ worktreeId, fileId }, ctx) => subscribe(worktreeId!, fileId, ctx.signal));
+    conn.handleSubscribe('/worktrees/:worktreeId', ({ worktreeId }, ctx) =>
+      this.subscriptions.subscribe(session, this.authorize(session, worktreeId!, false).room, ctx.signal));
   }
 
   /** Closes every attached connection. */

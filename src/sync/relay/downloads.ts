@@ -14,8 +14,8 @@ import type { Room, Session } from './sessions.js';
 const READ_GROUP = 64;
 const READ_AHEAD_BLOB_BYTES = 64 * 1024;
 
-/** Everything logged after `after`, then the head (see `worktree/sync`). */
-export async function* syncItems(store: RelayStore, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncItem> {
+/** Everything logged after `after`, then the head: the items `syncPages` pages. */
+async function* syncItems(store: RelayStore, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncItem> {
   const head = await store.head(worktreeId);
   for await (const entry of store.entriesAfter(worktreeId, after, { upTo: head, signal })) yield entry;
   // The real head even if it is below `after`: a client that sees that knows the relay lost
@@ -101,7 +101,7 @@ export async function* fetchBlobs(store: RelayStore, worktreeId: string, digests
  */
 async function ensureAvailable(ctx: NeedContext, room: Room, digest: string, signal: AbortSignal): Promise<void> {
   const key = `b:${digest}`;
-  const offerers = room.offers.offerers(key).filter((s) => [...s.subs].some((sub) => sub.fileId === undefined));
+  const offerers = room.offers.offerers(key).filter((s) => s.subs.size > 0);
   if (offerers.length === 0) throw new CshareError('NOT_FOUND', `the relay does not have blob ${digest}, and no connected peer offered it`, { digest });
   const { arrived, waiter, done } = room.offers.wait(key);
   let timer: ReturnType<typeof setTimeout> | undefined;

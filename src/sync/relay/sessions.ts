@@ -67,8 +67,6 @@ export interface Binding {
 /** One event subscription of a connection. */
 export interface Subscriber {
   queue: BoundedQueue<WorktreeEvent>;
-  /** Set for `/worktrees/<id>/files/<fileId>`: only that file's updates. */
-  fileId?: string;
 }
 
 /** One connection the relay serves. */

@@ -7,7 +7,7 @@ import type { Room, Session, Subscriber } from './sessions.js';
  * Worktree events on their way to subscribers (issue 15, item 7). Each subscription's queue
  * is bounded in events and in bytes, and all queues together in bytes: a subscriber that
  * falls behind either bound is dropped at once with `OVERLOADED` (its queue freed), and
- * resubscribes and catches up from the store (`worktree/sync`), which is what a subscriber
+ * resubscribes and catches up from the store (`worktree/sync-pages`), which is what a subscriber
  * that lost its connection does anyway. One subscriber that never read used to make the
  * relay hold 2.2 GB; now it holds at most `queueBytes`.
  */
@@ -48,17 +48,15 @@ export class Subscriptions {
     this.limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, ...limits };
   }
 
-  /** A new subscription of `session` (to the whole worktree, or to one file's updates). */
-  subscribe(session: Session, room: Room, fileId: string | undefined, signal: AbortSignal): AsyncIterable<WorktreeEvent> {
+  /** A new subscription of `session` to the worktree of `room`. */
+  subscribe(session: Session, room: Room, signal: AbortSignal): AsyncIterable<WorktreeEvent> {
     const queue = new BoundedQueue<WorktreeEvent>(this.limits.queueSize, undefined, this.limits.queueBytes, (bytes) => (this.queued -= bytes));
-    const sub: Subscriber = { queue, fileId };
-    if (fileId === undefined) {
-      // Who is here already, so a new subscriber does not have to wait for the next change.
-      for (const other of room.sessions) {
-        if (other === session || !other.binding) continue;
-        const { replicaId, name, role } = other.binding;
-        queue.push({ type: 'peer-joined', replicaId, name, role });
-      }
+    const sub: Subscriber = { queue };
+    // Who is here already, so a new subscriber does not have to wait for the next change.
+    for (const other of room.sessions) {
+      if (other === session || !other.binding) continue;
+      const { replicaId, name, role } = other.binding;
+      queue.push({ type: 'peer-joined', replicaId, name, role });
     }
     session.subs.add(sub);
     signal.addEventListener(
@@ -80,7 +78,6 @@ export class Subscriptions {
   sendTo(session: Session, event: WorktreeEvent): void {
     const bytes = eventBytes(event);
     for (const sub of session.subs) {
-      if (sub.fileId !== undefined && (event.type !== 'file-update' || event.fileId !== sub.fileId)) continue;
       const { queue } = sub;
       // Over the relay's total, the subscriber that is behind (not empty) makes room.
       const overTotal = queue.size > 0 && this.queued + bytes > this.limits.totalBytes;
@@ -106,7 +103,7 @@ export class Subscriptions {
   private drop(session: Session, sub: Subscriber, reason: string): void {
     session.subs.delete(sub);
     this.dropped++;
-    sub.queue.drop(new CshareError('OVERLOADED', `${reason}; resubscribe and catch up with worktree/sync`));
+    sub.queue.drop(new CshareError('OVERLOADED', `${reason}; resubscribe and catch up with worktree/sync-pages`));
     this.onDrop(session, reason);
   }
 }

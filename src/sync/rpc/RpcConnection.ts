@@ -644,7 +644,9 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
   }
 
   private serveSend(f: Frame, bytes: number): void {
-    const guard = (this.schema.sends as Record<string, (v: unknown) => boolean>)[f.name];
+    const sends = this.schema.sends as Record<string, (v: unknown) => boolean>;
+    // Own names only: `constructor` is not a message (the map may well be empty).
+    const guard = Object.prototype.hasOwnProperty.call(sends, f.name) ? sends[f.name] : undefined;
     const handler = this.sendHandlers.get(f.name);
     if (!guard || !handler) return this.replyError(f.seq, unknownType(f.name, !!guard));
     if (!guard(f.payload)) return this.replyError(f.seq, invalid(f.name));
@@ -783,22 +785,14 @@ function formatBytes(n: number): string {
   return n >= 1024 * 1024 ? `${Math.round(n / (1024 * 1024))} MiB` : `${Math.round(n / 1024)} KiB`;
 }
 
-/** The two texts of {@link unknownType}, also recognised by {@link isUnknownMessage}. */
-const notHandledText = (name: string): string => `this peer does not handle "${name.slice(0, 100)}" messages`;
-const notInSchemaText = (name: string): string => `unknown message type "${name.slice(0, 100)}"`;
-
-function unknownType(name: string, inSchema: boolean): CshareError {
-  return new CshareError('PROTOCOL', inSchema ? notHandledText(name) : notInSchemaText(name));
-}
-
 /**
- * Whether `err` is a peer's answer that it does not know, or does not handle, `name` messages
- * (the errors of `unknownType`; a peer sends only their code and text): a newer call can then
- * fall back to an older one.
+ * The answer to a message this side does not know (`inSchema` false) or knows but does not
+ * serve (a request only the other side answers). Peers speak one protocol version, so either
+ * is a bug in one of them, never a sign to try an older message.
  */
-export function isUnknownMessage(err: unknown, name: string): boolean {
-  if (!(err instanceof CshareError) || err.code !== 'PROTOCOL') return false;
-  return err.message.includes(notInSchemaText(name)) || err.message.includes(notHandledText(name));
+function unknownType(name: string, inSchema: boolean): CshareError {
+  const shown = name.slice(0, 100);
+  return new CshareError('UNKNOWN_MESSAGE', inSchema ? `this peer does not handle "${shown}" messages` : `unknown message type "${shown}"`, { name: shown });
 }
 
 function invalid(name: string): CshareError {

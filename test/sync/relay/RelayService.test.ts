@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { gitBlobId } from '../../../src/core/digest.js';
 import { BLOB_CHUNK_BYTES, type WorktreeEvent } from '../../../src/sync/schema.js';
 import { waitFor } from '../helpers.js';
-import { RelayHarness, collect, entry, manifestUpdate, recorder, rejection, textUpdate } from './harness.js';
+import { RelayHarness, collect, loggedItems, entry, manifestUpdate, recorder, rejection, textUpdate } from './harness.js';
 import { ManifestDoc } from '../../../src/core/ManifestDoc.js';
 
 const harnesses: RelayHarness[] = [];
@@ -184,14 +184,15 @@ describe('relay: uploads, fan-out and catch-up', () => {
     const ra = recorder(a, `/worktrees/${W}`);
     const rb = recorder(b, `/worktrees/${W}`);
     const rc = recorder(c, `/worktrees/${W}`);
-    const rf = recorder(c, `/worktrees/${W}/files/f1`);
-    await Promise.all([ra.ready, rb.ready, rc.ready, rf.ready]);
+    await Promise.all([ra.ready, rb.ready, rc.ready]);
+    // One subscription per worktree: no per-file one (protocol 3).
+    expect(await rejection(recorder(c, `/worktrees/${W}/files/f1`).ready)).toMatchObject({ code: 'NOT_FOUND' });
     const m = manifestUpdate({ f1: 'a.txt' });
     await expect(a.request('manifest/upload', { worktreeId: W, updates: [m] })).resolves.toEqual({ ok: true, seq: 1 });
     const u1 = textUpdate('hello');
     await expect(a.request('file/upload', { worktreeId: W, fileId: 'f1', updates: [u1] })).resolves.toEqual({ ok: true, seq: 2 });
     const u2 = textUpdate('other', 2);
-    await b.send('file/update', { worktreeId: W, fileId: 'f2', update: u2 });
+    await expect(b.request('file/upload', { worktreeId: W, fileId: 'f2', updates: [u2] })).resolves.toEqual({ ok: true, seq: 3 });
     const expected: WorktreeEvent[] = [
       { type: 'manifest', update: m, seq: 1, by: 'alice' },
       { type: 'file-update', fileId: 'f1', update: u1, seq: 2, by: 'alice' },
@@ -202,14 +203,13 @@ describe('relay: uploads, fan-out and catch-up', () => {
     expect(changes(rb.events)).toEqual(expected);
     expect(changes(rc.events)).toEqual([...expected, { type: 'file-update', fileId: 'f2', update: u2, seq: 3, by: 'bob' }]);
     expect(changes(ra.events)).toEqual([{ type: 'file-update', fileId: 'f2', update: u2, seq: 3, by: 'bob' }]);
-    expect(rf.events).toEqual([{ type: 'file-update', fileId: 'f1', update: u1, seq: 2, by: 'alice' }]);
     // Peers: a subscriber learns who is here, then who comes and goes.
     expect(rc.events.filter((e) => e.type === 'peer-joined').map((e) => (e as { replicaId: string }).replicaId).sort()).toEqual(['alice', 'bob']);
     const d = await h.joiner('dave', 'ro');
     await waitFor(() => ra.events.some((e) => e.type === 'peer-joined' && e.replicaId === 'dave'), 5000, 'dave joined');
     d.close();
     await waitFor(() => ra.events.some((e) => e.type === 'peer-left' && e.replicaId === 'dave'), 5000, 'dave left');
-    for (const r of [ra, rb, rc, rf]) r.stop();
+    for (const r of [ra, rb, rc]) r.stop();
   });
 
   it('catches up by seq: only the entries after the one asked for, then the head', async () => {
@@ -228,7 +228,7 @@ describe('relay: uploads, fan-out and catch-up', () => {
     await a.request('file/upload', { worktreeId: W, fileId: 'f2', blob });
     await a.request('file/upload', { worktreeId: W, fileId: 'f1', updates: updates.slice(3) });
     const b = await h.joiner('bob', 'ro');
-    const all = await collect(b.requestStream('worktree/sync', { worktreeId: W, after: 0 }));
+    const all = await collect(loggedItems(b, { worktreeId: W, after: 0 }));
     expect(all.map((i) => [i.type, i.seq])).toEqual([
       ['manifest', 1],
       ['file-update', 2],
@@ -240,16 +240,13 @@ describe('relay: uploads, fan-out and catch-up', () => {
       ['head', 7],
     ]);
     expect(all[4]).toEqual({ type: 'blob', seq: 5, digest: gitBlobId(blob), size: 10, by: 'alice' });
-    const later = await collect(b.requestStream('worktree/sync', { worktreeId: W, after: 4 }));
+    const later = await collect(loggedItems(b, { worktreeId: W, after: 4 }));
     expect(later.map((i) => i.seq)).toEqual([5, 6, 7, 7]);
-    expect(await collect(b.requestStream('worktree/sync', { worktreeId: W, after: 7 }))).toEqual([{ type: 'head', seq: 7 }]);
+    expect(await collect(loggedItems(b, { worktreeId: W, after: 7 }))).toEqual([{ type: 'head', seq: 7 }]);
     // Replaying the logged updates rebuilds the text.
     const replica = new Y.Doc();
     for (const i of all) if (i.type === 'file-update' && i.fileId === 'f1') Y.applyUpdate(replica, i.update);
     expect(replica.getText('t').toString()).toBe(doc.getText('t').toString());
-    // No per-file fetch (it merged a file's whole log in one step): catch-up is by log only.
-    const refused = await rejection(collect(b.requestStream('file/fetch', { worktreeId: W, fileId: 'f1', after: 3 })));
-    expect(refused).toMatchObject({ code: 'PROTOCOL', message: expect.stringMatching(/does not handle "file\/fetch"/) });
   });
 
   it('asks for doc updates only when the offered vector is ahead of what the relay stored', async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { gitBlobId } from '../../../src/core/digest.js';
 import { hashSecret, newShareSecrets, worktreeIdToString } from '../../../src/sync/joinCode.js';
 import { PROTOCOL_VERSION } from '../../../src/sync/schema.js';
-import { RelayHarness, collect, entry, manifestUpdate, rejection, textUpdate } from './harness.js';
+import { RelayHarness, collect, loggedItems, entry, manifestUpdate, rejection, textUpdate } from './harness.js';
 
 const harnesses: RelayHarness[] = [];
 function relay(...args: ConstructorParameters<typeof RelayHarness>): RelayHarness {
@@ -59,18 +59,18 @@ describe('relay: hello and access', () => {
     expect(old.message).toMatch(/upgrade/);
   });
 
-  it('answers nothing but ping before hello, and hello only once', async () => {
+  it('answers nothing but worktree/info before hello, and hello only once', async () => {
     const h = relay();
     await h.sharer();
     const c = h.connect();
-    await expect(c.request('ping', { time: 5 })).resolves.toEqual({ time: 5 });
     const W = h.worktreeId;
+    await expect(c.request('worktree/info', { worktreeId: W, secretProof: h.secrets.readOnly })).resolves.toEqual({ name: 'app' });
     const calls: (() => Promise<unknown>)[] = [
       () => c.request('manifest/offer', { worktreeId: W, entries: [] }),
       () => c.request('manifest/upload', { worktreeId: W, updates: [manifestUpdate({ f1: 'a' })] }),
       () => c.request('file/upload', { worktreeId: W, fileId: 'f1', updates: [textUpdate('x')] }),
       () => c.request('blob/upload', { worktreeId: W, digest: gitBlobId(Uint8Array.of(1)), size: 1, offset: 0, data: Uint8Array.of(1) }),
-      () => collect(c.requestStream('worktree/sync', { worktreeId: W, after: 0 })),
+      () => collect(loggedItems(c, { worktreeId: W, after: 0 })),
       () => collect(c.requestStream('blob/fetch', { worktreeId: W, digest: gitBlobId(Uint8Array.of(1)) })),
       () => collect(c.subscribe(`/worktrees/${W}`)),
     ];
@@ -89,7 +89,7 @@ describe('relay: hello and access', () => {
     // Both relays share nothing here, but the binding check comes first anyway.
     const err = await rejection(a.request('manifest/offer', { worktreeId: W2, entries: [] }));
     expect(err.code).toBe('FORBIDDEN');
-    expect((await rejection(collect(a.requestStream('worktree/sync', { worktreeId: 'someoneelse', after: 0 })))).code).toBe('FORBIDDEN');
+    expect((await rejection(collect(loggedItems(a, { worktreeId: 'someoneelse', after: 0 })))).code).toBe('FORBIDDEN');
     expect((await rejection(collect(a.subscribe('/worktrees/someoneelse')))).code).toBe('FORBIDDEN');
   });
 
@@ -110,9 +110,8 @@ describe('relay: hello and access', () => {
       expect(err.code).toBe('FORBIDDEN');
       expect(err.message).toMatch(/this join code is read-only/);
     }
-    await ro.send('file/update', { worktreeId: W, fileId: 'f1', update: textUpdate('x') });
-    // Reads work, and show that nothing was written (the send above was refused too).
-    const items = await collect(ro.requestStream('worktree/sync', { worktreeId: W, after: 0 }));
+    // Reads work, and show that nothing was written.
+    const items = await collect(loggedItems(ro, { worktreeId: W, after: 0 }));
     expect(items).toEqual([{ type: 'head', seq: 0 }]);
     const sharing = await rejection(h.shareHello(h.connect(), 'carol', h.secrets.readOnly));
     expect(sharing.code).toBe('FORBIDDEN');
@@ -171,7 +170,7 @@ describe('relay: hello and access', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(8);
     for (const r of refused) expect((r as PromiseRejectedResult).reason.code).toBe('OVERLOADED');
     // The connection still works.
-    await expect(a.request('ping', { time: 1 })).resolves.toEqual({ time: 1 });
+    await expect(a.request('manifest/offer', { worktreeId: h.worktreeId, entries: [] })).resolves.toEqual({ need: [] });
     for (const s of subs) s.unsubscribe();
   });
 });

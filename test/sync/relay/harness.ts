@@ -7,7 +7,7 @@ import { MemoryTransport } from '../../../src/sync/memory/MemoryTransport.js';
 import { RelayService, type RelayServiceOptions } from '../../../src/sync/relay/RelayService.js';
 import { RelayStore, type RelayLimits } from '../../../src/sync/relay/RelayStore.js';
 import { RpcConnection, type RpcOptions } from '../../../src/sync/rpc/RpcConnection.js';
-import { PROTOCOL_VERSION, type CshareProtocol, type HelloResponse, type Role, type WorktreeEvent } from '../../../src/sync/schema.js';
+import { PROTOCOL_VERSION, type CshareProtocol, type HelloResponse, type Role, type SyncItem, type WorktreeEvent } from '../../../src/sync/schema.js';
 
 /** A relay over a KvStore, and clients connected to it through memory pairs. */
 export class RelayHarness {
@@ -129,4 +129,9 @@ export function manifestUpdate(paths: Record<string, string>, clientId = 7): Uin
 
 export function entry(path: string): ManifestEntry {
   return { path, kind: 'text', mode: 0o100644, digest: 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391', size: 0, base: 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391', lamport: 1, by: 'alice' };
+}
+
+/** What the relay logged for a worktree after `after`, item by item, read from `worktree/sync-pages`. */
+export async function* loggedItems(c: RpcConnection, req: { worktreeId: string; after: number }): AsyncIterable<SyncItem> {
+  for await (const page of c.requestStream('worktree/sync-pages', req)) yield* page.items;
 }

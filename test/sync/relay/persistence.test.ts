@@ -7,7 +7,7 @@ import { BlobPacks } from '../../../src/store/fs/BlobPacks.js';
 import { LevelStore } from '../../../src/store/level/LevelStore.js';
 import { BLOB_CHUNK_BYTES } from '../../../src/sync/schema.js';
 import { tempDir } from '../../helpers/tmp.js';
-import { RelayHarness, collect, manifestUpdate, textUpdate } from './harness.js';
+import { RelayHarness, collect, loggedItems, manifestUpdate, textUpdate } from './harness.js';
 
 const dirs: string[] = [];
 const packsOpened: BlobPacks[] = [];
@@ -54,7 +54,7 @@ describe.each([
     const second = new RelayHarness(await LevelStore.open(join(dir, 'store')), { secrets: first.secrets, ...packsIn(dir) });
     harnesses.push(second);
     const b = await second.joiner('bob', 'ro');
-    const items = await collect(b.requestStream('worktree/sync', { worktreeId: W, after: 0 }));
+    const items = await collect(loggedItems(b, { worktreeId: W, after: 0 }));
     expect(items).toEqual([
       { type: 'manifest', seq: 1, update: m, by: 'alice' },
       { type: 'file-update', seq: 2, fileId: 'f1', update: u, by: 'alice' },
