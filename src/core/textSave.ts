@@ -12,12 +12,11 @@ import { gitBlobId } from './digest.js';
 import { logger } from './log.js';
 import { writeGuarded } from './FsJournal.js';
 import type { OwnChange, FileDoc } from './FileDoc.js';
-import { patchFor, type OpEntry } from './history.js';
+import { patchFor, type OpEntry, type RecordedChange } from './history.js';
 import { isText } from './classify.js';
 import type { FileStat, FileWrite } from './ports.js';
 import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
-import type { RecordedChange } from './recordScan.js';
 import { chooseSaveBase, closerDistance, nearestDistance } from './saveBase.js';
 
 const utf8 = new TextEncoder();
