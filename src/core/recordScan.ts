@@ -210,7 +210,7 @@ async function classifyModified(rec: ScanRecording, m: ModifiedFile): Promise<'e
   // This replica wrote the entry's content here (the stat cache says so) and the file holds
   // something else now: an edit of that content, made before its store caught up (a crash
   // lost the content with the apply's commit, fresh seed 31001098). It is recorded once the
-  // content arrives: that apply finds a save where it writes, and merges it (`exchange.ts`).
+  // content arrives: that apply finds a save where it writes, and merges it (`apply.ts`).
   // Until then its stat entry stays as it is, still saying what was written: updated to the
   // save, it would tell that apply the disk held nothing of the user's.
   // (Not a save known only in memory, displaced by a write: it is recorded now, as new.)

@@ -177,7 +177,7 @@ export async function writeBack(ctx: ReplicaContext, paths: readonly string[]): 
   const batch = new ChangeBatch();
   for (const item of items) {
     if (!stats.has(item.path)) continue;
-    // The stat taken as it was put in place (see `exchange.ts`); none: changed at once, and
+    // The stat taken as it was put in place (see `settleWritten` in `apply.ts`); none: changed at once, and
     // the watcher's scan of it records that save.
     const st = stats.get(item.path);
     if (st) batch.putJson(`s:${item.path}`, cacheEntry(st, item.kind, item.digest, item.fileId));
