@@ -1,5 +1,5 @@
 import { BaseCommand } from '../BaseCommand.js';
-import type { RecordedChange } from '../core/recordScan.js';
+import type { RecordedChange } from '../core/history.js';
 import { viaRunning } from '../viaRunning.js';
 import { counted, shown, shownText } from '../core/display.js';
 

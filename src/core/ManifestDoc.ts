@@ -47,7 +47,7 @@ export interface ManifestEntry {
   /**
    * On a deleted text file: the state vector (base64) of its doc as the deleter saw it. An edit
    * the deleter had not seen was concurrent with the delete, and wins over it: its author puts
-   * the file back (see `keepLastWriter` in `exchange.ts`).
+   * the file back (see `keepLastWriter` in `lastWriter.ts`).
    */
   seen?: string;
   /**

@@ -59,3 +59,13 @@ export function patchFor(ops: TextOp[]): Pick<OpEntry, 'patch' | 'patchTruncated
 export function createOfBlob(text: string, digest: string): Pick<OpEntry, 'inserted' | 'deleted' | 'patchBlob'> {
   return { inserted: text.length, deleted: 0, patchBlob: digest };
 }
+
+/** What one recorded change looks like to a caller (a scan's, an apply's, an undo's). */
+export interface RecordedChange {
+  seq: number;
+  kind: OpKind;
+  path: string;
+  from?: string;
+  inserted: number;
+  deleted: number;
+}

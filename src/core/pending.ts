@@ -4,7 +4,8 @@
  * Yjs) so `cshare status` can run it against a {@link StatusView} without loading the manifest.
  */
 import type { ScanError } from './refused.js';
-import type { FileKind, ScannedFile, ScanResult, ScanScope } from './Scanner.js';
+import type { FileKind, ScannedFile, ScanResult } from './Scanner.js';
+import type { ScanScope } from './ScanScope.js';
 
 /** What the comparison needs of a recorded entry. */
 export interface RecordedEntry {

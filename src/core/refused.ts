@@ -2,7 +2,7 @@
  * Paths cshare does not share or does not write, and why: nothing it refuses may disappear
  * silently. A running `share`/`join` reports each once, `status` lists them all.
  */
-import type { ScanScope } from './Scanner.js';
+import type { ScanScope } from './ScanScope.js';
 
 /** Who refused a path. */
 export type RefusedSource =

@@ -12,12 +12,11 @@ import { gitBlobId } from './digest.js';
 import { logger } from './log.js';
 import { writeGuarded } from './FsJournal.js';
 import type { OwnChange, FileDoc } from './FileDoc.js';
-import { patchFor, type OpEntry } from './history.js';
+import { patchFor, type OpEntry, type RecordedChange } from './history.js';
 import { isText } from './classify.js';
 import type { FileStat, FileWrite } from './ports.js';
 import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
-import type { RecordedChange } from './recordScan.js';
 import { chooseSaveBase, closerDistance, nearestDistance } from './saveBase.js';
 
 const utf8 = new TextEncoder();
@@ -178,7 +177,7 @@ export async function writeBack(ctx: ReplicaContext, paths: readonly string[]): 
   const batch = new ChangeBatch();
   for (const item of items) {
     if (!stats.has(item.path)) continue;
-    // The stat taken as it was put in place (see `exchange.ts`); none: changed at once, and
+    // The stat taken as it was put in place (see `settleWritten` in `apply.ts`); none: changed at once, and
     // the watcher's scan of it records that save.
     const st = stats.get(item.path);
     if (st) batch.putJson(`s:${item.path}`, cacheEntry(st, item.kind, item.digest, item.fileId));

@@ -1,10 +1,9 @@
 import { CshareError } from './errors.js';
-import { patchFor, type OpEntry } from './history.js';
+import { patchFor, type OpEntry, type RecordedChange } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
 import { ChangeBatch, seqKey } from './ReplicaStore.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import { gitBlobId } from './digest.js';
-import type { RecordedChange } from './recordScan.js';
 
 /** What an undo or redo did. */
 export interface UndoResult extends RecordedChange {

@@ -443,7 +443,7 @@ export class NodeFs implements WorktreeFs {
 
   /**
    * Why the link `rel` -> `target` would be refused by {@link symlink}, or undefined: for a
-   * caller that would rather leave the path alone than fail (see `exchange.ts`).
+   * caller that would rather leave the path alone than fail (see `core/applyPlan.ts`).
    */
   linkProblem(rel: string, target: string): string | undefined {
     assertSafeRelPath(rel);

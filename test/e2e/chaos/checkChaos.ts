@@ -8,7 +8,7 @@
  *     replica, with id `s`, whose patch inserts S's marker code point: X recorded S. No other
  *     save writes that code point, so this is the change that recorded S whatever shape the
  *     text diff took; a save that a remote change overwrote before any scan saw it (the apply
- *     window `exchange.ts` describes) has no such change and is never acknowledged.
+ *     window `core/apply.ts` describes) has no such change and is never acknowledged.
  *  2. Some process of side X printed an `uploaded` event with `upTo >= s`: the relay
  *     acknowledged every change of X up to `s` (`SyncSession.push`).
  *
