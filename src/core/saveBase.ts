@@ -84,35 +84,27 @@ export function chooseSaveBase(opts: {
   if (older.length === 0 || savedDigest === currentDigest) return { reason: 'current' };
   const exact = [...older].reverse().find((v) => v.digest === savedDigest);
   if (exact) return opts.lastWriteRead === true ? { reason: 'current' } : { base: exact, reason: 'unchanged' };
-  let best: SaveBase = { reason: 'current' };
-  let bestDistance = distance(doc.text, saved);
-  // Newest first: of two equally close versions, the later one.
-  for (const v of [...older].reverse()) {
-    if (bestDistance[0] === 0 && bestDistance[1] === 0) break;
-    const text = doc.textAt(v.version);
-    if (text === undefined) continue;
-    const d = distance(text, saved);
-    if (closerDistance(d, bestDistance)) {
-      best = { base: v, reason: 'closest' };
-      bestDistance = d;
-    }
-  }
-  return best;
+  const { version } = nearest(doc, older, saved);
+  return version ? { base: version, reason: 'closest' } : { reason: 'current' };
 }
 
 /**
- * How close `saved` is to the nearest of `doc`'s `versions` (and, with `withText`, its text
- * now), as {@link chooseSaveBase} measures it; undefined when none can be read.
+ * Of `doc`'s text now and its `versions` (oldest first), the one nearest to `saved`, and how
+ * far: the version (none: the text now, which wins a tie), else the later of two as near.
  */
-export function nearestDistance(doc: FileDoc, versions: readonly DiskVersion[], saved: string, withText: boolean): [number, number] | undefined {
-  let best = withText ? distance(doc.text, saved) : undefined;
-  for (const v of versions) {
-    if (best && best[0] === 0 && best[1] === 0) break;
+function nearest(doc: FileDoc, versions: readonly DiskVersion[], saved: string): { version?: DiskVersion; distance: [number, number] } {
+  let found: { version?: DiskVersion; distance: [number, number] } = { distance: distance(doc.text, saved) };
+  for (const v of [...versions].reverse()) {
+    if (found.distance[0] === 0 && found.distance[1] === 0) break;
     const text = doc.textAt(v.version);
     if (text === undefined) continue;
     const d = distance(text, saved);
-    if (!best || closerDistance(d, best)) best = d;
+    if (closerDistance(d, found.distance)) found = { version: v, distance: d };
   }
-  return best;
+  return found;
 }
 
+/** How close `saved` is to the nearest of `doc`'s text now and its `versions`, as {@link chooseSaveBase} measures it. */
+export function nearestDistance(doc: FileDoc, versions: readonly DiskVersion[], saved: string): [number, number] {
+  return nearest(doc, versions, saved).distance;
+}

@@ -120,15 +120,15 @@ export async function savedFromFormer(ctx: ReplicaContext, opts: { fileId: strin
   const former = ctx.manifest.formerAt(opts.path).filter((id) => id !== opts.fileId);
   if (former.length === 0) return undefined;
   let best: string | undefined;
-  let bestDistance = nearestDistance(opts.doc, await ctx.versions(opts.fileId), opts.saved, true)!;
+  let bestDistance = nearestDistance(opts.doc, await ctx.versions(opts.fileId), opts.saved);
   for (const id of former) {
     const entry = ctx.manifest.get(id);
     if (entry?.kind !== 'text' || !(await ctx.hasContent(id, entry))) continue;
     // Its versions on disk here, and its text now (a file written once, by the apply that
     // brought it, has no version noted: its doc was not loaded).
     const { doc } = await ctx.doc(id, entry, new ChangeBatch(), ctx.seq);
-    const d = nearestDistance(doc, await ctx.versions(id), opts.saved, true);
-    if (d && closerDistance(d, bestDistance)) {
+    const d = nearestDistance(doc, await ctx.versions(id), opts.saved);
+    if (closerDistance(d, bestDistance)) {
       best = id;
       bestDistance = d;
     }
