@@ -184,9 +184,9 @@ function clockOf(sv: string | undefined, client: number): number {
  * showed there): one that lost the path to a file created at once, live or merged into it.
  */
 export function shownFileAt(ctx: ReplicaContext, path: string, digest: string, winner: string): string | undefined {
-  for (const [fileId, e] of ctx.manifest.all()) {
-    if (e.path !== path || fileId === winner || e.kind !== 'text' || (e.deleted && e.mergedInto === undefined)) continue;
-    if (ctx.contentDigest(fileId, e) === digest) return fileId;
+  for (const fileId of ctx.manifest.formerAt(path)) {
+    const e = ctx.manifest.get(fileId);
+    if (fileId !== winner && e?.kind === 'text' && ctx.contentDigest(fileId, e) === digest) return fileId;
   }
   return undefined;
 }
