@@ -1,6 +1,6 @@
 import { logger } from './log.js';
 import { gitBlobId } from './digest.js';
-import type { BootInfo, DirEntry, FileStat, FileWrite, PathObstacle, WorktreeFs, WriteSurprise } from './ports.js';
+import type { BootInfo, DirEntry, FileStat, FileWrite, LastWrite, PathObstacle, WorktreeFs, WriteSurprise } from './ports.js';
 
 const log = logger('journal');
 
@@ -111,8 +111,8 @@ export class FsJournal implements WorktreeFs {
     return kept;
   }
 
-  readSinceWritten(rel: string): boolean | undefined {
-    return this.inner.readSinceWritten?.(rel);
+  lastWrite(rel: string): LastWrite | undefined {
+    return this.inner.lastWrite?.(rel);
   }
 
   boot(): BootInfo | undefined {

@@ -117,6 +117,20 @@ export interface WriteSurprise {
   stat?: FileStat;
 }
 
+/** What became of the file cshare last wrote at a path (`WorktreeFs.lastWrite`). */
+export interface LastWrite {
+  /**
+   * It was read since (an editor reloading it reads it; on Linux `relatime` updates the access
+   * time on the first read after a write). Any reader does: a build, `grep`, a poll.
+   */
+  read: boolean;
+  /**
+   * The path still holds that very file, unmodified (same inode, same modification time):
+   * what is there is cshare's write, not anyone's save.
+   */
+  inPlace: boolean;
+}
+
 /**
  * The worktree on disk, addressed by paths relative to its root with `/` separators.
  * Synchronous on purpose: a scan does tens of thousands of tiny calls, and sync `lstat` is
@@ -150,11 +164,10 @@ export interface WorktreeFs {
    */
   removeIfUnchanged?(rel: string, expect: string): Uint8Array | undefined;
   /**
-   * Whether the file this object last wrote at `rel` has been read since (an editor reloading
-   * it reads it; on Linux `relatime` updates the access time on the first read after a write).
-   * Undefined when that cannot be told (not written by this process, or no access times here).
+   * What became of the file this object last wrote at `rel` (see {@link LastWrite}). Undefined
+   * when that cannot be told (not written by this process, or no access times here).
    */
-  readSinceWritten?(rel: string): boolean | undefined;
+  lastWrite?(rel: string): LastWrite | undefined;
   /**
    * Listens for saves that reached a file after a write had moved it aside: a writer that
    * opened it just before (an append, an in-place save) and wrote just after. The write keeps

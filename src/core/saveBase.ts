@@ -10,12 +10,16 @@
  *
  * - a save equal to an older version is an unchanged stale buffer (nothing to revert), unless
  *   the file cshare wrote since was read (an editor reloading it reads it: on Linux, `relatime`
- *   tells), in which case the user brought that text back on purpose;
+ *   tells) and the path holds a new file, in which case the user brought that text back on
+ *   purpose. The file cshare wrote, still in place and unmodified, is no save at all, read or
+ *   not (any reader moves the access time: a poll, a build); nor is a save an apply displaced,
+ *   which was on disk before the write whose reads the signal counts;
  * - otherwise the version with the smallest edit distance to the save: a stale buffer is
  *   closest to what it loaded, a reloaded one to the text now (ties go to the text now).
  */
 import type { FileDoc } from './FileDoc.js';
 import type { DiskVersion } from './ReplicaContext.js';
+import type { LastWrite } from './ports.js';
 import { diffToOps, opsStats } from './textDiff.js';
 
 /** What {@link chooseSaveBase} found. */
@@ -68,8 +72,8 @@ export function closerDistance(x: [number, number], y: [number, number]): boolea
 
 /**
  * The version `saved` (with git blob id `savedDigest`) was most likely made from, of `doc`'s
- * text now (digest `currentDigest`) and `versions`. `lastWriteRead`: whether the file cshare
- * last wrote here was read since (undefined: cannot tell).
+ * text now (digest `currentDigest`) and `versions`. `lastWrite`: what became of the file cshare
+ * last wrote here (undefined: cannot tell, or it does not bear on this save).
  */
 export function chooseSaveBase(opts: {
   doc: FileDoc;
@@ -77,13 +81,17 @@ export function chooseSaveBase(opts: {
   currentDigest: string;
   saved: string;
   savedDigest: string;
-  lastWriteRead: boolean | undefined;
+  lastWrite: LastWrite | undefined;
 }): SaveBase {
   const { doc, versions, currentDigest, saved, savedDigest } = opts;
   const older = versions.filter((v) => v.digest !== currentDigest);
   if (older.length === 0 || savedDigest === currentDigest) return { reason: 'current' };
   const exact = [...older].reverse().find((v) => v.digest === savedDigest);
-  if (exact) return opts.lastWriteRead === true ? { reason: 'current' } : { base: exact, reason: 'unchanged' };
+  // Brought back on purpose only by a new save after a read of what cshare wrote. The file cshare
+  // wrote, still there, was taken for such a save when a test's poll had read it (a version of
+  // the file seen again before the doc's newer text reached the disk): diffed against the text
+  // now, it deleted the other side's lines (test/e2e/realUse/concurrentSaves.test.ts).
+  if (exact) return opts.lastWrite?.read === true && !opts.lastWrite.inPlace ? { reason: 'current' } : { base: exact, reason: 'unchanged' };
   const { version } = nearest(doc, older, saved);
   return version ? { base: version, reason: 'closest' } : { reason: 'current' };
 }

@@ -44,8 +44,12 @@ export async function recordTextSave(
 ): Promise<TextSave> {
   const { fileId, doc, saved, savedDigest } = opts;
   const versions = await ctx.versions(fileId);
-  const choice = chooseSaveBase({ doc, versions, currentDigest: opts.currentDigest, saved, savedDigest, lastWriteRead: ctx.fs.readSinceWritten?.(opts.path) });
-  log('save of %s (%d chars, ends %o, %s, now %s): from %s (%s) of versions %s, last write %o', opts.path, saved.length, saved.slice(-12), savedDigest.slice(0, 8), opts.currentDigest.slice(0, 8), choice.base ? `change ${choice.base.seq} (${choice.base.origin})` : 'the text now', choice.reason, versions.map((v) => `${v.origin}:${v.digest.slice(0, 8)}`).join(','), ctx.fs.readSinceWritten?.(opts.path));
+  // A save an apply displaced was on disk before that write: what became of the written file
+  // says nothing of it (convergence story 06b7cee trial 27: a displaced save equal to one
+  // recorded already, taken as brought back on purpose because a poll had read the write).
+  const lastWrite = opts.duringApply ? undefined : ctx.fs.lastWrite?.(opts.path);
+  const choice = chooseSaveBase({ doc, versions, currentDigest: opts.currentDigest, saved, savedDigest, lastWrite });
+  log('save of %s (%d chars, ends %o, %s, now %s): from %s (%s) of versions %s, last write %o', opts.path, saved.length, saved.slice(-12), savedDigest.slice(0, 8), opts.currentDigest.slice(0, 8), choice.base ? `change ${choice.base.seq} (${choice.base.origin})` : 'the text now', choice.reason, versions.map((v) => `${v.origin}:${v.digest.slice(0, 8)}`).join(','), lastWrite);
   let change: OwnChange | null | undefined;
   let merge: TextSave['merge'];
   if (choice.base) {

@@ -20,7 +20,7 @@ import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { assertSafeRelPath, unsafeLinkTargetReason } from '../../core/paths.js';
 import { gitBlobId } from '../../core/digest.js';
-import type { BootInfo, DirEntry, FileStat, FileWrite, WorktreeFs, WriteSurprise } from '../../core/ports.js';
+import type { BootInfo, DirEntry, FileStat, FileWrite, LastWrite, WorktreeFs, WriteSurprise } from '../../core/ports.js';
 import { moveAside, placeGuarded, readIfRegular } from './guardedPlace.js';
 import { linkTargetProblem, openRegular, parentError, readRegular, walkParents, type ParentProblem } from './fsSafety.js';
 import { errCode, ioError } from './ioError.js';
@@ -348,8 +348,8 @@ export class NodeFs implements WorktreeFs {
     this.asides.onLateSave(listener);
   }
 
-  readSinceWritten(rel: string): boolean | undefined {
-    return this.written.readSince(rel);
+  lastWrite(rel: string): LastWrite | undefined {
+    return this.written.lastWrite(rel);
   }
 
   async flushFiles(rels: readonly string[]): Promise<void> {

@@ -18,6 +18,7 @@
 import * as nfs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { logger } from '../../core/log.js';
+import type { LastWrite } from '../../core/ports.js';
 
 const log = logger('fs');
 
@@ -58,16 +59,25 @@ export class WrittenFiles {
     if (this.held.size > WRITTEN_HELD) this.drop(this.held.keys().next().value!);
   }
 
-  /** Has the file last written at `rel` been read since? Undefined: cannot tell. */
-  readSince(rel: string): boolean | undefined {
+  /**
+   * What became of the file last written at `rel`: read since, and whether the path still holds
+   * it unmodified. Undefined: cannot tell.
+   */
+  lastWrite(rel: string): LastWrite | undefined {
     const h = this.held.get(rel);
     if (h === undefined) return undefined;
+    let st: nfs.BigIntStats;
     try {
-      return nfs.fstatSync(h.fd, { bigint: true }).atimeNs > h.mtimeNs;
+      st = nfs.fstatSync(h.fd, { bigint: true });
     } catch (err) {
       log('cannot stat the file written at %s: %s', rel, (err as Error).message);
       return undefined;
     }
+    // The path's file: the one written if it is the same inode, not written to since (an
+    // in-place save, an append or a truncate moves the modification time).
+    const now = nfs.lstatSync(join(this.root, rel), { bigint: true, throwIfNoEntry: false });
+    const inPlace = now !== undefined && now.ino === st.ino && now.dev === st.dev && now.mtimeNs === h.mtimeNs && now.size === st.size;
+    return { read: st.atimeNs > h.mtimeNs, inPlace };
   }
 
   private drop(rel: string): void {
