@@ -26,6 +26,7 @@ import type { BlockedPath } from './obstacles.js';
 import { logger } from './log.js';
 import { readUnflushed } from './unflushed.js';
 import { ownHistory, recordCarried, type HistoryEntry } from './carriedHistory.js';
+import { planTextEdit, recordTextEditPlan, type RecordedTextEdit, type TextEditRequest } from './textEdits.js';
 import { localRefused, peerRefused, RefusedPaths, type RefusedCode, type RefusedPath } from './refused.js';
 
 const log = logger('replica');
@@ -232,6 +233,39 @@ export class Replica {
       await this.reload();
       throw err;
     }
+  }
+
+  /**
+   * Records edits an editor made to the text file at `request.path` (positions in UTF-16 code
+   * units of its current text, {@link textOf}; see `textEdits.ts`) as one change of this
+   * replica's, without a scan; then the disk gets the text by a guarded write, and a save that
+   * landed there meanwhile is recorded and merged, not overwritten. Resolves with the change
+   * (undefined: the edits changed nothing). A request that cannot be recorded (`NOT_FOUND`,
+   * `USAGE`, `TOO_LARGE`) is refused before anything changes.
+   */
+  async recordTextEdit(request: TextEditRequest): Promise<RecordedTextEdit | undefined> {
+    return this.exclusive(async () => {
+      const plan = await planTextEdit(this.ctx, request, { textLimit: this.opts.textLimit });
+      let recorded: RecordedTextEdit | undefined;
+      try {
+        recorded = await recordTextEditPlan(this.ctx, plan);
+      } catch (err) {
+        // Not committed (disk full): the doc must not keep the edits in memory only.
+        await this.reload();
+        throw err;
+      }
+      if (recorded) await this.settleWrites([request.path]);
+      return recorded;
+    });
+  }
+
+  /** The text the replica has recorded for the shared text file at `path` (what edits are positioned in). */
+  async textOf(path: string): Promise<string> {
+    return this.exclusive(async () => {
+      const live = this.ctx.manifest.live().get(path);
+      if (!live || live.entry.kind !== 'text' || !(await this.ctx.hasContent(live.fileId, live.entry))) throw new CshareError('NOT_FOUND', `${path} is not a shared text file here`, { path });
+      return this.ctx.currentText(live.fileId, live.entry);
+    });
   }
 
   /** History, newest first, optionally for one path (following renames) and limited. */
