@@ -10,7 +10,8 @@ import type { BlobPackStore, KvStore, WorktreeFs } from './ports.js';
 import { pendingChanges, statusChanges } from './pending.js';
 import { isOnDisk, recordScan, type RecordOptions, type ScanReport } from './recordScan.js';
 import { ReplicaContext } from './ReplicaContext.js';
-import { ChangeBatch, ReplicaStore, jsonBytes, type ReplicaIdentity } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
+import { ReplicaStore, type ReplicaIdentity } from './ReplicaStore.js';
 import { scanWorktree, ScanScope, type ScanResult } from './Scanner.js';
 import { StatusViewBuilder, type StatusView } from './statusView.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
@@ -25,6 +26,7 @@ import type { BlockedPath } from './obstacles.js';
 import { logger } from './log.js';
 import { readUnflushed } from './unflushed.js';
 import { ownHistory, recordCarried, type HistoryEntry } from './carriedHistory.js';
+import { planTextEdit, recordTextEditPlan, type RecordedTextEdit, type TextEditRequest } from './textEdits.js';
 import { localRefused, peerRefused, RefusedPaths, type RefusedCode, type RefusedPath } from './refused.js';
 
 const log = logger('replica');
@@ -114,19 +116,16 @@ export class Replica {
       // Yjs client ids are 32-bit; a random one per replica, kept forever, so this replica's
       // clocks continue across restarts instead of colliding with its own earlier ops.
       identity = { replicaId: randomBytes(8).toString('hex'), clientId: randomInt(1, 0xfffffff0), name: author };
-      await opts.kv.put('meta:replica', jsonBytes(identity));
+      await store.putIdentity(identity);
     }
     if (opts.location) {
-      const was = await store.getJson<{ dev: number; ino: number }>('meta:location');
+      const was = await store.location();
       if (was && (was.dev !== opts.location.dev || was.ino !== opts.location.ino)) {
         // A copy (or a move to another file system, where a new id does no harm).
         copiedFrom = identity.replicaId;
         identity = { replicaId: randomBytes(8).toString('hex'), clientId: randomInt(1, 0xfffffff0), name: identity.name, previous: [...(identity.previous ?? []), identity.replicaId] };
-        await opts.kv.batch([
-          { type: 'put', key: 'meta:replica', value: jsonBytes(identity) },
-          { type: 'put', key: 'meta:location', value: jsonBytes(opts.location) },
-        ]);
-      } else if (!was) await opts.kv.put('meta:location', jsonBytes(opts.location));
+        await store.moveTo(identity, opts.location);
+      } else if (!was) await store.putLocation(opts.location);
     }
     const journal = new FsJournal(opts.fs);
     const ctx = await ReplicaContext.load({ fs: journal, store, identity, author, now: opts.now ?? Date.now });
@@ -162,7 +161,7 @@ export class Replica {
     await this.ctx.fs.flushFiles?.(paths);
     // A file written again meanwhile has a note of its own, which stays.
     await this.exclusive(async () => {
-      if (!this.closed) await this.ctx.store.kv.batch(notes.map(({ key }) => ({ type: 'del', key })));
+      if (!this.closed) await this.ctx.store.dropKeys(notes.map(({ key }) => key));
     });
     return paths.length;
   }
@@ -200,16 +199,16 @@ export class Replica {
   private async filesNow(opts: { includeExcluded?: boolean; signal?: AbortSignal }): Promise<ScanResult> {
     const statCache = await this.ctx.store.statCache();
     const result = scanWorktree({ ...this.scanOpts(), statCache, includeExcluded: opts.includeExcluded, signal: opts.signal, ...this.ctx.scanPolicy(statCache) });
-    const ops: { type: 'put'; key: string; value: Uint8Array }[] = [];
+    const batch = new ChangeBatch();
     for (const f of result.files) {
       const c = statCache.get(f.path);
       if (!c || c.digest !== f.digest || c.mtimeMs !== f.stat.mtimeMs || c.ino !== f.stat.ino || c.size !== f.stat.size || c.ctimeMs !== f.stat.ctimeMs) {
         // Still the content of the file the entry said (a new digest is recorded by the next scan).
         const fileId = c?.fileId ?? this.ctx.manifest.live().get(f.path)?.fileId;
-        ops.push({ type: 'put', key: `s:${f.path}`, value: jsonBytes(fileId === undefined ? f.stat : { ...f.stat, fileId }) });
+        batch.putStat(f.path, fileId === undefined ? f.stat : { ...f.stat, fileId });
       }
     }
-    await this.ctx.store.kv.batch(ops);
+    await this.ctx.store.commit(batch);
     return result;
   }
 
@@ -234,6 +233,39 @@ export class Replica {
       await this.reload();
       throw err;
     }
+  }
+
+  /**
+   * Records edits an editor made to the text file at `request.path` (positions in UTF-16 code
+   * units of its current text, {@link textOf}; see `textEdits.ts`) as one change of this
+   * replica's, without a scan; then the disk gets the text by a guarded write, and a save that
+   * landed there meanwhile is recorded and merged, not overwritten. Resolves with the change
+   * (undefined: the edits changed nothing). A request that cannot be recorded (`NOT_FOUND`,
+   * `USAGE`, `TOO_LARGE`) is refused before anything changes.
+   */
+  async recordTextEdit(request: TextEditRequest): Promise<RecordedTextEdit | undefined> {
+    return this.exclusive(async () => {
+      const plan = await planTextEdit(this.ctx, request, { textLimit: this.opts.textLimit });
+      let recorded: RecordedTextEdit | undefined;
+      try {
+        recorded = await recordTextEditPlan(this.ctx, plan);
+      } catch (err) {
+        // Not committed (disk full): the doc must not keep the edits in memory only.
+        await this.reload();
+        throw err;
+      }
+      if (recorded) await this.settleWrites([request.path]);
+      return recorded;
+    });
+  }
+
+  /** The text the replica has recorded for the shared text file at `path` (what edits are positioned in). */
+  async textOf(path: string): Promise<string> {
+    return this.exclusive(async () => {
+      const live = this.ctx.manifest.live().get(path);
+      if (!live || live.entry.kind !== 'text' || !(await this.ctx.hasContent(live.fileId, live.entry))) throw new CshareError('NOT_FOUND', `${path} is not a shared text file here`, { path });
+      return this.ctx.currentText(live.fileId, live.entry);
+    });
   }
 
   /** History, newest first, optionally for one path (following renames) and limited. */
@@ -435,11 +467,11 @@ export class Replica {
 
   /** A small JSON value kept in the store (sync state and the like). */
   async getMeta<T>(name: string): Promise<T | undefined> {
-    return this.ctx.store.getJson<T>(`meta:x:${name}`);
+    return this.ctx.store.meta<T>(name);
   }
 
   async putMeta(name: string, value: unknown): Promise<void> {
-    await this.ctx.store.kv.put(`meta:x:${name}`, jsonBytes(value));
+    await this.ctx.store.putMeta(name, value);
   }
 
   /** Blobs that live files need and the store lacks. */
@@ -497,9 +529,7 @@ export class Replica {
     const detached = this.ctx.manifest.live().size;
     if (this.ctx.manifest.all().next().done) return 0;
     const batch = new ChangeBatch();
-    for (const [lo, hi] of [['m:', 'm;'], ['f:', 'f;'], ['d:', 'd;'], ['un:', 'un;'], ['re:', 're;']] as const) {
-      for await (const [key] of this.ctx.store.kv.iterate({ gte: lo, lt: hi })) batch.del(key);
-    }
+    await this.ctx.store.stageDetach(batch);
     // The stat cache keeps its digests: they describe the disk, which has not changed.
     await this.ctx.commit(batch);
     await this.reload();
@@ -573,7 +603,7 @@ export class Replica {
 
   /** Keeps logged updates after `seq` through compaction (what is not yet uploaded), in this process. */
   keepLogAfter(seq: number): void {
-    this.ctx.keepLogAfter = seq;
+    this.ctx.counters.keepLogAfter = seq;
   }
 
   /**
@@ -581,8 +611,8 @@ export class Replica {
    * relay has not acknowledged, even in the scans it makes before it is back online.
    */
   async holdLogAfter(seq: number): Promise<void> {
-    this.ctx.keepLogAfter = seq;
-    await this.ctx.store.kv.put('meta:keepLogAfter', jsonBytes(seq));
+    this.ctx.counters.keepLogAfter = seq;
+    await this.ctx.store.putKeepLogAfter(seq);
   }
 
   /**
@@ -640,7 +670,7 @@ export class Replica {
   private async reload(): Promise<void> {
     const old = this.ctx;
     const ctx = await ReplicaContext.load({ fs: old.fs, store: old.store, identity: old.identity, author: old.author, now: old.now });
-    ctx.keepLogAfter = old.keepLogAfter;
+    ctx.counters.keepLogAfter = old.counters.keepLogAfter;
     ctx.onUnflushed = old.onUnflushed;
     ctx.notices = old.notices;
     ctx.blocked = old.blocked;

@@ -5,15 +5,15 @@ import { FileDoc } from './FileDoc.js';
 import { ManifestDoc, type ManifestEntry } from './ManifestDoc.js';
 import type { BlockedPath } from './obstacles.js';
 import type { FileStat, WorktreeFs } from './ports.js';
-import { ChangeBatch, ReplicaStore, jsonBytes, seqKey, type ReplicaIdentity } from './ReplicaStore.js';
+import { ChangeBatch, type InterruptedWrite } from './ChangeBatch.js';
+import { Counters } from './Counters.js';
+import type { ReplicaIdentity, ReplicaStore } from './ReplicaStore.js';
 import { Notices } from './notices.js';
 import type { RecordedFiles } from './pending.js';
 import type { CachedStat, FileKind } from './Scanner.js';
 
 /** Updates a file doc may log before they are folded into a snapshot. */
 export const COMPACT_AFTER = 256;
-/** Most bytes merged into one manifest snapshot part (see `ReplicaContext.compactManifest`). */
-const SNAPSHOT_PART_BYTES = 4 * 1024 * 1024;
 
 const utf8 = new TextDecoder('utf-8');
 
@@ -25,6 +25,21 @@ interface LoadedDoc {
 
 /** Below this many files an apply asks about history file by file. */
 const PREFETCH_HISTORY_MIN = 64;
+
+/** What a {@link ReplicaContext} is made of (see {@link ReplicaContext.load}). */
+export interface ReplicaContextOptions {
+  fs: WorktreeFs;
+  store: ReplicaStore;
+  identity: ReplicaIdentity;
+  manifest: ManifestDoc;
+  /** How many manifest updates are logged since its snapshot parts. */
+  manifestLogged: number;
+  counters: Counters;
+  author: string;
+  now: () => number;
+  /** The recorded text digests (`d:`), by file id. */
+  textDigests: Map<string, string>;
+}
 
 /**
  * The state a replica's operations share: its ports, identity, manifest, loaded docs and
@@ -42,19 +57,20 @@ export class ReplicaContext {
    */
   private readonly historyKnown = new Map<string, boolean>();
   private manifestLogged: number;
-  /** The highest seq the store knows was handed out (`meta:seq` or an op entry). */
-  private durableSeq: number;
   /**
    * Digest of the text last recorded or written for each text file that has a doc history
    * (`d:<fileId>` in the store; local, not part of the CRDT). A file without one still has
    * its base content.
    */
   private readonly textDigests: Map<string, string>;
-  /**
-   * Compaction keeps logged updates of changes after this seq: they are what a sync session
-   * still has to upload (its acknowledged position). Infinity while not sharing.
-   */
-  keepLogAfter = Infinity;
+  readonly fs: WorktreeFs;
+  readonly store: ReplicaStore;
+  readonly identity: ReplicaIdentity;
+  readonly manifest: ManifestDoc;
+  /** The change seq, the Lamport clock and how far compaction may fold (see `Counters.ts`). */
+  readonly counters: Counters;
+  readonly author: string;
+  readonly now: () => number;
   /** Called after an apply committed files it wrote unflushed (see `unflushed.ts`). */
   onUnflushed: (() => void) | undefined;
   /**
@@ -78,21 +94,16 @@ export class ReplicaContext {
    */
   blocked = new Map<string, BlockedPath>();
 
-  constructor(
-    readonly fs: WorktreeFs,
-    readonly store: ReplicaStore,
-    readonly identity: ReplicaIdentity,
-    readonly manifest: ManifestDoc,
-    manifestLogged: number,
-    public seq: number,
-    public lamport: number,
-    readonly author: string,
-    readonly now: () => number,
-    textDigests: Map<string, string>,
-  ) {
-    this.manifestLogged = manifestLogged;
-    this.durableSeq = seq;
-    this.textDigests = textDigests;
+  constructor(opts: ReplicaContextOptions) {
+    this.fs = opts.fs;
+    this.store = opts.store;
+    this.identity = opts.identity;
+    this.manifest = opts.manifest;
+    this.manifestLogged = opts.manifestLogged;
+    this.counters = opts.counters;
+    this.author = opts.author;
+    this.now = opts.now;
+    this.textDigests = opts.textDigests;
   }
 
   /** Loads everything but the file docs. */
@@ -104,17 +115,15 @@ export class ReplicaContext {
     } catch (err) {
       throw new CshareError('STORE_CORRUPT', 'the manifest in .cshare is damaged; move .cshare aside to rebuild history', {}, { cause: err });
     }
-    const seq = Math.max(await opts.store.lastSeq(), (await opts.store.getJson<number>('meta:seq')) ?? 0);
-    const lamport = Math.max(manifest.maxLamport(), (await opts.store.getJson<number>('meta:lamport')) ?? 0);
-    const textDigests = new Map<string, string>();
-    for await (const [key, value] of opts.store.kv.iterate({ gt: 'd:', lt: 'd;' })) textDigests.set(key.slice(2), new TextDecoder().decode(value));
-    const ctx = new ReplicaContext(opts.fs, opts.store, opts.identity, manifest, count, seq, lamport, opts.author, opts.now, textDigests);
-    ctx.keepLogAfter = (await opts.store.getJson<number>('meta:keepLogAfter')) ?? Infinity;
-    for await (const [key, value] of opts.store.kv.iterate({ gt: 'rb:', lt: 'rb;' })) ctx.ruleBaselines.set(key.slice(3), new TextDecoder().decode(value));
-    for await (const [key, value] of opts.store.kv.iterate({ gt: 'ri:', lt: 'ri;' })) {
-      const w = parseInterrupted(value);
-      if (w) ctx.interrupted.set(key.slice(3), w);
-    }
+    const { store } = opts;
+    const counters = new Counters({
+      seq: Math.max(await store.lastSeq(), (await store.savedSeq()) ?? 0),
+      lamport: Math.max(manifest.maxLamport(), (await store.savedLamport()) ?? 0),
+      keepLogAfter: (await store.keepLogAfter()) ?? Infinity,
+    });
+    const ctx = new ReplicaContext({ ...opts, manifest, manifestLogged: count, counters, textDigests: await store.textDigests() });
+    for (const [path, text] of await store.ruleBaselines()) ctx.ruleBaselines.set(path, text);
+    for (const [path, write] of await store.interruptedWrites()) ctx.interrupted.set(path, write);
     return ctx;
   }
 
@@ -140,7 +149,7 @@ export class ReplicaContext {
    */
   setTextDigest(batch: ChangeBatch, fileId: string, digest: string, base?: string): void {
     if (digest === base && !this.textDigests.has(fileId)) return;
-    batch.put(`d:${fileId}`, new TextEncoder().encode(digest));
+    batch.putTextDigest(fileId, digest);
     this.textDigests.set(fileId, digest);
   }
 
@@ -151,26 +160,26 @@ export class ReplicaContext {
    */
   noteRuleBaseline(batch: ChangeBatch, path: string, onDisk: string): void {
     if (this.ruleBaselines.has(path)) return;
-    batch.put(`rb:${path}`, new TextEncoder().encode(onDisk));
+    batch.putRuleBaseline(path, onDisk);
     this.ruleBaselines.set(path, onDisk);
   }
 
   /** Notes (with the caller's batch) that an interrupted apply wrote `write` at `path`, edited since. */
   noteInterrupted(batch: ChangeBatch, path: string, write: InterruptedWrite): void {
-    batch.putJson(`ri:${path}`, write);
+    batch.putInterrupted(path, write);
     this.interrupted.set(path, write);
   }
 
   /** Forgets what {@link noteInterrupted} noted at `path` (with the caller's batch). */
   dropInterrupted(batch: ChangeBatch, path: string): void {
     if (!this.interrupted.delete(path)) return;
-    batch.del(`ri:${path}`);
+    batch.dropInterrupted(path);
   }
 
   /** The user saved the ignore file at `path` here: its text is what applies from now on. */
   acceptRules(batch: ChangeBatch, path: string): void {
     if (!this.ruleBaselines.delete(path)) return;
-    batch.del(`rb:${path}`);
+    batch.dropRuleBaseline(path);
   }
 
   /**
@@ -190,7 +199,7 @@ export class ReplicaContext {
   async versions(fileId: string): Promise<DiskVersion[]> {
     let list = this.versionCache.get(fileId);
     if (list === undefined) {
-      const raw = await this.store.getJson<StoredVersion[]>(`v:${fileId}`);
+      const raw = await this.store.versions(fileId);
       list = Array.isArray(raw) ? raw.flatMap(parseVersion) : [];
       this.versionCache.set(fileId, list);
     }
@@ -207,7 +216,7 @@ export class ReplicaContext {
     let bytes = list.reduce((n, v) => n + v.version.byteLength, 0);
     while (list.length > VERSIONS_KEPT || (list.length > 1 && bytes > VERSIONS_BYTES)) bytes -= list.shift()!.version.byteLength;
     this.versionCache.set(fileId, list);
-    batch.putJson(`v:${fileId}`, list.map((v): StoredVersion => ({ d: v.digest, o: v.origin, t: v.at, s: v.seq, v: Buffer.from(v.version).toString('base64') })));
+    batch.putVersions(fileId, list.map((v): StoredVersion => ({ d: v.digest, o: v.origin, t: v.at, s: v.seq, v: Buffer.from(v.version).toString('base64') })));
   }
 
   /**
@@ -223,8 +232,24 @@ export class ReplicaContext {
     return true;
   }
 
+  /** The last seq handed out (see {@link Counters.seq}). */
+  get seq(): number {
+    return this.counters.seq;
+  }
+
+  /** A new change's seq (see {@link Counters.nextSeq}). */
   nextSeq(): number {
-    return ++this.seq;
+    return this.counters.nextSeq();
+  }
+
+  /** The Lamport clock now (see {@link Counters.lamport}). */
+  get lamport(): number {
+    return this.counters.lamport;
+  }
+
+  /** A new Lamport time (see {@link Counters.nextLamport}). */
+  nextLamport(): number {
+    return this.counters.nextLamport();
   }
 
   /**
@@ -234,10 +259,10 @@ export class ReplicaContext {
    */
   async commit(batch: ChangeBatch): Promise<void> {
     if (batch.empty) return;
-    const seq = this.seq;
-    batch.putJson('meta:seq', seq);
+    const seq = this.counters.seq;
+    batch.putSeq(seq);
     await this.store.commit(batch);
-    this.durableSeq = Math.max(this.durableSeq, seq);
+    this.counters.persisted(seq);
   }
 
   /**
@@ -248,14 +273,10 @@ export class ReplicaContext {
    * acknowledged without ever being uploaded (fuzz seed 210718).
    */
   async persistSeq(): Promise<void> {
-    const seq = this.seq;
-    if (seq <= this.durableSeq) return;
-    await this.store.kv.put('meta:seq', jsonBytes(seq));
-    this.durableSeq = Math.max(this.durableSeq, seq);
-  }
-
-  nextLamport(): number {
-    return ++this.lamport;
+    const seq = this.counters.unpersisted();
+    if (seq === undefined) return;
+    await this.store.putSeq(seq);
+    this.counters.persisted(seq);
   }
 
   /** The text of a blob, or a `STORE_CORRUPT` error if the store lost it. */
@@ -325,10 +346,7 @@ export class ReplicaContext {
     for (const id of fileIds) if (!this.docs.has(id) && !this.historyKnown.has(id)) unknown.add(id);
     if (unknown.size < PREFETCH_HISTORY_MIN) return;
     const found = new Set<string>();
-    for await (const key of this.store.kv.keys({ gt: 'f:', lt: 'f;' })) {
-      const id = key.slice(2, key.indexOf(':', 2));
-      if (unknown.has(id)) found.add(id);
-    }
+    for await (const id of this.store.fileIdsWithLog()) if (unknown.has(id)) found.add(id);
     for (const id of unknown) this.historyKnown.set(id, found.has(id));
   }
 
@@ -337,8 +355,7 @@ export class ReplicaContext {
     if (this.docs.has(fileId)) return true;
     const known = this.historyKnown.get(fileId);
     if (known !== undefined) return known;
-    let found = false;
-    for await (const _ of this.store.kv.iterate({ gt: `f:${fileId}:`, lt: `f:${fileId};`, limit: 1 })) found = true;
+    const found = await this.store.hasFileLog(fileId);
     this.historyKnown.set(fileId, found);
     return found;
   }
@@ -394,9 +411,9 @@ export class ReplicaContext {
     if (base) {
       // The deterministic base insert goes up with the first update that needs it.
       this.pendingBases.delete(fileId);
-      batch.put(`f:${fileId}:u:${seqKey(seq)}.base`, base);
+      batch.putFileUpdate(fileId, seq, 'base', base);
     }
-    batch.put(`f:${fileId}:u:${seqKey(seq)}.${sub}`, update);
+    batch.putFileUpdate(fileId, seq, sub, update);
     this.historyKnown.set(fileId, true);
     const loaded = this.docs.get(fileId);
     if (loaded) loaded.logged++;
@@ -405,7 +422,7 @@ export class ReplicaContext {
   /** Logs a manifest update under change `seq`. */
   logManifestUpdate(batch: ChangeBatch, seq: number, update: Uint8Array | null, sub?: string): void {
     if (!update) return;
-    batch.put(`m:u:${seqKey(seq)}${sub ? `.${sub}` : ''}`, update);
+    batch.putManifestUpdate(seq, update, sub);
     this.manifestLogged++;
   }
 
@@ -416,49 +433,13 @@ export class ReplicaContext {
   async compact(): Promise<void> {
     for (const [fileId, loaded] of this.docs) {
       if (loaded.logged < COMPACT_AFTER) continue;
-      const { keys } = await this.store.fileState(fileId);
-      const batch = new ChangeBatch();
-      batch.put(`f:${fileId}:snap`, loaded.doc.snapshot());
-      for (const key of keys) if (seqOfKey(key) <= this.keepLogAfter) batch.del(key);
-      await this.store.commit(batch);
+      await this.store.compactFile(fileId, loaded.doc.snapshot(), (seq) => this.counters.mayCompact(seq));
       loaded.logged = 0;
     }
     if (this.manifestLogged >= COMPACT_AFTER) {
-      await this.compactManifest();
+      await this.store.compactManifest((seq) => this.counters.mayCompact(seq));
       this.manifestLogged = 0;
     }
-  }
-
-  /**
-   * Folds the manifest's logged updates (those that may be dropped) into snapshot parts: runs
-   * of pieces merged (`Y.mergeUpdates`) while their total stays under {@link SNAPSHOT_PART_BYTES}.
-   * Not one snapshot of the whole doc: for 100,000 files that is 22 MB, and a first upload
-   * sends the stored pieces, each of which must fit in one message.
-   */
-  private async compactManifest(): Promise<void> {
-    const { parts, updates } = await this.store.manifestState();
-    const pieces = [...parts, ...updates.filter((u) => seqOfKey(u.key) <= this.keepLogAfter)];
-    const groups: (typeof pieces)[] = [];
-    let bytes = Infinity;
-    for (const p of pieces) {
-      if (bytes + p.value.byteLength > SNAPSHOT_PART_BYTES) {
-        groups.push([]);
-        bytes = 0;
-      }
-      groups.at(-1)!.push(p);
-      bytes += p.value.byteLength;
-    }
-    const batch = new ChangeBatch();
-    let n = 0;
-    for (const group of groups) {
-      const key = `m:sp:${String(n++).padStart(6, '0')}`;
-      // A part that is already alone in its group and in place stays as it is.
-      if (group.length === 1 && group[0]!.key === key) continue;
-      for (const p of group) batch.del(p.key);
-      batch.put(key, group.length === 1 ? group[0]!.value : Y.mergeUpdates(group.map((p) => p.value)));
-    }
-    // Parts past the new last one were folded into earlier ones (their keys were deleted above).
-    await this.store.commit(batch);
   }
 
   /** Frees the loaded docs. */
@@ -466,21 +447,6 @@ export class ReplicaContext {
     for (const { doc } of this.docs.values()) doc.destroy();
     this.docs.clear();
     this.manifest.destroy();
-  }
-}
-
-/** A file an interrupted apply wrote: its id and the git blob id of what it wrote. */
-export interface InterruptedWrite {
-  fileId: string;
-  digest: string;
-}
-
-function parseInterrupted(value: Uint8Array): InterruptedWrite | undefined {
-  try {
-    const w = JSON.parse(new TextDecoder().decode(value)) as Partial<InterruptedWrite>;
-    return typeof w.fileId === 'string' && typeof w.digest === 'string' ? { fileId: w.fileId, digest: w.digest } : undefined;
-  } catch {
-    return undefined; // damaged: as if nothing was noted (the file is then recorded as new)
   }
 }
 
@@ -513,12 +479,6 @@ function parseVersion(raw: unknown): DiskVersion[] {
   const r = raw as Partial<StoredVersion> | null;
   if (!r || typeof r.d !== 'string' || typeof r.v !== 'string' || (r.o !== 'apply' && r.o !== 'save')) return [];
   return [{ digest: r.d, origin: r.o, at: typeof r.t === 'number' ? r.t : 0, seq: typeof r.s === 'number' ? r.s : 0, version: new Uint8Array(Buffer.from(r.v, 'base64')) }];
-}
-
-/** The change seq in an update key (`...:u:<seq>.<sub>`). */
-export function seqOfKey(key: string): number {
-  const at = key.lastIndexOf(':u:');
-  return Number(key.slice(at + 3, at + 3 + 12));
 }
 
 function unknownEntry(fileId: string): ManifestEntry {

@@ -1,62 +1,13 @@
+import { ChangeBatch, type InterruptedWrite } from './ChangeBatch.js';
 import { gitBlobId } from './digest.js';
 import { CshareError } from './errors.js';
-import type { BlobPackStore, KvBatchOp, KvStore } from './ports.js';
-import type { OpEntry } from './history.js';
-import type { CachedStat } from './Scanner.js';
+import type { BlobPackStore, KvStore } from './ports.js';
+import type { CachedStat } from './scanFiles.js';
+import { StoredLog } from './StoredLog.js';
+import { FAMILY, KEY, jsonBytes, parseJson, prefixRange, textOf, type StoredPiece } from './storeKeys.js';
 
-/**
- * Key layout of a replica's store (`.cshare/store`), all in one ordered key space: the table
- * in ARCHITECTURE.md "Replica store keys", checked against every key this code builds by
- * `test/docs/architecture.test.ts` (a new key family goes in that table).
- *
- * `<seq>` is zero-padded to 12 digits so key order is numeric order. Every write of one
- * change goes in one batch (see {@link ChangeBatch}).
- */
-export const SEQ_WIDTH = 12;
-
-/** Pads a sequence number for use in a key. */
-export function seqKey(seq: number): string {
-  return String(seq).padStart(SEQ_WIDTH, '0');
-}
-
-/**
- * The suffix that tells apart the `n`th of several remote updates logged under one change:
- * zero-padded, so that key order is the order they were applied in.
- */
-export function remoteSub(n: number): string {
-  return `r${String(n).padStart(6, '0')}`;
-}
-
-/**
- * Orders logged update keys (`...:u:<seq>.<sub>`) as they were applied. Stores written before
- * {@link remoteSub} padded its number have `r10` before `r2` in key order: applied in that
- * order, a Yjs update waits for the ones it depends on, and a 100,000-file manifest logged so
- * took 4 s instead of under 1 to load.
- */
-export function byLogOrder(a: string, b: string): number {
-  const ra = REMOTE_SUB.exec(a);
-  const rb = REMOTE_SUB.exec(b);
-  if (ra && rb && a.slice(0, ra.index) === b.slice(0, rb.index)) return Number(ra[1]) - Number(rb[1]);
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-const REMOTE_SUB = /\.r(\d+)$/;
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-/** Encodes a JSON value for the store. */
-export function jsonBytes(value: unknown): Uint8Array {
-  return enc.encode(JSON.stringify(value));
-}
-
-/** Decodes a JSON value from the store; a damaged value is `STORE_CORRUPT`, never a crash. */
-export function parseJson<T>(bytes: Uint8Array, key: string): T {
-  try {
-    return JSON.parse(dec.decode(bytes)) as T;
-  } catch (err) {
-    throw new CshareError('STORE_CORRUPT', `the store entry ${key} is damaged; move .cshare aside to rebuild history`, { key }, { cause: err });
-  }
-}
+// For callers outside `core/` that encode or decode a store value themselves (test harnesses).
+export { jsonBytes, parseJson } from './storeKeys.js';
 
 /** This replica's identity. */
 export interface ReplicaIdentity {
@@ -67,12 +18,19 @@ export interface ReplicaIdentity {
   previous?: string[];
 }
 
-/** The typed reads and writes over a {@link KvStore} (and its blob packs, if it has them). */
-export class ReplicaStore {
+/**
+ * The one owner of a replica's store: every read and write of `core/` goes through its named
+ * methods (and {@link ChangeBatch}'s), none builds a key or talks to the {@link KvStore} itself
+ * (the key layout is `storeKeys.ts`; the logs, op entries and stacks are its half in
+ * `StoredLog.ts`). Blob bytes go to the packs, if it has them.
+ */
+export class ReplicaStore extends StoredLog {
   constructor(
-    readonly kv: KvStore,
+    kv: KvStore,
     readonly packs?: BlobPackStore,
-  ) {}
+  ) {
+    super(kv);
+  }
 
   /** Commits a batch: its blobs into the packs first (made durable), then one store batch. */
   async commit(batch: ChangeBatch): Promise<void> {
@@ -93,28 +51,163 @@ export class ReplicaStore {
     batch.blobs.clear();
     if (this.packs) {
       // A blob already stored is not appended again (packs only grow).
-      const have = await this.kv.hasMany(blobs.map(([d]) => `bp:${d}`));
+      const have = await this.kv.hasMany(blobs.map(([d]) => KEY.blobRef(d)));
       const add = blobs.filter((_, i) => !have[i]);
       const refs = await this.packs.append(add.map(([, bytes]) => bytes));
-      add.forEach(([d], i) => batch.ops.push({ type: 'put', key: `bp:${d}`, value: refs[i]! }));
+      add.forEach(([d], i) => batch.ops.push({ type: 'put', key: KEY.blobRef(d), value: refs[i]! }));
     } else {
-      for (const [d, bytes] of blobs) batch.ops.push({ type: 'put', key: `b:${d}`, value: bytes });
+      for (const [d, bytes] of blobs) batch.ops.push({ type: 'put', key: KEY.blob(d), value: bytes });
     }
   }
 
-  async getJson<T>(key: string): Promise<T | undefined> {
+  private async getJson<T>(key: string): Promise<T | undefined> {
     const v = await this.kv.get(key);
     return v === undefined ? undefined : parseJson<T>(v, key);
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Identity and counters (`meta:`)
+
   async identity(): Promise<ReplicaIdentity | undefined> {
-    return this.getJson<ReplicaIdentity>('meta:replica');
+    return this.getJson<ReplicaIdentity>(KEY.replica);
   }
 
+  /** Writes the identity of a replica that had none. */
+  async putIdentity(identity: ReplicaIdentity): Promise<void> {
+    await this.kv.put(KEY.replica, jsonBytes(identity));
+  }
+
+  /** Where the worktree root was when this store last opened it (its device and inode). */
+  async location(): Promise<{ dev: number; ino: number } | undefined> {
+    return this.getJson<{ dev: number; ino: number }>(KEY.location);
+  }
+
+  async putLocation(location: { dev: number; ino: number }): Promise<void> {
+    await this.kv.put(KEY.location, jsonBytes(location));
+  }
+
+  /** A copied store's new identity and where it is now, in one write. */
+  async moveTo(identity: ReplicaIdentity, location: { dev: number; ino: number }): Promise<void> {
+    await this.kv.batch([
+      { type: 'put', key: KEY.replica, value: jsonBytes(identity) },
+      { type: 'put', key: KEY.location, value: jsonBytes(location) },
+    ]);
+  }
+
+  /** The seq of the newest op entry (0: none). */
   async lastSeq(): Promise<number> {
-    for await (const [key] of this.kv.iterate({ gt: 'o:', lt: 'o;', reverse: true, limit: 1 })) return Number(key.slice(2));
+    for await (const [key] of this.kv.iterate(prefixRange(FAMILY.op, { reverse: true, limit: 1 }))) return Number(key.slice(FAMILY.op.length));
     return 0;
   }
+
+  /** The last seq handed out, as last made durable (`meta:seq`). */
+  async savedSeq(): Promise<number | undefined> {
+    return this.getJson<number>(KEY.seq);
+  }
+
+  /** Makes `seq` durable as the last seq handed out, by itself (see `ReplicaContext.persistSeq`). */
+  async putSeq(seq: number): Promise<void> {
+    await this.kv.put(KEY.seq, jsonBytes(seq));
+  }
+
+  async savedLamport(): Promise<number | undefined> {
+    return this.getJson<number>(KEY.lamport);
+  }
+
+  /** The seq after which logged updates are kept through compaction, as last remembered. */
+  async keepLogAfter(): Promise<number | undefined> {
+    return this.getJson<number>(KEY.keepLogAfter);
+  }
+
+  async putKeepLogAfter(seq: number): Promise<void> {
+    await this.kv.put(KEY.keepLogAfter, jsonBytes(seq));
+  }
+
+  /** A small JSON value kept for a caller (`meta:x:<name>`: sync state and the like). */
+  async meta<T>(name: string): Promise<T | undefined> {
+    return this.getJson<T>(KEY.meta(name));
+  }
+
+  async putMeta(name: string, value: unknown): Promise<void> {
+    await this.kv.put(KEY.meta(name), jsonBytes(value));
+  }
+
+  /** The note of an apply's disk writes in progress (`applyRecovery.ts`), if one was left. */
+  async applying<T>(): Promise<T | undefined> {
+    return this.getJson<T>(KEY.applying);
+  }
+
+  /** Notes an apply's disk writes, by itself, before they start; the apply's batch drops it. */
+  async putApplying(intent: object): Promise<void> {
+    await this.kv.put(KEY.applying, jsonBytes(intent));
+  }
+
+  /** The notes of files applies wrote unflushed, oldest first, each with its key. */
+  async *unflushedNotes(): AsyncIterable<StoredPiece> {
+    for await (const [key, value] of this.kv.iterate(prefixRange(FAMILY.unflushed))) yield { key, value };
+  }
+
+  /** Deletes keys this store handed out (notes read back and done with), in one write. */
+  async dropKeys(keys: readonly string[]): Promise<void> {
+    await this.kv.batch(keys.map((key) => ({ type: 'del', key })));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Per-file and per-path notes
+
+  /** Every text file's recorded text digest (`d:`). */
+  async textDigests(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for await (const [key, value] of this.kv.iterate(prefixRange(FAMILY.textDigest))) out.set(key.slice(FAMILY.textDigest.length), textOf(value));
+    return out;
+  }
+
+  /** Every rule file's text as this machine accepted it (`rb:`), by path. */
+  async ruleBaselines(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for await (const [key, value] of this.kv.iterate(prefixRange(FAMILY.ruleBaseline))) out.set(key.slice(FAMILY.ruleBaseline.length), textOf(value));
+    return out;
+  }
+
+  /** The writes of an interrupted apply edited since (`ri:`), by path; a damaged one is left out. */
+  async interruptedWrites(): Promise<Map<string, InterruptedWrite>> {
+    const out = new Map<string, InterruptedWrite>();
+    for await (const [key, value] of this.kv.iterate(prefixRange(FAMILY.interrupted))) {
+      const w = parseInterrupted(value);
+      if (w) out.set(key.slice(FAMILY.interrupted.length), w);
+    }
+    return out;
+  }
+
+  /** A text file's recent on-disk versions as stored (`v:`), unchecked. */
+  async versions(fileId: string): Promise<unknown> {
+    return this.getJson<unknown>(KEY.versions(fileId));
+  }
+
+  /** What this replica merged of a lost create (`mc:`), unchecked. */
+  async priorMerge(fileId: string): Promise<{ into?: unknown; text?: unknown } | undefined> {
+    return this.getJson<{ into?: unknown; text?: unknown }>(KEY.priorMerge(fileId));
+  }
+
+  /** How far this replica's edits of a merged-away file were forwarded (`fw:`). */
+  async forwarded(fileId: string): Promise<number | undefined> {
+    return this.getJson<number>(KEY.forwarded(fileId));
+  }
+
+  /** The files whose forward waits for its target's content (`fwp:`). */
+  async forwardsWaiting(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const key of this.kv.keys(prefixRange(FAMILY.forwardWaiting))) out.push(key.slice(FAMILY.forwardWaiting.length));
+    return out;
+  }
+
+  /** The highest seq of author `by`'s history entries recorded here (`hs:`). */
+  async historySeen(by: string): Promise<number | undefined> {
+    return this.getJson<number>(KEY.historySeen(by));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The stat cache (`s:`)
 
   async statCache(): Promise<Map<string, CachedStat>> {
     const out = new Map<string, CachedStat>();
@@ -125,31 +218,30 @@ export class ReplicaStore {
   /** The stat cache entries of exactly these paths (nothing under them), in one read. */
   async statsAt(paths: readonly string[]): Promise<Map<string, CachedStat>> {
     const out = new Map<string, CachedStat>();
-    const values = await this.kv.getMany(paths.map((p) => `s:${p}`));
+    const values = await this.kv.getMany(paths.map((p) => KEY.stat(p)));
     values.forEach((value, i) => {
-      if (value) out.set(paths[i]!, parseJson<CachedStat>(value, `s:${paths[i]}`));
+      if (value) out.set(paths[i]!, parseJson<CachedStat>(value, KEY.stat(paths[i]!)));
     });
     return out;
   }
 
   /** The stat cache entries of a scope's paths and of everything under them. */
   async statCacheOf(paths: readonly string[]): Promise<Map<string, CachedStat>> {
-    const out = new Map<string, CachedStat>();
-    const exact = await this.kv.getMany(paths.map((p) => `s:${p}`));
-    exact.forEach((value, i) => {
-      if (value) out.set(paths[i]!, parseJson<CachedStat>(value, `s:${paths[i]}`));
-    });
+    const out = await this.statsAt(paths);
     // '0' sorts right after '/': the range holds the paths under `p/` and nothing else.
     for (const p of paths) {
-      for await (const [key, value] of this.kv.iterate({ gt: `s:${p}/`, lt: `s:${p}0` })) out.set(key.slice(2), parseJson<CachedStat>(value, key));
+      for await (const [key, value] of this.kv.iterate(prefixRange(`${KEY.stat(p)}/`))) out.set(key.slice(FAMILY.stat.length), parseJson<CachedStat>(value, key));
     }
     return out;
   }
 
   /** The stat cache entry by entry, in path order. */
   async *statEntries(): AsyncIterable<[string, CachedStat]> {
-    for await (const [key, value] of this.kv.iterate({ gt: 's:', lt: 's;' })) yield [key.slice(2), parseJson<CachedStat>(value, key)];
+    for await (const [key, value] of this.kv.iterate(prefixRange(FAMILY.stat))) yield [key.slice(FAMILY.stat.length), parseJson<CachedStat>(value, key)];
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Blobs (`bp:`, `b:`)
 
   async blob(digest: string): Promise<Uint8Array | undefined> {
     return (await this.blobs([digest]))[0];
@@ -163,7 +255,7 @@ export class ReplicaStore {
     const out: (Uint8Array | undefined)[] = new Array(digests.length).fill(undefined);
     let rest = digests.map((_, i) => i);
     if (this.packs) {
-      const refs = await this.kv.getMany(digests.map((d) => `bp:${d}`));
+      const refs = await this.kv.getMany(digests.map((d) => KEY.blobRef(d)));
       for (const i of rest) {
         const ref = refs[i];
         if (!ref) continue;
@@ -174,7 +266,7 @@ export class ReplicaStore {
       rest = rest.filter((i) => out[i] === undefined);
     }
     if (rest.length > 0) {
-      const values = await this.kv.getMany(rest.map((i) => `b:${digests[i]}`));
+      const values = await this.kv.getMany(rest.map((i) => KEY.blob(digests[i]!)));
       rest.forEach((i, n) => (out[i] = values[n]));
     }
     return out;
@@ -182,10 +274,10 @@ export class ReplicaStore {
 
   /** Which of `digests` are stored, without reading them. */
   async hasBlobs(digests: readonly string[]): Promise<boolean[]> {
-    const out = this.packs ? await this.kv.hasMany(digests.map((d) => `bp:${d}`)) : digests.map(() => false);
+    const out = this.packs ? await this.kv.hasMany(digests.map((d) => KEY.blobRef(d))) : digests.map(() => false);
     const rest = digests.flatMap((_, i) => (out[i] ? [] : [i]));
     if (rest.length > 0) {
-      const legacy = await this.kv.hasMany(rest.map((i) => `b:${digests[i]}`));
+      const legacy = await this.kv.hasMany(rest.map((i) => KEY.blob(digests[i]!)));
       rest.forEach((i, n) => (out[i] = legacy[n]!));
     }
     return out;
@@ -195,83 +287,15 @@ export class ReplicaStore {
   async size(): Promise<number> {
     return (await this.kv.size()) + (this.packs?.size() ?? 0);
   }
-
-  /**
-   * The manifest as stored: its snapshot parts (with their keys) and the updates logged after
-   * them. Every piece is a valid Yjs update on its own, and none is much over 4 MB.
-   */
-  async manifestState(): Promise<{ parts: { key: string; value: Uint8Array }[]; updates: { key: string; value: Uint8Array }[]; count: number }> {
-    const parts: { key: string; value: Uint8Array }[] = [];
-    const legacy = await this.kv.get('m:snap');
-    if (legacy) parts.push({ key: 'm:snap', value: legacy });
-    for await (const [key, value] of this.kv.iterate({ gt: 'm:sp:', lt: 'm:sp;' })) parts.push({ key, value });
-    const updates: { key: string; value: Uint8Array }[] = [];
-    for await (const [key, value] of this.kv.iterate({ gt: 'm:u:', lt: 'm:u;' })) updates.push({ key, value });
-    updates.sort((a, b) => byLogOrder(a.key, b.key));
-    return { parts, updates, count: updates.length };
-  }
-
-  /** A file doc's snapshot and the updates logged after it. */
-  async fileState(fileId: string): Promise<{ snapshot?: Uint8Array; updates: Uint8Array[]; keys: string[] }> {
-    const snapshot = await this.kv.get(`f:${fileId}:snap`);
-    const updates: Uint8Array[] = [];
-    const keys: string[] = [];
-    const logged: { key: string; value: Uint8Array }[] = [];
-    for await (const [key, value] of this.kv.iterate({ gt: `f:${fileId}:u:`, lt: `f:${fileId}:u;` })) logged.push({ key, value });
-    logged.sort((a, b) => byLogOrder(a.key, b.key));
-    for (const { key, value } of logged) {
-      keys.push(key);
-      updates.push(value);
-    }
-    return { snapshot, updates, keys };
-  }
-
-  async op(seq: number): Promise<OpEntry | undefined> {
-    return this.getJson<OpEntry>(`o:${seqKey(seq)}`);
-  }
-
-  /** Op entries, newest first. */
-  async *opsNewestFirst(): AsyncIterable<OpEntry> {
-    for await (const [key, value] of this.kv.iterate({ gt: 'o:', lt: 'o;', reverse: true })) yield parseJson<OpEntry>(value, key);
-  }
-
-  /** Seqs on the undo (`un`) or redo (`re`) stack, most recent first. */
-  async *stack(which: 'un' | 're'): AsyncIterable<number> {
-    for await (const [key] of this.kv.iterate({ gt: `${which}:`, lt: `${which};`, reverse: true })) yield Number(key.slice(which.length + 1));
-  }
 }
 
-/**
- * The writes of one or more changes, committed as one LevelDB batch. Nothing is reported as
- * recorded until {@link ChangeBatch.commit} has resolved.
- */
-export class ChangeBatch {
-  readonly ops: KvBatchOp[] = [];
-  /** Blobs to store, by digest (see {@link ReplicaStore.commit}). */
-  readonly blobs = new Map<string, Uint8Array>();
-  bytes = 0;
-
-  put(key: string, value: Uint8Array): void {
-    this.ops.push({ type: 'put', key, value });
-    this.bytes += key.length + value.byteLength;
+/** A stored interrupted write, or nothing if the entry is damaged (the file is then recorded as new). */
+function parseInterrupted(value: Uint8Array): InterruptedWrite | undefined {
+  let w: Partial<InterruptedWrite>;
+  try {
+    w = JSON.parse(textOf(value)) as Partial<InterruptedWrite>;
+  } catch {
+    return undefined; // damaged: as if nothing was noted
   }
-
-  /** Stores a blob: file content under its git blob id. */
-  putBlob(digest: string, bytes: Uint8Array): void {
-    if (this.blobs.has(digest)) return;
-    this.blobs.set(digest, bytes);
-    this.bytes += digest.length + bytes.byteLength;
-  }
-
-  putJson(key: string, value: unknown): void {
-    this.put(key, jsonBytes(value));
-  }
-
-  del(key: string): void {
-    this.ops.push({ type: 'del', key });
-  }
-
-  get empty(): boolean {
-    return this.ops.length === 0 && this.blobs.size === 0;
-  }
+  return typeof w?.fileId === 'string' && typeof w.digest === 'string' ? { fileId: w.fileId, digest: w.digest } : undefined;
 }

@@ -7,7 +7,7 @@
 import type { OpEntry, OpKind, RecordedChange } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
 import type { WorktreeFs } from './ports.js';
-import { ChangeBatch, seqKey } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
 import type { ReplicaContext } from './ReplicaContext.js';
 import { isIgnoreFile, type CachedStat, type ScannedFile } from './Scanner.js';
 import { recordSaveOf } from './textSave.js';
@@ -94,7 +94,7 @@ export class ScanRecording {
       });
       // The manifest update is logged under the last change of the batch: the batch is atomic.
       ctx.logManifestUpdate(this.current, this.inBatch.at(-1)?.seq ?? ctx.seq, update);
-      this.current.putJson('meta:lamport', ctx.lamport);
+      this.current.putLamport(ctx.lamport);
     }
     await ctx.commit(this.current);
     if (this.inBatch.length > 0) {
@@ -110,17 +110,17 @@ export class ScanRecording {
   async addOp(op: OpEntry, entryUpdate: [string, ManifestEntry] | null, undoable: boolean): Promise<void> {
     const { ctx } = this;
     const batch = this.current;
-    batch.putJson(`o:${seqKey(op.seq)}`, op);
+    batch.putOp(op);
     // An ignore file saved here is what this machine's user accepts from now on.
     if (isIgnoreFile(op.path)) ctx.acceptRules(batch, op.path);
     if (op.from !== undefined && isIgnoreFile(op.from)) ctx.acceptRules(batch, op.from);
     if (undoable) {
       if (!this.anyOwn) {
         // A new change ends the redo chain, as in every editor.
-        for await (const seq of ctx.store.stack('re')) batch.del(`re:${seqKey(seq)}`);
+        for await (const seq of ctx.store.stack('re')) batch.dropFromStack('re', seq);
         this.anyOwn = true;
       }
-      batch.put(`un:${seqKey(op.seq)}`, new Uint8Array());
+      batch.markUndoable(op.seq);
     }
     if (entryUpdate) this.manifestSets.push(entryUpdate);
     this.inBatch.push({ seq: op.seq, kind: op.kind, path: op.path, from: op.from, inserted: op.inserted, deleted: op.deleted });
@@ -137,7 +137,7 @@ export class ScanRecording {
    */
   holdStat(file: ScannedFile, fileId: string): void {
     // A save known only in memory: the disk holds what the write that displaced it left.
-    if (!this.inOverlay(file.path)) this.current.putJson(`s:${file.path}`, { ...file.stat, fileId });
+    if (!this.inOverlay(file.path)) this.current.putStat(file.path, { ...file.stat, fileId });
   }
 
   /**

@@ -10,7 +10,8 @@ import type { ManifestEntry } from './ManifestDoc.js';
 import type { ChangeOrigin, ChangeSet } from './exchange.js';
 import { keepLastWriter } from './lastWriter.js';
 import { logger } from './log.js';
-import { ChangeBatch, remoteSub, seqKey } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
+import { remoteSub } from './storeKeys.js';
 import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
 import { isIgnoreFile, ScanScope, SCOPE_MAX_PATHS } from './Scanner.js';
 import type { FileStat } from './ports.js';
@@ -268,9 +269,9 @@ async function settleWritten(
   // seed 150: a save between the read and that lstat was never shared). A link just made is
   // looked at (no save lands in a link).
   const after = disk.written.has(path) ? disk.written.get(path) : entry.kind === 'symlink' && !sameContent ? ctx.fs.lstat(path) : st;
-  if (after) batch.putJson(`s:${path}`, cacheEntry(after, entry.kind, digest, fileId));
+  if (after) batch.putStat(path, cacheEntry(after, entry.kind, digest, fileId));
   else if (disk.written.has(path)) {
-    batch.putJson(`s:${path}`, unstattedEntry(entry.kind, digest, fileId)); // changed at once: the next scan reads it
+    batch.putStat(path, unstattedEntry(entry.kind, digest, fileId)); // changed at once: the next scan reads it
     plan.rescan.add(path);
   }
   return after;
@@ -322,7 +323,7 @@ class AppliedOps {
       seq, kind, time: ctx.now(), author: origin.author, replica: origin.replica, fileId, path,
       inserted: 0, deleted: 0, inverse: {}, ...extra,
     };
-    if (!origin.carried) this.batch.putJson(`o:${seqKey(seq)}`, op);
+    if (!origin.carried) this.batch.putOp(op);
     this.recorded.push({ seq, kind, path, from: op.from, inserted: op.inserted, deleted: op.deleted });
   }
 

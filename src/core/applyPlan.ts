@@ -12,7 +12,7 @@ import type { ManifestEntry } from './ManifestDoc.js';
 import { inTheWay, linkObstacle, parentObstacle, type BlockedPath } from './obstacles.js';
 import type { BootInfo, FileStat, FileWrite, PathObstacle } from './ports.js';
 import type { ReplicaContext } from './ReplicaContext.js';
-import type { ChangeBatch } from './ReplicaStore.js';
+import type { ChangeBatch } from './ChangeBatch.js';
 import { noteApplyIntent, type ApplyTarget } from './applyRecovery.js';
 import { isIgnoreFile, type CachedStat } from './Scanner.js';
 
@@ -88,7 +88,7 @@ export class ApplyPlan {
   /** Leaves `path` as it is: the disk cannot take `fileId` there. */
   block(path: string, fileId: string, reason: string): void {
     this.blocked.set(path, { path, fileId, reason });
-    this.input.batch.del(`s:${path}`);
+    this.input.batch.dropStat(path);
   }
 
   /** Plans the removal of what `path` holds (expected unchanged, if a regular file). */
@@ -163,7 +163,7 @@ function planGone(ctx: ReplicaContext, plan: ApplyPlan, d: DiskAt, prevId: strin
   const readable = st?.kind === 'file' || st?.kind === 'symlink';
   if (readable && ours) plan.remove(path, st.kind === 'file' ? d.diskDigest : undefined);
   else if (readable) keep(ctx, path, 'is not shared from this machine; the removal by a peer does not touch it');
-  if (ours) plan.input.batch.del(`s:${path}`);
+  if (ours) plan.input.batch.dropStat(path);
   if (prevId) plan.input.gone(path, prevId);
 }
 

@@ -7,13 +7,10 @@ import { gitBlobId } from './digest.js';
 import { contentOf, readCurrent } from './fileContent.js';
 import type { BootInfo } from './ports.js';
 import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
-import { ChangeBatch, jsonBytes, parseJson } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
 import { isSafeRelPath } from './paths.js';
 import { linkObstacle } from './obstacles.js';
 import { CLOCK_SLACK_MS, readUnflushed, type UnflushedFile } from './unflushed.js';
-
-/** Where an apply notes the paths it is changing on disk (see `applyChanges`). */
-const APPLYING_KEY = 'meta:applying';
 
 /** A path an apply changes, and the content it leaves there (null: removed). */
 export interface ApplyTarget {
@@ -23,7 +20,7 @@ export interface ApplyTarget {
   fileId?: string;
 }
 
-/** What an apply notes under {@link APPLYING_KEY} before it changes the disk. */
+/** What an apply notes (`meta:applying`, `ReplicaStore.putApplying`) before it changes the disk. */
 interface ApplyIntent {
   targets: ApplyTarget[];
   /** The boot the files were written in, unflushed, and when (absent: they were flushed). */
@@ -41,8 +38,8 @@ interface ApplyIntent {
 export async function noteApplyIntent(ctx: ReplicaContext, batch: ChangeBatch, targets: ApplyTarget[], boot: BootInfo | undefined): Promise<void> {
   if (targets.length === 0) return;
   const intent: ApplyIntent = boot ? { targets, boot: boot.id, at: Date.now() } : { targets };
-  await ctx.store.kv.put(APPLYING_KEY, jsonBytes(intent));
-  batch.del(APPLYING_KEY);
+  await ctx.store.putApplying(intent);
+  batch.dropApplying();
 }
 
 /**
@@ -53,9 +50,9 @@ export async function noteApplyIntent(ctx: ReplicaContext, batch: ChangeBatch, t
  * fetched and applied again at the next catch-up. Returns the paths put back.
  */
 export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<string[]> {
-  const raw = await ctx.store.kv.get(APPLYING_KEY);
-  if (!raw) return [];
-  const { targets, boot: writtenIn, at } = parseJson<ApplyIntent>(raw, APPLYING_KEY);
+  const intent = await ctx.store.applying<ApplyIntent>();
+  if (!intent) return [];
+  const { targets, boot: writtenIn, at } = intent;
   const boot = ctx.fs.boot?.();
   // Files the apply wrote unflushed in a boot that has ended may have been torn by the crash
   // that ended it: a file written since the apply began and before this boot is the apply's.
@@ -77,7 +74,7 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
       // it. With no stat entry, the scan took it for a file this replica never held, recorded it
       // as new and merged it with the shared one: the shared text twice (fresh seed 31001098).
       const wrote = digest !== null && recorded?.entry.kind === 'text' && ctx.contentDigest(recorded.fileId, recorded.entry) === digest;
-      if (wrote && st?.kind === 'file' && !(await ctx.store.statsAt([path])).has(path)) batch.putJson(`s:${path}`, unstattedEntry('text', digest, recorded.fileId));
+      if (wrote && st?.kind === 'file' && !(await ctx.store.statsAt([path])).has(path)) batch.putStat(path, unstattedEntry('text', digest, recorded.fileId));
       // A file the store lost the entry of too (it came in the batch the crash stopped): noted,
       // so that the apply bringing it again takes what is there for an edit of it.
       else if (!recorded && digest !== null && typeof fileId === 'string' && st?.kind === 'file' && ctx.manifest.get(fileId) === undefined) ctx.noteInterrupted(batch, path, { fileId, digest });
@@ -85,7 +82,7 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
     }
     if (!recorded) {
       if (st) ctx.fs.remove(path);
-      batch.del(`s:${path}`);
+      batch.dropStat(path);
       restored.push(path);
       continue;
     }
@@ -98,7 +95,7 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
       const expected = recorded.entry.kind === 'text' ? recorded.entry.base : recorded.entry.digest;
       if (asApplied && now !== undefined && st !== undefined && digest === expected) {
         batch.putBlob(expected, now);
-        batch.putJson(`s:${path}`, cacheEntry(st, recorded.entry.kind, expected, recorded.fileId));
+        batch.putStat(path, cacheEntry(st, recorded.entry.kind, expected, recorded.fileId));
       }
       continue;
     }
@@ -108,10 +105,10 @@ export async function recoverInterruptedApply(ctx: ReplicaContext): Promise<stri
     if (target !== undefined) ctx.fs.symlink(path, target);
     else ctx.fs.writeFile(path, content.bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
     const after = ctx.fs.lstat(path);
-    if (after) batch.putJson(`s:${path}`, cacheEntry(after, recorded.entry.kind, content.digest, recorded.fileId));
+    if (after) batch.putStat(path, cacheEntry(after, recorded.entry.kind, content.digest, recorded.fileId));
     restored.push(path);
   }
-  batch.del(APPLYING_KEY);
+  batch.dropApplying();
   await ctx.store.commit(batch);
   return restored;
 }
@@ -148,10 +145,10 @@ export async function recoverUnflushed(ctx: ReplicaContext): Promise<string[]> {
     if (!content || content.digest !== f.digest) continue; // recorded since: not this write's to repair
     ctx.fs.writeFile(f.path, content.bytes, recorded.entry.mode === 0o100755 ? 0o755 : 0o644);
     const after = ctx.fs.lstat(f.path);
-    if (after) batch.putJson(`s:${f.path}`, cacheEntry(after, recorded.entry.kind, content.digest, recorded.fileId));
+    if (after) batch.putStat(f.path, cacheEntry(after, recorded.entry.kind, content.digest, recorded.fileId));
     restored.push(f.path);
   }
-  for (const { key } of ended) batch.del(key);
+  for (const { key } of ended) batch.dropKey(key);
   await ctx.store.commit(batch);
   return restored;
 }

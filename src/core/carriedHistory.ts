@@ -9,9 +9,8 @@
  * and a patch only when it is small (a big one is as large as the change itself, which is
  * already on its way as a Yjs update).
  */
-import { Buffer } from 'node:buffer';
 import type { OpEntry, OpKind } from './history.js';
-import { ChangeBatch, parseJson, seqKey } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
 import type { ReplicaContext } from './ReplicaContext.js';
 import type { TextOp } from './textDiff.js';
 
@@ -64,20 +63,9 @@ export function historyEntryOf(op: OpEntry): HistoryEntry {
  * for each, so they are not all held at once).
  */
 export async function* ownHistory(ctx: ReplicaContext, since: number, upTo: number): AsyncIterable<HistoryEntry> {
-  // Other replicas' entries (a join's thousands) are skipped without being parsed: the JSON of
-  // an own op always holds this marker (as in `collectOutgoing`).
-  const ids = ctx.ownIds();
-  const own = ids.map((id) => new TextEncoder().encode(`"replica":${JSON.stringify(id)}`));
-  for await (const [key, value] of ctx.store.kv.iterate({ gt: `o:${seqKey(Math.max(since, 0))}`, lte: `o:${seqKey(upTo)}` })) {
-    const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    if (!own.some((marker) => buf.indexOf(marker) !== -1)) continue;
-    const op = parseJson<OpEntry>(value, key);
-    if (ids.includes(op.replica)) yield historyEntryOf(op);
-  }
+  // Other replicas' entries (a join's thousands) are skipped without being parsed.
+  for await (const op of ctx.store.opsOf(ctx.ownIds(), { after: since, upTo })) yield historyEntryOf(op);
 }
-
-/** Where a replica remembers the highest seq of each author's entries it has recorded. */
-const seenKey = (by: string) => `hs:${by}`;
 
 /**
  * Records entries of the replica `by` in this replica's log, as that author logged them (its
@@ -87,7 +75,7 @@ const seenKey = (by: string) => `hs:${by}`;
  */
 export async function recordCarried(ctx: ReplicaContext, entries: readonly HistoryEntry[], by: string): Promise<number> {
   if (by === ctx.identity.replicaId || entries.length === 0) return 0;
-  let seen = (await ctx.store.getJson<number>(seenKey(by))) ?? -1;
+  let seen = (await ctx.store.historySeen(by)) ?? -1;
   const batch = new ChangeBatch();
   let recorded = 0;
   for (const e of entries) {
@@ -102,11 +90,11 @@ export async function recordCarried(ctx: ReplicaContext, entries: readonly Histo
     if (e.patch) op.patch = e.patch;
     if (e.patchTruncated) op.patchTruncated = true;
     if (e.patchBlob !== undefined) op.patchBlob = e.patchBlob;
-    batch.putJson(`o:${seqKey(seq)}`, op);
+    batch.putOp(op);
     recorded++;
   }
   if (recorded === 0) return 0;
-  batch.putJson(seenKey(by), seen);
+  batch.putHistorySeen(by, seen);
   await ctx.commit(batch);
   return recorded;
 }

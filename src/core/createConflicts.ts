@@ -22,7 +22,7 @@ import { gitBlobId } from './digest.js';
 import { patchFor, type OpEntry } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
 import type { ReplicaContext } from './ReplicaContext.js';
-import { ChangeBatch, jsonBytes, seqKey } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
 
 /** What this replica merged of a file into another (`mc:<fileId>`). */
 interface PriorMerge {
@@ -31,7 +31,7 @@ interface PriorMerge {
 }
 
 async function priorMerge(ctx: ReplicaContext, fileId: string, into: string): Promise<PriorMerge | undefined> {
-  const raw = await ctx.store.getJson<Partial<PriorMerge>>(`mc:${fileId}`);
+  const raw = await ctx.store.priorMerge(fileId);
   return raw && raw.into === into && typeof raw.text === 'string' ? { into, text: raw.text } : undefined;
 }
 
@@ -74,7 +74,7 @@ export async function mergeLostCreates(ctx: ReplicaContext, mergedAway: readonly
     }
     const text = await ctx.currentText(fileId, entry);
     const prior = await priorMerge(ctx, fileId, winner.fileId);
-    batch.putJson(`mc:${fileId}`, { into: winner.fileId, text } satisfies PriorMerge);
+    batch.putPriorMerge(fileId, { into: winner.fileId, text } satisfies PriorMerge);
     // Nothing to add (the same text, or already in it): no doc is made for the winner either
     // (a base logged here and never uploaded would leave this replica's state apart).
     const theirsNow = await ctx.currentText(winner.fileId, winner.entry);
@@ -97,8 +97,8 @@ export async function mergeLostCreates(ctx: ReplicaContext, mergedAway: readonly
       inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops), inverse: { text: change.record },
       merge: { baseSeq: 0, baseTime: ctx.now(), reason: 'concurrent-create' },
     };
-    batch.putJson(`o:${seqKey(seq)}`, op);
-    batch.put(`un:${seqKey(seq)}`, new Uint8Array());
+    batch.putOp(op);
+    batch.markUndoable(seq);
     changed.push(entry.path);
     ctx.notices.add({ kind: 'merged', path: entry.path, seq, baseSeq: 0, message: `${entry.path} was created here and elsewhere at once: both texts are kept in it, the other one first` });
   }
@@ -111,7 +111,7 @@ export async function mergeLostCreates(ctx: ReplicaContext, mergedAway: readonly
   });
   // Logged as this replica's own change (no `.r` suffix), so the next push uploads it.
   ctx.logManifestUpdate(batch, ctx.nextSeq(), update);
-  batch.putJson('meta:lamport', ctx.lamport);
+  batch.putLamport(ctx.lamport);
   await ctx.commit(batch);
   return changed;
 }
@@ -127,23 +127,23 @@ async function forwardEdits(ctx: ReplicaContext, batch: ChangeBatch, mergedAway:
   const changed: string[] = [];
   const me = ctx.identity.clientId;
   const waiting: string[] = [];
-  for await (const key of ctx.store.kv.keys({ gt: 'fwp:', lt: 'fwp;' })) waiting.push(key.slice(4));
+  waiting.push(...(await ctx.store.forwardsWaiting()));
   for (const fileId of new Set([...mergedAway, ...waiting])) {
-    if (waiting.includes(fileId)) batch.del(`fwp:${fileId}`);
+    if (waiting.includes(fileId)) batch.dropForwardWaiting(fileId);
     const entry = ctx.manifest.get(fileId);
     if (!entry?.deleted || entry.mergedInto === undefined || entry.kind !== 'text' || !(await ctx.editedBeyond(fileId, entry.seen))) continue;
     const target = ctx.manifest.live().get(entry.path);
     if (!target || target.fileId === fileId || target.entry.kind !== 'text') continue; // the path was emptied since: nothing to add to
     if (!(await ctx.hasContent(target.fileId, target.entry))) {
-      batch.put(`fwp:${fileId}`, new Uint8Array());
+      batch.markForwardWaiting(fileId);
       continue;
     }
-    const from = Math.max(clockOf(entry.seen, me), (await ctx.store.getJson<number>(`fw:${fileId}`)) ?? 0);
+    const from = Math.max(clockOf(entry.seen, me), (await ctx.store.forwarded(fileId)) ?? 0);
     const seq = ctx.nextSeq();
     const { doc: lost } = await ctx.doc(fileId, entry, batch, seq);
     const mine = Y.decodeStateVector(lost.stateVector()).get(me) ?? 0;
     if (mine <= from) continue;
-    batch.put(`fw:${fileId}`, jsonBytes(mine));
+    batch.putForwarded(fileId, mine);
     // Whole lines, after the winner's last: an insert cut out of a line may start with its
     // line break instead of ending with one.
     let added = lost.ownInsertedSince(from).replace(/^\n+/, '');
@@ -161,8 +161,8 @@ async function forwardEdits(ctx: ReplicaContext, batch: ChangeBatch, mergedAway:
       inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops), inverse: { text: change.record },
       merge: { baseSeq: 0, baseTime: ctx.now(), reason: 'concurrent-create' },
     };
-    batch.putJson(`o:${seqKey(seq)}`, op);
-    batch.put(`un:${seqKey(seq)}`, new Uint8Array());
+    batch.putOp(op);
+    batch.markUndoable(seq);
     changed.push(entry.path);
     ctx.notices.add({ kind: 'merged', path: entry.path, seq, baseSeq: 0, message: `${entry.path} was created here and elsewhere at once, and merged while your edit was on its way: your edit is added to it` });
   }

@@ -3,10 +3,7 @@
  * updates, file doc updates and the blobs they reference (ARCHITECTURE.md "A save going out",
  * step 5). Applying others' changes is `apply.ts`.
  */
-import { Buffer } from 'node:buffer';
-import type { OpEntry } from './history.js';
 import type { ReplicaContext } from './ReplicaContext.js';
-import { parseJson, seqKey } from './ReplicaStore.js';
 
 /**
  * Changes as replicas (and the relay) exchange them: manifest updates, file doc updates and
@@ -69,50 +66,27 @@ export async function collectOutgoing(ctx: ReplicaContext, since: number): Promi
   // The caller acknowledges up to `upTo` once this is uploaded: no later process may reuse it.
   await ctx.persistSeq();
   if (since < 0) return { changes: await fullState(ctx), upTo };
-  const kv = ctx.store.kv;
   const fileIds = new Set<string>();
   const digests = new Map<string, string>();
   // Other replicas' ops (a join's thousands of creates, each with its text) are skipped
-  // without being parsed: the JSON of an own op always holds this marker.
-  const ids = ctx.ownIds();
-  const own = ids.map((id) => new TextEncoder().encode(`"replica":${JSON.stringify(id)}`));
-  for await (const [key, value] of kv.iterate({ gt: `o:${seqKey(since)}`, lt: 'o;' })) {
-    const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    if (!own.some((marker) => buf.indexOf(marker) !== -1)) continue;
-    const op = parseJson<OpEntry>(value, key);
-    if (!ids.includes(op.replica)) continue;
+  // without being parsed.
+  for await (const op of ctx.store.opsOf(ctx.ownIds(), { after: since })) {
     fileIds.add(op.fileId);
     const after = op.inverse.after;
     if (after && !after.deleted) digests.set(after.kind === 'text' ? after.base : after.digest, op.fileId);
   }
-  const from = seqKey(since + 1);
-  const manifest: Uint8Array[] = [];
-  for await (const [key, value] of kv.iterate({ gte: `m:u:${from}`, lt: 'm:u;' })) if (isOwnKey(key)) manifest.push(value);
+  // Only updates this replica logged itself: remote ones carry an `.r<n>` suffix.
+  const manifest = await ctx.store.ownManifestUpdatesAfter(since);
   const files: ChangeSet['files'] = [];
   for (const fileId of fileIds) {
-    const updates: Uint8Array[] = [];
-    for await (const [key, value] of kv.iterate({ gte: `f:${fileId}:u:${from}`, lt: `f:${fileId}:u;` })) if (isOwnKey(key)) updates.push(value);
+    const updates = await ctx.store.ownFileUpdatesAfter(fileId, since);
     if (updates.length > 0) files.push({ fileId, updates });
   }
   return { changes: { manifest, files, blobs: blobRefs(ctx, digests) }, upTo };
 }
 
-/** Updates this replica logged itself (remote ones carry an `.r<n>` suffix). */
-function isOwnKey(key: string): boolean {
-  return !/\.r\d+$/.test(key);
-}
-
 async function fullState(ctx: ReplicaContext): Promise<OutgoingChanges> {
-  const files = new Map<string, Uint8Array[]>();
-  // Snapshots sort after updates in key order (`:snap` > `:u:`) but must come first; order
-  // does not matter to Yjs, it only saves pending-struct work.
-  for await (const [key, value] of ctx.store.kv.iterate({ gt: 'f:', lt: 'f;' })) {
-    const fileId = key.slice(2, key.indexOf(':', 2));
-    const list = files.get(fileId) ?? [];
-    if (key.endsWith(':snap')) list.unshift(value);
-    else if (key.includes(':u:')) list.push(value);
-    files.set(fileId, list);
-  }
+  const files = await ctx.store.allFileLogs();
   const digests = new Map<string, string>();
   for (const [fileId, e] of ctx.manifest.all()) if (!e.deleted) digests.set(e.kind === 'text' ? e.base : e.digest, fileId);
   // The stored pieces, not one snapshot of the doc: each fits in one message (100,000 files'

@@ -1,6 +1,6 @@
 import { CshareError } from './errors.js';
 import { FileDoc } from './FileDoc.js';
-import { ChangeBatch } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
 import type { ReplicaContext } from './ReplicaContext.js';
 
 /**

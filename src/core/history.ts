@@ -29,6 +29,11 @@ export interface OpEntry {
    * (`log --patch`) instead of being stored a second time in the history.
    */
   patchBlob?: string;
+  /**
+   * Who made an edit recorded as typed (`Replica.recordTextEdit`): an editor session's name.
+   * Absent for changes found on disk.
+   */
+  origin?: string;
   /** For undo/redo: the seq of the change this one reverts. */
   reverts?: number;
   /**

@@ -4,7 +4,7 @@
  */
 import type { ManifestEntry } from './ManifestDoc.js';
 import type { ReplicaContext } from './ReplicaContext.js';
-import type { ChangeBatch } from './ReplicaStore.js';
+import type { ChangeBatch } from './ChangeBatch.js';
 
 /**
  * Last writer wins by Lamport timestamp (ties: the higher replica id), for every manifest
@@ -18,7 +18,7 @@ export async function keepLastWriter(ctx: ReplicaContext, batch: ChangeBatch, be
   for (const [fileId, old] of before) {
     const now = ctx.manifest.get(fileId);
     if (!now) continue;
-    if (now.lamport > ctx.lamport) ctx.lamport = now.lamport;
+    ctx.counters.observeLamport(now.lamport);
     if (old && old.by === ctx.identity.replicaId && now.by !== old.by && isNewer(old, now)) keep.push([fileId, old]);
     // A delete that did not see this replica's edit of the text: the edit wins (as in
     // Syncthing and Dropbox), and this replica, which made it, puts the file back. Not a
@@ -36,7 +36,7 @@ export async function keepLastWriter(ctx: ReplicaContext, batch: ChangeBatch, be
     // Logged as this replica's own change (no `.r` suffix), so the next push uploads it.
     ctx.logManifestUpdate(batch, ctx.nextSeq(), update);
   }
-  batch.putJson('meta:lamport', ctx.lamport);
+  batch.putLamport(ctx.lamport);
 }
 
 /** Does `a` win over `b` as the later write? */

@@ -31,7 +31,7 @@ export async function recordRename(rec: ScanRecording, { file, fileId, entry }: 
   const op = { ...rec.op(seq, 'rename', fileId, file.path), from: entry.path, inverse: { before: entry, after } };
   rec.heldAs.set(file.path, fileId);
   rec.holdStat(file, fileId);
-  rec.batch.del(`s:${entry.path}`);
+  rec.batch.dropStat(entry.path);
   await rec.addOp(op, [fileId, after], true);
 }
 
@@ -224,7 +224,7 @@ export async function recordDelete(rec: ScanRecording, { fileId, entry }: LiveFi
   if (seen) after.seen = seen;
   else delete after.seen;
   op.inverse = { before: entry, after };
-  rec.batch.del(`s:${entry.path}`);
+  rec.batch.dropStat(entry.path);
   await rec.addOp(op, [fileId, after], true);
 }
 

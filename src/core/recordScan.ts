@@ -4,7 +4,7 @@ import { gitBlobId } from './digest.js';
 import { logger } from './log.js';
 import { linkObstacle } from './obstacles.js';
 import type { ManifestEntry } from './ManifestDoc.js';
-import { ChangeBatch } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import { pendingChanges, type PendingChanges } from './pending.js';
 import { isCshareAsideName } from './paths.js';
@@ -271,7 +271,7 @@ async function updateStatCache(rec: ScanRecording, scan: ScanResult): Promise<vo
     // Whose content it is: what this scan recorded it as, else what the entry said, else the file at its path.
     const fileId = rec.heldAs.get(file.path) ?? cached?.fileId ?? live.get(file.path)?.fileId;
     const stat = fileId === undefined ? file.stat : { ...file.stat, fileId };
-    if (!cached || !sameStat(cached, stat)) stats.putJson(`s:${file.path}`, stat);
+    if (!cached || !sameStat(cached, stat)) stats.putStat(file.path, stat);
     if (full()) await commitStats();
   }
   // A file the scan could not read is neither changed nor gone: its entry stays (without it, the
@@ -282,7 +282,7 @@ async function updateStatCache(rec: ScanRecording, scan: ScanResult): Promise<vo
   // a file this replica never held, recorded as new, and split its history from the shared one.
   for (const path of statCache.keys()) {
     if (scanned.has(path) || unreadable.has(path) || (live.has(path) && isOnDisk(ctx, path))) continue;
-    stats.del(`s:${path}`);
+    stats.dropStat(path);
     if (full()) await commitStats();
   }
   await commitStats();
@@ -331,7 +331,7 @@ async function materialize(ctx: ReplicaContext, batch: ChangeBatch, statCache: M
   if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest);
   const st = ctx.fs.lstat(entry.path);
   if (st) {
-    batch.putJson(`s:${entry.path}`, cacheEntry(st, entry.kind, digest, fileId));
+    batch.putStat(entry.path, cacheEntry(st, entry.kind, digest, fileId));
     statCache.set(entry.path, true);
   }
 }

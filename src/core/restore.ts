@@ -9,7 +9,7 @@ import { gitBlobId } from './digest.js';
 import { createOfBlob, type OpEntry } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
-import { ChangeBatch, seqKey } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
 import type { UndoResult } from './undoRedo.js';
 
 /**
@@ -37,20 +37,20 @@ export async function restoreFile(ctx: ReplicaContext, opts: { path: string; cha
   const digest = gitBlobId(bytes);
   const update = ctx.manifest.change((set) => set(target.op.fileId, next));
   ctx.logManifestUpdate(batch, seq, update);
-  batch.putJson('meta:lamport', ctx.lamport);
+  batch.putLamport(ctx.lamport);
   if (next.kind === 'symlink') ctx.fs.symlink(path, new TextDecoder().decode(bytes));
   else ctx.fs.writeFile(path, bytes, next.mode === 0o100755 ? 0o755 : 0o644);
   if (next.kind === 'text') ctx.setTextDigest(batch, target.op.fileId, digest);
   const st = ctx.fs.lstat(path);
-  if (st) batch.putJson(`s:${path}`, cacheEntry(st, next.kind, digest, target.op.fileId));
+  if (st) batch.putStat(path, cacheEntry(st, next.kind, digest, target.op.fileId));
   const op: OpEntry = {
     seq, kind: 'create', time: ctx.now(), author: ctx.author, replica: ctx.identity.replicaId, fileId: target.op.fileId, path,
     inserted: 0, deleted: 0, reverts: target.op.seq, inverse: { before: entry, after: next },
     ...(next.kind === 'text' ? createOfBlob(new TextDecoder().decode(bytes), digest) : {}),
   };
   if (next.kind === 'text') batch.putBlob(digest, bytes);
-  batch.putJson(`o:${seqKey(seq)}`, op);
-  batch.put(`un:${seqKey(seq)}`, new Uint8Array());
+  batch.putOp(op);
+  batch.markUndoable(seq);
   await ctx.commit(batch);
   return { seq, kind: 'create', path, inserted: op.inserted, deleted: 0, reverts: target.op.seq };
 }
@@ -58,7 +58,7 @@ export async function restoreFile(ctx: ReplicaContext, opts: { path: string; cha
 /** The delete to restore: the one with id `change`, else the latest of `path`. */
 async function findDelete(ctx: ReplicaContext, path: string, change: number | undefined): Promise<{ op: OpEntry }> {
   if (change !== undefined) {
-    const op = await ctx.store.getJson<OpEntry>(`o:${seqKey(change)}`);
+    const op = await ctx.store.op(change);
     if (!op) throw new CshareError('NOT_FOUND', `there is no change ${change} (see cshare log)`, { change });
     if (op.kind !== 'delete') throw new CshareError('USAGE', `change ${change} is a ${op.kind}, not a delete: restore --change takes the id of a delete (see cshare log ${path})`, { change });
     if (op.path !== path) throw new CshareError('USAGE', `change ${change} deleted ${op.path}, not ${path}`, { change, path });

@@ -16,7 +16,8 @@ import { patchFor, type OpEntry, type RecordedChange } from './history.js';
 import { isText } from './classify.js';
 import type { FileStat, FileWrite } from './ports.js';
 import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
-import { ChangeBatch, seqKey } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
+import { seqKey } from './storeKeys.js';
 import { chooseSaveBase, closerDistance, nearestDistance } from './saveBase.js';
 
 const utf8 = new TextEncoder();

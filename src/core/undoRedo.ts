@@ -1,7 +1,7 @@
 import { CshareError } from './errors.js';
 import { patchFor, type OpEntry, type RecordedChange } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
-import { ChangeBatch, seqKey } from './ReplicaStore.js';
+import { ChangeBatch } from './ChangeBatch.js';
 import { cacheEntry, type ReplicaContext } from './ReplicaContext.js';
 import { gitBlobId } from './digest.js';
 
@@ -101,15 +101,15 @@ export async function undoRedo(ctx: ReplicaContext, which: 'undo' | 'redo', path
   }
 
   if (next !== current) ctx.logManifestUpdate(batch, seq, ctx.manifest.change((set) => set(target.fileId, next)));
-  batch.putJson(`o:${seqKey(seq)}`, op);
-  batch.putJson('meta:lamport', ctx.lamport);
-  batch.del(`${from}:${seqKey(target.seq)}`);
-  batch.put(`${to}:${seqKey(seq)}`, new Uint8Array());
+  batch.putOp(op);
+  batch.putLamport(ctx.lamport);
+  batch.dropFromStack(from, target.seq);
+  batch.pushStack(to, seq);
   if (!next.deleted) {
     const st = ctx.fs.lstat(next.path);
-    if (st) batch.putJson(`s:${next.path}`, cacheEntry(st, next.kind, digest, target.fileId));
+    if (st) batch.putStat(next.path, cacheEntry(st, next.kind, digest, target.fileId));
   }
-  if (op.from || next.deleted) batch.del(`s:${current.path}`);
+  if (op.from || next.deleted) batch.dropStat(current.path);
   await ctx.commit(batch);
   return { seq, kind: which, path: op.path, from: op.from, inserted: op.inserted, deleted: op.deleted, reverts: target.seq };
 }

@@ -20,7 +20,8 @@
  * - A note from the running boot needs nothing: without a crash the kernel writes the data.
  */
 import type { ReplicaContext } from './ReplicaContext.js';
-import { type ChangeBatch, parseJson, seqKey } from './ReplicaStore.js';
+import type { ChangeBatch } from './ChangeBatch.js';
+import { parseJson } from './storeKeys.js';
 
 /** One file written unflushed: what it must hold, and its inode and mtime right after the write. */
 export interface UnflushedFile {
@@ -36,8 +37,6 @@ export interface UnflushedNote {
   files: UnflushedFile[];
 }
 
-const PREFIX = 'meta:unflushed:';
-
 /**
  * File timestamps come from the kernel's coarse clock, which may lag the one `Date.now()`
  * reads by a tick: a file written just after a reading can carry a slightly earlier time.
@@ -46,13 +45,13 @@ export const CLOCK_SLACK_MS = 1000;
 
 /** Adds the note of an apply's unflushed files to the batch that records the apply. */
 export function noteUnflushed(batch: ChangeBatch, seq: number, note: UnflushedNote): void {
-  batch.putJson(`${PREFIX}${seqKey(seq)}`, note);
+  batch.putUnflushed(seq, note);
 }
 
 /** Every note, oldest first, with its key. A note that cannot be read is dropped by its key. */
 export async function readUnflushed(ctx: ReplicaContext): Promise<{ key: string; note: UnflushedNote | undefined }[]> {
   const out: { key: string; note: UnflushedNote | undefined }[] = [];
-  for await (const [key, value] of ctx.store.kv.iterate({ gt: PREFIX, lt: `${PREFIX.slice(0, -1)};` })) {
+  for await (const { key, value } of ctx.store.unflushedNotes()) {
     let note: UnflushedNote | undefined;
     try {
       const n = parseJson<UnflushedNote>(value, key);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManifestDoc, type ManifestEntry } from '../../src/core/ManifestDoc.js';
-import { byLogOrder, remoteSub } from '../../src/core/ReplicaStore.js';
+import { byLogOrder, remoteSub } from '../../src/core/storeKeys.js';
 
 const entry = (path: string, lamport: number): ManifestEntry => ({ path, kind: 'text', mode: 0o100644, digest: 'd', size: 1, base: 'd', lamport, by: 'r' });
 

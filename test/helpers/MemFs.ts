@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { CshareError } from '../../src/core/errors.js';
-import { assertSafeRelPath } from '../../src/core/paths.js';
+import { assertSafeRelPath, unsafeLinkTargetReason } from '../../src/core/paths.js';
 import type { DirEntry, FileStat, WorktreeFs } from '../../src/core/ports.js';
 
 type Node =
@@ -15,10 +15,10 @@ export interface MemClock {
 
 /**
  * An in-memory {@link WorktreeFs} for fast randomized tests, with the same path safety as
- * `NodeFs`: every relative path goes through `assertSafeRelPath`, symlinks whose target leaves
- * the root are refused, and writes refuse to go through a symlinked directory (the simplest
- * rule that keeps every write inside; `NodeFs` allows links that stay inside, which the
- * fuzzer never creates).
+ * `NodeFs` (`test/store/fs/worktreeFsContract.ts` runs both through one suite): every relative
+ * path goes through `assertSafeRelPath`, symlinks whose target leaves the root or leads into
+ * `.git/` or `.cshare/` are refused, and nothing is written or removed through a symlinked
+ * directory.
  *
  * Every change gets a new mtime, ctime and inode from a fake clock, so the scanner's stat
  * cache sees each write as a real file system would, and nothing depends on the wall clock.
@@ -84,11 +84,10 @@ export class MemFs implements WorktreeFs {
 
   symlink(rel: string, target: string): void {
     assertSafeRelPath(rel);
-    if (target === '' || target.includes('\0')) throw new CshareError('BAD_PATH', `Refusing symlink ${rel} with an empty or NUL target.`, { path: rel, target });
-    const resolved = posix.normalize(posix.join(posix.dirname(rel), target));
-    if (posix.isAbsolute(target) || resolved === '..' || resolved.startsWith('../')) {
-      throw new CshareError('BAD_PATH', `Refusing symlink ${rel} -> ${target}: the target leaves the worktree.`, { path: rel, target });
-    }
+    // NodeFs's textual rule (it also asks the kernel, which a tree without links to follow
+    // cannot answer otherwise): out of the worktree, into `.git/` or `.cshare/`, empty or NUL.
+    const reason = unsafeLinkTargetReason(rel, target);
+    if (reason !== undefined) throw new CshareError('BAD_PATH', `Refusing symlink ${rel} -> ${JSON.stringify(target.slice(0, 200))}: ${reason}.`, { path: rel, target: target.slice(0, 200) });
     this.ensureParent(rel);
     if (this.nodes.get(rel)?.kind === 'dir') throw new CshareError('IO', `Cannot create symlink ${rel}: it is a directory`, { path: rel });
     this.nodes.set(rel, { kind: 'symlink', target, mtimeMs: this.tick(), ino: this.nextIno++ });

@@ -2,7 +2,8 @@ import { appendFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileS
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gitBlobId } from '../../src/core/digest.js';
-import { ChangeBatch, ReplicaStore } from '../../src/core/ReplicaStore.js';
+import { ChangeBatch } from '../../src/core/ChangeBatch.js';
+import { ReplicaStore } from '../../src/core/ReplicaStore.js';
 import { BlobPacks, decodePackRef, encodePackRef } from '../../src/store/fs/BlobPacks.js';
 import { LevelStore } from '../../src/store/level/LevelStore.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
