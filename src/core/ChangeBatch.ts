@@ -32,19 +32,20 @@ export class ChangeBatch {
     return this.ops.length === 0 && this.blobs.size === 0;
   }
 
-  /**
-   * A raw write under `key`. Every caller in `core/` uses the named methods below; this stays
-   * for `textSave.ts` only, until the fix being made there lands (then it goes private).
-   * @deprecated use the named methods
-   */
-  put(key: string, value: Uint8Array): void {
+  /** A raw write under `key`: callers use the named methods below. */
+  private put(key: string, value: Uint8Array): void {
     this.ops.push({ type: 'put', key, value });
     this.bytes += key.length + value.byteLength;
   }
 
-  /** As {@link put}, of a JSON value. @deprecated use the named methods */
-  putJson(key: string, value: unknown): void {
+  /** As {@link put}, of a JSON value. */
+  private putJson(key: string, value: unknown): void {
     this.put(key, jsonBytes(value));
+  }
+
+  /** Part `n` of the manifest (`m:<n>`), as compaction folds the parts together. */
+  putManifestPart(n: number, update: Uint8Array): void {
+    this.put(KEY.manifestPart(n), update);
   }
 
   /** Deletes a key the store handed out (an update folded into a snapshot, a note read back). */

@@ -163,11 +163,11 @@ export abstract class StoredLog {
     const batch = new ChangeBatch();
     let n = 0;
     for (const group of groups) {
-      const key = KEY.manifestPart(n++);
+      const part = n++;
       // A part that is already alone in its group and in place stays as it is.
-      if (group.length === 1 && group[0]!.key === key) continue;
+      if (group.length === 1 && group[0]!.key === KEY.manifestPart(part)) continue;
       for (const p of group) batch.dropKey(p.key);
-      batch.put(key, group.length === 1 ? group[0]!.value : Y.mergeUpdates(group.map((p) => p.value)));
+      batch.putManifestPart(part, group.length === 1 ? group[0]!.value : Y.mergeUpdates(group.map((p) => p.value)));
     }
     // Parts past the new last one were folded into earlier ones (their keys were deleted above).
     await this.commit(batch);

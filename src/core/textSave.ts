@@ -17,7 +17,6 @@ import { isText } from './classify.js';
 import type { FileStat, FileWrite } from './ports.js';
 import { cacheEntry, unstattedEntry, type ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch } from './ChangeBatch.js';
-import { seqKey } from './storeKeys.js';
 import { chooseSaveBase, closerDistance, nearestDistance } from './saveBase.js';
 
 const utf8 = new TextEncoder();
@@ -103,8 +102,8 @@ export async function recordSaveOf(ctx: ReplicaContext, opts: { fileId: string; 
       seq, kind: 'edit', time: ctx.now(), author: ctx.author, replica: ctx.identity.replicaId, fileId, path: entry.path,
       inserted: change.inserted, deleted: change.deleted, ...patchFor(change.ops), inverse: { text: change.record }, ...(save.merge ? { merge: save.merge } : {}),
     };
-    batch.putJson(`o:${seqKey(seq)}`, op);
-    batch.put(`un:${seqKey(seq)}`, new Uint8Array());
+    batch.putOp(op);
+    batch.markUndoable(seq);
     recorded.push({ seq, kind: 'edit', path: entry.path, inserted: change.inserted, deleted: change.deleted });
   }
   await ctx.commit(batch);
@@ -185,9 +184,9 @@ export async function writeBack(ctx: ReplicaContext, paths: readonly string[]): 
     // The stat taken as it was put in place (see `settleWritten` in `apply.ts`); none: changed at once, and
     // the watcher's scan of it records that save.
     const st = stats.get(item.path);
-    if (st) batch.putJson(`s:${item.path}`, cacheEntry(st, item.kind, item.digest, item.fileId));
+    if (st) batch.putStat(item.path, cacheEntry(st, item.kind, item.digest, item.fileId));
     else {
-      batch.putJson(`s:${item.path}`, unstattedEntry(item.kind, item.digest, item.fileId));
+      batch.putStat(item.path, unstattedEntry(item.kind, item.digest, item.fileId));
       result.occupied.push(item.path);
     }
     const doc = item.kind === 'text' ? ctx.loadedDoc(item.fileId) : undefined;
