@@ -7,7 +7,7 @@
 import { logger } from './core/log.js';
 import { statusOffline } from './statusOffline.js';
 import { findWorktreeRoot } from './store/layout.js';
-import { formatStatus, type StatusColors } from './statusText.js';
+import { formatStatus, type StatusColors } from './cli/statusText.js';
 import { controlEndpoint } from './sync/control.js';
 
 const log = logger('status');

@@ -234,7 +234,7 @@ const PACKAGE_HOMES: [RegExp, string[]][] = [
   [/^(?:libp2p|@libp2p\/|@chainsafe\/|@multiformats\/|ws$)/, ['src/sync/libp2p/']],
   [/^level$/, ['src/store/level/']],
   [/^@parcel\/watcher$/, ['src/store/fs/']],
-  [/^@oclif\//, ['src/commands/', 'src/BaseCommand.ts']],
+  [/^@oclif\//, ['src/commands/', 'src/cli/BaseCommand.ts']],
 ];
 
 /** Where an import of `spec` from `file` leads: a source folder (`src/core/`), a file, or a package. */
@@ -260,7 +260,12 @@ describe('layers (ARCHITECTURE.md "Layers")', () => {
   });
 
   it('src/sync imports src/core, src/store and src/sync (and the polyfills), never the CLI', () => {
-    expect(crossing('src/sync/', (to) => /^src\/(?:core|store|sync)\//.test(to) || to === 'src/polyfills.js')).toEqual([]);
+    expect(crossing('src/sync/', (to) => /^src\/(?:core|store|sync)\//.test(to) || to === 'src/cli/polyfills.js')).toEqual([]);
+  });
+
+  it('src/cli imports src/core, src/store, src/sync and src/cli, never a command', () => {
+    expect(imports.filter((i) => i.file.startsWith('src/cli/')).length).toBeGreaterThan(10);
+    expect(crossing('src/cli/', (to) => /^src\/(?:core|store|sync|cli)\//.test(to))).toEqual([]);
   });
 
   it('libp2p, LevelDB, the watcher and oclif are each imported in one place only', () => {

@@ -1,4 +1,4 @@
-import '../../src/polyfills.js';
+import '../../src/cli/polyfills.js';
 import { multiaddr } from '@multiformats/multiaddr';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import '../../../src/polyfills.js';
+import '../../../src/cli/polyfills.js';
 import { afterEach } from 'vitest';
 import { bytes, number, object, string } from '../../../src/sync/guards.js';
 import { createCshareNode, type CshareNode, type CshareNodeOptions } from '../../../src/sync/libp2p/Libp2pNode.js';
