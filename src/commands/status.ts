@@ -1,5 +1,5 @@
 import { BaseCommand } from '../cli/BaseCommand.js';
-import { statusOffline } from '../statusOffline.js';
+import { statusOffline } from '../status/statusOffline.js';
 import { formatStatus, type StatusJson } from '../cli/statusText.js';
 import { viaRunning } from '../cli/viaRunning.js';
 

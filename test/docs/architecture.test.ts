@@ -268,6 +268,12 @@ describe('layers (ARCHITECTURE.md "Layers")', () => {
     expect(crossing('src/cli/', (to) => /^src\/(?:core|store|sync|cli)\//.test(to))).toEqual([]);
   });
 
+  it('src/status (the status fast path) never imports a command, LevelDB or the store\'s opening', () => {
+    expect(imports.filter((i) => i.file.startsWith('src/status/')).length).toBeGreaterThan(10);
+    const allowed = (to: string) => /^src\/(?:core|store|sync|cli|status)\//.test(to) && !to.startsWith('src/store/level/') && to !== 'src/store/openWorktree.js';
+    expect(crossing('src/status/', allowed)).toEqual([]);
+  });
+
   it('libp2p, LevelDB, the watcher and oclif are each imported in one place only', () => {
     const strays = imports.flatMap((i) => {
       const home = PACKAGE_HOMES.find(([p]) => p.test(i.spec));

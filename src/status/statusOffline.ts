@@ -1,15 +1,15 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { gitAuthorName } from './core/gitConfig.js';
-import type { StatusChange } from './core/pending.js';
-import type { ReplicaStatus } from './core/Replica.js';
-import type { RefusedPath } from './core/refused.js';
-import type { ScanScope } from './core/Scanner.js';
-import { NodeFs } from './store/fs/NodeFs.js';
-import { levelDir, PACKS_DIR, readStatusViewHeader, statusCachePath, STORE_DIR, storeDirBytes, storeLooksIntact } from './store/layout.js';
-import { RecordingFs } from './store/fs/RecordingFs.js';
-import { cachedDirsOf, cachedFilesOf, encodeStatusCache, envKey, mergeStatusCache, writeStatusCache } from './store/statusCache.js';
-import { checkStatusCache } from './store/statusCacheCheck.js';
+import { gitAuthorName } from '../core/gitConfig.js';
+import type { StatusChange } from '../core/pending.js';
+import type { ReplicaStatus } from '../core/Replica.js';
+import type { RefusedPath } from '../core/refused.js';
+import type { ScanScope } from '../core/Scanner.js';
+import { NodeFs } from '../store/fs/NodeFs.js';
+import { levelDir, PACKS_DIR, readStatusViewHeader, statusCachePath, STORE_DIR, storeDirBytes, storeLooksIntact } from '../store/layout.js';
+import { RecordingFs } from '../store/fs/RecordingFs.js';
+import { cachedDirsOf, cachedFilesOf, encodeStatusCache, envKey, mergeStatusCache, writeStatusCache } from './statusCache.js';
+import { checkStatusCache } from './statusCacheCheck.js';
 
 /** Options of {@link statusOffline}; for tests. */
 export interface StatusOfflineOptions {
@@ -26,7 +26,7 @@ export interface StatusOfflineOptions {
  * `Replica.status`, without opening the store or loading the manifest. Undefined when there
  * is no usable view (then the store is opened, and its close writes one).
  *
- * First from the status cache (see `store/statusCache.ts`): when nothing changed since the
+ * First from the status cache (see `statusCache.ts`): when nothing changed since the
  * last status, one `lstat` per file and directory tells, and the scanner is not even loaded;
  * when a few paths did, only they are scanned. Else the whole tree is scanned against the
  * view. Either scan brings the cache up to date for the next time.
@@ -38,7 +38,7 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
   const header = readStatusViewHeader(root);
   if (!header) {
     // Read whole, a damaged view is removed, so the next close writes a good one.
-    (await import('./store/statusViewFile.js')).readStatusView(root);
+    (await import('../store/statusViewFile.js')).readStatusView(root);
     return undefined;
   }
   const fs = new NodeFs(root);
@@ -59,9 +59,9 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
   } else {
     // Loaded only now: the scanner and the view's decoder are most of what `status` loads.
     const [{ statusFromView }, { ScanScope, SCOPE_MAX_PATHS }, { readStatusViewKeyed }] = await Promise.all([
-      import('./core/statusView.js'),
-      import('./core/Scanner.js'),
-      import('./store/statusViewFile.js'),
+      import('../core/statusView.js'),
+      import('../core/Scanner.js'),
+      import('../store/statusViewFile.js'),
     ]);
     const read = readStatusViewKeyed(root);
     if (!read) return undefined;
