@@ -263,6 +263,11 @@ describe('layers (ARCHITECTURE.md "Layers")', () => {
     expect(crossing('src/sync/', (to) => /^src\/(?:core|store|sync)\//.test(to) || to === 'src/cli/polyfills.js')).toEqual([]);
   });
 
+  it('src/sync/rpc imports only src/core and itself (and, until every caller passes one, cshare\'s schema as the default)', () => {
+    expect(imports.filter((i) => i.file.startsWith('src/sync/rpc/')).length).toBeGreaterThan(10);
+    expect(crossing('src/sync/rpc/', (to) => /^src\/(?:core|sync\/rpc)\//.test(to) || to === 'src/sync/schema.js')).toEqual([]);
+  });
+
   it('src/cli imports src/core, src/store, src/sync and src/cli, never a command', () => {
     expect(imports.filter((i) => i.file.startsWith('src/cli/')).length).toBeGreaterThan(10);
     expect(crossing('src/cli/', (to) => /^src\/(?:core|store|sync|cli)\//.test(to))).toEqual([]);
