@@ -14,7 +14,7 @@ import { decodeJoinCode, worktreeIdToString, type JoinCode } from './joinCode.js
 import { createCshareNode } from './libp2p/Libp2pNode.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 import type { WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
-import { SyncLoop } from './runSync.js';
+import { SyncLoop } from './SyncLoop.js';
 import { peerKey, refusedEvent, STORE_CHECK_MS } from './share.js';
 import { connectTimeoutMs, dialAny } from './dial.js';
 import type { RefusedPath } from '../core/refused.js';

@@ -14,7 +14,7 @@ import { loadOrCreateIdentity } from './libp2p/identity.js';
 import type { PrivateKey } from './libp2p/types.js';
 import { startRelay, type RunningRelay } from './relayServer.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
-import { SyncLoop } from './runSync.js';
+import { SyncLoop } from './SyncLoop.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { setStep } from './step.js';
 import { checkRelayAddress, connectTimeoutMs, dialAny } from './dial.js';

@@ -23,8 +23,8 @@ const FATAL = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'PROTOCOL', 'FR
 /** Errors that mean the relay (or the sharer serving itself) could not be reached or went away. */
 const UNREACHABLE = new Set(['CONNECTION_CLOSED', 'TIMEOUT']);
 
-/** Options for {@link runSync}. */
-export interface RunSyncOptions {
+/** Options of a {@link SyncLoop}. */
+export interface SyncLoopOptions {
   replica: Replica;
   worktreeId: string;
   state: SyncState;
@@ -76,7 +76,7 @@ export class SyncLoop {
   private readonly recheck = new Set<string>();
   private recheckTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: RunSyncOptions) {}
+  constructor(private readonly opts: SyncLoopOptions) {}
 
   /**
    * Records and uploads local changes now (from the watcher); records only while offline.
@@ -252,13 +252,6 @@ export class SyncLoop {
  * a writer put in a replaced file, recorded then, goes up with this push.
  */
 const RECHECK_MS = 400;
-
-/** Runs a {@link SyncLoop} to its end. */
-export async function runSync(opts: RunSyncOptions): Promise<SyncLoop> {
-  const loop = new SyncLoop(opts);
-  await loop.run();
-  return loop;
-}
 
 /**
  * A watcher's absolute paths relative to `root`, with `/` separators; `''` (the whole tree)
