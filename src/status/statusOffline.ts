@@ -9,7 +9,7 @@ import { NodeFs } from '../store/fs/NodeFs.js';
 import { levelDir, PACKS_DIR, readStatusViewHeader, statusCachePath, STORE_DIR, storeDirBytes, storeLooksIntact } from '../store/layout.js';
 import { RecordingFs } from '../store/fs/RecordingFs.js';
 import { cachedDirsOf, cachedFilesOf, encodeStatusCache, envKey, mergeStatusCache, writeStatusCache } from './statusCache.js';
-import { checkStatusCache } from './statusCacheCheck.js';
+import { checkStatusCache, type CacheCheck } from './statusCacheCheck.js';
 
 /** Options of {@link statusOffline}; for tests. */
 export interface StatusOfflineOptions {
@@ -43,61 +43,88 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
   }
   const fs = new NodeFs(root);
   const home = env.HOME ?? homedir();
-  const cacheEnv = envKey(home, env, undefined);
-  const cachePath = statusCachePath(root);
-  const check = await checkStatusCache({ root: fs.root, path: cachePath, viewKey: header.key, envKey: cacheEnv, workerMinFiles: opts.workerMinFiles });
-
-  let files: number;
-  let changed: StatusChange[];
-  let replicaId = header.replicaId;
-  // The cache is written only when the scan refused nothing, so from it only peers' are left.
-  let refused: RefusedPath[] = header.refused;
+  const cache = { path: statusCachePath(root), envKey: envKey(home, env, undefined) };
+  const check = await checkStatusCache({ root: fs.root, path: cache.path, viewKey: header.key, envKey: cache.envKey, workerMinFiles: opts.workerMinFiles });
+  let found: Found | undefined;
   if (check !== undefined && check.suspects.length === 0) {
-    files = header.files;
-    changed = check.changes;
+    // The cache is written only when the scan refused nothing, so from it only peers' are left.
+    found = { files: header.files, changed: check.changes, replicaId: header.replicaId, refused: header.refused };
     opts.onAnswer?.('cache');
   } else {
-    // Loaded only now: the scanner and the view's decoder are most of what `status` loads.
-    const [{ statusFromView }, { ScanScope, SCOPE_MAX_PATHS }, { readStatusViewKeyed }] = await Promise.all([
-      import('../core/statusView.js'),
-      import('../core/Scanner.js'),
-      import('../store/statusViewFile.js'),
-    ]);
-    const read = readStatusViewKeyed(root);
-    if (!read) return undefined;
-    const { view, key } = read;
-    replicaId = view.replicaId;
-    // A few suspects: they, and the paths of the changes the cache lists (a file created now
-    // may be a rename of one it lists as deleted), are all that can have changed. Not when
-    // `.git` appeared (the repository's rules now apply) or the view changed since the check.
-    let scope: ScanScope | undefined;
-    if (check !== undefined && key === header.key && !check.suspects.includes('.git') && ScanScope.ofChanges(check.suspects) !== undefined) {
-      const paths = [...check.suspects, ...check.changes.flatMap((c) => (c.from === undefined ? [c.path] : [c.path, c.from]))];
-      if (paths.length <= SCOPE_MAX_PATHS) scope = new ScanScope(paths);
-    }
-    const recording = new RecordingFs(fs);
-    const now = Date.now();
-    const r = statusFromView(view, { fs: recording, home, env, now, racyWindowMs: opts.racyWindowMs, scope });
-    ({ files, changed, refused } = r);
-    opts.onAnswer?.(scope ? 'scoped' : 'scan');
-    // Unreadable and refused paths are neither changes nor files: a cache would not know to
-    // look again.
-    if (r.refused.every((x) => x.source !== 'local')) {
-      const head = { viewKey: key, envKey: cacheEnv, clean: changed.length === 0, changes: changed, scanStartMs: now, racyWindowMs: opts.racyWindowMs };
-      const bytes =
-        scope && check
-          ? mergeStatusCache(fs.root, check.cache, { covers: (p) => scope.covers(p), files: r.scan.files, listed: recording.dirs, inputs: recording.inputs, oldInputs: check.cache.inputPaths }, head)
-          : encodeStatusCache(fs.root, { ...head, files: cachedFilesOf(r.scan.files), dirs: cachedDirsOf(recording.dirs), inputs: [...recording.inputs] });
-      if (bytes) writeStatusCache(cachePath, bytes);
-    }
+    found = await scanAgainstView({ root, fs, home, env, header, check, cache, opts });
+    if (!found) return undefined;
   }
   return {
     root: fs.root,
-    replica: { id: replicaId, name: gitAuthorName(fs, env, home) },
-    files,
-    changed,
+    replica: { id: found.replicaId, name: gitAuthorName(fs, env, home) },
+    files: found.files,
+    changed: found.changed,
     storeBytes: storeDirBytes(storeDir) + storeDirBytes(join(root, STORE_DIR, PACKS_DIR)),
     sharing: 'off',
-    refused,
+    refused: found.refused,
   };
+}
+
+/** What a status found: from the cache alone, or by a scan against the view. */
+interface Found {
+  files: number;
+  changed: StatusChange[];
+  replicaId: string;
+  refused: RefusedPath[];
+}
+
+/** Where the status cache is, and the key of the environment it was computed in. */
+interface CacheAt {
+  path: string;
+  envKey: string;
+}
+
+/**
+ * The worktree scanned against the status view: only the cache's suspects when it has a
+ * few, else the whole tree. Either scan brings the cache up to date. Undefined when the view
+ * cannot be read.
+ */
+async function scanAgainstView(ctx: {
+  root: string;
+  fs: NodeFs;
+  home: string;
+  env: NodeJS.ProcessEnv;
+  header: { key: string };
+  check: CacheCheck | undefined;
+  cache: CacheAt;
+  opts: StatusOfflineOptions;
+}): Promise<Found | undefined> {
+  const { fs, check, opts } = ctx;
+  // Loaded only now: the scanner and the view's decoder are most of what `status` loads.
+  const [{ statusFromView }, { ScanScope, SCOPE_MAX_PATHS }, { readStatusViewKeyed }] = await Promise.all([
+    import('../core/statusView.js'),
+    import('../core/Scanner.js'),
+    import('../store/statusViewFile.js'),
+  ]);
+  const read = readStatusViewKeyed(ctx.root);
+  if (!read) return undefined;
+  const { view, key } = read;
+  // A few suspects: they, and the paths of the changes the cache lists (a file created now
+  // may be a rename of one it lists as deleted), are all that can have changed. Not when
+  // `.git` appeared (the repository's rules now apply) or the view changed since the check.
+  let scope: ScanScope | undefined;
+  if (check !== undefined && key === ctx.header.key && !check.suspects.includes('.git') && ScanScope.ofChanges(check.suspects) !== undefined) {
+    const paths = [...check.suspects, ...check.changes.flatMap((c) => (c.from === undefined ? [c.path] : [c.path, c.from]))];
+    if (paths.length <= SCOPE_MAX_PATHS) scope = new ScanScope(paths);
+  }
+  const recording = new RecordingFs(fs);
+  const now = Date.now();
+  const r = statusFromView(view, { fs: recording, home: ctx.home, env: ctx.env, now, racyWindowMs: opts.racyWindowMs, scope });
+  opts.onAnswer?.(scope ? 'scoped' : 'scan');
+  // Unreadable and refused paths are neither changes nor files: a cache would not know to
+  // look again.
+  if (r.refused.every((x) => x.source !== 'local')) {
+    const head = { viewKey: key, envKey: ctx.cache.envKey, clean: r.changed.length === 0, changes: r.changed, scanStartMs: now, racyWindowMs: opts.racyWindowMs };
+    const bytes =
+      scope && check
+        ? mergeStatusCache(fs.root, check.cache, { covers: (p) => scope.covers(p), files: r.scan.files, listed: recording.dirs, inputs: recording.inputs, oldInputs: check.cache.inputPaths }, head)
+        : encodeStatusCache(fs.root, { ...head, files: cachedFilesOf(r.scan.files), dirs: cachedDirsOf(recording.dirs), inputs: [...recording.inputs] });
+    if (bytes) writeStatusCache(ctx.cache.path, bytes);
+  }
+  return { files: r.files, changed: r.changed, replicaId: view.replicaId, refused: r.refused };
 }
