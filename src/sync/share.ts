@@ -211,6 +211,7 @@ async function reachRelay(ctx: { replica: Replica; state: ShareState; opts: Shar
   return { addrs: local.addresses, local, token };
 }
 
+/** The read-write and read-only codes of a share through `relay`. */
 function joinCodes(relay: string[], secrets: ShareSecrets): JoinCodes {
   return {
     readWrite: encodeJoinCode({ relay, worktreeId: secrets.worktreeId, secret: secrets.readWrite, readOnly: false }),
