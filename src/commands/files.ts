@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../BaseCommand.js';
+import { BaseCommand } from '../cli/BaseCommand.js';
 import { listFiles, type FilesList } from '../core/filesList.js';
-import { viaRunning } from '../viaRunning.js';
-import { listFilesWithoutStore } from '../filesWithoutStore.js';
+import { viaRunning } from '../cli/viaRunning.js';
+import { listFilesWithoutStore } from '../cli/filesWithoutStore.js';
 import { shown, shownText } from '../core/display.js';
 
 /**

@@ -1,10 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { createInterface } from 'node:readline/promises';
-import { BaseCommand } from '../BaseCommand.js';
+import { BaseCommand } from '../cli/BaseCommand.js';
 import type { JoinEvent } from '../sync/join.js';
-import { readJoinCode } from '../readJoinCode.js';
+import { readJoinCode } from '../cli/readJoinCode.js';
 import { counted, gitQuoted, shown } from '../core/display.js';
-import { EventPrinter } from '../eventPrinter.js';
+import { EventPrinter } from '../cli/eventPrinter.js';
 
 /** `cshare join`: materialise a shared worktree and keep it in sync both ways. */
 export default class Join extends BaseCommand {

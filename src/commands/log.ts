@@ -1,11 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BaseCommand } from '../BaseCommand.js';
+import { BaseCommand } from '../cli/BaseCommand.js';
 import type { OpEntry } from '../core/history.js';
 import { CshareError } from '../core/errors.js';
 import { findWorktreeRoot } from '../store/layout.js';
-import { viaRunning, worktreePath } from '../viaRunning.js';
+import { viaRunning, worktreePath } from '../cli/viaRunning.js';
 import { gitDate, gitQuoted, shown } from '../core/display.js';
 import type { ManifestEntry } from '../core/ManifestDoc.js';
 

@@ -1,5 +1,5 @@
 import { Args } from '@oclif/core';
-import { BaseCommand } from '../BaseCommand.js';
+import { BaseCommand } from '../cli/BaseCommand.js';
 import type { UndoResult } from '../core/undoRedo.js';
 import { runUndoRedo } from './undo.js';
 

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BaseCommand } from '../BaseCommand.js';
+import { BaseCommand } from '../cli/BaseCommand.js';
 import type { MovedAddress } from '../sync/listenPorts.js';
 
 /** Where a relay listens the first time without `--listen` (its ports are kept for later starts). */

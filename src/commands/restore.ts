@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../BaseCommand.js';
+import { BaseCommand } from '../cli/BaseCommand.js';
 import type { UndoResult } from '../core/undoRedo.js';
 import { CshareError } from '../core/errors.js';
 import { shown } from '../core/display.js';
-import { viaRunning, worktreePath } from '../viaRunning.js';
+import { viaRunning, worktreePath } from '../cli/viaRunning.js';
 
 /** `cshare restore`: bring a deleted file back from history. */
 export default class Restore extends BaseCommand {

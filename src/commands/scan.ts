@@ -1,6 +1,6 @@
-import { BaseCommand } from '../BaseCommand.js';
+import { BaseCommand } from '../cli/BaseCommand.js';
 import type { RecordedChange } from '../core/history.js';
-import { viaRunning } from '../viaRunning.js';
+import { viaRunning } from '../cli/viaRunning.js';
 import { counted, shown, shownText } from '../core/display.js';
 
 /** What `cshare scan` answers. */

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { createInterface } from 'node:readline/promises';
-import { BaseCommand } from '../BaseCommand.js';
+import { BaseCommand } from '../cli/BaseCommand.js';
 import type { ShareEvent } from '../sync/share.js';
-import { EventPrinter } from '../eventPrinter.js';
+import { EventPrinter } from '../cli/eventPrinter.js';
 import { counted, shown } from '../core/display.js';
 
 /** `cshare share`: share this worktree and print its join codes. */

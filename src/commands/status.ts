@@ -1,23 +1,7 @@
-import { BaseCommand } from '../BaseCommand.js';
-import type { ReplicaStatus } from '../core/Replica.js';
-import { statusOffline } from '../statusOffline.js';
-import { formatStatus } from '../statusText.js';
-import { viaRunning } from '../viaRunning.js';
-
-/** Status as printed: the offline fields, plus what a running share/join adds. */
-export type StatusJson = Omit<ReplicaStatus, 'sharing'> & {
-  sharing: 'off' | 'on' | 'joined';
-  codes?: { readWrite: string; readOnly: string };
-  relay?: string[];
-  peers?: { id: string; name: string }[];
-  connected?: boolean;
-  unacknowledged?: number;
-  uploading?: number;
-  /** A join with a read-only code: its own changes stay here (see `kept`). */
-  readOnly?: boolean;
-  /** Read-only join: how many of this replica's changes are kept here, never uploaded. */
-  kept?: number;
-};
+import { BaseCommand } from '../cli/BaseCommand.js';
+import { statusOffline } from '../status/statusOffline.js';
+import { formatStatus, type StatusJson } from '../cli/statusText.js';
+import { viaRunning } from '../cli/viaRunning.js';
 
 /** `cshare status`: the worktree, this replica, and what changed since the last scan. */
 export default class Status extends BaseCommand {

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
-import { BaseCommand } from '../BaseCommand.js';
+import { BaseCommand } from '../cli/BaseCommand.js';
 import type { UndoResult } from '../core/undoRedo.js';
-import { viaRunning, worktreePath } from '../viaRunning.js';
+import { viaRunning, worktreePath } from '../cli/viaRunning.js';
 import { shown } from '../core/display.js';
 
 /** `cshare undo`: revert this replica's last change, selectively. */

@@ -1,4 +1,4 @@
-import { BaseCommand } from '../BaseCommand.js';
+import { BaseCommand } from '../cli/BaseCommand.js';
 import { CshareError } from '../core/errors.js';
 import { findWorktreeRoot } from '../store/openWorktree.js';
 import { callControl } from '../sync/control.js';

@@ -46,7 +46,7 @@ export function statusViewPath(root: string): string {
   return join(root, STORE_DIR, 'status-view');
 }
 
-/** The status cache (see `statusCache.ts`). */
+/** The status cache (see `status/statusCache.ts`). */
 export function statusCachePath(root: string): string {
   return join(root, STORE_DIR, 'status-cache');
 }

@@ -26,12 +26,8 @@ export interface OpenWorktree {
   close(): Promise<void>;
 }
 
-/**
- * Opens the replica of the worktree containing `cwd`, creating `.cshare/` on first use.
- * Errors name what to do: a damaged store is `STORE_CORRUPT` (move `.cshare` aside), one in use
- * by a running `share`/`join` is `STORE_LOCKED` (naming its pid and how to stop it).
- */
-export async function openWorktree(opts: {
+/** Options of {@link openWorktree}. */
+export interface OpenWorktreeOptions {
   cwd: string;
   env?: NodeJS.ProcessEnv;
   textLimit?: number;
@@ -53,25 +49,17 @@ export async function openWorktree(opts: {
    * vanished or was replaced (see `StoreGuard`), and every later write to it fails.
    */
   guard?: { command: string; onLost: (err: CshareError) => void; everyMs?: number };
-}): Promise<OpenWorktree> {
+}
+
+/**
+ * Opens the replica of the worktree containing `cwd`, creating `.cshare/` on first use.
+ * Errors name what to do: a damaged store is `STORE_CORRUPT` (move `.cshare` aside), one in use
+ * by a running `share`/`join` is `STORE_LOCKED` (naming its pid and how to stop it).
+ */
+export async function openWorktree(opts: OpenWorktreeOptions): Promise<OpenWorktree> {
   const root = opts.exactRoot ? resolve(opts.cwd) : findWorktreeRoot(opts.cwd);
   const storeDir = join(root, STORE_DIR);
-  const st = existsSync(storeDir) ? lstatSync(storeDir) : undefined;
-  if (st && !st.isDirectory()) {
-    throw new CshareError('STORE_CORRUPT', `${storeDir} exists but is not a directory; move it aside`, { path: storeDir });
-  }
-  makeStorePrivate(storeDir);
-  let store: LevelStore;
-  try {
-    store = await LevelStore.open(join(storeDir, 'store'));
-  } catch (err) {
-    // Say who holds it: a running share or join announces its pid beside its control socket.
-    if (err instanceof CshareError && err.code === 'STORE_LOCKED') throw storeLockedError(root, err);
-    throw err;
-  }
-  // The status view describes the store as committed: it goes before the first change.
-  store.beforeFirstWrite = () => removeStatusView(root);
-  ignoreStoreInGit(storeDir);
+  const store = await openStore(root, storeDir);
   let packs: BlobPacks | undefined;
   let guard: StoreGuard | undefined;
   try {
@@ -91,37 +79,65 @@ export async function openWorktree(opts: {
       textLimit: opts.textLimit,
       flushWrites: opts.flushWrites,
     });
-    return {
-      replica,
-      store,
-      guard,
-      async close() {
-        // The view again, for the next `status`, when this process changed the store or
-        // there was none (best effort: without one, `status` loads the store and writes it).
-        if (opts.statusView !== false && (store.wrote || !existsSync(statusViewPath(root)))) {
-          try {
-            writeStatusView(root, await replica.statusView());
-          } catch (err) {
-            log('could not write the status view: %s', (err as Error).message);
-          }
-        }
-        replica.close();
-        packs!.close();
-        await store.close();
-        guard?.close();
-        // LevelDB's own files are 0644 (see privateDir.ts).
-        try {
-          tightenStore(storeDir);
-        } catch (err) {
-          log('could not make %s owner-only: %s', storeDir, (err as Error).message);
-        }
-      },
-    };
+    const opened = { root, storeDir, replica, store, packs, guard };
+    return { replica, store, guard, close: () => closeWorktree(opened, { statusView: opts.statusView !== false }) };
   } catch (err) {
     guard?.close();
     packs?.close();
     await store.close();
     throw err;
+  }
+}
+
+/**
+ * Opens the LevelDB store in `.cshare/` (made owner-only, and ignored by git), creating it on
+ * first use. Its first write removes the status view, which describes the store as committed.
+ */
+async function openStore(root: string, storeDir: string): Promise<LevelStore> {
+  const st = existsSync(storeDir) ? lstatSync(storeDir) : undefined;
+  if (st && !st.isDirectory()) {
+    throw new CshareError('STORE_CORRUPT', `${storeDir} exists but is not a directory; move it aside`, { path: storeDir });
+  }
+  makeStorePrivate(storeDir);
+  let store: LevelStore;
+  try {
+    store = await LevelStore.open(join(storeDir, 'store'));
+  } catch (err) {
+    // Say who holds it: a running share or join announces its pid beside its control socket.
+    if (err instanceof CshareError && err.code === 'STORE_LOCKED') throw storeLockedError(root, err);
+    throw err;
+  }
+  // The status view describes the store as committed: it goes before the first change.
+  store.beforeFirstWrite = () => removeStatusView(root);
+  ignoreStoreInGit(storeDir);
+  return store;
+}
+
+/**
+ * Closes what {@link openWorktree} opened, after writing the status view again for the next
+ * `status` when this process changed the store or there was none (best effort: without one,
+ * `status` loads the store and writes it).
+ */
+async function closeWorktree(
+  w: { root: string; storeDir: string; replica: Replica; store: LevelStore; packs: BlobPacks; guard: StoreGuard | undefined },
+  opts: { statusView: boolean },
+): Promise<void> {
+  if (opts.statusView && (w.store.wrote || !existsSync(statusViewPath(w.root)))) {
+    try {
+      writeStatusView(w.root, await w.replica.statusView());
+    } catch (err) {
+      log('could not write the status view: %s', (err as Error).message);
+    }
+  }
+  w.replica.close();
+  w.packs.close();
+  await w.store.close();
+  w.guard?.close();
+  // LevelDB's own files are 0644 (see privateDir.ts).
+  try {
+    tightenStore(w.storeDir);
+  } catch (err) {
+    log('could not make %s owner-only: %s', w.storeDir, (err as Error).message);
   }
 }
 
@@ -150,7 +166,8 @@ function rootLocation(root: string): { dev: number; ino: number } | undefined {
   try {
     const st = statSync(root);
     return { dev: st.dev, ino: st.ino };
-  } catch {
-    return undefined; // cannot tell: no check
+  } catch (err) {
+    log('cannot tell where %s is (%s): the copied-store check is skipped', root, (err as Error).message);
+    return undefined;
   }
 }

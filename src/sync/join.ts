@@ -1,30 +1,27 @@
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath, resolve } from 'node:path';
 import { counted } from '../core/display.js';
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { CshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
+import type { RefusedPath } from '../core/refused.js';
+import { Replica } from '../core/Replica.js';
 import { compareGitPaths } from '../core/Scanner.js';
-import type { Replica } from '../core/Replica.js';
-import { openWorktree, STORE_DIR } from '../store/openWorktree.js';
-import { MemoryStore } from '../store/memory/MemoryStore.js';
 import { NodeFs } from '../store/fs/NodeFs.js';
-import { Replica as ReplicaClass } from '../core/Replica.js';
+import type { WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
+import { MemoryStore } from '../store/memory/MemoryStore.js';
+import { openWorktree, STORE_DIR, type OpenWorktree } from '../store/openWorktree.js';
+import { connectTimeoutMs, dialAny } from './dial.js';
 import { helloAsJoiner } from './hello.js';
 import { decodeJoinCode, worktreeIdToString, type JoinCode } from './joinCode.js';
+import { defaultJoinFolder } from './joinFolder.js';
 import { createCshareNode } from './libp2p/Libp2pNode.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
-import type { WorktreeWatch } from '../store/fs/WorktreeWatcher.js';
-import { SyncLoop } from './runSync.js';
-import { peerKey, refusedEvent, STORE_CHECK_MS } from './share.js';
-import { connectTimeoutMs, dialAny } from './dial.js';
-import type { RefusedPath } from '../core/refused.js';
-import { serveSyncControl } from './syncControl.js';
-import type { SessionEvent, SyncState } from './SyncSession.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
 import { setStep } from './step.js';
-import { defaultJoinFolder } from './joinFolder.js';
+import { SyncLoop } from './SyncLoop.js';
+import { greeted, peerKey, refusedEvent, SyncRun } from './SyncRun.js';
+import type { SessionEvent, SyncState } from './SyncSession.js';
+import { serveSyncControl } from './syncControl.js';
 
 const log = logger('join');
 
@@ -151,134 +148,153 @@ export interface JoinResult {
   refused?: RefusedPath[];
 }
 
+/** Connects to the share's relay and says hello as a joiner of `replica`. */
+type JoinConnect = (replica: Replica, signal: AbortSignal) => Promise<{ conn: RpcConnection; access: 'rw' | 'ro' }>;
+
+/** What the join was told about the folder before it starts (see {@link checkJoinStart}). */
+interface JoinStart {
+  /** The join state stored by an earlier join of this folder. */
+  saved: JoinState | undefined;
+  /** The folder was joined to this share before: only changes are fetched. */
+  rejoin: boolean;
+  /** Local files the share lacks go up (the user agreed). */
+  uploadLocal: boolean;
+}
+
 async function joinInto(opts: JoinOptions, ctx: { code: JoinCode; worktreeId: string; root: string; progress: JoinProgress }): Promise<JoinResult> {
-  const { code, worktreeId, root, progress } = ctx;
+  const { code, worktreeId, root } = ctx;
   // A dry run keeps nothing (a fresh key will do); a join keeps its peer id across runs.
   const privateKey = opts.dryRun ? undefined : await peerKey(root, opts.signal);
   const node = await createCshareNode({ listen: [], relayClient: false, privateKey, signal: opts.signal });
   try {
-    const connect = async (replica: Replica, signal: AbortSignal) => {
+    const connect: JoinConnect = async (replica, signal) => {
       const conn = new RpcConnection(await dialAny(node, code.relay, signal), { peer: `relay ${code.relay[0]}` });
-      try {
-        const hello = await helloAsJoiner(conn, { replica, worktreeId, secret: code.secret, signal });
-        return { conn, access: hello.access ?? 'ro' };
-      } catch (err) {
-        conn.close();
-        throw err;
-      }
+      const hello = await greeted(conn, (c) => helloAsJoiner(c, { replica, worktreeId, secret: code.secret, signal }));
+      return { conn, access: hello.access ?? 'ro' };
     };
-
-    const stop = new AbortController();
-    // A store moved away or replaced under the running join stops it (see StoreGuard).
-    let lost: CshareError | undefined;
-    const guard = { command: 'join', everyMs: STORE_CHECK_MS, onLost: (err: CshareError) => ((lost = err), stop.abort()) };
-    const wt = opts.dryRun ? undefined : await openWorktree({ cwd: root, exactRoot: true, statusView: false, flushWrites: true, guard });
-    let saved: JoinState | undefined;
-    let rejoin = false;
-    let uploadLocal = false;
+    const run = new SyncRun('join');
+    const wt = opts.dryRun ? undefined : await openWorktree({ cwd: root, exactRoot: true, statusView: false, flushWrites: true, guard: run.guard });
+    let start: JoinStart | JoinResult;
     // Refused before it starts (another share's folder, differing files, no consent): the
     // store is closed before the error goes up (and a store or folder the join made goes).
     try {
-      saved = wt ? await wt.replica.getMeta<JoinState>('join') : undefined;
-      rejoin = saved?.worktreeId === worktreeId;
-      const other = saved && !rejoin ? `joined to another share (${saved.worktreeId.slice(0, 8)})` : wt && (await wt.replica.getMeta<{ worktreeId: string }>('share')) ? 'shared itself (cshare share)' : undefined;
-      if (other) {
-        // Its files would go up into this share as new ones: refused, with what to do instead.
-        throw new CshareError('WOULD_OVERWRITE', `${root} is ${other}: joining ${worktreeId.slice(0, 8)} here would upload its files into this share. Join into another folder, or move its store aside first (mv .cshare .cshare.old)`, { root });
-      }
-      const hasLocalFiles = existsSync(root) && readdirSync(root).some((n) => n !== STORE_DIR);
-      if (opts.dryRun || (!rejoin && hasLocalFiles)) {
-        // Fetch the shared state into a scratch replica to see what the join would change.
-        const changes = await preview(root, (r, s) => connect(r, s), worktreeId, opts.signal);
-        const conflicts = changes.filter((c) => c.change === 'overwrite');
-        if (opts.dryRun) return { root, files: changes.filter((c) => c.change !== 'keep').length, changes };
-        if (conflicts.length > 0 && !opts.force) {
-          throw new CshareError(
-            'WOULD_OVERWRITE',
-            `${counted(conflicts.length, 'local file')} ${conflicts.length === 1 ? 'differs' : 'differ'} from the shared version: ${conflicts.slice(0, 10).map((c) => c.path).join(', ')}${conflicts.length > 10 ? ', ...' : ''}. Nothing was changed. Use --dry-run to see all, or --force to replace them (each local version is kept in cshare log)`,
-            { conflicts: conflicts.map((c) => c.path) },
-          );
-        }
-        const uploads = changes.filter((c) => c.change === 'upload');
-        if (uploads.length > 0) await consent(opts, uploads, 'are not in the share');
-        uploadLocal = uploads.length > 0;
-      } else if (rejoin && wt) {
-        // Rejoining: what changed here while not joined goes up only with consent (a secret
-        // added meanwhile must not leak from a joiner either), as `share` asks when it resumes.
-        const { changed } = await wt.replica.status();
-        if (changed.length > 0) await consent(opts, changed.map((c) => ({ path: c.path, change: c.change })), 'changed while this folder was not joined');
-      }
+      start = await checkJoinStart(opts, { wt, root, worktreeId, connect });
     } catch (err) {
       await wt?.close();
       throw err;
     }
-    const { replica } = wt!;
-    replica.onRefused = (r) => opts.onEvent(refusedEvent(r));
-    let loop: SyncLoop | undefined;
-    const onAbort = () => {
-      opts.onStop?.({ ...(loop?.standing() ?? { notUploaded: 0, inSync: false }), root });
-      stop.abort();
-    };
-    opts.signal.addEventListener('abort', onAbort, { once: true });
-    const cleanups: [string, () => Promise<void>][] = [['closing the store', () => wt!.close()]];
-    try {
-      let firstJoin = false;
-      if (!rejoin) {
-        // Local files are recorded (nothing is lost) and detached, so the shared entries
-        // decide what every path holds; equal files are then left untouched.
-        await replica.detachLocalFiles();
-        firstJoin = true;
-      }
-      const state: JoinState = rejoin ? saved! : { worktreeId, relaySeq: 0, acked: replica.seq };
-      await replica.putMeta('join', state);
-      // Nothing after the acknowledged seq may be compacted away, from the first scan on.
-      await replica.holdLogAfter(state.acked);
-      const saveState = async (s: SyncState) => replica.putMeta('join', { worktreeId, relaySeq: s.relaySeq, acked: s.acked });
-      let watcher: WorktreeWatch | undefined;
-      loop = new SyncLoop({
-        replica, worktreeId, state, saveState, signal: stop.signal, once: opts.once, firstCatchUpWithoutScan: firstJoin, uploadLocal,
-        beforeLocalChange: () => wt!.guard?.assertIntact(),
-        unreachableHint: UNREACHABLE_HINT,
-        giveUpAfterMs: opts.retry ? undefined : connectTimeoutMs(),
-        connect: async (signal) => {
-          const c = await connect(replica, signal);
-          progress.connected = true;
-          return c;
-        },
-        onEvent: opts.onEvent,
-        // Watched from before the upload's scan of the tree, as a sharer is: anything saved
-        // after that scan is a watcher event, so no second pass over the whole tree is needed
-        // once in sync (at 100,000 files each pass took the joiner ~65 MB further up). The
-        // catch-up's own writes come before the watch, so they are no burst to scan again.
-        onCaughtUp: async () => {
-          if (opts.once || watcher) return;
-          watcher = await loop!.watchHeld(root);
-          cleanups.unshift(['stopping the watcher', () => watcher!.close()]);
-        },
-        onInSync: async (session) => {
-          watcher?.release();
-          progress.joined = true;
-          opts.onEvent({ type: 'joined', root, files: replica.fileCount(), access: session ? accessOf(code) : 'ro' });
-        },
-      });
-      if (!opts.once) {
-        const control = await serveSyncControl({ replica, loop, state, stop, command: 'join', info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
-        cleanups.unshift(['closing the control socket', () => control.close()]);
-      }
-      await loop.run();
-      if (lost) throw lost;
-      return { root, files: replica.fileCount(), refused: replica.refusedPaths() };
-    } finally {
-      opts.signal.removeEventListener('abort', onAbort);
-      stop.abort();
-      for (const [name, c] of cleanups) {
-        setStep(name);
-        await c().catch((err: unknown) => log('cleanup failed: %s', (err as Error)?.message ?? err));
-      }
-    }
+    if (!('rejoin' in start)) return start;
+    return await syncJoin(opts, { ...ctx, ...start, wt: wt!, run, connect });
   } finally {
     setStep('stopping libp2p');
     await node.stop();
+  }
+}
+
+/**
+ * What stands before a join of `root`: a folder of another share, or shared itself, is
+ * refused; a first join into a folder with files previews what it would change (a dry run
+ * returns that), refuses to overwrite a differing file without `force`, and uploads local
+ * files only with consent; a rejoin asks before uploading what changed meanwhile.
+ */
+async function checkJoinStart(opts: JoinOptions, ctx: { wt: OpenWorktree | undefined; root: string; worktreeId: string; connect: JoinConnect }): Promise<JoinStart | JoinResult> {
+  const { wt, root, worktreeId, connect } = ctx;
+  const saved = wt ? await wt.replica.getMeta<JoinState>('join') : undefined;
+  const rejoin = saved?.worktreeId === worktreeId;
+  const other = saved && !rejoin ? `joined to another share (${saved.worktreeId.slice(0, 8)})` : wt && (await wt.replica.getMeta<{ worktreeId: string }>('share')) ? 'shared itself (cshare share)' : undefined;
+  if (other) {
+    // Its files would go up into this share as new ones: refused, with what to do instead.
+    throw new CshareError('WOULD_OVERWRITE', `${root} is ${other}: joining ${worktreeId.slice(0, 8)} here would upload its files into this share. Join into another folder, or move its store aside first (mv .cshare .cshare.old)`, { root });
+  }
+  let uploadLocal = false;
+  const hasLocalFiles = existsSync(root) && readdirSync(root).some((n) => n !== STORE_DIR);
+  if (opts.dryRun || (!rejoin && hasLocalFiles)) {
+    // Fetch the shared state into a scratch replica to see what the join would change.
+    const changes = await preview(root, (r, s) => connect(r, s), worktreeId, opts.signal);
+    if (opts.dryRun) return { root, files: changes.filter((c) => c.change !== 'keep').length, changes };
+    refuseOverwrites(opts, changes);
+    const uploads = changes.filter((c) => c.change === 'upload');
+    if (uploads.length > 0) await consent(opts, uploads, 'are not in the share');
+    uploadLocal = uploads.length > 0;
+  } else if (rejoin && wt) {
+    // Rejoining: what changed here while not joined goes up only with consent (a secret
+    // added meanwhile must not leak from a joiner either), as `share` asks when it resumes.
+    const { changed } = await wt.replica.status();
+    if (changed.length > 0) await consent(opts, changed.map((c) => ({ path: c.path, change: c.change })), 'changed while this folder was not joined');
+  }
+  return { saved, rejoin, uploadLocal };
+}
+
+/** Local files that differ from the shared version stop a first join, unless `force`. */
+function refuseOverwrites(opts: JoinOptions, changes: JoinChange[]): void {
+  const conflicts = changes.filter((c) => c.change === 'overwrite');
+  if (conflicts.length === 0 || opts.force) return;
+  throw new CshareError(
+    'WOULD_OVERWRITE',
+    `${counted(conflicts.length, 'local file')} ${conflicts.length === 1 ? 'differs' : 'differ'} from the shared version: ${conflicts.slice(0, 10).map((c) => c.path).join(', ')}${conflicts.length > 10 ? ', ...' : ''}. Nothing was changed. Use --dry-run to see all, or --force to replace them (each local version is kept in cshare log)`,
+    { conflicts: conflicts.map((c) => c.path) },
+  );
+}
+
+/**
+ * Runs the join's sync loop to its end: a first join detaches the folder's own files first;
+ * the watcher starts after the first catch-up, the control socket at once, and `joined` is
+ * said once in sync.
+ */
+async function syncJoin(opts: JoinOptions, ctx: JoinStart & { code: JoinCode; worktreeId: string; root: string; progress: JoinProgress; wt: OpenWorktree; run: SyncRun; connect: JoinConnect }): Promise<JoinResult> {
+  const { code, worktreeId, root, progress, wt, run, connect, saved, rejoin, uploadLocal } = ctx;
+  const { replica } = wt;
+  replica.onRefused = (r) => opts.onEvent(refusedEvent(r));
+  run.stopOn(opts.signal, (standing) => opts.onStop?.({ ...standing, root }));
+  run.hold('closing the store', () => wt.close());
+  try {
+    if (!rejoin) {
+      // Local files are recorded (nothing is lost) and detached, so the shared entries
+      // decide what every path holds; equal files are then left untouched.
+      await replica.detachLocalFiles();
+    }
+    const state: JoinState = rejoin ? saved! : { worktreeId, relaySeq: 0, acked: replica.seq };
+    await replica.putMeta('join', state);
+    // Nothing after the acknowledged seq may be compacted away, from the first scan on.
+    await replica.holdLogAfter(state.acked);
+    const saveState = async (s: SyncState) => replica.putMeta('join', { worktreeId, relaySeq: s.relaySeq, acked: s.acked });
+    let watcher: WorktreeWatch | undefined;
+    const loop = new SyncLoop({
+      replica, worktreeId, state, saveState, signal: run.stop.signal, once: opts.once, firstCatchUpWithoutScan: !rejoin, uploadLocal,
+      beforeLocalChange: () => wt.guard?.assertIntact(),
+      unreachableHint: UNREACHABLE_HINT,
+      giveUpAfterMs: opts.retry ? undefined : connectTimeoutMs(),
+      connect: async (signal) => {
+        const c = await connect(replica, signal);
+        progress.connected = true;
+        return c;
+      },
+      onEvent: opts.onEvent,
+      // Watched from before the upload's scan of the tree, as a sharer is: anything saved
+      // after that scan is a watcher event, so no second pass over the whole tree is needed
+      // once in sync (at 100,000 files each pass took the joiner ~65 MB further up). The
+      // catch-up's own writes come before the watch, so they are no burst to scan again.
+      onCaughtUp: async () => {
+        if (opts.once || watcher) return;
+        watcher = await loop.watchHeld(root);
+        run.hold('stopping the watcher', () => watcher!.close());
+      },
+      onInSync: async (session) => {
+        watcher?.release();
+        progress.joined = true;
+        opts.onEvent({ type: 'joined', root, files: replica.fileCount(), access: session ? accessOf(code) : 'ro' });
+      },
+    });
+    run.loop = loop;
+    if (!opts.once) {
+      const control = await serveSyncControl({ replica, loop, state, stop: run.stop, command: 'join', info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
+      run.hold('closing the control socket', () => control.close());
+    }
+    await loop.run();
+    run.throwIfLost();
+    return { root, files: replica.fileCount(), refused: replica.refusedPaths() };
+  } finally {
+    await run.end();
   }
 }
 
@@ -301,14 +317,9 @@ function accessOf(code: JoinCode): 'rw' | 'ro' {
 }
 
 /** The shared state fetched into a scratch directory, compared with `root`. */
-async function preview(
-  root: string,
-  connect: (replica: Replica, signal: AbortSignal) => Promise<{ conn: RpcConnection; access: 'rw' | 'ro' }>,
-  worktreeId: string,
-  signal: AbortSignal,
-): Promise<JoinChange[]> {
+async function preview(root: string, connect: JoinConnect, worktreeId: string, signal: AbortSignal): Promise<JoinChange[]> {
   const scratch = mkdtempSync(joinPath(tmpdir(), 'cshare-preview-'));
-  const replica = await ReplicaClass.open({ fs: new NodeFs(scratch), kv: new MemoryStore(), env: {} });
+  const replica = await Replica.open({ fs: new NodeFs(scratch), kv: new MemoryStore(), env: {} });
   try {
     const loop = new SyncLoop({
       replica, worktreeId, state: { relaySeq: 0, acked: replica.seq }, saveState: async () => {}, signal, once: true,
@@ -351,7 +362,7 @@ function heldHere(root: string, path: string): boolean {
 async function localFiles(root: string) {
   // A dry run into a folder that does not exist yet: nothing there.
   if (!existsSync(root)) return [];
-  const replica = await ReplicaClass.open({ fs: new NodeFs(root), kv: new MemoryStore(), env: {} });
+  const replica = await Replica.open({ fs: new NodeFs(root), kv: new MemoryStore(), env: {} });
   try {
     return (await replica.files()).files;
   } finally {

@@ -1,7 +1,7 @@
-import { array, boolean, bytes, literal, number, object, oneOf, refine, string, union, type Guard } from './guards.js';
+import { array, boolean, bytes, literal, number, object, oneOf, refine, string, union, type Guard } from './rpc/guards.js';
 import { CshareError } from '../core/errors.js';
 import { MAX_AUTHOR_CHARS, MAX_CARRIED_PATCH_CHARS, MAX_CARRIED_PATCH_OPS, type HistoryEntry } from '../core/carriedHistory.js';
-import { versionMismatchMessage } from './codec.js';
+import { versionMismatchMessage } from './rpc/codec.js';
 import type { ProtocolSchema } from './rpc/protocol.js';
 import { slices } from './slices.js';
 

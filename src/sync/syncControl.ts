@@ -4,7 +4,7 @@ import { logger } from '../core/log.js';
 import type { ScanReport } from '../core/recordScan.js';
 import type { Replica } from '../core/Replica.js';
 import { serveControl } from './control.js';
-import type { SyncLoop } from './runSync.js';
+import type { SyncLoop } from './SyncLoop.js';
 import type { SyncState } from './SyncSession.js';
 
 const log = logger('control');

@@ -234,7 +234,7 @@ const PACKAGE_HOMES: [RegExp, string[]][] = [
   [/^(?:libp2p|@libp2p\/|@chainsafe\/|@multiformats\/|ws$)/, ['src/sync/libp2p/']],
   [/^level$/, ['src/store/level/']],
   [/^@parcel\/watcher$/, ['src/store/fs/']],
-  [/^@oclif\//, ['src/commands/', 'src/BaseCommand.ts']],
+  [/^@oclif\//, ['src/commands/', 'src/cli/BaseCommand.ts']],
 ];
 
 /** Where an import of `spec` from `file` leads: a source folder (`src/core/`), a file, or a package. */
@@ -260,7 +260,23 @@ describe('layers (ARCHITECTURE.md "Layers")', () => {
   });
 
   it('src/sync imports src/core, src/store and src/sync (and the polyfills), never the CLI', () => {
-    expect(crossing('src/sync/', (to) => /^src\/(?:core|store|sync)\//.test(to) || to === 'src/polyfills.js')).toEqual([]);
+    expect(crossing('src/sync/', (to) => /^src\/(?:core|store|sync)\//.test(to) || to === 'src/cli/polyfills.js')).toEqual([]);
+  });
+
+  it('src/sync/rpc imports only src/core and itself (and, until every caller passes one, cshare\'s schema as the default)', () => {
+    expect(imports.filter((i) => i.file.startsWith('src/sync/rpc/')).length).toBeGreaterThan(10);
+    expect(crossing('src/sync/rpc/', (to) => /^src\/(?:core|sync\/rpc)\//.test(to) || to === 'src/sync/schema.js')).toEqual([]);
+  });
+
+  it('src/cli imports src/core, src/store, src/sync and src/cli, never a command', () => {
+    expect(imports.filter((i) => i.file.startsWith('src/cli/')).length).toBeGreaterThan(10);
+    expect(crossing('src/cli/', (to) => /^src\/(?:core|store|sync|cli)\//.test(to))).toEqual([]);
+  });
+
+  it('src/status (the status fast path) never imports a command, LevelDB or the store\'s opening', () => {
+    expect(imports.filter((i) => i.file.startsWith('src/status/')).length).toBeGreaterThan(10);
+    const allowed = (to: string) => /^src\/(?:core|store|sync|cli|status)\//.test(to) && !to.startsWith('src/store/level/') && to !== 'src/store/openWorktree.js';
+    expect(crossing('src/status/', allowed)).toEqual([]);
   });
 
   it('libp2p, LevelDB, the watcher and oclif are each imported in one place only', () => {

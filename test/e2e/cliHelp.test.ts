@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS, suggestCommands } from '../../src/cli.js';
+import { COMMANDS, suggestCommands } from '../../src/cli/cli.js';
 import { BIN, cshare, cshareJson } from '../helpers/cli.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 

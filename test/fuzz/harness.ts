@@ -17,7 +17,7 @@ import { Prng } from '../../src/sync/prng.js';
 import { RelayService } from '../../src/sync/relay/RelayService.js';
 import { RelayStore } from '../../src/sync/relay/RelayStore.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
-import { SyncLoop } from '../../src/sync/runSync.js';
+import { SyncLoop } from '../../src/sync/SyncLoop.js';
 import type { SyncState } from '../../src/sync/SyncSession.js';
 import type { MemClock } from '../helpers/MemFs.js';
 import { checkConvergence, manifestSets } from './checks.js';

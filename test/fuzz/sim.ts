@@ -8,7 +8,7 @@
 import { CshareError } from '../../src/core/errors.js';
 import type { KvBatchOp, KvRange, KvStore } from '../../src/core/ports.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
-import { FrameKind, decodeFrames, encodeFrame } from '../../src/sync/codec.js';
+import { FrameKind, decodeFrames, encodeFrame } from '../../src/sync/rpc/codec.js';
 import type { FrameChannel } from '../../src/sync/rpc/transport.js';
 import { cshareSchema } from '../../src/sync/schema.js';
 

@@ -6,7 +6,7 @@
  */
 import type { Replica } from '../../src/core/Replica.js';
 import type { Prng } from '../../src/sync/prng.js';
-import type { SyncLoop } from '../../src/sync/runSync.js';
+import type { SyncLoop } from '../../src/sync/SyncLoop.js';
 import type { FuzzFs, ProcFs } from './FuzzFs.js';
 import type { SimKv, SimLink } from './sim.js';
 

@@ -5,7 +5,7 @@
  * unsubscribes, sends offers of deep paths, and starts blob uploads it abandons (it sends
  * 2 MiB of an 8 MiB blob and closes the connection). Prints one JSON summary line at the end.
  */
-import '../../src/polyfills.js';
+import '../../src/cli/polyfills.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { gitBlobId } from '../../src/core/digest.js';
 import { hashSecret, newShareSecrets, worktreeIdToString } from '../../src/sync/joinCode.js';

@@ -5,7 +5,7 @@
  * line per answer, `{ "rtt": ms }`, so a test measures how long the relay kept it waiting
  * without its own work (encoding an attack's frames in the test process) in the way.
  */
-import '../../src/polyfills.js';
+import '../../src/cli/polyfills.js';
 import { hashSecret, newShareSecrets, worktreeIdToString } from '../../src/sync/joinCode.js';
 import { createCshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';

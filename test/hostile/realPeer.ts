@@ -1,4 +1,4 @@
-import '../../src/polyfills.js';
+import '../../src/cli/polyfills.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,10 +1,10 @@
-import '../../src/polyfills.js';
+import '../../src/cli/polyfills.js';
 import { multiaddr } from '@multiformats/multiaddr';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gitBlobId } from '../../src/core/digest.js';
 import { isSafeRelPath } from '../../src/core/paths.js';
-import { FrameKind, decodeFrames, encodeBatch, encodeFrame, type Frame, type Value } from '../../src/sync/codec.js';
+import { FrameKind, decodeFrames, encodeBatch, encodeFrame, type Frame, type Value } from '../../src/sync/rpc/codec.js';
 import { hashSecret, newShareSecrets, worktreeIdToString } from '../../src/sync/joinCode.js';
 import { CSHARE_PROTOCOL } from '../../src/sync/libp2p/Libp2pNode.js';
 import { MemoryTransport, type MemoryChannel } from '../../src/sync/memory/MemoryTransport.js';

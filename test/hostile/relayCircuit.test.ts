@@ -1,4 +1,4 @@
-import '../../src/polyfills.js';
+import '../../src/cli/polyfills.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCshareNode, type CshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
 import { stopAll } from '../helpers/procs.js';

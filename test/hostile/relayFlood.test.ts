@@ -1,4 +1,4 @@
-import '../../src/polyfills.js';
+import '../../src/cli/polyfills.js';
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

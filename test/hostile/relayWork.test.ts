@@ -1,4 +1,4 @@
-import '../../src/polyfills.js';
+import '../../src/cli/polyfills.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gitBlobId } from '../../src/core/digest.js';
 import { stopAll, until } from '../helpers/procs.js';

@@ -6,9 +6,9 @@
  * subscription ends, or `{"events":n,"closed":message}` when the relay closed the stream
  * instead (it may close one whose writes stalled for long).
  */
-import '../../src/polyfills.js';
+import '../../src/cli/polyfills.js';
 import { multiaddr } from '@multiformats/multiaddr';
-import { FrameKind, decodeFrames, encodeFrame, type Frame } from '../../src/sync/codec.js';
+import { FrameKind, decodeFrames, encodeFrame, type Frame } from '../../src/sync/rpc/codec.js';
 import { CSHARE_PROTOCOL, createCshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
 import { lpStream } from '../../src/sync/libp2p/vendor.js';
 import { PROTOCOL_VERSION as V } from '../../src/sync/schema.js';

@@ -5,7 +5,7 @@ import { decodeStatusView, encodeStatusView, StatusViewBuilder, type StatusView 
 import { openWorktree } from '../../src/store/openWorktree.js';
 import { statusViewPath } from '../../src/store/layout.js';
 import { readStatusView } from '../../src/store/statusViewFile.js';
-import { statusOffline } from '../../src/statusOffline.js';
+import { statusOffline } from '../../src/status/statusOffline.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 
 const env = { HOME: '/nonexistent-home', USER: 'tester' };

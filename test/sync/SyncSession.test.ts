@@ -5,7 +5,7 @@ import type { Replica } from '../../src/core/Replica.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
 import { helloAsJoiner, helloAsSharer } from '../../src/sync/hello.js';
 import { SYNC_PAGE_ITEMS, type SyncItem } from '../../src/sync/schema.js';
-import { SyncLoop } from '../../src/sync/runSync.js';
+import { SyncLoop } from '../../src/sync/SyncLoop.js';
 import { SyncSession, type SessionEvent, type SyncState } from '../../src/sync/SyncSession.js';
 import { openReplica } from '../helpers/replica.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';

@@ -10,7 +10,7 @@ import {
   encodeValue,
   peekHeader,
   type Frame,
-} from '../../src/sync/codec.js';
+} from '../../src/sync/rpc/codec.js';
 import { Prng } from '../../src/sync/prng.js';
 import { mutate, randomValue, testSeed } from './helpers.js';
 

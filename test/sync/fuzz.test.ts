@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameKind, decodeFrames, encodeBatch, encodeFrame, type Frame } from '../../src/sync/codec.js';
+import { FrameKind, decodeFrames, encodeBatch, encodeFrame, type Frame } from '../../src/sync/rpc/codec.js';
 import { MemoryTransport, type MemoryChannel } from '../../src/sync/memory/MemoryTransport.js';
 import { Prng } from '../../src/sync/prng.js';
 import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';

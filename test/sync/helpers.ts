@@ -1,5 +1,5 @@
 import { Prng } from '../../src/sync/prng.js';
-import type { Value } from '../../src/sync/codec.js';
+import type { Value } from '../../src/sync/rpc/codec.js';
 
 /** The seed of a randomized test: `CSHARE_SEED=<n>` replays one. Printed in failure messages. */
 export function testSeed(fallback: number): number {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Replica } from '../../src/core/Replica.js';
 import type { ScanScope } from '../../src/core/Scanner.js';
-import { SyncLoop } from '../../src/sync/runSync.js';
+import { SyncLoop } from '../../src/sync/SyncLoop.js';
 
 /** A replica that only records the scopes it is asked to scan, and fails when told to. */
 function fakeReplica() {

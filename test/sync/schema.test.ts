@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_UPDATES_PER_MESSAGE, MESSAGE_BYTES, PROTOCOL_VERSION, checkPeerProtocol, cshareSchema, messageSlices, worktreeResource } from '../../src/sync/schema.js';
-import { decodeValue, encodeValue, type Value } from '../../src/sync/codec.js';
+import { decodeValue, encodeValue, type Value } from '../../src/sync/rpc/codec.js';
 
 const digest = 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391';
 const roundTrip = (v: unknown): unknown => decodeValue(encodeValue(v as Value));

@@ -1,4 +1,4 @@
-import { bytes, literal, number, object, refine, string, union, type Guard } from '../../src/sync/guards.js';
+import { bytes, literal, number, object, refine, string, union, type Guard } from '../../src/sync/rpc/guards.js';
 import type { ProtocolSchema } from '../../src/sync/rpc/protocol.js';
 import { cshareSchema, type CshareProtocol } from '../../src/sync/schema.js';
 

@@ -1,4 +1,4 @@
-import '../../polyfills.js';
+import '../../cli/polyfills.js';
 import { lpStream, type LengthPrefixedStream } from './vendor.js';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';

@@ -1,4 +1,4 @@
-import '../../polyfills.js';
+import '../../cli/polyfills.js';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import type { FrameChannel } from '../rpc/transport.js';

@@ -5,7 +5,7 @@
  * and `relay` start; bundled, 0.16 s. Source and tests import it unbundled.
  */
 // libp2p needs Promise.withResolvers (Node 20 lacks it) from its first use.
-import '../../polyfills.js';
+import '../../cli/polyfills.js';
 
 export { noise } from '@chainsafe/libp2p-noise';
 export { yamux } from '@chainsafe/libp2p-yamux';

@@ -1,4 +1,4 @@
-import { batchEntrySize, encodeBatch } from '../codec.js';
+import { batchEntrySize, encodeBatch } from './codec.js';
 import type { FrameChannel } from './transport.js';
 
 /** Room left in a batch for its own header (version, kind, count). */

@@ -1,6 +1,6 @@
 import { CshareError, isErrorCode, toCshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
-import { DEFAULT_LIMITS, FrameKind, decodeFrames, encodeFrame, peekHeader, type CodecLimits, type Frame, type Value } from '../codec.js';
+import { DEFAULT_LIMITS, FrameKind, decodeFrames, encodeFrame, peekHeader, type CodecLimits, type Frame, type Value } from './codec.js';
 import { cshareSchema, type CshareProtocol } from '../schema.js';
 import { BoundedQueue } from './BoundedQueue.js';
 import type { ByteBudget } from './ByteBudget.js';

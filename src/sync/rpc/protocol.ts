@@ -1,4 +1,4 @@
-import type { Guard } from '../guards.js';
+import type { Guard } from './guards.js';
 
 /**
  * The shape of a protocol as the RPC layer sees it: which requests, streaming requests, sends

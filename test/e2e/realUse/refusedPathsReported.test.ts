@@ -1,4 +1,4 @@
-import '../../../src/polyfills.js';
+import '../../../src/cli/polyfills.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import '../../../src/polyfills.js';
+import '../../../src/cli/polyfills.js';
 import { describe, expect, it } from 'vitest';
 import { ConnectionClosedError } from '../../../src/sync/rpc/ConnectionClosedError.js';
 import type { FrameChannel } from '../../../src/sync/rpc/transport.js';

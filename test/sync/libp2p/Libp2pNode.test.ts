@@ -1,4 +1,4 @@
-import '../../../src/polyfills.js';
+import '../../../src/cli/polyfills.js';
 import { multiaddr } from '@multiformats/multiaddr';
 import { describe, expect, it } from 'vitest';
 import { CshareError } from '../../../src/core/errors.js';

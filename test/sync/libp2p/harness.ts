@@ -1,6 +1,6 @@
-import '../../../src/polyfills.js';
+import '../../../src/cli/polyfills.js';
 import { afterEach } from 'vitest';
-import { bytes, number, object, string } from '../../../src/sync/guards.js';
+import { bytes, number, object, string } from '../../../src/sync/rpc/guards.js';
 import { createCshareNode, type CshareNode, type CshareNodeOptions } from '../../../src/sync/libp2p/Libp2pNode.js';
 import type { ProtocolSchema } from '../../../src/sync/rpc/protocol.js';
 import { RpcConnection } from '../../../src/sync/rpc/RpcConnection.js';

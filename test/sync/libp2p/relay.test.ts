@@ -1,4 +1,4 @@
-import '../../../src/polyfills.js';
+import '../../../src/cli/polyfills.js';
 import { describe, expect, it } from 'vitest';
 import { startNode } from './harness.js';
 

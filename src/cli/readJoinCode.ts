@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CshareError } from './core/errors.js';
+import { CshareError } from '../core/errors.js';
 
 /** Longest input taken as a join code (a code is at most ~12,000 characters). */
 const MAX_CODE_INPUT = 64 * 1024;

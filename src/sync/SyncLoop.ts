@@ -23,8 +23,8 @@ const FATAL = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'PROTOCOL', 'FR
 /** Errors that mean the relay (or the sharer serving itself) could not be reached or went away. */
 const UNREACHABLE = new Set(['CONNECTION_CLOSED', 'TIMEOUT']);
 
-/** Options for {@link runSync}. */
-export interface RunSyncOptions {
+/** Options of a {@link SyncLoop}. */
+export interface SyncLoopOptions {
   replica: Replica;
   worktreeId: string;
   state: SyncState;
@@ -75,8 +75,10 @@ export class SyncLoop {
   private scanAllNext = false;
   private readonly recheck = new Set<string>();
   private recheckTimer: NodeJS.Timeout | undefined;
+  /** The first round announced the sync (`onInSync`); see {@link standing}. */
+  private inSync = false;
 
-  constructor(private readonly opts: RunSyncOptions) {}
+  constructor(private readonly opts: SyncLoopOptions) {}
 
   /**
    * Records and uploads local changes now (from the watcher); records only while offline.
@@ -154,96 +156,141 @@ export class SyncLoop {
     return { notUploaded: u ? u.total - u.done : 0, inSync: this.inSync };
   }
 
-  private inSync = false;
 
+  /**
+   * Connects, syncs and follows live events until `signal` aborts (or, with `once`, after
+   * the first round); after a disconnect, backs off and connects again. Throws what no
+   * reconnect can fix (see {@link failed}).
+   */
   async run(): Promise<void> {
     const { signal } = this.opts;
     // Every request in flight listens on this signal (an upload window of 64, 16 answers to
     // `need` beside it, fetch streams, the subscription and the watcher): more than Node's
     // default warning threshold of 10, and not a leak.
     setMaxListeners(128, signal);
-    let attempt = 0;
-    let first = true;
-    const started = Date.now();
-    let connectedOnce = false;
-    // The code of the error that reported the current outage: a relay that stays away is said
-    // once, not at every attempt (every 10 s, for hours), and its return is said too.
-    let outage: string | undefined;
+    const tries: Tries = { attempt: 0, first: true, started: Date.now(), connectedOnce: false, outage: undefined };
     while (!signal.aborted) {
       let conn: RpcConnection | undefined;
       try {
         setStep('connect');
         const c = await this.opts.connect(signal);
         conn = c.conn;
-        connectedOnce = true;
-        const session = new SyncSession({
-          ...this.opts, conn, access: c.access, signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan,
-          onEvent: (e) => {
-            if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path));
-            this.opts.onEvent(e);
-          },
-        });
-        setStep('catch-up');
-        await session.catchUp();
-        if (first) await this.opts.onCaughtUp?.();
-        this.session = session;
-        // Subscribed before the upload, so that a joiner waiting for a file still in its
-        // queue gets it next (`need`); other events apply after the upload, in order.
-        const live = this.opts.once ? undefined : session.live();
-        // Its failure is handled where it is awaited, below, or ends with the connection.
-        live?.catch(() => undefined);
-        // Sharing has begun once the manifest and the files being worked on are up; the rest
-        // uploads after the announcement (with --once, before returning).
-        let announced = !first;
-        setStep('upload');
-        await session.push({
-          // A first `join --once` writes what it fetched and is done: like a clone, it does not
-          // scan the tree it just wrote (at 100,000 files that scan was the peak of its memory;
-          // anything saved meanwhile is recorded by the next command, nothing is lost).
-          scan: !(this.opts.once && first && this.opts.firstCatchUpWithoutScan && !this.opts.uploadLocal),
-          afterManifest: announced
-            ? undefined
-            : async () => {
-                announced = true;
-                await this.opts.onInSync?.(session);
-                this.inSync = true;
-              },
-        });
-        first = false;
-        if (this.opts.once) return;
-        attempt = 0;
-        if (outage !== undefined) {
-          outage = undefined;
-          this.opts.onEvent({ type: 'reconnected' });
-        }
-        setStep('live');
-        await live;
+        tries.connectedOnce = true;
+        if ((await this.syncOver(c, tries)) === 'done') return;
         log('connection ended; reconnecting');
       } catch (err) {
         if (signal.aborted) break;
-        const e = toCshareError(err);
-        const unreachable = UNREACHABLE.has(e.code);
-        const hint = unreachable && this.opts.unreachableHint ? `; ${this.opts.unreachableHint}` : '';
-        if (FATAL.has(e.code)) throw e;
-        // `--once` tries once: what to do about an unreachable relay is said then too.
-        if (this.opts.once && first) throw hint ? new CshareError(e.code, `${e.message}${hint}`, e.data, { cause: e }) : e;
-        if (unreachable && !connectedOnce && this.opts.giveUpAfterMs !== undefined && Date.now() - started >= this.opts.giveUpAfterMs) {
-          throw new CshareError(e.code, `${e.message}; gave up after ${Math.round((Date.now() - started) / 1000)} s${hint} (--retry keeps trying)`, e.data, { cause: e });
-        }
-        if (outage === e.code) log('still failing: %s', e.message);
-        else {
-          outage = e.code;
-          this.opts.onEvent({ type: 'error', code: e.code, message: `${e.message} (${unreachable ? 'still trying, and says so when it is back' : 'reconnecting'}${hint})` });
-        }
+        this.failed(err, tries);
       } finally {
         setStep('closing the connection');
         this.session = null;
         conn?.close();
       }
       setStep('reconnect backoff');
-      await (this.opts.backoff ?? backoff)(attempt++, signal);
+      await (this.opts.backoff ?? backoff)(tries.attempt++, signal);
     }
   }
+
+  /**
+   * One connection's life: catch up, upload, then follow live events until it ends. 'done'
+   * after the first round with `once`.
+   */
+  private async syncOver(c: { conn: RpcConnection; access: Access }, tries: Tries): Promise<'done' | 'ended'> {
+    const { first } = tries;
+    const session = this.newSession(c, first);
+    setStep('catch-up');
+    await session.catchUp();
+    if (first) await this.opts.onCaughtUp?.();
+    this.session = session;
+    // Subscribed before the upload, so that a joiner waiting for a file still in its
+    // queue gets it next (`need`); other events apply after the upload, in order.
+    const live = this.opts.once ? undefined : session.live();
+    // Its failure is handled where it is awaited, below, or ends with the connection.
+    live?.catch(() => undefined);
+    setStep('upload');
+    await this.upload(session, first);
+    tries.first = false;
+    if (this.opts.once) return 'done';
+    tries.attempt = 0;
+    if (tries.outage !== undefined) {
+      tries.outage = undefined;
+      this.opts.onEvent({ type: 'reconnected' });
+    }
+    setStep('live');
+    await live;
+    return 'ended';
+  }
+
+  /** The session of a new connection; an apply's paths are scanned again shortly after. */
+  private newSession(c: { conn: RpcConnection; access: Access }, first: boolean): SyncSession {
+    return new SyncSession({
+      ...this.opts, conn: c.conn, access: c.access, signal: this.opts.signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan,
+      onEvent: (e) => {
+        if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path));
+        this.opts.onEvent(e);
+      },
+    });
+  }
+
+  /**
+   * The upload after a catch-up. The first one announces the sync (`onInSync`) once the
+   * manifest and the files being worked on are up; the rest uploads after the announcement
+   * (with --once, before returning).
+   */
+  private async upload(session: SyncSession, first: boolean): Promise<void> {
+    await session.push({
+      // A first `join --once` writes what it fetched and is done: like a clone, it does not
+      // scan the tree it just wrote (at 100,000 files that scan was the peak of its memory;
+      // anything saved meanwhile is recorded by the next command, nothing is lost).
+      scan: !(this.opts.once && first && this.opts.firstCatchUpWithoutScan && !this.opts.uploadLocal),
+      afterManifest: first
+        ? async () => {
+            await this.opts.onInSync?.(session);
+            this.inSync = true;
+          }
+        : undefined,
+    });
+  }
+
+  /**
+   * A connection that failed or could not be made: throws what no reconnect can fix (a fatal
+   * code; anything on the first try of `once`; an unreachable relay past `giveUpAfterMs`
+   * when none was ever reached), else says so, once per outage.
+   */
+  private failed(err: unknown, tries: Tries): void {
+    const e = toCshareError(err);
+    const unreachable = UNREACHABLE.has(e.code);
+    const hint = unreachable && this.opts.unreachableHint ? `; ${this.opts.unreachableHint}` : '';
+    if (FATAL.has(e.code)) throw e;
+    // `--once` tries once: what to do about an unreachable relay is said then too.
+    if (this.opts.once && tries.first) throw hint ? new CshareError(e.code, `${e.message}${hint}`, e.data, { cause: e }) : e;
+    const waited = Date.now() - tries.started;
+    if (unreachable && !tries.connectedOnce && this.opts.giveUpAfterMs !== undefined && waited >= this.opts.giveUpAfterMs) {
+      throw new CshareError(e.code, `${e.message}; gave up after ${Math.round(waited / 1000)} s${hint} (--retry keeps trying)`, e.data, { cause: e });
+    }
+    if (tries.outage === e.code) log('still failing: %s', e.message);
+    else {
+      tries.outage = e.code;
+      this.opts.onEvent({ type: 'error', code: e.code, message: `${e.message} (${unreachable ? 'still trying, and says so when it is back' : 'reconnecting'}${hint})` });
+    }
+  }
+}
+
+/** Where {@link SyncLoop.run} stands between connections. */
+interface Tries {
+  /** Reconnect attempts since the last connection that synced (the backoff's step). */
+  attempt: number;
+  /** No connection synced yet: the next one is the first round (`onCaughtUp`, `onInSync`). */
+  first: boolean;
+  /** When the loop started, for `giveUpAfterMs`. */
+  started: number;
+  /** A connection was made once (a relay that was reached is never given up on). */
+  connectedOnce: boolean;
+  /**
+   * The code of the error that reported the current outage: a relay that stays away is said
+   * once, not at every attempt (every 10 s, for hours), and its return is said too.
+   */
+  outage: string | undefined;
 }
 
 /**
@@ -252,13 +299,6 @@ export class SyncLoop {
  * a writer put in a replaced file, recorded then, goes up with this push.
  */
 const RECHECK_MS = 400;
-
-/** Runs a {@link SyncLoop} to its end. */
-export async function runSync(opts: RunSyncOptions): Promise<SyncLoop> {
-  const loop = new SyncLoop(opts);
-  await loop.run();
-  return loop;
-}
 
 /**
  * A watcher's absolute paths relative to `root`, with `/` separators; `''` (the whole tree)

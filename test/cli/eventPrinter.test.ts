@@ -1,6 +1,6 @@
 import { Chalk } from 'chalk';
 import { describe, expect, it } from 'vitest';
-import { EventPrinter } from '../src/eventPrinter.js';
+import { EventPrinter } from '../../src/cli/eventPrinter.js';
 
 function printer(opts: { tty: boolean; verbose?: boolean }): { p: EventPrinter; out: string[]; err: string[] } {
   const out: string[] = [];

@@ -1,6 +1,6 @@
 import type { ChalkInstance } from 'chalk';
-import type { SessionEvent } from './sync/SyncSession.js';
-import { counted, shown, shownText } from './core/display.js';
+import type { SessionEvent } from '../sync/SyncSession.js';
+import { counted, shown, shownText } from '../core/display.js';
 import { peerLabels } from './statusText.js';
 
 /** Changes of one apply listed file by file without `--verbose`; more are one summary line. */

@@ -40,8 +40,8 @@ import { bytesOf, decodeSectioned, encodeSectioned, float64Section, joinedSectio
 import type { StatusChange } from '../core/pending.js';
 import type { DirEntry } from '../core/ports.js';
 import type { ScannedFile } from '../core/Scanner.js';
-import type { WalkedDir } from './fs/RecordingFs.js';
-import { writeFileReplacing } from './layout.js';
+import type { WalkedDir } from '../store/fs/RecordingFs.js';
+import { writeFileReplacing } from '../store/layout.js';
 
 const log = logger('status-cache');
 

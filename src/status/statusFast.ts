@@ -4,11 +4,11 @@
  * `bin/cshare` tries it first; anything else, and anything that goes wrong here, is left to
  * the command itself, which does the same and reports errors in the usual way.
  */
-import { logger } from './core/log.js';
+import { logger } from '../core/log.js';
 import { statusOffline } from './statusOffline.js';
-import { findWorktreeRoot } from './store/layout.js';
-import { formatStatus, type StatusColors } from './statusText.js';
-import { controlEndpoint } from './sync/control.js';
+import { findWorktreeRoot } from '../store/layout.js';
+import { formatStatus, type StatusColors } from '../cli/statusText.js';
+import { controlEndpoint } from '../sync/control.js';
 
 const log = logger('status');
 

@@ -1,8 +1,8 @@
 import { homedir } from 'node:os';
-import { listFiles, type FilesList } from './core/filesList.js';
-import { Replica } from './core/Replica.js';
-import { NodeFs } from './store/fs/NodeFs.js';
-import { MemoryStore } from './store/memory/MemoryStore.js';
+import { listFiles, type FilesList } from '../core/filesList.js';
+import { Replica } from '../core/Replica.js';
+import { NodeFs } from '../store/fs/NodeFs.js';
+import { MemoryStore } from '../store/memory/MemoryStore.js';
 
 /**
  * `cshare files` in a folder that has no `.cshare/`: what sharing it would share, found by a

@@ -15,8 +15,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CshareError } from './core/errors.js';
-import { shownText } from './core/display.js';
+import { CshareError } from '../core/errors.js';
+import { shownText } from '../core/display.js';
 
 /** Every command, grouped as the overview lists them, with its one-line summary. */
 export const COMMAND_GROUPS: readonly { title: string; commands: readonly (readonly [string, string])[] }[] = [
@@ -54,7 +54,7 @@ export type Plan = { exit: number; stdout?: string; stderr?: string } | { argv: 
 
 /** Where the package lives (its README is the documentation). */
 function packageRoot(): string {
-  return fileURLToPath(new URL('..', import.meta.url));
+  return fileURLToPath(new URL('../..', import.meta.url));
 }
 
 function version(): string {

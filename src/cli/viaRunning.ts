@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { CshareError } from './core/errors.js';
-import type { Replica } from './core/Replica.js';
-import { callControl, type ControlCommand } from './sync/control.js';
-import { findWorktreeRoot, STORE_DIR } from './store/layout.js';
+import { CshareError } from '../core/errors.js';
+import type { Replica } from '../core/Replica.js';
+import { callControl, type ControlCommand } from '../sync/control.js';
+import { findWorktreeRoot, STORE_DIR } from '../store/layout.js';
 
 /** Options of {@link viaRunning}. */
 export interface ViaRunningOptions<T> {
@@ -41,7 +41,7 @@ export async function viaRunning<T>(opts: ViaRunningOptions<T>): Promise<T> {
   }
   const answer = await opts.offline?.(root);
   if (answer !== undefined) return answer;
-  const { openWorktree } = await import('./store/openWorktree.js');
+  const { openWorktree } = await import('../store/openWorktree.js');
   const wt = await openWorktree({ cwd: opts.cwd });
   try {
     return await opts.local(wt.replica);

@@ -1,10 +1,10 @@
 import { Command, Flags } from '@oclif/core';
 import chalk, { Chalk } from 'chalk';
-import { CshareError, toCshareError } from './core/errors.js';
-import { currentStep } from './sync/step.js';
-import { shownText } from './core/display.js';
+import { CshareError, toCshareError } from '../core/errors.js';
+import { currentStep } from '../sync/step.js';
+import { shownText } from '../core/display.js';
 import { usageMessage } from './usageMessage.js';
-import { logger } from './core/log.js';
+import { logger } from '../core/log.js';
 
 const log = logger('cli');
 

@@ -1,5 +1,20 @@
-import type { StatusJson } from './commands/status.js';
-import { counted, gitQuoted, shown } from './core/display.js';
+import { counted, gitQuoted, shown } from '../core/display.js';
+import type { ReplicaStatus } from '../core/Replica.js';
+
+/** Status as printed: the offline fields, plus what a running share/join adds. */
+export type StatusJson = Omit<ReplicaStatus, 'sharing'> & {
+  sharing: 'off' | 'on' | 'joined';
+  codes?: { readWrite: string; readOnly: string };
+  relay?: string[];
+  peers?: { id: string; name: string }[];
+  connected?: boolean;
+  unacknowledged?: number;
+  uploading?: number;
+  /** A join with a read-only code: its own changes stay here (see `kept`). */
+  readOnly?: boolean;
+  /** Read-only join: how many of this replica's changes are kept here, never uploaded. */
+  kept?: number;
+};
 
 /** What the human form of `status` needs to colour; chalk, or plain text. */
 export interface StatusColors {

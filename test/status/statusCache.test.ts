@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { statusCachePath } from '../../src/store/layout.js';
 import { openWorktree } from '../../src/store/openWorktree.js';
-import { statusOffline, type StatusOfflineOptions } from '../../src/statusOffline.js';
+import { statusOffline, type StatusOfflineOptions } from '../../src/status/statusOffline.js';
 import { Prng } from '../../src/sync/prng.js';
 import { until } from '../helpers/procs.js';
 import { git, tempDir, writeTree } from '../helpers/tmp.js';
