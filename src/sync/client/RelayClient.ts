@@ -10,8 +10,10 @@ import type { HelloResponse, HistoryEntry, ManifestEntry, Role, SyncItem, Worktr
  * implementation's business. End-to-end encryption is meant to wrap exactly this interface
  * (encrypt what goes up, decrypt what comes down) without knowing the wire.
  *
- * Implementation: `RpcRelayClient` (over an `RpcConnection`). Errors are `CshareError`s
- * with the codes the relay uses (PROTOCOL.md): `UNAUTHORIZED` for an unknown worktree or a wrong secret, `FORBIDDEN` for a
+ * Implementations: `RpcRelayClient` (over an `RpcConnection`: the real one) and
+ * `MemoryRelayClient` (`memory/`, the in-memory twin); `test/sync/relayClientContract.ts`
+ * holds them to the same behaviour. Errors are `CshareError`s with the codes the relay uses
+ * (PROTOCOL.md): `UNAUTHORIZED` for an unknown worktree or a wrong secret, `FORBIDDEN` for a
  * write with a read-only code, `NOT_FOUND` for a blob nobody has, `CONNECTION_CLOSED` for
  * every call pending or made after the connection closed.
  */
