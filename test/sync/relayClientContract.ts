@@ -130,7 +130,10 @@ export function runRelayClientContract(name: string, make: () => ContractRelay):
     it('a blob nobody has is NOT_FOUND; a batch fetch leaves it out', async () => {
       const { bob } = await sharerAndJoiner();
       const digest = gitBlobId(new TextEncoder().encode('nowhere'));
-      expect((await rejection(bob.fetchBlob(digest))).code).toBe('NOT_FOUND');
+      const err = await rejection(bob.fetchBlob(digest));
+      // Clearly: its own code, and the blob named.
+      expect(err.code).toBe('NOT_FOUND');
+      expect(err.message).toContain(digest);
       expect((await bob.fetchBlobs([{ digest, size: 7 }])).size).toBe(0);
     });
 
