@@ -1,8 +1,9 @@
 import { CshareError } from '../core/errors.js';
 import type { Replica } from '../core/Replica.js';
+import { RpcRelayClient } from './client/RpcRelayClient.js';
 import { hashSecret, type ShareSecrets } from './joinCode.js';
 import type { RpcConnection } from './rpc/RpcConnection.js';
-import { PROTOCOL_VERSION, type HelloResponse } from './schema.js';
+import type { HelloResponse } from './schema.js';
 
 /**
  * The sharer's hello: registers the worktree with the hashes of its secrets on first use,
@@ -12,31 +13,27 @@ export async function helloAsSharer(
   conn: RpcConnection,
   opts: { replica: Replica; worktreeId: string; secrets: ShareSecrets; name: string; token?: string; signal?: AbortSignal },
 ): Promise<HelloResponse> {
-  const res = await conn.request('hello', {
-    protocol: PROTOCOL_VERSION,
-    worktreeId: opts.worktreeId,
-    secretProof: opts.secrets.readWrite,
+  const res = await new RpcRelayClient({ conn, worktreeId: opts.worktreeId, signal: opts.signal }).hello({
+    role: 'sharer',
+    secret: opts.secrets.readWrite,
     replicaId: opts.replica.identity.replicaId,
     name: opts.replica.identity.name.slice(0, 100) || 'unknown',
-    role: 'sharer',
     register: {
       readOnlyHash: hashSecret(opts.secrets.readOnly),
       name: opts.name.slice(0, 100) || 'worktree',
       ...(opts.token ? { token: new TextEncoder().encode(opts.token) } : {}),
     },
-  }, { signal: opts.signal });
+  });
   if (res.access !== 'rw') throw new CshareError('FORBIDDEN', 'the relay did not grant write access to this share');
   return res;
 }
 
 /** A joiner's hello with the secret from its join code. */
 export async function helloAsJoiner(conn: RpcConnection, opts: { replica: Replica; worktreeId: string; secret: Uint8Array; signal?: AbortSignal }): Promise<HelloResponse> {
-  return conn.request('hello', {
-    protocol: PROTOCOL_VERSION,
-    worktreeId: opts.worktreeId,
-    secretProof: opts.secret,
+  return new RpcRelayClient({ conn, worktreeId: opts.worktreeId, signal: opts.signal }).hello({
+    role: 'joiner',
+    secret: opts.secret,
     replicaId: opts.replica.identity.replicaId,
     name: opts.replica.identity.name.slice(0, 100) || 'unknown',
-    role: 'joiner',
-  }, { signal: opts.signal });
+  });
 }

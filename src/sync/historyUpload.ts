@@ -1,17 +1,11 @@
-import type { Replica } from '../core/Replica.js';
-import type { RpcConnection } from './rpc/RpcConnection.js';
 import { MAX_HISTORY_PER_MESSAGE, MESSAGE_BYTES, type HistoryEntry } from './schema.js';
 
 /** Options of {@link uploadHistory}. */
 export interface UploadHistoryOptions {
-  conn: RpcConnection;
-  worktreeId: string;
-  replica: Replica;
-  /** The entries of this replica's own changes after this seq (-1: all of them)... */
-  since: number;
-  /** ...up to this one: the changes the same push uploaded. */
-  upTo: number;
-  signal?: AbortSignal;
+  /** The log entries to send, read as they go. */
+  entries: AsyncIterable<HistoryEntry> | Iterable<HistoryEntry>;
+  /** Sends one `history/upload` message's entries (resolves once the relay stored them). */
+  send: (batch: HistoryEntry[]) => Promise<void>;
 }
 
 /**
@@ -23,19 +17,18 @@ export interface UploadHistoryOptions {
  * sent (about).
  */
 export async function uploadHistory(opts: UploadHistoryOptions): Promise<number> {
-  const { conn, worktreeId, signal } = opts;
   let total = 0;
   let batch: HistoryEntry[] = [];
   let bytes = 0;
   let values = 0;
   const send = async (): Promise<void> => {
-    await conn.request('history/upload', { worktreeId, entries: batch }, { signal });
+    await opts.send(batch);
     total += bytes;
     batch = [];
     bytes = 0;
     values = 0;
   };
-  for await (const e of opts.replica.ownHistory(opts.since, opts.upTo)) {
+  for await (const e of opts.entries) {
     const size = historyBytes([e]);
     const n = historyValues(e);
     if (batch.length > 0 && (batch.length >= MAX_HISTORY_PER_MESSAGE || bytes + size > MESSAGE_BYTES || values + n > HISTORY_VALUES_PER_MESSAGE)) await send();

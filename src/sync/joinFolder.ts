@@ -7,6 +7,7 @@ import { backoff } from './backoff.js';
 import { connectTimeoutMs, dialAny } from './dial.js';
 import type { JoinCode } from './joinCode.js';
 import { createCshareNode } from './libp2p/Libp2pNode.js';
+import { RpcRelayClient } from './client/RpcRelayClient.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 
 const log = logger('join');
@@ -91,5 +92,5 @@ async function askWorktreeName(opts: DefaultJoinFolderOptions): Promise<string> 
 
 /** Asks `worktree/info` on `conn` (before any hello): the name the sharer registered. */
 export async function worktreeNameOn(conn: RpcConnection, opts: { worktreeId: string; secret: Uint8Array; signal?: AbortSignal }): Promise<string> {
-  return (await conn.request('worktree/info', { worktreeId: opts.worktreeId, secretProof: opts.secret }, { signal: opts.signal })).name;
+  return new RpcRelayClient({ conn, worktreeId: opts.worktreeId, signal: opts.signal }).worktreeName(opts.secret);
 }

@@ -1,5 +1,5 @@
 import type { ChangeSet } from '../core/exchange.js';
-import type { SessionEvent } from './SyncSession.js';
+import type { SessionEvent } from './session/context.js';
 
 /**
  * The `download` progress of a catch-up: the files of its change groups (text updates, each

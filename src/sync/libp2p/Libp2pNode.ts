@@ -107,14 +107,14 @@ export async function createCshareNode(opts: CshareNodeOptions = {}): Promise<Cs
   opts.signal?.throwIfAborted();
   const listen = opts.listen ?? ['/ip4/127.0.0.1/tcp/0'];
   const relayClient = opts.relayClient ?? true;
-  for (const a of listen) {
-    try {
-      multiaddr(a);
-    } catch (err) {
-      throw new CshareError('USAGE', `invalid listen address ${JSON.stringify(a)}: ${(err as Error).message}`, { address: a }, { cause: err });
-    }
-  }
+  for (const a of listen) parseAddress(a, 'listen address');
+  const node = await startLibp2p({ privateKey: opts.privateKey, listen, relayClient });
+  return new RunningNode(node, { relayClient, maxFrameBytes: opts.maxFrameBytes, signal: opts.signal });
+}
 
+/** Starts libp2p with cshare's transports and services on `listen`. */
+async function startLibp2p(opts: { privateKey?: PrivateKey; listen: string[]; relayClient: boolean }): Promise<Libp2p> {
+  const { listen, relayClient } = opts;
   const services: Libp2pOptions['services'] = {
     identify: identify(),
     // libp2p keeps the transport manager off its public API; reserveOn needs its `listen`.
@@ -143,100 +143,111 @@ export async function createCshareNode(opts: CshareNodeOptions = {}): Promise<Cs
     throw new CshareError('IO', `cannot start the libp2p node on ${listen.join(', ')}: ${(err as Error).message}`, { listen }, { cause: err });
   }
   log('started %s in %d ms on %o', node.peerId.toString(), Date.now() - started, node.getMultiaddrs().map(String));
-  const internals = node.services.cshareInternals as Internals;
-  const peerId = node.peerId.toString();
-  const channelOpts = (remote: string) => ({ peer: remote, maxFrameBytes: opts.maxFrameBytes });
+  return node;
+}
 
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= settleWithin(
-      Promise.resolve(node.stop()).then(() => log('stopped %s', peerId)),
-      STOP_TIMEOUT_MS,
-      () => log('stopping %s took over %d ms; going on without it', peerId, STOP_TIMEOUT_MS),
+/** A started node: cshare's streams in and out, reservations on relays, and its stop. */
+class RunningNode implements CshareNode {
+  readonly peerId: string;
+  private stopping: Promise<void> | undefined;
+  private readonly onAbort: () => void;
+
+  constructor(
+    readonly libp2p: Libp2p,
+    private readonly opts: { relayClient: boolean; maxFrameBytes?: number; signal?: AbortSignal },
+  ) {
+    this.peerId = libp2p.peerId.toString();
+    this.onAbort = () => void this.stopOnce().catch((err: unknown) => log('stopping %s failed: %s', this.peerId, (err as Error).message));
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  addresses(): string[] {
+    return this.libp2p.getMultiaddrs().map(String);
+  }
+
+  async listen(handler: (channel: FrameChannel, remote: RemotePeer) => void): Promise<void> {
+    await this.libp2p.handle(
+      CSHARE_PROTOCOL,
+      (stream, connection) => {
+        const remote = remotePeer(connection);
+        log('%s: incoming stream from %s%s', this.peerId, remote.peerId, remote.limited ? ' (limited)' : '');
+        const channel = new Libp2pChannel(stream, this.channelOpts(remote.peerId));
+        try {
+          handler(channel, remote);
+        } catch (err) {
+          // A throwing handler is a bug in the caller; the peer sees the stream close.
+          log('%s: handler for a stream from %s threw: %O', this.peerId, remote.peerId, err);
+          channel.close(err instanceof Error ? err : new Error(String(err)));
+        }
+      },
+      { runOnLimitedConnection: true },
     );
-    return stopping;
-  };
-  const onAbort = (): void => void stop().catch((err: unknown) => log('stopping %s failed: %s', peerId, (err as Error).message));
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  }
 
-  return {
-    peerId,
-    libp2p: node,
-    addresses: () => node.getMultiaddrs().map(String),
+  async dial(addr: string, dialOpts: { signal?: AbortSignal } = {}): Promise<FrameChannel> {
+    dialOpts.signal?.throwIfAborted();
+    const ma = parseAddress(addr, 'address');
+    const t0 = Date.now();
+    try {
+      const stream = await this.libp2p.dialProtocol(ma, CSHARE_PROTOCOL, { signal: dialOpts.signal, runOnLimitedConnection: true });
+      const remote = lastPeerId(ma) ?? 'peer';
+      log('%s: dialled %s in %d ms', this.peerId, addr, Date.now() - t0);
+      return new Libp2pChannel(stream, this.channelOpts(remote));
+    } catch (err) {
+      if (dialOpts.signal?.aborted) throw dialOpts.signal.reason;
+      throw new CshareError('CONNECTION_CLOSED', `cannot connect to ${addr}: ${(err as Error).message}`, { address: addr }, { cause: err });
+    }
+  }
 
-    async listen(handler) {
-      await node.handle(
-        CSHARE_PROTOCOL,
-        (stream, connection) => {
-          const remote = remotePeer(connection);
-          log('%s: incoming stream from %s%s', peerId, remote.peerId, remote.limited ? ' (limited)' : '');
-          const channel = new Libp2pChannel(stream, channelOpts(remote.peerId));
-          try {
-            handler(channel, remote);
-          } catch (err) {
-            // A throwing handler is a bug in the caller; the peer sees the stream close.
-            log('%s: handler for a stream from %s threw: %O', peerId, remote.peerId, err);
-            channel.close(err instanceof Error ? err : new Error(String(err)));
-          }
-        },
-        { runOnLimitedConnection: true },
-      );
-    },
+  async reserveOn(relayAddr: string, reserveOpts: { signal?: AbortSignal } = {}): Promise<string[]> {
+    reserveOpts.signal?.throwIfAborted();
+    const relay = parseAddress(relayAddr, 'relay address');
+    const relayId = lastPeerId(relay);
+    if (!relayId) throw new CshareError('USAGE', `relay address ${relayAddr} must end in /p2p/<relay peer id>`, { address: relayAddr });
+    if (!this.opts.relayClient) throw new CshareError('USAGE', 'reserveOn needs a node created with relayClient: true');
+    const t0 = Date.now();
+    try {
+      // The listener dials the relay, makes the reservation and adds the circuit addresses
+      // before `listen` resolves. It has its own timeout (10 s); the signal cannot cut it short.
+      const internals = this.libp2p.services.cshareInternals as Internals;
+      await abortable(internals.listen([relay.encapsulate('/p2p-circuit')]), reserveOpts.signal);
+    } catch (err) {
+      if (reserveOpts.signal?.aborted) throw reserveOpts.signal.reason;
+      throw new CshareError('CONNECTION_CLOSED', `cannot reserve a slot on relay ${relayAddr}: ${(err as Error).message}`, { address: relayAddr }, { cause: err });
+    }
+    const circuit = this.addresses().filter((a) => a.includes(`/p2p/${relayId}/p2p-circuit/`));
+    if (circuit.length === 0) throw new CshareError('INTERNAL', `reserved a slot on ${relayAddr} but got no circuit address`, { address: relayAddr });
+    log('%s: reserved on %s in %d ms: %o', this.peerId, relayAddr, Date.now() - t0, circuit);
+    return circuit;
+  }
 
-    async dial(addr, dialOpts = {}) {
-      dialOpts.signal?.throwIfAborted();
-      let ma: Multiaddr;
-      try {
-        ma = multiaddr(addr);
-      } catch (err) {
-        throw new CshareError('USAGE', `invalid address ${JSON.stringify(addr)}: ${(err as Error).message}`, { address: addr }, { cause: err });
-      }
-      const t0 = Date.now();
-      try {
-        const stream = await node.dialProtocol(ma, CSHARE_PROTOCOL, { signal: dialOpts.signal, runOnLimitedConnection: true });
-        const remote = lastPeerId(ma) ?? 'peer';
-        log('%s: dialled %s in %d ms', peerId, addr, Date.now() - t0);
-        return new Libp2pChannel(stream, channelOpts(remote));
-      } catch (err) {
-        if (dialOpts.signal?.aborted) throw dialOpts.signal.reason;
-        throw new CshareError('CONNECTION_CLOSED', `cannot connect to ${addr}: ${(err as Error).message}`, { address: addr }, { cause: err });
-      }
-    },
+  async stop(): Promise<void> {
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    await this.stopOnce();
+  }
 
-    async reserveOn(relayAddr, reserveOpts = {}) {
-      reserveOpts.signal?.throwIfAborted();
-      let relay: Multiaddr;
-      try {
-        relay = multiaddr(relayAddr);
-      } catch (err) {
-        throw new CshareError('USAGE', `invalid relay address ${JSON.stringify(relayAddr)}: ${(err as Error).message}`, { address: relayAddr }, { cause: err });
-      }
-      const relayId = lastPeerId(relay);
-      if (!relayId) throw new CshareError('USAGE', `relay address ${relayAddr} must end in /p2p/<relay peer id>`, { address: relayAddr });
-      if (!relayClient) throw new CshareError('USAGE', 'reserveOn needs a node created with relayClient: true');
-      const t0 = Date.now();
-      try {
-        // The listener dials the relay, makes the reservation and adds the circuit addresses
-        // before `listen` resolves. It has its own timeout (10 s); the signal cannot cut it short.
-        await abortable(internals.listen([relay.encapsulate('/p2p-circuit')]), reserveOpts.signal);
-      } catch (err) {
-        if (reserveOpts.signal?.aborted) throw reserveOpts.signal.reason;
-        throw new CshareError('CONNECTION_CLOSED', `cannot reserve a slot on relay ${relayAddr}: ${(err as Error).message}`, { address: relayAddr }, { cause: err });
-      }
-      const circuit = node
-        .getMultiaddrs()
-        .map(String)
-        .filter((a) => a.includes(`/p2p/${relayId}/p2p-circuit/`));
-      if (circuit.length === 0) throw new CshareError('INTERNAL', `reserved a slot on ${relayAddr} but got no circuit address`, { address: relayAddr });
-      log('%s: reserved on %s in %d ms: %o', peerId, relayAddr, Date.now() - t0, circuit);
-      return circuit;
-    },
+  /** Stops libp2p once, giving up waiting after {@link STOP_TIMEOUT_MS}. */
+  private stopOnce(): Promise<void> {
+    this.stopping ??= settleWithin(
+      Promise.resolve(this.libp2p.stop()).then(() => log('stopped %s', this.peerId)),
+      STOP_TIMEOUT_MS,
+      () => log('stopping %s took over %d ms; going on without it', this.peerId, STOP_TIMEOUT_MS),
+    );
+    return this.stopping;
+  }
 
-    async stop() {
-      opts.signal?.removeEventListener('abort', onAbort);
-      await stop();
-    },
-  };
+  private channelOpts(remote: string): { peer: string; maxFrameBytes?: number } {
+    return { peer: remote, maxFrameBytes: this.opts.maxFrameBytes };
+  }
+}
+
+/** `addr` as a multiaddr, or `USAGE` naming it as `what`. */
+function parseAddress(addr: string, what: string): Multiaddr {
+  try {
+    return multiaddr(addr);
+  } catch (err) {
+    throw new CshareError('USAGE', `invalid ${what} ${JSON.stringify(addr)}: ${(err as Error).message}`, { address: addr }, { cause: err });
+  }
 }
 
 /** The last `/p2p/<id>` of an address: the peer it reaches (after a circuit, the target, not the relay). */
