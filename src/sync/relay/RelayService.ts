@@ -8,7 +8,7 @@ import { RpcConnection } from '../rpc/RpcConnection.js';
 import type { FrameChannel } from '../rpc/transport.js';
 import { MAX_UPDATES_PER_MESSAGE, checkPeerProtocol, type Access, type HelloRequest, type HelloResponse, type WorktreeEvent, type WorktreeInfoRequest, type WorktreeInfoResponse } from '../schema.js';
 import { RelayLog } from './RelayLog.js';
-import type { Appended, RelayStore } from './RelayStore.js';
+import type { Appended, RelayStorage } from './RelayStorage.js';
 import { Admission, type AdmissionPolicy } from './admission.js';
 import { fetchBlob, fetchBlobs, syncPages } from './downloads.js';
 import { OfferCounter, Offers, type OfferLimits } from './offers.js';
@@ -39,7 +39,7 @@ export const RELAY_RPC_OPTIONS = Object.freeze({
 
 /** Options of a {@link RelayService}. */
 export interface RelayServiceOptions {
-  store: RelayStore;
+  store: RelayStorage;
   /** Name the relay gives in `hello` replies (its libp2p peer id, usually). */
   relayId?: string;
   /** How long a fetch waits for a sharer to upload something it asked for (30 s). */
@@ -63,7 +63,7 @@ export interface RelayServiceOptions {
 /**
  * The relay's RPC service (PROTOCOL.md; its store: ARCHITECTURE.md "Relay store keys"):
  * authenticates connections with the join code's secret, stores what sharers and read-write
- * joiners upload in a {@link RelayStore}, fans every change out to the worktree's other
+ * joiners upload in a {@link RelayStorage}, fans every change out to the worktree's other
  * subscribers, serves catch-up by relay seq, and asks a sharer to upload next what a joiner
  * is waiting for.
  *
@@ -74,7 +74,7 @@ export interface RelayServiceOptions {
  * that first used it in its worktree.
  */
 export class RelayService {
-  private readonly store: RelayStore;
+  private readonly store: RelayStorage;
   private readonly relayId: string;
   private readonly needTimeoutMs: number;
   private readonly maxUploadsPerConnection: number;

@@ -2,7 +2,7 @@ import { CshareError } from '../../core/errors.js';
 import { historyBytes } from '../historyUpload.js';
 import { SYNC_PAGE_BYTES, SYNC_PAGE_ITEMS, type BlobChunk, type SyncItem, type SyncPage, type WorktreeEvent } from '../schema.js';
 import { slices } from '../slices.js';
-import type { RelayStore } from './RelayStore.js';
+import type { RelayStorage } from './RelayStorage.js';
 import type { Room, Session } from './sessions.js';
 
 /**
@@ -15,7 +15,7 @@ const READ_GROUP = 64;
 const READ_AHEAD_BLOB_BYTES = 64 * 1024;
 
 /** Everything logged after `after`, then the head: the items `syncPages` pages. */
-async function* syncItems(store: RelayStore, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncItem> {
+async function* syncItems(store: RelayStorage, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncItem> {
   const head = await store.head(worktreeId);
   for await (const entry of store.entriesAfter(worktreeId, after, { upTo: head, signal })) yield entry;
   // The real head even if it is below `after`: a client that sees that knows the relay lost
@@ -24,7 +24,7 @@ async function* syncItems(store: RelayStore, worktreeId: string, after: number, 
 }
 
 /** The items of {@link syncItems}, in pages (see {@link SyncPage}). */
-export async function* syncPages(store: RelayStore, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncPage> {
+export async function* syncPages(store: RelayStorage, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncPage> {
   let items: SyncItem[] = [];
   let bytes = 0;
   for await (const item of syncItems(store, worktreeId, after, signal)) {
@@ -42,7 +42,7 @@ export async function* syncPages(store: RelayStore, worktreeId: string, after: n
 
 /** What fetching a blob not stored yet needs: how to ask its offerer, and how long to wait. */
 export interface NeedContext {
-  store: RelayStore;
+  store: RelayStorage;
   needTimeoutMs: number;
   sendTo: (session: Session, event: WorktreeEvent) => void;
 }
@@ -63,7 +63,7 @@ export async function* fetchBlob(ctx: NeedContext, room: Room, digest: string, s
  * ones), the next group while this one is sent; a blob over {@link READ_AHEAD_BLOB_BYTES} is
  * streamed chunk by chunk from the record already read.
  */
-export async function* fetchBlobs(store: RelayStore, worktreeId: string, digests: string[], signal: AbortSignal): AsyncIterable<BlobChunk> {
+export async function* fetchBlobs(store: RelayStorage, worktreeId: string, digests: string[], signal: AbortSignal): AsyncIterable<BlobChunk> {
   const groups = slices([...new Set(digests)], READ_GROUP, Infinity, () => 0);
   const read = (i: number) => {
     if (i >= groups.length) return undefined;

@@ -3,7 +3,7 @@ import type { BoundedQueue } from '../rpc/BoundedQueue.js';
 import { ByteBudget } from '../rpc/ByteBudget.js';
 import type { RpcConnection } from '../rpc/RpcConnection.js';
 import type { Access, Role, WorktreeEvent } from '../schema.js';
-import type { BlobWriter } from './RelayStore.js';
+import type { BlobUpload } from './RelayStorage.js';
 import type { Offers } from './offers.js';
 
 /**
@@ -78,7 +78,7 @@ export interface Session {
   subs: Set<Subscriber>;
   /** Keys (`b:<digest>`) of blobs this connection offered and the relay still lacks. */
   offered: Set<string>;
-  uploads: Map<string, BlobWriter>;
+  uploads: Map<string, BlobUpload>;
   /** Its requests' bytes, within its worktree's budget once bound (else the relay's). */
   budget: ByteBudget;
   helloTimer?: ReturnType<typeof setTimeout>;

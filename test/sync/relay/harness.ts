@@ -5,7 +5,8 @@ import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { hashSecret, newShareSecrets, worktreeIdToString, type ShareSecrets } from '../../../src/sync/joinCode.js';
 import { MemoryTransport } from '../../../src/sync/memory/MemoryTransport.js';
 import { RelayService, type RelayServiceOptions } from '../../../src/sync/relay/RelayService.js';
-import { RelayStore, type RelayLimits } from '../../../src/sync/relay/RelayStore.js';
+import type { RelayLimits } from '../../../src/sync/relay/RelayStorage.js';
+import { RelayStore } from '../../../src/sync/relay/RelayStore.js';
 import { RpcConnection, type RpcOptions } from '../../../src/sync/rpc/RpcConnection.js';
 import { PROTOCOL_VERSION, type CshareProtocol, type HelloResponse, type Role, type SyncItem, type WorktreeEvent } from '../../../src/sync/schema.js';
 
