@@ -12,7 +12,8 @@ import { Compactor } from './relay/compaction.js';
 import { DiskGuard } from './relay/disk.js';
 import { RelayLog } from './relay/RelayLog.js';
 import { RelayService, type RelayServiceOptions } from './relay/RelayService.js';
-import { RelayStore, type RelayLimits } from './relay/RelayStore.js';
+import type { RelayLimits } from './relay/RelayStorage.js';
+import { RelayStore } from './relay/RelayStore.js';
 import { RpcConnection } from './rpc/RpcConnection.js';
 
 const log = logger('relay');

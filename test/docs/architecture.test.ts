@@ -31,8 +31,7 @@ const RELAY_KEY = /^[a-z]+\/(?:<>|$)/;
 /** Literals that look like store keys and are not, each with why. */
 const NOT_KEYS: { file: string; text: string; why: string }[] = [
   { file: 'src/core/log.ts', text: 'cshare:<>', why: 'a debug namespace' },
-  { file: 'src/sync/relay/RelayService.ts', text: 'b:<>', why: "the relay's in-memory offers of a blob (offers.ts), never stored" },
-  { file: 'src/sync/relay/downloads.ts', text: 'b:<>', why: "the relay's in-memory offers of a blob (offers.ts), never stored" },
+  { file: 'src/sync/relay/Room.ts', text: 'b:<>', why: "the relay's in-memory offers of a blob (offers.ts), never stored" },
   { file: 'src/sync/relay/BlobWriter.ts', text: 'b/<>', why: 'an append group key (groupCommit.ts: what a batch rewrites), never stored' },
   { file: 'src/sync/relay/RelayStore.ts', text: 'f/<>', why: 'an append group key (groupCommit.ts: what a batch rewrites), never stored' },
 ];

@@ -1,21 +1,41 @@
-import { CshareError } from '../../core/errors.js';
 import { historyBytes } from '../historyUpload.js';
-import { SYNC_PAGE_BYTES, SYNC_PAGE_ITEMS, type BlobChunk, type SyncItem, type SyncPage, type WorktreeEvent } from '../schema.js';
+import type { RpcConnection } from '../rpc/RpcConnection.js';
+import { SYNC_PAGE_BYTES, SYNC_PAGE_ITEMS, type BlobChunk, type SyncItem, type SyncPage } from '../schema.js';
 import { slices } from '../slices.js';
-import type { RelayStore } from './RelayStore.js';
-import type { Room, Session } from './sessions.js';
+import { authorize } from './auth.js';
+import type { RelayContext } from './relayContext.js';
+import type { RelayStorage } from './RelayStorage.js';
+import type { Session } from './sessions.js';
+import { ensureAvailable, type NeedContext } from './uploadPriority.js';
 
 /**
- * What the relay streams to its peers: a worktree's log after a seq (catch-up), and blobs,
- * one or many at a time; a blob not stored yet is asked of the peer that offered it.
+ * What the relay streams to its peers, to any connection bound to the worktree: its log after
+ * a seq (catch-up), and blobs, one or many at a time; a blob not stored yet is asked of the
+ * peer that offered it (`uploadPriority.ts`).
  */
 
 /** Blobs read together by `blobs/fetch`, and the biggest read whole (bigger ones stream). */
 const READ_GROUP = 64;
 const READ_AHEAD_BLOB_BYTES = 64 * 1024;
 
+/** Serves the download streams on `conn` for `session`. */
+export function serveDownloads(conn: RpcConnection, session: Session, ctx: RelayContext): void {
+  conn.handleStream('worktree/sync-pages', (req, call) => {
+    authorize(ctx, session, req.worktreeId, false);
+    return syncPages(ctx.store, req.worktreeId, req.after, call.signal);
+  });
+  conn.handleStream('blob/fetch', (req, call) => {
+    authorize(ctx, session, req.worktreeId, false);
+    return fetchBlob(ctx, req.worktreeId, req.digest, call.signal);
+  });
+  conn.handleStream('blobs/fetch', (req, call) => {
+    authorize(ctx, session, req.worktreeId, false);
+    return fetchBlobs(ctx.store, req.worktreeId, req.digests, call.signal);
+  });
+}
+
 /** Everything logged after `after`, then the head: the items `syncPages` pages. */
-async function* syncItems(store: RelayStore, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncItem> {
+async function* syncItems(store: RelayStorage, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncItem> {
   const head = await store.head(worktreeId);
   for await (const entry of store.entriesAfter(worktreeId, after, { upTo: head, signal })) yield entry;
   // The real head even if it is below `after`: a client that sees that knows the relay lost
@@ -24,7 +44,7 @@ async function* syncItems(store: RelayStore, worktreeId: string, after: number, 
 }
 
 /** The items of {@link syncItems}, in pages (see {@link SyncPage}). */
-export async function* syncPages(store: RelayStore, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncPage> {
+export async function* syncPages(store: RelayStorage, worktreeId: string, after: number, signal: AbortSignal): AsyncIterable<SyncPage> {
   let items: SyncItem[] = [];
   let bytes = 0;
   for await (const item of syncItems(store, worktreeId, after, signal)) {
@@ -40,17 +60,9 @@ export async function* syncPages(store: RelayStore, worktreeId: string, after: n
   if (items.length > 0) yield { items };
 }
 
-/** What fetching a blob not stored yet needs: how to ask its offerer, and how long to wait. */
-export interface NeedContext {
-  store: RelayStore;
-  needTimeoutMs: number;
-  sendTo: (session: Session, event: WorktreeEvent) => void;
-}
-
 /** One blob, chunk by chunk, waiting for its offerer to upload it if it is not stored yet. */
-export async function* fetchBlob(ctx: NeedContext, room: Room, digest: string, signal: AbortSignal): AsyncIterable<BlobChunk> {
-  const { worktreeId } = room;
-  if (!(await ctx.store.getBlob(worktreeId, digest))) await ensureAvailable(ctx, room, digest, signal);
+export async function* fetchBlob(ctx: NeedContext, worktreeId: string, digest: string, signal: AbortSignal): AsyncIterable<BlobChunk> {
+  if (!(await ctx.store.getBlob(worktreeId, digest))) await ensureAvailable(ctx, worktreeId, digest, signal);
   for await (const chunk of ctx.store.readBlob(worktreeId, digest)) {
     signal.throwIfAborted();
     yield { digest, ...chunk };
@@ -63,7 +75,7 @@ export async function* fetchBlob(ctx: NeedContext, room: Room, digest: string, s
  * ones), the next group while this one is sent; a blob over {@link READ_AHEAD_BLOB_BYTES} is
  * streamed chunk by chunk from the record already read.
  */
-export async function* fetchBlobs(store: RelayStore, worktreeId: string, digests: string[], signal: AbortSignal): AsyncIterable<BlobChunk> {
+export async function* fetchBlobs(store: RelayStorage, worktreeId: string, digests: string[], signal: AbortSignal): AsyncIterable<BlobChunk> {
   const groups = slices([...new Set(digests)], READ_GROUP, Infinity, () => 0);
   const read = (i: number) => {
     if (i >= groups.length) return undefined;
@@ -90,33 +102,5 @@ export async function* fetchBlobs(store: RelayStore, worktreeId: string, digests
         yield { digest, size: blob.size, ...chunk };
       }
     }
-  }
-}
-
-/**
- * Upload priority (ARCHITECTURE.md "Upload priority"): a blob a client fetches is not stored
- * yet. If a connected peer offered it, send that peer a `need` event (on its worktree
- * subscription) and wait until it arrives, the peer leaves, `needTimeoutMs` passes or the
- * fetch is cancelled. Otherwise `NOT_FOUND` at once.
- */
-async function ensureAvailable(ctx: NeedContext, room: Room, digest: string, signal: AbortSignal): Promise<void> {
-  const key = `b:${digest}`;
-  const offerers = room.offers.offerers(key).filter((s) => s.subs.size > 0);
-  if (offerers.length === 0) throw new CshareError('NOT_FOUND', `the relay does not have blob ${digest}, and no connected peer offered it`, { digest });
-  const { arrived, waiter, done } = room.offers.wait(key);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = (): void => waiter.reject(signal.reason instanceof Error ? signal.reason : new CshareError('CONNECTION_CLOSED', 'fetch cancelled'));
-  try {
-    // Registered before this check, so an upload finishing in between is not missed.
-    if (await ctx.store.getBlob(room.worktreeId, digest)) return;
-    for (const s of offerers) ctx.sendTo(s, { type: 'need', digest });
-    timer = setTimeout(() => waiter.reject(new CshareError('TIMEOUT', `the sharer did not upload blob ${digest} within ${ctx.needTimeoutMs} ms; try again`, { digest })), ctx.needTimeoutMs);
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (signal.aborted) onAbort();
-    await arrived;
-  } finally {
-    clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort);
-    done();
   }
 }

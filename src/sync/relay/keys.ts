@@ -3,8 +3,8 @@ import type { KvBatchOp } from '../../core/ports.js';
 import { decodeValue, encodeValue, type Value } from '../codec.js';
 
 /**
- * Key and record helpers of the relay store; the key layout itself is documented in
- * `RelayStore.ts`.
+ * Key and record helpers of the LevelDB relay store (`RelayStore`); the key layout itself is
+ * documented in `RelayStore.ts` and ARCHITECTURE.md "Relay store keys".
  */
 
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -55,4 +55,14 @@ export function checkId(id: string, what: string): void {
 /** Throws `PROTOCOL` unless `digest` is a hex git blob id. */
 export function checkDigest(digest: string): void {
   if (typeof digest !== 'string' || !DIGEST.test(digest)) throw new CshareError('PROTOCOL', `bad digest ${JSON.stringify(String(digest).slice(0, 80))}`);
+}
+
+/** The key of a blob's chunk at `offset`, or (without one) the prefix of all its chunks. */
+export function chunkKey(worktreeId: string, blob: { upload: string; packed: boolean }, offset: number | undefined): string {
+  return `wt/${worktreeId}/${blob.packed ? 'bq' : 'bc'}/${blob.upload}/${offset === undefined ? '' : pad(offset)}`;
+}
+
+/** A peer id as a key segment (peer ids are base58 or, in tests, any schema id: no `/`). */
+export function peerKey(peerId: string): string {
+  return encodeURIComponent(peerId);
 }

@@ -3,8 +3,7 @@ import type { BoundedQueue } from '../rpc/BoundedQueue.js';
 import { ByteBudget } from '../rpc/ByteBudget.js';
 import type { RpcConnection } from '../rpc/RpcConnection.js';
 import type { Access, Role, WorktreeEvent } from '../schema.js';
-import type { BlobWriter } from './RelayStore.js';
-import type { Offers } from './offers.js';
+import type { BlobUpload } from './RelayStorage.js';
 
 /**
  * Who may hold a connection to the relay, and how many (issue 15, items 6 and 12): the
@@ -78,19 +77,18 @@ export interface Session {
   subs: Set<Subscriber>;
   /** Keys (`b:<digest>`) of blobs this connection offered and the relay still lacks. */
   offered: Set<string>;
-  uploads: Map<string, BlobWriter>;
+  uploads: Map<string, BlobUpload>;
   /** Its requests' bytes, within its worktree's budget once bound (else the relay's). */
   budget: ByteBudget;
   helloTimer?: ReturnType<typeof setTimeout>;
 }
 
-/** The live state of one worktree: who is connected, who offered what, its budget. */
-export interface Room {
-  worktreeId: string;
-  sessions: Set<Session>;
-  pools: Record<Pool, number>;
-  offers: Offers<Session>;
-  budget: ByteBudget;
+/** What the connection table counts in a worktree's room (`Room`): its connections per pool and their budget. */
+export interface RoomSlots {
+  readonly worktreeId: string;
+  readonly sessions: Set<Session>;
+  readonly pools: Record<Pool, number>;
+  readonly budget: ByteBudget;
 }
 
 /** The relay's connections, counted against {@link SessionLimits}. */
@@ -127,7 +125,7 @@ export class SessionTable {
    * Takes a slot of `pool` in `room` for a connection saying `hello`, or throws `OVERLOADED`.
    * Each pool is counted alone: readers filling theirs never take a writer's or the sharer's.
    */
-  bind(session: Session, room: Room, pool: Pool): void {
+  bind(session: Session, room: RoomSlots, pool: Pool): void {
     const max = pool === 'sharer' ? this.limits.maxSharers : pool === 'rw' ? this.limits.maxReadWrite : this.limits.maxReadOnly;
     if (room.pools[pool] >= max) {
       const what = pool === 'sharer' ? 'sharer' : pool === 'rw' ? 'read-write' : 'read-only';
@@ -141,7 +139,7 @@ export class SessionTable {
   }
 
   /** Forgets a closed connection; returns false if it was not (or no longer) counted. */
-  close(session: Session, room: Room | undefined): boolean {
+  close(session: Session, room: RoomSlots | undefined): boolean {
     if (!this.sessions.delete(session)) return false;
     clearTimeout(session.helloTimer);
     const mine = (this.perPeer.get(session.peerId) ?? 1) - 1;

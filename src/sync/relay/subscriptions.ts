@@ -1,7 +1,7 @@
 import { CshareError } from '../../core/errors.js';
 import { BoundedQueue } from '../rpc/BoundedQueue.js';
 import type { WorktreeEvent } from '../schema.js';
-import type { Room, Session, Subscriber } from './sessions.js';
+import type { Session, Subscriber } from './sessions.js';
 
 /**
  * Worktree events on their way to subscribers (issue 15, item 7). Each subscription's queue
@@ -48,16 +48,14 @@ export class Subscriptions {
     this.limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, ...limits };
   }
 
-  /** A new subscription of `session` to the worktree of `room`. */
-  subscribe(session: Session, room: Room, signal: AbortSignal): AsyncIterable<WorktreeEvent> {
+  /**
+   * A new subscription of `session`, its queue starting with `first` (who is there already:
+   * see `Room.subscribe`); it ends when `signal` aborts.
+   */
+  subscribe(session: Session, first: readonly WorktreeEvent[], signal: AbortSignal): AsyncIterable<WorktreeEvent> {
     const queue = new BoundedQueue<WorktreeEvent>(this.limits.queueSize, undefined, this.limits.queueBytes, (bytes) => (this.queued -= bytes));
     const sub: Subscriber = { queue };
-    // Who is here already, so a new subscriber does not have to wait for the next change.
-    for (const other of room.sessions) {
-      if (other === session || !other.binding) continue;
-      const { replicaId, name, role } = other.binding;
-      queue.push({ type: 'peer-joined', replicaId, name, role });
-    }
+    for (const e of first) queue.push(e);
     session.subs.add(sub);
     signal.addEventListener(
       'abort',
@@ -70,11 +68,10 @@ export class Subscriptions {
     return queue;
   }
 
-  /** Sends `event` to every subscriber of the worktree except those of `origin`'s connection. */
-  broadcast(room: Room, event: WorktreeEvent, origin: Session | undefined): void {
-    for (const s of room.sessions) if (s !== origin) this.sendTo(s, event);
-  }
-
+  /**
+   * Queues `event` on every subscription of `session`; a subscription that fell behind a
+   * bound is dropped instead (`OVERLOADED`).
+   */
   sendTo(session: Session, event: WorktreeEvent): void {
     const bytes = eventBytes(event);
     for (const sub of session.subs) {

@@ -1,12 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gitBlobId } from '../../../src/core/digest.js';
 import { hashSecret, newShareSecrets, worktreeIdToString } from '../../../src/sync/joinCode.js';
 import { PROTOCOL_VERSION } from '../../../src/sync/schema.js';
-import { RelayHarness, collect, loggedItems, entry, manifestUpdate, rejection, textUpdate } from './harness.js';
+import type { KvStore } from '../../../src/core/ports.js';
+import { RelayHarness, STORAGES, type HarnessStorage, collect, loggedItems, entry, manifestUpdate, rejection, textUpdate } from './harness.js';
 
 const harnesses: RelayHarness[] = [];
-function relay(...args: ConstructorParameters<typeof RelayHarness>): RelayHarness {
-  const h = new RelayHarness(...args);
+/** A relay on the storage of the `describe.each` running (see `STORAGES`). */
+let storage: HarnessStorage = 'store';
+function relay(kv?: KvStore, opts: ConstructorParameters<typeof RelayHarness>[1] = {}): RelayHarness {
+  const h = new RelayHarness(kv, { storage, ...opts });
   harnesses.push(h);
   return h;
 }
@@ -14,7 +17,11 @@ afterEach(() => {
   for (const h of harnesses.splice(0)) h.close();
 });
 
-describe('relay: hello and access', () => {
+describe.each(STORAGES)('relay: hello and access, on %s', (_name, kind) => {
+  beforeAll(() => {
+    storage = kind;
+  });
+
   it('registers a worktree for its sharer, resumes it, and lets joiners in with either secret', async () => {
     const h = relay();
     const a = h.connect();

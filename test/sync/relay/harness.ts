@@ -5,13 +5,27 @@ import { MemoryStore } from '../../../src/store/memory/MemoryStore.js';
 import { hashSecret, newShareSecrets, worktreeIdToString, type ShareSecrets } from '../../../src/sync/joinCode.js';
 import { MemoryTransport } from '../../../src/sync/memory/MemoryTransport.js';
 import { RelayService, type RelayServiceOptions } from '../../../src/sync/relay/RelayService.js';
-import { RelayStore, type RelayLimits } from '../../../src/sync/relay/RelayStore.js';
+import { MemoryRelayStorage } from '../../../src/sync/relay/MemoryRelayStorage.js';
+import type { RelayLimits, RelayStorage } from '../../../src/sync/relay/RelayStorage.js';
+import { RelayStore } from '../../../src/sync/relay/RelayStore.js';
 import { RpcConnection, type RpcOptions } from '../../../src/sync/rpc/RpcConnection.js';
 import { PROTOCOL_VERSION, type CshareProtocol, type HelloResponse, type Role, type SyncItem, type WorktreeEvent } from '../../../src/sync/schema.js';
 
-/** A relay over a KvStore, and clients connected to it through memory pairs. */
+/** Which `RelayStorage` a harness's relay keeps its worktrees in. */
+export type HarnessStorage = 'store' | 'memory';
+
+/** Both: a test of the service runs on each with `describe.each(STORAGES)`. */
+export const STORAGES: [string, HarnessStorage][] = [
+  ['RelayStore', 'store'],
+  ['MemoryRelayStorage', 'memory'],
+];
+
+/**
+ * A relay over a KvStore (`RelayStore`, the default) or in memory (`MemoryRelayStorage`), and
+ * clients connected to it through memory pairs.
+ */
 export class RelayHarness {
-  readonly store: RelayStore;
+  readonly store: RelayStorage;
   readonly service: RelayService;
   readonly secrets: ShareSecrets;
   readonly worktreeId: string;
@@ -25,11 +39,13 @@ export class RelayHarness {
       server?: RpcOptions<CshareProtocol>;
       secrets?: ShareSecrets;
       packs?: BlobPackStore;
+      /** `memory`: a `MemoryRelayStorage` (`kv` and `packs` unused). */
+      storage?: HarnessStorage;
     } = {},
   ) {
     this.secrets = opts.secrets ?? newShareSecrets();
     this.worktreeId = worktreeIdToString(this.secrets.worktreeId);
-    this.store = new RelayStore(kv, opts.limits, opts.packs);
+    this.store = opts.storage === 'memory' ? new MemoryRelayStorage(opts.limits) : new RelayStore(kv, opts.limits, opts.packs);
     this.service = new RelayService({ store: this.store, relayId: 'relay-test', ...opts.service, sessions: { maxPerPeer: 1000, ...opts.service?.sessions } });
     this.serverOpts = opts.server ?? {};
   }
@@ -77,6 +93,12 @@ export class RelayHarness {
 
   joinHello(c: RpcConnection, replicaId: string, secret: Uint8Array, role: Role = 'joiner', worktreeId = this.worktreeId): Promise<HelloResponse> {
     return c.request('hello', { protocol: PROTOCOL_VERSION, worktreeId, secretProof: secret, replicaId, name: replicaId, role });
+  }
+
+  /** The store as the LevelDB backend, for a test of its key layout. */
+  get relayStore(): RelayStore {
+    if (!(this.store instanceof RelayStore)) throw new Error('this harness keeps its worktrees in memory, not in a RelayStore');
+    return this.store;
   }
 
   close(): void {
