@@ -7,10 +7,10 @@ import type { ScanReport } from '../core/recordScan.js';
 import type { Replica } from '../core/Replica.js';
 import { ScanScope } from '../core/Scanner.js';
 import { backoff } from './backoff.js';
-import type { RpcConnection } from './rpc/RpcConnection.js';
 import type { Access } from './schema.js';
 import { SyncSession, type SessionEvent, type SyncSessionOptions, type SyncState } from './SyncSession.js';
 import { setStep } from './step.js';
+import { type CshareConnection } from './connection.js';
 
 const log = logger('sync');
 
@@ -30,7 +30,7 @@ export interface SyncLoopOptions {
   state: SyncState;
   saveState: (state: SyncState) => Promise<void>;
   /** Opens a connection and says hello; called again after every disconnect. */
-  connect: (signal: AbortSignal) => Promise<{ conn: RpcConnection; access: Access }>;
+  connect: (signal: AbortSignal) => Promise<{ conn: CshareConnection; access: Access }>;
   onEvent: (event: SessionEvent) => void;
   /** Called once, after the first catch-up and before the upload (and its scan) begins. */
   onCaughtUp?: () => Promise<void> | void;
@@ -170,7 +170,7 @@ export class SyncLoop {
     setMaxListeners(128, signal);
     const tries: Tries = { attempt: 0, first: true, started: Date.now(), connectedOnce: false, outage: undefined };
     while (!signal.aborted) {
-      let conn: RpcConnection | undefined;
+      let conn: CshareConnection | undefined;
       try {
         setStep('connect');
         const c = await this.opts.connect(signal);
@@ -195,7 +195,7 @@ export class SyncLoop {
    * One connection's life: catch up, upload, then follow live events until it ends. 'done'
    * after the first round with `once`.
    */
-  private async syncOver(c: { conn: RpcConnection; access: Access }, tries: Tries): Promise<'done' | 'ended'> {
+  private async syncOver(c: { conn: CshareConnection; access: Access }, tries: Tries): Promise<'done' | 'ended'> {
     const { first } = tries;
     const session = this.newSession(c, first);
     setStep('catch-up');
@@ -222,7 +222,7 @@ export class SyncLoop {
   }
 
   /** The session of a new connection; an apply's paths are scanned again shortly after. */
-  private newSession(c: { conn: RpcConnection; access: Access }, first: boolean): SyncSession {
+  private newSession(c: { conn: CshareConnection; access: Access }, first: boolean): SyncSession {
     return new SyncSession({
       ...this.opts, conn: c.conn, access: c.access, signal: this.opts.signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan,
       onEvent: (e) => {

@@ -4,10 +4,10 @@ import { logger } from '../core/log.js';
 import { refusedMessage, type RefusedPath } from '../core/refused.js';
 import { loadOrCreateIdentity } from './libp2p/identity.js';
 import type { PrivateKey } from './libp2p/types.js';
-import type { RpcConnection } from './rpc/RpcConnection.js';
 import type { SyncLoop } from './SyncLoop.js';
 import type { SessionEvent } from './SyncSession.js';
 import { setStep } from './step.js';
+import { type CshareConnection } from './connection.js';
 
 /** How often a running share or join checks that its store is still in place (see `StoreGuard`). */
 export const STORE_CHECK_MS = 1000;
@@ -83,7 +83,7 @@ export class SyncRun {
 }
 
 /** `hello` said on a new connection; a connection whose hello fails is closed. */
-export async function greeted<T>(conn: RpcConnection, hello: (conn: RpcConnection) => Promise<T>): Promise<T> {
+export async function greeted<T>(conn: CshareConnection, hello: (conn: CshareConnection) => Promise<T>): Promise<T> {
   try {
     return await hello(conn);
   } catch (err) {

@@ -3,7 +3,6 @@ import type { RecordedChange } from '../core/history.js';
 import type { Replica } from '../core/Replica.js';
 import type { RelayClient } from './client/RelayClient.js';
 import { RpcRelayClient } from './client/RpcRelayClient.js';
-import type { RpcConnection } from './rpc/RpcConnection.js';
 import type { Access } from './schema.js';
 import { Applier } from './session/apply.js';
 import { catchUp } from './session/catchUp.js';
@@ -12,6 +11,7 @@ import { follow } from './session/live.js';
 import { NeedAnswers } from './session/need.js';
 import type { SessionEvent, SyncState } from './session/context.js';
 import { recordReadOnly, upload, type PushOptions, type Uploading } from './session/upload.js';
+import { type CshareConnection } from './connection.js';
 
 export type { SessionEvent, SyncState } from './session/context.js';
 export type { PushOptions } from './session/upload.js';
@@ -22,7 +22,7 @@ export interface SyncSessionOptions {
   /** The way to the relay; or `conn`, which the session wraps in an {@link RpcRelayClient}. */
   client?: RelayClient;
   /** The connection to the relay, when no `client` is given. */
-  conn?: RpcConnection;
+  conn?: CshareConnection;
   worktreeId: string;
   access: Access;
   state: SyncState;

@@ -2,15 +2,15 @@ import { CshareError } from '../core/errors.js';
 import type { Replica } from '../core/Replica.js';
 import { RpcRelayClient } from './client/RpcRelayClient.js';
 import { hashSecret, type ShareSecrets } from './joinCode.js';
-import type { RpcConnection } from './rpc/RpcConnection.js';
 import type { HelloResponse } from './schema.js';
+import { type CshareConnection } from './connection.js';
 
 /**
  * The sharer's hello: registers the worktree with the hashes of its secrets on first use,
  * resumes it after. The secret itself travels only over the encrypted transport.
  */
 export async function helloAsSharer(
-  conn: RpcConnection,
+  conn: CshareConnection,
   opts: { replica: Replica; worktreeId: string; secrets: ShareSecrets; name: string; token?: string; signal?: AbortSignal },
 ): Promise<HelloResponse> {
   const res = await new RpcRelayClient({ conn, worktreeId: opts.worktreeId, signal: opts.signal }).hello({
@@ -29,7 +29,7 @@ export async function helloAsSharer(
 }
 
 /** A joiner's hello with the secret from its join code. */
-export async function helloAsJoiner(conn: RpcConnection, opts: { replica: Replica; worktreeId: string; secret: Uint8Array; signal?: AbortSignal }): Promise<HelloResponse> {
+export async function helloAsJoiner(conn: CshareConnection, opts: { replica: Replica; worktreeId: string; secret: Uint8Array; signal?: AbortSignal }): Promise<HelloResponse> {
   return new RpcRelayClient({ conn, worktreeId: opts.worktreeId, signal: opts.signal }).hello({
     role: 'joiner',
     secret: opts.secret,

@@ -16,12 +16,12 @@ import { helloAsJoiner } from './hello.js';
 import { decodeJoinCode, worktreeIdToString, type JoinCode } from './joinCode.js';
 import { defaultJoinFolder } from './joinFolder.js';
 import { createCshareNode } from './libp2p/Libp2pNode.js';
-import { RpcConnection } from './rpc/RpcConnection.js';
 import { setStep } from './step.js';
 import { SyncLoop } from './SyncLoop.js';
 import { greeted, peerKey, refusedEvent, SyncRun } from './SyncRun.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { serveSyncControl } from './syncControl.js';
+import { cshareConnection, type CshareConnection } from './connection.js';
 
 const log = logger('join');
 
@@ -149,7 +149,7 @@ export interface JoinResult {
 }
 
 /** Connects to the share's relay and says hello as a joiner of `replica`. */
-type JoinConnect = (replica: Replica, signal: AbortSignal) => Promise<{ conn: RpcConnection; access: 'rw' | 'ro' }>;
+type JoinConnect = (replica: Replica, signal: AbortSignal) => Promise<{ conn: CshareConnection; access: 'rw' | 'ro' }>;
 
 /** What the join was told about the folder before it starts (see {@link checkJoinStart}). */
 interface JoinStart {
@@ -168,7 +168,7 @@ async function joinInto(opts: JoinOptions, ctx: { code: JoinCode; worktreeId: st
   const node = await createCshareNode({ listen: [], relayClient: false, privateKey, signal: opts.signal });
   try {
     const connect: JoinConnect = async (replica, signal) => {
-      const conn = new RpcConnection(await dialAny(node, code.relay, signal), { peer: `relay ${code.relay[0]}` });
+      const conn = cshareConnection(await dialAny(node, code.relay, signal), { peer: `relay ${code.relay[0]}` });
       const hello = await greeted(conn, (c) => helloAsJoiner(c, { replica, worktreeId, secret: code.secret, signal }));
       return { conn, access: hello.access ?? 'ro' };
     };

@@ -8,7 +8,7 @@ import { connectTimeoutMs, dialAny } from './dial.js';
 import type { JoinCode } from './joinCode.js';
 import { createCshareNode } from './libp2p/Libp2pNode.js';
 import { RpcRelayClient } from './client/RpcRelayClient.js';
-import { RpcConnection } from './rpc/RpcConnection.js';
+import { cshareConnection, type CshareConnection } from './connection.js';
 
 const log = logger('join');
 
@@ -69,7 +69,7 @@ async function askWorktreeName(opts: DefaultJoinFolderOptions): Promise<string> 
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        const conn = new RpcConnection(await dialAny(node, code.relay, signal), { peer: `relay ${code.relay[0]}` });
+        const conn = cshareConnection(await dialAny(node, code.relay, signal), { peer: `relay ${code.relay[0]}` });
         try {
           return await worktreeNameOn(conn, { worktreeId, secret: code.secret, signal });
         } finally {
@@ -91,6 +91,6 @@ async function askWorktreeName(opts: DefaultJoinFolderOptions): Promise<string> 
 }
 
 /** Asks `worktree/info` on `conn` (before any hello): the name the sharer registered. */
-export async function worktreeNameOn(conn: RpcConnection, opts: { worktreeId: string; secret: Uint8Array; signal?: AbortSignal }): Promise<string> {
+export async function worktreeNameOn(conn: CshareConnection, opts: { worktreeId: string; secret: Uint8Array; signal?: AbortSignal }): Promise<string> {
   return new RpcRelayClient({ conn, worktreeId: opts.worktreeId, signal: opts.signal }).worktreeName(opts.secret);
 }

@@ -14,7 +14,7 @@ import { RelayLog } from './relay/RelayLog.js';
 import { RelayService, type RelayServiceOptions } from './relay/RelayService.js';
 import type { RelayLimits } from './relay/RelayStorage.js';
 import { RelayStore } from './relay/RelayStore.js';
-import { RpcConnection } from './rpc/RpcConnection.js';
+import { cshareConnection, type CshareConnection } from './connection.js';
 
 const log = logger('relay');
 
@@ -30,7 +30,7 @@ export interface RunningRelay {
   /** Stored addresses whose ports were taken, and what replaced each (see `planListen`). */
   moved: MovedAddress[];
   /** A connection to the relay without the network (for a sharer serving itself). */
-  connectLocal(id: string): RpcConnection;
+  connectLocal(id: string): CshareConnection;
   close(): Promise<void>;
 }
 
@@ -106,7 +106,7 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
       connectLocal(id: string) {
         const [a, b] = MemoryTransport.pair();
         service.serve(b, { id });
-        return new RpcConnection(a, { peer: 'relay (in-process)' });
+        return cshareConnection(a, { peer: 'relay (in-process)' });
       },
       async close() {
         disk.stop();

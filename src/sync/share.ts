@@ -11,11 +11,11 @@ import { helloAsSharer } from './hello.js';
 import { encodeJoinCode, newShareSecrets, worktreeIdToString, type ShareSecrets } from './joinCode.js';
 import { createCshareNode, type CshareNode } from './libp2p/Libp2pNode.js';
 import { startRelay, type RunningRelay } from './relayServer.js';
-import { RpcConnection } from './rpc/RpcConnection.js';
 import { SyncLoop } from './SyncLoop.js';
 import { greeted, peerKey, refusedEvent, SyncRun } from './SyncRun.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { serveSyncControl } from './syncControl.js';
+import { cshareConnection } from './connection.js';
 
 /** What `share` keeps in the store, so running it again resumes the same share (same code). */
 export interface ShareState extends SyncState {
@@ -231,7 +231,7 @@ async function syncShare(ctx: { opts: ShareOptions; run: SyncRun; wt: OpenWorktr
   const connect = async (signal: AbortSignal) => {
     const conn = relay.local
       ? relay.local.connectLocal(replica.identity.replicaId)
-      : new RpcConnection(await dialAny(relay.node!, relay.addrs, signal), { peer: `relay ${relay.addrs[0]}` });
+      : cshareConnection(await dialAny(relay.node!, relay.addrs, signal), { peer: `relay ${relay.addrs[0]}` });
     const hello = await greeted(conn, (c) => helloAsSharer(c, { replica, worktreeId: state.worktreeId, secrets, name: basename(replica.root), token: relay.token, signal }));
     return { conn, access: hello.access! };
   };

@@ -16,7 +16,6 @@ import { worktreeIdToString, type ShareSecrets } from '../../src/sync/joinCode.j
 import { Prng } from '../../src/sync/prng.js';
 import { RelayService } from '../../src/sync/relay/RelayService.js';
 import { RelayStore } from '../../src/sync/relay/RelayStore.js';
-import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { SyncLoop } from '../../src/sync/SyncLoop.js';
 import type { SyncState } from '../../src/sync/SyncSession.js';
 import type { MemClock } from '../helpers/MemFs.js';
@@ -26,6 +25,7 @@ import { RuleWorld } from './rules.js';
 import { SaveWorld } from './saves.js';
 import { SimKv, SimLink, type Activity } from './sim.js';
 import { kvMap, storeMap, type Features, type FuzzNode, type Proc, type WorldView } from './world.js';
+import { cshareConnection, type CshareConnection } from '../../src/sync/connection.js';
 
 /** Knobs of one run; the defaults are what CI runs. */
 export interface FuzzOptions {
@@ -199,7 +199,7 @@ export class World implements WorldView {
   // -------------------------------------------------------------------------------------------
   // Replica processes
 
-  private async connect(node: FuzzNode, proc: Proc, signal: AbortSignal): Promise<{ conn: RpcConnection; access: 'rw' | 'ro' }> {
+  private async connect(node: FuzzNode, proc: Proc, signal: AbortSignal): Promise<{ conn: CshareConnection; access: 'rw' | 'ro' }> {
     signal.throwIfAborted();
     const relay = this.relay;
     if (!relay || node.partitioned || node.proc !== proc) throw new CshareError('CONNECTION_CLOSED', 'cannot reach the relay (simulated)');
@@ -207,12 +207,12 @@ export class World implements WorldView {
     this.links.push(link);
     relay.links.add(link);
     proc.links.add(link);
-    const server = new RpcConnection(link.server, { peer: `${node.name}#${link.id}` });
+    const server = cshareConnection(link.server, { peer: `${node.name}#${link.id}` });
     // The node's peer id (a replica id is bound to the peer that first used it).
     relay.service.attach(server, { id: node.name });
     // No request timeout: a request that never gets an answer is a liveness bug the final
     // quiescence check reports, deterministically, instead of a wall-clock timer.
-    const conn = new RpcConnection(link.client, { peer: 'relay', requestTimeoutMs: Infinity });
+    const conn = cshareConnection(link.client, { peer: 'relay', requestTimeoutMs: Infinity });
     try {
       const replica = proc.replica!;
       const hello =

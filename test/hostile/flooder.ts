@@ -10,8 +10,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { gitBlobId } from '../../src/core/digest.js';
 import { hashSecret, newShareSecrets, worktreeIdToString } from '../../src/sync/joinCode.js';
 import { createCshareNode, type CshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
-import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { PROTOCOL_VERSION } from '../../src/sync/schema.js';
+import { cshareConnection, type CshareConnection } from '../../src/sync/connection.js';
 
 const [addr, secondsArg] = process.argv.slice(2) as [string, string];
 const deadline = Date.now() + Number(secondsArg) * 1000;
@@ -27,10 +27,10 @@ async function node(): Promise<CshareNode> {
 }
 
 /** A new connection, dialling again while libp2p turns it away (5 new connections a second from one host). */
-async function connect(n: CshareNode): Promise<RpcConnection> {
+async function connect(n: CshareNode): Promise<CshareConnection> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return new RpcConnection(await n.dial(addr), { peer: 'relay', requestTimeoutMs: 120_000 });
+      return cshareConnection(await n.dial(addr), { peer: 'relay', requestTimeoutMs: 120_000 });
     } catch (err) {
       count('dial-refused');
       if (attempt >= 100) throw err;
@@ -45,7 +45,7 @@ interface Wt {
   readOnlyHash: Uint8Array;
 }
 
-async function register(conn: RpcConnection, replicaId: string): Promise<Wt> {
+async function register(conn: CshareConnection, replicaId: string): Promise<Wt> {
   const s = newShareSecrets();
   const wt = { worktreeId: worktreeIdToString(s.worktreeId), readWrite: s.readWrite, readOnlyHash: hashSecret(s.readOnly) };
   await conn.request('hello', {
@@ -60,7 +60,7 @@ async function register(conn: RpcConnection, replicaId: string): Promise<Wt> {
   return wt;
 }
 
-async function hello(conn: RpcConnection, wt: Wt, replicaId: string): Promise<void> {
+async function hello(conn: CshareConnection, wt: Wt, replicaId: string): Promise<void> {
   await conn.request('hello', { protocol: PROTOCOL_VERSION, worktreeId: wt.worktreeId, secretProof: wt.readWrite, replicaId, name: replicaId, role: 'joiner' });
 }
 

@@ -8,12 +8,12 @@
 import '../../src/cli/polyfills.js';
 import { hashSecret, newShareSecrets, worktreeIdToString } from '../../src/sync/joinCode.js';
 import { createCshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
-import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { PROTOCOL_VERSION } from '../../src/sync/schema.js';
+import { cshareConnection } from '../../src/sync/connection.js';
 
 const addr = process.argv[2]!;
 const node = await createCshareNode({ listen: [], relayClient: false });
-const conn = new RpcConnection(await node.dial(addr), { peer: 'relay', requestTimeoutMs: 600_000 });
+const conn = cshareConnection(await node.dial(addr), { peer: 'relay', requestTimeoutMs: 600_000 });
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 const secrets = newShareSecrets();

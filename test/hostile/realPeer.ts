@@ -7,11 +7,11 @@ import { FileDoc } from '../../src/core/FileDoc.js';
 import { deriveFileId, ManifestDoc, type ManifestEntry } from '../../src/core/ManifestDoc.js';
 import { decodeJoinCode, worktreeIdToString } from '../../src/sync/joinCode.js';
 import { createCshareNode, type CshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
-import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { cshareSchema, PROTOCOL_VERSION } from '../../src/sync/schema.js';
 import { start, until, type Proc } from '../helpers/procs.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 import { loggedItems } from '../sync/relay/harness.js';
+import { cshareConnection } from '../../src/sync/connection.js';
 
 /**
  * A hostile read-write peer against real processes: it says hello to a real `cshare relay`
@@ -51,7 +51,7 @@ export async function hostilePeer(code: string, name = 'mallory'): Promise<Hosti
   // `CSHARE_PROTOCOL` speaks an older build's protocol version, for runs against it with
   // `CSHARE_BIN` (the messages this client sends did not change, only the number).
   const protocol = Number(process.env.CSHARE_PROTOCOL ?? PROTOCOL_VERSION);
-  const conn = new RpcConnection(await node.dial(jc.relay[0]!), { peer: 'relay', schema: { ...cshareSchema, version: protocol } });
+  const conn = cshareConnection(await node.dial(jc.relay[0]!), { peer: 'relay', schema: { ...cshareSchema, version: protocol } });
   const replicaId = randomBytes(8).toString('hex');
   await conn.request('hello', { protocol, worktreeId, secretProof: jc.secret, replicaId, name, role: 'joiner' });
   // One doc for every update, so later updates build on earlier ones (a rename, a second entry);

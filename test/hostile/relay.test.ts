@@ -10,12 +10,12 @@ import { CSHARE_PROTOCOL } from '../../src/sync/libp2p/Libp2pNode.js';
 import { MemoryTransport, type MemoryChannel } from '../../src/sync/memory/MemoryTransport.js';
 import { Prng } from '../../src/sync/prng.js';
 import { startRelay } from '../../src/sync/relayServer.js';
-import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { PROTOCOL_VERSION } from '../../src/sync/schema.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
 import { tempDir } from '../helpers/tmp.js';
 import { mutate, randomValue, testSeed, waitFor } from '../sync/helpers.js';
 import { RelayHarness, entry, manifestUpdate, textUpdate } from '../sync/relay/harness.js';
+import { cshareConnection, type CshareConnection } from '../../src/sync/connection.js';
 
 /**
  * The relay service under hostile frames: random and mutated frames of every relay message,
@@ -33,7 +33,7 @@ afterEach(() => {
 /** A raw channel to the relay service, with the replies decoded as they arrive. */
 function rawPeer(h: RelayHarness) {
   const [raw, b] = MemoryTransport.pair();
-  const conn = new RpcConnection(b, { peer: 'hostile' });
+  const conn = cshareConnection(b, { peer: 'hostile' });
   h.service.attach(conn, { id: 'hostile' });
   const replies: Frame[] = [];
   let ended = false;
@@ -57,7 +57,7 @@ function probeFrame(W: string, seq: number): Uint8Array {
 }
 
 /** Resolves if `c` (bound read-write to `W`) is still served. */
-async function served(c: RpcConnection, W: string): Promise<void> {
+async function served(c: CshareConnection, W: string): Promise<void> {
   await expect(c.request('manifest/offer', { worktreeId: W, entries: [] })).resolves.toEqual({ need: [] });
 }
 
@@ -200,7 +200,7 @@ describe('hostile input at the relay: named cases', () => {
         stream.send(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x10, 1, 2, 3));
         await waitFor(() => stream.status !== 'open', 10_000, 'the relay to reset the stream');
         await waitFor(() => relay.service.connections === 0, 10_000, 'the relay to drop the connection');
-        const honest = new RpcConnection(await client.dial(relay.addresses[0]!), { peer: 'relay' });
+        const honest = cshareConnection(await client.dial(relay.addresses[0]!), { peer: 'relay' });
         const secrets = newShareSecrets();
         const hello = { protocol: V, worktreeId: worktreeIdToString(secrets.worktreeId), secretProof: secrets.readWrite, replicaId: 'honest', name: 'honest', role: 'sharer' as const };
         await expect(honest.request('hello', { ...hello, register: { readOnlyHash: hashSecret(secrets.readOnly), name: 'app' } })).resolves.toMatchObject({ ok: true, created: true });
@@ -277,7 +277,7 @@ describe('hostile input at the relay: named cases', () => {
     const limit = 1024 * 1024;
     // The transport holds 16 frames before its sender waits (a full TCP window).
     const [raw, b] = MemoryTransport.pair({ capacity: 16 });
-    const conn = new RpcConnection(b, { peer: 'slow', maxOutboxBytes: limit, batch: false });
+    const conn = cshareConnection(b, { peer: 'slow', maxOutboxBytes: limit, batch: false });
     h.service.attach(conn, { id: 'slow' });
     // Requests whose error replies are ~130 bytes each; the peer never reads a reply.
     const name = 'x'.repeat(100);
@@ -304,7 +304,7 @@ describe('hostile input at the relay: named cases', () => {
     harnesses.push(h);
     const sharer = await h.sharer();
     const [raw, b] = MemoryTransport.pair({ capacity: 16 });
-    const conn = new RpcConnection(b, { peer: 'slow' });
+    const conn = cshareConnection(b, { peer: 'slow' });
     h.service.attach(conn, { id: 'slow' });
     const frames = raw.frames[Symbol.asyncIterator]();
     const next = async (): Promise<Frame[]> => decodeFrames((await frames.next()).value as Uint8Array, V);

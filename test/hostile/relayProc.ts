@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeJoinCode, hashSecret, newShareSecrets, worktreeIdToString, type ShareSecrets } from '../../src/sync/joinCode.js';
 import { createCshareNode, type CshareNode } from '../../src/sync/libp2p/Libp2pNode.js';
-import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { PROTOCOL_VERSION, type HelloResponse, type Role } from '../../src/sync/schema.js';
 import { start, until, type Proc } from '../helpers/procs.js';
 import { tempDir } from '../helpers/tmp.js';
+import { cshareConnection, type CshareConnection } from '../../src/sync/connection.js';
 
 /**
  * Real-process helpers for attacks on a relay: a `cshare relay` process, and hostile clients
@@ -65,7 +65,7 @@ export interface Hostile {
   node: CshareNode;
   peerId: string;
   /** A new RPC connection (a new stream) to the relay. */
-  connect(opts?: { requestTimeoutMs?: number }): Promise<RpcConnection>;
+  connect(opts?: { requestTimeoutMs?: number }): Promise<CshareConnection>;
   stop(): Promise<void>;
 }
 
@@ -78,7 +78,7 @@ export async function hostile(addr: string): Promise<Hostile> {
   return {
     node,
     peerId: node.peerId,
-    connect: async (o = {}) => new RpcConnection(await dialRetrying(node, addr), { peer: 'relay', requestTimeoutMs: o.requestTimeoutMs ?? 60_000 }),
+    connect: async (o = {}) => cshareConnection(await dialRetrying(node, addr), { peer: 'relay', requestTimeoutMs: o.requestTimeoutMs ?? 60_000 }),
     stop: async () => {
       nodes.delete(node);
       await node.stop();
@@ -127,7 +127,7 @@ export function newWorktree(): TestWorktree {
 }
 
 /** Registers (or resumes) `wt` as its sharer on `conn`. */
-export function registerAs(conn: RpcConnection, wt: TestWorktree, replicaId = 'mallory', extra: Record<string, unknown> = {}): Promise<HelloResponse> {
+export function registerAs(conn: CshareConnection, wt: TestWorktree, replicaId = 'mallory', extra: Record<string, unknown> = {}): Promise<HelloResponse> {
   return conn.request('hello', {
     protocol: PROTOCOL_VERSION,
     worktreeId: wt.worktreeId,
@@ -140,7 +140,7 @@ export function registerAs(conn: RpcConnection, wt: TestWorktree, replicaId = 'm
 }
 
 /** Says hello to worktree `worktreeId` with `secret` as a joiner (or as `role`). */
-export function helloAs(conn: RpcConnection, worktreeId: string, secret: Uint8Array, replicaId: string, role: Role = 'joiner'): Promise<HelloResponse> {
+export function helloAs(conn: CshareConnection, worktreeId: string, secret: Uint8Array, replicaId: string, role: Role = 'joiner'): Promise<HelloResponse> {
   return conn.request('hello', { protocol: PROTOCOL_VERSION, worktreeId, secretProof: secret, replicaId, name: replicaId, role });
 }
 

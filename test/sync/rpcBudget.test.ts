@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryTransport } from '../../src/sync/memory/MemoryTransport.js';
 import { ByteBudget } from '../../src/sync/rpc/ByteBudget.js';
-import { RpcConnection } from '../../src/sync/rpc/RpcConnection.js';
 import { waitFor } from './helpers.js';
+import { cshareConnection } from '../../src/sync/connection.js';
 
 /**
  * Backpressure by memory (issue 15, item 6): a connection stops reading while the bytes of
@@ -13,10 +13,10 @@ import { waitFor } from './helpers.js';
 
 function pair(budget: ByteBudget) {
   const [a, b] = MemoryTransport.pair({ capacity: 4 });
-  const server = new RpcConnection(b, { peer: 'client', budget });
+  const server = cshareConnection(b, { peer: 'client', budget });
   // One frame per write: a batch of frames is one read, all of whose requests start together
   // (a budget is overrun by at most one frame, 16 MiB).
-  const client = new RpcConnection(a, { peer: 'server', requestTimeoutMs: 30_000, batch: false });
+  const client = cshareConnection(a, { peer: 'server', requestTimeoutMs: 30_000, batch: false });
   return { server, client };
 }
 

@@ -11,7 +11,7 @@ export interface RpcPair {
 }
 
 export function rpcPair(
-  opts: { client?: RpcOptions<TestProtocol>; server?: RpcOptions<TestProtocol>; transport?: MemoryTransportOptions } = {},
+  opts: { client?: Partial<RpcOptions<TestProtocol>>; server?: Partial<RpcOptions<TestProtocol>>; transport?: MemoryTransportOptions } = {},
 ): RpcPair {
   const [clientChannel, serverChannel] = MemoryTransport.pair(opts.transport);
   const client = new RpcConnection<TestProtocol>(clientChannel, { peer: 'server', schema: testSchema, ...opts.client });

@@ -1,7 +1,6 @@
 import { CshareError } from '../../core/errors.js';
 import { uploadHistory } from '../historyUpload.js';
 import { pooled } from '../pooled.js';
-import type { RpcConnection } from '../rpc/RpcConnection.js';
 import { slices } from '../slices.js';
 import {
   BLOB_CHUNK_BYTES,
@@ -17,6 +16,7 @@ import {
   type SyncItem,
 } from '../schema.js';
 import type { BlobUpload, BlobWanted, ClientHello, LiveEvents, OfferAnswer, RelayClient } from './RelayClient.js';
+import { type CshareConnection } from '../connection.js';
 
 /** Entries per `manifest/offer`: the most one message may hold. */
 const OFFER_PAGE = MAX_ENTRIES_PER_MESSAGE;
@@ -29,7 +29,7 @@ const CHUNK_TIMEOUT_MS = 120_000;
 
 /** Options of {@link RpcRelayClient}. */
 export interface RpcRelayClientOptions {
-  conn: RpcConnection;
+  conn: CshareConnection;
   worktreeId: string;
   /** Cancels every call made through this client (the session's stop). */
   signal?: AbortSignal;
@@ -41,7 +41,7 @@ export interface RpcRelayClientOptions {
  */
 export class RpcRelayClient implements RelayClient {
   readonly worktreeId: string;
-  private readonly conn: RpcConnection;
+  private readonly conn: CshareConnection;
   private readonly signal: AbortSignal | undefined;
 
   constructor(opts: RpcRelayClientOptions) {

@@ -2,7 +2,7 @@ import '../../cli/polyfills.js';
 import { lpStream, type LengthPrefixedStream } from './vendor.js';
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
-import { DEFAULT_LIMITS } from '../codec.js';
+import { DEFAULT_LIMITS } from '../rpc/codec.js';
 import { ConnectionClosedError } from '../rpc/ConnectionClosedError.js';
 import type { FrameChannel } from '../rpc/transport.js';
 import type { Libp2pStream } from './types.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { BlobPackStore, KvBatchOp } from '../../core/ports.js';
-import { encodeValue } from '../codec.js';
+import { encodeValue } from '../rpc/codec.js';
 import type { UploadTracker } from './compaction.js';
 import { chunkKey, logPut } from './keys.js';
 import type { Announce, Appended, BlobInfo, BlobUpload } from './RelayStorage.js';

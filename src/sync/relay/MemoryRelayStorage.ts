@@ -1,5 +1,5 @@
 import { CshareError } from '../../core/errors.js';
-import { decodeValue, encodeValue, type Value } from '../codec.js';
+import { decodeValue, encodeValue, type Value } from '../rpc/codec.js';
 import { BLOB_CHUNK_BYTES, type HistoryEntry, type ManifestEntry } from '../schema.js';
 import { checkDigest, checkId } from './keys.js';
 import type { Pacer } from './pace.js';

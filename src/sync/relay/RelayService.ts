@@ -1,7 +1,6 @@
 import { CshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { ByteBudget } from '../rpc/ByteBudget.js';
-import { RpcConnection } from '../rpc/RpcConnection.js';
 import type { FrameChannel } from '../rpc/transport.js';
 import { MAX_UPDATES_PER_MESSAGE } from '../schema.js';
 import { Admission, type AdmissionPolicy } from './admission.js';
@@ -17,6 +16,7 @@ import { Rooms } from './Room.js';
 import { SessionTable, newSession, type Session, type SessionLimits } from './sessions.js';
 import { Subscriptions, type SubscriptionLimits } from './subscriptions.js';
 import { serveUploads } from './uploads.js';
+import { cshareConnection, type CshareConnection } from '../connection.js';
 
 const log = logger('relay');
 
@@ -125,10 +125,10 @@ export class RelayService {
    * Serves the relay protocol on a new channel from `peer`: the RPC connection reads within
    * the connection's share of the relay's memory budget (see `ByteBudget`).
    */
-  serve(channel: FrameChannel, peer: { id: string }): RpcConnection {
+  serve(channel: FrameChannel, peer: { id: string }): CshareConnection {
     const { table } = this.ctx;
     const budget = new ByteBudget(table.limits.connectionBytes, table.budget);
-    const conn = new RpcConnection(channel, { ...RELAY_RPC_OPTIONS, peer: peer.id, budget });
+    const conn = cshareConnection(channel, { ...RELAY_RPC_OPTIONS, peer: peer.id, budget });
     this.attach(conn, { id: peer.id, budget });
     return conn;
   }
@@ -138,7 +138,7 @@ export class RelayService {
    * `hello` and `worktree/info` is answered until `hello` proved a join code's secret, and only small
    * frames are read until then. A connection over the relay's limits is closed at once.
    */
-  attach(conn: RpcConnection, peer: { id: string; budget?: ByteBudget }): void {
+  attach(conn: CshareConnection, peer: { id: string; budget?: ByteBudget }): void {
     const session = this.admit(conn, peer);
     if (!session) return;
     this.awaitHello(session);
@@ -157,7 +157,7 @@ export class RelayService {
   }
 
   /** A new connection counted in the table, or closed (`OVERLOADED`) if it is over a limit. */
-  private admit(conn: RpcConnection, peer: { id: string; budget?: ByteBudget }): Session | undefined {
+  private admit(conn: CshareConnection, peer: { id: string; budget?: ByteBudget }): Session | undefined {
     const { table } = this.ctx;
     const session = newSession(conn, peer.id, table);
     if (peer.budget) session.budget = peer.budget;

@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import { CshareError } from '../../core/errors.js';
 import type { BlobPackStore, KvBatchOp, KvStore } from '../../core/ports.js';
-import { encodeValue, type Value } from '../codec.js';
+import { encodeValue, type Value } from '../rpc/codec.js';
 import { BLOB_CHUNK_BYTES, type HistoryEntry, type ManifestEntry } from '../schema.js';
 import { BlobWriter, type BlobWriterStore } from './BlobWriter.js';
 import { UploadTracker } from './compaction.js';

@@ -1,5 +1,4 @@
 import { historyBytes } from '../historyUpload.js';
-import type { RpcConnection } from '../rpc/RpcConnection.js';
 import { SYNC_PAGE_BYTES, SYNC_PAGE_ITEMS, type BlobChunk, type SyncItem, type SyncPage } from '../schema.js';
 import { slices } from '../slices.js';
 import { authorize } from './auth.js';
@@ -7,6 +6,7 @@ import type { RelayContext } from './relayContext.js';
 import type { RelayStorage } from './RelayStorage.js';
 import type { Session } from './sessions.js';
 import { ensureAvailable, type NeedContext } from './uploadPriority.js';
+import { type CshareConnection } from '../connection.js';
 
 /**
  * What the relay streams to its peers, to any connection bound to the worktree: its log after
@@ -19,7 +19,7 @@ const READ_GROUP = 64;
 const READ_AHEAD_BLOB_BYTES = 64 * 1024;
 
 /** Serves the download streams on `conn` for `session`. */
-export function serveDownloads(conn: RpcConnection, session: Session, ctx: RelayContext): void {
+export function serveDownloads(conn: CshareConnection, session: Session, ctx: RelayContext): void {
   conn.handleStream('worktree/sync-pages', (req, call) => {
     authorize(ctx, session, req.worktreeId, false);
     return syncPages(ctx.store, req.worktreeId, req.after, call.signal);

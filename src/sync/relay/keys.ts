@@ -1,6 +1,6 @@
 import { CshareError } from '../../core/errors.js';
 import type { KvBatchOp } from '../../core/ports.js';
-import { decodeValue, encodeValue, type Value } from '../codec.js';
+import { decodeValue, encodeValue, type Value } from '../rpc/codec.js';
 
 /**
  * Key and record helpers of the LevelDB relay store (`RelayStore`); the key layout itself is

@@ -1,6 +1,6 @@
 import { CshareError } from '../../core/errors.js';
 import type { BlobPackStore, KvStore } from '../../core/ports.js';
-import { decodeValue, type Value } from '../codec.js';
+import { decodeValue, type Value } from '../rpc/codec.js';
 import { BLOB_CHUNK_BYTES, type HistoryEntry } from '../schema.js';
 import { asNumber, chunkKey, decodeRecord, pad } from './keys.js';
 import type { BlobRead, LogEntry } from './RelayStorage.js';

@@ -1,9 +1,9 @@
 import { CshareError } from '../../core/errors.js';
 import type { BoundedQueue } from '../rpc/BoundedQueue.js';
 import { ByteBudget } from '../rpc/ByteBudget.js';
-import type { RpcConnection } from '../rpc/RpcConnection.js';
 import type { Access, Role, WorktreeEvent } from '../schema.js';
 import type { BlobUpload } from './RelayStorage.js';
+import { type CshareConnection } from '../connection.js';
 
 /**
  * Who may hold a connection to the relay, and how many (issue 15, items 6 and 12): the
@@ -70,7 +70,7 @@ export interface Subscriber {
 
 /** One connection the relay serves. */
 export interface Session {
-  conn: RpcConnection;
+  conn: CshareConnection;
   peerId: string;
   binding?: Binding;
   helloInFlight: boolean;
@@ -158,7 +158,7 @@ export class SessionTable {
 }
 
 /** A new connection's state; its budget is within the relay's until it is bound. */
-export function newSession(conn: RpcConnection, peerId: string, table: SessionTable): Session {
+export function newSession(conn: CshareConnection, peerId: string, table: SessionTable): Session {
   return {
     conn,
     peerId,

@@ -1,6 +1,5 @@
 import { gitBlobId } from '../../core/digest.js';
 import { CshareError } from '../../core/errors.js';
-import type { RpcConnection } from '../rpc/RpcConnection.js';
 import type { BlobUploadRequest, BlobUploadResponse, FileUploadRequest, HistoryUploadRequest, ManifestOfferRequest, ManifestUploadRequest } from '../schema.js';
 import { authorize } from './auth.js';
 import { pacerFor, type RelayContext } from './relayContext.js';
@@ -8,6 +7,7 @@ import type { Appended, BlobUpload } from './RelayStorage.js';
 import type { Room } from './Room.js';
 import type { Binding, Session } from './sessions.js';
 import { checkManifestUpdate, checkPath, checkPathSet } from './validate.js';
+import { type CshareConnection } from '../connection.js';
 
 /**
  * What sharers and read-write joiners send the relay: offers (which of these does the relay
@@ -21,7 +21,7 @@ import { checkManifestUpdate, checkPath, checkPathSet } from './validate.js';
 const MAX_OFFER_VECTOR_BYTES = 64 * 1024;
 
 /** Serves the upload messages on `conn` for `session`. */
-export function serveUploads(conn: RpcConnection, session: Session, ctx: RelayContext): void {
+export function serveUploads(conn: CshareConnection, session: Session, ctx: RelayContext): void {
   conn.handle('manifest/offer', (req) => offer(ctx, session, req));
   conn.handle('manifest/upload', (req) => uploadManifest(ctx, session, req));
   conn.handle('history/upload', (req) => uploadHistory(ctx, session, req));

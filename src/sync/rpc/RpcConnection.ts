@@ -1,7 +1,6 @@
 import { CshareError, isErrorCode, toCshareError } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { DEFAULT_LIMITS, FrameKind, decodeFrames, encodeFrame, peekHeader, type CodecLimits, type Frame, type Value } from './codec.js';
-import { cshareSchema, type CshareProtocol } from '../schema.js';
 import { BoundedQueue } from './BoundedQueue.js';
 import type { ByteBudget } from './ByteBudget.js';
 import { ConnectionClosedError } from './ConnectionClosedError.js';
@@ -14,8 +13,8 @@ const log = logger('rpc');
 
 /** Options of an {@link RpcConnection}. */
 export interface RpcOptions<P extends ProtocolTypes> {
-  /** Messages and validators; cshare's by default. */
-  schema?: ProtocolSchema<P>;
+  /** Messages and validators (cshare's: `sync/connection.ts`). */
+  schema: ProtocolSchema<P>;
   /** Who is on the other end, for errors and logs ("relay example.org"). */
   peer?: string;
   /** Codec bounds; frames over `maxFrameBytes` (16 MiB) close the connection. */
@@ -147,7 +146,7 @@ const STREAM_AHEAD_BYTES = 1024 * 1024;
  * Reading starts at once, so register handlers right after construction (a message that
  * arrives for an unregistered type gets an error reply).
  */
-export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
+export class RpcConnection<P extends ProtocolTypes> {
   readonly peer: string;
   /** Resolves when the connection has closed; never rejects. */
   readonly closed: Promise<void>;
@@ -179,9 +178,9 @@ export class RpcConnection<P extends ProtocolTypes = CshareProtocol> {
 
   constructor(
     private readonly channel: FrameChannel,
-    opts: RpcOptions<P> = {},
+    opts: RpcOptions<P>,
   ) {
-    this.schema = opts.schema ?? (cshareSchema as unknown as ProtocolSchema<P>);
+    this.schema = opts.schema;
     this.peer = opts.peer ?? 'peer';
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;

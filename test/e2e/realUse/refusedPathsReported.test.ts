@@ -6,11 +6,11 @@ import { gitBlobId } from '../../../src/core/digest.js';
 import { ManifestDoc } from '../../../src/core/ManifestDoc.js';
 import { decodeJoinCode, worktreeIdToString } from '../../../src/sync/joinCode.js';
 import { createCshareNode } from '../../../src/sync/libp2p/Libp2pNode.js';
-import { RpcConnection } from '../../../src/sync/rpc/RpcConnection.js';
 import { PROTOCOL_VERSION } from '../../../src/sync/schema.js';
 import { cshare, cshareJson } from '../../helpers/cli.js';
 import { freePort, start, stopAll, until, type Proc } from '../../helpers/procs.js';
 import { tempDir, writeTree } from '../../helpers/tmp.js';
+import { cshareConnection } from '../../../src/sync/connection.js';
 
 // Issue 14, item 9: a path cshare refuses (its own scanner, the relay, or a peer's change it
 // will not write) is never dropped silently: the running share/join reports each once, as an
@@ -123,7 +123,7 @@ describe('refused paths are reported, never dropped silently', () => {
     const worktreeId = worktreeIdToString(code.worktreeId);
     const node = await createCshareNode({ listen: [], relayClient: false });
     try {
-      const conn = new RpcConnection(await node.dial(code.relay[0]!), { peer: 'relay' });
+      const conn = cshareConnection(await node.dial(code.relay[0]!), { peer: 'relay' });
       await conn.request('hello', { protocol: PROTOCOL_VERSION, worktreeId, secretProof: code.secret, replicaId: 'mallory1', name: 'mallory', role: 'joiner' });
       const digest = gitBlobId(new TextEncoder().encode('x\n'));
       const m = ManifestDoc.create(4242);

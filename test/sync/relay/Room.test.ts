@@ -5,12 +5,12 @@ import { InProcessBus } from '../../../src/sync/relay/RelayBus.js';
 import { Rooms } from '../../../src/sync/relay/Room.js';
 import { SessionTable, newSession, type Session } from '../../../src/sync/relay/sessions.js';
 import { Subscriptions, type SubscriptionLimits } from '../../../src/sync/relay/subscriptions.js';
-import { RpcConnection } from '../../../src/sync/rpc/RpcConnection.js';
 import type { WorktreeEvent } from '../../../src/sync/schema.js';
 import { waitFor } from '../helpers.js';
+import { cshareConnection, type CshareConnection } from '../../../src/sync/connection.js';
 
 const W = 'wt1';
-const conns: RpcConnection[] = [];
+const conns: CshareConnection[] = [];
 const stops: AbortController[] = [];
 afterEach(() => {
   for (const s of stops.splice(0)) s.abort();
@@ -26,7 +26,7 @@ function relay(limits: Partial<SubscriptionLimits> = {}) {
   const rooms = new Rooms({ subscriptions, offerCounter: new OfferCounter(), worktreeBytes: table.limits.worktreeBytes, relayBudget: table.budget }, bus);
   const join = (name: string): Session => {
     const [a] = MemoryTransport.pair();
-    const conn = new RpcConnection(a, { peer: name });
+    const conn = cshareConnection(a, { peer: name });
     conns.push(conn);
     const session = newSession(conn, name, table);
     expect(table.open(session)).toBeUndefined();

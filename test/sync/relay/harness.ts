@@ -8,8 +8,9 @@ import { RelayService, type RelayServiceOptions } from '../../../src/sync/relay/
 import { MemoryRelayStorage } from '../../../src/sync/relay/MemoryRelayStorage.js';
 import type { RelayLimits, RelayStorage } from '../../../src/sync/relay/RelayStorage.js';
 import { RelayStore } from '../../../src/sync/relay/RelayStore.js';
-import { RpcConnection, type RpcOptions } from '../../../src/sync/rpc/RpcConnection.js';
+import { type RpcOptions } from '../../../src/sync/rpc/RpcConnection.js';
 import { PROTOCOL_VERSION, type CshareProtocol, type HelloResponse, type Role, type SyncItem, type WorktreeEvent } from '../../../src/sync/schema.js';
+import { cshareConnection, type CshareConnection } from '../../../src/sync/connection.js';
 
 /** Which `RelayStorage` a harness's relay keeps its worktrees in. */
 export type HarnessStorage = 'store' | 'memory';
@@ -29,14 +30,14 @@ export class RelayHarness {
   readonly service: RelayService;
   readonly secrets: ShareSecrets;
   readonly worktreeId: string;
-  private readonly conns: RpcConnection[] = [];
+  private readonly conns: CshareConnection[] = [];
 
   constructor(
     readonly kv: KvStore = new MemoryStore(),
     opts: {
       limits?: Partial<RelayLimits>;
       service?: Omit<RelayServiceOptions, 'store'>;
-      server?: RpcOptions<CshareProtocol>;
+      server?: Partial<RpcOptions<CshareProtocol>>;
       secrets?: ShareSecrets;
       packs?: BlobPackStore;
       /** `memory`: a `MemoryRelayStorage` (`kv` and `packs` unused). */
@@ -49,30 +50,30 @@ export class RelayHarness {
     this.service = new RelayService({ store: this.store, relayId: 'relay-test', ...opts.service, sessions: { maxPerPeer: 1000, ...opts.service?.sessions } });
     this.serverOpts = opts.server ?? {};
   }
-  private readonly serverOpts: RpcOptions<CshareProtocol>;
+  private readonly serverOpts: Partial<RpcOptions<CshareProtocol>>;
 
   /**
    * A new client connection (no hello yet), from peer `id`: by default the same one for
    * every connection (the relay binds a replica id to the peer that first uses it, and
    * tests reconnect with the same replica ids), which may hold many connections here.
    */
-  connect(id = 'peer'): RpcConnection {
+  connect(id = 'peer'): CshareConnection {
     const [a, b] = MemoryTransport.pair();
-    const server = new RpcConnection(b, { peer: id, ...this.serverOpts });
+    const server = cshareConnection(b, { peer: id, ...this.serverOpts });
     this.service.attach(server, { id });
-    const client = new RpcConnection(a, { peer: 'relay', requestTimeoutMs: 5000 });
+    const client = cshareConnection(a, { peer: 'relay', requestTimeoutMs: 5000 });
     this.conns.push(client, server);
     return client;
   }
 
   /** Connects as the sharer (registering the worktree on first use). */
-  async sharer(replicaId = 'alice'): Promise<RpcConnection> {
+  async sharer(replicaId = 'alice'): Promise<CshareConnection> {
     const c = this.connect();
     await this.shareHello(c, replicaId);
     return c;
   }
 
-  shareHello(c: RpcConnection, replicaId = 'alice', secret = this.secrets.readWrite): Promise<HelloResponse> {
+  shareHello(c: CshareConnection, replicaId = 'alice', secret = this.secrets.readWrite): Promise<HelloResponse> {
     return c.request('hello', {
       protocol: PROTOCOL_VERSION,
       worktreeId: this.worktreeId,
@@ -85,13 +86,13 @@ export class RelayHarness {
   }
 
   /** Connects as a joiner with the read-write (default) or read-only secret. */
-  async joiner(replicaId: string, access: 'rw' | 'ro' = 'rw'): Promise<RpcConnection> {
+  async joiner(replicaId: string, access: 'rw' | 'ro' = 'rw'): Promise<CshareConnection> {
     const c = this.connect();
     await this.joinHello(c, replicaId, access === 'rw' ? this.secrets.readWrite : this.secrets.readOnly);
     return c;
   }
 
-  joinHello(c: RpcConnection, replicaId: string, secret: Uint8Array, role: Role = 'joiner', worktreeId = this.worktreeId): Promise<HelloResponse> {
+  joinHello(c: CshareConnection, replicaId: string, secret: Uint8Array, role: Role = 'joiner', worktreeId = this.worktreeId): Promise<HelloResponse> {
     return c.request('hello', { protocol: PROTOCOL_VERSION, worktreeId, secretProof: secret, replicaId, name: replicaId, role });
   }
 
@@ -123,7 +124,7 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 /** Collects events of a subscription into an array as they arrive. */
-export function recorder(c: RpcConnection, resource: string): { events: WorktreeEvent[]; ready: Promise<void>; done: Promise<unknown>; stop: () => void } {
+export function recorder(c: CshareConnection, resource: string): { events: WorktreeEvent[]; ready: Promise<void>; done: Promise<unknown>; stop: () => void } {
   const sub = c.subscribe(resource);
   const events: WorktreeEvent[] = [];
   const done = (async () => {
@@ -154,6 +155,6 @@ export function entry(path: string): ManifestEntry {
 }
 
 /** What the relay logged for a worktree after `after`, item by item, read from `worktree/sync-pages`. */
-export async function* loggedItems(c: RpcConnection, req: { worktreeId: string; after: number }): AsyncIterable<SyncItem> {
+export async function* loggedItems(c: CshareConnection, req: { worktreeId: string; after: number }): AsyncIterable<SyncItem> {
   for await (const page of c.requestStream('worktree/sync-pages', req)) yield* page.items;
 }
