@@ -70,6 +70,129 @@ function decodePath(buf: Buffer, start: number, end: number): string {
   return buf.toString('latin1', start, end);
 }
 
+/** Where parsing is in the file; `end` is where entries and extensions stop. */
+interface Cursor {
+  readonly bytes: Buffer;
+  readonly view: DataView;
+  readonly version: number;
+  readonly end: number;
+  pos: number;
+}
+
+/** Checks the signature, version and entry count. */
+function readHeader(bytes: Buffer, view: DataView, end: number): { version: number; count: number } {
+  if (bytes.byteLength < 12 + HASH_LEN) throw corrupt('file too short');
+  if (bytes[0] !== 0x44 || bytes[1] !== 0x49 || bytes[2] !== 0x52 || bytes[3] !== 0x43) throw corrupt('bad signature (not "DIRC")');
+  const version = view.getUint32(4);
+  if (version < 2 || version > 4) throw corrupt(`unsupported version ${version}`);
+  const count = view.getUint32(8);
+  // A v4 entry is at least ENTRY_FIXED + 2 bytes (varint, NUL); refuse counts the file cannot hold.
+  if (count > (end - 12) / (ENTRY_FIXED + 2)) throw corrupt(`entry count ${count} does not fit in ${bytes.byteLength} bytes`);
+  return { version, count };
+}
+
+/** Reads `count` entries from the cursor: path -> offset of the entry that path keeps. */
+function readEntries(cur: Cursor, count: number): Map<string, number> {
+  const { view, version } = cur;
+  const offsets = new Map<string, number>();
+  const prefix = version === 4 ? new PrefixPath() : undefined;
+  for (let n = 0; n < count; n++) {
+    const start = cur.pos;
+    const flags = readFixed(cur, n);
+    const path = prefix ? prefix.read(cur, n) : readPaddedPath(cur, start, flags, n);
+    // Order is not checked: nothing here depends on it, and git sorts by bytes, not UTF-16.
+
+    if ((view.getUint32(start + 24) & 0o170000) === 0o040000) continue; // sparse-index directory entry
+    const existing = offsets.get(path);
+    if (existing !== undefined && ((view.getUint16(existing + 60) >> 12) & 3) <= ((flags >> 12) & 3)) continue;
+    offsets.set(path, start);
+  }
+  return offsets;
+}
+
+/** Steps over entry `n`'s fixed part and its extended flags, if any; returns its flags. */
+function readFixed(cur: Cursor, n: number): number {
+  if (cur.pos + ENTRY_FIXED > cur.end) throw corrupt(`entry ${n} runs past the end`);
+  const flags = cur.view.getUint16(cur.pos + 60);
+  cur.pos += ENTRY_FIXED;
+  if (flags & 0x4000) {
+    if (cur.version < 3) throw corrupt(`entry ${n} has extended flags in a version ${cur.version} index`);
+    if (cur.pos + 2 > cur.end) throw corrupt(`entry ${n} runs past the end`);
+    cur.pos += 2;
+  }
+  return flags;
+}
+
+/** Reads a v2/v3 path: its length in the flags, a NUL, then padding to 8 bytes from `start`. */
+function readPaddedPath(cur: Cursor, start: number, flags: number, n: number): string {
+  const { bytes, end } = cur;
+  const pos = cur.pos;
+  const nameLen = flags & 0x0fff;
+  // A name of 0xfff bytes or more stores 0xfff; the NUL ends it either way.
+  const nul = nameLen < 0x0fff ? pos + nameLen : bytes.indexOf(0, pos + 0x0fff);
+  if (nul < 0 || nul >= end || bytes[nul] !== 0) throw corrupt(`entry ${n} has a bad path length`);
+  const pathStart = pos;
+  // 1 to 8 NULs pad the entry to a multiple of 8 bytes.
+  cur.pos = start + ((nul - start + 8) & ~7);
+  if (cur.pos > end) throw corrupt(`entry ${n} padding runs past the end`);
+  if (nul === pathStart) throw corrupt(`entry ${n} has an empty path`);
+  return decodePath(bytes, pathStart, nul);
+}
+
+/** v4 path compression: each path is the previous one, minus some bytes, plus a suffix. */
+class PrefixPath {
+  /** The previous path's bytes, which the next path shares a prefix with. */
+  private prev = Buffer.allocUnsafe(256);
+  private prevLen = 0;
+
+  /** Reads entry `n`'s path at the cursor. */
+  read(cur: Cursor, n: number): string {
+    const { bytes, end } = cur;
+    let pos = cur.pos;
+    // Git's offset varint: 7 bits a byte, high bit = more, each continuation adds one.
+    let c = bytes[pos++];
+    if (c === undefined || pos > end) throw corrupt(`entry ${n} runs past the end`);
+    let drop = c & 0x7f;
+    while (c & 0x80) {
+      if (pos >= end || drop > 0xffffff) throw corrupt(`entry ${n} has a bad path prefix length`);
+      c = bytes[pos++]!;
+      drop = ((drop + 1) << 7) + (c & 0x7f);
+    }
+    if (drop > this.prevLen) throw corrupt(`entry ${n} drops ${drop} bytes from a ${this.prevLen}-byte path`);
+    const nul = bytes.indexOf(0, pos);
+    if (nul < 0 || nul >= end) throw corrupt(`entry ${n} has an unterminated path`);
+    const keep = this.prevLen - drop;
+    const len = keep + (nul - pos);
+    if (len > this.prev.byteLength) {
+      const grown = Buffer.allocUnsafe(Math.max(len, this.prev.byteLength * 2));
+      this.prev.copy(grown, 0, 0, keep);
+      this.prev = grown;
+    }
+    bytes.copy(this.prev, keep, pos, nul);
+    this.prevLen = len;
+    cur.pos = nul + 1;
+    if (len === 0) throw corrupt(`entry ${n} has an empty path`);
+    return decodePath(this.prev, 0, len);
+  }
+}
+
+/**
+ * Walks the extensions after the entries. Only "link" (split index) matters, because then
+ * the entries are a partial list and tracked paths would be missed.
+ */
+function checkExtensions(cur: Cursor): void {
+  const { bytes, view, end } = cur;
+  let pos = cur.pos;
+  while (pos + 8 <= end) {
+    const sig = String.fromCharCode(bytes[pos]!, bytes[pos + 1]!, bytes[pos + 2]!, bytes[pos + 3]!);
+    const size = view.getUint32(pos + 4);
+    if (pos + 8 + size > end) throw corrupt(`extension ${JSON.stringify(sig)} runs past the end`);
+    if (sig === 'link') throw corrupt('split index ("link" extension) is not supported');
+    pos += 8 + size;
+  }
+  cur.pos = pos;
+}
+
 /**
  * A parsed git index: one entry per path, the stage-0 entry when there is one, else the
  * lowest stage of an unresolved merge (the path is still tracked: `ls-files --cached` lists
@@ -94,85 +217,10 @@ export class GitIndex {
     const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const end = bytes.byteLength - HASH_LEN; // entries and extensions stop before the checksum
-    if (bytes.byteLength < 12 + HASH_LEN) throw corrupt('file too short');
-    if (bytes[0] !== 0x44 || bytes[1] !== 0x49 || bytes[2] !== 0x52 || bytes[3] !== 0x43) throw corrupt('bad signature (not "DIRC")');
-    const version = view.getUint32(4);
-    if (version < 2 || version > 4) throw corrupt(`unsupported version ${version}`);
-    const count = view.getUint32(8);
-    // A v4 entry is at least ENTRY_FIXED + 2 bytes (varint, NUL); refuse counts the file cannot hold.
-    if (count > (end - 12) / (ENTRY_FIXED + 2)) throw corrupt(`entry count ${count} does not fit in ${bytes.byteLength} bytes`);
-
-    const offsets = new Map<string, number>();
-    let pos = 12;
-    // v4 only: the previous path's bytes, which the next path shares a prefix with.
-    let prev = Buffer.allocUnsafe(version === 4 ? 256 : 0);
-    let prevLen = 0;
-    for (let n = 0; n < count; n++) {
-      const start = pos;
-      if (pos + ENTRY_FIXED > end) throw corrupt(`entry ${n} runs past the end`);
-      const flags = view.getUint16(pos + 60);
-      pos += ENTRY_FIXED;
-      if (flags & 0x4000) {
-        if (version < 3) throw corrupt(`entry ${n} has extended flags in a version ${version} index`);
-        if (pos + 2 > end) throw corrupt(`entry ${n} runs past the end`);
-        pos += 2;
-      }
-
-      let path: string;
-      if (version === 4) {
-        // Git's offset varint: 7 bits a byte, high bit = more, each continuation adds one.
-        let c = bytes[pos++];
-        if (c === undefined || pos > end) throw corrupt(`entry ${n} runs past the end`);
-        let drop = c & 0x7f;
-        while (c & 0x80) {
-          if (pos >= end || drop > 0xffffff) throw corrupt(`entry ${n} has a bad path prefix length`);
-          c = bytes[pos++]!;
-          drop = ((drop + 1) << 7) + (c & 0x7f);
-        }
-        if (drop > prevLen) throw corrupt(`entry ${n} drops ${drop} bytes from a ${prevLen}-byte path`);
-        const nul = bytes.indexOf(0, pos);
-        if (nul < 0 || nul >= end) throw corrupt(`entry ${n} has an unterminated path`);
-        const keep = prevLen - drop;
-        const len = keep + (nul - pos);
-        if (len > prev.byteLength) {
-          const grown = Buffer.allocUnsafe(Math.max(len, prev.byteLength * 2));
-          prev.copy(grown, 0, 0, keep);
-          prev = grown;
-        }
-        bytes.copy(prev, keep, pos, nul);
-        prevLen = len;
-        pos = nul + 1;
-        if (len === 0) throw corrupt(`entry ${n} has an empty path`);
-        path = decodePath(prev, 0, len);
-      } else {
-        const nameLen = flags & 0x0fff;
-        // A name of 0xfff bytes or more stores 0xfff; the NUL ends it either way.
-        const nul = nameLen < 0x0fff ? pos + nameLen : bytes.indexOf(0, pos + 0x0fff);
-        if (nul < 0 || nul >= end || bytes[nul] !== 0) throw corrupt(`entry ${n} has a bad path length`);
-        const pathStart = pos;
-        // 1 to 8 NULs pad the entry to a multiple of 8 bytes.
-        pos = start + ((nul - start + 8) & ~7);
-        if (pos > end) throw corrupt(`entry ${n} padding runs past the end`);
-        if (nul === pathStart) throw corrupt(`entry ${n} has an empty path`);
-        path = decodePath(bytes, pathStart, nul);
-      }
-      // Order is not checked: nothing here depends on it, and git sorts by bytes, not UTF-16.
-
-      if ((view.getUint32(start + 24) & 0o170000) === 0o040000) continue; // sparse-index directory entry
-      const existing = offsets.get(path);
-      if (existing !== undefined && ((view.getUint16(existing + 60) >> 12) & 3) <= ((flags >> 12) & 3)) continue;
-      offsets.set(path, start);
-    }
-
-    // Extensions: only "link" (split index) matters, because then the entries above are a
-    // partial list and tracked paths would be missed.
-    while (pos + 8 <= end) {
-      const sig = String.fromCharCode(bytes[pos]!, bytes[pos + 1]!, bytes[pos + 2]!, bytes[pos + 3]!);
-      const size = view.getUint32(pos + 4);
-      if (pos + 8 + size > end) throw corrupt(`extension ${JSON.stringify(sig)} runs past the end`);
-      if (sig === 'link') throw corrupt('split index ("link" extension) is not supported');
-      pos += 8 + size;
-    }
+    const { version, count } = readHeader(bytes, view, end);
+    const cursor: Cursor = { bytes, view, version, end, pos: 12 };
+    const offsets = readEntries(cursor, count);
+    checkExtensions(cursor);
     return new GitIndex(bytes, view, offsets);
   }
 
