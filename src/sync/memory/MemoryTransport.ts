@@ -1,6 +1,16 @@
 import { CshareError } from '../../core/errors.js';
 import { Prng } from '../prng.js';
+import { DEFAULT_LIMITS } from '../rpc/codec.js';
+import { ConnectionClosedError } from '../rpc/ConnectionClosedError.js';
 import type { FrameChannel } from '../rpc/transport.js';
+
+/**
+ * Largest frame a memory channel sends by default: the codec's 16 MiB plus the same 1 KiB of
+ * slack as `DEFAULT_CHANNEL_MAX_FRAME_BYTES` of the libp2p channel (this module may not import
+ * libp2p's), so code tested over the twin meets the limit it meets in production. The
+ * FrameChannel contract suite checks the two are equal.
+ */
+export const MEMORY_CHANNEL_MAX_FRAME_BYTES = DEFAULT_LIMITS.maxFrameBytes + 1024;
 
 /** Options of {@link MemoryTransport.pair}. With no faults the pair is reliable and ordered. */
 export interface MemoryTransportOptions {
@@ -25,6 +35,11 @@ export interface MemoryTransportOptions {
    * backpressure, like a full TCP window.
    */
   capacity?: number;
+  /**
+   * Largest frame `send` takes ({@link MEMORY_CHANNEL_MAX_FRAME_BYTES}); a longer one is refused
+   * with `FRAME_TOO_LARGE` and the channel stays open, as over libp2p.
+   */
+  maxFrameBytes?: number;
 }
 
 /** Counters of one side of a pair. */
@@ -58,6 +73,9 @@ export class MemoryChannel implements FrameChannel {
   private spaceWaiters: (() => void)[] = [];
   private resolveClosed!: () => void;
   private iterated = false;
+  /** Sends waiting for space; the FIN waits for them (`finPending`). */
+  private waitingSends = 0;
+  private finPending = false;
 
   constructor(
     private readonly side: 'a' | 'b',
@@ -66,10 +84,26 @@ export class MemoryChannel implements FrameChannel {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
   }
 
+  /**
+   * Writes one frame. Rejects with `ConnectionClosedError` once this side is closed, and with
+   * `FRAME_TOO_LARGE` for a frame over `maxFrameBytes` (the channel stays open), like
+   * `Libp2pChannel.send`. Waits while `capacity` frames are unread on the other side; a send
+   * made before `close()` still goes out, before the end, as a write queued on a stream does.
+   */
   async send(frame: Uint8Array): Promise<void> {
+    this.assertSendable(frame);
     const capacity = this.shared.opts.capacity ?? 1024;
-    while (!this.isClosed && this.peer.inFlight >= capacity) await new Promise<void>((resolve) => this.peer.spaceWaiters.push(resolve));
-    if (this.isClosed) throw new CshareError('CONNECTION_CLOSED', 'memory channel closed');
+    this.waitingSends++;
+    try {
+      while (!this.isClosed && this.peer.inFlight >= capacity) await new Promise<void>((resolve) => this.peer.spaceWaiters.push(resolve));
+    } finally {
+      this.waitingSends--;
+    }
+    this.transmit(frame);
+    if (this.finPending && this.waitingSends === 0) this.sendFin();
+  }
+
+  private transmit(frame: Uint8Array): void {
     this.stats.writes++;
     this.stats.bytesWritten += frame.length;
     // Copy: what crosses a wire is bytes, so later changes to the sender's buffer must not show.
@@ -85,6 +119,14 @@ export class MemoryChannel implements FrameChannel {
     }
   }
 
+  private assertSendable(frame: Uint8Array): void {
+    if (this.isClosed) throw new ConnectionClosedError(`memory peer ${this.peer.side}`, this.closeReason);
+    const max = this.shared.opts.maxFrameBytes ?? MEMORY_CHANNEL_MAX_FRAME_BYTES;
+    if (frame.length > max) {
+      throw new CshareError('FRAME_TOO_LARGE', `frame of ${frame.length} bytes is over the ${max}-byte limit of the memory channel`, { size: frame.length, max });
+    }
+  }
+
   close(err?: Error): void {
     if (this.isClosed) return;
     this.isClosed = true;
@@ -95,7 +137,14 @@ export class MemoryChannel implements FrameChannel {
     for (const w of this.spaceWaiters.splice(0)) w();
     for (const w of this.peer.spaceWaiters.splice(0)) w();
     this.resolveClosed();
-    // Like a FIN: the other side sees the end after the frames already on their way.
+    // Sends still waiting for space were woken above and go out first (see send()).
+    if (this.waitingSends === 0) this.sendFin();
+    else this.finPending = true;
+  }
+
+  /** Like a FIN: the other side sees the end after the frames already on their way. */
+  private sendFin(): void {
+    this.finPending = false;
     this.peer.schedule(() => this.peer.remoteEnded(), this.shared.opts.latencyMs ?? 0, false);
   }
 
