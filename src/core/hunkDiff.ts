@@ -1,8 +1,19 @@
 import fastDiff from 'fast-diff';
 import { logger } from './log.js';
-import type { TextOp } from './textDiff.js';
 import { UnitTable, type UnitLevel, type Units } from './textUnits.js';
 import { diffUnits, type DiffBudget, type UnitHunk } from './unitDiff.js';
+
+/**
+ * One edit: at UTF-16 offset `pos`, delete the string `del`, then insert `ins`. Ops are
+ * applied in order, and each `pos` is relative to the text after the previous ops.
+ * Positions never split a surrogate pair. (`textDiff.ts` works in these and re-exports the
+ * type; it is defined here, below it, so the two files do not import each other.)
+ */
+export interface TextOp {
+  pos: number;
+  del: string;
+  ins: string;
+}
 
 /**
  * The changed middle of a save (what is left once the common prefix and suffix are cut) as

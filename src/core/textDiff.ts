@@ -1,4 +1,4 @@
-import { diffMiddle, type MiddleDiffStats } from './hunkDiff.js';
+import { diffMiddle, type MiddleDiffStats, type TextOp } from './hunkDiff.js';
 
 export type { MiddleDiffStats } from './hunkDiff.js';
 
@@ -16,16 +16,7 @@ export type { MiddleDiffStats } from './hunkDiff.js';
  * a collaborator's concurrent edits inside that span.
  */
 
-/**
- * One edit: at UTF-16 offset `pos`, delete the string `del`, then insert `ins`. Ops are
- * applied in order, and each `pos` is relative to the text after the previous ops.
- * Positions never split a surrogate pair.
- */
-export interface TextOp {
-  pos: number;
-  del: string;
-  ins: string;
-}
+export type { TextOp } from './hunkDiff.js';
 
 /** Compare runs shorter than this char by char: below it, slicing costs more than it saves. */
 const SCAN_CHARS = 32;
