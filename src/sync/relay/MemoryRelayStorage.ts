@@ -16,7 +16,7 @@ import {
   type RelayStorage,
   type Registration,
 } from './RelayStorage.js';
-import { ChunkCheck, WorktreeLocks, advanceVector, byteSum, checkAppendIds, checkBlobStart, checkFits, checkHistory, checkUpdates, vectorAhead } from './storageRules.js';
+import { ChunkCheck, WorktreeLocks, advanceVector, byteSum, checkAppendIds, checkBlobStart, checkFits, checkHistory, checkUpdates, vectorAhead, writeWhole } from './storageRules.js';
 
 /** One logged entry as kept: history as its codec bytes, so reads decode as the store's do. */
 type Kept = Exclude<LogEntry, { type: 'history' }> | { type: 'history'; seq: number; entries: Uint8Array; by: string };
@@ -193,12 +193,7 @@ export class MemoryRelayStorage implements RelayStorage {
   async putBlob(worktreeId: string, digest: string, bytes: Uint8Array, by: string, announce?: Announce): Promise<BlobInfo & { created: boolean }> {
     const upload = await this.blobWriter(worktreeId, digest, bytes.length, by, announce);
     if (upload.stored) return { ...upload.stored, created: false };
-    let info: BlobInfo | undefined;
-    for (let offset = 0; offset < bytes.length || offset === 0; offset += BLOB_CHUNK_BYTES) {
-      info = await upload.write(offset, bytes.subarray(offset, offset + BLOB_CHUNK_BYTES));
-      if (bytes.length === 0) break;
-    }
-    if (!info) throw new CshareError('INTERNAL', 'blob upload did not complete');
+    const info = await writeWhole(bytes, (offset, data) => upload.write(offset, data));
     return { ...info, created: upload.committed };
   }
 

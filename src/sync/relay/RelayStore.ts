@@ -2,7 +2,7 @@ import * as Y from 'yjs';
 import { CshareError } from '../../core/errors.js';
 import type { BlobPackStore, KvBatchOp, KvStore } from '../../core/ports.js';
 import { encodeValue, type Value } from '../rpc/codec.js';
-import { BLOB_CHUNK_BYTES, type HistoryEntry, type ManifestEntry } from '../schema.js';
+import { type HistoryEntry, type ManifestEntry } from '../schema.js';
 import { BlobWriter, type BlobWriterStore } from './BlobWriter.js';
 import { UploadTracker } from './compaction.js';
 import { AppendGroups } from './groupCommit.js';
@@ -20,7 +20,7 @@ import {
   type RelayStorage,
   type Registration,
 } from './RelayStorage.js';
-import { WorktreeLocks, advanceVector, byteSum, checkAppendIds, checkBlobStart, checkFits, checkHistory, checkUpdates, vectorAhead } from './storageRules.js';
+import { WorktreeLocks, advanceVector, byteSum, checkAppendIds, checkBlobStart, checkFits, checkHistory, checkUpdates, vectorAhead, writeWhole } from './storageRules.js';
 
 export type { StoredBlob };
 
@@ -300,12 +300,7 @@ export class RelayStore implements RelayStorage, BlobWriterStore {
     const writer = await this.blobWriter(worktreeId, digest, bytes.length, by, announce);
     if (writer.stored) return { ...writer.stored, created: false };
     // One batch for the whole blob: chunks are staged in memory by the writer until the last one.
-    let info: BlobInfo | undefined;
-    for (let offset = 0; offset < bytes.length || offset === 0; offset += BLOB_CHUNK_BYTES) {
-      info = await writer.write(offset, bytes.subarray(offset, offset + BLOB_CHUNK_BYTES), { stage: true });
-      if (bytes.length === 0) break;
-    }
-    if (!info) throw new CshareError('INTERNAL', 'blob upload did not complete');
+    const info = await writeWhole(bytes, (offset, data) => writer.write(offset, data, { stage: true }));
     return { ...info, created: writer.committed };
   }
 

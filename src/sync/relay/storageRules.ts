@@ -4,7 +4,7 @@ import { CshareError } from '../../core/errors.js';
 import { BLOB_CHUNK_BYTES } from '../schema.js';
 import { checkDigest, checkId } from './keys.js';
 import { Pacer } from './pace.js';
-import type { RelayLimits } from './RelayStorage.js';
+import type { BlobInfo, RelayLimits } from './RelayStorage.js';
 import { scanUpdate, type UpdateScan } from './updateScan.js';
 
 /**
@@ -166,4 +166,19 @@ export class WorktreeLocks {
     });
     return run;
   }
+}
+
+/**
+ * Writes a whole blob through an upload of it, a chunk of at most `BLOB_CHUNK_BYTES` at a time
+ * (an empty blob is one empty chunk); resolves with its record. `write` is the upload's, with
+ * whatever options the backend passes (LevelDB stages every chunk for one batch).
+ */
+export async function writeWhole(bytes: Uint8Array, write: (offset: number, data: Uint8Array) => Promise<BlobInfo | undefined>): Promise<BlobInfo> {
+  let info: BlobInfo | undefined;
+  for (let offset = 0; offset < bytes.length || offset === 0; offset += BLOB_CHUNK_BYTES) {
+    info = await write(offset, bytes.subarray(offset, offset + BLOB_CHUNK_BYTES));
+    if (bytes.length === 0) break;
+  }
+  if (!info) throw new CshareError('INTERNAL', 'blob upload did not complete');
+  return info;
 }
