@@ -56,6 +56,8 @@ export class ReplicaContext {
    * up to date by `logFileUpdate` (histories are never dropped while a context lives).
    */
   private readonly historyKnown = new Map<string, boolean>();
+  /** Every file with a doc history is in {@link historyKnown} (see {@link prefetchAllHistory}). */
+  private historyComplete = false;
   private manifestLogged: number;
   /**
    * Digest of the text last recorded or written for each text file that has a doc history
@@ -341,6 +343,19 @@ export class ReplicaContext {
    * pass over the keys of every file's history instead of an iterator per file (a first join
    * asked 10,000 times).
    */
+  /**
+   * Learns every file that has a doc history, in one pass over their keys, for a scan about to
+   * record many creates (whose file ids are known only once each is read): each create asks
+   * whether a peer's edits of its id came first, and an iterator per file made a first scan
+   * of 10,000 files ~1.5 s slower (bench/scan.ts `record_ms`, 2.3 s -> 3.8 s at 8dcc4d8). Later
+   * histories are all written through {@link logFileUpdate}, which notes them.
+   */
+  async prefetchAllHistory(): Promise<void> {
+    if (this.historyComplete) return;
+    for await (const id of this.store.fileIdsWithLog()) this.historyKnown.set(id, true);
+    this.historyComplete = true;
+  }
+
   async prefetchHistory(fileIds: Iterable<string>): Promise<void> {
     const unknown = new Set<string>();
     for (const id of fileIds) if (!this.docs.has(id) && !this.historyKnown.has(id)) unknown.add(id);
@@ -355,6 +370,7 @@ export class ReplicaContext {
     if (this.docs.has(fileId)) return true;
     const known = this.historyKnown.get(fileId);
     if (known !== undefined) return known;
+    if (this.historyComplete) return false;
     const found = await this.store.hasFileLog(fileId);
     this.historyKnown.set(fileId, found);
     return found;

@@ -22,6 +22,9 @@ const ASIDE_LEFTOVER_MS = 60_000;
 /** Stat cache entries written in one batch. */
 const BATCH_STATS = 5000;
 
+/** Creates in one scan from which the ids with a doc history are learnt in one pass. */
+const PREFETCH_CREATES = 64;
+
 /** What {@link recordScan} did. */
 export interface ScanReport {
   recorded: RecordedChange[];
@@ -97,6 +100,8 @@ export async function recordScan(ctx: ReplicaContext, opts: RecordOptions): Prom
     opts.signal?.throwIfAborted();
     await recordModified(rec, m);
   }
+  // Many creates (a first scan, a big checkout of new files): which ids have a history, at once.
+  if (pending.creates.length >= PREFETCH_CREATES && pending.creates.length * 8 >= ctx.manifest.live().size) await ctx.prefetchAllHistory();
   for (const file of pending.creates) {
     opts.signal?.throwIfAborted();
     await recordCreate(rec, file);
