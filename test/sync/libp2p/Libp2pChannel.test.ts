@@ -3,23 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionClosedError } from '../../../src/sync/rpc/ConnectionClosedError.js';
 import type { FrameChannel } from '../../../src/sync/rpc/transport.js';
 import { waitFor } from '../helpers.js';
-import { startNode } from './harness.js';
-
-/** Two channels joined by one libp2p stream between two loopback nodes. */
-async function channelPair(): Promise<[FrameChannel, FrameChannel]> {
-  const server = await startNode();
-  const client = await startNode();
-  let accept!: (ch: FrameChannel) => void;
-  const accepted = new Promise<FrameChannel>((resolve) => (accept = resolve));
-  await server.listen((channel) => accept(channel));
-  const a = await client.dial(server.addresses()[0]!);
-  // The listener sees the stream once the first bytes arrive.
-  await a.send(Uint8Array.of(0xaa));
-  const b = await accepted;
-  const it = b.frames[Symbol.asyncIterator]();
-  expect((await it.next()).value).toEqual(Uint8Array.of(0xaa));
-  return [a, { send: (f) => b.send(f), close: (e) => b.close(e), closed: b.closed, frames: { [Symbol.asyncIterator]: () => it } }];
-}
+import { channelPair, startNode } from './harness.js';
 
 async function drain(ch: FrameChannel, into: number[]): Promise<void> {
   for await (const f of ch.frames) into.push(f[0]! + 256 * f[1]!);

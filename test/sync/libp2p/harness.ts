@@ -72,3 +72,23 @@ export function payload(size: number, seed = 1): Uint8Array {
 export function nextValue<T>(register: (cb: (v: T) => void) => void): Promise<T> {
   return new Promise((resolve) => register(resolve));
 }
+
+/**
+ * Two channels joined by one libp2p stream between two loopback nodes (stopped after each test
+ * with the nodes). The listener only sees a stream once bytes arrive, so the dialler sends one
+ * frame first; it is read here, and the second channel hands on the iterator that read it.
+ */
+export async function channelPair(): Promise<[FrameChannel, FrameChannel]> {
+  const server = await startNode();
+  const client = await startNode();
+  let accept!: (ch: FrameChannel) => void;
+  const accepted = new Promise<FrameChannel>((resolve) => (accept = resolve));
+  await server.listen((channel) => accept(channel));
+  const a = await client.dial(server.addresses()[0]!);
+  await a.send(Uint8Array.of(0xaa));
+  const b = await accepted;
+  const it = b.frames[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done || first.value.length !== 1 || first.value[0] !== 0xaa) throw new Error(`the opening frame arrived as ${JSON.stringify(first.value)}`);
+  return [a, { send: (f) => b.send(f), close: (e) => b.close(e), closed: b.closed, frames: { [Symbol.asyncIterator]: () => it } }];
+}
