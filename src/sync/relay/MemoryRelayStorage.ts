@@ -16,7 +16,7 @@ import {
   type RelayStorage,
   type Registration,
 } from './RelayStorage.js';
-import { ChunkCheck, WorktreeLocks, advanceVector, byteSum, checkAppendIds, checkBlobStart, checkFits, checkHistory, checkUpdates, vectorAhead, writeWhole } from './storageRules.js';
+import { ChunkCheck, WorktreeLocks, advanceVector, byteSum, checkAppendIds, checkBlobStart, checkFits, checkHistory, checkUpdates, registerOnce, vectorAhead, writeWhole } from './storageRules.js';
 
 /** One logged entry as kept: history as its codec bytes, so reads decode as the store's do. */
 type Kept = Exclude<LogEntry, { type: 'history' }> | { type: 'history'; seq: number; entries: Uint8Array; by: string };
@@ -63,19 +63,13 @@ export class MemoryRelayStorage implements RelayStorage {
   }
 
   async register(reg: NewRegistration): Promise<{ registration: Registration; created: boolean }> {
-    checkId(reg.worktreeId, 'worktree id');
-    return this.locks.locked(reg.worktreeId, async () => {
-      const existing = await this.getWorktree(reg.worktreeId);
-      if (existing) return { registration: existing, created: false };
-      const by = reg.by ?? '';
-      const registration: Registration = { ...reg, by, created: reg.created ?? Date.now() };
+    return registerOnce(this.locks, reg, () => this.getWorktree(reg.worktreeId), (registration) => {
       const kept = { ...registration, readWriteHash: reg.readWriteHash.slice(), readOnlyHash: reg.readOnlyHash.slice() };
       this.worktrees.set(reg.worktreeId, { registration: kept, head: 0, usage: 0, log: [], vectors: new Map(), blobs: new Map() });
-      if (by) {
-        const mine = this.registered.get(by) ?? new Set<string>();
-        this.registered.set(by, mine.add(reg.worktreeId));
+      if (registration.by) {
+        const mine = this.registered.get(registration.by) ?? new Set<string>();
+        this.registered.set(registration.by, mine.add(reg.worktreeId));
       }
-      return { registration, created: true };
     });
   }
 

@@ -20,7 +20,7 @@ import {
   type RelayStorage,
   type Registration,
 } from './RelayStorage.js';
-import { WorktreeLocks, advanceVector, byteSum, checkAppendIds, checkBlobStart, checkFits, checkHistory, checkUpdates, vectorAhead, writeWhole } from './storageRules.js';
+import { WorktreeLocks, advanceVector, byteSum, checkAppendIds, checkBlobStart, checkFits, checkHistory, checkUpdates, registerOnce, vectorAhead, writeWhole } from './storageRules.js';
 
 export type { StoredBlob };
 
@@ -116,13 +116,8 @@ export class RelayStore implements RelayStorage, BlobWriterStore {
   }
 
   async register(reg: NewRegistration): Promise<{ registration: Registration; created: boolean }> {
-    checkId(reg.worktreeId, 'worktree id');
-    return this.locks.locked(reg.worktreeId, async () => {
-      const existing = await this.getWorktree(reg.worktreeId);
-      if (existing) return { registration: existing, created: false };
-      const by = reg.by ?? '';
-      const registration: Registration = { ...reg, by, created: reg.created ?? Date.now() };
-      const value = encodeValue({ rw: reg.readWriteHash, ro: reg.readOnlyHash, created: registration.created, name: reg.name, by });
+    return registerOnce(this.locks, reg, () => this.getWorktree(reg.worktreeId), async ({ by, created }) => {
+      const value = encodeValue({ rw: reg.readWriteHash, ro: reg.readOnlyHash, created, name: reg.name, by });
       const ops: KvBatchOp[] = [
         { type: 'put', key: `wt/${reg.worktreeId}/reg`, value },
         { type: 'put', key: `wt/${reg.worktreeId}/head`, value: seqValue(0) },
@@ -130,7 +125,6 @@ export class RelayStore implements RelayStorage, BlobWriterStore {
       if (by) ops.push({ type: 'put', key: `by/${peerKey(by)}/${reg.worktreeId}`, value: new Uint8Array(0) });
       await this.kv.batch(ops);
       this.heads.set(reg.worktreeId, 0);
-      return { registration, created: true };
     });
   }
 

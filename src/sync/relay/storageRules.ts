@@ -4,7 +4,7 @@ import { CshareError } from '../../core/errors.js';
 import { BLOB_CHUNK_BYTES } from '../schema.js';
 import { checkDigest, checkId } from './keys.js';
 import { Pacer } from './pace.js';
-import type { BlobInfo, RelayLimits } from './RelayStorage.js';
+import type { BlobInfo, NewRegistration, Registration, RelayLimits } from './RelayStorage.js';
 import { scanUpdate, type UpdateScan } from './updateScan.js';
 
 /**
@@ -181,4 +181,25 @@ export async function writeWhole(bytes: Uint8Array, write: (offset: number, data
   }
   if (!info) throw new CshareError('INTERNAL', 'blob upload did not complete');
   return info;
+}
+
+/**
+ * Registers `reg` once, as every backend must: under the worktree's lock, a registration that
+ * exists (`existing`) is the answer; else the new one (`by` '' and `created` now unless given)
+ * is kept by `store`.
+ */
+export async function registerOnce(
+  locks: WorktreeLocks,
+  reg: NewRegistration,
+  existing: () => Promise<Registration | undefined>,
+  store: (registration: Registration) => Promise<void> | void,
+): Promise<{ registration: Registration; created: boolean }> {
+  checkId(reg.worktreeId, 'worktree id');
+  return locks.locked(reg.worktreeId, async () => {
+    const found = await existing();
+    if (found) return { registration: found, created: false };
+    const registration: Registration = { ...reg, by: reg.by ?? '', created: reg.created ?? Date.now() };
+    await store(registration);
+    return { registration, created: true };
+  });
 }
