@@ -67,6 +67,8 @@ export class EventPrinter {
         return this.out(`${c.bold(peerLabels([{ id: e.replicaId, name: e.name }])[0]!)} joined\n`);
       case 'peer-left':
         return this.out(`${c.bold(peerLabels([{ id: e.replicaId, name: e.name ?? '' }])[0]!)} left\n`);
+      case 'relay-behind':
+        return this.err(`${c.yellow('warning')}: the relay has lost changes (its log ends at ${e.head}, this replica had seen ${e.seen}): reading it again from its start${e.reupload ? ' and uploading everything this replica has again' : ''}\n`);
       case 'reconnected':
         return this.out(`${c.green('reconnected')}\n`);
       case 'merged':

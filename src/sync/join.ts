@@ -257,7 +257,7 @@ async function syncJoin(opts: JoinOptions, ctx: JoinStart & { code: JoinCode; wo
     await replica.putMeta('join', state);
     // Nothing after the acknowledged seq may be compacted away, from the first scan on.
     await replica.holdLogAfter(state.acked);
-    const saveState = async (s: SyncState) => replica.putMeta('join', { worktreeId, relaySeq: s.relaySeq, acked: s.acked });
+    const saveState = async (s: SyncState) => replica.putMeta('join', { worktreeId, relaySeq: s.relaySeq, acked: s.acked, stored: s.stored ?? 0 });
     let watcher: WorktreeWatch | undefined;
     const loop = new SyncLoop({
       replica, worktreeId, state, saveState, signal: run.stop.signal, once: opts.once, firstCatchUpWithoutScan: !rejoin, uploadLocal,

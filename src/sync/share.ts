@@ -227,7 +227,7 @@ async function syncShare(ctx: { opts: ShareOptions; run: SyncRun; wt: OpenWorktr
   const { opts, run, wt, secrets, relay, codes, resumed } = ctx;
   const { replica } = wt;
   let state = ctx.state;
-  const saveState = async (s: SyncState) => replica.putMeta('share', { ...state, relaySeq: s.relaySeq, acked: s.acked });
+  const saveState = async (s: SyncState) => replica.putMeta('share', { ...state, relaySeq: s.relaySeq, acked: s.acked, stored: s.stored ?? 0 });
   const connect = async (signal: AbortSignal) => {
     const conn = relay.local
       ? relay.local.connectLocal(replica.identity.replicaId)
@@ -237,7 +237,7 @@ async function syncShare(ctx: { opts: ShareOptions; run: SyncRun; wt: OpenWorktr
   };
   let uploaded = 0;
   let watcher: WorktreeWatch | undefined;
-  const syncState: SyncState = { relaySeq: state.relaySeq, acked: state.acked };
+  const syncState: SyncState = { relaySeq: state.relaySeq, acked: state.acked, stored: state.stored ?? 0 };
   const loop = new SyncLoop({
     replica, worktreeId: state.worktreeId, state: syncState, saveState, connect, signal: run.stop.signal, once: opts.once,
     beforeLocalChange: () => wt.guard?.assertIntact(),

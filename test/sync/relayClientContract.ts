@@ -52,11 +52,17 @@ export function runRelayClientContract(name: string, make: () => ContractRelay):
       // Without a file id, and over a chunk: goes up in pieces.
       const big = new Uint8Array(2 * 1024 * 1024 + 5);
       for (let i = 0; i < big.length; i++) big[i] = i % 251;
+      expect(alice.stored).toBe(0);
       await alice.uploadManifest([manifest]);
+      expect(alice.stored).toBe(1);
       await alice.uploadFileUpdates('f1', [u1, u2]);
+      expect(alice.stored).toBe(3);
       await alice.uploadBlob({ digest: gitBlobId(small), bytes: small, fileId: 'f2' });
       await alice.uploadBlob({ digest: gitBlobId(big), bytes: big });
       expect(await alice.uploadHistory([history('a.txt')])).toBeGreaterThan(0);
+      // What the relay acknowledged storing, for a relay that later loses it (catchUp.ts).
+      expect(alice.stored).toBe(6);
+      expect(bob.stored).toBe(0);
 
       const items = await collect(bob.catchUp(0));
       expect(items.map((i) => [i.type, i.seq])).toEqual([['manifest', 1], ['file-update', 2], ['file-update', 3], ['blob', 4], ['blob', 5], ['history', 6], ['head', 6]]);

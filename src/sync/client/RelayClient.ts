@@ -20,6 +20,12 @@ import type { HelloResponse, HistoryEntry, ManifestEntry, Role, SyncItem, Worktr
 export interface RelayClient {
   /** The worktree every call is about. */
   readonly worktreeId: string;
+  /**
+   * The highest relay seq under which the relay said it stored one of this client's uploads
+   * (0: none yet). A relay whose log later ends before it lost changes it acknowledged
+   * (`session/catchUp.ts`).
+   */
+  readonly stored: number;
   /** Binds the connection to the worktree with a join code's secret (the first call). */
   hello(req: ClientHello): Promise<HelloResponse>;
   /**

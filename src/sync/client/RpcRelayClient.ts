@@ -41,6 +41,7 @@ export interface RpcRelayClientOptions {
  */
 export class RpcRelayClient implements RelayClient {
   readonly worktreeId: string;
+  stored = 0;
   private readonly conn: CshareConnection;
   private readonly signal: AbortSignal | undefined;
 
@@ -74,13 +75,13 @@ export class RpcRelayClient implements RelayClient {
     // A first share of a big tree logs a manifest update per 2000 files: 100,000 files were
     // 17 MB of updates, over the frame limit in one message.
     for (const part of messageSlices(updates, MAX_UPDATES_PER_MESSAGE, (u) => u.byteLength)) {
-      await this.conn.request('manifest/upload', { worktreeId: this.worktreeId, updates: part }, { signal: this.signal });
+      this.storedAt((await this.conn.request('manifest/upload', { worktreeId: this.worktreeId, updates: part }, { signal: this.signal })).seq);
     }
   }
 
   async uploadFileUpdates(fileId: string, updates: readonly Uint8Array[]): Promise<void> {
     for (const part of messageSlices(updates, MAX_UPDATES_PER_MESSAGE, (u) => u.byteLength)) {
-      await this.conn.request('file/upload', { worktreeId: this.worktreeId, fileId, updates: part }, { signal: this.signal });
+      this.storedAt((await this.conn.request('file/upload', { worktreeId: this.worktreeId, fileId, updates: part }, { signal: this.signal })).seq);
     }
   }
 
@@ -89,12 +90,12 @@ export class RpcRelayClient implements RelayClient {
     const { worktreeId, signal } = this;
     // A file's small content goes in one message; the rest in chunks, each acknowledged.
     if (bytes.byteLength <= MAX_BINARY_BYTES / 2 && fileId) {
-      await this.conn.request('file/upload', { worktreeId, fileId, blob: bytes }, { signal });
+      this.storedAt((await this.conn.request('file/upload', { worktreeId, fileId, blob: bytes }, { signal })).seq);
       return;
     }
     for (let offset = 0; offset < bytes.byteLength || offset === 0; offset += BLOB_CHUNK_BYTES) {
       const data = bytes.subarray(offset, offset + BLOB_CHUNK_BYTES);
-      await this.conn.request('blob/upload', { worktreeId, digest, size: bytes.byteLength, offset, data }, { signal, timeoutMs: CHUNK_TIMEOUT_MS });
+      this.storedAt((await this.conn.request('blob/upload', { worktreeId, digest, size: bytes.byteLength, offset, data }, { signal, timeoutMs: CHUNK_TIMEOUT_MS })).seq);
       if (bytes.byteLength === 0) break;
     }
   }
@@ -103,9 +104,13 @@ export class RpcRelayClient implements RelayClient {
     return uploadHistory({
       entries,
       send: async (batch) => {
-        await this.conn.request('history/upload', { worktreeId: this.worktreeId, entries: batch }, { signal: this.signal });
+        this.storedAt((await this.conn.request('history/upload', { worktreeId: this.worktreeId, entries: batch }, { signal: this.signal })).seq);
       },
     });
+  }
+
+  private storedAt(seq: number | undefined): void {
+    if (seq !== undefined && seq > this.stored) this.stored = seq;
   }
 
   async *catchUp(after: number): AsyncIterable<SyncItem> {

@@ -25,6 +25,7 @@ export class MemoryRelayClient implements RelayClient, RelayPeer {
   readonly worktreeId: string;
   readonly peer: string;
   replicaId = '';
+  stored = 0;
   private access: 'rw' | 'ro' | undefined;
   private closedError: Error | undefined;
   private readonly relay: MemoryRelay;
@@ -67,11 +68,11 @@ export class MemoryRelayClient implements RelayClient, RelayPeer {
   }
 
   uploadManifest(updates: readonly Uint8Array[]): Promise<void> {
-    return this.call(async () => this.authorized(true, () => this.relay.appendManifest(this, updates)));
+    return this.call(async () => this.authorized(true, () => this.storing(() => this.relay.appendManifest(this, updates))));
   }
 
   uploadFileUpdates(fileId: string, updates: readonly Uint8Array[]): Promise<void> {
-    return this.call(async () => this.authorized(true, () => this.relay.appendFile(this, fileId, updates)));
+    return this.call(async () => this.authorized(true, () => this.storing(() => this.relay.appendFile(this, fileId, updates))));
   }
 
   uploadBlob(blob: BlobUpload): Promise<void> {
@@ -79,7 +80,7 @@ export class MemoryRelayClient implements RelayClient, RelayPeer {
       this.authorized(true, () => {
         const actual = gitBlobId(blob.bytes);
         if (actual !== blob.digest) throw new CshareError('PROTOCOL', `blob content does not match its digest: announced ${blob.digest}, content hashes to ${actual}`, { digest: blob.digest });
-        this.relay.putBlob(this, blob.digest, blob.bytes);
+        this.storing(() => this.relay.putBlob(this, blob.digest, blob.bytes));
       }),
     );
   }
@@ -88,8 +89,15 @@ export class MemoryRelayClient implements RelayClient, RelayPeer {
     return this.call(async () => {
       const all: HistoryEntry[] = [];
       for await (const e of entries) all.push(e);
-      return all.length === 0 ? 0 : this.authorized(true, () => this.relay.appendHistory(this, all));
+      return all.length === 0 ? 0 : this.authorized(true, () => this.storing(() => this.relay.appendHistory(this, all)));
     });
+  }
+
+  /** Runs a store of this client's upload; the relay's head is then its seq (the relay is synchronous). */
+  private storing<T>(store: () => T): T {
+    const out = store();
+    this.stored = Math.max(this.stored, this.relay.head(this.worktreeId));
+    return out;
   }
 
   async *catchUp(after: number): AsyncIterable<SyncItem> {

@@ -29,7 +29,8 @@ interface LogRead {
  * session's `serial`.
  */
 export async function catchUp(ctx: SessionContext): Promise<RecordedChange[]> {
-  const read = await readLog(ctx);
+  let read = await readLog(ctx);
+  if (read.head < Math.max(ctx.state.relaySeq, ctx.state.stored ?? 0)) read = await relayBehind(ctx, read.head);
   const { groups, wanted } = read;
   // The changes first: files whose content is here are written at once. A text file's
   // logged updates carry its base text, so none of them waits for a blob.
@@ -56,9 +57,29 @@ export async function catchUp(ctx: SessionContext): Promise<RecordedChange[]> {
   log('catch-up: changes applied %d, blobs fetched %d', applied.length, lacking.length - unavailable);
   applied.push(...(await fetchMissingContent(ctx)));
   ctx.applier.scanFromNowOn();
-  ctx.state.relaySeq = Math.max(ctx.state.relaySeq, read.head);
+  ctx.state.relaySeq = read.head;
   await ctx.saveState();
   return applied;
+}
+
+/**
+ * The relay's log ends before what this replica saw there: the relay lost changes (its data
+ * restored from an older copy, a disk that lost its last writes). Nothing it acknowledged can
+ * be taken as stored any more: the log is read again from its start (what others uploaded
+ * since the loss gets seqs this replica may have seen for other items), and a replica that
+ * may write uploads its whole state again (`acked` -1: the offer leaves out the content the
+ * relay still has). Said once, as a warning.
+ */
+async function relayBehind(ctx: SessionContext, head: number): Promise<LogRead> {
+  const seen = Math.max(ctx.state.relaySeq, ctx.state.stored ?? 0);
+  const reupload = ctx.access === 'rw';
+  log('relay head %d is before seq %d seen here: reading its log from the start%s', head, seen, reupload ? ', uploading everything again' : '');
+  ctx.emit({ type: 'relay-behind', head, seen, reupload });
+  ctx.state.relaySeq = 0;
+  ctx.state.stored = 0;
+  if (reupload) ctx.state.acked = -1;
+  await ctx.saveState();
+  return readLog(ctx);
 }
 
 /**

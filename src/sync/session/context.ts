@@ -10,6 +10,11 @@ export interface SyncState {
   relaySeq: number;
   /** Last own change seq the relay acknowledged (uploads start after it); -1: upload the whole state. */
   acked: number;
+  /**
+   * The highest relay seq under which the relay said it stored an upload of this replica's
+   * (`RelayClient.stored`): a relay whose log ends before it lost them.
+   */
+  stored?: number;
 }
 
 /** What a session reports as it goes (one JSON line each with `--json`). */
@@ -27,6 +32,12 @@ export type SessionEvent =
   | { type: 'merged'; path: string; seq: number; baseSeq: number; message: string }
   /** A local file that was never shared from here stayed where a peer's file would have gone. */
   | { type: 'kept'; path: string; message: string }
+  /**
+   * The relay's log ends at `head`, before seq `seen` this replica had seen there: it lost
+   * changes. The log is read again from its start, and (`reupload`) everything this replica
+   * has is uploaded again.
+   */
+  | { type: 'relay-behind'; head: number; seen: number; reupload: boolean }
   /** The relay answers again after an outage that was reported with an `error`. */
   | { type: 'reconnected' }
   /** With `path` and `reason` for a path that is not shared or not written (see `core/refused.ts`). */

@@ -90,6 +90,7 @@ export async function upload(ctx: SessionContext, opts: PushOptions, onUploading
   onUploading(null);
   const count = changes.manifest.length + changes.files.length + changes.blobs.length;
   state.acked = upTo;
+  state.stored = Math.max(state.stored ?? 0, ctx.client.stored);
   await replica.holdLogAfter(upTo);
   await ctx.saveState();
   if (count > 0) ctx.emit({ type: 'uploaded', changes: count, bytes: run.bytes, upTo });
