@@ -61,6 +61,8 @@ describe.each(STORAGES)('presence on the relay (%s)', (_name, storage) => {
       expect(entries.length).toBeGreaterThan(keysBefore);
     }
     expect(lines.filter((l) => l.includes(MARKER))).toEqual([]);
+    // The replayed states were counted in the relay's event bytes, and released once read.
+    await waitFor(() => h.service.held.eventBytes === 0, 5000, 'the queues to drain');
     h.close();
   });
 });
