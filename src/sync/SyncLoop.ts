@@ -73,21 +73,26 @@ export interface SyncLoopOptions {
  */
 export class SyncLoop {
   session: SyncSession | null = null;
-  /**
-   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
-   * the loop makes. An editor server publishes and listens here.
-   */
-  readonly presence: PresenceHub;
-  private readonly presenceFeed: LivePresence;
+  private hub: LivePresence | undefined;
   private scanAllNext = false;
   private readonly recheck = new Set<string>();
   private recheckTimer: NodeJS.Timeout | undefined;
   /** The first round announced the sync (`onInSync`); see {@link standing}. */
   private inSync = false;
 
-  constructor(private readonly opts: SyncLoopOptions) {
-    this.presenceFeed = new LivePresence({ replicaId: opts.replica.identity.replicaId });
-    this.presence = this.presenceFeed;
+  constructor(private readonly opts: SyncLoopOptions) {}
+
+  /**
+   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
+   * the loop makes. An editor server publishes and listens here. The same hub for the loop's
+   * life (made when first asked for).
+   */
+  get presence(): PresenceHub {
+    return this.presenceFeed;
+  }
+
+  private get presenceFeed(): LivePresence {
+    return (this.hub ??= new LivePresence({ replicaId: this.opts.replica.identity.replicaId }));
   }
 
   /**
