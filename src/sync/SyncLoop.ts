@@ -7,6 +7,7 @@ import type { ScanReport } from '../core/recordScan.js';
 import type { Replica } from '../core/Replica.js';
 import { ScanScope } from '../core/Scanner.js';
 import { backoff } from './backoff.js';
+import { LivePresence, type PresenceHub } from './presence/PresenceHub.js';
 import type { Access } from './schema.js';
 import { SyncSession, type SessionEvent, type SyncSessionOptions, type SyncState } from './SyncSession.js';
 import { setStep } from './step.js';
@@ -72,6 +73,7 @@ export interface SyncLoopOptions {
  */
 export class SyncLoop {
   session: SyncSession | null = null;
+  private hub: LivePresence | undefined;
   private scanAllNext = false;
   private readonly recheck = new Set<string>();
   private recheckTimer: NodeJS.Timeout | undefined;
@@ -79,6 +81,19 @@ export class SyncLoop {
   private inSync = false;
 
   constructor(private readonly opts: SyncLoopOptions) {}
+
+  /**
+   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
+   * the loop makes. An editor server publishes and listens here. The same hub for the loop's
+   * life (made when first asked for).
+   */
+  get presence(): PresenceHub {
+    return this.presenceFeed;
+  }
+
+  private get presenceFeed(): LivePresence {
+    return (this.hub ??= new LivePresence({ replicaId: this.opts.replica.identity.replicaId }));
+  }
 
   /**
    * Records and uploads local changes now (from the watcher); records only while offline.
@@ -224,7 +239,7 @@ export class SyncLoop {
   /** The session of a new connection; an apply's paths are scanned again shortly after. */
   private newSession(c: { conn: CshareConnection; access: Access }, first: boolean): SyncSession {
     return new SyncSession({
-      ...this.opts, conn: c.conn, access: c.access, signal: this.opts.signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan,
+      ...this.opts, conn: c.conn, access: c.access, signal: this.opts.signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan, presence: this.presenceFeed,
       onEvent: (e) => {
         if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path));
         this.opts.onEvent(e);

@@ -28,8 +28,9 @@ export const DEFAULT_SUBSCRIPTION_LIMITS: Readonly<SubscriptionLimits> = Object.
   totalBytes: 256 * 1024 * 1024,
 });
 
-/** The bytes an event holds (its update, if it has one). */
+/** The bytes an event holds: its update, or a presence state's positions and path. */
 function eventBytes(e: WorktreeEvent): number {
+  if (e.type === 'presence') return e.state ? e.state.path.length * 3 + e.state.selections.reduce((n, s) => n + s.anchor.byteLength + s.head.byteLength, 0) : 0;
   return 'update' in e && e.update ? e.update.byteLength : 0;
 }
 
@@ -55,7 +56,12 @@ export class Subscriptions {
   subscribe(session: Session, first: readonly WorktreeEvent[], signal: AbortSignal): AsyncIterable<WorktreeEvent> {
     const queue = new BoundedQueue<WorktreeEvent>(this.limits.queueSize, undefined, this.limits.queueBytes, (bytes) => (this.queued -= bytes));
     const sub: Subscriber = { queue };
-    for (const e of first) queue.push(e);
+    // Counted as every event is: a replay of many peers' presence holds their positions. What
+    // does not fit the queue's bounds is left out (peers' next states come anyway).
+    for (const e of first) {
+      const bytes = eventBytes(e);
+      if (queue.push(e, bytes)) this.queued += bytes;
+    }
     session.subs.add(sub);
     signal.addEventListener(
       'abort',
