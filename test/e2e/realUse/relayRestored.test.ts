@@ -2,7 +2,7 @@ import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cshareJson } from '../../helpers/cli.js';
-import { stopAll } from '../../helpers/procs.js';
+import { stopAll, until } from '../../helpers/procs.js';
 import { cluster, converged, read, startRelay } from './cluster.js';
 
 afterEach(stopAll);
@@ -33,10 +33,15 @@ describe('a relay restored from an older copy of its data', () => {
     rmSync(data, { recursive: true, force: true });
     cpSync(backup, data, { recursive: true });
     c.relay = await startRelay(c.base, c.relay.port);
-    const behind = await c.sharer.line((x) => x.event === 'relay-behind', 60_000);
+    // Whichever side reconnects first notices (the other may then find the relay whole
+    // again, from the first one's upload).
+    await until(() => [c.sharer, c.joiner].some((p) => p.lines.some((x) => x.event === 'relay-behind')), 60_000, () => 'no relay-behind from either side');
+    const noticer = [c.sharer, c.joiner].find((p) => p.lines.some((x) => x.event === 'relay-behind'))!;
+    const behind = noticer.lines.find((x) => x.event === 'relay-behind')!;
     expect(behind.reupload).toBe(true);
     expect(Number(behind.head)).toBeLessThan(Number(behind.seen));
-    await c.sharer.line((x) => x.event === 'uploaded' && Number(x.upTo) > 0, 60_000);
+    const at = noticer.lines.indexOf(behind);
+    await until(() => noticer.lines.slice(at).some((x) => x.event === 'uploaded'), 60_000, () => 'nothing uploaded again');
 
     const carol = join(c.base, 'carol');
     const joined = cshareJson(c.base, ['join', c.codes.readOnly, carol, '--once']);
