@@ -107,13 +107,18 @@ async function planUpload(ctx: SessionContext, changes: OutgoingChanges, firstUp
   const content = changes.blobs.length + changes.files.length;
   const ordered = (firstUpload && content > 1) || content > WINDOW;
   const recent = ordered ? await ctx.replica.recentFileIds(RECENT_MS) : new Set<string>();
-  const isFirst = (fileId: string | undefined) => fileId !== undefined && recent.has(fileId);
+  // Files open in connected editors (or left open by the process before) go first of all:
+  // someone is typing in them now (EDITOR-API.md).
+  const live = ctx.replica.liveFileIds();
+  const isLive = (fileId: string | undefined) => fileId !== undefined && live.has(fileId);
+  const isFirst = (fileId: string | undefined) => fileId !== undefined && (recent.has(fileId) || live.has(fileId));
   // Steps 1–2: offer the content about to go up; the relay answers which it lacks (and
   // remembers who offered it, to ask for it first if a joiner wants it meanwhile).
   const stored = await storedOnRelay(ctx, changes.blobs);
   const toSend = changes.blobs.filter((b) => !stored.has(b.digest));
-  const blobs = [...toSend.filter((b) => isFirst(b.fileId)), ...toSend.filter((b) => !isFirst(b.fileId))];
-  const files = [...changes.files.filter((f) => isFirst(f.fileId)), ...changes.files.filter((f) => !isFirst(f.fileId))];
+  const byPriority = <T extends { fileId?: string }>(items: readonly T[]): T[] => [...items.filter((i) => isLive(i.fileId)), ...items.filter((i) => !isLive(i.fileId) && isFirst(i.fileId)), ...items.filter((i) => !isFirst(i.fileId))];
+  const blobs = byPriority(toSend);
+  const files = byPriority(changes.files);
   const firstBlobs = blobs.filter((b) => isFirst(b.fileId));
   const firstFiles = files.filter((f) => isFirst(f.fileId));
   return {
