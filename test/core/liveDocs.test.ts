@@ -95,6 +95,15 @@ describe('Replica.openLive', () => {
     expect(await bob.replica.textOf('m.txt')).toBe(next);
     expect(textOf(bob.fs, 'm.txt')).toBe(start);
     expect((await bob.replica.scan()).recorded).toEqual([]);
+    // In the history as a peer's edit, though the disk did not get it.
+    const [op] = await bob.replica.log({ path: 'm.txt', limit: 1 });
+    expect(op).toMatchObject({ kind: 'edit', author: 'alice' });
+    // Positions are UTF-16 code units: after "X😀" is unit 3.
+    buffer.told = [];
+    alice.fs.writeFile('m.txt', bytes(next.replace('X😀', 'X😀🎉')));
+    await toBob();
+    expect(buffer.told).toEqual([[{ pos: 3, del: '', ins: '🎉' }]]);
+    expect(buffer.text).toBe(next.replace('X😀', 'X😀🎉'));
   });
 
   it('converges when the editor types while a peer saves the same file', async () => {
@@ -253,5 +262,44 @@ describe('Replica.openLive', () => {
     expect((await second.scan()).recorded).toEqual([]);
     expect(await second.textOf('r.txt')).toBe('# start typed\n');
     second.close();
+  });
+
+  it('reconcile records a stale buffer as a save of the version it was loaded from, and returns the ops to the merged text', async () => {
+    const alice = await sideWith('alice', { 'r.txt': 'one\ntwo\n' });
+    const bob = await localSide('bob');
+    await link(alice, bob)();
+    // Bob adds a line, written to alice's disk; alice's editor still shows what it loaded, changed.
+    bob.fs.writeFile('r.txt', bytes('one\ntwo\nthree\n'));
+    await link(bob, alice)();
+    const buffer = new Buffer('ONE\ntwo\n');
+    const doc = await alice.replica.openLive({ path: 'r.txt', origin: 'nvim:1', listener: buffer });
+    expect(doc.text).toBe('one\ntwo\nthree\n');
+    const ops = await doc.reconcile(buffer.text);
+    buffer.changed(ops);
+    expect(buffer.text).toBe('ONE\ntwo\nthree\n');
+    expect(await alice.replica.textOf('r.txt')).toBe('ONE\ntwo\nthree\n');
+    const [op] = await alice.replica.log({ path: 'r.txt', limit: 1 });
+    expect(op).toMatchObject({ kind: 'edit', origin: 'nvim:1', inserted: 3, deleted: 3 });
+    // Its own reconcile is not told back to it.
+    expect(buffer.told).toEqual([[...ops]]);
+    await doc.close();
+    expect(textOf(alice.fs, 'r.txt')).toBe('ONE\ntwo\nthree\n');
+  });
+
+  it("two editors of one file: each is told the other's edits, never its own", async () => {
+    const alice = await sideWith('alice', { 't.txt': 'ab\n' });
+    const one = await open(alice.replica, 't.txt', 'nvim:1');
+    const two = await open(alice.replica, 't.txt', 'code:2');
+    await type(one.doc, one.buffer, 1, '1');
+    await type(two.doc, two.buffer, 3, '2');
+    expect(one.buffer.text).toBe('a1b2\n');
+    expect(two.buffer.text).toBe('a1b2\n');
+    expect(one.buffer.told).toEqual([[{ pos: 3, del: '', ins: '2' }]]);
+    expect(two.buffer.told).toEqual([[{ pos: 1, del: '', ins: '1' }]]);
+    // The first close leaves the disk to the other editor; the last writes it.
+    await one.doc.close();
+    expect(textOf(alice.fs, 't.txt')).toBe('ab\n');
+    await two.doc.close();
+    expect(textOf(alice.fs, 't.txt')).toBe('a1b2\n');
   });
 });
