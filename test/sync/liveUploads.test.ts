@@ -13,6 +13,7 @@ import { SyncLoop } from '../../src/sync/SyncLoop.js';
 import type { SessionEvent } from '../../src/sync/SyncSession.js';
 import { MemFs } from '../helpers/MemFs.js';
 import { RelayHarness } from './relay/harness.js';
+import { memSide } from './regressions/harness.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -110,5 +111,38 @@ describe('live edits through a relay', () => {
       await bob.stop();
       await alice.stop();
     }
+  });
+
+  it('a share that starts uploads first the file its editor left open', async () => {
+    const fs = new MemFs('/mem/alice');
+    const kv = new MemoryStore();
+    for (let i = 0; i < 30; i++) fs.writeFile(`f${String(i).padStart(2, '0')}.txt`, bytes(`file ${i}\n`));
+    const before = await Replica.open({ fs, kv, env: { USER: 'alice' }, home: '/mem/home' });
+    await before.scan();
+    const doc = await before.openLive({ path: 'f17.txt', origin: 'nvim:a', listener: new Buffer('') });
+    await doc.edit(() => [{ from: 0, to: 0, insert: '>' }]);
+    before.close(); // the process stops with the file open
+    const relay = new RelayHarness();
+    const order: string[] = [];
+    const connect = relay.connect.bind(relay);
+    relay.connect = (id?: string) => {
+      const conn = connect(id);
+      const request = conn.request.bind(conn) as (n: string, p: unknown, o: unknown) => Promise<unknown>;
+      conn.request = (async (n: string, payload: unknown, opts: unknown) => {
+        if (n === 'file/upload' || n === 'blob/upload') order.push((payload as { fileId?: string }).fileId ?? '?');
+        return request(n, payload, opts);
+      }) as typeof conn.request;
+      return conn;
+    };
+    const alice = await memSide(relay, 'sharer', 'alice', fs, kv);
+    const [leftOpen] = [...alice.replica.liveFileIds()];
+    expect(leftOpen).toBeDefined();
+    await alice.session.push();
+    expect(order.length).toBeGreaterThan(30);
+    // Its base and its edit, before any of the 29 others.
+    expect(order.slice(0, 2)).toEqual([leftOpen, leftOpen]);
+    expect(order.slice(2)).not.toContain(leftOpen);
+    // Written with its edit when the share opened the store.
+    expect(new TextDecoder().decode(fs.readFile('f17.txt'))).toBe('>file 17\n');
   });
 });
