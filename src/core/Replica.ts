@@ -703,6 +703,8 @@ export class Replica {
     const statCache = await this.ctx.store.statCache();
     const scan = scanWorktree({ ...this.scanOpts(), statCache, signal: opts.signal, ...this.ctx.scanPolicy(statCache) });
     const pending = pendingChanges(this.ctx.recorded(), scan, undefined, (path) => isOnDisk(this.ctx, path));
+    // A file open in an editor whose disk holds a text that is no edit (see `liveDocs.ts`) is not changed.
+    pending.modified = pending.modified.filter((m) => !this.live.accepts(m.fileId, m.file.digest));
     return {
       root: this.root,
       replica: { id: this.ctx.identity.replicaId, name: this.ctx.author },
