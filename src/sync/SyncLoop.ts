@@ -91,6 +91,8 @@ export class SyncLoop {
     this.opts.beforeLocalChange?.();
     const scope = paths && !this.scanAllNext ? ScanScope.ofChanges(paths) : undefined;
     try {
+      // Not between the rounds of a burst's catch-up (see `SyncSession.afterBurst`).
+      await this.session?.afterBurst();
       if (this.session) await this.session.push({ scope, onScanned });
       else {
         const report = await this.opts.replica.scan({ scope });

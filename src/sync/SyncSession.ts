@@ -51,6 +51,8 @@ export class SyncSession {
   /** The upload in progress, for `status` (files still uploading). */
   uploading: Uploading = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The burst the live loop is catching up on (see {@link afterBurst}). */
+  private burst: { done: Promise<void>; end: () => void } | undefined;
   private readonly ctx: SessionContext;
   private readonly needs: NeedAnswers;
 
@@ -112,7 +114,29 @@ export class SyncSession {
    * `OVERLOADED` and reconnected, said as an error.
    */
   live(): Promise<void> {
-    return follow(this.ctx, { catchUp: () => this.catchUp(), pushAfterApply: (always) => this.pushAfterApply(always), needs: this.needs });
+    return follow(this.ctx, { catchUp: () => this.catchUp(), pushAfterApply: (always) => this.pushAfterApply(always), needs: this.needs, burst: (running) => this.burstRunning(running) });
+  }
+
+  /**
+   * Resolves once the live loop is not catching up on a burst (at once when it is not). The
+   * watcher's pushes wait for it: during a burst they were mostly the burst's own writes
+   * seen again (3000 paths: a scan of the whole tree each), run between the catch-up's
+   * rounds and holding each next round. They are recorded once after it instead; the scan
+   * before each apply still records a local save at a path the burst writes.
+   */
+  afterBurst(): Promise<void> {
+    return this.burst?.done ?? Promise.resolve();
+  }
+
+  private burstRunning(running: boolean): void {
+    if (running && !this.burst) {
+      let end!: () => void;
+      const done = new Promise<void>((resolve) => (end = resolve));
+      this.burst = { done, end };
+    } else if (!running && this.burst) {
+      this.burst.end();
+      this.burst = undefined;
+    }
   }
 
   /** Reports what the replica did that the user should hear about (see `core/notices.ts`). */
