@@ -15,6 +15,14 @@ const log = logger('session');
  */
 const WINDOW = 64;
 
+/**
+ * Requests kept in flight for text files' doc updates (small: a few hundred bytes for a
+ * checkout's file). The relay acknowledges them a group commit (one fsync) at a time, so a
+ * burst of 3000 went up at the window's size per fsync; the relay serves 128 calls of a
+ * connection at once, and `need` answers (16) and the manifest go beside these.
+ */
+const FILE_WINDOW = 96;
+
 /** Files modified this recently are uploaded first: they are what people work on. */
 const RECENT_MS = 24 * 60 * 60 * 1000;
 
@@ -166,10 +174,10 @@ class UploadRun {
     onUploading(total > 0 ? { done: 0, total } : null);
   }
 
-  /** Uploads `content`'s blobs, then its files' doc updates, {@link WINDOW} at a time. */
+  /** Uploads `content`'s blobs ({@link WINDOW} at a time), then its files' doc updates ({@link FILE_WINDOW}). */
   async content(content: Content): Promise<void> {
     await pooled({ items: content.blobs, limit: WINDOW, run: (b) => this.blob(b) });
-    await pooled({ items: content.files, limit: WINDOW, run: (f) => this.file(f) });
+    await pooled({ items: content.files, limit: FILE_WINDOW, run: (f) => this.file(f) });
   }
 
   async manifest(updates: Uint8Array[]): Promise<void> {
