@@ -71,18 +71,29 @@ export async function recordReadOnly(ctx: SessionContext, opts: PushOptions): Pr
 }
 
 /**
- * Records local changes and uploads this replica's changes the relay lacks (only the logged
- * updates after the acknowledged seq), in the order of ARCHITECTURE.md "A save going out":
- * offer, the files being worked on, the manifest, `afterManifest`, the rest, the history.
- * Resolves with the changes uploaded. Run it through the session's `serial`.
+ * Records local changes (of `opts.scope` only, when given), after holding the log after the
+ * acknowledged seq (compaction must not fold what is not uploaded yet). Run it through the
+ * session's `serial`.
  */
-export async function upload(ctx: SessionContext, opts: PushOptions, onUploading: (u: Uploading) => void): Promise<number> {
+export async function recordLocal(ctx: SessionContext, opts: PushOptions): Promise<void> {
   const { replica, state, signal } = ctx;
   await replica.holdLogAfter(state.acked);
   if (opts.scan ?? true) {
     const report = await replica.scan({ signal, scope: opts.scope }).finally(() => ctx.reportNotices());
     opts.onScanned?.(report);
   }
+}
+
+/**
+ * Uploads this replica's changes the relay lacks (only the logged updates after the
+ * acknowledged seq), in the order of ARCHITECTURE.md "A save going out": offer, the files
+ * being worked on, the manifest, `afterManifest`, the rest, the history. Resolves with the
+ * changes uploaded. Uploads run one after the other (the session's send chain): each starts
+ * from what the one before acknowledged.
+ */
+export async function upload(ctx: SessionContext, opts: PushOptions, onUploading: (u: Uploading) => void): Promise<number> {
+  const { replica, state } = ctx;
+  const began = performance.now();
   // Blobs by reference, each read as it goes up: a first share of a big tree does not
   // hold all of its content in memory.
   const { changes, upTo } = await replica.outgoingSince(state.acked);
@@ -97,6 +108,7 @@ export async function upload(ctx: SessionContext, opts: PushOptions, onUploading
   run.bytes += await ctx.client.uploadHistory(replica.ownHistory(state.acked, upTo));
   onUploading(null);
   const count = changes.manifest.length + changes.files.length + changes.blobs.length;
+  if (count > 0) log('uploaded %d changes in %d ms', count, Math.round(performance.now() - began));
   state.acked = upTo;
   await replica.holdLogAfter(upTo);
   await ctx.saveState();
