@@ -17,9 +17,10 @@ const WINDOW = 64;
 
 /**
  * Requests kept in flight for text files' doc updates (small: a few hundred bytes for a
- * checkout's file). The relay acknowledges them a group commit (one fsync) at a time, so a
- * burst of 3000 went up at the window's size per fsync; the relay serves 128 calls of a
- * connection at once, and `need` answers (16) and the manifest go beside these.
+ * checkout's file). A burst of 3000 goes up at most a window per round trip (the relay's
+ * group commit, its reply and this side's turn to read it, slow on a loaded machine); the
+ * relay serves 128 calls of a connection at once, and `need` answers (16) and the manifest go
+ * beside these.
  */
 const FILE_WINDOW = 96;
 
