@@ -9,7 +9,8 @@
  * Target: under 3 s per checkout (issue 16; 11–15 s before), timed from the start of `git
  * checkout`; the time from its end is printed too (on a loaded 2-core machine git itself
  * takes 1–5 s to write 3000 files). `CSHARE_BENCH_PROF=<dir>` runs the relay, the sharer
- * and the joiner with `--cpu-prof` into that folder and keeps their debug logs there. Also counted: the `error`
+ * and the joiner with `--cpu-prof` into that folder and keeps their debug logs there
+ * (`CSHARE_BENCH_LOGS=<dir>`: the logs only). Also counted: the `error`
  * events either side printed (must be none: a checkout is normal use) and how many
  * `applied` events the joiner printed per checkout (one batch is the goal). Prints the
  * figures of each run, their medians, and one `RESULT checkout ...` line.
@@ -98,8 +99,10 @@ export async function main(opts: { files?: number; runs?: number } = {}): Promis
   const gitEnv = { ...env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' };
   const procs = new Processes(env);
   // CSHARE_BENCH_PROF=<dir>: the sharer and the joiner write CPU profiles there (where the time goes).
-  const prof = process.env.CSHARE_BENCH_PROF;
-  const profiled = prof ? new Processes({ ...env, DEBUG: 'cshare:*,-cshare:diff,-cshare:save,-cshare:rpc*' }, ['--cpu-prof', `--cpu-prof-dir=${prof}`]) : procs;
+  // CSHARE_BENCH_LOGS=<dir>: their debug logs only (a profile slows them by 10-30%).
+  const logsOnly = process.env.CSHARE_BENCH_LOGS;
+  const prof = process.env.CSHARE_BENCH_PROF ?? logsOnly;
+  const profiled = prof ? new Processes({ ...env, DEBUG: 'cshare:*,-cshare:diff,-cshare:save,-cshare:rpc*' }, logsOnly ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]) : procs;
   const git = (args: string[]) => execFileSync('git', args, { cwd: tree, env: gitEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const tree = join(base, 'tree');
   try {

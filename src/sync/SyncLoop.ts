@@ -139,13 +139,21 @@ export class SyncLoop {
    * `paths` (relative) are the ones a watcher's burst named: only they are scanned, unless
    * {@link ScanScope.ofChanges} says the whole tree must be, or the last scoped pass failed
    * (its paths would otherwise wait for their next event). `onScanned` is told what the scan
-   * recorded, before the upload.
+   * recorded, before the upload. With `recordedOnly` (the watcher's bursts) it resolves once
+   * they are recorded, and the upload goes on beside the next one (`SyncSession.pushRecorded`).
    */
-  async localChange(paths?: readonly string[], onScanned?: (report: ScanReport) => void): Promise<void> {
+  async localChange(paths?: readonly string[], onScanned?: (report: ScanReport) => void, opts: { recordedOnly?: boolean } = {}): Promise<void> {
     this.opts.beforeLocalChange?.();
     const scope = paths && !this.scanAllNext ? ScanScope.ofChanges(paths) : undefined;
     try {
-      if (this.session) await this.session.push({ scope, onScanned });
+      // Not between the rounds of a burst's catch-up (see `SyncSession.afterBurst`).
+      await this.session?.afterBurst();
+      if (this.session && opts.recordedOnly) {
+        // The upload goes on while the next burst is recorded; its failure is said as a
+        // failed push's is, and what it did not upload goes with the next one.
+        const { sent } = await this.session.pushRecorded({ scope, onScanned });
+        sent.catch((err: unknown) => this.reportWatchError(err));
+      } else if (this.session) await this.session.push({ scope, onScanned });
       else {
         const report = await this.opts.replica.scan({ scope });
         onScanned?.(report);
@@ -166,7 +174,8 @@ export class SyncLoop {
    * of a sharer's memory).
    */
   async watchHeld(root: string): Promise<WorktreeWatch> {
-    return watchWorktree({ root, onChange: (paths) => this.localChange(relativePaths(root, paths)), onError: (err) => this.reportWatchError(err), signal: this.opts.signal, held: true });
+    const onChange = (paths: string[]) => this.localChange(relativePaths(root, paths), undefined, { recordedOnly: true });
+    return watchWorktree({ root, onChange, onError: (err) => this.reportWatchError(err), signal: this.opts.signal, held: true });
   }
 
   /**
@@ -184,7 +193,7 @@ export class SyncLoop {
       this.recheckTimer = undefined;
       const list = [...this.recheck];
       this.recheck.clear();
-      this.localChange(list).catch((err: unknown) => this.reportWatchError(err));
+      this.localChange(list, undefined, { recordedOnly: true }).catch((err: unknown) => this.reportWatchError(err));
     }, RECHECK_MS);
     this.recheckTimer.unref();
   }

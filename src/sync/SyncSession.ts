@@ -12,7 +12,7 @@ import type { SessionContext } from './session/context.js';
 import { follow } from './session/live.js';
 import { NeedAnswers } from './session/need.js';
 import type { SessionEvent, SyncState } from './session/context.js';
-import { recordReadOnly, upload, type PushOptions, type Uploading } from './session/upload.js';
+import { recordLocal, recordReadOnly, upload, type PushOptions, type Uploading } from './session/upload.js';
 import { type CshareConnection } from './connection.js';
 
 export type { SessionEvent, SyncState } from './session/context.js';
@@ -45,7 +45,9 @@ export interface SyncSessionOptions {
  * One replica's sync with the relay over one connection: catch up on what others did, upload
  * this replica's own changes (only the logged updates after the acknowledged seq), then apply
  * live events as they come and upload local changes as they are recorded. Everything that
- * touches the replica runs one at a time, in order.
+ * changes the replica (a scan, an apply) runs one at a time, in order (`serial`); uploads
+ * run one after the other in a chain of their own, so a watcher's burst can be recorded
+ * while the one before goes up ({@link SyncSession.pushRecorded}).
  *
  * Every request goes through one {@link RelayClient}. The steps live in `session/`, one
  * concept a file: `catchUp.ts`, `upload.ts`, `live.ts` (and `liveEvent.ts`), `need.ts`,
@@ -55,6 +57,10 @@ export class SyncSession {
   /** The upload in progress, for `status` (files still uploading). */
   uploading: Uploading = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The uploads, one after the other (see {@link pushRecorded}). */
+  private sending: Promise<unknown> = Promise.resolve();
+  /** The burst the live loop is catching up on (see {@link afterBurst}). */
+  private burst: { done: Promise<void>; end: () => void } | undefined;
   private readonly ctx: SessionContext;
   private readonly needs: NeedAnswers;
 
@@ -97,7 +103,33 @@ export class SyncSession {
    * what was recorded) and uploads this replica's changes the relay lacks.
    */
   push(opts: PushOptions = {}): Promise<number> {
-    return this.serial(() => (this.opts.access !== 'rw' ? recordReadOnly(this.ctx, opts) : upload(this.ctx, opts, (u) => (this.uploading = u))));
+    if (this.opts.access !== 'rw') return this.serial(() => recordReadOnly(this.ctx, opts));
+    return this.serial(async () => {
+      await recordLocal(this.ctx, opts);
+      return this.send(opts);
+    });
+  }
+
+  /**
+   * A watcher's burst: records it (as {@link push} does) and resolves once it is recorded,
+   * with `sent`, which settles when it is uploaded. The upload runs after the uploads before
+   * it but outside the session's serial queue, so the next burst is recorded while this one
+   * goes up: a `git checkout` of 3000 files reaches the watcher in several bursts, and
+   * recording each only after the one before had gone up left the relay idle while this
+   * side recorded, and this side idle while the relay stored.
+   */
+  async pushRecorded(opts: Pick<PushOptions, 'scope' | 'onScanned'>): Promise<{ sent: Promise<number> }> {
+    if (this.opts.access !== 'rw') return { sent: Promise.resolve(await this.serial(() => recordReadOnly(this.ctx, opts))) };
+    await this.serial(() => recordLocal(this.ctx, opts));
+    return { sent: this.send({}) };
+  }
+
+  /** Uploads after every upload queued before it (see `upload`). */
+  private send(opts: PushOptions): Promise<number> {
+    const fn = () => upload(this.ctx, opts, (u) => (this.uploading = u));
+    const run = this.sending.then(fn, fn);
+    this.sending = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -117,7 +149,29 @@ export class SyncSession {
    * `OVERLOADED` and reconnected, said as an error.
    */
   live(): Promise<void> {
-    return follow(this.ctx, { catchUp: () => this.catchUp(), pushAfterApply: (always) => this.pushAfterApply(always), needs: this.needs });
+    return follow(this.ctx, { catchUp: () => this.catchUp(), pushAfterApply: (always) => this.pushAfterApply(always), needs: this.needs, burst: (running) => this.burstRunning(running) });
+  }
+
+  /**
+   * Resolves once the live loop is not catching up on a burst (at once when it is not). The
+   * watcher's pushes wait for it: during a burst they were mostly the burst's own writes
+   * seen again (3000 paths: a scan of the whole tree each), run between the catch-up's
+   * rounds and holding each next round. They are recorded once after it instead; the scan
+   * before each apply still records a local save at a path the burst writes.
+   */
+  afterBurst(): Promise<void> {
+    return this.burst?.done ?? Promise.resolve();
+  }
+
+  private burstRunning(running: boolean): void {
+    if (running && !this.burst) {
+      let end!: () => void;
+      const done = new Promise<void>((resolve) => (end = resolve));
+      this.burst = { done, end };
+    } else if (!running && this.burst) {
+      this.burst.end();
+      this.burst = undefined;
+    }
   }
 
   /**

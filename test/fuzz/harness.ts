@@ -374,7 +374,8 @@ export class World implements WorldView {
     node.dirty = false;
     const paths = burst ? [...node.touched] : undefined;
     node.touched.clear();
-    proc.loop.localChange(paths).catch((err: unknown) => this.expectTransient(node, proc, 'local change', err));
+    // As the watcher does: resolved once recorded, the upload going on beside the next one.
+    proc.loop.localChange(paths, undefined, { recordedOnly: true }).catch((err: unknown) => this.expectTransient(node, proc, 'local change', err));
   }
 
   private expectTransient(node: FuzzNode, proc: Proc, what: string, err: unknown): void {

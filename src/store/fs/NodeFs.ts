@@ -13,7 +13,6 @@
  * before it reads it).
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as nfs from 'node:fs';
 import { isAbsolute, join, posix } from 'node:path';
 import { CshareError } from '../../core/errors.js';
@@ -26,6 +25,7 @@ import { linkTargetProblem, openRegular, parentError, readRegular, walkParents, 
 import { errCode, ioError } from './ioError.js';
 import { WRITTEN_HELD, WrittenFiles } from './WrittenFiles.js';
 import { AsideFiles } from './AsideFiles.js';
+import { createTemps, createTempSync, discard, flush, tempSuffix, type TempFile, type TempSpec, type WriteTemp } from './tempFiles.js';
 
 const log = logger('fs');
 
@@ -37,48 +37,6 @@ function isMissing(err: unknown): boolean {
 
 /** Files `writeFiles` writes (and holds open) before waiting for their flushes. */
 const FSYNC_SLICE = 256;
-
-/** A temp file being written; `fd` is open until it is flushed. */
-interface TempFile {
-  abs: string;
-  path: string;
-  fd: number | undefined;
-}
-
-/** A temp file of a write, renamed to the worktree path `rel` once written. */
-interface WriteTemp extends TempFile {
-  rel: string;
-}
-
-/** fsyncs an open file on the thread pool; a failure is an `IO` error naming the file. */
-function flush(t: TempFile, what = 'write'): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    nfs.fsync(t.fd!, (err) => (err ? reject(ioError(what, t.abs, err)) : resolve()));
-  });
-}
-
-/**
- * The hex suffix of the next temp file name: counts up from a random 48-bit start, drawn
- * again after a collision (a fresh random suffix per file cost the join ~15 µs a file).
- */
-let tempSeq = randomBytes(6).readUIntBE(0, 6);
-function tempSuffix(redraw = false): string {
-  tempSeq = redraw ? randomBytes(6).readUIntBE(0, 6) : (tempSeq + 1) % 2 ** 48;
-  return tempSeq.toString(16).padStart(12, '0');
-}
-
-/**
- * This process's umask, from `/proc` where there is one (`process.umask()` without an argument
- * is deprecated): a file created with a mode the umask leaves alone needs no `fchmod`.
- */
-const UMASK: number | undefined = (() => {
-  try {
-    const m = /^Umask:\s*([0-7]+)$/m.exec(nfs.readFileSync('/proc/self/status', 'utf8'));
-    return m ? parseInt(m[1]!, 8) : undefined;
-  } catch {
-    return undefined;
-  }
-})();
 
 /**
  * This machine's boot: its id from `/proc/sys/kernel/random/boot_id` and its start from
@@ -106,19 +64,6 @@ function syncFileSystem(dir: string): Promise<boolean> {
       resolve(!err);
     });
   });
-}
-
-/** Closes and deletes a temp file that will not be renamed into place. */
-function discard(t: TempFile): void {
-  if (t.fd !== undefined) {
-    try {
-      nfs.closeSync(t.fd);
-    } catch {
-      // Already failing; the temp file is removed below either way.
-    }
-    t.fd = undefined;
-  }
-  nfs.rmSync(t.path, { force: true });
 }
 
 /** Shared options object, so the hot `lstat` allocates nothing for them. */
@@ -225,31 +170,20 @@ export class NodeFs implements WorktreeFs {
   }
 
   async writeFiles(files: readonly FileWrite[], opts: { flush?: boolean } = {}): Promise<WriteSurprise[]> {
-    const temps: WriteTemp[] = [];
+    let temps: WriteTemp[] = [];
     // Each directory is checked once per batch: nothing here creates symlinks meanwhile.
     const checkedDirs = new Map<string, string>();
+    const specs = files.map((f) => this.tempSpec(f.rel, f.data, f.mode, checkedDirs));
     let flushes: Promise<void>[] = [];
     try {
-      if (opts.flush === false) {
-        for (const f of files) {
-          const t = this.writeTemp(f.rel, f.data, f.mode, checkedDirs);
-          temps.push(t);
-          nfs.closeSync(t.fd!);
-          t.fd = undefined;
-        }
-      }
-      // A slice at a time, so the open descriptors stay few. Each file's fsync starts on the
-      // thread pool as soon as it is written, while the next ones are written: the file system
-      // commits them together, and the disk's latency overlaps the writing.
-      for (let i = 0; opts.flush !== false && i < files.length; i += FSYNC_SLICE) {
-        const slice: WriteTemp[] = [];
-        flushes = [];
-        for (const f of files.slice(i, i + FSYNC_SLICE)) {
-          const t = this.writeTemp(f.rel, f.data, f.mode, checkedDirs);
-          slice.push(t);
-          temps.push(t);
-          flushes.push(flush(t));
-        }
+      // The temp files are created on the thread pool, several at once (see `tempFiles.ts`).
+      if (opts.flush === false) temps = await createTemps(specs, false);
+      // A slice at a time, so the open descriptors stay few. Each file's fsync starts as soon
+      // as the slice is written: the file system commits them together.
+      for (let i = 0; opts.flush !== false && i < specs.length; i += FSYNC_SLICE) {
+        const slice = await createTemps(specs.slice(i, i + FSYNC_SLICE), true);
+        temps.push(...slice);
+        flushes = slice.map((t) => flush(t));
         // Every flush is settled before any descriptor is closed.
         const failed = (await Promise.allSettled(flushes)).find((r) => r.status === 'rejected');
         if (failed) throw failed.reason;
@@ -382,7 +316,16 @@ export class NodeFs implements WorktreeFs {
   }
 
   /** Writes `data` to a new temp file beside `rel` with the mode `rel` must get; not flushed. */
-  private writeTemp(rel: string, data: Uint8Array, mode: number | undefined, checkedDirs?: Map<string, string>): WriteTemp {
+  private writeTemp(rel: string, data: Uint8Array, mode: number | undefined): WriteTemp {
+    return createTempSync(this.tempSpec(rel, data, mode));
+  }
+
+  /**
+   * Where the temp file of a write of `rel` goes (its folder created and checked, once per
+   * folder with `checkedDirs`) and the permissions it gets: `mode`'s, or, without one, those
+   * of the file it replaces.
+   */
+  private tempSpec(rel: string, data: Uint8Array, mode: number | undefined, checkedDirs?: Map<string, string>): TempSpec {
     const abs = this.abs(rel);
     const relDir = posix.dirname(rel);
     let dir = checkedDirs?.get(relDir);
@@ -396,26 +339,7 @@ export class NodeFs implements WorktreeFs {
       const old = nfs.lstatSync(abs, { throwIfNoEntry: false });
       if (old?.isFile()) perms = old.mode & 0o7777;
     }
-    const prefix = join(dir, `.${posix.basename(rel)}.cshare-tmp-`);
-    const t: WriteTemp = { abs, path: prefix + tempSuffix(), fd: undefined, rel };
-    try {
-      try {
-        t.fd = nfs.openSync(t.path, 'wx', perms ?? 0o666);
-      } catch (err) {
-        if (errCode(err) !== 'EEXIST') throw err;
-        t.path = prefix + tempSuffix(true);
-        t.fd = nfs.openSync(t.path, 'wx', perms ?? 0o666);
-      }
-      let off = 0;
-      while (off < data.byteLength) off += nfs.writeSync(t.fd, data, off, data.byteLength - off);
-      // open's mode is filtered by the umask; the requested mode is what must land.
-      if (perms !== undefined && !(UMASK !== undefined && perms <= 0o777 && (perms & UMASK) === 0)) nfs.fchmodSync(t.fd, perms);
-      return t;
-    } catch (err) {
-      // A name that was taken (EEXIST) is someone else's file: only ours is removed.
-      if (t.fd !== undefined) discard(t);
-      throw err instanceof CshareError ? err : ioError('write', abs, err);
-    }
+    return { rel, abs, prefix: join(dir, `.${posix.basename(rel)}.cshare-tmp-`), perms, data };
   }
 
   /**

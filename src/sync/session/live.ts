@@ -30,6 +30,8 @@ export interface LiveSteps {
   catchUp: () => Promise<RecordedChange[]>;
   pushAfterApply: PushAfterApply;
   needs: NeedAnswers;
+  /** Told when a burst's catch-up begins (true) and when it is over (false); see `SyncSession.afterBurst`. */
+  burst?: (running: boolean) => void;
 }
 
 /**
@@ -82,6 +84,8 @@ class LiveRun {
       // What was queued still applies in order (or stops at a failure) before this returns.
       setStep('live: applying queued events');
       await this.applying;
+      // Whatever ended the burst's catch-up, local changes waiting for it go on.
+      this.steps.burst?.(false);
     }
     if (this.catchUpError !== undefined) throw this.catchUpError;
   }
@@ -107,7 +111,8 @@ class LiveRun {
     if (!this.behind && this.queued >= BEHIND_AFTER) {
       this.behind = true;
       log('%d live events waiting: catching up instead', this.queued);
-      this.applying = this.applying.then(() => (this.failed ? undefined : this.catchUpBurst().catch((err: unknown) => this.fail(err))));
+      this.steps.burst?.(true);
+      this.applying = this.applying.then(() => this.catchUpBurst().catch((err: unknown) => this.fail(err)));
     }
     return true;
   }
@@ -126,17 +131,28 @@ class LiveRun {
     });
   }
 
-  /** Catches up until no event was dropped meanwhile; then events are live again. */
+  /**
+   * Catches up until no event was dropped meanwhile; then events are live again. What the
+   * applies made this replica change goes up once, after the last round: a push after each
+   * round scanned the whole tree each time (the burst's own writes), and held the next round.
+   */
   private async catchUpBurst(): Promise<void> {
-    do {
-      this.dropped = false;
-      setStep('live: catching up on a burst');
-      const applied = await this.steps.catchUp();
-      log('caught up on a burst: changes applied %d', applied.length);
-      // As after a live manifest event: what the apply made this replica change goes up.
-      if (applied.length > 0) await this.steps.pushAfterApply(true);
-    } while (this.dropped && !this.failed && !this.ctx.signal?.aborted);
-    this.behind = false;
+    let applied = 0;
+    try {
+      while (!this.failed && !this.ctx.signal?.aborted) {
+        this.dropped = false;
+        setStep('live: catching up on a burst');
+        const round = await this.steps.catchUp();
+        applied += round.length;
+        log('caught up on a burst: changes applied %d', round.length);
+        if (!this.dropped) break;
+      }
+    } finally {
+      this.behind = false;
+      this.steps.burst?.(false);
+    }
+    // As after a live manifest event: what the apply made this replica change goes up.
+    if (applied > 0) await this.steps.pushAfterApply(true);
   }
 
   private fail(err: unknown): void {

@@ -15,6 +15,15 @@ const log = logger('session');
  */
 const WINDOW = 64;
 
+/**
+ * Requests kept in flight for text files' doc updates (small: a few hundred bytes for a
+ * checkout's file). A burst of 3000 goes up at most a window per round trip (the relay's
+ * group commit, its reply and this side's turn to read it, slow on a loaded machine); the
+ * relay serves 128 calls of a connection at once, and `need` answers (16) and the manifest go
+ * beside these.
+ */
+const FILE_WINDOW = 96;
+
 /** Files modified this recently are uploaded first: they are what people work on. */
 const RECENT_MS = 24 * 60 * 60 * 1000;
 
@@ -64,18 +73,29 @@ export async function recordReadOnly(ctx: SessionContext, opts: PushOptions): Pr
 }
 
 /**
- * Records local changes and uploads this replica's changes the relay lacks (only the logged
- * updates after the acknowledged seq), in the order of ARCHITECTURE.md "A save going out":
- * offer, the files being worked on, the manifest, `afterManifest`, the rest, the history.
- * Resolves with the changes uploaded. Run it through the session's `serial`.
+ * Records local changes (of `opts.scope` only, when given), after holding the log after the
+ * acknowledged seq (compaction must not fold what is not uploaded yet). Run it through the
+ * session's `serial`.
  */
-export async function upload(ctx: SessionContext, opts: PushOptions, onUploading: (u: Uploading) => void): Promise<number> {
+export async function recordLocal(ctx: SessionContext, opts: PushOptions): Promise<void> {
   const { replica, state, signal } = ctx;
   await replica.holdLogAfter(state.acked);
   if (opts.scan ?? true) {
     const report = await replica.scan({ signal, scope: opts.scope }).finally(() => ctx.reportNotices());
     opts.onScanned?.(report);
   }
+}
+
+/**
+ * Uploads this replica's changes the relay lacks (only the logged updates after the
+ * acknowledged seq), in the order of ARCHITECTURE.md "A save going out": offer, the files
+ * being worked on, the manifest, `afterManifest`, the rest, the history. Resolves with the
+ * changes uploaded. Uploads run one after the other (the session's send chain): each starts
+ * from what the one before acknowledged.
+ */
+export async function upload(ctx: SessionContext, opts: PushOptions, onUploading: (u: Uploading) => void): Promise<number> {
+  const { replica, state } = ctx;
+  const began = performance.now();
   // Blobs by reference, each read as it goes up: a first share of a big tree does not
   // hold all of its content in memory.
   const { changes, upTo } = await replica.outgoingSince(state.acked);
@@ -91,6 +111,7 @@ export async function upload(ctx: SessionContext, opts: PushOptions, onUploading
   run.bytes += await ctx.client.uploadHistory(replica.ownHistory(state.acked, upTo));
   onUploading(null);
   const count = changes.manifest.length + changes.files.length + changes.blobs.length;
+  if (count > 0) log('uploaded %d changes in %d ms', count, Math.round(performance.now() - began));
   state.acked = upTo;
   state.stored = Math.max(state.stored ?? 0, ctx.client.stored);
   await replica.holdLogAfter(upTo);
@@ -171,10 +192,10 @@ class UploadRun {
     onUploading(total > 0 ? { done: 0, total } : null);
   }
 
-  /** Uploads `content`'s blobs, then its files' doc updates, {@link WINDOW} at a time. */
+  /** Uploads `content`'s blobs ({@link WINDOW} at a time), then its files' doc updates ({@link FILE_WINDOW}). */
   async content(content: Content): Promise<void> {
     await pooled({ items: content.blobs, limit: WINDOW, run: (b) => this.blob(b) });
-    await pooled({ items: content.files, limit: WINDOW, run: (f) => this.file(f) });
+    await pooled({ items: content.files, limit: FILE_WINDOW, run: (f) => this.file(f) });
   }
 
   async manifest(updates: Uint8Array[]): Promise<void> {
