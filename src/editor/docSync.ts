@@ -19,7 +19,7 @@
  */
 import type { TextOp } from '../core/hunkDiff.js';
 import type { TextEdit } from '../core/textEdits.js';
-import { apply, compose, fromOps, identity, isIdentity, toEdits, toOps, transform, type Operation } from './operation.js';
+import { apply, compose, fromOps, identity, isIdentity, mapBack, mapForward, toEdits, toOps, transform, type Operation } from './operation.js';
 import { LineIndex, isRange, type PositionEncoding, type Range } from './positions.js';
 
 /** A change of an editor message: a range of the text the one before left, and its new text. */
@@ -184,6 +184,20 @@ export class DocSync {
     this.version = version as number;
     this.pending.shift();
     return true;
+  }
+
+  /** Where an offset of the shadow (the buffer) is in the document (for presence). */
+  shadowToDoc(at: number): number {
+    let l = at;
+    for (const p of this.pending) l = mapForward(p, l);
+    return mapBack(this.unrecorded, l);
+  }
+
+  /** Where an offset of the document is in the shadow (the buffer), for peers' cursors. */
+  docToShadow(at: number): number {
+    let l = mapForward(this.unrecorded, at);
+    for (let k = this.pending.length - 1; k >= 0; k--) l = mapBack(this.pending[k]!, l);
+    return l;
   }
 
   /** Every pending op as one, on the shadow. */

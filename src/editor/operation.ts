@@ -272,3 +272,43 @@ export function transform(a: Operation, b: Operation): [Operation, Operation] {
   }
   return [a2.done(), b2.done()];
 }
+
+/**
+ * Where the offset `at` of `op`'s base text is in its target text: at an insert, before the
+ * inserted text (or after it, with `after`); inside deleted text, where the deletion was.
+ */
+export function mapForward(op: Operation, at: number, after = false): number {
+  let base = 0;
+  let target = 0;
+  for (const p of op.parts) {
+    if ('r' in p) {
+      if (at < base + p.r) return target + (at - base);
+      base += p.r;
+      target += p.r;
+    } else if ('i' in p) {
+      if (at === base && !after) return target;
+      target += p.i.length;
+    } else {
+      if (at < base + p.d) return target;
+      base += p.d;
+    }
+  }
+  return target;
+}
+
+/** Where the offset `at` of `op`'s target text was in its base text (inserted text maps to where it was inserted). */
+export function mapBack(op: Operation, at: number): number {
+  let base = 0;
+  let target = 0;
+  for (const p of op.parts) {
+    if ('r' in p) {
+      if (at < target + p.r) return base + (at - target);
+      base += p.r;
+      target += p.r;
+    } else if ('i' in p) {
+      if (at < target + p.i.length) return base;
+      target += p.i.length;
+    } else base += p.d;
+  }
+  return base;
+}
