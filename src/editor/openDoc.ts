@@ -38,10 +38,14 @@ export class OpenDoc {
   path: string;
   private live: LiveDoc | undefined;
   private sync: DocSync | undefined;
-  /** Document changes seen before the live doc was attached (on its text at open). */
-  private early: TextOp[][] | undefined = [];
-  /** While a reconcile runs, changes before its merge are in its ops: they are dropped. */
-  private reconciling = false;
+  /**
+   * What a document change told now is relative to: `early`, before the live doc was attached
+   * (the text at open: kept for then); `reconciling`, before a reconcile's lock section ended
+   * (already in its ops: dropped); `merged`, after it but before its ops are here (the merged
+   * text: kept for then); `live`, the sync's document.
+   */
+  private phase: 'early' | 'reconciling' | 'merged' | 'live' = 'early';
+  private held: TextOp[][] = [];
   /** A reconcile after the file arrived: the editor's messages wait for it. */
   private ready: Promise<void> = Promise.resolve();
   private planQueued = false;
@@ -54,16 +58,23 @@ export class OpenDoc {
   /** Told to the replica: changes of the document not made through this editor. */
   readonly listener: LiveListener = {
     changed: (ops) => {
-      if (this.early) this.early.push([...ops]);
-      else if (!this.reconciling && this.sync) {
+      if (this.phase === 'early' || this.phase === 'merged') this.held.push([...ops]);
+      else if (this.phase === 'live' && this.sync) {
         this.sync.docChanged(ops);
         this.pump();
       }
     },
     arrived: (text) => {
-      const w = this.waiting;
-      if (!w || !this.live) return;
-      this.ready = this.ready.then(() => this.attach(w.text, w.version, text)).catch((err: unknown) => log('reconciling %s after it arrived failed: %s', this.path, (err as Error)?.message ?? err));
+      if (!this.waiting || !this.live) return;
+      // Told from now on: on the text it arrived with (a reconcile, if one is needed, drops them).
+      this.phase = 'early';
+      this.held = [];
+      this.ready = this.ready
+        .then(() => {
+          const w = this.waiting!;
+          return this.attach(w.text, w.version, text);
+        })
+        .catch((err: unknown) => log('reconciling %s after it arrived failed: %s', this.path, (err as Error)?.message ?? err));
     },
     renamed: (to) => {
       const from = this.path;
@@ -101,7 +112,8 @@ export class OpenDoc {
     this.live = live;
     if (live.state === 'waiting') {
       this.waiting = { text, version };
-      this.early = undefined;
+      this.phase = 'reconciling';
+      this.held = [];
       return;
     }
     await this.attach(text, version, live.text);
@@ -109,39 +121,62 @@ export class OpenDoc {
 
   /** The editor sent its whole text again (`didOpen` of an open document: a resync). */
   async reopen(text: string, version: number): Promise<void> {
-    await this.ready;
+    await this.settled();
     if (!this.live || this.ended) return;
     if (this.sync) await this.attach(text, version, this.sync.docText);
     else this.waiting = { text, version };
   }
 
   private async attach(text: string, version: number, docText: string): Promise<void> {
-    const early = this.early ?? [];
-    this.early = undefined;
     this.waiting = undefined;
     if (this.opts.readOnly || text === docText) {
       const sync = new DocSync({ text, version, doc: docText, pending: diffToOps(text, docText) });
-      for (const ops of early) sync.docChanged(ops);
-      this.sync = sync;
-      this.pump();
+      if (this.phase === 'early') for (const ops of this.held) sync.docChanged(ops);
+      this.live$(sync);
       return;
     }
-    this.reconciling = true;
+    // The replica's lock is first-come first-served: the empty edit's plan runs right after
+    // the reconcile's section, before anything else is told (see `phase`).
+    this.phase = 'reconciling';
     this.sync = undefined;
+    const live = this.live!;
+    const reconciled = live.reconcile(text);
+    const marker = live.edit(() => {
+      this.phase = 'merged';
+      this.held = [];
+      return [];
+    });
+    let ops: readonly TextOp[];
     try {
-      await this.live!.reconcile(text, (ops) => {
-        this.reconciling = false;
-        this.sync = new DocSync({ text, version, doc: applyOpsTo(text, ops), pending: ops });
-      });
+      ops = await reconciled;
     } finally {
-      this.reconciling = false;
+      await marker.catch((err: unknown) => log('%s: the edit after a reconcile failed: %s', this.path, (err as Error)?.message ?? err));
     }
+    const sync = new DocSync({ text, version, doc: applyOpsTo(text, ops), pending: ops });
+    for (const held of this.held) sync.docChanged(held);
+    this.live$(sync);
+  }
+
+  /** From now on, changes go to `sync`. */
+  private live$(sync: DocSync): void {
+    this.held = [];
+    this.phase = 'live';
+    this.sync = sync;
     this.pump();
+  }
+
+  /** Waits for a reconcile that runs (one may start while waiting for another). */
+  private async settled(): Promise<void> {
+    let r: Promise<void>;
+    do {
+      r = this.ready;
+      await r;
+    } while (r !== this.ready);
   }
 
   /** A `didChange`. Throws `EditorInputError`. */
   async changed(version: unknown, changes: unknown): Promise<void> {
-    await this.ready;
+    await this.settled();
     if (this.waiting) {
       // Nothing to sync with yet: the buffer's text is followed, for when the file arrives.
       const probe = new DocSync({ text: this.waiting.text, version: this.waiting.version, doc: this.waiting.text });

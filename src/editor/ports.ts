@@ -27,11 +27,10 @@ export interface LiveDoc {
   /** Records edits: `plan` runs inside the replica's lock and returns edits of the current text. */
   edit(plan: () => readonly TextEdit[]): Promise<void>;
   /**
-   * Records the buffer's `text` as a save of it (merged like a save); `onMerged` gets, inside
-   * the lock, the ops that take `text` to the merged document text. Every `changed()` before
-   * it is in those ops; every later one is on the merged text.
+   * Records the buffer's `text` as a save of it (merged like a save); resolves with the ops
+   * that take `text` to the merged document text (which has every change told before it).
    */
-  reconcile(text: string, onMerged: (ops: readonly TextOp[]) => void): Promise<void>;
+  reconcile(text: string): Promise<readonly TextOp[]>;
   /** The buffer was written to disk with this text: no new edit. */
   saved(text: string): void;
   /** Presence positions: a Y.RelativePosition's encoding, and back (undefined: not in this doc). */
