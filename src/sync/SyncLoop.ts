@@ -7,6 +7,7 @@ import type { ScanReport } from '../core/recordScan.js';
 import type { Replica } from '../core/Replica.js';
 import { ScanScope } from '../core/Scanner.js';
 import { backoff } from './backoff.js';
+import { LivePresence, type PresenceHub } from './presence/PresenceHub.js';
 import type { Access } from './schema.js';
 import { SyncSession, type SessionEvent, type SyncSessionOptions, type SyncState } from './SyncSession.js';
 import { setStep } from './step.js';
@@ -72,13 +73,22 @@ export interface SyncLoopOptions {
  */
 export class SyncLoop {
   session: SyncSession | null = null;
+  /**
+   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
+   * the loop makes. An editor server publishes and listens here.
+   */
+  readonly presence: PresenceHub;
+  private readonly presenceFeed: LivePresence;
   private scanAllNext = false;
   private readonly recheck = new Set<string>();
   private recheckTimer: NodeJS.Timeout | undefined;
   /** The first round announced the sync (`onInSync`); see {@link standing}. */
   private inSync = false;
 
-  constructor(private readonly opts: SyncLoopOptions) {}
+  constructor(private readonly opts: SyncLoopOptions) {
+    this.presenceFeed = new LivePresence({ replicaId: opts.replica.identity.replicaId });
+    this.presence = this.presenceFeed;
+  }
 
   /**
    * Records and uploads local changes now (from the watcher); records only while offline.
@@ -224,7 +234,7 @@ export class SyncLoop {
   /** The session of a new connection; an apply's paths are scanned again shortly after. */
   private newSession(c: { conn: CshareConnection; access: Access }, first: boolean): SyncSession {
     return new SyncSession({
-      ...this.opts, conn: c.conn, access: c.access, signal: this.opts.signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan,
+      ...this.opts, conn: c.conn, access: c.access, signal: this.opts.signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan, presence: this.presenceFeed,
       onEvent: (e) => {
         if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path));
         this.opts.onEvent(e);

@@ -3,6 +3,7 @@ import type { RecordedChange } from '../core/history.js';
 import type { Replica } from '../core/Replica.js';
 import type { RelayClient } from './client/RelayClient.js';
 import { RpcRelayClient } from './client/RpcRelayClient.js';
+import type { PresenceFeed } from './presence/PresenceHub.js';
 import type { Access } from './schema.js';
 import { Applier } from './session/apply.js';
 import { catchUp } from './session/catchUp.js';
@@ -34,6 +35,8 @@ export interface SyncSessionOptions {
    * do not come back as new files competing with the shared ones for their paths.
    */
   firstCatchUpWithoutScan?: boolean;
+  /** Where peers' presence goes and this replica's comes from (the loop's hub). */
+  presence?: PresenceFeed;
   signal?: AbortSignal;
 }
 
@@ -65,6 +68,7 @@ export class SyncSession {
       state,
       signal,
       applier: new Applier({ replica, emit, reportNotices, signal, scanFirst: !opts.firstCatchUpWithoutScan }),
+      presence: opts.presence,
       saveState: () => opts.saveState(opts.state),
       emit,
       serial: (fn) => this.serial(fn),
