@@ -4,41 +4,10 @@
  * ports only, so that its tests run it against fakes and `sync/editorHost.ts` plugs in the
  * real replica, loop and presence hub.
  */
-import type { TextOp } from '../core/hunkDiff.js';
-import type { TextEdit } from '../core/textEdits.js';
+import type { LiveDoc, LiveListener } from '../core/liveDocs.js';
 
-/** Changes of a live document not made through it (see `LiveDoc`); called in order. */
-export interface LiveListener {
-  /** Ops applied one after the other, in UTF-16 positions of the text the listener last had. */
-  changed(ops: readonly TextOp[]): void;
-  /** The waiting path became a shared text file with this text. */
-  arrived(text: string): void;
-  /** The file was renamed to `to` (a path of the worktree). */
-  renamed(to: string): void;
-  /** The file was deleted: the live document has ended. */
-  deleted(): void;
-}
-
-/** One editor's live view of a shared text file (the replica's side, `Replica.openLive`). */
-export interface LiveDoc {
-  readonly state: 'live' | 'waiting';
-  /** The document's text when opened ('' when waiting). */
-  readonly text: string;
-  /** Records edits: `plan` runs inside the replica's lock and returns edits of the current text. */
-  edit(plan: () => readonly TextEdit[]): Promise<void>;
-  /**
-   * Records the buffer's `text` as a save of it (merged like a save); resolves with the ops
-   * that take `text` to the merged document text (which has every change told before it).
-   */
-  reconcile(text: string): Promise<readonly TextOp[]>;
-  /** The buffer was written to disk with this text: no new edit. */
-  saved(text: string): void;
-  /** Presence positions: a Y.RelativePosition's encoding, and back (undefined: not in this doc). */
-  relativePosition(offset: number): Uint8Array;
-  absolutePosition(rel: Uint8Array): number | undefined;
-  /** The editor closed it: the disk gets the merged text. */
-  close(): Promise<void>;
-}
+/** The replica's side of an open document (`Replica.openLive`, `core/liveDocs.ts`). */
+export type { LiveDoc, LiveListener } from '../core/liveDocs.js';
 
 /** A cursor or selection as presence carries it. */
 export interface PresenceSelection {

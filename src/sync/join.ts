@@ -21,6 +21,7 @@ import { SyncLoop } from './SyncLoop.js';
 import { greeted, peerKey, refusedEvent, SyncRun } from './SyncRun.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { serveSyncControl } from './syncControl.js';
+import { startEditorServer } from './editorHost.js';
 import { cshareConnection, type CshareConnection } from './connection.js';
 
 const log = logger('join');
@@ -287,7 +288,8 @@ async function syncJoin(opts: JoinOptions, ctx: JoinStart & { code: JoinCode; wo
     });
     run.loop = loop;
     if (!opts.once) {
-      const control = await serveSyncControl({ replica, loop, state, stop: run.stop, command: 'join', info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
+      const editors = await startEditorServer({ replica, loop, run, role: 'joiner', readOnly: code.readOnly });
+      const control = await serveSyncControl({ replica, loop, state, stop: run.stop, command: 'join', editor: editors.path, info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
       run.hold('closing the control socket', () => control.close());
     }
     await loop.run();

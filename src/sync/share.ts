@@ -15,6 +15,7 @@ import { SyncLoop } from './SyncLoop.js';
 import { greeted, peerKey, refusedEvent, SyncRun } from './SyncRun.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { serveSyncControl } from './syncControl.js';
+import { startEditorServer } from './editorHost.js';
 import { cshareConnection } from './connection.js';
 
 /** What `share` keeps in the store, so running it again resumes the same share (same code). */
@@ -265,7 +266,8 @@ async function syncShare(ctx: { opts: ShareOptions; run: SyncRun; wt: OpenWorktr
   watcher = opts.once ? undefined : await loop.watchHeld(replica.root);
   if (watcher) run.hold('stopping the watcher', () => watcher!.close());
   if (!opts.once) {
-    const control = await serveSyncControl({ replica, loop, state: syncState, stop: run.stop, command: 'share', info: () => ({ sharing: 'on', codes, relay: relay.addrs }) });
+    const editors = await startEditorServer({ replica, loop, run, role: 'sharer', readOnly: false });
+    const control = await serveSyncControl({ replica, loop, state: syncState, stop: run.stop, command: 'share', editor: editors.path, info: () => ({ sharing: 'on', codes, relay: relay.addrs }) });
     run.hold('closing the control socket', () => control.close());
   }
   await loop.run();

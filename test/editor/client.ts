@@ -38,8 +38,14 @@ export class EditorClient {
     input.on('data', (chunk: Buffer) => {
       for (const body of this.reader.push(chunk)) this.received(JSON.parse(body.toString('utf8')) as Record<string, unknown>);
     });
-    input.on('close', () => (this.closed = true));
-    input.on('end', () => (this.closed = true));
+    // A connection that ends answers what still waits with an error (a test fails, not hangs).
+    const ended = () => {
+      this.closed = true;
+      for (const [id, w] of this.waiters) w({ id, error: { code: 0, message: 'the connection closed' } });
+      this.waiters.clear();
+    };
+    input.on('close', ended);
+    input.on('end', ended);
     out.on('error', () => (this.closed = true));
   }
 
