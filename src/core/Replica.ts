@@ -109,6 +109,8 @@ export class Replica {
   onPushDue?: () => void;
   /** The text files open in editors (see `liveDocs.ts`). */
   private readonly live: LiveDocs;
+  /** Live edits the relay stored, by file (see {@link liveUploaded}). */
+  private readonly sentLive = new Map<string, Set<number>>();
 
   private constructor(
     private ctx: ReplicaContext,
@@ -406,9 +408,23 @@ export class Replica {
     return this.exclusive(() => collectChanges(this.ctx, since));
   }
 
-  /** As {@link changesSince}, with blobs by reference (read each with {@link blob} when it is sent). */
+  /**
+   * As {@link changesSince}, with blobs by reference (read each with {@link blob} when it is
+   * sent), without the live edits already uploaded ({@link liveUploaded}).
+   */
   async outgoingSince(since: number): Promise<{ changes: OutgoingChanges; upTo: number }> {
-    return this.exclusive(() => collectOutgoing(this.ctx, since));
+    const sent = this.sentLive;
+    return this.exclusive(() => collectOutgoing(this.ctx, since, sent.size > 0 ? (fileId, seq) => sent.get(fileId)?.has(seq) === true : undefined));
+  }
+
+  /**
+   * The relay stored live edit `seq` of `fileId` (uploaded by itself, see {@link onLiveUpload}):
+   * the next upload leaves it out. Forgotten once an upload is acknowledged past it ({@link holdLogAfter}).
+   */
+  liveUploaded(fileId: string, seq: number): void {
+    let seqs = this.sentLive.get(fileId);
+    if (!seqs) this.sentLive.set(fileId, (seqs = new Set()));
+    seqs.add(seq);
   }
 
   /**
@@ -672,6 +688,10 @@ export class Replica {
    */
   async holdLogAfter(seq: number): Promise<void> {
     this.ctx.counters.keepLogAfter = seq;
+    for (const [fileId, seqs] of this.sentLive) {
+      for (const s of seqs) if (s <= seq) seqs.delete(s);
+      if (seqs.size === 0) this.sentLive.delete(fileId);
+    }
     await this.ctx.store.putKeepLogAfter(seq);
   }
 

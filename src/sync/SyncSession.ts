@@ -1,6 +1,7 @@
 import { CshareError } from '../core/errors.js';
 import type { RecordedChange } from '../core/history.js';
 import type { Replica } from '../core/Replica.js';
+import type { LiveUpload } from '../core/liveDocs.js';
 import type { RelayClient } from './client/RelayClient.js';
 import { RpcRelayClient } from './client/RpcRelayClient.js';
 import type { PresenceFeed } from './presence/PresenceHub.js';
@@ -117,6 +118,22 @@ export class SyncSession {
    */
   live(): Promise<void> {
     return follow(this.ctx, { catchUp: () => this.catchUp(), pushAfterApply: (always) => this.pushAfterApply(always), needs: this.needs });
+  }
+
+  /**
+   * Uploads one live edit now (`sync/liveUploads.ts`), beside whatever the session is doing;
+   * resolves once the relay stored it (then the next upload leaves it out). Nothing for a
+   * read-only session: its edits stay here, as its saves do.
+   */
+  async uploadLive(upload: LiveUpload): Promise<void> {
+    if (this.opts.access !== 'rw') return;
+    await this.ctx.client.uploadFileUpdates(upload.fileId, upload.updates);
+    this.opts.replica.liveUploaded(upload.fileId, upload.seq);
+  }
+
+  /** The access this session has: read-write, or read-only. */
+  get access(): Access {
+    return this.opts.access;
   }
 
   /** Reports what the replica did that the user should hear about (see `core/notices.ts`). */

@@ -42,7 +42,7 @@ export function controlEndpoint(root: string): string | undefined {
  * process's id and `command`, so that a command that cannot open the store can say which
  * process holds it and how to stop it.
  */
-export async function serveControl(opts: { root: string; handlers: Partial<Record<ControlCommand, ControlHandler>>; command?: string; editor?: string }): Promise<{ close(): Promise<void> }> {
+export async function serveControl(opts: { root: string; handlers: Partial<Record<ControlCommand, ControlHandler>>; command?: string }): Promise<{ close(): Promise<void> }> {
   const { root, handlers } = opts;
   const path = controlSocketPath(root);
   if (existsSync(path)) {
@@ -56,7 +56,7 @@ export async function serveControl(opts: { root: string; handlers: Partial<Recor
     server.listen(path, () => resolve());
   });
   server.on('error', (err) => log('control socket error: %s', err.message));
-  writeAnnouncement(root, { socket: path, pid: process.pid, ...(opts.command ? { command: opts.command } : {}), ...(opts.editor ? { editor: opts.editor } : {}) });
+  writeAnnouncement(root, { socket: path, pid: process.pid, ...(opts.command ? { command: opts.command } : {}) });
   return {
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,85 +1,49 @@
 /**
- * The editor server of a running `share`/`join` (`src/editor/`, EDITOR-API.md): its host made
- * of the replica (live documents, undo/redo), the loop (presence, connection) and the run's
- * role, started with the run and closed with it.
+ * The editor server (`src/editor/`, EDITOR-API.md) on a running `share`/`join`: its host made
+ * of what the process hands it (`liveHost.ts`: the replica's live documents and undo/redo, the
+ * connection state, presence). `share`/`join` start it through their `live` option, and close
+ * it before the store when they end.
  */
 import { logger } from '../core/log.js';
-import type { Replica } from '../core/Replica.js';
-import type { ConnectionState, EditorHost } from '../editor/ports.js';
+import type { EditorHost } from '../editor/ports.js';
 import { serveEditor, type EditorServer } from '../editor/server.js';
-import type { SyncLoop } from './SyncLoop.js';
-import type { SyncRun } from './SyncRun.js';
+import { readAnnouncement, writeAnnouncement } from '../store/announce.js';
+import type { LiveHost } from './liveHost.js';
 
 const log = logger('editor');
 
-/** How often the connection state is looked at for the editors' `status` (it has no event of its own). */
-const CONNECTION_POLL_MS = 250;
-
-/** Options of {@link startEditorServer}. */
-export interface EditorServerOptions {
-  replica: Replica;
-  loop: SyncLoop;
-  run: SyncRun;
-  role: 'sharer' | 'joiner';
-  readOnly: boolean;
-}
-
 /**
- * Serves editors for the run until it ends (held by `run`: closing tells every editor it is
- * offline and brings the disk of their open files to the merged text, before the store closes).
+ * Serves editors for the running process `live` (its `StartLive`). The editor socket is added
+ * to the process's announcement, so that `cshare editor` finds it (the control socket wrote
+ * the announcement before this starts).
  */
-export async function startEditorServer(opts: EditorServerOptions): Promise<EditorServer> {
-  const { run } = opts;
-  const host = editorHost(opts);
-  const server = await serveEditor({ host });
-  run.hold('closing the editor socket', async () => {
-    host.stop();
-    await server.close();
-  });
+export async function startEditorServer(live: LiveHost): Promise<EditorServer> {
+  const server = await serveEditor({ host: editorHost(live) });
+  const a = readAnnouncement(live.root);
+  if (a) writeAnnouncement(live.root, { ...a, editor: server.path });
   log('serving editors on %s', server.path);
   return server;
 }
 
-/** The host of {@link startEditorServer}; `stop` ends its connection watch. */
-export function editorHost(opts: EditorServerOptions): EditorHost & { stop(): void } {
-  const { replica, loop } = opts;
-  const listeners = new Set<(s: ConnectionState) => void>();
-  let everOnline = false;
-  const state = (): ConnectionState => {
-    if (loop.session !== null) {
-      everOnline = true;
-      return 'online';
-    }
-    return everOnline ? 'reconnecting' : 'offline';
-  };
-  let last = state();
-  const timer = setInterval(() => {
-    const now = state();
-    if (now === last) return;
-    last = now;
-    for (const l of listeners) l(now);
-  }, CONNECTION_POLL_MS);
-  timer.unref();
+/** The editor server's view of a running share or join. */
+export function editorHost(live: LiveHost): EditorHost {
+  const { replica } = live;
   const undoRedo = async (which: 'undo' | 'redo', path: string | undefined) => {
-    const r = await replica[which]({ path, signal: opts.run.stop.signal });
-    await loop.localChange();
+    const r = await replica[which]({ path, signal: live.signal });
+    await live.localChange();
     return { changed: [r.path] };
   };
   return {
-    root: replica.root,
+    root: live.root,
     replicaId: replica.identity.replicaId,
     name: replica.identity.name,
-    role: opts.role,
-    readOnly: opts.readOnly,
+    role: live.role,
+    readOnly: live.readOnly,
     openLive: (o) => replica.openLive(o),
     undo: (path) => undoRedo('undo', path),
     redo: (path) => undoRedo('redo', path),
-    presence: loop.presence,
-    connection: state,
-    onConnection: (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    stop: () => clearInterval(timer),
+    presence: live.presence,
+    connection: () => live.connection(),
+    onConnection: (listener) => live.onStatus(() => listener(live.connection())),
   };
 }

@@ -17,10 +17,10 @@ const log = logger('control');
  * the process) and `presence` (publishes this replica's presence: a test and debugging hook). LevelDB lets one process open the store: other cshare commands go through
  * this one while it runs.
  */
-export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state: SyncState; stop: AbortController; command: 'share' | 'join'; info: () => Record<string, unknown>; editor?: string }) {
+export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state: SyncState; stop: AbortController; command: 'share' | 'join'; info: () => Record<string, unknown> }) {
   const { replica, loop, state, stop } = opts;
   const path = (args: Record<string, unknown>) => (typeof args.path === 'string' ? args.path : undefined);
-  return serveControl({ root: replica.root, command: opts.command, editor: opts.editor, handlers: {
+  return serveControl({ root: replica.root, command: opts.command, handlers: {
     status: async () => {
       const info = opts.info();
       const own = await replica.ownChangesAfter(state.acked);
