@@ -51,7 +51,7 @@ export async function serveEditor(opts: { host: EditorHost; limits?: RpcLimits }
   }
   const sessions = new Set<{ session: EditorSession; conn: RpcConnection }>();
   let next = 1;
-  const server: Server = createServer((socket) => {
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     const session = new EditorSession(host, next++);
     const conn = new RpcConnection(socket, session, opts.limits ?? EDITOR_LIMITS);
     session.attach(conn);
