@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { frame } from '../../src/editor/framing.js';
 import { readAnnouncement } from '../../src/store/announce.js';
 import { BIN, cshare } from '../helpers/cli.js';
 import { start, stopAll, until, type Proc } from '../helpers/procs.js';
@@ -101,11 +102,20 @@ describe('editor API against a real share and join', () => {
     expect((await c.request('didOpen', { path: '../outside.txt', version: 1, text: '' })).error).toMatchObject({ code: -32602, data: { code: 'BAD_PATH' } });
     expect((await c.request('didChange', { path: 'f.txt', version: 11, changes: at(0, 3) })).result).toEqual({});
     expect((await c.request('didSave', { path: 'f.txt', version: 11 })).result).toEqual({});
+    // A flood in one write: past the queue it is answered -32010; another editor is unaffected.
+    const flooder = await EditorClient.connect(readAnnouncement(base)!.editor!);
+    clients.push(flooder);
+    await flooder.initialize();
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) frames.push(frame({ jsonrpc: '2.0', id: 1000 + i, method: 'undo', params: { path: 'nothing-here.txt' } }));
+    flooder.raw(Buffer.concat(frames));
+    await until(() => [...flooder.replies.values()].some((r) => r.error?.code === -32010), 20_000);
+    expect((await c.request('didChange', { path: 'f.txt', version: 12, changes: at(0, 4) })).result).toEqual({});
     await sharer.stop('SIGTERM');
     expect(await exit).toBe(0);
     expect(c.notifications.filter((n) => n.method === 'status').at(-1)!.params).toMatchObject({ connection: 'offline' });
     // The edit was recorded, and the disk has it after the close.
-    expect(read(base, 'f.txt')).toBe('abcx\n');
+    expect(read(base, 'f.txt')).toBe('abcxx\n');
   }, 60_000);
 
   it('cshare editor where nothing runs: exit 18 (NOT_SHARING) with the reason on stderr', () => {
