@@ -135,6 +135,9 @@ export class EditorSession implements RpcHandler {
       await doc.close();
       throw err;
     }
+    // Peers already in this file: their cursors can be shown now that it is open.
+    const peers = this.host.presence?.peers() ?? [];
+    if (peers.some((peer) => peer.presence?.path === path)) setImmediate(() => this.sendPeers(this.host.presence!.peers()));
     return { state: doc.state, version };
   }
 

@@ -215,6 +215,19 @@ describe('editor server', () => {
     });
   });
 
+  it('opening a file a peer is in sends the peers with that peer\'s selections', async () => {
+    const { host, client } = await setup();
+    host.files.set('q.txt', 'abcdef');
+    const a = await client();
+    await a.initialize();
+    host.presence.set([{ replicaId: 'r3', name: 'cy', role: 'joiner', color: '#abcdef', presence: { path: 'q.txt', line: 1, selections: [{ anchor: Uint8Array.of(1, 0), head: Uint8Array.of(4, 0) }] } }]);
+    await until(() => a.notifications.some((n) => n.method === 'peers'));
+    expect(a.notifications.find((n) => n.method === 'peers')!.params).toEqual({ peers: [{ id: 'r3', name: 'cy', color: '#abcdef', role: 'joiner', path: 'q.txt' }] });
+    await a.open('q.txt', 'abcdef');
+    await until(() => a.notifications.filter((n) => n.method === 'peers').length === 2);
+    expect((a.notifications.filter((n) => n.method === 'peers')[1]!.params.peers as { selections: unknown }[])[0]!.selections).toEqual([{ anchor: { line: 0, character: 1 }, head: { line: 0, character: 4 } }]);
+  });
+
   it('undo goes to the replica; closing the server says offline and closes the documents', async () => {
     const { host, client } = await setup();
     host.files.set('u.txt', 'u');
