@@ -4,7 +4,7 @@
  * buffers and, after the editors close, on both disks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { frame } from '../../src/editor/framing.js';
@@ -81,6 +81,13 @@ describe('editor API against a real share and join', () => {
     const text = a.buffers.get('a.txt')!.text;
     expect([...text].filter((c) => c === 'a').length).toBe(36);
     expect(text.endsWith('中\n') || text.includes('é中')).toBe(true);
+
+    // A file bob's editor opens before it exists there: it arrives in the buffer, live from then on.
+    expect((await b.open('later.txt', '')).result).toEqual({ state: 'waiting', version: 1 });
+    writeFileSync(join(alice, 'later.txt'), 'from alice\n');
+    await until(() => b.buffers.get('later.txt')!.text === 'from alice\n', 20_000, () => JSON.stringify(b.buffers.get('later.txt')));
+    b.type('later.txt', 0, 0, '> ');
+    await until(() => read(alice, 'later.txt') === '> from alice\n', 20_000, () => String(read(alice, 'later.txt')));
 
     // Closing both: the disks get the merged text.
     expect((await a.request('didClose', { path: 'a.txt' })).result).toEqual({});

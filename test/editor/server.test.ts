@@ -146,6 +146,34 @@ describe('editor server', () => {
     expect((await a.request('didChange', { path: 'new.txt', version: 2, changes: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'hi' }] })).result).toEqual({});
   });
 
+  it('a waiting document follows the buffer and turns live when the file arrives (same text: nothing to merge; other text: reconciled)', async () => {
+    const { host, client } = await setup();
+    const a = await client();
+    await a.initialize();
+    expect((await a.open('new.txt', '')).result).toEqual({ state: 'waiting', version: 1 });
+    await a.reply(a.type('new.txt', 0, 0, 'hi'));
+    host.arrive('new.txt', 'hi');
+    a.type('new.txt', 2, 2, '!');
+    await until(() => host.files.get('new.txt') === 'hi!');
+    expect(a.buffers.get('new.txt')!.text).toBe('hi!');
+
+    // Untouched since it was opened: the buffer takes the file as it arrives.
+    expect((await a.open('n3.txt', '')).result).toEqual({ state: 'waiting', version: 1 });
+    host.arrive('n3.txt', 'from a peer\n');
+    await until(() => a.buffers.get('n3.txt')!.text === 'from a peer\n');
+    expect(host.files.get('n3.txt')).toBe('from a peer\n');
+
+    // Typed into while waiting: recorded and merged (the fake merges by taking the buffer's text).
+    expect((await a.open('n2.txt', 'ab')).result).toEqual({ state: 'waiting', version: 1 });
+    await a.reply(a.type('n2.txt', 2, 2, 'c'));
+    host.arrive('n2.txt', 'xyz');
+    await until(() => host.files.get('n2.txt') === 'abc');
+    host.remote('n2.txt', { pos: 3, del: '', ins: 'D' });
+    await until(() => a.buffers.get('n2.txt')!.text === 'abcD');
+    a.type('n2.txt', 0, 0, '>');
+    await until(() => host.files.get('n2.txt') === '>abcD');
+  });
+
   it('invalid UTF-8 is a parse error; a body over 16 MiB is answered and the connection closed; other editors go on', async () => {
     const { host, client } = await setup();
     host.files.set('a.txt', 'abc');
