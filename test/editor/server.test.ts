@@ -5,7 +5,8 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serveEditor, type EditorServer } from '../../src/editor/server.js';
+import { tmpdir } from 'node:os';
+import { editorSocketPath, serveEditor, type EditorServer } from '../../src/editor/server.js';
 import { until } from '../helpers/procs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { EditorClient } from './client.js';
@@ -38,6 +39,15 @@ describe('editor server', () => {
     const { root } = await setup();
     expect(server!.path).toBe(join(root, '.cshare', 'editor.sock'));
     expect(statSync(server!.path).mode & 0o777).toBe(0o600);
+  });
+
+  it('a worktree whose socket path would be too long gets one in the temp dir, named by its root', () => {
+    const deep = join('/tmp', 'x'.repeat(120));
+    const path = editorSocketPath(deep);
+    expect(path.startsWith(tmpdir())).toBe(true);
+    expect(Buffer.byteLength(path)).toBeLessThan(100);
+    expect(editorSocketPath(join('/tmp', 'y'.repeat(120)))).not.toBe(path);
+    expect(editorSocketPath('/tmp/w')).toBe('/tmp/w/.cshare/editor.sock');
   });
 
   it('negotiates the position encoding (the first one asked that it speaks; utf-16 when none)', async () => {
