@@ -127,7 +127,9 @@ export class DocSync {
         throw new EditorInputError('a change is {range: {start, end}, text}', false);
       }
       const { range, text: ins } = c as EditorChange;
-      if (LONE_SURROGATE.test(ins)) throw new EditorInputError('a change inserts half of a UTF-16 surrogate pair', false);
+      // What the replica refuses to record (planTextEdit) is refused here, before the buffer and
+      // the document part: a refused recording would leave them apart.
+      if (LONE_SURROGATE.test(ins) || ins.includes('\0')) throw new EditorInputError('a change inserts a NUL or half of a UTF-16 surrogate pair: a text file cannot hold it', true);
       const lines = new LineIndex(text);
       const from = lines.offsetOf(range.start, enc);
       const to = lines.offsetOf(range.end, enc);

@@ -135,6 +135,7 @@ describe('editor server', () => {
     expect((await a.request('didChange', { path: 'a.txt', version: 5, changes: [change(0, 0)] })).error).toMatchObject({ code: -32602, data: { resync: true } });
     expect((await a.request('didChange', { path: 'a.txt', version: 6, changes: 'nope' })).error).toMatchObject({ code: -32602 });
     expect((await a.request('didChange', { path: 'a.txt', version: 6, changes: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '\ud800' }] })).error).toMatchObject({ code: -32602 });
+    expect((await a.request('didChange', { path: 'a.txt', version: 6, changes: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'a\u0000b' }] })).error).toMatchObject({ code: -32602, data: { resync: true } });
     for (const path of ['../etc/passwd', '/abs', 'a/../../b', 7, null, 'a\\b']) {
       expect((await a.request('didOpen', { path, version: 1, text: '' })).error, String(path)).toMatchObject({ code: -32602, data: { code: 'BAD_PATH' } });
     }
