@@ -118,6 +118,12 @@ describe('editor API against a real share and join', () => {
     flooder.raw(Buffer.concat(frames));
     await until(() => [...flooder.replies.values()].some((r) => r.error?.code === -32010), 20_000);
     expect((await c.request('didChange', { path: 'f.txt', version: 12, changes: at(0, 4) })).result).toEqual({});
+    // An editor that closes its stdin gets the answers to what it sent, then the bridge exits 0.
+    const quitter = bridge(base);
+    const id = quitter.client.send('initialize', { clientName: 'quitter' });
+    quitter.client.end();
+    expect(await quitter.exit).toBe(0);
+    expect((await quitter.client.reply(id)).result).toMatchObject({ protocolVersion: 1 });
     await sharer.stop('SIGTERM');
     expect(await exit).toBe(0);
     expect(c.notifications.filter((n) => n.method === 'status').at(-1)!.params).toMatchObject({ connection: 'offline' });
