@@ -8,7 +8,7 @@ import type { TextOp } from '../core/hunkDiff.js';
 import { logger } from '../core/log.js';
 import { diffToOps } from '../core/textDiff.js';
 import { DocSync, EditorInputError } from './docSync.js';
-import { LineIndex, type Position, type PositionEncoding } from './positions.js';
+import type { Position, PositionEncoding } from './positions.js';
 import type { LiveDoc, LiveListener } from './ports.js';
 
 const log = logger('editor');
@@ -205,7 +205,7 @@ export class OpenDoc {
   /** UTF-16 offsets in the document of positions of the buffer (for presence); undefined when one is not a position. */
   docOffsets(positions: readonly Position[]): number[] | undefined {
     if (!this.sync) return undefined;
-    const lines = new LineIndex(this.sync.shadowText);
+    const lines = this.sync.shadowLines;
     const out: number[] = [];
     for (const p of positions) {
       const at = lines.offsetOf(p, this.opts.enc);
@@ -219,7 +219,7 @@ export class OpenDoc {
   bufferPosition(docOffset: number): Position | undefined {
     if (!this.sync) return undefined;
     const at = Math.min(this.sync.docToShadow(docOffset), this.sync.shadowText.length);
-    return new LineIndex(this.sync.shadowText).positionOf(at, this.opts.enc);
+    return this.sync.shadowLines.positionOf(at, this.opts.enc);
   }
 
   /** The live doc, once attached (for presence's relative positions). */

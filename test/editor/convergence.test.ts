@@ -142,6 +142,8 @@ function run(seed: number, steps: number) {
   expect({ seed, buffer }).toEqual({ seed, buffer: doc });
   expect(sync.shadowText).toBe(buffer);
   expect(sync.docText).toBe(doc);
+  // The shadow's lines, kept change by change, are those of a fresh scan.
+  expect([sync.shadowLines.starts, sync.shadowLines.ends]).toEqual([new LineIndex(buffer).starts, new LineIndex(buffer).ends]);
   return stats;
 }
 
