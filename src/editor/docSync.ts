@@ -165,7 +165,7 @@ export class DocSync {
   /** The document changed (ops on the text the listener last had, one after the other). */
   docChanged(ops: readonly TextOp[]): void {
     if (ops.length === 0) return;
-    const r = fromOps(this.doc, ops);
+    const r = fromOps(this.doc, alignCrlf(this.doc, ops));
     const [r2, u2] = transform(r, this.unrecorded);
     this.doc = apply(this.doc, r);
     this.unrecorded = u2;
@@ -236,6 +236,30 @@ export class DocSync {
   private pendingOp(): Operation {
     return this.pending.reduce((a, b) => compose(a, b), identity(this.shadow.length));
   }
+}
+
+/**
+ * The same ops with those that start between a `\r` and its `\n` moved one unit on, where
+ * that is the same change: an insert of `\n<line>\r` there is an insert of `<line>\r\n` after
+ * the `\n`, a deletion of `\n<line>\r` one of `<line>\r\n` (a diff or a merge can place a
+ * change either way). Merged with an editor's concurrent deletion of that line break, the first
+ * form leaves a lone `\r` and a lone `\n` in the text, which an editor showing a CRLF file
+ * without its `\r` (Neovim's `fileformat=dos`) cannot hold; the second leaves whole line breaks.
+ */
+export function alignCrlf(text: string, ops: readonly TextOp[]): TextOp[] {
+  const out: TextOp[] = [];
+  let cur = text;
+  for (const o of ops) {
+    let op = o;
+    const splits = op.pos > 0 && cur.charCodeAt(op.pos - 1) === 13 && cur.charCodeAt(op.pos) === 10;
+    if (splits && op.del === '' && op.ins.startsWith('\n')) op = { pos: op.pos + 1, del: '', ins: `${op.ins.slice(1)}\n` };
+    else if (splits && op.ins === '' && op.del.startsWith('\n') && cur.charCodeAt(op.pos + op.del.length) === 10) {
+      op = { pos: op.pos + 1, del: cur.slice(op.pos + 1, op.pos + 1 + op.del.length), ins: '' };
+    }
+    out.push(op);
+    cur = cur.slice(0, op.pos) + op.ins + cur.slice(op.pos + op.del.length);
+  }
+  return out;
 }
 
 /**
