@@ -171,6 +171,7 @@ export class SyncLoop {
    * entries are exact, so this costs one `lstat` each when nothing happened.
    */
   private recheckLater(paths: readonly string[]): void {
+    if (paths.length === 0) return;
     for (const p of paths) this.recheck.add(p);
     if (this.recheckTimer || this.opts.signal.aborted) return;
     this.recheckTimer = setTimeout(() => {
@@ -276,7 +277,9 @@ export class SyncLoop {
     return new SyncSession({
       ...this.opts, conn: c.conn, access: c.access, signal: this.opts.signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan, presence: this.presenceFeed,
       onEvent: (e) => {
-        if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path));
+        // A file open in an editor was not written: nothing to look at again (and at 20
+        // keystrokes a second, a push every 400 ms held the next keystroke's apply back).
+        if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path).filter((p) => !this.opts.replica.isOpenInEditor(p)));
         if (e.type === 'peer-joined' || e.type === 'peer-left') queueMicrotask(() => this.statusChanged());
         this.opts.onEvent(e);
       },
