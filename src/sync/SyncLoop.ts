@@ -77,12 +77,7 @@ export interface SyncLoopOptions {
  */
 export class SyncLoop {
   session: SyncSession | null = null;
-  /**
-   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
-   * the loop makes. An editor server publishes and listens here.
-   */
-  readonly presence: PresenceHub;
-  private readonly presenceFeed: LivePresence;
+  private hub: LivePresence | undefined;
   private scanAllNext = false;
   private readonly recheck = new Set<string>();
   private recheckTimer: NodeJS.Timeout | undefined;
@@ -93,9 +88,20 @@ export class SyncLoop {
   private readonly statusListeners = new Set<() => void>();
 
   constructor(private readonly opts: SyncLoopOptions) {
-    this.presenceFeed = new LivePresence({ replicaId: opts.replica.identity.replicaId });
-    this.presence = this.presenceFeed;
     if (!opts.once) uploadLiveEdits({ replica: opts.replica, session: () => this.session, report: (err) => this.reportWatchError(err), signal: opts.signal });
+  }
+
+  /**
+   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
+   * the loop makes. An editor server publishes and listens here. The same hub for the loop's
+   * life (made when first asked for).
+   */
+  get presence(): PresenceHub {
+    return this.presenceFeed;
+  }
+
+  private get presenceFeed(): LivePresence {
+    return (this.hub ??= new LivePresence({ replicaId: this.opts.replica.identity.replicaId }));
   }
 
   /** Online (caught up, following), offline (never connected yet), or reconnecting after a drop. */
