@@ -264,6 +264,10 @@ export class OpenDoc {
         if (sync.editAnswered(r.applied === true, r.version)) {
           this.retryMs = 0;
           this.pump();
+        } else if (sync.editorVersion !== e.version) {
+          // Refused because the editor's own changes crossed it: those are here now, so the
+          // edit goes again at once, transformed over them (no wait while someone types).
+          this.pump();
         } else this.retryLater(sync);
       },
       (err: unknown) => {
@@ -274,7 +278,10 @@ export class OpenDoc {
     );
   }
 
-  /** A refused `applyEdit` goes again when the editor's changes arrive, or after a growing wait. */
+  /**
+   * A refused `applyEdit` whose version the editor has not left (its changes have not come, or
+   * it refuses for reasons of its own) goes again after a wait that grows, or at its next change.
+   */
   private retryLater(sync: DocSync): void {
     if (this.ended || this.sync !== sync) return;
     this.retryMs = Math.min(MAX_RETRY_MS, Math.max(20, this.retryMs * 2));
