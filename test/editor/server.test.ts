@@ -42,12 +42,11 @@ describe('editor server', () => {
   });
 
   it('a worktree whose socket path would be too long gets one in the temp dir, named by its root', () => {
-    const deep = join('/tmp', 'x'.repeat(120));
-    const path = editorSocketPath(deep);
+    const path = editorSocketPath(join(tmpdir(), 'x'.repeat(120)));
     expect(path.startsWith(tmpdir())).toBe(true);
     expect(Buffer.byteLength(path)).toBeLessThan(100);
-    expect(editorSocketPath(join('/tmp', 'y'.repeat(120)))).not.toBe(path);
-    expect(editorSocketPath('/tmp/w')).toBe('/tmp/w/.cshare/editor.sock');
+    expect(editorSocketPath(join(tmpdir(), 'y'.repeat(120)))).not.toBe(path);
+    expect(editorSocketPath(join(tmpdir(), 'w'))).toBe(join(tmpdir(), 'w', '.cshare', 'editor.sock'));
   });
 
   it('negotiates the position encoding (the first one asked that it speaks; utf-16 when none)', async () => {
