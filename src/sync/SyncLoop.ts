@@ -91,6 +91,19 @@ export class SyncLoop {
     if (!opts.once) uploadLiveEdits({ replica: opts.replica, session: () => this.session, report: (err) => this.reportWatchError(err), signal: opts.signal });
   }
 
+  /**
+   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
+   * the loop makes. An editor server publishes and listens here. The same hub for the loop's
+   * life (made when first asked for).
+   */
+  get presence(): PresenceHub {
+    return this.presenceFeed;
+  }
+
+  private get presenceFeed(): LivePresence {
+    return (this.hub ??= new LivePresence({ replicaId: this.opts.replica.identity.replicaId }));
+  }
+
   /** Online (caught up, following), offline (never connected yet), or reconnecting after a drop. */
   get connection(): ConnectionState {
     return this.connectionNow;
@@ -119,19 +132,6 @@ export class SyncLoop {
     if (state === this.connectionNow) return;
     this.connectionNow = state;
     this.statusChanged();
-  }
-
-  /**
-   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
-   * the loop makes. An editor server publishes and listens here. The same hub for the loop's
-   * life (made when first asked for).
-   */
-  get presence(): PresenceHub {
-    return this.presenceFeed;
-  }
-
-  private get presenceFeed(): LivePresence {
-    return (this.hub ??= new LivePresence({ replicaId: this.opts.replica.identity.replicaId }));
   }
 
   /**

@@ -6,6 +6,7 @@
  * editor can attach while it catches up) and closed when the process ends, before its store.
  */
 import type { Replica } from '../core/Replica.js';
+import type { PresenceHub } from './presence/PresenceHub.js';
 import type { ConnectionState, SyncLoop } from './SyncLoop.js';
 import type { SyncRun } from './SyncRun.js';
 
@@ -27,6 +28,10 @@ export interface LiveHost {
   peers(): ReadonlyMap<string, string>;
   /** Calls `listener` when the connection state or the peers change; returns the function that stops it. */
   onStatus(listener: () => void): () => void;
+  /** The process's presence (`SyncLoop.presence`): cursors of this replica out, the peers' in. */
+  readonly presence: PresenceHub;
+  /** Uploads what was recorded outside a live edit (an undo or redo from an editor), as `cshare undo` through the control socket does. */
+  localChange(): Promise<void>;
 }
 
 /** Starts the editor server on a running share/join; what it returns is closed when the process ends. */
@@ -45,6 +50,8 @@ export async function startLive(opts: { start: StartLive | undefined; loop: Sync
     connection: () => loop.connection,
     peers: () => loop.session?.peers ?? new Map(),
     onStatus: (listener) => loop.onStatus(listener),
+    presence: loop.presence,
+    localChange: () => loop.localChange(),
   };
   const server = await start(host);
   if (server) run.hold('closing the editor server', () => server.close());
