@@ -67,6 +67,12 @@ export interface SyncLoopOptions {
    * Tests pass a deterministic one so that a seeded run replays exactly.
    */
   backoff?: (attempt: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Waits `ms` before an apply's paths are scanned again (default: a wall-clock timer). Tests
+   * pass a deterministic one: under load a wall-clock recheck fired at a different step of a
+   * seeded run, and the run no longer replayed exactly (the fuzzer's "is deterministic").
+   */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   signal: AbortSignal;
 }
 
@@ -80,7 +86,8 @@ export class SyncLoop {
   private hub: LivePresence | undefined;
   private scanAllNext = false;
   private readonly recheck = new Set<string>();
-  private recheckTimer: NodeJS.Timeout | undefined;
+  /** The recheck waiting (a timer, or `true` while a given `sleep` runs). */
+  private recheckTimer: NodeJS.Timeout | true | undefined;
   /** The first round announced the sync (`onInSync`); see {@link standing}. */
   private inSync = false;
   /** Where the loop stands with the relay (see {@link onStatus}). */
@@ -189,13 +196,23 @@ export class SyncLoop {
     if (paths.length === 0) return;
     for (const p of paths) this.recheck.add(p);
     if (this.recheckTimer || this.opts.signal.aborted) return;
-    this.recheckTimer = setTimeout(() => {
+    const run = (): void => {
       this.recheckTimer = undefined;
       const list = [...this.recheck];
       this.recheck.clear();
       this.localChange(list, undefined, { recordedOnly: true }).catch((err: unknown) => this.reportWatchError(err));
-    }, RECHECK_MS);
-    this.recheckTimer.unref();
+    };
+    if (this.opts.sleep) {
+      this.recheckTimer = true;
+      this.opts.sleep(RECHECK_MS, this.opts.signal).then(() => {
+        if (!this.opts.signal.aborted) run();
+        else this.recheckTimer = undefined;
+      }, (err: unknown) => this.reportWatchError(err));
+      return;
+    }
+    const timer = setTimeout(run, RECHECK_MS);
+    timer.unref();
+    this.recheckTimer = timer;
   }
 
   private reportWatchError(err: unknown): void {

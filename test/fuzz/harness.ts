@@ -296,6 +296,7 @@ export class World implements WorldView {
         replica, worktreeId: this.worktreeId, state, saveState, signal: proc.stop.signal, firstCatchUpWithoutScan: firstJoin,
         connect: (signal) => this.connect(node, proc, signal),
         backoff: (attempt, signal) => this.sleep(Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)) * (0.75 + this.rng.next() * 0.5), signal),
+        sleep: (ms, signal) => this.sleep(ms, signal),
         onEvent: (e) => {
           if (node.proc !== proc) return;
           if (e.type === 'uploaded') node.acked = Math.max(node.acked, e.upTo);
