@@ -1,0 +1,255 @@
+-- One attached buffer: its changes go out as didChange (from on_bytes, batched per tick),
+-- remote edits come in as applyEdit (EDITOR-API.md "Versions"), saves and closes are reported.
+local util = require('cshare.util')
+local diff = require('cshare.diff')
+
+local api = vim.api
+
+local M = {}
+
+--- Compares the whole buffer with the plugin's copy after every change (tests set it).
+M.verify = false
+
+local Doc = {}
+Doc.__index = Doc
+
+--- Attaches `buf` (document `path` of `session`) and sends its didOpen.
+function M.attach(session, buf, path)
+  local self = setmetatable({
+    session = session,
+    buf = buf,
+    path = path,
+    crlf = vim.bo[buf].fileformat == 'dos',
+    -- The buffer's lines at sent_version (what the daemon knows), and the region on_bytes saw
+    -- change since ({lo, suf, n}), or nil when nothing is unsent.
+    shadow = {},
+    dirty = nil,
+    flush_scheduled = false,
+    sent_version = nil,
+    -- Set while this plugin changes the buffer itself, so that its own edit is not echoed.
+    applying = false,
+    detached = false,
+    state = 'opening',
+  }, Doc)
+  local ok = api.nvim_buf_attach(buf, false, {
+    on_bytes = function(...)
+      return self:_on_bytes(...)
+    end,
+    on_reload = function()
+      -- `:e!` replaced the text without on_bytes: the daemon gets the whole text again.
+      vim.schedule(util.guard('reloading a buffer', function()
+        self:open()
+      end))
+    end,
+    on_detach = function()
+      self.detached = true
+    end,
+  })
+  if not ok then
+    return nil
+  end
+  self:open()
+  return self
+end
+
+--- (Re)sends the whole buffer as didOpen: on attach, on reload, and when the daemon asks for a
+--- resync. Changes not sent yet are part of that text, so they are dropped.
+function Doc:open()
+  if self.detached then
+    return
+  end
+  self.dirty = nil
+  self.crlf = vim.bo[self.buf].fileformat == 'dos'
+  local version = api.nvim_buf_get_changedtick(self.buf)
+  self.sent_version = version
+  self.shadow = api.nvim_buf_get_lines(self.buf, 0, -1, false)
+  local nl = self.crlf and '\r\n' or '\n'
+  local text = table.concat(self.shadow, nl) .. nl
+  self.session:request('didOpen', { path = self.path, version = version, text = text }, function(err, result)
+    if err then
+      self:_failed('didOpen', err)
+      return
+    end
+    self.state = result and result.state or 'live'
+    if self.state == 'unshared' then
+      self.session:forget(self)
+    end
+  end)
+end
+
+function Doc:_on_bytes(_, _, _, sr, _, _, oer, _, _, ner, _, _)
+  if self.detached then
+    return true
+  end
+  local d = self.dirty
+  if not d then
+    d = { lo = sr, suf = math.huge, n = #self.shadow }
+    self.dirty = d
+  end
+  -- Rows above the lowest start and below the highest old end (counted from the end, which
+  -- changes above do not move) are untouched; `n` follows the line count change by change.
+  d.lo = math.min(d.lo, sr)
+  d.suf = math.min(d.suf, math.max(0, d.n - 1 - (sr + oer)))
+  d.n = d.n + ner - oer
+  if self.applying or self.flush_scheduled then
+    return
+  end
+  self.flush_scheduled = true
+  -- Every on_bytes of this tick (a `:s` over many lines, a paste) is in before it runs.
+  vim.schedule(function()
+    self.flush_scheduled = false
+    util.guard('sending a change', function()
+      self:flush()
+    end)()
+  end)
+end
+
+--- Brings the plugin's copy of the lines up to the buffer over the region that changed and
+--- returns the changes between them (in the daemon's line breaks).
+function Doc:_take_changes()
+  local d = self.dirty
+  self.dirty = nil
+  if not d then
+    return {}
+  end
+  local n_old, n_new = #self.shadow, api.nvim_buf_line_count(self.buf)
+  local lo, suf = d.lo, d.suf
+  if lo > n_old - suf or lo > n_new - suf or d.n ~= n_new then
+    -- The bounds do not add up (a change on_bytes did not describe): compare everything.
+    lo, suf = 0, 0
+  end
+  local a = vim.list_slice(self.shadow, lo + 1, n_old - suf)
+  local b = api.nvim_buf_get_lines(self.buf, lo, n_new - suf, false)
+  local changes = diff.changes(a, b, lo)
+  -- Splice the new lines into the copy.
+  local shadow = vim.list_slice(self.shadow, 1, lo)
+  vim.list_extend(shadow, b)
+  vim.list_extend(shadow, self.shadow, n_old - suf + 1, n_old)
+  self.shadow = shadow
+  if M.verify then
+    local all = api.nvim_buf_get_lines(self.buf, 0, -1, false)
+    if not vim.deep_equal(all, shadow) then
+      error('the copy of ' .. self.path .. ' drifted from the buffer')
+    end
+  end
+  for _, c in ipairs(changes) do
+    c.text = util.to_doc(c.text, self.crlf)
+  end
+  return changes
+end
+
+--- Sends the changes not sent yet as one didChange at the buffer's current changedtick.
+function Doc:flush()
+  if not self.dirty or self.detached then
+    return
+  end
+  local ok, changes = pcall(self._take_changes, self)
+  if not ok then
+    util.notify_once('tracking ' .. self.path .. ': ' .. tostring(changes), vim.log.levels.ERROR)
+    self:open()
+    return
+  end
+  local version = api.nvim_buf_get_changedtick(self.buf)
+  self.sent_version = version
+  if #changes == 0 then
+    return
+  end
+  self.session:request('didChange', { path = self.path, version = version, changes = changes }, function(err)
+    if err then
+      self:_failed('didChange', err)
+    end
+  end)
+end
+
+function Doc:_failed(what, err)
+  local data = type(err.data) == 'table' and err.data or {}
+  if data.resync then
+    -- The daemon lost track of this buffer (a stale version, a change it refused): it takes
+    -- the whole text again rather than leaving the two apart.
+    self:open()
+    return
+  end
+  util.notify_once(string.format('%s of %s: %s', what, self.path, tostring(err.message)), vim.log.levels.WARN)
+end
+
+--- Answers the daemon's applyEdit: applies it only at exactly the version the daemon knows
+--- and with no change unsent, without echoing it back, and reports the new changedtick.
+function Doc:apply_edit(params)
+  if self.detached or self.dirty or params.version ~= self.sent_version then
+    return { applied = false }
+  end
+  self.applying = true
+  local ok, err = pcall(function()
+    for _, change in ipairs(params.changes or {}) do
+      self:_apply_change(change)
+    end
+  end)
+  self.applying = false
+  if ok then
+    -- The copy takes the applied edit without sending it (no echo).
+    ok, err = pcall(self._take_changes, self)
+  end
+  if not ok then
+    -- The buffer may hold part of the edit: the daemon takes the whole text again.
+    util.notify_once('applying a remote edit to ' .. self.path .. ': ' .. tostring(err), vim.log.levels.ERROR)
+    self:open()
+    return { applied = false }
+  end
+  self.sent_version = api.nvim_buf_get_changedtick(self.buf)
+  return { applied = true, version = self.sent_version }
+end
+
+function Doc:_apply_change(change)
+  local n = api.nvim_buf_line_count(self.buf)
+  local s, e = change.range.start, change.range['end']
+  local sr, sc, er, ec = s.line, s.character, e.line, e.character
+  local text = util.from_doc(change.text or '', self.crlf)
+  -- (line_count, 0) is the end of the text, after the last line's "\n", which Neovim keeps
+  -- implicit: such a change replaces whole lines, from its start's line to the last one.
+  if er >= n then
+    local head = sr < n and api.nvim_buf_get_lines(self.buf, sr, sr + 1, false)[1]:sub(1, sc) or ''
+    local tail = head .. text
+    if tail:sub(-1) == '\n' then
+      tail = tail:sub(1, -2)
+    elseif tail == '' then
+      api.nvim_buf_set_lines(self.buf, math.min(sr, n), n, false, {})
+      return
+    end
+    api.nvim_buf_set_lines(self.buf, math.min(sr, n), n, false, util.split_lines(tail))
+    return
+  end
+  api.nvim_buf_set_text(self.buf, sr, sc, er, ec, util.split_lines(text))
+end
+
+--- The buffer was written: the daemon learns which version the disk has now.
+function Doc:saved()
+  if self.detached then
+    return
+  end
+  if (vim.bo[self.buf].fileformat == 'dos') ~= self.crlf then
+    -- `:set ff=...` then `:w` changed every line break without a change the daemon saw.
+    self:open()
+  end
+  self:flush()
+  self.session:request('didSave', { path = self.path, version = self.sent_version }, function(err)
+    if err then
+      self:_failed('didSave', err)
+    end
+  end)
+end
+
+--- The buffer is closed or renamed: stop following it and tell the daemon.
+function Doc:close()
+  if self.detached then
+    return
+  end
+  self:flush()
+  self.detached = true
+  self.session:request('didClose', { path = self.path }, function(err)
+    if err then
+      util.notify_once(string.format('didClose of %s: %s', self.path, tostring(err.message)))
+    end
+  end)
+end
+
+return M
