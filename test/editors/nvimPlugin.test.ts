@@ -6,8 +6,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Prng } from '../../src/sync/prng.js';
 import { FakeEditorServer } from '../helpers/fakeEditorServer.js';
 import { Nvim, stopAllNvims } from '../helpers/nvim.js';
+import { installRandomEdits, randomEdit, randomText } from '../helpers/nvimEdits.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const servers: FakeEditorServer[] = [];
@@ -209,5 +211,34 @@ describe('the Neovim plugin against a scripted editor server', () => {
     // Typing still works afterwards.
     await nvim.input('Ayes<Esc>');
     expect(await inSync(fake, nvim, 'x.txt')).toBe('shortyes\n');
+  });
+
+  it('keeps the server\'s copy equal to the buffer through seeded random edits, undo, :s and applyEdits (CSHARE_NVIM_SEED replays)', async () => {
+    const seed = Number(process.env.CSHARE_NVIM_SEED ?? 18);
+    const rng = new Prng(seed);
+    const { fake, nvim } = await setup({ 'f.txt': 'alpha é\n文字\n😀 e\u0301\n\nlast\n' });
+    await nvim.command('edit f.txt');
+    await fake.nth('didOpen');
+    await installRandomEdits(nvim);
+    let applied = 0;
+    for (let i = 0; i < 300; i++) {
+      const r = rng.next();
+      if (r < 0.08) await nvim.input('u');
+      else if (r < 0.1) await nvim.command('silent! %s/a/AA/g');
+      else if (r < 0.25) {
+        // A remote edit at the version the server knows: applied unless a change is unsent.
+        const doc = fake.docs.get('f.txt')!;
+        const lines = doc.text.split('\n');
+        const line = rng.int(lines.length - 1);
+        const chars = [...lines[line]!];
+        const at = Buffer.byteLength(chars.slice(0, rng.int(chars.length + 1)).join(''));
+        const res = await fake.applyEdit('f.txt', doc.version, [{ range: { start: { line, character: at }, end: { line, character: at } }, text: randomText(rng) }]);
+        if (res.applied) applied++;
+      } else await randomEdit(nvim, rng);
+    }
+    await inSync(fake, nvim, 'f.txt');
+    expect(fake.problems, `seed ${seed}`).toEqual([]);
+    expect(await nvim.notes(), `seed ${seed}`).toEqual([]);
+    expect(applied).toBeGreaterThan(10);
   });
 });
