@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { attach, type NeovimClient } from 'neovim';
@@ -33,9 +33,10 @@ export class Nvim {
     readonly name: string,
   ) {}
 
-  /** Starts Neovim in `cwd` with the plugin set up with `setup`. */
-  static async start(opts: { name: string; cwd: string; setup: NvimSetup }): Promise<Nvim> {
-    const home = tempDir('cshare-nvim-');
+  /** Starts Neovim in `cwd` with the plugin set up with `setup` (`home`: its HOME and XDG dirs, a temp dir by default). */
+  static async start(opts: { name: string; cwd: string; setup: NvimSetup; home?: string; env?: NodeJS.ProcessEnv }): Promise<Nvim> {
+    const home = opts.home ?? tempDir('cshare-nvim-');
+    mkdirSync(home, { recursive: true });
     const init = join(home, 'init.lua');
     writeFileSync(
       init,
@@ -50,7 +51,7 @@ export class Nvim {
     );
     const proc = spawn('nvim', ['--clean', '-u', init, '--embed', '--headless'], {
       cwd: opts.cwd,
-      env: { ...process.env, XDG_DATA_HOME: join(home, 'data'), XDG_STATE_HOME: join(home, 'state'), XDG_CACHE_HOME: join(home, 'cache'), XDG_CONFIG_HOME: join(home, 'config'), HOME: home },
+      env: { ...(opts.env ?? process.env), XDG_DATA_HOME: join(home, 'data'), XDG_STATE_HOME: join(home, 'state'), XDG_CACHE_HOME: join(home, 'cache'), XDG_CONFIG_HOME: join(home, 'config'), HOME: home },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const client = attach({ proc });
@@ -97,6 +98,22 @@ export class Nvim {
     const deadline = Date.now() + ms;
     while (!(ok = await check().catch(() => false)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     if (!ok) await until(() => false, 0, why);
+  }
+
+  /**
+   * Reports every change of the current buffer as it happens: `listener(first, lines)` gets the
+   * changed lines' new text (from an on_lines hook in Neovim, pushed with rpcnotify), so that a
+   * benchmark times an arrival without polling.
+   */
+  async watchLines(listener: (first: number, lines: string[]) => void): Promise<void> {
+    this.client.on('notification', (method: string, args: unknown[]) => {
+      if (method === 'cshare_lines') listener(args[0] as number, args[1] as string[]);
+    });
+    await this.lua(`
+      local buf = vim.api.nvim_get_current_buf()
+      vim.api.nvim_buf_attach(buf, false, { on_lines = function(_, b, _, first, _, last_new)
+        vim.rpcnotify(0, 'cshare_lines', first, vim.api.nvim_buf_get_lines(b, first, last_new, false))
+      end })`);
   }
 
   /** Quits Neovim (and the bridge it spawned, which ends with it). */
