@@ -241,4 +241,22 @@ describe('the Neovim plugin against a scripted editor server', () => {
     expect(await nvim.notes(), `seed ${seed}`).toEqual([]);
     expect(applied).toBeGreaterThan(10);
   });
+
+  it('treats an empty buffer as the empty text (a 0-byte file), in both directions', async () => {
+    const { fake, nvim } = await setup({ 'empty.txt': '' });
+    await nvim.command('edit empty.txt');
+    expect((await fake.nth('didOpen')).params.text).toBe('');
+    await nvim.input('ihi<Esc>');
+    await nvim.until(async () => fake.docs.get('empty.txt')?.text === 'hi\n', 20_000, () => JSON.stringify(fake.docs.get('empty.txt')));
+    await nvim.input('dd');
+    await nvim.until(async () => fake.docs.get('empty.txt')?.text === '', 20_000, () => JSON.stringify(fake.docs.get('empty.txt')));
+    // A new buffer (a file not on disk) too; then a remote edit fills it.
+    await nvim.command('edit new.txt');
+    const open = await fake.nth('didOpen', 2);
+    expect(open.params).toMatchObject({ path: 'new.txt', text: '' });
+    const r = await fake.applyEdit('new.txt', open.params.version, [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'from a peer\nline 2\n' }]);
+    expect(r.applied).toBe(true);
+    expect(await nvim.lua('return vim.api.nvim_buf_get_lines(0, 0, -1, false)')).toEqual(['from a peer', 'line 2']);
+    expect(fake.problems).toEqual([]);
+  });
 });

@@ -7,8 +7,8 @@ import type { Nvim } from './nvim.js';
  * (code point boundaries, byte columns), so one RPC makes one edit however the buffer changed.
  */
 const LUA = `
-function _G.cshare_random_edit(f_row, f_col, f_span, f_end, text)
-  local buf = vim.api.nvim_get_current_buf()
+function _G.cshare_random_edit(buf, f_row, f_col, f_span, f_end, text)
+  if buf == 0 then buf = vim.api.nvim_get_current_buf() end
   local n = vim.api.nvim_buf_line_count(buf)
   local function col_at(line, f)
     local chars = vim.str_utfindex(line)
@@ -46,9 +46,9 @@ export function randomText(rng: Prng): string {
   return s;
 }
 
-/** One random edit of `nvim`'s current buffer: an insertion, a deletion or a replacement, some across lines. */
-export async function randomEdit(nvim: Nvim, rng: Prng): Promise<void> {
+/** One random edit of buffer `buf` (0: the current one) of `nvim`: an insertion, a deletion or a replacement, some across lines. */
+export async function randomEdit(nvim: Nvim, rng: Prng, buf = 0): Promise<void> {
   const span = rng.next();
   const text = span >= 0.5 && rng.chance(0.5) ? '' : randomText(rng);
-  await nvim.lua('_G.cshare_random_edit(...)', [rng.next(), rng.next(), span, rng.next(), text]);
+  await nvim.lua('_G.cshare_random_edit(...)', [buf, rng.next(), rng.next(), span, rng.next(), text]);
 }

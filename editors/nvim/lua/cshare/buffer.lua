@@ -10,6 +10,20 @@ local M = {}
 --- Compares the whole buffer with the plugin's copy after every change (tests set it).
 M.verify = false
 
+--- Whether `lines` is Neovim's empty buffer (one empty line), which is the empty text.
+local function is_empty(lines)
+  return #lines == 1 and lines[1] == ''
+end
+
+--- The document text of buffer lines: every line followed by "\n", and '' for an empty buffer
+--- (Neovim writes one empty line as a 0-byte file).
+function M.text_of(lines)
+  if #lines == 0 or is_empty(lines) then
+    return ''
+  end
+  return table.concat(lines, '\n') .. '\n'
+end
+
 local Doc = {}
 Doc.__index = Doc
 
@@ -63,8 +77,7 @@ function Doc:open()
   local version = api.nvim_buf_get_changedtick(self.buf)
   self.sent_version = version
   self.shadow = api.nvim_buf_get_lines(self.buf, 0, -1, false)
-  local nl = self.crlf and '\r\n' or '\n'
-  local text = table.concat(self.shadow, nl) .. nl
+  local text = util.to_doc(M.text_of(self.shadow), self.crlf)
   self.session:request('didOpen', { path = self.path, version = version, text = text }, function(err, result)
     if err then
       self:_failed('didOpen', err)
@@ -120,7 +133,20 @@ function Doc:_take_changes()
   end
   local a = vim.list_slice(self.shadow, lo + 1, n_old - suf)
   local b = api.nvim_buf_get_lines(self.buf, lo, n_new - suf, false)
-  local changes = diff.changes(a, b, lo)
+  local changes
+  local new_empty = n_new == 1 and api.nvim_buf_get_lines(self.buf, 0, 1, false)[1] == ''
+  if is_empty(self.shadow) or new_empty then
+    -- To or from the empty text (one empty line is a 0-byte file, not "\n"): the whole text.
+    local old_end = is_empty(self.shadow) and { line = 0, character = 0 } or { line = n_old, character = 0 }
+    lo, suf = 0, 0
+    b = api.nvim_buf_get_lines(self.buf, 0, -1, false)
+    changes = { { range = { start = { line = 0, character = 0 }, ['end'] = old_end }, text = M.text_of(b) } }
+    if changes[1].text == '' and old_end.line == 0 then
+      changes = {}
+    end
+  else
+    changes = diff.changes(a, b, lo)
+  end
   -- Splice the new lines into the copy.
   local shadow = vim.list_slice(self.shadow, 1, lo)
   vim.list_extend(shadow, b)
@@ -204,6 +230,16 @@ function Doc:_apply_change(change)
   local s, e = change.range.start, change.range['end']
   local sr, sc, er, ec = s.line, s.character, e.line, e.character
   local text = util.from_doc(change.text or '', self.crlf)
+  if n == 1 and api.nvim_buf_get_lines(self.buf, 0, 1, false)[1] == '' then
+    -- The empty text: the only position is (0, 0) and the change's text is the whole text.
+    if sr ~= 0 or sc ~= 0 or er ~= 0 or ec ~= 0 then
+      error('a range outside the empty text')
+    end
+    if text ~= '' then
+      api.nvim_buf_set_lines(self.buf, 0, 1, false, util.split_lines(text:sub(-1) == '\n' and text:sub(1, -2) or text))
+    end
+    return
+  end
   -- (line_count, 0) is the end of the text, after the last line's "\n", which Neovim keeps
   -- implicit: such a change replaces whole lines, from its start's line to the last one.
   if er >= n then
