@@ -93,11 +93,14 @@ export class Nvim {
   }
 
   /** Waits until `check` (async) holds, polling. */
-  async until(check: () => Promise<boolean>, ms = 20_000, why: () => string = () => `${this.name}: condition not met`): Promise<void> {
+  async until(check: () => Promise<boolean>, ms = 20_000, why: () => string | Promise<string> = () => `${this.name}: condition not met`): Promise<void> {
     let ok = false;
     const deadline = Date.now() + ms;
     while (!(ok = await check().catch(() => false)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    if (!ok) await until(() => false, 0, why);
+    if (!ok) {
+      const reason = await why();
+      await until(() => false, 0, () => reason);
+    }
   }
 
   /**
