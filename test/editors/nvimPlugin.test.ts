@@ -259,4 +259,37 @@ describe('the Neovim plugin against a scripted editor server', () => {
     expect(await nvim.lua('return vim.api.nvim_buf_get_lines(0, 0, -1, false)')).toEqual(['from a peer', 'line 2']);
     expect(fake.problems).toEqual([]);
   });
+
+  it('says once that nothing serves the worktree when the bridge exits 18, and leaves the buffers alone', async () => {
+    const root = tempDir('cshare-nvim-wt-');
+    mkdirSync(join(root, '.cshare'));
+    writeFileSync(join(root, 'a.txt'), 'a\n');
+    writeFileSync(join(root, 'b.txt'), 'b\n');
+    const nvim = await Nvim.start({ name: 'nvim', cwd: root, setup: { cmd: ['sh', '-c', 'echo "no share or join runs here" >&2; exit 18'] } });
+    await nvim.command('edit a.txt');
+    await nvim.until(async () => (await nvim.notes()).length > 0);
+    await nvim.command('edit b.txt');
+    await nvim.command('edit a.txt');
+    await nvim.input('ityped<Esc>');
+    expect(await nvim.text()).toBe('typeda\n');
+    const notes = await nvim.notes();
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.msg).toMatch(/exit 18.*no share or join runs here/);
+  });
+
+  it('stops following a path the daemon answers unshared', async () => {
+    const { fake, nvim } = await setup({ 'secret.env': 'X=1\n', 'ok.txt': 'ok\n' });
+    fake.answer = (m) => (m.method === 'didOpen' && m.params.path === 'secret.env' ? { result: { state: 'unshared', version: m.params.version } } : undefined);
+    await nvim.command('edit secret.env');
+    await fake.nth('didOpen');
+    await nvim.command('edit ok.txt');
+    await fake.nth('didOpen', 2);
+    await nvim.command('edit secret.env');
+    await nvim.input('Amore<Esc>');
+    await nvim.command('edit ok.txt');
+    await nvim.input('Amore<Esc>');
+    await fake.nth('didChange');
+    // Nothing about secret.env after the answer: no second didOpen, no change.
+    expect(fake.received.filter((m) => m.params?.path === 'secret.env').map((m) => m.method)).toEqual(['didOpen']);
+  });
 });

@@ -2,6 +2,7 @@
 -- remote edits come in as applyEdit (EDITOR-API.md "Versions"), saves and closes are reported.
 local util = require('cshare.util')
 local diff = require('cshare.diff')
+local rpc = require('cshare.rpc')
 
 local api = vim.api
 
@@ -85,6 +86,7 @@ function Doc:open()
     end
     self.state = result and result.state or 'live'
     if self.state == 'unshared' then
+      self.session.unshared[self.path] = true
       self.session:forget(self)
     end
   end)
@@ -188,6 +190,9 @@ function Doc:flush()
 end
 
 function Doc:_failed(what, err)
+  if err.code == rpc.GONE then
+    return -- the bridge exited: the session says why, once
+  end
   local data = type(err.data) == 'table' and err.data or {}
   if data.resync then
     -- The daemon lost track of this buffer (a stale version, a change it refused): it takes

@@ -38,10 +38,16 @@ local function on_peers(session)
   end
 end
 
+--- root -> time (ms, uv.now) before which no new bridge is started there: when nothing serves
+--- a worktree, switching buffers must not spawn a process each time.
+local retry_at = {}
+local RETRY_MS = 5000
+
 local function on_gone(session)
   if M.sessions[session.root] == session then
     M.sessions[session.root] = nil
   end
+  retry_at[session.root] = uv.now() + RETRY_MS
   for buf in pairs(session.by_buf) do
     if api.nvim_buf_is_valid(buf) then
       api.nvim_buf_clear_namespace(buf, peers.ns, 0, -1)
@@ -53,6 +59,9 @@ end
 local function session_for(root)
   local s = M.sessions[root]
   if not s then
+    if retry_at[root] and uv.now() < retry_at[root] then
+      return nil
+    end
     s = session_mod.start(root, { cmd = M.config.cmd, name = M.config.name, on_peers = on_peers, on_gone = on_gone })
     M.sessions[root] = s
   end
@@ -246,6 +255,16 @@ function M.setup(opts)
     end)
   end
   api.nvim_create_autocmd({ 'BufReadPost', 'BufNewFile' }, { group = group, callback = each(M.attach, 'attaching a buffer') })
+  -- A buffer opened while no share/join ran there is attached when it is entered again after
+  -- one started (at most one attempt per worktree every few seconds).
+  api.nvim_create_autocmd('BufEnter', {
+    group = group,
+    callback = each(function(buf)
+      if not M.doc_of(buf) and api.nvim_buf_is_loaded(buf) then
+        M.attach(buf)
+      end
+    end, 'attaching a buffer'),
+  })
   api.nvim_create_autocmd('BufWritePost', {
     group = group,
     callback = each(function(buf)

@@ -6,6 +6,9 @@ local uv = vim.uv or vim.loop
 
 local M = {}
 
+--- The error code a request gets when the bridge is gone (exited, or never started).
+M.GONE = -32099
+
 local Client = {}
 Client.__index = Client
 
@@ -112,7 +115,7 @@ function Client:_closed(code, signal)
   vim.schedule(function()
     for id, cb in pairs(self.pending) do
       self.pending[id] = nil
-      cb({ code = -32099, message = 'the cshare editor bridge exited' }, nil)
+      cb({ code = M.GONE, message = 'the cshare editor bridge exited' }, nil)
     end
     if self.opts.on_exit then
       self.opts.on_exit(code, signal, self.stderr)
@@ -177,7 +180,7 @@ function Client:request(method, params, cb)
   if not self:_send({ jsonrpc = '2.0', id = id, method = method, params = params }) then
     self.pending[id] = nil
     if cb then
-      cb({ code = -32099, message = 'not connected' }, nil)
+      cb({ code = M.GONE, message = 'not connected' }, nil)
     end
   end
 end

@@ -17,6 +17,7 @@ function M.start(root, opts)
     opts = opts,
     docs = {}, -- path -> Doc
     by_buf = {}, -- bufnr -> Doc
+    unshared = {}, -- path -> true: paths the daemon does not follow
     queue = {},
     ready = false,
     info = nil, -- initialize's result
@@ -47,6 +48,9 @@ function M.start(root, opts)
     positionEncodings = { 'utf-8' },
     name = opts.name,
   }, function(e, result)
+    if e and e.code == rpc.GONE then
+      return -- the bridge exited: _gone says why, once
+    end
     if e then
       util.notify_once('initialize in ' .. root .. ': ' .. tostring(e.message), vim.log.levels.ERROR)
       client:stop()
@@ -90,6 +94,10 @@ end
 
 --- Attaches `buf` as document `path` (once).
 function Session:attach(buf, path)
+  if self.unshared[path] then
+    -- The daemon said it does not follow this path (ignored or refused): do not ask again.
+    return nil
+  end
   local doc = self.by_buf[buf]
   if doc and not doc.detached and doc.path == path then
     return doc
@@ -101,6 +109,10 @@ function Session:attach(buf, path)
   if doc then
     self.docs[path] = doc
     self.by_buf[buf] = doc
+    if self.ready then
+      -- Peers already in this file show at once, not at their next move.
+      self.opts.on_peers(self)
+    end
   end
   return doc
 end
@@ -182,6 +194,7 @@ end
 
 function Session:_gone(code, signal, stderr)
   self.ready = false
+  self.queue = {}
   for _, doc in pairs(self.by_buf) do
     doc.detached = true
   end
