@@ -112,11 +112,17 @@ export class Nvim {
     this.client.on('notification', (method: string, args: unknown[]) => {
       if (method === 'cshare_lines') listener(args[0] as number, args[1] as string[]);
     });
-    await this.lua(`
+    // Sent to this client's channel: Neovim 0.7 broadcasts (channel 0) only to subscribers.
+    const channel = await this.client.channelId;
+    await this.lua(
+      `
+      local chan = ...
       local buf = vim.api.nvim_get_current_buf()
       vim.api.nvim_buf_attach(buf, false, { on_lines = function(_, b, _, first, _, last_new)
-        vim.rpcnotify(0, 'cshare_lines', first, vim.api.nvim_buf_get_lines(b, first, last_new, false))
-      end })`);
+        vim.rpcnotify(chan, 'cshare_lines', first, vim.api.nvim_buf_get_lines(b, first, last_new, false))
+      end })`,
+      [channel],
+    );
   }
 
   /** Quits Neovim (and the bridge it spawned, which ends with it). */
