@@ -194,6 +194,10 @@ function Doc:_failed(what, err)
     return -- the bridge exited: the session says why, once
   end
   local data = type(err.data) == 'table' and err.data or {}
+  if data.code == 'FORBIDDEN' then
+    -- A read-only join: say it once; the resync below brings the shared text back.
+    util.notify_once(tostring(err.message), vim.log.levels.WARN)
+  end
   if data.resync then
     -- The daemon lost track of this buffer (a stale version, a change it refused): it takes
     -- the whole text again rather than leaving the two apart.
