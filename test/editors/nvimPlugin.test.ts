@@ -296,4 +296,25 @@ describe('the Neovim plugin against a scripted editor server', () => {
     // Nothing about secret.env after the answer: no second didOpen, no change.
     expect(fake.received.filter((m) => m.params?.path === 'secret.env').map((m) => m.method)).toEqual(['didOpen']);
   });
+
+  it('makes the buffers of a read-only join not modifiable, and still applies the shared edits', async () => {
+    const { fake, nvim } = await setup({ 'ro.txt': 'shared\n' });
+    fake.answer = (m) => (m.method === 'initialize' ? { result: { protocolVersion: 1, positionEncoding: 'utf-8', root: fake.root, replicaId: 'r', name: 'n', role: 'joiner', readOnly: true, peers: [] } } : undefined);
+    await nvim.command('edit ro.txt');
+    const open = await fake.nth('didOpen');
+    await nvim.until(async () => (await nvim.lua('return vim.bo.modifiable')) === false);
+    const r = await fake.applyEdit('ro.txt', open.params.version, [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, text: 'more\n' }]);
+    expect(r.applied).toBe(true);
+    expect(await nvim.text()).toBe('shared\nmore\n');
+    expect(await nvim.lua('return vim.bo.modifiable')).toBe(false);
+  });
+
+  it('says it is in no file when it leaves the worktree\'s buffers', async () => {
+    const { fake, nvim } = await setup({ 'in.txt': 'x\n' });
+    await nvim.command('edit in.txt');
+    await fake.nth('didOpen');
+    await nvim.until(async () => fake.of('cursor').some((m) => m.params.path === 'in.txt'));
+    await nvim.command('enew');
+    await nvim.until(async () => fake.of('cursor').at(-1)?.params.path === null);
+  });
 });

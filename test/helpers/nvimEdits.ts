@@ -27,7 +27,10 @@ function _G.cshare_random_edit(buf, f_row, f_col, f_span, f_end, text)
     ec = sc + vim.str_byteindex(rest, math.floor(f_end * math.min(4, vim.str_utfindex(rest) + 1)))
   end
   if er == sr and ec < sc then sc, ec = ec, sc end
-  vim.api.nvim_buf_set_text(buf, sr, sc, er, ec, vim.split(text, '\\n', { plain = true }))
+  local ok, err = pcall(vim.api.nvim_buf_set_text, buf, sr, sc, er, ec, vim.split(text, '\\n', { plain = true }))
+  if not ok then
+    error(string.format('%s: set_text(%d, %d, %d, %d) in %s', err, sr, sc, er, ec, vim.inspect(vim.api.nvim_buf_get_lines(buf, sr, er + 1, false))))
+  end
 end
 `;
 

@@ -85,6 +85,11 @@ function Doc:open()
       return
     end
     self.state = result and result.state or 'live'
+    local info = self.session.info
+    if info and info.readOnly and self.state == 'live' and api.nvim_buf_is_valid(self.buf) then
+      -- A read-only join takes no edits: say so in the buffer rather than refuse each one.
+      vim.bo[self.buf].modifiable = false
+    end
     if self.state == 'unshared' then
       self.session.unshared[self.path] = true
       self.session:forget(self)
@@ -214,11 +219,15 @@ function Doc:apply_edit(params)
     return { applied = false }
   end
   self.applying = true
+  -- A read-only join's buffer is not modifiable by the user, but takes the shared edits.
+  local modifiable = vim.bo[self.buf].modifiable
+  vim.bo[self.buf].modifiable = true
   local ok, err = pcall(function()
     for _, change in ipairs(params.changes or {}) do
       self:_apply_change(change)
     end
   end)
+  vim.bo[self.buf].modifiable = modifiable
   self.applying = false
   if ok then
     -- The copy takes the applied edit without sending it (no echo).

@@ -138,11 +138,20 @@ local function selections()
   return { { anchor = head, head = head } }
 end
 
+--- The session this editor last said it was in a file of (peers see us there).
+local cursor_session = nil
+
 local function send_cursor()
   local s, doc = M.doc_of(api.nvim_get_current_buf())
+  if cursor_session and cursor_session ~= s then
+    -- Left that worktree's files (another worktree, or a buffer of none): in no file there.
+    cursor_session:notify('cursor', { path = vim.NIL })
+    cursor_session = nil
+  end
   if s and doc then
     doc:flush()
     s:notify('cursor', { path = doc.path, selections = selections() })
+    cursor_session = s
   end
 end
 
