@@ -315,6 +315,6 @@ describe('the Neovim plugin against a scripted editor server', () => {
     await fake.nth('didOpen');
     await nvim.until(async () => fake.of('cursor').some((m) => m.params.path === 'in.txt'));
     await nvim.command('enew');
-    await nvim.until(async () => fake.of('cursor').at(-1)?.params.path === null);
+    await nvim.until(async () => fake.of('cursor').at(-1)?.params.path === null, 5000, () => JSON.stringify(fake.of('cursor')));
   });
 });

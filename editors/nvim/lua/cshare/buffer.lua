@@ -90,6 +90,9 @@ function Doc:open()
       -- A read-only join takes no edits: say so in the buffer rather than refuse each one.
       vim.bo[self.buf].modifiable = false
     end
+    if self.state ~= 'unshared' and self.session.opts.on_opened then
+      self.session.opts.on_opened(self)
+    end
     if self.state == 'unshared' then
       self.session.unshared[self.path] = true
       self.session:forget(self)

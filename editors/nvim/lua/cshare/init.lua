@@ -62,7 +62,18 @@ local function session_for(root)
     if retry_at[root] and uv.now() < retry_at[root] then
       return nil
     end
-    s = session_mod.start(root, { cmd = M.config.cmd, name = M.config.name, on_peers = on_peers, on_gone = on_gone })
+    s = session_mod.start(root, {
+      cmd = M.config.cmd,
+      name = M.config.name,
+      on_peers = on_peers,
+      on_gone = on_gone,
+      on_opened = function(doc)
+        -- Where the cursor is once the daemon has the document (the BufEnter came before).
+        if api.nvim_get_current_buf() == doc.buf then
+          M.cursor_moved()
+        end
+      end,
+    })
     M.sessions[root] = s
   end
   return s
@@ -172,6 +183,8 @@ local function cursor_moved()
     end
   end)
 end
+
+M.cursor_moved = util.guard('sending the cursor', cursor_moved)
 
 local function status_lines()
   local lines = {}

@@ -10,7 +10,7 @@ local Session = {}
 Session.__index = Session
 
 --- Starts the bridge for `root` and sends initialize; requests made before its answer wait.
---- `opts`: {cmd, name, on_peers(session), on_gone(session)}.
+--- `opts`: {cmd, name, on_peers(session), on_gone(session), on_opened(doc)}.
 function M.start(root, opts)
   local self = setmetatable({
     root = root,
