@@ -84,7 +84,7 @@ async function onDisk(path: string, want: string, t0: number): Promise<number | 
 async function editorOn(name: string, wt: string, home: string, env: NodeJS.ProcessEnv): Promise<{ nvim: Nvim; mirror: Mirror }> {
   const nvim = await Nvim.start({ name, cwd: wt, home, env, setup: { cmd: [process.execPath, BIN, 'editor'], name } });
   await nvim.command(`edit ${FILE}`);
-  await nvim.until(async () => (await nvim.lua("local _, d = require('cshare').doc_of(0); return d and d.state or ''")) === 'live', 30_000, () => `${name}: the buffer never became live`);
+  await nvim.until(async () => (await nvim.lua("local _, d = require('cshare').doc_of(vim.api.nvim_get_current_buf()); return d and d.state or ''")) === 'live', 30_000, async () => `${name}: the buffer never became live; told ${JSON.stringify(await nvim.notes())}; ${JSON.stringify(await nvim.lua("local out = {} for root, s in pairs(require('cshare').sessions) do out[root] = {ready = s.ready, docs = vim.tbl_map(function(d) return d.state end, s.docs)} end return {out, vim.api.nvim_buf_get_name(0)}"))}`);
   const mirror = new Mirror();
   await nvim.watchLines((first, lines) => mirror.update(first, lines));
   return { nvim, mirror };
@@ -219,6 +219,8 @@ export async function main(): Promise<Record<string, number>> {
       .then(() => true)
       .catch(() => false);
     const divergence = settled ? 0 : Math.abs(ta.length - tb.length) || 1;
+    const refusedOf = (n: Nvim) => n.lua<number>("local _, d = require('cshare').doc_of(vim.api.nvim_get_current_buf()); return d and d.refused or -1");
+    out(`two typists: applyEdits refused (a keystroke was on its way): A ${await refusedOf(a.nvim)}, B ${await refusedOf(b.nvim)}`);
     out(`two typists: buffers ${settled ? 'equal' : `DIVERGED (A ${ta.length} chars, B ${tb.length})`}`);
     await a.nvim.command('write');
     await b.nvim.command('write');

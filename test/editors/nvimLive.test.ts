@@ -65,7 +65,11 @@ function bufText(nvim: Nvim, file: string): Promise<string> {
 async function converged(a: Nvim, b: Nvim, file: string, ms = 60_000): Promise<string> {
   let ta = '';
   let tb = '';
-  await a.until(async () => (ta = await bufText(a, file)) === (tb = await bufText(b, file)), ms, () => `${file} differs:\nalice ${JSON.stringify(ta)}\nbob   ${JSON.stringify(tb)}`);
+  await a.until(
+    async () => (ta = await bufText(a, file)) === (tb = await bufText(b, file)),
+    ms,
+    async () => `${file} differs:\nalice ${JSON.stringify(ta)}\nbob   ${JSON.stringify(tb)}\nalice was told ${JSON.stringify(await notes(a))}\nbob was told ${JSON.stringify(await notes(b))}`,
+  );
   return ta;
 }
 

@@ -44,6 +44,8 @@ function M.attach(session, buf, path)
     -- Set while this plugin changes the buffer itself, so that its own edit is not echoed.
     applying = false,
     detached = false,
+    -- applyEdits refused (a change was unsent, or the version moved on): for :CshareStatus.
+    refused = 0,
     state = 'opening',
   }, Doc)
   local ok = api.nvim_buf_attach(buf, false, {
@@ -185,11 +187,13 @@ function Doc:flush()
     self:open()
     return
   end
-  local version = api.nvim_buf_get_changedtick(self.buf)
-  self.sent_version = version
   if #changes == 0 then
+    -- Back to the text the daemon knows (typed and deleted within the tick): still at its
+    -- version, so an applyEdit at that version still applies.
     return
   end
+  local version = api.nvim_buf_get_changedtick(self.buf)
+  self.sent_version = version
   self.session:request('didChange', { path = self.path, version = version, changes = changes }, function(err)
     if err then
       self:_failed('didChange', err)
@@ -219,6 +223,7 @@ end
 --- and with no change unsent, without echoing it back, and reports the new changedtick.
 function Doc:apply_edit(params)
   if self.detached or self.dirty or params.version ~= self.sent_version then
+    self.refused = self.refused + 1
     return { applied = false }
   end
   self.applying = true
