@@ -280,7 +280,15 @@ function Doc:_apply_change(change)
     api.nvim_buf_set_lines(self.buf, math.min(sr, n), n, false, util.split_lines(tail))
     return
   end
-  api.nvim_buf_set_text(self.buf, sr, sc, er, ec, util.split_lines(text))
+  local ok, err = pcall(api.nvim_buf_set_text, self.buf, sr, sc, er, ec, util.split_lines(text))
+  if not ok then
+    -- Say where: a position past a line's end is the daemon's, a bug to report with this.
+    local lens = {}
+    for _, l in ipairs(api.nvim_buf_get_lines(self.buf, sr, math.min(er + 1, n), false)) do
+      table.insert(lens, #l)
+    end
+    error(string.format('%s: (%d,%d)-(%d,%d) over lines of %s bytes', err, sr, sc, er, ec, table.concat(lens, ',')), 0)
+  end
 end
 
 --- The buffer was written: the daemon learns which version the disk has now.
