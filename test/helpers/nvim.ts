@@ -54,6 +54,8 @@ export class Nvim {
       env: { ...(opts.env ?? process.env), XDG_DATA_HOME: join(home, 'data'), XDG_STATE_HOME: join(home, 'state'), XDG_CACHE_HOME: join(home, 'cache'), XDG_CONFIG_HOME: join(home, 'config'), HOME: home },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // Quitting closes Neovim's end first: a late write of the client is not a test failure.
+    proc.stdin.on('error', (e) => process.stderr.write(`${opts.name}: nvim's stdin: ${e.message}\n`));
     const client = attach({ proc });
     const n = new Nvim(client, proc, opts.name);
     running.add(n);
