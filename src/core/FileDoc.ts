@@ -509,8 +509,7 @@ export class FileDoc {
       return undefined;
     }
     // Of this doc's text only: resolving a position that names another root type would create
-    // that type in the doc (a peer's bytes must not add types to it). A position inside the
-    // text names no type at all, only the item it sits before (looked up, never created).
+    // that type in the doc (a peer's bytes must not add types to it).
     if (pos.type !== null || (pos.tname !== null && pos.tname !== CONTENT)) return undefined;
     const abs = Y.createAbsolutePositionFromRelativePosition(pos, this.doc);
     return abs && abs.type === this.ytext ? abs.index : undefined;

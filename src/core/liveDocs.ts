@@ -108,6 +108,11 @@ export class LiveDocs implements LiveFilesView {
     return this.files.has(fileId);
   }
 
+  /** Is a disk text with `digest` no edit of the open file `fileId` (see {@link diskChange}, which also decides the rest)? */
+  accepts(fileId: string, digest: string): boolean {
+    return this.files.get(fileId)?.accepted.includes(digest) ?? false;
+  }
+
   diskChange(fileId: string, path: string, digest: string): 'accept' | 'wait' | 'record' {
     const file = this.files.get(fileId);
     if (!file || file.accepted.includes(digest)) return file ? 'accept' : 'record';

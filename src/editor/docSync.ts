@@ -46,6 +46,12 @@ export interface OutgoingEdit {
   changes: EditorChange[];
 }
 
+/** Most changes in one `didChange` (each costs a pass over the text: a bound on the work one message makes). */
+export const MAX_CHANGES = 10_000;
+
+/** Pending ops kept apart before they are composed into one (an editor that does not answer must not grow them for ever). */
+const PENDING_KEPT = 32;
+
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** The state of one open document (see the module comment). */
@@ -89,6 +95,11 @@ export class DocSync {
     return this.pending.some((p) => !isIdentity(p));
   }
 
+  /** How many pending ops are kept apart (bounded: see `PENDING_KEPT`). */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
   /** Is an `applyEdit` waiting for its answer? */
   get awaiting(): boolean {
     return this.inflight !== undefined;
@@ -108,6 +119,7 @@ export class DocSync {
     if (!Number.isSafeInteger(version)) throw new EditorInputError('version must be an integer', true);
     if ((version as number) <= this.version) throw new EditorInputError(`version ${String(version)} is not after ${this.version}, the last one the daemon knows`, true);
     if (!Array.isArray(changes)) throw new EditorInputError('changes must be an array', false);
+    if (changes.length > MAX_CHANGES) throw new EditorInputError(`more than ${MAX_CHANGES} changes in one message: send fewer at a time, or didOpen with the whole text`, true);
     const ops: TextOp[] = [];
     let text = this.shadow;
     for (const c of changes as unknown[]) {
@@ -115,7 +127,9 @@ export class DocSync {
         throw new EditorInputError('a change is {range: {start, end}, text}', false);
       }
       const { range, text: ins } = c as EditorChange;
-      if (LONE_SURROGATE.test(ins)) throw new EditorInputError('a change inserts half of a UTF-16 surrogate pair', false);
+      // What the replica refuses to record (planTextEdit) is refused here, before the buffer and
+      // the document part: a refused recording would leave them apart.
+      if (LONE_SURROGATE.test(ins) || ins.includes('\0')) throw new EditorInputError('a change inserts a NUL or half of a UTF-16 surrogate pair: a text file cannot hold it', true);
       const lines = new LineIndex(text);
       const from = lines.offsetOf(range.start, enc);
       const to = lines.offsetOf(range.end, enc);
@@ -145,6 +159,11 @@ export class DocSync {
     this.doc = apply(this.doc, r);
     this.unrecorded = u2;
     this.pending.push(r2);
+    if (this.pending.length > PENDING_KEPT) {
+      // The first may be the one in flight: it stays apart (its answer drops it alone).
+      const keep = this.inflight ? 1 : 0;
+      this.pending = [...this.pending.slice(0, keep), this.pending.slice(keep).reduce((a, b) => compose(a, b))];
+    }
   }
 
   /**

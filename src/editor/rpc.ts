@@ -67,6 +67,8 @@ export class RpcConnection {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private closedFlag = false;
+  /** The editor half-closed its side: the connection ends once its messages are answered. */
+  private inputEnded = false;
   /** A frame could not be read: what follows is ignored until the socket is gone. */
   private broken = false;
   private readonly closeListeners: (() => void)[] = [];
@@ -80,6 +82,11 @@ export class RpcConnection {
     socket.on('data', (chunk: Buffer) => this.received(chunk));
     socket.on('error', (err) => log('editor connection error: %s', err.message));
     socket.on('close', () => this.closed());
+    // The editor is done sending (stdin of `cshare editor` closed): answer what it sent, then end.
+    socket.on('end', () => {
+      this.inputEnded = true;
+      if (!this.draining) this.close();
+    });
   }
 
   /** Has the connection ended? */
@@ -175,6 +182,7 @@ export class RpcConnection {
     } finally {
       this.draining = false;
     }
+    if (this.inputEnded) this.close();
   }
 
   private async handle(m: Incoming): Promise<void> {

@@ -70,8 +70,9 @@ describe('Replica.openLive', () => {
     await type(doc, buffer, 5, ' world');
     expect(await alice.replica.textOf('a.txt')).toBe('hello world\n');
     expect(textOf(alice.fs, 'a.txt')).toBe('hello\n');
-    // The disk behind the doc is no edit: a scan records nothing.
+    // The disk behind the doc is no edit: a scan records nothing, status lists nothing.
     expect((await alice.replica.scan()).recorded).toEqual([]);
+    expect((await alice.replica.status()).changed).toEqual([]);
     expect(buffer.told).toEqual([]);
     await doc.close();
     expect(textOf(alice.fs, 'a.txt')).toBe('hello world\n');

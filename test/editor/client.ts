@@ -33,6 +33,7 @@ export class EditorClient {
   private nextId = 1;
   private readonly reader = new FrameReader();
   private readonly waiters = new Map<unknown, (r: RpcReply) => void>();
+  private readonly watchers = new Set<() => void>();
 
   constructor(private readonly out: Writable, input: Readable) {
     input.on('data', (chunk: Buffer) => {
@@ -83,6 +84,20 @@ export class EditorClient {
     return new Promise((resolve) => this.waiters.set(id, resolve));
   }
 
+  /** Resolves as soon as `pred` holds for the buffer of `path` (checked at once and after each applied edit). */
+  whenText(path: string, pred: (text: string) => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const b = this.buffers.get(path);
+        if (!b || !pred(b.text)) return;
+        this.watchers.delete(check);
+        resolve();
+      };
+      this.watchers.add(check);
+      check();
+    });
+  }
+
   notify(method: string, params: unknown): void {
     this.out.write(frame({ jsonrpc: '2.0', method, params }));
   }
@@ -125,6 +140,7 @@ export class EditorClient {
         result = { applied: true, version: b.version };
       }
       this.out.write(frame({ jsonrpc: '2.0', id: m.id, result }));
+      for (const w of [...this.watchers]) w();
       return;
     }
     if (m.method !== undefined) {
