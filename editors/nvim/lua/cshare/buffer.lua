@@ -248,6 +248,8 @@ function Doc:apply_edit(params)
     return { applied = false }
   end
   self.sent_version = api.nvim_buf_get_changedtick(self.buf)
+  -- A waiting path turns live when its file arrives, and the daemon's first applyEdit says so.
+  self.state = 'live'
   return { applied = true, version = self.sent_version }
 end
 
