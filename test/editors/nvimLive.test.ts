@@ -224,4 +224,20 @@ describe('the Neovim plugin with real relay, share and join processes', () => {
     await alice.proc.stop();
     await bob.nvim.until(async () => (await marks()).length === 0, 30_000, async () => `bob's marks: ${JSON.stringify(await marks())}`);
   }, 120_000);
+
+  it(':CshareUndo undoes only this side\'s typing, in both buffers', async () => {
+    const { alice, bob } = await pair({ 'u.txt': 'middle\n' });
+    await open(alice.nvim, 'u.txt');
+    await open(bob.nvim, 'u.txt');
+    await alice.nvim.input('ggOalice line<Esc>');
+    await converged(alice.nvim, bob.nvim, 'u.txt');
+    await bob.nvim.input('Gobob line<Esc>');
+    expect(await converged(alice.nvim, bob.nvim, 'u.txt')).toBe('alice line\nmiddle\nbob line\n');
+    await alice.nvim.command('CshareUndo');
+    await alice.nvim.until(async () => (await bufText(alice.nvim, 'u.txt')) === 'middle\nbob line\n', 30_000, async () => `alice's buffer: ${JSON.stringify(await bufText(alice.nvim, 'u.txt'))}; told ${JSON.stringify(await notes(alice.nvim))}`);
+    expect(await converged(alice.nvim, bob.nvim, 'u.txt')).toBe('middle\nbob line\n');
+    await alice.nvim.command('CshareRedo');
+    await alice.nvim.until(async () => (await bufText(alice.nvim, 'u.txt')) === 'alice line\nmiddle\nbob line\n', 30_000, async () => `alice's buffer: ${JSON.stringify(await bufText(alice.nvim, 'u.txt'))}`);
+    expect(await converged(alice.nvim, bob.nvim, 'u.txt')).toBe('alice line\nmiddle\nbob line\n');
+  }, 120_000);
 });
