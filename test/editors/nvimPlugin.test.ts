@@ -202,15 +202,22 @@ describe('the Neovim plugin against a scripted editor server', () => {
     expect(await nvim.text()).toBe('short\n');
     // It re-sent the buffer so that the daemon knows what it holds, and said so once.
     await fake.nth('didOpen', 2);
+    // Inside a character (the 2nd byte of é) is refused the same way, before anything changes.
+    await nvim.input('Aé<Esc>');
+    await inSync(fake, nvim, 'x.txt');
+    const mid = await fake.applyEdit('x.txt', fake.docs.get('x.txt')!.version, [{ range: { start: { line: 0, character: 6 }, end: { line: 0, character: 6 } }, text: 'z' }]);
+    expect(mid).toEqual({ applied: false });
+    expect(await nvim.text()).toBe('shorté\n');
+    await fake.nth('didOpen', 3);
     const again = await fake.applyEdit('x.txt', fake.docs.get('x.txt')!.version, [{ range: { start: { line: 0, character: 40 }, end: { line: 0, character: 41 } }, text: 'z' }]);
     expect(again).toEqual({ applied: false });
-    await fake.nth('didOpen', 3);
-    const notes = await nvim.notes();
-    expect(notes).toHaveLength(1);
-    expect(notes[0]!.msg).toMatch(/applying a remote edit to x\.txt/);
+    await fake.nth('didOpen', 4);
+    const notes = (await nvim.notes()).map((n) => n.msg);
+    // Once per file, however many follow.
+    expect(notes).toEqual([expect.stringMatching(/applying a remote edit to x\.txt: start_col out of bounds: \(0,40\)-\(0,41\) over lines of 5 bytes/)]);
     // Typing still works afterwards.
     await nvim.input('Ayes<Esc>');
-    expect(await inSync(fake, nvim, 'x.txt')).toBe('shortyes\n');
+    expect(await inSync(fake, nvim, 'x.txt')).toBe('shortéyes\n');
   });
 
   it('keeps the server\'s copy equal to the buffer through seeded random edits, undo, :s and applyEdits (CSHARE_NVIM_SEED replays)', async () => {

@@ -243,7 +243,7 @@ function Doc:apply_edit(params)
   end
   if not ok then
     -- The buffer may hold part of the edit: the daemon takes the whole text again.
-    util.notify_once('applying a remote edit to ' .. self.path .. ': ' .. tostring(err), vim.log.levels.ERROR)
+    util.notify_once('applying a remote edit to ' .. self.path .. ': ' .. tostring(err), vim.log.levels.ERROR, 'apply ' .. self.path)
     self:open()
     return { applied = false }
   end
@@ -282,7 +282,17 @@ function Doc:_apply_change(change)
     api.nvim_buf_set_lines(self.buf, math.min(sr, n), n, false, util.split_lines(tail))
     return
   end
-  local ok, err = pcall(api.nvim_buf_set_text, self.buf, sr, sc, er, ec, util.split_lines(text))
+  -- A position inside a UTF-8 character would leave invalid bytes in the buffer.
+  local function inside_char(row, col)
+    local b = (api.nvim_buf_get_lines(self.buf, row, row + 1, false)[1] or ''):byte(col + 1)
+    return b ~= nil and b >= 0x80 and b < 0xC0
+  end
+  local ok, err = true, nil
+  if inside_char(sr, sc) or inside_char(er, ec) then
+    ok, err = false, 'a position inside a character'
+  else
+    ok, err = pcall(api.nvim_buf_set_text, self.buf, sr, sc, er, ec, util.split_lines(text))
+  end
   if not ok then
     -- Say where: a position past a line's end is the daemon's, a bug to report with this.
     local lens = {}

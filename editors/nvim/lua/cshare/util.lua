@@ -7,12 +7,13 @@ local uv = vim.uv or vim.loop
 --- Messages already shown, so that a failure repeated on every keystroke is reported once.
 local reported = {}
 
---- Shows `msg` once per distinct text (later identical messages are dropped).
-function M.notify_once(msg, level)
-  if reported[msg] then
+--- Shows `msg` once per distinct text, or once per `key` when given (later ones are dropped).
+function M.notify_once(msg, level, key)
+  key = key or msg
+  if reported[key] then
     return
   end
-  reported[msg] = true
+  reported[key] = true
   vim.schedule(function()
     vim.notify('cshare: ' .. msg, level or vim.log.levels.WARN)
   end)
@@ -90,11 +91,16 @@ function M.to_doc(text, crlf)
 end
 
 --- Text as the buffer holds it: a dos buffer shows "\r\n" as a line break without the "\r".
+--- A lone "\r" is a line break for the daemon (EDITOR-API.md "Positions") but a character for
+--- Neovim: it becomes "\n" here, so that both count the same lines (a later save writes that
+--- line break as the buffer's 'fileformat' does).
 function M.from_doc(text, crlf)
-  if crlf then
-    return (text:gsub('\r\n', '\n'))
-  end
-  return text
+  return (text:gsub('\r(\n?)', function(nl)
+    if nl == '' or crlf then
+      return '\n'
+    end
+    return '\r\n'
+  end))
 end
 
 --- Splits `text` at "\n" into the lines nvim_buf_set_text takes (a trailing "\n" gives a final "").
