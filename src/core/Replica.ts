@@ -297,6 +297,11 @@ export class Replica {
     return this.exclusive(() => this.live.open(opts));
   }
 
+  /** Is the file at `path` open in an editor here (its disk not written until it is closed)? */
+  isOpenInEditor(path: string): boolean {
+    return this.live.isOpenAt(path);
+  }
+
   /** The files open in editors now, and those a process before left open: what an upload sends first. */
   liveFileIds(): Set<string> {
     return this.live.priorityFileIds();

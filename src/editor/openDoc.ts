@@ -8,7 +8,7 @@ import type { TextOp } from '../core/hunkDiff.js';
 import { logger } from '../core/log.js';
 import { diffToOps } from '../core/textDiff.js';
 import { DocSync, EditorInputError } from './docSync.js';
-import { LineIndex, type Position, type PositionEncoding } from './positions.js';
+import type { Position, PositionEncoding } from './positions.js';
 import type { LiveDoc, LiveListener } from './ports.js';
 
 const log = logger('editor');
@@ -205,7 +205,7 @@ export class OpenDoc {
   /** UTF-16 offsets in the document of positions of the buffer (for presence); undefined when one is not a position. */
   docOffsets(positions: readonly Position[]): number[] | undefined {
     if (!this.sync) return undefined;
-    const lines = new LineIndex(this.sync.shadowText);
+    const lines = this.sync.shadowLines;
     const out: number[] = [];
     for (const p of positions) {
       const at = lines.offsetOf(p, this.opts.enc);
@@ -219,7 +219,7 @@ export class OpenDoc {
   bufferPosition(docOffset: number): Position | undefined {
     if (!this.sync) return undefined;
     const at = Math.min(this.sync.docToShadow(docOffset), this.sync.shadowText.length);
-    return new LineIndex(this.sync.shadowText).positionOf(at, this.opts.enc);
+    return this.sync.shadowLines.positionOf(at, this.opts.enc);
   }
 
   /** The live doc, once attached (for presence's relative positions). */
@@ -264,6 +264,10 @@ export class OpenDoc {
         if (sync.editAnswered(r.applied === true, r.version)) {
           this.retryMs = 0;
           this.pump();
+        } else if (sync.editorVersion !== e.version) {
+          // Refused because the editor's own changes crossed it: those are here now, so the
+          // edit goes again at once, transformed over them (no wait while someone types).
+          this.pump();
         } else this.retryLater(sync);
       },
       (err: unknown) => {
@@ -274,7 +278,10 @@ export class OpenDoc {
     );
   }
 
-  /** A refused `applyEdit` goes again when the editor's changes arrive, or after a growing wait. */
+  /**
+   * A refused `applyEdit` whose version the editor has not left (its changes have not come, or
+   * it refuses for reasons of its own) goes again after a wait that grows, or at its next change.
+   */
   private retryLater(sync: DocSync): void {
     if (this.ended || this.sync !== sync) return;
     this.retryMs = Math.min(MAX_RETRY_MS, Math.max(20, this.retryMs * 2));

@@ -54,3 +54,29 @@ describe('LSP framing', () => {
     expect(() => new FrameReader(10).push(Buffer.from('Content-Length: 11\r\n\r\n'))).toThrow(/over the limit/);
   });
 });
+
+describe('LineIndex.edited', () => {
+  it('equals a fresh index after random edits (line breaks of every kind, joins of \\r and \\n)', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pieces = ['a', 'bc', '\n', '\r', '\r\n', '', 'é😀'];
+    const piece = () => pieces[rnd(pieces.length)]!;
+    for (let run = 0; run < 300; run++) {
+      let text = Array.from({ length: rnd(12) }, piece).join('');
+      let lines = new LineIndex(text);
+      for (let step = 0; step < 20; step++) {
+        const from = rnd(text.length + 1);
+        const to = from + rnd(Math.min(4, text.length - from) + 1);
+        const insert = Array.from({ length: rnd(3) }, piece).join('');
+        const next = text.slice(0, from) + insert + text.slice(to);
+        lines = lines.edited(from, to, insert, next);
+        const fresh = new LineIndex(next);
+        expect({ run, step, starts: lines.starts, ends: lines.ends }).toEqual({ run, step, starts: fresh.starts, ends: fresh.ends });
+        text = next;
+      }
+    }
+  });
+});
