@@ -22,5 +22,5 @@ await build({
 });
 if (process.argv.includes('--vsix')) {
   const vsce = join(dirname(createRequire(import.meta.url).resolve('@vscode/vsce/package.json')), 'vsce');
-  execFileSync(process.execPath, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', join(here, 'cshare-vscode.vsix')], { cwd: here, stdio: 'inherit' });
+  execFileSync(process.execPath, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '-o', join(here, 'cshare-vscode.vsix')], { cwd: here, stdio: 'inherit' });
 }
