@@ -41,6 +41,10 @@ export const COMMAND_GROUPS: readonly { title: string; commands: readonly (reado
       ['restore', 'bring back a deleted file from history'],
     ],
   },
+  {
+    title: 'Editors',
+    commands: [['editor', 'connect an editor plugin to the running share or join (stdio, EDITOR-API.md)']],
+  },
 ];
 
 /** The names of every command. */

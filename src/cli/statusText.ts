@@ -6,7 +6,8 @@ export type StatusJson = Omit<ReplicaStatus, 'sharing'> & {
   sharing: 'off' | 'on' | 'joined';
   codes?: { readWrite: string; readOnly: string };
   relay?: string[];
-  peers?: { id: string; name: string }[];
+  /** Connected peers; `role`, `color` and where they are (`path`, 1-based `line`, `column`) from protocol 4 on. */
+  peers?: { id: string; name: string; role?: string; color?: string; path?: string; line?: number; column?: number }[];
   connected?: boolean;
   unacknowledged?: number;
   uploading?: number;
@@ -33,7 +34,7 @@ export function formatStatus(s: StatusJson, c: StatusColors): string {
     `Replica:  ${shown(s.replica.name)} (${shown(s.replica.id)})`,
     `Sharing:  ${s.sharing}${access}${s.relay ? ` via ${s.relay[0]}` : ''}${s.connected === false ? ' (reconnecting)' : ''}`,
     ...(s.codes ? [`Join:     cshare join ${s.codes.readWrite}`, `          cshare join ${s.codes.readOnly} (read-only)`] : []),
-    ...(s.peers ? [`Peers:    ${s.peers.length ? peerLabels(s.peers).join(', ') : 'none'}`] : []),
+    ...(s.peers ? peerLines(s.peers) : []),
     ...pendingLines(s),
     `Files:    ${counted(s.files, 'file')} tracked, store ${(s.storeBytes / 1024).toFixed(0)} KiB`,
   ];
@@ -61,6 +62,19 @@ function pendingLines(s: StatusJson): string[] {
   }
   if (s.unacknowledged === undefined) return [];
   return [`Pending:  ${counted(s.unacknowledged, 'local change')} not yet acknowledged by the relay${s.uploading ? `, ${counted(s.uploading, 'item')} still uploading` : ''}`];
+}
+
+/**
+ * One line per connected peer: its label, its role, and the file and line it is in
+ * (`Peers:    alice, sharer, in src/app.ts:12`, the next ones indented below).
+ */
+function peerLines(peers: NonNullable<StatusJson['peers']>): string[] {
+  if (peers.length === 0) return ['Peers:    none'];
+  const labels = peerLabels(peers);
+  return peers.map((p, i) => {
+    const where = p.path !== undefined ? `, in ${gitQuoted(p.path)}${p.line !== undefined ? `:${p.line}` : ''}` : '';
+    return `${i === 0 ? 'Peers:' : ''}`.padEnd(10) + `${labels[i]}${p.role ? `, ${p.role}` : ''}${where}`;
+  });
 }
 
 /**

@@ -37,6 +37,7 @@ export default class Join extends BaseCommand {
     const live = !flags.once && !flags['dry-run'];
     // Loaded on use: libp2p is most of cshare's start-up time (see share).
     const { join } = await import('../sync/join.js');
+    const { startEditorServer } = await import('../sync/editorHost.js');
     const printer = (this.printer = new EventPrinter({ color: this.color, verbose: flags.verbose, tty: Boolean(process.stdout.isTTY) }));
     const result = await join({
       code,
@@ -49,6 +50,8 @@ export default class Join extends BaseCommand {
       yes: flags.yes,
       confirm: process.stdin.isTTY && process.stdout.isTTY && !json ? (files) => this.confirm(files) : undefined,
       signal: this.abort.signal,
+      // Editors connect to it (EDITOR-API.md; `cshare editor`).
+      live: (host) => startEditorServer(host),
       onStop: (standing) => (this.standing = standing),
       onEvent: (e: JoinEvent) => {
         if (this.stopSaid) return; // the stopped line ends the output (a stop's late errors say nothing new)

@@ -31,6 +31,7 @@ export default class Share extends BaseCommand {
     // Loaded here, not at the top: oclif imports every command at start-up, and libp2p is
     // most of cshare's load time; commands that do not sync should not pay for it.
     const { share } = await import('../sync/share.js');
+    const { startEditorServer } = await import('../sync/editorHost.js');
     const printer = (this.printer = new EventPrinter({ color: this.color, verbose: flags.verbose, tty: Boolean(process.stdout.isTTY) }));
     const result = await share({
       cwd: flags.cwd ?? process.cwd(),
@@ -42,6 +43,8 @@ export default class Share extends BaseCommand {
       once: flags.once,
       retry: flags.retry,
       signal: this.abort.signal,
+      // Editors connect to it (EDITOR-API.md; `cshare editor`).
+      live: (host) => startEditorServer(host),
       onStop: (standing) => (this.standing = standing),
       confirm: process.stdin.isTTY && process.stdout.isTTY && !json ? (changed) => this.confirm(changed.map((c) => `${c.change} ${shown(c.path)}`)) : undefined,
       onEvent: (e: ShareEvent) => {

@@ -172,6 +172,23 @@ export class ChangeBatch {
     this.putJson(KEY.unflushed(seq), note);
   }
 
+  /**
+   * A text file open in an editor (`liveDocs.ts`): its disk may be behind its doc, holding one
+   * of `accepted` (digests of texts that are no edit), until the last editor closes it.
+   */
+  putLiveNote(fileId: string, note: { accepted: string[] }): void {
+    this.putJson(KEY.liveNote(fileId), note);
+  }
+
+  dropLiveNote(fileId: string): void {
+    this.dropKey(KEY.liveNote(fileId));
+  }
+
+  /** Drops the op entry of change `seq` (a typing burst's entry moves to its latest change: `typingBursts.ts`). */
+  dropOp(seq: number): void {
+    this.dropKey(KEY.op(seq));
+  }
+
   /** Drops the note of an apply's disk writes in progress: the apply is committed with this batch. */
   dropApplying(): void {
     this.dropKey(KEY.applying);

@@ -35,6 +35,14 @@ export interface OwnChange {
   savedVersion?: Uint8Array;
 }
 
+/** One item of a Yjs text delta (see {@link FileDoc.observeText}); `insert` is a string in a file doc. */
+export interface TextDelta {
+  insert?: unknown;
+  retain?: number;
+  delete?: number;
+  attributes?: unknown;
+}
+
 /** Name of the one shared type in every file doc. */
 const CONTENT = 'content';
 
@@ -470,6 +478,41 @@ export class FileDoc {
       if (skip < item.length) out += item.content.str.slice(skip);
     }
     return out;
+  }
+
+  /**
+   * Calls `fn` after every transaction that changes the text (this replica's edits, remote
+   * updates, undo), with the change as Yjs delta items (in UTF-16 units of the text before it)
+   * and a way to read the text after it. For live editing only (`liveDocs.ts`): an observer
+   * makes Yjs build an event for every transaction, so it is attached only while an editor
+   * has the file open. Returns the detach function.
+   */
+  observeText(fn: (delta: readonly TextDelta[], textNow: () => string) => void): () => void {
+    const observer = (event: Y.YTextEvent): void => fn(event.delta as TextDelta[], () => this.ytext.toString());
+    this.ytext.observe(observer);
+    return () => this.ytext.unobserve(observer);
+  }
+
+  /** A Yjs relative position (encoded) of UTF-16 offset `offset` in the text: it follows the character through edits. */
+  relativePosition(offset: number): Uint8Array {
+    const at = Math.max(0, Math.min(offset, this.ytext.length));
+    return Y.encodeRelativePosition(Y.createRelativePositionFromTypeIndex(this.ytext, at));
+  }
+
+  /** The offset now of a position from {@link relativePosition}; undefined if it is not of this doc (or malformed). */
+  absolutePosition(rel: Uint8Array): number | undefined {
+    let pos: Y.RelativePosition;
+    try {
+      pos = Y.decodeRelativePosition(rel);
+    } catch (err) {
+      log('undecodable relative position: %s', (err as Error).message);
+      return undefined;
+    }
+    // Of this doc's text only: resolving a position that names another root type would create
+    // that type in the doc (a peer's bytes must not add types to it).
+    if (pos.type !== null || (pos.item === null && pos.tname !== CONTENT)) return undefined;
+    const abs = Y.createAbsolutePositionFromRelativePosition(pos, this.doc);
+    return abs && abs.type === this.ytext ? abs.index : undefined;
   }
 
   /** This doc's state vector (what it has seen), for catch-up. */

@@ -28,6 +28,7 @@ import { readUnflushed } from './unflushed.js';
 import { ownHistory, recordCarried, type HistoryEntry } from './carriedHistory.js';
 import { planTextEdit, recordTextEditPlan, type RecordedTextEdit, type TextEditRequest } from './textEdits.js';
 import { localRefused, peerRefused, RefusedPaths, type RefusedCode, type RefusedPath } from './refused.js';
+import { LiveDocs, type LiveDoc, type LiveUpload, type OpenLiveOptions } from './liveDocs.js';
 
 const log = logger('replica');
 
@@ -99,12 +100,35 @@ export class Replica {
    * `share`/`join` reports it. Called after the scan or apply that found it.
    */
   onRefused?: (refused: RefusedPath) => void;
+  /**
+   * Told each edit from an editor (`openLive`) once committed, with its updates: a running
+   * `share`/`join` uploads it at once, without a scan or the watcher's wait.
+   */
+  onLiveUpload?: (upload: LiveUpload) => void;
+  /** Told when changes recorded here wait to go up without a watcher event (a typing burst ended, a delayed scan). */
+  onPushDue?: () => void;
+  /** The text files open in editors (see `liveDocs.ts`). */
+  private readonly live: LiveDocs;
+  /** Live edits the relay stored, by file (see {@link liveUploaded}). */
+  private readonly sentLive = new Map<string, Set<number>>();
 
   private constructor(
     private ctx: ReplicaContext,
     private readonly opts: ReplicaOptions,
     private readonly journal: FsJournal,
-  ) {}
+  ) {
+    this.live = new LiveDocs({
+      ctx: () => this.ctx,
+      exclusive: (fn) => this.exclusive(fn),
+      reload: () => this.reload(),
+      writeBack: (paths, expect) => this.settleWrites(paths, undefined, {}, expect),
+      uploaded: (upload) => this.onLiveUpload?.(upload),
+      pushDue: () => this.onPushDue?.(),
+      rescan: (paths, ms) => this.rescanLater(paths, ms),
+      textLimit: opts.textLimit,
+    });
+    ctx.live = this.live;
+  }
 
   /** Opens (initialising on first use) the replica whose store is `opts.kv`. */
   static async open(opts: ReplicaOptions): Promise<Replica> {
@@ -136,6 +160,8 @@ export class Replica {
     const rewritten = await recoverUnflushed(ctx);
     if (rewritten.length > 0) log('wrote again the files a crash tore (%d): %s', rewritten.length, rewritten.slice(0, 5).join(', '));
     const replica = new Replica(ctx, opts, journal);
+    // Files a process before left open in an editor get the merged text it kept off the disk.
+    await replica.exclusive(() => replica.live.recover());
     if (copiedFrom) {
       log('store copied from replica %s: this copy is replica %s', copiedFrom, identity.replicaId);
       ctx.notices.add({ kind: 'kept', path: '', message: `this worktree is a copy of another one (replica ${copiedFrom}): it now has its own replica id ${identity.replicaId}, so both can sync` });
@@ -259,6 +285,33 @@ export class Replica {
     });
   }
 
+  /**
+   * Opens the file at `opts.path` for an editor (see `liveDocs.ts` and EDITOR-API.md): `live`
+   * if it is a shared text file here, else `waiting` until it is. While it is open its edits
+   * come through the returned {@link LiveDoc}, every other change of it goes to `opts.listener`,
+   * and cshare does not write it on disk until it is closed. `BAD_PATH` for an unsafe path,
+   * `USAGE` for a binary file or a symlink.
+   */
+  async openLive(opts: OpenLiveOptions): Promise<LiveDoc> {
+    if (this.closed) throw new CshareError('USAGE', 'the replica is closed');
+    return this.exclusive(() => this.live.open(opts));
+  }
+
+  /** The files open in editors now, and those a process before left open: what an upload sends first. */
+  liveFileIds(): Set<string> {
+    return this.live.priorityFileIds();
+  }
+
+  /** Scans `paths` again in `ms` (a disk change of a file open in an editor), and has it uploaded. */
+  private rescanLater(paths: string[], ms: number): void {
+    setTimeout(() => {
+      if (this.closed) return;
+      this.scan({ scope: new ScanScope(paths) })
+        .then(() => this.onPushDue?.())
+        .catch((err: unknown) => log('could not scan %s again: %s', paths.join(', '), err instanceof Error ? err.message : String(err)));
+    }, ms + 10).unref();
+  }
+
   /** The text the replica has recorded for the shared text file at `path` (what edits are positioned in). */
   async textOf(path: string): Promise<string> {
     return this.exclusive(async () => {
@@ -305,6 +358,8 @@ export class Replica {
    */
   async undo(opts: { path?: string; signal?: AbortSignal } = {}): Promise<UndoResult> {
     return this.exclusive(async () => {
+      // A typing burst still growing is one change: it ends here, and is undone whole.
+      await this.live.sealAll();
       await this.scanNow({ signal: opts.signal });
       opts.signal?.throwIfAborted();
       // A file a peer deleted since this replica's last change to it: undo brings it back.
@@ -336,6 +391,7 @@ export class Replica {
   /** Re-applies the last undone change (to `path`); `signal` as for {@link undo}. */
   async redo(opts: { path?: string; signal?: AbortSignal } = {}): Promise<UndoResult> {
     return this.exclusive(async () => {
+      await this.live.sealAll();
       await this.scanNow({ signal: opts.signal });
       opts.signal?.throwIfAborted();
       return undoRedo(this.ctx, 'redo', opts.path);
@@ -352,9 +408,23 @@ export class Replica {
     return this.exclusive(() => collectChanges(this.ctx, since));
   }
 
-  /** As {@link changesSince}, with blobs by reference (read each with {@link blob} when it is sent). */
+  /**
+   * As {@link changesSince}, with blobs by reference (read each with {@link blob} when it is
+   * sent), without the live edits already uploaded ({@link liveUploaded}).
+   */
   async outgoingSince(since: number): Promise<{ changes: OutgoingChanges; upTo: number }> {
-    return this.exclusive(() => collectOutgoing(this.ctx, since));
+    const sent = this.sentLive;
+    return this.exclusive(() => collectOutgoing(this.ctx, since, sent.size > 0 ? (fileId, seq) => sent.get(fileId)?.has(seq) === true : undefined));
+  }
+
+  /**
+   * The relay stored live edit `seq` of `fileId` (uploaded by itself, see {@link onLiveUpload}):
+   * the next upload leaves it out. Forgotten once an upload is acknowledged past it ({@link holdLogAfter}).
+   */
+  liveUploaded(fileId: string, seq: number): void {
+    let seqs = this.sentLive.get(fileId);
+    if (!seqs) this.sentLive.set(fileId, (seqs = new Set()));
+    seqs.add(seq);
   }
 
   /**
@@ -413,10 +483,10 @@ export class Replica {
    * save's text). A save that lands on that write is recorded from what it left, and so on: a
    * few rounds at most, each needing a new save to land in the microseconds of a write.
    */
-  private async settleWrites(paths: string[], report?: ScanReport, opts: Pick<RecordOptions, 'signal' | 'onRecorded'> = {}): Promise<void> {
+  private async settleWrites(paths: string[], report?: ScanReport, opts: Pick<RecordOptions, 'signal' | 'onRecorded'> = {}, expect?: ReadonlyMap<string, string>): Promise<void> {
     let pending = paths;
     for (let round = 0; pending.length > 0 && round < WRITE_BACK_ROUNDS; round++) {
-      const { displaced, occupied } = await writeBack(this.ctx, pending);
+      const { displaced, occupied } = await writeBack(this.ctx, pending, round === 0 ? { expect } : {});
       if (displaced.size === 0 && occupied.length === 0) break;
       const next = await recordScan(this.ctx, { ...this.scanOpts(), settleEmptiedMs: this.opts.settleEmptiedMs, signal: opts.signal, onRecorded: opts.onRecorded, scope: new ScanScope([...displaced.keys(), ...occupied]), overlay: displaced });
       report?.recorded.push(...next.recorded);
@@ -457,7 +527,13 @@ export class Replica {
    * other replicas' logs (see `carriedHistory.ts`).
    */
   ownHistory(since: number, upTo: number): AsyncIterable<HistoryEntry> {
-    return ownHistory(this.ctx, since, upTo);
+    // A typing burst still growing goes up when it ends, as one entry (`typingBursts.ts`).
+    const open = this.live.openBursts();
+    if (open.size === 0) return ownHistory(this.ctx, since, upTo);
+    const all = ownHistory(this.ctx, since, upTo);
+    return (async function* () {
+      for await (const entry of all) if (!open.has(entry.seq)) yield entry;
+    })();
   }
 
   /** Records another replica's history entries in this log, each once; returns how many were new. */
@@ -612,6 +688,10 @@ export class Replica {
    */
   async holdLogAfter(seq: number): Promise<void> {
     this.ctx.counters.keepLogAfter = seq;
+    for (const [fileId, seqs] of this.sentLive) {
+      for (const s of seqs) if (s <= seq) seqs.delete(s);
+      if (seqs.size === 0) this.sentLive.delete(fileId);
+    }
     await this.ctx.store.putKeepLogAfter(seq);
   }
 
@@ -650,6 +730,7 @@ export class Replica {
   close(): void {
     this.closed = true;
     clearTimeout(this.flushTimer);
+    this.live.dispose();
     this.ctx.destroy();
   }
 
@@ -661,7 +742,15 @@ export class Replica {
    * gap then held back every later manifest change of this replica on every peer).
    */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
+    const settled = async (): Promise<T> => {
+      try {
+        return await fn();
+      } finally {
+        // Editors hear of renames, deletes and arrivals before the lock goes (see `liveDocs.ts`).
+        await this.live.settle().catch((err: unknown) => log('could not settle the files open in editors: %s', err instanceof Error ? err.message : String(err)));
+      }
+    };
+    const run = this.tail.then(settled, settled);
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -673,9 +762,11 @@ export class Replica {
     ctx.counters.keepLogAfter = old.counters.keepLogAfter;
     ctx.onUnflushed = old.onUnflushed;
     ctx.notices = old.notices;
+    ctx.live = old.live;
     ctx.blocked = old.blocked;
     old.destroy();
     this.ctx = ctx;
+    await this.live.rebind();
   }
 
   private scanOpts() {

@@ -88,6 +88,8 @@ export class ReplicaContext {
    * `recoverInterruptedApply`).
    */
   readonly interrupted = new Map<string, InterruptedWrite>();
+  /** The text files open in editors here (see `liveDocs.ts`); kept across a reload. */
+  live: LiveFilesView = NO_LIVE_FILES;
   /** What the user should hear about (see `notices.ts`); kept across a reload. */
   notices = new Notices();
   /**
@@ -333,6 +335,14 @@ export class ReplicaContext {
     return doc;
   }
 
+  /**
+   * The base insert of a doc made from its base and not logged yet: the first logged update
+   * of the file carries it (see {@link logFileUpdate}), and so must its first upload.
+   */
+  pendingBase(fileId: string): Uint8Array | undefined {
+    return this.pendingBases.get(fileId);
+  }
+
   /** The loaded doc of a file, if any (no I/O). */
   loadedDoc(fileId: string): FileDoc | undefined {
     return this.docs.get(fileId)?.doc;
@@ -465,6 +475,22 @@ export class ReplicaContext {
     this.manifest.destroy();
   }
 }
+
+/** What core steps ask of the text files open in editors (implemented by `LiveDocs`, `liveDocs.ts`). */
+export interface LiveFilesView {
+  /** Is this text file open in an editor here? Then its disk write waits for the editor to close it. */
+  isLive(fileId: string): boolean;
+  /**
+   * A scan found the open file `fileId` at `path` holding a text with `digest` that is not its
+   * recorded one: `accept` (a text its editor saved, or the disk's when it opened: no edit),
+   * `wait` (maybe a save its editor has not told yet: looked at again shortly, the stat cache
+   * left as it is), or `record` (an edit, as any save).
+   */
+  diskChange(fileId: string, path: string, digest: string): 'accept' | 'wait' | 'record';
+}
+
+/** No file open in an editor. */
+const NO_LIVE_FILES: LiveFilesView = { isLive: () => false, diskChange: () => 'record' };
 
 /** Text versions kept per file (see {@link ReplicaContext.versions}). */
 export const VERSIONS_KEPT = 8;

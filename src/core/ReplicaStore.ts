@@ -179,6 +179,16 @@ export class ReplicaStore extends StoredLog {
     return out;
   }
 
+  /** The notes of text files left open in an editor (`lv:`), by file id: what each accepts on disk. */
+  async liveNotes(): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for await (const [key, value] of this.kv.iterate(prefixRange(FAMILY.liveNote))) {
+      const note = parseJson<{ accepted?: unknown }>(value, key);
+      out.set(key.slice(FAMILY.liveNote.length), Array.isArray(note?.accepted) ? note.accepted.filter((d): d is string => typeof d === 'string') : []);
+    }
+    return out;
+  }
+
   /** A text file's recent on-disk versions as stored (`v:`), unchecked. */
   async versions(fileId: string): Promise<unknown> {
     return this.getJson<unknown>(KEY.versions(fileId));

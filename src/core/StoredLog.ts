@@ -79,11 +79,11 @@ export abstract class StoredLog {
     return out;
   }
 
-  /** A file's doc updates this replica logged itself for changes after `since`. */
-  async ownFileUpdatesAfter(fileId: string, since: number): Promise<Uint8Array[]> {
+  /** A file's doc updates this replica logged itself for changes after `since` (but those of the changes `skip` names). */
+  async ownFileUpdatesAfter(fileId: string, since: number, skip?: (seq: number) => boolean): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
     const { lt } = prefixRange(KEY.fileUpdates(fileId));
-    for await (const [key, value] of this.kv.iterate({ gte: KEY.fileUpdatesFrom(fileId, since + 1), lt })) if (isOwnUpdateKey(key)) out.push(value);
+    for await (const [key, value] of this.kv.iterate({ gte: KEY.fileUpdatesFrom(fileId, since + 1), lt })) if (isOwnUpdateKey(key) && !skip?.(seqOfKey(key))) out.push(value);
     return out;
   }
 

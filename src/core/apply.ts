@@ -107,6 +107,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
     if (disk.boot && after?.kind === 'file' && !p.sameContent) unflushed.push({ path: p.path, digest: p.digest, ino: after.ino, mtimeMs: after.mtimeMs });
     recordWritten(got, ops, p);
   }
+  recordLiveEdits(ctx, got, plan, ops);
   if (disk.boot && unflushed.length > 0) noteUnflushed(batch, seq, { boot: disk.boot.id, files: unflushed });
   await ctx.commit(batch);
   for (const b of plan.blocked.values()) ctx.blocked.set(b.path, b);
@@ -300,6 +301,21 @@ function recordWritten({ before, incoming }: Integrated, ops: AppliedOps, { path
     }
   }
   ops.add(kind, fileId, path, extra);
+}
+
+/**
+ * Records in the history the edits of files open in an editor here, which the plan left off
+ * the disk (`planWinner`): what the doc's text became, as for a file written.
+ */
+function recordLiveEdits(ctx: ReplicaContext, { textBefore }: Integrated, plan: ApplyPlan, ops: AppliedOps): void {
+  for (const [fileId, before] of textBefore) {
+    if (!ctx.live.isLive(fileId) || plan.plans.some((p) => p.fileId === fileId)) continue;
+    const entry = ctx.manifest.get(fileId);
+    const text = ctx.loadedDoc(fileId)?.text;
+    if (!entry || entry.deleted || text === undefined || text === before) continue;
+    const textOps = diffToOps(before, text);
+    ops.add('edit', fileId, entry.path, { ...opsStats(textOps), ...patchFor(textOps) });
+  }
 }
 
 /** The history entries of one apply, the author's (not on this replica's undo stack). */

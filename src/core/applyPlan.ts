@@ -182,6 +182,13 @@ async function planWinner(ctx: ReplicaContext, plan: ApplyPlan, d: DiskAt, { fil
   // a scan compares the disk with it, and a stale digest would hide an edit there.
   if (entry.kind === 'text') ctx.setTextDigest(batch, fileId, digest, entry.base);
   const sameContent = diskDigest === digest;
+  // Open in an editor here (`liveDocs.ts`): the change went to the editor's buffer, and the
+  // disk keeps what it holds until the editor closes the file (then `LiveDocs` writes the
+  // merged text, guarded). Not where the file is not on disk yet (a rename): written there.
+  if (!sameContent && entry.kind === 'text' && st?.kind === 'file' && ours !== undefined && ctx.live.isLive(fileId)) {
+    log('%s is open in an editor: its disk write waits for the editor to close it', path);
+    return;
+  }
   if (!sameContent) noteRules(ctx, plan, d);
   const readable = st?.kind === 'file' || st?.kind === 'symlink';
   if (readable && !ours && !sameContent) {

@@ -60,8 +60,12 @@ export interface OutgoingChanges {
   blobs: BlobRef[];
 }
 
-/** As {@link collectChanges}, with blobs by reference (read them with `ctx.store.blob`). */
-export async function collectOutgoing(ctx: ReplicaContext, since: number): Promise<{ changes: OutgoingChanges; upTo: number }> {
+/**
+ * As {@link collectChanges}, with blobs by reference (read them with `ctx.store.blob`).
+ * `sent`: changes of a file already uploaded by themselves (an editor's edits, uploaded as
+ * they are typed: `Replica.liveUploaded`), left out.
+ */
+export async function collectOutgoing(ctx: ReplicaContext, since: number, sent?: (fileId: string, seq: number) => boolean): Promise<{ changes: OutgoingChanges; upTo: number }> {
   const upTo = ctx.seq;
   // The caller acknowledges up to `upTo` once this is uploaded: no later process may reuse it.
   await ctx.persistSeq();
@@ -79,7 +83,7 @@ export async function collectOutgoing(ctx: ReplicaContext, since: number): Promi
   const manifest = await ctx.store.ownManifestUpdatesAfter(since);
   const files: ChangeSet['files'] = [];
   for (const fileId of fileIds) {
-    const updates = await ctx.store.ownFileUpdatesAfter(fileId, since);
+    const updates = await ctx.store.ownFileUpdatesAfter(fileId, since, sent && ((seq) => sent(fileId, seq)));
     if (updates.length > 0) files.push({ fileId, updates });
   }
   return { changes: { manifest, files, blobs: blobRefs(ctx, digests) }, upTo };

@@ -192,6 +192,15 @@ async function classifyPending(rec: ScanRecording, pending: PendingChanges<Manif
  */
 async function classifyModified(rec: ScanRecording, m: ModifiedFile): Promise<'edit' | 'create' | 'done'> {
   const { ctx, statCache } = rec;
+  // A file open in an editor holds what it held when it opened, or a text its editor saved
+  // since (behind the doc, which the editor's edits and the remote ones went into): no edit.
+  // Anything else (a `git checkout` under the editor) is, once its editor had a moment to
+  // say it saved it (a save reaches the watcher before the editor's `didSave` may).
+  if (ctx.live.isLive(m.fileId)) {
+    const verdict = ctx.live.diskChange(m.fileId, m.file.path, m.file.digest);
+    if (verdict === 'wait') rec.waiting.add(m.file.path);
+    if (verdict !== 'record') return 'done';
+  }
   const cached = statCache.get(m.file.path);
   // A file id the manifest does not know (a file recorded here before a first join, whose
   // record the join set aside) says nothing of a shared file: what the disk holds was never

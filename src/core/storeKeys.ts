@@ -77,6 +77,7 @@ export const FAMILY = {
   ruleBaseline: 'rb:',
   interrupted: 'ri:',
   forwardWaiting: 'fwp:',
+  liveNote: 'lv:',
 } as const;
 
 /** Every key this replica's store holds, by family (see the table in ARCHITECTURE.md). */
@@ -114,6 +115,7 @@ export const KEY = {
   priorMerge: (fileId: string) => `mc:${fileId}`,
   forwarded: (fileId: string) => `fw:${fileId}`,
   forwardWaiting: (fileId: string) => `fwp:${fileId}`,
+  liveNote: (fileId: string) => `lv:${fileId}`,
 } as const;
 
 /** The families a first join drops (`Replica.detachLocalFiles`): the CRDT state and the undo stacks. */

@@ -149,12 +149,20 @@ export interface WriteBackResult {
   occupied: string[];
 }
 
+/** Options of {@link writeBack}. */
+export interface WriteBackOptions {
+  /** Write files open in an editor too (their editor closed them, or a process before left them open). */
+  evenLive?: boolean;
+  /** What the disk is expected to hold at a path, where it is not what the stat cache says (a text an editor saved). */
+  expect?: ReadonlyMap<string, string>;
+}
+
 /**
  * Writes the recorded content of each of `paths` where the disk holds something else (the
  * merged text of a save merged from an older version), expecting what the stat cache says is
  * there, and notes what was written.
  */
-export async function writeBack(ctx: ReplicaContext, paths: readonly string[]): Promise<WriteBackResult> {
+export async function writeBack(ctx: ReplicaContext, paths: readonly string[], opts: WriteBackOptions = {}): Promise<WriteBackResult> {
   const result: WriteBackResult = { displaced: new Map(), occupied: [] };
   if (paths.length === 0) return result;
   const cached = await ctx.store.statsAt(paths);
@@ -164,9 +172,11 @@ export async function writeBack(ctx: ReplicaContext, paths: readonly string[]): 
   for (const path of paths) {
     const w = live.get(path);
     if (!w || w.entry.kind === 'symlink') continue;
+    // Open in an editor: the disk waits for the editor to close it (see `liveDocs.ts`).
+    if (w.entry.kind === 'text' && !opts.evenLive && ctx.live.isLive(w.fileId)) continue;
     const bytes = w.entry.kind === 'text' ? utf8.encode(await ctx.currentText(w.fileId, w.entry)) : await ctx.blobBytes(w.entry.digest);
     const digest = gitBlobId(bytes);
-    const seen = cached.get(path)?.digest;
+    const seen = opts.expect?.get(path) ?? cached.get(path)?.digest;
     if (seen === digest) continue;
     writes.push({ rel: path, data: bytes, mode: w.entry.mode === 0o100755 ? 0o755 : 0o644, expect: seen ?? null });
     items.push({ path, fileId: w.fileId, kind: w.entry.kind, digest });

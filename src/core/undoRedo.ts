@@ -96,7 +96,8 @@ async function revertText({ ctx, which, target, current, seq, batch, op }: Rever
   } else {
     op.inverse = { text: { insertions: [], deletions: [] } };
   }
-  writeEntry(ctx, next, bytes);
+  // Open in an editor: the revert reaches its buffer (`liveDocs.ts`), the disk waits for it to close.
+  if (!ctx.live.isLive(target.fileId)) writeEntry(ctx, next, bytes);
   return { next, digest };
 }
 
@@ -159,7 +160,7 @@ async function recordRevert({ ctx, from, to, target, current, seq, batch, op }: 
   batch.putLamport(ctx.lamport);
   batch.dropFromStack(from, target.seq);
   batch.pushStack(to, seq);
-  if (!next.deleted) {
+  if (!next.deleted && !(next === current && ctx.live.isLive(target.fileId))) {
     const st = ctx.fs.lstat(next.path);
     if (st) batch.putStat(next.path, cacheEntry(st, next.kind, digest, target.fileId));
   }

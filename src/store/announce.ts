@@ -19,6 +19,8 @@ export interface Announcement {
   pid?: number;
   /** `share` or `join`. */
   command?: string;
+  /** The editor socket's path (EDITOR-API.md), when the process serves editors. */
+  editor?: string;
 }
 
 /** Where the announcement lives. */
@@ -56,6 +58,7 @@ export function readAnnouncement(root: string): Announcement | undefined {
       socket: a.socket,
       ...(Number.isSafeInteger(a.pid) && (a.pid as number) > 0 ? { pid: a.pid as number } : {}),
       ...(typeof a.command === 'string' ? { command: a.command } : {}),
+      ...(typeof a.editor === 'string' ? { editor: a.editor } : {}),
     };
   } catch (err) {
     log('malformed announcement: %s', (err as Error).message);

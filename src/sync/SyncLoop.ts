@@ -7,10 +7,15 @@ import type { ScanReport } from '../core/recordScan.js';
 import type { Replica } from '../core/Replica.js';
 import { ScanScope } from '../core/Scanner.js';
 import { backoff } from './backoff.js';
+import { LivePresence, type PresenceHub } from './presence/PresenceHub.js';
 import type { Access } from './schema.js';
 import { SyncSession, type SessionEvent, type SyncSessionOptions, type SyncState } from './SyncSession.js';
 import { setStep } from './step.js';
 import { type CshareConnection } from './connection.js';
+import { uploadLiveEdits } from './liveUploads.js';
+
+/** Where a running share/join stands with its relay (the editor API's `status`). */
+export type ConnectionState = 'online' | 'offline' | 'reconnecting';
 
 const log = logger('sync');
 
@@ -72,13 +77,56 @@ export interface SyncLoopOptions {
  */
 export class SyncLoop {
   session: SyncSession | null = null;
+  /**
+   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
+   * the loop makes. An editor server publishes and listens here.
+   */
+  readonly presence: PresenceHub;
+  private readonly presenceFeed: LivePresence;
   private scanAllNext = false;
   private readonly recheck = new Set<string>();
   private recheckTimer: NodeJS.Timeout | undefined;
   /** The first round announced the sync (`onInSync`); see {@link standing}. */
   private inSync = false;
+  /** Where the loop stands with the relay (see {@link onStatus}). */
+  private connectionNow: ConnectionState = 'offline';
+  private readonly statusListeners = new Set<() => void>();
 
-  constructor(private readonly opts: SyncLoopOptions) {}
+  constructor(private readonly opts: SyncLoopOptions) {
+    this.presenceFeed = new LivePresence({ replicaId: opts.replica.identity.replicaId });
+    this.presence = this.presenceFeed;
+    if (!opts.once) uploadLiveEdits({ replica: opts.replica, session: () => this.session, report: (err) => this.reportWatchError(err), signal: opts.signal });
+  }
+
+  /** Online (caught up, following), offline (never connected yet), or reconnecting after a drop. */
+  get connection(): ConnectionState {
+    return this.connectionNow;
+  }
+
+  /**
+   * Calls `listener` whenever the connection state or the peers connected change (an editor
+   * server's `status`); returns the function that stops it.
+   */
+  onStatus(listener: () => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  private statusChanged(): void {
+    for (const listener of this.statusListeners) {
+      try {
+        listener();
+      } catch (err) {
+        log('a status listener threw: %s', (err as Error)?.message ?? String(err));
+      }
+    }
+  }
+
+  private setConnection(state: ConnectionState): void {
+    if (state === this.connectionNow) return;
+    this.connectionNow = state;
+    this.statusChanged();
+  }
 
   /**
    * Records and uploads local changes now (from the watcher); records only while offline.
@@ -184,6 +232,7 @@ export class SyncLoop {
       } finally {
         setStep('closing the connection');
         this.session = null;
+        this.setConnection(tries.connectedOnce && !signal.aborted ? 'reconnecting' : 'offline');
         conn?.close();
       }
       setStep('reconnect backoff');
@@ -202,6 +251,7 @@ export class SyncLoop {
     await session.catchUp();
     if (first) await this.opts.onCaughtUp?.();
     this.session = session;
+    this.setConnection('online');
     // Subscribed before the upload, so that a joiner waiting for a file still in its
     // queue gets it next (`need`); other events apply after the upload, in order.
     const live = this.opts.once ? undefined : session.live();
@@ -224,9 +274,10 @@ export class SyncLoop {
   /** The session of a new connection; an apply's paths are scanned again shortly after. */
   private newSession(c: { conn: CshareConnection; access: Access }, first: boolean): SyncSession {
     return new SyncSession({
-      ...this.opts, conn: c.conn, access: c.access, signal: this.opts.signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan,
+      ...this.opts, conn: c.conn, access: c.access, signal: this.opts.signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan, presence: this.presenceFeed,
       onEvent: (e) => {
         if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path));
+        if (e.type === 'peer-joined' || e.type === 'peer-left') queueMicrotask(() => this.statusChanged());
         this.opts.onEvent(e);
       },
     });

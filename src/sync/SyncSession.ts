@@ -1,8 +1,10 @@
 import { CshareError } from '../core/errors.js';
 import type { RecordedChange } from '../core/history.js';
 import type { Replica } from '../core/Replica.js';
+import type { LiveUpload } from '../core/liveDocs.js';
 import type { RelayClient } from './client/RelayClient.js';
 import { RpcRelayClient } from './client/RpcRelayClient.js';
+import type { PresenceFeed } from './presence/PresenceHub.js';
 import type { Access } from './schema.js';
 import { Applier } from './session/apply.js';
 import { catchUp } from './session/catchUp.js';
@@ -34,6 +36,8 @@ export interface SyncSessionOptions {
    * do not come back as new files competing with the shared ones for their paths.
    */
   firstCatchUpWithoutScan?: boolean;
+  /** Where peers' presence goes and this replica's comes from (the loop's hub). */
+  presence?: PresenceFeed;
   signal?: AbortSignal;
 }
 
@@ -65,6 +69,7 @@ export class SyncSession {
       state,
       signal,
       applier: new Applier({ replica, emit, reportNotices, signal, scanFirst: !opts.firstCatchUpWithoutScan }),
+      presence: opts.presence,
       saveState: () => opts.saveState(opts.state),
       emit,
       serial: (fn) => this.serial(fn),
@@ -113,6 +118,22 @@ export class SyncSession {
    */
   live(): Promise<void> {
     return follow(this.ctx, { catchUp: () => this.catchUp(), pushAfterApply: (always) => this.pushAfterApply(always), needs: this.needs });
+  }
+
+  /**
+   * Uploads one live edit now (`sync/liveUploads.ts`), beside whatever the session is doing;
+   * resolves once the relay stored it (then the next upload leaves it out). Nothing for a
+   * read-only session: its edits stay here, as its saves do.
+   */
+  async uploadLive(upload: LiveUpload): Promise<void> {
+    if (this.opts.access !== 'rw') return;
+    await this.ctx.client.uploadFileUpdates(upload.fileId, upload.updates);
+    this.opts.replica.liveUploaded(upload.fileId, upload.seq);
+  }
+
+  /** The access this session has: read-write, or read-only. */
+  get access(): Access {
+    return this.opts.access;
   }
 
   /** Reports what the replica did that the user should hear about (see `core/notices.ts`). */

@@ -13,7 +13,7 @@ const log = logger('control');
 const MAX_LINE = 64 * 1024 * 1024;
 
 /** The commands a running `share`/`join` answers for other cshare processes. */
-export type ControlCommand = 'status' | 'log' | 'undo' | 'redo' | 'restore' | 'scan' | 'files' | 'unshare';
+export type ControlCommand = 'status' | 'log' | 'undo' | 'redo' | 'restore' | 'scan' | 'files' | 'unshare' | 'presence';
 
 /** Serves one command; the result must be JSON-serialisable. */
 export type ControlHandler = (args: Record<string, unknown>) => Promise<unknown>;

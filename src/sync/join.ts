@@ -18,6 +18,7 @@ import { defaultJoinFolder } from './joinFolder.js';
 import { createCshareNode } from './libp2p/Libp2pNode.js';
 import { setStep } from './step.js';
 import { SyncLoop } from './SyncLoop.js';
+import { startLive, type StartLive } from './liveHost.js';
 import { greeted, peerKey, refusedEvent, SyncRun } from './SyncRun.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { serveSyncControl } from './syncControl.js';
@@ -65,6 +66,8 @@ export interface JoinOptions {
   onEvent: (event: JoinEvent) => void;
   /** Told, as `signal` aborts, where the join stood (see `SyncLoop.standing`). */
   onStop?: (standing: { notUploaded: number; inSync: boolean; root: string }) => void;
+  /** Starts the editor server on this join (see `liveHost.ts`); not with `once`. */
+  live?: StartLive;
   signal: AbortSignal;
 }
 
@@ -289,6 +292,7 @@ async function syncJoin(opts: JoinOptions, ctx: JoinStart & { code: JoinCode; wo
     if (!opts.once) {
       const control = await serveSyncControl({ replica, loop, state, stop: run.stop, command: 'join', info: () => ({ sharing: 'joined', relay: code.relay, readOnly: code.readOnly }) });
       run.hold('closing the control socket', () => control.close());
+      await startLive({ start: opts.live, loop, run, replica, role: 'joiner', readOnly: code.readOnly });
     }
     await loop.run();
     run.throwIfLost();

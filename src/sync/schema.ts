@@ -21,9 +21,10 @@ import { slices } from './slices.js';
  * the changes (`history/upload`, `history` sync items and events). 3: one way to do each
  * thing: `worktree/sync`, `file/fetch`, `file/update`, `ping` and the per-file subscription
  * removed (a catch-up is `worktree/sync-pages`; `worktree/info` is always there), and a
- * message a peer does not know is refused with `UNKNOWN_MESSAGE`.
+ * message a peer does not know is refused with `UNKNOWN_MESSAGE`. 4: presence (the `presence`
+ * send and event: who is in which file, their cursors), ephemeral, never stored.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Most blobs asked for in one `blobs/fetch`. */
 export const MAX_DIGESTS_PER_FETCH = 256;
@@ -63,6 +64,34 @@ export type { HistoryEntry };
 export const BLOB_CHUNK_BYTES = 1024 * 1024;
 /** Largest blob size a message may announce (the relay's own limit may be lower). */
 export const MAX_BLOB_SIZE = 2 ** 40;
+
+/** Largest relative position (`anchor`, `head` of a {@link PresenceSelection}), in bytes. */
+export const MAX_PRESENCE_POSITION_BYTES = 256;
+/** Most selections in one {@link PresenceState}. */
+export const MAX_PRESENCE_SELECTIONS = 64;
+/** Largest line or column a {@link PresenceState} may name (display only). */
+export const MAX_PRESENCE_LINE = 2 ** 32;
+
+/**
+ * One cursor or selection of a peer: `Y.encodeRelativePosition()` of a position in the file's
+ * `Y.Text` (its `FileDoc`), so that it stays right across concurrent edits. Opaque bytes to
+ * the relay; `anchor === head` is a plain cursor.
+ */
+export type PresenceSelection = { anchor: Uint8Array; head: Uint8Array };
+
+/**
+ * Where a peer is: the file (a shared path), its selections (the first is the primary
+ * cursor), and the 1-based line (and column, in characters) of the primary head, for
+ * `cshare status` and other displays that do not decode the positions.
+ */
+export type PresenceState = { path: string; selections: PresenceSelection[]; line: number; column?: number };
+
+/**
+ * A replica's presence, sent to the relay: `state` absent means in no file. Fire-and-forget
+ * and never stored: the relay keeps each connection's latest in memory for those who
+ * subscribe later, and forgets it when the connection closes.
+ */
+export type PresenceMessage = { worktreeId: string; state?: PresenceState };
 
 /** What a connection is for. */
 export type Role = 'sharer' | 'joiner' | 'relay';
@@ -204,7 +233,9 @@ export type WorktreeEvent =
   | { type: 'peer-joined'; replicaId: string; name: string; role: Role }
   | { type: 'peer-left'; replicaId: string }
   /** To a sharer: someone is waiting for this file's updates or this blob; upload it next. */
-  | { type: 'need'; fileId?: string; digest?: string };
+  | { type: 'need'; fileId?: string; digest?: string }
+  /** Where connected replica `replicaId` is now (`state` absent: in no file); never stored. */
+  | { type: 'presence'; replicaId: string; state?: PresenceState };
 
 /** Every request with its response type: the one type map the RPC layer is typed from. */
 export type RequestMap = {
@@ -225,10 +256,11 @@ export type StreamMap = {
 };
 
 /**
- * Every fire-and-forget message: none. Each change is a request, answered once stored, so a
- * sender knows what the relay has (the editor's keystrokes too: PROTOCOL.md "Sends").
+ * Every fire-and-forget message: presence only. Each change is a request, answered once
+ * stored, so a sender knows what the relay has (the editor's keystrokes too: PROTOCOL.md
+ * "Sends"); presence is ephemeral, and the next state replaces a lost one.
  */
-export type SendMap = Record<never, never>;
+export type SendMap = { presence: PresenceMessage };
 
 /** cshare's protocol, as the RPC layer's type parameter. */
 export type CshareProtocol = { requests: RequestMap; streams: StreamMap; sends: SendMap; event: WorktreeEvent };
@@ -250,6 +282,13 @@ const displayName = string({ max: 256 });
  */
 const BAD_PATH = /[\0\\]|(?:^|\/)\.{0,2}(?:\/|$)/;
 const path: Guard<string> = refine(string({ min: 1, max: MAX_PATH_LENGTH }), (p) => !BAD_PATH.test(p));
+
+const position = bytes(MAX_PRESENCE_POSITION_BYTES);
+/** A well-formed {@link PresenceState} (what the relay accepts in a `presence` send). */
+export const presenceState: Guard<PresenceState> = object(
+  { path, selections: array(object({ anchor: position, head: position }), MAX_PRESENCE_SELECTIONS), line: number({ integer: true, min: 1, max: MAX_PRESENCE_LINE }) },
+  { column: number({ integer: true, min: 1, max: MAX_PRESENCE_LINE }) },
+);
 
 const manifestEntry: Guard<ManifestEntry> = object({ path, fileId: id, digest }, { vector: binary });
 
@@ -310,6 +349,7 @@ const worktreeEvent: Guard<WorktreeEvent> = union(
   object({ type: literal('peer-joined'), replicaId: id, name: displayName, role }),
   object({ type: literal('peer-left'), replicaId: id }),
   refine(object({ type: literal('need') }, { fileId: id, digest }), (e) => (e.fileId === undefined) !== (e.digest === undefined)),
+  object({ type: literal('presence'), replicaId: id }, { state: presenceState }),
 );
 
 /** The validators for every incoming message of {@link CshareProtocol}. */
@@ -332,7 +372,7 @@ export const cshareSchema: ProtocolSchema<CshareProtocol> = {
     'blob/fetch': { request: object({ worktreeId: id, digest }), item: blobChunk },
     'blobs/fetch': { request: object({ worktreeId: id, digests: array(digest, MAX_DIGESTS_PER_FETCH) }), item: blobChunk },
   },
-  sends: {},
+  sends: { presence: object({ worktreeId: id }, { state: presenceState }) },
   event: worktreeEvent,
 };
 

@@ -15,6 +15,7 @@ import { SyncLoop } from './SyncLoop.js';
 import { greeted, peerKey, refusedEvent, SyncRun } from './SyncRun.js';
 import type { SessionEvent, SyncState } from './SyncSession.js';
 import { serveSyncControl } from './syncControl.js';
+import { startLive, type StartLive } from './liveHost.js';
 import { cshareConnection } from './connection.js';
 
 /** What `share` keeps in the store, so running it again resumes the same share (same code). */
@@ -80,6 +81,8 @@ export interface ShareOptions {
   onEvent: (event: ShareEvent) => void;
   /** Told, as `signal` aborts, where the share stood (see `SyncLoop.standing`). */
   onStop?: (standing: { notUploaded: number; inSync: boolean }) => void;
+  /** Starts the editor server on this share (see `liveHost.ts`); not with `once`. */
+  live?: StartLive;
   signal: AbortSignal;
 }
 
@@ -267,6 +270,7 @@ async function syncShare(ctx: { opts: ShareOptions; run: SyncRun; wt: OpenWorktr
   if (!opts.once) {
     const control = await serveSyncControl({ replica, loop, state: syncState, stop: run.stop, command: 'share', info: () => ({ sharing: 'on', codes, relay: relay.addrs }) });
     run.hold('closing the control socket', () => control.close());
+    await startLive({ start: opts.live, loop, run, replica, role: 'sharer', readOnly: false });
   }
   await loop.run();
   return uploaded;

@@ -4,6 +4,7 @@ import { logger } from '../core/log.js';
 import type { ScanReport } from '../core/recordScan.js';
 import type { Replica } from '../core/Replica.js';
 import { serveControl } from './control.js';
+import { presenceFromJson, statusPeers } from './presence/presenceJson.js';
 import type { SyncLoop } from './SyncLoop.js';
 import type { SyncState } from './SyncSession.js';
 
@@ -12,8 +13,8 @@ const log = logger('control');
 /**
  * Serves the control socket of a running share or join (`command`): `status` (with what only
  * the running process knows: peers, connection, unacknowledged changes), `log`, `files`,
- * `undo`, `redo`, `scan` (each of the last three followed by an upload) and `unshare` (stops
- * the process). LevelDB lets one process open the store: other cshare commands go through
+ * `undo`, `redo`, `scan` (each of the last three followed by an upload), `unshare` (stops
+ * the process) and `presence` (publishes this replica's presence: a test and debugging hook). LevelDB lets one process open the store: other cshare commands go through
  * this one while it runs.
  */
 export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state: SyncState; stop: AbortController; command: 'share' | 'join'; info: () => Record<string, unknown> }) {
@@ -26,7 +27,7 @@ export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state
       return {
         ...(await replica.status({ signal: stop.signal })),
         ...info,
-        peers: [...(loop.session?.peers ?? new Map<string, string>()).entries()].map(([id, name]) => ({ id, name })),
+        peers: statusPeers(loop.presence.peers()),
         connected: loop.session !== null,
         uploading: loop.session?.uploading ? loop.session.uploading.total - loop.session.uploading.done : 0,
         // A read-only join's own changes are never acknowledged (the relay refuses them):
@@ -70,6 +71,12 @@ export function serveSyncControl(opts: { replica: Replica; loop: SyncLoop; state
     unshare: async () => {
       setImmediate(() => stop.abort());
       return { stopped: true };
+    },
+    // Publishes this replica's presence as an editor would (`args.state`, its positions in
+    // base64; null: in no file): for tests and debugging without an editor, not a command.
+    presence: async (args) => {
+      loop.presence.publish(presenceFromJson(args.state));
+      return { published: true };
     },
   } });
 }

@@ -34,6 +34,7 @@ const NOT_KEYS: { file: string; text: string; why: string }[] = [
   { file: 'src/sync/relay/Room.ts', text: 'b:<>', why: "the relay's in-memory offers of a blob (offers.ts), never stored" },
   { file: 'src/sync/relay/BlobWriter.ts', text: 'b/<>', why: 'an append group key (groupCommit.ts: what a batch rewrites), never stored' },
   { file: 'src/sync/relay/RelayStore.ts', text: 'f/<>', why: 'an append group key (groupCommit.ts: what a batch rewrites), never stored' },
+  { file: 'src/editor/session.ts', text: 'editor:<>:<>', why: "an editor connection's origin (kept in its edits' op entries), not a key" },
 ];
 
 const isException = (l: SourceLiteral) => NOT_KEYS.some((e) => e.file === l.file && e.text === l.text);
@@ -258,8 +259,15 @@ describe('layers (ARCHITECTURE.md "Layers")', () => {
     expect(crossing('src/store/', (to) => to.startsWith('src/core/') || to.startsWith('src/store/'))).toEqual([]);
   });
 
-  it('src/sync imports src/core, src/store and src/sync (and the polyfills), never the CLI', () => {
-    expect(crossing('src/sync/', (to) => /^src\/(?:core|store|sync)\//.test(to) || to === 'src/cli/polyfills.js')).toEqual([]);
+  it('src/sync imports src/core, src/store, src/sync and src/editor (and the polyfills), never the CLI', () => {
+    expect(crossing('src/sync/', (to) => /^src\/(?:core|store|sync|editor)\//.test(to) || to === 'src/cli/polyfills.js')).toEqual([]);
+  });
+
+  it('src/editor imports only src/core and itself: no store, no sync (its host is plugged in through editor/ports.ts)', () => {
+    expect(imports.filter((i) => i.file.startsWith('src/editor/')).length).toBeGreaterThan(10);
+    expect(crossing('src/editor/', (to) => /^src\/(?:core|editor)\//.test(to))).toEqual([]);
+    const packages = imports.filter((i) => i.file.startsWith('src/editor/') && 'pkg' in i.to && !i.spec.startsWith('node:'));
+    expect(packages.map((i) => `${i.file} imports ${i.spec}`)).toEqual([]);
   });
 
   it('src/sync/rpc imports only src/core and itself: the schema is its caller\'s (sync/connection.ts passes cshare\'s)', () => {
@@ -267,9 +275,9 @@ describe('layers (ARCHITECTURE.md "Layers")', () => {
     expect(crossing('src/sync/rpc/', (to) => /^src\/(?:core|sync\/rpc)\//.test(to))).toEqual([]);
   });
 
-  it('src/cli imports src/core, src/store, src/sync and src/cli, never a command', () => {
+  it('src/cli imports src/core, src/store, src/sync, src/editor and src/cli, never a command', () => {
     expect(imports.filter((i) => i.file.startsWith('src/cli/')).length).toBeGreaterThan(10);
-    expect(crossing('src/cli/', (to) => /^src\/(?:core|store|sync|cli)\//.test(to))).toEqual([]);
+    expect(crossing('src/cli/', (to) => /^src\/(?:core|store|sync|editor|cli)\//.test(to))).toEqual([]);
   });
 
   it('src/status (the status fast path) never imports a command, LevelDB or the store\'s opening', () => {

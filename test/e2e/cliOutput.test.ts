@@ -57,8 +57,12 @@ describe('status tells a read-only joiner and its peers apart', () => {
     await until(() => (cshareJson(alice, ['status']).json.peers as unknown[]).length === 3);
     const text = cshare(alice, ['status']);
     expect(text.code).toBe(0);
-    const peersLine = text.stdout.split('\n').find((l) => l.startsWith('Peers:'))!;
-    expect(peersLine.slice('Peers:'.padEnd(10).length).split(', ').sort()).toEqual([`bob (${ids[0]!.slice(0, 8)})`, `bob (${ids[1]!.slice(0, 8)})`, ids[2]!.slice(0, 8)].sort());
+    // One line per peer: `Peers:    <label>, <role>`, the next ones indented below it.
+    const out = text.stdout.split('\n');
+    const first = out.findIndex((l) => l.startsWith('Peers:'));
+    const peerLines = out.slice(first, first + 3);
+    expect(peerLines.slice(1).every((l) => l.startsWith(' '.repeat(10)))).toBe(true);
+    expect(peerLines.map((l) => l.slice('Peers:'.padEnd(10).length)).sort()).toEqual([`bob (${ids[0]!.slice(0, 8)}), joiner`, `bob (${ids[1]!.slice(0, 8)}), joiner`, `${ids[2]!.slice(0, 8)}, joiner`].sort());
 
     for (const run of [() => cshare(carol, ['status']).stdout, () => onTty(carol, ['status']).out]) {
       const out = run();

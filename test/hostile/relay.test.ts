@@ -85,6 +85,9 @@ function relayFrame(rng: Prng, W: string, seq: number): Frame {
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'file/fetch', payload: { worktreeId: W, fileId: 'f1', vector: rng.bytes(rng.int(6)) } },
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'blob/fetch', payload: { worktreeId: W, digest } },
     { kind: FrameKind.SEND, seq, replyTo: 0, name: 'file/update', payload: { worktreeId: W, fileId: 'f3', update: rng.chance(0.5) ? textUpdate('y', 1 + rng.int(1000)) : rng.bytes(9) } },
+    // Presence: well-formed with a random path (unsafe ones refused), or random bytes and values.
+    { kind: FrameKind.SEND, seq, replyTo: 0, name: 'presence', payload: { worktreeId: W, state: { path, line: 1 + rng.int(9), selections: [{ anchor: rng.bytes(rng.int(300)), head: rng.bytes(4) }] } } },
+    { kind: FrameKind.SEND, seq, replyTo: 0, name: 'presence', payload: { worktreeId: W, state: randomValue(rng) } as Value },
     { kind: FrameKind.SUBSCRIBE, seq, replyTo: 0, name: rng.pick([`/worktrees/${W}`, `/worktrees/${W}/files/f1`, '/worktrees/../etc', `/worktrees/${W}/../x`]), payload: null },
     { kind: FrameKind.UNSUBSCRIBE, seq, replyTo: rng.int(seq + 1), name: '', payload: null },
     { kind: FrameKind.REQUEST, seq, replyTo: 0, name: 'hello', payload: randomValue(rng) as Value },
@@ -259,7 +262,7 @@ describe('hostile input at the relay: named cases', () => {
       { kind: FrameKind.REQUEST, seq: 5, replyTo: 0, name: 'file/upload', payload: { worktreeId: W, fileId: 'f1', blob } },
       { kind: FrameKind.REQUEST, seq: 6, replyTo: 0, name: 'blob/upload', payload: { worktreeId: W, digest: gitBlobId(blob), size: 2, offset: 0, data: blob } },
     ];
-    // Protocol 3 has no send: the one protocol 2 had, a live edit, is no message any more.
+    // The send protocol 2 had, a live edit, is no message any more (protocol 4's one send is presence).
     const send: Frame = { kind: FrameKind.SEND, seq: 7, replyTo: 0, name: 'file/update', payload: { worktreeId: W, fileId: 'f1', update: textUpdate('y') } };
     await peer.raw.send(encodeBatch([...writes, send].map((f) => encodeFrame(f, V)), V));
     for (const f of writes) {

@@ -133,6 +133,67 @@ export function runRelayClientContract(name: string, make: () => ContractRelay):
       await Promise.all([reading, aliceReading]);
     });
 
+    it('presence goes to the others with the sender\'s replica id, is replayed to a late subscriber after its peer-joined events, and is dropped when its sender leaves', async () => {
+      const { alice, bob } = await sharerAndJoiner();
+      const state = { path: 'src/a.ts', selections: [{ anchor: Uint8Array.of(1, 2, 3), head: Uint8Array.of(4, 5) }], line: 7, column: 2 };
+      const bobEvents: WorktreeEvent[] = [];
+      const own: WorktreeEvent[] = [];
+      const feed = bob.subscribe();
+      const aliceFeed = alice.subscribe();
+      await Promise.all([feed.ready, aliceFeed.ready]);
+      const reading = (async () => {
+        for await (const e of feed) bobEvents.push(e);
+      })();
+      let aliceEnd: unknown;
+      const aliceReading = (async () => {
+        for await (const e of aliceFeed) own.push(e);
+      })().catch((err: unknown) => (aliceEnd = err));
+      await alice.sendPresence(state);
+      await waitFor(() => bobEvents.some((e) => e.type === 'presence'), 5000, "alice's presence");
+      expect(bobEvents.filter((e) => e.type === 'presence')).toEqual([{ type: 'presence', replicaId: 'alice', state }]);
+
+      // A read-only joiner may send it too; it comes later, and gets both states after who is here.
+      const carol = relay.connect({ peer: 'pc' });
+      await carol.hello({ role: 'joiner', secret: relay.secrets.readOnly, replicaId: 'carol', name: 'carol' });
+      await bob.sendPresence(null);
+      const carolEvents: WorktreeEvent[] = [];
+      const carolFeed = carol.subscribe();
+      await carolFeed.ready;
+      const carolReading = (async () => {
+        for await (const e of carolFeed) carolEvents.push(e);
+      })();
+      await waitFor(() => carolEvents.length >= 4, 5000, "carol's first events");
+      expect(carolEvents.slice(0, 2).map((e) => e.type)).toEqual(['peer-joined', 'peer-joined']);
+      expect(carolEvents.slice(2, 4).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([
+        { type: 'presence', replicaId: 'alice', state },
+        { type: 'presence', replicaId: 'bob' },
+      ]);
+      await carol.sendPresence({ ...state, path: 'b.txt', line: 1 });
+      await waitFor(() => bobEvents.some((e) => e.type === 'presence' && e.replicaId === 'carol'), 5000, "carol's presence");
+      // Nobody hears its own presence back.
+      expect(own.filter((e) => e.type === 'presence').map((e) => (e as { replicaId: string }).replicaId).sort()).toEqual(['bob', 'carol']);
+
+      // Alice leaves: a later subscriber hears nothing of her, not even her last state.
+      alice.close();
+      await waitFor(() => bobEvents.some((e) => e.type === 'peer-left' && e.replicaId === 'alice'), 5000, "alice's departure");
+      const late = relay.connect({ peer: 'pd' });
+      await late.hello({ role: 'joiner', secret: relay.secrets.readWrite, replicaId: 'dave', name: 'dave' });
+      const lateFeed = late.subscribe();
+      await lateFeed.ready;
+      const lateEvents: WorktreeEvent[] = [];
+      const lateReading = (async () => {
+        for await (const e of lateFeed) lateEvents.push(e);
+      })();
+      await waitFor(() => lateEvents.length >= 4, 5000, "dave's first events");
+      expect(lateEvents.some((e) => 'replicaId' in e && e.replicaId === 'alice')).toBe(false);
+      expect(lateEvents.filter((e) => e.type === 'presence').map((e) => (e as { replicaId: string }).replicaId).sort()).toEqual(['bob', 'carol']);
+      // Presence is never logged: nothing to catch up on.
+      expect(await collect(late.catchUp(0))).toEqual([{ type: 'head', seq: 0 }]);
+      for (const f of [feed, carolFeed, lateFeed]) f.unsubscribe();
+      await Promise.all([reading, carolReading, lateReading, aliceReading]);
+      expect(aliceEnd).toMatchObject({ code: 'CONNECTION_CLOSED' });
+    });
+
     it('a blob nobody has is NOT_FOUND; a batch fetch leaves it out', async () => {
       const { bob } = await sharerAndJoiner();
       const digest = gitBlobId(new TextEncoder().encode('nowhere'));

@@ -85,11 +85,62 @@ describe('schema validators', () => {
     expect(worktreeResource('w1')).toBe('/worktrees/w1');
   });
 
-  it('has no fire-and-forget message and none of the messages protocol 3 removed', () => {
+  it('has presence as its one fire-and-forget message and none of the messages protocol 3 removed', () => {
     expect(cshareSchema.version).toBe(PROTOCOL_VERSION);
-    expect(Object.keys(cshareSchema.sends)).toEqual([]);
+    expect(Object.keys(cshareSchema.sends)).toEqual(['presence']);
     const names = [...Object.keys(cshareSchema.requests), ...Object.keys(cshareSchema.streams)];
     for (const gone of ['ping', 'worktree/sync', 'file/fetch', 'file/update']) expect(names).not.toContain(gone);
+  });
+});
+
+describe('presence validators', () => {
+  const pos = (n: number) => new Uint8Array(n).fill(7);
+  const state = { path: 'src/a.ts', selections: [{ anchor: pos(12), head: pos(12) }], line: 3, column: 5 };
+  const send = cshareSchema.sends.presence;
+
+  it('accept a state, no state, the bounds themselves, also after a trip through the codec', () => {
+    const ok: [(v: unknown) => boolean, unknown][] = [
+      [send, { worktreeId: 'w', state }],
+      [send, { worktreeId: 'w' }],
+      [send, { worktreeId: 'w', state: { path: 'a', selections: [], line: 1 } }],
+      [send, { worktreeId: 'w', state: { ...state, selections: Array.from({ length: 64 }, () => ({ anchor: pos(256), head: pos(256) })), line: 2 ** 32 } }],
+      [cshareSchema.event, { type: 'presence', replicaId: 'r', state }],
+      [cshareSchema.event, { type: 'presence', replicaId: 'r' }],
+    ];
+    for (const [guard, msg] of ok) {
+      expect(guard(msg), JSON.stringify(msg)).toBe(true);
+      expect(guard(roundTrip(msg)), JSON.stringify(msg)).toBe(true);
+    }
+  });
+
+  it('reject bad bytes, too many selections, hostile paths, bad lines and unknown fields', () => {
+    const bad: unknown[] = [
+      // Positions: not bytes, or over 256 bytes.
+      { ...state, selections: [{ anchor: 'abc', head: pos(1) }] },
+      { ...state, selections: [{ anchor: [1, 2, 3], head: pos(1) }] },
+      { ...state, selections: [{ anchor: pos(257), head: pos(1) }] },
+      { ...state, selections: [{ anchor: pos(1), head: pos(257) }] },
+      { ...state, selections: [{ anchor: pos(1) }] },
+      { ...state, selections: [{ anchor: pos(1), head: pos(1), extra: pos(1) }] },
+      // Too many selections.
+      { ...state, selections: Array.from({ length: 65 }, () => ({ anchor: pos(1), head: pos(1) })) },
+      // Hostile paths, as every path.
+      ...['/etc/passwd', '../x', 'a/../b', 'a//b', 'a/./b', 'a\\b', 'a\0b', '', 'x'.repeat(4097)].map((path) => ({ ...state, path })),
+      // Lines and columns: 1-based integers.
+      { ...state, line: 0 },
+      { ...state, line: 1.5 },
+      { ...state, line: 2 ** 32 + 1 },
+      { ...state, column: 0 },
+      { ...state, line: undefined },
+      { ...state, spoofedBy: 'alice' },
+    ];
+    for (const s of bad) expect(send({ worktreeId: 'w', state: s }), JSON.stringify(s, (_k, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v))).toBe(false);
+    // The sender does not name itself: the relay does, from its hello.
+    expect(send({ worktreeId: 'w', replicaId: 'alice', state })).toBe(false);
+    expect(send({ worktreeId: 'w/..', state })).toBe(false);
+    expect(send({ worktreeId: 'w', state: null })).toBe(false);
+    expect(cshareSchema.event({ type: 'presence', state })).toBe(false);
+    expect(cshareSchema.event({ type: 'presence', replicaId: 'r', state: { ...state, path: '../x' } })).toBe(false);
   });
 });
 

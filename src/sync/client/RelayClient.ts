@@ -1,4 +1,4 @@
-import type { HelloResponse, HistoryEntry, ManifestEntry, Role, SyncItem, WorktreeEvent } from '../schema.js';
+import type { HelloResponse, HistoryEntry, ManifestEntry, PresenceState, Role, SyncItem, WorktreeEvent } from '../schema.js';
 
 /**
  * The one client-side object through which a replica talks to a relay (or a sharer serving
@@ -69,6 +69,14 @@ export interface RelayClient {
    * with `OVERLOADED`.
    */
   subscribe(opts?: { queueSize?: number }): LiveEvents;
+  /**
+   * Tells the worktree's other connections where this replica is (null: in no file), as a
+   * `presence` event; fire-and-forget, never stored, and kept by the relay only while this
+   * connection lasts (a new subscriber gets it after its `peer-joined` events). Resolves once
+   * the connection took it; a state over the relay's rate is dropped there (see
+   * `relay/presence.ts`).
+   */
+  sendPresence(state: PresenceState | null): Promise<void>;
   /** Closes the connection: every pending call rejects with `CONNECTION_CLOSED`. */
   close(reason?: Error): void;
 }

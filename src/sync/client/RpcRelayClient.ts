@@ -13,6 +13,7 @@ import {
   type HelloResponse,
   type HistoryEntry,
   type ManifestEntry,
+  type PresenceState,
   type SyncItem,
 } from '../schema.js';
 import type { BlobUpload, BlobWanted, ClientHello, LiveEvents, OfferAnswer, RelayClient } from './RelayClient.js';
@@ -140,6 +141,10 @@ export class RpcRelayClient implements RelayClient {
 
   subscribe(opts: { queueSize?: number } = {}): LiveEvents {
     return this.conn.subscribe(worktreeResource(this.worktreeId), { signal: this.signal, queueSize: opts.queueSize });
+  }
+
+  sendPresence(state: PresenceState | null): Promise<void> {
+    return this.conn.send('presence', { worktreeId: this.worktreeId, ...(state ? { state } : {}) }, { signal: this.signal });
   }
 
   close(reason?: Error): void {

@@ -2,7 +2,7 @@ import * as Y from 'yjs';
 import { CshareError } from '../../core/errors.js';
 import { historyBytes } from '../historyUpload.js';
 import { hashSecret } from '../joinCode.js';
-import type { HelloResponse, HistoryEntry, ManifestEntry, SyncItem, WorktreeEvent } from '../schema.js';
+import type { HelloResponse, HistoryEntry, ManifestEntry, PresenceState, SyncItem, WorktreeEvent } from '../schema.js';
 import type { ClientHello } from '../client/RelayClient.js';
 
 /** Options of a {@link MemoryRelay}. */
@@ -42,6 +42,8 @@ interface Worktree {
   owners: Map<string, string>;
   /** Connections bound to it by `hello`, with who they said they are. */
   clients: Map<RelayPeer, { replicaId: string; name: string; role: ClientHello['role'] }>;
+  /** Each connection's latest presence event (in memory, as the relay's: never logged). */
+  presence: Map<RelayPeer, WorktreeEvent>;
   /** Blobs offered and not stored yet -> the connections that offered them. */
   offers: Map<string, Set<RelayPeer>>;
   /** Fetches waiting for an offered blob. */
@@ -58,7 +60,7 @@ const NO_SUCH_WORKTREE = 'this relay has no worktree with that join code: check 
  * of what sits above `RelayClient` (and for the encryption that will wrap it), held to the
  * real relay's behaviour by `test/sync/relayClientContract.ts`.
  *
- * Not modelled: the relay's limits and pacing, quotas, compaction, admission; an offer's entry
+ * Not modelled: the relay's limits and pacing (presence's rate too), quotas, compaction, admission; an offer's entry
  * with a state vector is needed unless the file's logged updates cover it (as the relay).
  */
 export class MemoryRelay {
@@ -106,11 +108,24 @@ export class MemoryRelay {
     return wt!.name;
   }
 
-  /** Who is here already (but `client`): what a new live feed starts with, as the relay's. */
+  /**
+   * Who is here already (but `client`), then where they are: what a new live feed starts
+   * with, as the relay's.
+   */
   present(client: RelayPeer): WorktreeEvent[] {
     const out: WorktreeEvent[] = [];
-    for (const [c, who] of this.worktrees.get(client.worktreeId)?.clients ?? []) if (c !== client) out.push({ type: 'peer-joined', ...who });
+    const wt = this.worktrees.get(client.worktreeId);
+    for (const [c, who] of wt?.clients ?? []) if (c !== client) out.push({ type: 'peer-joined', ...who });
+    for (const [c, event] of wt?.presence ?? []) if (c !== client) out.push(structuredClone(event));
     return out;
+  }
+
+  /** `presence`: kept as `client`'s latest (never logged) and sent to the others. Not rate-limited here. */
+  presence(client: RelayPeer, state: PresenceState | null): void {
+    const wt = this.worktree(client);
+    const event: WorktreeEvent = { type: 'presence', replicaId: client.replicaId, ...(state ? { state: structuredClone(state) } : {}) };
+    wt.presence.set(client, event);
+    this.broadcast(client, event);
   }
 
   /** The file ids of `entries` the relay wants; offered blobs it lacks are remembered as `client`'s. */
@@ -192,6 +207,7 @@ export class MemoryRelay {
   detach(client: RelayPeer): void {
     const wt = this.worktrees.get(client.worktreeId);
     if (!wt?.clients.delete(client)) return;
+    wt.presence.delete(client);
     for (const [digest, offerers] of wt.offers) {
       if (!offerers.delete(client) || offerers.size > 0) continue;
       wt.offers.delete(digest);
@@ -228,7 +244,7 @@ export class MemoryRelay {
 }
 
 function newWorktree(name: string, readWriteHash: Uint8Array, readOnlyHash: Uint8Array): Worktree {
-  return { name, readWriteHash, readOnlyHash, log: [], blobs: new Map(), fileUpdates: new Map(), owners: new Map(), clients: new Map(), offers: new Map(), waiting: new Map() };
+  return { name, readWriteHash, readOnlyHash, log: [], blobs: new Map(), fileUpdates: new Map(), owners: new Map(), clients: new Map(), presence: new Map(), offers: new Map(), waiting: new Map() };
 }
 
 /** Do `updates` cover every client clock of the state vector `vector`? */

@@ -2,7 +2,7 @@ import { gitBlobId } from '../../core/digest.js';
 import { CshareError } from '../../core/errors.js';
 import type { BlobUpload, BlobWanted, ClientHello, LiveEvents, OfferAnswer, RelayClient } from '../client/RelayClient.js';
 import { ConnectionClosedError } from '../rpc/ConnectionClosedError.js';
-import type { HelloResponse, HistoryEntry, ManifestEntry, SyncItem, WorktreeEvent } from '../schema.js';
+import type { HelloResponse, HistoryEntry, ManifestEntry, PresenceState, SyncItem, WorktreeEvent } from '../schema.js';
 import type { MemoryRelay, RelayPeer } from './MemoryRelay.js';
 
 /** Options of a {@link MemoryRelayClient}. */
@@ -140,6 +140,10 @@ export class MemoryRelayClient implements RelayClient, RelayPeer {
       for (const e of this.relay.present(this)) feed.push(e);
     }
     return feed;
+  }
+
+  sendPresence(state: PresenceState | null): Promise<void> {
+    return this.call(async () => this.authorized(false, () => this.relay.presence(this, state)));
   }
 
   close(reason?: Error): void {

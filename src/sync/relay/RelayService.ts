@@ -8,6 +8,7 @@ import { authorize, hello, info } from './auth.js';
 import { serveDownloads } from './downloads.js';
 import { OfferCounter, type OfferLimits } from './offers.js';
 import { FairScheduler } from './pace.js';
+import { DEFAULT_PRESENCE_LIMITS, servePresence, type PresenceLimits } from './presence.js';
 import { InProcessBus, type RelayBus } from './RelayBus.js';
 import type { RelayContext } from './relayContext.js';
 import { RelayLog } from './RelayLog.js';
@@ -56,6 +57,8 @@ export interface RelayServiceOptions {
   maxUploadsPerConnection?: number;
   /** Throws `OVERLOADED` while the disk is too full to store uploads (see `DiskGuard`). */
   checkDisk?: () => void;
+  /** How many presence states a connection may send (see `presence.ts`); more are dropped. */
+  presence?: Partial<PresenceLimits>;
   /** Where events for the operator go (silent by default). */
   log?: RelayLog;
 }
@@ -66,7 +69,7 @@ export interface RelayServiceOptions {
  * joiners upload (`uploads.ts`), fans every change out to the worktree's other subscribers
  * (its `Room`, through the `RelayBus`), serves catch-up by relay seq and blobs
  * (`downloads.ts`), and asks a sharer to upload next what a joiner is waiting for
- * (`uploadPriority.ts`). This class holds the connections: it takes each in, serves it, and
+ * (`uploadPriority.ts`), and relays presence without storing it (`presence.ts`). This class holds the connections: it takes each in, serves it, and
  * lets it go.
  *
  * The relay never trusts a peer: every path is checked (safety rules), every blob is hashed
@@ -101,6 +104,7 @@ export class RelayService {
       bus,
       scheduler: new FairScheduler(),
       checkDisk: opts.checkDisk ?? (() => undefined),
+      presenceLimits: { ...DEFAULT_PRESENCE_LIMITS, ...opts.presence },
       log: this.log,
     };
   }
@@ -148,6 +152,7 @@ export class RelayService {
     conn.handle('worktree/info', (req) => info(ctx, session, req));
     serveUploads(conn, session, ctx);
     serveDownloads(conn, session, ctx);
+    servePresence(conn, session, ctx);
     conn.handleSubscribe('/worktrees/:worktreeId', ({ worktreeId }, call) => authorize(ctx, session, worktreeId!, false).room.subscribe(session, call.signal));
   }
 

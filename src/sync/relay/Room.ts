@@ -42,6 +42,11 @@ export class Room implements RoomSlots {
   readonly pools: Record<Pool, number> = { sharer: 0, rw: 0, ro: 0 };
   readonly budget: ByteBudget;
   private readonly offers: Offers<Session>;
+  /**
+   * Each connection's latest `presence` event, in memory only (never stored), for subscribers
+   * that come later; forgotten when the connection leaves.
+   */
+  private readonly presence = new Map<Session, WorktreeEvent>();
 
   constructor(
     readonly worktreeId: string,
@@ -58,7 +63,8 @@ export class Room implements RoomSlots {
 
   /**
    * A new subscription of `session` to the worktree's events. It starts with who is here
-   * already, so a new subscriber does not have to wait for the next change.
+   * already, then where they are (their latest presence), so a new subscriber does not have
+   * to wait for the next change.
    */
   subscribe(session: Session, signal: AbortSignal): AsyncIterable<WorktreeEvent> {
     const present: WorktreeEvent[] = [];
@@ -67,11 +73,16 @@ export class Room implements RoomSlots {
       const { replicaId, name, role } = other.binding;
       present.push({ type: 'peer-joined', replicaId, name, role });
     }
+    for (const [other, event] of this.presence) if (other !== session && this.sessions.has(other)) present.push(event);
     return this.shared.subscriptions.subscribe(session, present, signal);
   }
 
-  /** Sends `event` to every subscriber of the worktree except those of `origin`'s connection. */
+  /**
+   * Sends `event` to every subscriber of the worktree except those of `origin`'s connection;
+   * a presence event is also kept as `origin`'s latest (in memory).
+   */
   broadcast(event: WorktreeEvent, origin: Session | undefined): void {
+    if (event.type === 'presence' && origin && this.sessions.has(origin)) this.presence.set(origin, event);
     for (const s of this.sessions) if (s !== origin) this.shared.subscriptions.sendTo(s, event);
   }
 
@@ -105,9 +116,10 @@ export class Room implements RoomSlots {
     this.offers.undeliverable(offerKey(digest), why);
   }
 
-  /** `session` left: its offers are forgotten, and fetches waiting only on it fail. */
+  /** `session` left: its offers and its presence are forgotten, and fetches waiting only on it fail. */
   forget(session: Session): void {
     this.offers.forget(session);
+    this.presence.delete(session);
   }
 
   private offerers(digest: string): Session[] {

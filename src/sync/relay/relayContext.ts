@@ -1,6 +1,7 @@
 import type { Admission } from './admission.js';
 import { FairScheduler, Pacer } from './pace.js';
 import type { RelayBus } from './RelayBus.js';
+import type { PresenceLimits } from './presence.js';
 import type { RelayLog } from './RelayLog.js';
 import type { RelayStorage } from './RelayStorage.js';
 import type { Room, Rooms } from './Room.js';
@@ -29,6 +30,8 @@ export interface RelayContext {
   scheduler: FairScheduler;
   /** Throws `OVERLOADED` while the disk is too full to store uploads. */
   checkDisk: () => void;
+  /** How many presence states a connection may send (see `presence.ts`). */
+  presenceLimits: PresenceLimits;
   log: RelayLog;
 }
 

@@ -3,6 +3,7 @@ import type { BoundedQueue } from '../rpc/BoundedQueue.js';
 import { ByteBudget } from '../rpc/ByteBudget.js';
 import type { Access, Role, WorktreeEvent } from '../schema.js';
 import type { BlobUpload } from './RelayStorage.js';
+import type { TokenBucket } from './presence.js';
 import { type CshareConnection } from '../connection.js';
 
 /**
@@ -81,6 +82,9 @@ export interface Session {
   /** Its requests' bytes, within its worktree's budget once bound (else the relay's). */
   budget: ByteBudget;
   helloTimer?: ReturnType<typeof setTimeout>;
+  /** Its presence sends' rate (made with its first one; see `presence.ts`), and how many were dropped. */
+  presenceRate?: TokenBucket;
+  presenceDropped?: number;
 }
 
 /** What the connection table counts in a worktree's room (`Room`): its connections per pool and their budget. */

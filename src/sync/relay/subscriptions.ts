@@ -28,8 +28,9 @@ export const DEFAULT_SUBSCRIPTION_LIMITS: Readonly<SubscriptionLimits> = Object.
   totalBytes: 256 * 1024 * 1024,
 });
 
-/** The bytes an event holds (its update, if it has one). */
+/** The bytes an event holds: its update, or a presence state's positions and path. */
 function eventBytes(e: WorktreeEvent): number {
+  if (e.type === 'presence') return e.state ? e.state.path.length * 3 + e.state.selections.reduce((n, s) => n + s.anchor.byteLength + s.head.byteLength, 0) : 0;
   return 'update' in e && e.update ? e.update.byteLength : 0;
 }
 

@@ -2,6 +2,7 @@ import type { ChangeSet } from '../../core/exchange.js';
 import type { RecordedChange } from '../../core/history.js';
 import type { Replica } from '../../core/Replica.js';
 import type { RelayClient } from '../client/RelayClient.js';
+import type { PresenceFeed } from '../presence/PresenceHub.js';
 import type { Access } from '../schema.js';
 
 /** What a session remembers between runs (in the replica's store). */
@@ -57,6 +58,8 @@ export interface SessionContext {
   readonly state: SyncState;
   readonly signal: AbortSignal | undefined;
   readonly applier: ChangeApplier;
+  /** Told of each live subscription and of peers' events as they arrive (see `presence/`). */
+  readonly presence: PresenceFeed | undefined;
   saveState(): Promise<void>;
   /** Reports an event to the session's caller. */
   emit(event: SessionEvent): void;

@@ -41,7 +41,13 @@ export async function follow(ctx: SessionContext, steps: LiveSteps): Promise<voi
   setStep('live: subscribing');
   await sub.ready;
   setStep('live: events');
-  await new LiveRun(ctx, steps, sub).run();
+  // Before any event is read: the relay replays who is here, and the hub starts its list over.
+  ctx.presence?.connected(ctx.client);
+  try {
+    await new LiveRun(ctx, steps, sub).run();
+  } finally {
+    ctx.presence?.disconnected(ctx.client);
+  }
 }
 
 /** One subscription's events: applied in order, or, once behind, left to a catch-up. */
@@ -86,6 +92,10 @@ class LiveRun {
       void this.steps.needs.answer(event);
       return false;
     }
+    // Peers and where they are go to the presence hub as they arrive, never behind changes
+    // being applied (a peer's state must not wait for an upload); presence is nothing more.
+    if (event.type === 'peer-joined' || event.type === 'peer-left' || event.type === 'presence') this.ctx.presence?.onEvent(event);
+    if (event.type === 'presence') return false;
     if (this.behind) {
       // Peers coming and going are not in the relay's log: said now, not queued (the
       // queue stays bounded however long the burst).

@@ -66,7 +66,8 @@ export async function onEvent(ctx: SessionContext, event: WorktreeEvent, pushAft
       ctx.applier.names.delete(event.replicaId);
       return;
     case 'need':
-      // Answered by the live loop as it arrives, never queued behind other events.
+    case 'presence':
+      // Handled by the live loop as they arrive, never queued behind other events.
       return;
   }
 }

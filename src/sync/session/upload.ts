@@ -33,8 +33,9 @@ export interface PushOptions {
 /** The upload in progress, in files (for `status`: files still uploading). */
 export type Uploading = { done: number; total: number } | null;
 
-/** What goes up, in order: the files being worked on, the manifest, then the rest. */
+/** What goes up, in order: the files open in editors, the files being worked on, the manifest, then the rest. */
 interface UploadPlan {
+  live: Content;
   first: Content;
   rest: Content;
   /** Files counted (a file's content or its doc's updates: one item each). */
@@ -80,6 +81,7 @@ export async function upload(ctx: SessionContext, opts: PushOptions, onUploading
   const { changes, upTo } = await replica.outgoingSince(state.acked);
   const plan = await planUpload(ctx, changes, opts.afterManifest !== undefined);
   const run = new UploadRun(ctx, plan.total, onUploading);
+  await run.content(plan.live);
   await run.content(plan.first);
   await run.manifest(changes.manifest);
   await opts.afterManifest?.();
@@ -108,20 +110,22 @@ async function planUpload(ctx: SessionContext, changes: OutgoingChanges, firstUp
   const content = changes.blobs.length + changes.files.length;
   const ordered = (firstUpload && content > 1) || content > WINDOW;
   const recent = ordered ? await ctx.replica.recentFileIds(RECENT_MS) : new Set<string>();
-  const isFirst = (fileId: string | undefined) => fileId !== undefined && recent.has(fileId);
+  // Files open in connected editors (or left open by the process before) go first of all:
+  // someone is typing in them now (EDITOR-API.md).
+  const live = ctx.replica.liveFileIds();
+  const isLive = (fileId: string | undefined) => fileId !== undefined && live.has(fileId);
+  const isFirst = (fileId: string | undefined) => fileId !== undefined && (recent.has(fileId) || live.has(fileId));
   // Steps 1–2: offer the content about to go up; the relay answers which it lacks (and
   // remembers who offered it, to ask for it first if a joiner wants it meanwhile).
   const stored = await storedOnRelay(ctx, changes.blobs);
   const toSend = changes.blobs.filter((b) => !stored.has(b.digest));
-  const blobs = [...toSend.filter((b) => isFirst(b.fileId)), ...toSend.filter((b) => !isFirst(b.fileId))];
-  const files = [...changes.files.filter((f) => isFirst(f.fileId)), ...changes.files.filter((f) => !isFirst(f.fileId))];
-  const firstBlobs = blobs.filter((b) => isFirst(b.fileId));
-  const firstFiles = files.filter((f) => isFirst(f.fileId));
+  const recentOnly = (fileId: string | undefined) => isFirst(fileId) && !isLive(fileId);
   return {
-    first: { blobs: firstBlobs, files: firstFiles },
-    rest: { blobs: blobs.slice(firstBlobs.length), files: files.slice(firstFiles.length) },
+    live: { blobs: toSend.filter((b) => isLive(b.fileId)), files: changes.files.filter((f) => isLive(f.fileId)) },
+    first: { blobs: toSend.filter((b) => recentOnly(b.fileId)), files: changes.files.filter((f) => recentOnly(f.fileId)) },
+    rest: { blobs: toSend.filter((b) => !isFirst(b.fileId)), files: changes.files.filter((f) => !isFirst(f.fileId)) },
     // Counted in files, as `share` says it: the manifest goes up beside them and is not one of them.
-    total: blobs.length + files.length,
+    total: toSend.length + changes.files.length,
   };
 }
 
