@@ -132,8 +132,10 @@ export async function openFile(page: Page, rel: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 30_000 });
   await input.fill(rel);
-  await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 30_000 });
-  await page.keyboard.press('Enter');
+  // The row of that file (recently opened files may be listed first), clicked as a user would.
+  const row = page.locator(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`).first();
+  await row.waitFor({ timeout: 30_000 });
+  await row.click();
   await page.locator(`.tabs-container .tab[aria-label^="${name}"]`).first().waitFor({ timeout: 30_000 });
   await page.locator('.editor-instance .monaco-editor .view-lines').first().waitFor({ timeout: 30_000 });
 }

@@ -67,7 +67,7 @@ function randomEdit(rand: () => number, text: string): OffsetEdit {
 describe('VS Code extension: version mapping and echo suppression (editors/vscode/src/docSync.ts)', () => {
   it('applies an edit only at exactly the version the daemon knows with nothing unsent, and never sends it back', () => {
     const doc = new FakeDoc('hello\n', '\n');
-    const sync = new DocSync('a.txt', 1);
+    const sync = new DocSync('a.txt', 1, doc.text);
     const daemon = new FakeDaemon(doc.text, 1);
     // The user types: the change waits to be sent, so an applyEdit on version 1 is refused.
     expect(sync.changed(doc.edit([{ from: 5, to: 5, text: '!' }]))).toBe(true);
@@ -89,7 +89,7 @@ describe('VS Code extension: version mapping and echo suppression (editors/vscod
 
   it('a keystroke that reaches the document first makes VS Code refuse the edit: answered {applied:false}, the keystroke is sent, nothing is lost', () => {
     const doc = new FakeDoc('ab', '\n');
-    const sync = new DocSync('a.txt', 1);
+    const sync = new DocSync('a.txt', 1, doc.text);
     const plan = sync.beginApply(1, [{ range: { start: { line: 0, character: 2 }, end: { line: 0, character: 2 } }, text: 'R' }], doc.text, doc.version);
     expect('edits' in plan).toBe(true);
     // The user's keystroke lands while the edit travels; VS Code then refuses the edit (version check).
@@ -100,7 +100,7 @@ describe('VS Code extension: version mapping and echo suppression (editors/vscod
 
   it('a \\n a peer inserted into a \\r\\n document, which VS Code turns into \\r\\n, is sent back as this buffer\'s change after the answer', () => {
     const doc = new FakeDoc('one\r\ntwo', '\r\n');
-    const sync = new DocSync('a.txt', 1);
+    const sync = new DocSync('a.txt', 1, doc.text);
     const daemon = new FakeDaemon(doc.text, 1);
     const change = [{ range: { start: { line: 1, character: 3 }, end: { line: 1, character: 3 } }, text: '\nthree' }];
     const plan = sync.beginApply(1, change, doc.text, doc.version) as { edits: OffsetEdit[] };
@@ -113,13 +113,27 @@ describe('VS Code extension: version mapping and echo suppression (editors/vscod
     expect(daemon.text).toBe(doc.text);
   });
 
+  it('an event that replaces half of a surrogate pair (VS Code reports a typed emoji so next to another) is sent as one whole change', () => {
+    const doc = new FakeDoc('a😀b', '\n');
+    const sync = new DocSync('a.txt', 1, doc.text);
+    const daemon = new FakeDaemon(doc.text, 1);
+    // 😁 typed after 😀: VS Code reports "replace the low surrogate of 😀 with \uDE00\uD83D\uDE01".
+    const e = doc.edit([{ from: 2, to: 3, text: '\uDE00\uD83D\uDE01' }]);
+    expect(doc.text).toBe('a😀😁b');
+    expect(sync.changed(e)).toBe(true);
+    const m = sync.takeUnsent()!;
+    expect(m.changes).toEqual([{ range: { start: { line: 0, character: 3 }, end: { line: 0, character: 3 } }, text: '😁' }]);
+    daemon.didChange(m);
+    expect(daemon.text).toBe(doc.text);
+  });
+
   it('random typing on both sides, with multibyte text, \\r\\n documents and keystrokes racing the edits: the daemon\'s text always equals the buffer at the version it knows (seeds 1-300)', () => {
     for (let seed = 1; seed <= 300; seed++) {
       const prng = new Prng(seed);
       const rand = () => prng.next();
       const eol = rand() < 0.5 ? '\r\n' : '\n';
       const doc = new FakeDoc(`first${eol}second 😀${eol}`, eol);
-      const sync = new DocSync('f.txt', 1);
+      const sync = new DocSync('f.txt', 1, doc.text);
       const daemon = new FakeDaemon(doc.text, 1);
       let applied = 0;
       for (let step = 0; step < 60; step++) {

@@ -11,6 +11,8 @@ interface PeerTypes {
   color: string;
   name: string;
   cursor: vscode.TextEditorDecorationType;
+  /** A cursor on the first line: its label below it (above, it would be cut off). */
+  cursorTop: vscode.TextEditorDecorationType;
   selection: vscode.TextEditorDecorationType;
 }
 
@@ -24,29 +26,13 @@ export class PeerDecorations implements vscode.Disposable {
     const had = this.types.get(m.id);
     if (had && had.color === m.color && had.name === m.name) return had;
     if (had) {
-      had.cursor.dispose();
-      had.selection.dispose();
+      disposeAll(had);
     }
     const t: PeerTypes = {
       color: m.color,
       name: m.name,
-      cursor: vscode.window.createTextEditorDecorationType({
-        borderStyle: 'solid',
-        borderColor: m.color,
-        borderWidth: '0 0 0 2px',
-        rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
-        // The name floats above the cursor without moving the text (the CSS after `none;`
-        // is how decorations position a label; VS Code has no API for a floating label).
-        before: {
-          contentText: m.name,
-          color: '#ffffff',
-          backgroundColor: m.color,
-          fontWeight: 'bold',
-          textDecoration: 'none; position: absolute; transform: translateY(-100%); font-size: 0.75em; padding: 0 3px; border-radius: 2px; z-index: 10; pointer-events: none; white-space: nowrap',
-        },
-        overviewRulerColor: m.color,
-        overviewRulerLane: vscode.OverviewRulerLane.Center,
-      }),
+      cursor: cursorType(m, 'translateY(-95%)'),
+      cursorTop: cursorType(m, 'translateY(95%)'),
       selection: vscode.window.createTextEditorDecorationType({ backgroundColor: `${m.color}55`, borderRadius: '2px' }),
     };
     this.types.set(m.id, t);
@@ -72,29 +58,59 @@ export class PeerDecorations implements vscode.Disposable {
         const t = this.typesOf(m);
         present.add(m.id);
         drawn.add(m.id);
-        editor.setDecorations(t.cursor, m.cursors.map((c) => new vscode.Range(c.line, c.character, c.line, c.character)));
+        const at = (c: { line: number; character: number }) => new vscode.Range(c.line, c.character, c.line, c.character);
+        editor.setDecorations(t.cursor, m.cursors.filter((c) => c.line > 0).map(at));
+        editor.setDecorations(t.cursorTop, m.cursors.filter((c) => c.line === 0).map(at));
         editor.setDecorations(t.selection, m.selections.map((s) => new vscode.Range(s.start.line, s.start.character, s.end.line, s.end.character)));
       }
       for (const [id, t] of this.types) {
         if (drawn.has(id)) continue;
         editor.setDecorations(t.cursor, []);
+        editor.setDecorations(t.cursorTop, []);
         editor.setDecorations(t.selection, []);
       }
     }
     // A peer that left (or is in no visible document) loses its types: nothing of it stays drawn.
     for (const [id, t] of this.types) {
       if (present.has(id) || known.has(id)) continue;
-      t.cursor.dispose();
-      t.selection.dispose();
+      disposeAll(t);
       this.types.delete(id);
     }
   }
 
   dispose(): void {
-    for (const t of this.types.values()) {
-      t.cursor.dispose();
-      t.selection.dispose();
-    }
+    for (const t of this.types.values()) disposeAll(t);
     this.types.clear();
   }
+}
+
+function disposeAll(t: PeerTypes): void {
+  t.cursor.dispose();
+  t.cursorTop.dispose();
+  t.selection.dispose();
+}
+
+/**
+ * A peer's cursor: VS Code draws no border on an empty range, so the bar and the name label are
+ * the range's before/after pieces, made to take no room (the CSS after `none;` is how a
+ * decoration positions its content; VS Code has no API for a floating label). `shift` puts
+ * the label above the line, or below it.
+ */
+function cursorType(m: PeerMarks, shift: string): vscode.TextEditorDecorationType {
+  return vscode.window.createTextEditorDecorationType({
+    rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
+    before: {
+      contentText: '',
+      textDecoration: `none; position: absolute; display: inline-block; width: 2px; height: 1.3em; margin-left: -1px; background-color: ${m.color}; z-index: 9; pointer-events: none`,
+    },
+    after: {
+      contentText: m.name,
+      color: '#ffffff',
+      backgroundColor: m.color,
+      fontWeight: 'bold',
+      textDecoration: `none; position: absolute; display: inline-block; transform: ${shift}; font-size: 0.7em; line-height: 1.3em; padding: 0 3px; border-radius: 2px; z-index: 10; pointer-events: none; white-space: nowrap`,
+    },
+    overviewRulerColor: m.color,
+    overviewRulerLane: vscode.OverviewRulerLane.Center,
+  });
 }

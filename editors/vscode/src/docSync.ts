@@ -42,13 +42,17 @@ export class DocSync {
   private applying: Applying | undefined;
   /** The `document.version` of an applied edit whose change event has not arrived yet. */
   private lateEcho: { docVersion: number; before: string; expected: string } | undefined;
+  /** The buffer's text after the last change event handled (the events' "before" text). */
+  private text: string;
 
-  /** `version` is what `didOpen` was sent with. */
+  /** `version` and `text` are what `didOpen` was sent with. */
   constructor(
     readonly path: string,
     version: number,
+    text: string,
   ) {
     this.known = version;
+    this.text = text;
   }
 
   /** The version the daemon knows (after the last change sent or edit applied). */
@@ -76,14 +80,16 @@ export class DocSync {
       this.held.push(e);
       return false;
     }
+    const before = this.text;
+    this.text = applyOffsetEdits(before, offsetEdits(e));
     if (this.lateEcho && e.docVersion === this.lateEcho.docVersion) {
       const echo = this.lateEcho;
       this.lateEcho = undefined;
-      this.fixUp(echo.expected, applyOffsetEdits(echo.before, offsetEdits(e)));
+      this.fixUp(echo.expected, this.text);
       return this.unsent.length > 0;
     }
     if (e.changes.length === 0) return false;
-    this.unsent.push(...sequentialChanges(e.changes));
+    this.unsent.push(...safeChanges(e, before, this.text));
     return true;
   }
 
@@ -133,7 +139,8 @@ export class DocSync {
     const own = held.findIndex((e) => e.docVersion === a.ownDocVersion);
     if (own >= 0) {
       const [echo] = held.splice(own, 1);
-      this.fixUp(a.expected, applyOffsetEdits(a.before, offsetEdits(echo!)));
+      this.text = applyOffsetEdits(a.before, offsetEdits(echo!));
+      this.fixUp(a.expected, this.text);
     } else if (!nothingChanged) {
       // VS Code tells the document's change before the edit's promise resolves; should it ever
       // not, the echo is recognised by its version when it comes.
@@ -149,6 +156,30 @@ export class DocSync {
     if (!d) return;
     this.unsent.unshift({ range: { start: positionAt(expected, d.from), end: positionAt(expected, d.to) }, text: d.text });
   }
+}
+
+const isHigh = (c: number) => c >= 0xd800 && c <= 0xdbff;
+const isLow = (c: number) => c >= 0xdc00 && c <= 0xdfff;
+/** Whether offset `i` of `t` falls between the two halves of a surrogate pair. */
+const inPair = (t: string, i: number) => i > 0 && i < t.length && isHigh(t.charCodeAt(i - 1)) && isLow(t.charCodeAt(i));
+
+/**
+ * An event's changes to send. VS Code may report a typed emoji as a change of half a surrogate
+ * pair (its text input compares the text area's content code unit by code unit: typing 😀 next
+ * to another emoji that starts with the same high surrogate replaces only the low one). The
+ * text that results is whole, but such a change is no text of its own and the daemon refuses
+ * it; then the event is sent as the one smallest change from `before` to `after`, which never
+ * splits a pair.
+ */
+function safeChanges(e: ChangeEvent, before: string, after: string): Change[] {
+  const splits = e.changes.some((c) => {
+    const t = c.text;
+    const lone = t.length > 0 && (isLow(t.charCodeAt(0)) || isHigh(t.charCodeAt(t.length - 1)));
+    return lone || inPair(before, c.rangeOffset) || inPair(before, c.rangeOffset + c.rangeLength);
+  });
+  if (!splits) return sequentialChanges(e.changes);
+  const d = diffEdit(before, after);
+  return d ? [{ range: { start: positionAt(before, d.from), end: positionAt(before, d.to) }, text: d.text }] : [];
 }
 
 /** An event's changes as offset edits on the text before it. */

@@ -18,6 +18,8 @@ export interface CshareApi {
   following(): string | undefined;
   /** Connects the folders now (instead of at the next retry). */
   connect(): Promise<void>;
+  /** The last lines of the extension's log (also in the *cshare* output channel). */
+  log(): readonly string[];
 }
 
 /** How often a folder nothing serves is tried again (a share may start there any time). */
@@ -25,7 +27,14 @@ const RETRY_MS = 3000;
 
 export function activate(context: vscode.ExtensionContext): CshareApi {
   const output = vscode.window.createOutputChannel('cshare');
-  const log = (m: string) => output.appendLine(`${new Date().toISOString()} ${m}`);
+  /** The last lines of the log, for the test socket (the output channel cannot be read back). */
+  const recent: string[] = [];
+  const log = (m: string) => {
+    const line = `${new Date().toISOString()} ${m}`;
+    output.appendLine(line);
+    recent.push(line);
+    if (recent.length > 500) recent.shift();
+  };
   const error = (m: string) => {
     log(`error: ${m}`);
     void vscode.window.showErrorMessage(m.startsWith('cshare') ? m : `cshare: ${m}`);
@@ -211,7 +220,7 @@ export function activate(context: vscode.ExtensionContext): CshareApi {
     context.subscriptions.push(watcher);
   }
 
-  const api: CshareApi = { sessions, decorations, following: () => following, connect };
+  const api: CshareApi = { sessions, decorations, following: () => following, connect, log: () => recent };
   if (process.env.CSHARE_VSCODE_TEST_SOCKET) context.subscriptions.push(startTestHook(process.env.CSHARE_VSCODE_TEST_SOCKET, api, log));
   void connect();
   return api;

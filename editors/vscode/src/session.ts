@@ -145,9 +145,10 @@ export class Session implements vscode.Disposable {
     this.docs.set(path, d);
     // Changes made while didOpen is answered are not lost: the sync starts at the text sent,
     // and the events of the meantime are queued on it as soon as it exists.
-    const sync = new DocSync(path, 1);
+    const text = doc.getText();
+    const sync = new DocSync(path, 1, text);
     try {
-      const r = await this.rpc.request<{ state: string }>('didOpen', { path, version: 1, text: doc.getText() });
+      const r = await this.rpc.request<{ state: string }>('didOpen', { path, version: 1, text });
       if (r.state === 'unshared') {
         this.docs.delete(path);
         return;

@@ -61,6 +61,8 @@ async function handle(req: Request, api: CshareApi): Promise<unknown> {
         decorations: Object.fromEntries(api.decorations.shown),
         visible: vscode.window.visibleTextEditors.map((e) => e.document.uri.fsPath),
       };
+    case 'log':
+      return api.log();
     case 'text':
       return (await docOf(api, req.path!)).getText();
     case 'open': {
