@@ -127,6 +127,15 @@ describe('VS Code extension: version mapping and echo suppression (editors/vscod
     expect(daemon.text).toBe(doc.text);
   });
 
+  it("an event whose report does not lead to the document's text after it is sent as the change to that text", () => {
+    const sync = new DocSync('a.txt', 1, 'abc');
+    const daemon = new FakeDaemon('abc', 1);
+    // Reported: 'X' inserted at 1; the document (VS Code's getText()) has 'aXYbc'.
+    expect(sync.changed({ docVersion: 2, after: 'aXYbc', changes: [{ range: { start: { line: 0, character: 1 }, end: { line: 0, character: 1 } }, rangeOffset: 1, rangeLength: 0, text: 'X' }] })).toBe(true);
+    daemon.didChange(sync.takeUnsent()!);
+    expect(daemon.text).toBe('aXYbc');
+  });
+
   it('random typing on both sides, with multibyte text, \\r\\n documents and keystrokes racing the edits: the daemon\'s text always equals the buffer at the version it knows (seeds 1-300)', () => {
     for (let seed = 1; seed <= 300; seed++) {
       const prng = new Prng(seed);

@@ -18,6 +18,11 @@ export interface ChangeEvent {
   /** `document.version` after the event. */
   docVersion: number;
   changes: readonly { range: Range; rangeOffset: number; rangeLength: number; text: string }[];
+  /**
+   * The document's text after the event (`document.getText()` in the listener), when known:
+   * the truth when VS Code's report of the changes does not lead to it.
+   */
+  after?: string;
 }
 
 /** An edit being applied: what the buffer was, what it should become, which version its event has. */
@@ -81,7 +86,7 @@ export class DocSync {
       return false;
     }
     const before = this.text;
-    this.text = applyOffsetEdits(before, offsetEdits(e));
+    this.text = afterOf(e, before);
     if (this.lateEcho && e.docVersion === this.lateEcho.docVersion) {
       const echo = this.lateEcho;
       this.lateEcho = undefined;
@@ -139,7 +144,7 @@ export class DocSync {
     const own = held.findIndex((e) => e.docVersion === a.ownDocVersion);
     if (own >= 0) {
       const [echo] = held.splice(own, 1);
-      this.text = applyOffsetEdits(a.before, offsetEdits(echo!));
+      this.text = afterOf(echo!, a.before);
       this.fixUp(a.expected, this.text);
     } else if (!nothingChanged) {
       // VS Code tells the document's change before the edit's promise resolves; should it ever
@@ -150,10 +155,14 @@ export class DocSync {
     return answer;
   }
 
+  /** The last applied edit that left the buffer different from what the daemon expects (for the log). */
+  lastFixUp: { expected: string; actual: string } | undefined;
+
   /** The buffer became `actual` where the daemon expects `expected`: the difference is the buffer's own change. */
   private fixUp(expected: string, actual: string): void {
     const d = diffEdit(expected, actual);
     if (!d) return;
+    this.lastFixUp = { expected, actual };
     this.unsent.unshift({ range: { start: positionAt(expected, d.from), end: positionAt(expected, d.to) }, text: d.text });
   }
 }
@@ -164,15 +173,16 @@ const isLow = (c: number) => c >= 0xdc00 && c <= 0xdfff;
 const inPair = (t: string, i: number) => i > 0 && i < t.length && isHigh(t.charCodeAt(i - 1)) && isLow(t.charCodeAt(i));
 
 /**
- * An event's changes to send. VS Code may report a typed emoji as a change of half a surrogate
- * pair (its text input compares the text area's content code unit by code unit: typing 😀 next
- * to another emoji that starts with the same high surrogate replaces only the low one). The
- * text that results is whole, but such a change is no text of its own and the daemon refuses
- * it; then the event is sent as the one smallest change from `before` to `after`, which never
- * splits a pair.
+ * An event's changes to send: VS Code's own report, unless it cannot be sent as it is. Seen in
+ * the end-to-end fuzz: the event of a WorkspaceEdit that inserted an emoji just before another
+ * one starting with the same high surrogate reported the insertion one code unit later, as
+ * "low half, high half" (the same text results, but each half alone is no text: the daemon
+ * refuses a change inserting half a pair). A report with a half pair at either end of its
+ * text or range, or one that does not lead to the text VS Code has after the event, is sent
+ * as the one smallest change from `before` to `after` (which never splits a pair).
  */
 function safeChanges(e: ChangeEvent, before: string, after: string): Change[] {
-  const splits = e.changes.some((c) => {
+  const splits = applyOffsetEdits(before, offsetEdits(e)) !== after || e.changes.some((c) => {
     const t = c.text;
     const lone = t.length > 0 && (isLow(t.charCodeAt(0)) || isHigh(t.charCodeAt(t.length - 1)));
     return lone || inPair(before, c.rangeOffset) || inPair(before, c.rangeOffset + c.rangeLength);
@@ -180,6 +190,11 @@ function safeChanges(e: ChangeEvent, before: string, after: string): Change[] {
   if (!splits) return sequentialChanges(e.changes);
   const d = diffEdit(before, after);
   return d ? [{ range: { start: positionAt(before, d.from), end: positionAt(before, d.to) }, text: d.text }] : [];
+}
+
+/** The text after `e`: what VS Code says it is, else `before` with the event's changes. */
+function afterOf(e: ChangeEvent, before: string): string {
+  return e.after ?? applyOffsetEdits(before, offsetEdits(e));
 }
 
 /** An event's changes as offset edits on the text before it. */

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { relative, sep } from 'node:path';
 import * as vscode from 'vscode';
-import { DocSync } from './docSync.js';
+import { DocSync, type ChangeEvent } from './docSync.js';
 import type { Peer } from './peers.js';
 import { RpcConnection, RpcError } from './rpc.js';
 import type { Change } from './text.js';
@@ -44,7 +44,7 @@ interface OpenDoc {
   /** Undefined until didOpen is answered. */
   sync: DocSync | undefined;
   /** Change events of the document while didOpen is answered (fed to `sync` when it exists). */
-  pending: vscode.TextDocumentChangeEvent[];
+  pending: ChangeEvent[];
   flushTimer: NodeJS.Timeout | undefined;
 }
 
@@ -175,19 +175,21 @@ export class Session implements vscode.Disposable {
     const path = this.pathOf(e.document);
     const d = path ? this.docs.get(path) : undefined;
     if (!d || d.doc !== e.document) return;
-    if (!d.sync) {
-      d.pending.push(e);
-      return;
+    if (e.contentChanges.some((c) => /^[\udc00-\udfff]|[\ud800-\udbff]$/.test(c.text))) {
+      this.events.log(`${d.path}: a change of half a surrogate pair (${JSON.stringify(e.contentChanges.map((c) => [c.rangeOffset, c.rangeLength, c.text]))})`);
     }
-    this.feed(d, e);
+    // The text after the event is read now: the document moves on with the next event.
+    const event: ChangeEvent = {
+      docVersion: e.document.version,
+      after: e.document.getText(),
+      changes: e.contentChanges.map((c) => ({ range: toApi(c.range), rangeOffset: c.rangeOffset, rangeLength: c.rangeLength, text: c.text })),
+    };
+    if (!d.sync) d.pending.push(event);
+    else this.feed(d, event);
   }
 
-  private feed(d: OpenDoc, e: vscode.TextDocumentChangeEvent): void {
-    const own = d.sync!.changed({
-      docVersion: e.document.version,
-      changes: e.contentChanges.map((c) => ({ range: toApi(c.range), rangeOffset: c.rangeOffset, rangeLength: c.rangeLength, text: c.text })),
-    });
-    if (own) this.scheduleFlush(d);
+  private feed(d: OpenDoc, e: ChangeEvent): void {
+    if (d.sync!.changed(e)) this.scheduleFlush(d);
   }
 
   /** Keystrokes go out within a few milliseconds: the events of one tick in one didChange. */
@@ -202,7 +204,10 @@ export class Session implements vscode.Disposable {
   private flush(d: OpenDoc): void {
     const batch = d.sync?.takeUnsent();
     if (!batch || !this.rpc) return;
-    this.rpc.request('didChange', { path: d.path, version: batch.version, changes: batch.changes }).catch((e: Error) => this.refused(d, e));
+    this.rpc.request('didChange', { path: d.path, version: batch.version, changes: batch.changes }).catch((e: Error) => {
+      this.events.log(`didChange ${d.path}@${batch.version} ${JSON.stringify(batch.changes).slice(0, 2000)}`);
+      this.refused(d, e);
+    });
   }
 
   /** The daemon refused a change (a stale version, a bad range): open the document again from the buffer. */
@@ -272,6 +277,11 @@ export class Session implements vscode.Disposable {
       );
     }
     const answer = d.sync.endApply(ok, plan.edits.length === 0);
+    const fix = d.sync.lastFixUp;
+    if (fix) {
+      d.sync.lastFixUp = undefined;
+      this.events.log(`applyEdit ${p.path}: VS Code made ${JSON.stringify(fix.actual)} of ${JSON.stringify(fix.expected)} (changes ${JSON.stringify(p.changes)}, edits ${JSON.stringify(plan.edits)}); the difference is sent back`);
+    }
     // After the answer is written: the changes typed meanwhile follow it.
     setTimeout(() => this.flush(d), 0);
     return answer;
