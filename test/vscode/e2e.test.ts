@@ -190,7 +190,7 @@ describe('the VS Code extension in code-server, against a real relay, share and 
       const d = docIn(s, 'fuzz.txt');
       return d !== undefined && d.unsent === false && d.applying === false && d.text === b.buffers.get('fuzz.txt')!.text;
     }, 60_000).catch(async (e: Error) => {
-      throw new Error(`seed ${seed}: ${e.message}; joiner: ${JSON.stringify(b.buffers.get('fuzz.txt'))}; extension log: ${(await v.hook.call<string[]>('log')).slice(-40).join('\n')}`);
+      throw new Error(`seed ${seed}: ${e.message}; joiner: ${JSON.stringify(b.buffers.get('fuzz.txt'))}; extension log: ${(await v.hook.call<string[]>('log')).slice(-150).join('\n')}`);
     });
     const text = docIn(final, 'fuzz.txt')!.text;
     // Nothing was refused and re-opened on the way: the versions and ranges were right throughout.
