@@ -174,12 +174,12 @@ const inPair = (t: string, i: number) => i > 0 && i < t.length && isHigh(t.charC
 
 /**
  * An event's changes to send: VS Code's own report, unless it cannot be sent as it is. Seen in
- * the end-to-end fuzz: the event of a WorkspaceEdit that inserted an emoji just before another
- * one starting with the same high surrogate reported the insertion one code unit later, as
- * "low half, high half" (the same text results, but each half alone is no text: the daemon
- * refuses a change inserting half a pair). A report with a half pair at either end of its
- * text or range, or one that does not lead to the text VS Code has after the event, is sent
- * as the one smallest change from `before` to `after` (which never splits a pair).
+ * the end-to-end fuzz: the event of an applied edit reported as several changes, one of them
+ * inserting "low half of one emoji, high half of the next" (the same text results, but such a
+ * change alone is no text: the daemon refuses a change inserting half a pair). A report with a
+ * half pair at either end of its text or range, or one that does not lead to the text VS Code
+ * has after the event, is sent as the one smallest change from `before` to `after` (which
+ * never splits a pair).
  */
 function safeChanges(e: ChangeEvent, before: string, after: string): Change[] {
   const splits = applyOffsetEdits(before, offsetEdits(e)) !== after || e.changes.some((c) => {
