@@ -202,4 +202,50 @@ describe('the VS Code extension in code-server, against a real relay, share and 
     await b.request('didClose', { path: 'fuzz.txt' });
     await until(() => read(alice, 'fuzz.txt') === text && read(bob, 'fuzz.txt') === text, 20_000, () => `seed ${seed}: alice ${JSON.stringify(read(alice, 'fuzz.txt'))} bob ${JSON.stringify(read(bob, 'fuzz.txt'))} buffer ${JSON.stringify(text)}`);
   }, 300_000);
+
+  it("the commands: Share this folder shows the CLI's error as a notification, then shares (status bar, join code); Follow peer opens the file where the peer's cursor is; Stop ends the share", async () => {
+    const base = tempDir('cshare-vscode-cmd-');
+    const port = await freePort();
+    const relay = start('relay', base, ['relay', '--data', join(base, 'relay-data'), '--listen', `/ip4/127.0.0.1/tcp/${port}`]);
+    const addr = ((await relay.line((x) => x.event === 'listening')).addresses as string[])[0]!;
+    const alice = join(base, 'alice');
+    writeTree(alice, { 'a.txt': 'first file\n', 'b.txt': 'line one\nline two\nline three\n' });
+    vscode = await vscodeOn(join(base, 'cs'), alice);
+    const v = vscode;
+    expect((await v.hook.state()).sessions[0]?.connected ?? false).toBe(false);
+
+    // A failing share: the CLI's own message, as a VS Code notification.
+    expect(await v.hook.call('command', { command: 'cshare.share', args: [['--relay', 'nonsense']] })).toBeNull();
+    await v.page.locator('.notifications-toasts', { hasText: '"nonsense" is not a relay address' }).first().waitFor({ timeout: 30_000 });
+
+    // Sharing: the join code comes back (and is shown), the folder connects, the status bar says so.
+    const codes = await v.hook.call<{ readWrite: string; readOnly: string }>('command', { command: 'cshare.share', args: [['--relay', addr]] });
+    expect(codes.readWrite).toMatch(/\S{20,}/);
+    await v.page.locator('.notifications-toasts', { hasText: codes.readWrite }).first().waitFor({ timeout: 30_000 });
+    await untilState(v.hook, (s) => s.sessions[0]?.connected === true && s.sessions[0].info?.role === 'sharer', 30_000);
+    await expect.poll(() => v.page.locator('.statusbar-item', { hasText: 'cshare: sharing' }).count(), { timeout: 30_000 }).toBeGreaterThan(0);
+
+    // A joiner in b.txt, its cursor on the third line: Follow peer brings b.txt into view there.
+    const bob = join(base, 'bob');
+    const joiner = start('bob', base, ['join', codes.readWrite, bob]);
+    await joiner.line((x) => x.event === 'joined');
+    const b = await scriptedEditor(bob);
+    await b.open('b.txt', read(bob, 'b.txt')!);
+    b.notify('cursor', { path: 'b.txt', selections: [{ anchor: { line: 2, character: 5 }, head: { line: 2, character: 5 } }] });
+    const withBob = await untilState(v.hook, (s) => s.sessions[0]!.peers.some((p) => p.name === 'bob' && p.path === 'b.txt'), 30_000);
+    const bobId = withBob.sessions[0]!.peers.find((p) => p.name === 'bob')!.id;
+    expect(await v.hook.call('command', { command: 'cshare.followPeer', args: [bobId] })).toBe(bobId);
+    await untilState(v.hook, (s) => s.visible.includes(join(alice, 'b.txt')), 30_000);
+    // The daemon sends a peer's selections only for a document this editor has open, and not
+    // again when it opens one (h29's server, today): the peer's next move shows where it is.
+    b.notify('cursor', { path: 'b.txt', selections: [{ anchor: { line: 2, character: 6 }, head: { line: 2, character: 6 } }] });
+    const followed = await untilState(v.hook, (s) => (s.decorations['b.txt'] ?? []).some((m) => m.cursors[0]?.line === 2 && m.cursors[0].character === 6), 30_000);
+    expect(followed.following).toBe(bobId);
+    await expect.poll(() => shown(v.page), { timeout: 15_000 }).toContain('line three');
+
+    // Stop: the share this window started ends; the folder is no longer connected.
+    await v.hook.call('command', { command: 'cshare.stop' });
+    await untilState(v.hook, (s) => s.sessions[0]?.connected === false, 30_000);
+    await expect.poll(() => v.page.locator('.statusbar-item', { hasText: 'cshare: sharing' }).count(), { timeout: 30_000 }).toBe(0);
+  }, 240_000);
 });

@@ -82,15 +82,19 @@ export function activate(context: vscode.ExtensionContext): CshareApi {
     for (const s of sessions) {
       const p = s.peers.find((x) => x.id === following);
       if (!p) continue;
+      // The daemon sends a peer's selections only for documents this editor has open: the
+      // peer's file is opened first, its cursor is revealed when it comes.
       const head = p.selections?.[0]?.head;
-      if (!p.path || !head) return;
-      const at = `${p.path}:${head.line}:${head.character}`;
+      if (!p.path) return;
+      const at = `${p.path}:${head ? `${head.line}:${head.character}` : ''}`;
       if (at === followedAt) return;
       followedAt = at;
       const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(s.folder, ...p.path.split('/')));
       const editor = await vscode.window.showTextDocument(doc, { preview: false, preserveFocus: false });
-      const pos = new vscode.Position(head.line, head.character);
-      editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+      if (head) {
+        const pos = new vscode.Position(head.line, head.character);
+        editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+      }
       return;
     }
     // The peer left.

@@ -60,6 +60,7 @@ export class Session implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
   private cursorTimer: NodeJS.Timeout | undefined;
   private disposed = false;
+  private toldReadOnly = false;
 
   constructor(
     readonly folder: vscode.Uri,
@@ -213,9 +214,10 @@ export class Session implements vscode.Disposable {
   /** The daemon refused a change (a stale version, a bad range): open the document again from the buffer. */
   private refused(d: OpenDoc, e: Error): void {
     this.events.log(`didChange ${d.path} refused: ${e.message}`);
-    if (e instanceof RpcError && e.code === -32011) {
+    if (e instanceof RpcError && e.code === -32011 && !this.toldReadOnly) {
+      // A read-only join: said once; the re-open below brings the buffer back to the shared text.
+      this.toldReadOnly = true;
       this.events.error(`cshare: ${e.message}`);
-      return;
     }
     if (!this.rpc || this.rpc.closed || this.docs.get(d.path) !== d) return;
     this.docs.delete(d.path);
