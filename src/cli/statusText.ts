@@ -7,7 +7,7 @@ export type StatusJson = Omit<ReplicaStatus, 'sharing'> & {
   codes?: { readWrite: string; readOnly: string };
   relay?: string[];
   /** Connected peers; `role`, `color` and where they are (`path`, 1-based `line`, `column`) from protocol 4 on. */
-  peers?: { id: string; name: string; role?: string; color?: string; path?: string; line?: number; column?: number }[];
+  peers?: { id: string; name: string; role?: string; readOnly?: boolean; color?: string; path?: string; line?: number; column?: number }[];
   connected?: boolean;
   unacknowledged?: number;
   uploading?: number;
@@ -73,7 +73,7 @@ function peerLines(peers: NonNullable<StatusJson['peers']>): string[] {
   const labels = peerLabels(peers);
   return peers.map((p, i) => {
     const where = p.path !== undefined ? `, in ${gitQuoted(p.path)}${p.line !== undefined ? `:${p.line}` : ''}` : '';
-    return `${i === 0 ? 'Peers:' : ''}`.padEnd(10) + `${labels[i]}${p.role ? `, ${p.role}` : ''}${where}`;
+    return `${i === 0 ? 'Peers:' : ''}`.padEnd(10) + `${labels[i]}${p.role ? `, ${p.role}` : ''}${p.readOnly ? ' (read-only)' : ''}${where}`;
   });
 }
 

@@ -510,7 +510,7 @@ export class FileDoc {
     }
     // Of this doc's text only: resolving a position that names another root type would create
     // that type in the doc (a peer's bytes must not add types to it).
-    if (pos.type !== null || (pos.item === null && pos.tname !== CONTENT)) return undefined;
+    if (pos.type !== null || (pos.tname !== null && pos.tname !== CONTENT)) return undefined;
     const abs = Y.createAbsolutePositionFromRelativePosition(pos, this.doc);
     return abs && abs.type === this.ytext ? abs.index : undefined;
   }

@@ -297,6 +297,11 @@ export class Replica {
     return this.exclusive(() => this.live.open(opts));
   }
 
+  /** Is the file at `path` open in an editor here (its disk not written until it is closed)? */
+  isOpenInEditor(path: string): boolean {
+    return this.live.isOpenAt(path);
+  }
+
   /** The files open in editors now, and those a process before left open: what an upload sends first. */
   liveFileIds(): Set<string> {
     return this.live.priorityFileIds();
@@ -614,10 +619,14 @@ export class Replica {
 
   /** How many of this replica's own changes come after `seq` (not yet acknowledged). */
   async ownChangesAfter(seq: number): Promise<number> {
+    // A typing burst still growing is not counted: its edits went up as they were typed, and
+    // its entry goes up when it ends (`onPushDue`). Counted, every edit of a peer applied while
+    // this side types made a push, with a scan of the whole tree.
+    const open = this.live.openBursts();
     let n = 0;
     for await (const op of this.ctx.store.opsNewestFirst()) {
       if (op.seq <= seq) break;
-      if (op.replica === this.ctx.identity.replicaId) n++;
+      if (op.replica === this.ctx.identity.replicaId && !open.has(op.seq)) n++;
     }
     return n;
   }
@@ -703,6 +712,8 @@ export class Replica {
     const statCache = await this.ctx.store.statCache();
     const scan = scanWorktree({ ...this.scanOpts(), statCache, signal: opts.signal, ...this.ctx.scanPolicy(statCache) });
     const pending = pendingChanges(this.ctx.recorded(), scan, undefined, (path) => isOnDisk(this.ctx, path));
+    // A file open in an editor whose disk holds a text that is no edit (see `liveDocs.ts`) is not changed.
+    pending.modified = pending.modified.filter((m) => !this.live.accepts(m.fileId, m.file.digest));
     return {
       root: this.root,
       replica: { id: this.ctx.identity.replicaId, name: this.ctx.author },

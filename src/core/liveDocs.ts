@@ -108,6 +108,17 @@ export class LiveDocs implements LiveFilesView {
     return this.files.has(fileId);
   }
 
+  /** Is the file at `path` open in an editor? */
+  isOpenAt(path: string): boolean {
+    for (const file of this.files.values()) if (file.path === path) return true;
+    return false;
+  }
+
+  /** Is a disk text with `digest` no edit of the open file `fileId` (see {@link diskChange}, which also decides the rest)? */
+  accepts(fileId: string, digest: string): boolean {
+    return this.files.get(fileId)?.accepted.includes(digest) ?? false;
+  }
+
   diskChange(fileId: string, path: string, digest: string): 'accept' | 'wait' | 'record' {
     const file = this.files.get(fileId);
     if (!file || file.accepted.includes(digest)) return file ? 'accept' : 'record';

@@ -151,8 +151,6 @@ export interface WriteBackResult {
 
 /** Options of {@link writeBack}. */
 export interface WriteBackOptions {
-  /** Write files open in an editor too (their editor closed them, or a process before left them open). */
-  evenLive?: boolean;
   /** What the disk is expected to hold at a path, where it is not what the stat cache says (a text an editor saved). */
   expect?: ReadonlyMap<string, string>;
 }
@@ -173,7 +171,7 @@ export async function writeBack(ctx: ReplicaContext, paths: readonly string[], o
     const w = live.get(path);
     if (!w || w.entry.kind === 'symlink') continue;
     // Open in an editor: the disk waits for the editor to close it (see `liveDocs.ts`).
-    if (w.entry.kind === 'text' && !opts.evenLive && ctx.live.isLive(w.fileId)) continue;
+    if (w.entry.kind === 'text' && ctx.live.isLive(w.fileId)) continue;
     const bytes = w.entry.kind === 'text' ? utf8.encode(await ctx.currentText(w.fileId, w.entry)) : await ctx.blobBytes(w.entry.digest);
     const digest = gitBlobId(bytes);
     const seen = opts.expect?.get(path) ?? cached.get(path)?.digest;

@@ -46,6 +46,12 @@ export interface OutgoingEdit {
   changes: EditorChange[];
 }
 
+/** Most changes in one `didChange` (each costs a pass over the text: a bound on the work one message makes). */
+export const MAX_CHANGES = 10_000;
+
+/** Pending ops kept apart before they are composed into one (an editor that does not answer must not grow them for ever). */
+const PENDING_KEPT = 32;
+
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** The state of one open document (see the module comment). */
@@ -58,13 +64,16 @@ export class DocSync {
   /** The editor's ops not recorded yet: D to L. */
   private unrecorded: Operation;
   /** The `applyEdit` the editor has not answered; `stale` once a change of the editor came first. */
-  private inflight: { version: number; op: Operation; stale: boolean } | undefined;
+  private inflight: { version: number; op: Operation; stale: boolean; lines: LineIndex } | undefined;
+  /** The lines of the shadow, kept up to date change by change (see `LineIndex.edited`). */
+  private lines: LineIndex;
 
   constructor(opts: { text: string; version: number; doc: string; pending?: readonly TextOp[] }) {
     this.shadow = opts.text;
     this.version = opts.version;
     this.doc = opts.doc;
     this.unrecorded = identity(opts.doc.length);
+    this.lines = new LineIndex(opts.text);
     if (opts.pending?.length) this.pending.push(fromOps(opts.text, opts.pending));
     if (apply(this.shadow, this.pendingOp()) !== this.doc) throw new RangeError('the ops do not take the buffer to the document');
   }
@@ -79,6 +88,11 @@ export class DocSync {
     return this.shadow;
   }
 
+  /** The lines of the shadow. */
+  get shadowLines(): LineIndex {
+    return this.lines;
+  }
+
   /** The document as the listener last had it. */
   get docText(): string {
     return this.doc;
@@ -87,6 +101,11 @@ export class DocSync {
   /** Has the buffer not got every op of the daemon yet? */
   get behind(): boolean {
     return this.pending.some((p) => !isIdentity(p));
+  }
+
+  /** How many pending ops are kept apart (bounded: see `PENDING_KEPT`). */
+  get pendingCount(): number {
+    return this.pending.length;
   }
 
   /** Is an `applyEdit` waiting for its answer? */
@@ -108,25 +127,31 @@ export class DocSync {
     if (!Number.isSafeInteger(version)) throw new EditorInputError('version must be an integer', true);
     if ((version as number) <= this.version) throw new EditorInputError(`version ${String(version)} is not after ${this.version}, the last one the daemon knows`, true);
     if (!Array.isArray(changes)) throw new EditorInputError('changes must be an array', false);
+    if (changes.length > MAX_CHANGES) throw new EditorInputError(`more than ${MAX_CHANGES} changes in one message: send fewer at a time, or didOpen with the whole text`, true);
     const ops: TextOp[] = [];
     let text = this.shadow;
+    let lines = this.lines;
     for (const c of changes as unknown[]) {
       if (typeof c !== 'object' || c === null || !isRange((c as EditorChange).range) || typeof (c as EditorChange).text !== 'string') {
         throw new EditorInputError('a change is {range: {start, end}, text}', false);
       }
       const { range, text: ins } = c as EditorChange;
-      if (LONE_SURROGATE.test(ins)) throw new EditorInputError('a change inserts half of a UTF-16 surrogate pair', false);
-      const lines = new LineIndex(text);
+      // What the replica refuses to record (planTextEdit) is refused here, before the buffer and
+      // the document part: a refused recording would leave them apart.
+      if (LONE_SURROGATE.test(ins) || ins.includes('\0')) throw new EditorInputError('a change inserts a NUL or half of a UTF-16 surrogate pair: a text file cannot hold it', true);
       const from = lines.offsetOf(range.start, enc);
       const to = lines.offsetOf(range.end, enc);
       if (from === undefined || to === undefined || to < from) {
         throw new EditorInputError(`range ${JSON.stringify(range)} is not in the document at version ${this.version} (${lines.lineCount} lines)`, true);
       }
       ops.push({ pos: from, del: text.slice(from, to), ins });
-      text = text.slice(0, from) + ins + text.slice(to);
+      const next = text.slice(0, from) + ins + text.slice(to);
+      lines = lines.edited(from, to, ins, next);
+      text = next;
     }
     let e = fromOps(this.shadow, ops);
     this.shadow = text;
+    this.lines = lines;
     this.version = version as number;
     if (this.inflight) this.inflight.stale = true;
     for (let k = 0; k < this.pending.length; k++) {
@@ -140,11 +165,16 @@ export class DocSync {
   /** The document changed (ops on the text the listener last had, one after the other). */
   docChanged(ops: readonly TextOp[]): void {
     if (ops.length === 0) return;
-    const r = fromOps(this.doc, ops);
+    const r = fromOps(this.doc, alignCrlf(this.doc, ops));
     const [r2, u2] = transform(r, this.unrecorded);
     this.doc = apply(this.doc, r);
     this.unrecorded = u2;
     this.pending.push(r2);
+    if (this.pending.length > PENDING_KEPT) {
+      // The first may be the one in flight: it stays apart (its answer drops it alone).
+      const keep = this.inflight ? 1 : 0;
+      this.pending = [...this.pending.slice(0, keep), this.pending.slice(keep).reduce((a, b) => compose(a, b))];
+    }
   }
 
   /**
@@ -166,8 +196,9 @@ export class DocSync {
     if (this.inflight || !this.behind) return undefined;
     const op = this.pendingOp();
     this.pending = [op];
-    this.inflight = { version: this.version, op, stale: false };
-    return { version: this.version, changes: toChanges(this.shadow, op, enc) };
+    const { changes, lines } = toChanges(this.lines, op, enc);
+    this.inflight = { version: this.version, op, stale: false, lines };
+    return { version: this.version, changes };
   }
 
   /**
@@ -180,7 +211,8 @@ export class DocSync {
     this.inflight = undefined;
     if (!sent || !applied) return false;
     if (sent.stale || !Number.isSafeInteger(version) || (version as number) <= sent.version) return false;
-    this.shadow = apply(this.shadow, sent.op);
+    this.shadow = sent.lines.text;
+    this.lines = sent.lines;
     this.version = version as number;
     this.pending.shift();
     return true;
@@ -206,11 +238,39 @@ export class DocSync {
   }
 }
 
-/** `op` on `text` as LSP changes (each on the text the one before left), never splitting a `\r\n`. */
-export function toChanges(text: string, op: Operation, enc: PositionEncoding): EditorChange[] {
-  const out: EditorChange[] = [];
+/**
+ * The same ops with those that start between a `\r` and its `\n` moved one unit on, where
+ * that is the same change: an insert of `\n<line>\r` there is an insert of `<line>\r\n` after
+ * the `\n`, a deletion of `\n<line>\r` one of `<line>\r\n` (a diff or a merge can place a
+ * change either way). Merged with an editor's concurrent deletion of that line break, the first
+ * form leaves a lone `\r` and a lone `\n` in the text, which an editor showing a CRLF file
+ * without its `\r` (Neovim's `fileformat=dos`) cannot hold; the second leaves whole line breaks.
+ */
+export function alignCrlf(text: string, ops: readonly TextOp[]): TextOp[] {
+  const out: TextOp[] = [];
   let cur = text;
-  for (const o of toOps(text, op)) {
+  for (const o of ops) {
+    let op = o;
+    const splits = op.pos > 0 && cur.charCodeAt(op.pos - 1) === 13 && cur.charCodeAt(op.pos) === 10;
+    if (splits && op.del === '' && op.ins.startsWith('\n')) op = { pos: op.pos + 1, del: '', ins: `${op.ins.slice(1)}\n` };
+    else if (splits && op.ins === '' && op.del.startsWith('\n') && cur.charCodeAt(op.pos + op.del.length) === 10) {
+      op = { pos: op.pos + 1, del: cur.slice(op.pos + 1, op.pos + 1 + op.del.length), ins: '' };
+    }
+    out.push(op);
+    cur = cur.slice(0, op.pos) + op.ins + cur.slice(op.pos + op.del.length);
+  }
+  return out;
+}
+
+/**
+ * `op` on the text of `start` as LSP changes (each on the text the one before left), never
+ * splitting a `\r\n`; with the lines of the text they make.
+ */
+export function toChanges(start: LineIndex, op: Operation, enc: PositionEncoding): { changes: EditorChange[]; lines: LineIndex } {
+  const out: EditorChange[] = [];
+  let cur = start.text;
+  let lines = start;
+  for (const o of toOps(start.text, op)) {
     let pos = o.pos;
     let del = o.del;
     let ins = o.ins;
@@ -224,9 +284,10 @@ export function toChanges(text: string, op: Operation, enc: PositionEncoding): E
       del += '\n';
       ins += '\n';
     }
-    const lines = new LineIndex(cur);
     out.push({ range: { start: lines.positionOf(pos, enc), end: lines.positionOf(pos + del.length, enc) }, text: ins });
-    cur = cur.slice(0, pos) + ins + cur.slice(pos + del.length);
+    const next = cur.slice(0, pos) + ins + cur.slice(pos + del.length);
+    lines = lines.edited(pos, pos + del.length, ins, next);
+    cur = next;
   }
-  return out;
+  return { changes: out, lines };
 }

@@ -8,7 +8,7 @@ import type { TextOp } from '../core/hunkDiff.js';
 import { logger } from '../core/log.js';
 import { diffToOps } from '../core/textDiff.js';
 import { DocSync, EditorInputError } from './docSync.js';
-import { LineIndex, type Position, type PositionEncoding } from './positions.js';
+import type { Position, PositionEncoding } from './positions.js';
 import type { LiveDoc, LiveListener } from './ports.js';
 
 const log = logger('editor');
@@ -52,8 +52,11 @@ export class OpenDoc {
   private retryMs = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private ended = false;
-  /** The buffer while the path is waiting (no document to sync with yet). */
-  private waiting: { text: string; version: number } | undefined;
+  /**
+   * The buffer while the path is waiting (no document to sync with yet), and its text when it
+   * was opened: a buffer nobody changed since takes the file as it arrives.
+   */
+  private waiting: { text: string; version: number; opened: string } | undefined;
 
   /** Told to the replica: changes of the document not made through this editor. */
   readonly listener: LiveListener = {
@@ -72,7 +75,9 @@ export class OpenDoc {
       this.ready = this.ready
         .then(() => {
           const w = this.waiting!;
-          return this.attach(w.text, w.version, text);
+          // Untouched since it was opened (a joiner's empty buffer of a file not received
+          // yet): it takes the file's text. Typed into: that is recorded and merged.
+          return this.attach(w.text, w.version, text, w.text === w.opened);
         })
         .catch((err: unknown) => log('reconciling %s after it arrived failed: %s', this.path, (err as Error)?.message ?? err));
     },
@@ -111,7 +116,7 @@ export class OpenDoc {
   async open(live: LiveDoc, text: string, version: number): Promise<void> {
     this.live = live;
     if (live.state === 'waiting') {
-      this.waiting = { text, version };
+      this.waiting = { text, version, opened: text };
       this.phase = 'reconciling';
       this.held = [];
       return;
@@ -124,12 +129,12 @@ export class OpenDoc {
     await this.settled();
     if (!this.live || this.ended) return;
     if (this.sync) await this.attach(text, version, this.sync.docText);
-    else this.waiting = { text, version };
+    else this.waiting = { text, version, opened: text };
   }
 
-  private async attach(text: string, version: number, docText: string): Promise<void> {
+  private async attach(text: string, version: number, docText: string, adopt = false): Promise<void> {
     this.waiting = undefined;
-    if (this.opts.readOnly || text === docText) {
+    if (adopt || this.opts.readOnly || text === docText) {
       const sync = new DocSync({ text, version, doc: docText, pending: diffToOps(text, docText) });
       if (this.phase === 'early') for (const ops of this.held) sync.docChanged(ops);
       this.live$(sync);
@@ -181,7 +186,7 @@ export class OpenDoc {
       // Nothing to sync with yet: the buffer's text is followed, for when the file arrives.
       const probe = new DocSync({ text: this.waiting.text, version: this.waiting.version, doc: this.waiting.text });
       probe.editorChanged(version, changes, this.opts.enc);
-      this.waiting = { text: probe.shadowText, version: probe.editorVersion };
+      this.waiting = { ...this.waiting, text: probe.shadowText, version: probe.editorVersion };
       return;
     }
     if (!this.sync) throw new EditorInputError(`${this.path} is not open`, true);
@@ -200,7 +205,7 @@ export class OpenDoc {
   /** UTF-16 offsets in the document of positions of the buffer (for presence); undefined when one is not a position. */
   docOffsets(positions: readonly Position[]): number[] | undefined {
     if (!this.sync) return undefined;
-    const lines = new LineIndex(this.sync.shadowText);
+    const lines = this.sync.shadowLines;
     const out: number[] = [];
     for (const p of positions) {
       const at = lines.offsetOf(p, this.opts.enc);
@@ -214,7 +219,7 @@ export class OpenDoc {
   bufferPosition(docOffset: number): Position | undefined {
     if (!this.sync) return undefined;
     const at = Math.min(this.sync.docToShadow(docOffset), this.sync.shadowText.length);
-    return new LineIndex(this.sync.shadowText).positionOf(at, this.opts.enc);
+    return this.sync.shadowLines.positionOf(at, this.opts.enc);
   }
 
   /** The live doc, once attached (for presence's relative positions). */
@@ -259,6 +264,10 @@ export class OpenDoc {
         if (sync.editAnswered(r.applied === true, r.version)) {
           this.retryMs = 0;
           this.pump();
+        } else if (sync.editorVersion !== e.version) {
+          // Refused because the editor's own changes crossed it: those are here now, so the
+          // edit goes again at once, transformed over them (no wait while someone types).
+          this.pump();
         } else this.retryLater(sync);
       },
       (err: unknown) => {
@@ -269,7 +278,10 @@ export class OpenDoc {
     );
   }
 
-  /** A refused `applyEdit` goes again when the editor's changes arrive, or after a growing wait. */
+  /**
+   * A refused `applyEdit` whose version the editor has not left (its changes have not come, or
+   * it refuses for reasons of its own) goes again after a wait that grows, or at its next change.
+   */
   private retryLater(sync: DocSync): void {
     if (this.ended || this.sync !== sync) return;
     this.retryMs = Math.min(MAX_RETRY_MS, Math.max(20, this.retryMs * 2));

@@ -26,22 +26,54 @@ export interface Range {
 
 /** Where each line of a text starts and where its content ends (before its line break). */
 export class LineIndex {
-  readonly starts: number[] = [0];
-  readonly ends: number[] = [];
+  starts: number[] = [0];
+  ends: number[] = [];
 
-  constructor(readonly text: string) {
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 10 /* \n */) {
-        this.ends.push(i);
-        this.starts.push(i + 1);
-      } else if (c === 13 /* \r */) {
-        this.ends.push(i);
-        if (text.charCodeAt(i + 1) === 10) i++;
-        this.starts.push(i + 1);
-      }
-    }
+  constructor(
+    readonly text: string,
+    /** Made by {@link edited}: the lines are filled in there. */
+    empty = false,
+  ) {
+    if (empty) return;
+    scanBreaks(text, 0, text.length, this.starts, this.ends);
     this.ends.push(text.length);
+  }
+
+  /**
+   * The index of `next`, which is this text with [from, to) replaced by `insert`: lines before
+   * and after the change are taken from this one (shifted), only the lines around it are
+   * scanned, so a keystroke in a big file costs a copy of two number arrays, not a pass over
+   * its text.
+   */
+  edited(from: number, to: number, insert: string, next: string): LineIndex {
+    // One line more on each side: a change can join a `\r` before it with a `\n` after it.
+    const k = Math.max(0, this.lineAt(from) - 1);
+    const b = this.lineAt(to);
+    const tail = b + 2 < this.starts.length ? b + 2 : -1;
+    const delta = insert.length - (to - from);
+    const out = new LineIndex(next, true);
+    out.starts = this.starts.slice(0, k + 1);
+    out.ends = this.ends.slice(0, k);
+    scanBreaks(next, this.starts[k]!, tail >= 0 ? this.starts[tail]! + delta : next.length, out.starts, out.ends);
+    if (tail < 0) {
+      out.ends.push(next.length);
+      return out;
+    }
+    for (let i = tail + 1; i < this.starts.length; i++) out.starts.push(this.starts[i]! + delta);
+    for (let i = tail; i < this.ends.length; i++) out.ends.push(this.ends[i]! + delta);
+    return out;
+  }
+
+  /** The line the UTF-16 offset `at` is on. */
+  lineAt(at: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   get lineCount(): number {
@@ -77,17 +109,41 @@ export class LineIndex {
 
   /** The position of the UTF-16 offset `at` (which must be in the text, not inside a line break). */
   positionOf(at: number, enc: PositionEncoding): Position {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= at) lo = mid;
-      else hi = mid - 1;
-    }
+    const lo = this.lineAt(at);
     const start = this.starts[lo]!;
     // Inside a line break (only a `\r\n`'s middle can be): the end of the line's content.
     const to = Math.min(at, this.ends[lo]!);
     return { line: lo, character: unitsBetween(this.text, start, to, enc) };
+  }
+}
+
+/**
+ * Pushes the line breaks that start in [from, end) of `text`: where each ends (the next line's
+ * start) to `starts`, where each starts (its line's end) to `ends`. indexOf, not a loop over
+ * every unit.
+ */
+function scanBreaks(text: string, from: number, end: number, starts: number[], ends: number[]): void {
+  let n = text.indexOf('\n', from);
+  let r = text.indexOf('\r', from);
+  if (n >= end) n = -1;
+  if (r >= end) r = -1;
+  while (n >= 0 || r >= 0) {
+    if (r >= 0 && (n < 0 || r < n)) {
+      ends.push(r);
+      const next = text.charCodeAt(r + 1) === 10 ? r + 2 : r + 1;
+      starts.push(next);
+      if (next === r + 2) {
+        n = text.indexOf('\n', next);
+        if (n >= end) n = -1;
+      }
+      r = text.indexOf('\r', next);
+      if (r >= end) r = -1;
+    } else {
+      ends.push(n);
+      starts.push(n + 1);
+      n = text.indexOf('\n', n + 1);
+      if (n >= end) n = -1;
+    }
   }
 }
 

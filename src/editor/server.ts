@@ -62,9 +62,15 @@ export async function serveEditor(opts: { host: EditorHost; limits?: RpcLimits }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve());
+    // Created owner-only (the bind happens inside listen()), not made so after: a socket in
+    // the temp dir must never be open to others, not even for a moment.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => resolve());
+    } finally {
+      process.umask(umask);
+    }
   });
-  // Only this user may reach it (the socket's own mode; `.cshare/` is owner-only too).
   chmodSync(path, 0o600);
   server.on('error', (err) => log('editor socket error: %s', err.message));
   return {

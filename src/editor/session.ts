@@ -135,6 +135,9 @@ export class EditorSession implements RpcHandler {
       await doc.close();
       throw err;
     }
+    // Peers already in this file: their cursors can be shown now that it is open.
+    const peers = this.host.presence?.peers() ?? [];
+    if (peers.some((peer) => peer.presence?.path === path)) setImmediate(() => this.sendPeers(this.host.presence!.peers()));
     return { state: doc.state, version };
   }
 
@@ -195,7 +198,7 @@ export class EditorSession implements RpcHandler {
   /** Peers as this editor sees them: selections in its encoding, in its buffer's text. */
   private peersFor(peers: readonly PeerInfo[]): unknown[] {
     return peers.map((peer) => {
-      const out: Record<string, unknown> = { id: peer.replicaId, name: peer.name, color: peer.color, role: peer.role };
+      const out: Record<string, unknown> = { id: peer.replicaId, name: peer.name, color: peer.color, role: peer.role, ...(peer.readOnly ? { readOnly: true } : {}) };
       const pr = peer.presence;
       if (!pr) return out;
       out.path = pr.path;

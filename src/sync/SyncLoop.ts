@@ -77,12 +77,7 @@ export interface SyncLoopOptions {
  */
 export class SyncLoop {
   session: SyncSession | null = null;
-  /**
-   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
-   * the loop makes. An editor server publishes and listens here.
-   */
-  readonly presence: PresenceHub;
-  private readonly presenceFeed: LivePresence;
+  private hub: LivePresence | undefined;
   private scanAllNext = false;
   private readonly recheck = new Set<string>();
   private recheckTimer: NodeJS.Timeout | undefined;
@@ -93,9 +88,20 @@ export class SyncLoop {
   private readonly statusListeners = new Set<() => void>();
 
   constructor(private readonly opts: SyncLoopOptions) {
-    this.presenceFeed = new LivePresence({ replicaId: opts.replica.identity.replicaId });
-    this.presence = this.presenceFeed;
     if (!opts.once) uploadLiveEdits({ replica: opts.replica, session: () => this.session, report: (err) => this.reportWatchError(err), signal: opts.signal });
+  }
+
+  /**
+   * Presence (issue 18): this replica's state out, the other peers' in, over every connection
+   * the loop makes. An editor server publishes and listens here. The same hub for the loop's
+   * life (made when first asked for).
+   */
+  get presence(): PresenceHub {
+    return this.presenceFeed;
+  }
+
+  private get presenceFeed(): LivePresence {
+    return (this.hub ??= new LivePresence({ replicaId: this.opts.replica.identity.replicaId }));
   }
 
   /** Online (caught up, following), offline (never connected yet), or reconnecting after a drop. */
@@ -171,6 +177,7 @@ export class SyncLoop {
    * entries are exact, so this costs one `lstat` each when nothing happened.
    */
   private recheckLater(paths: readonly string[]): void {
+    if (paths.length === 0) return;
     for (const p of paths) this.recheck.add(p);
     if (this.recheckTimer || this.opts.signal.aborted) return;
     this.recheckTimer = setTimeout(() => {
@@ -276,7 +283,9 @@ export class SyncLoop {
     return new SyncSession({
       ...this.opts, conn: c.conn, access: c.access, signal: this.opts.signal, firstCatchUpWithoutScan: first && this.opts.firstCatchUpWithoutScan, presence: this.presenceFeed,
       onEvent: (e) => {
-        if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path));
+        // A file open in an editor was not written: nothing to look at again (and at 20
+        // keystrokes a second, a push every 400 ms held the next keystroke's apply back).
+        if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path).filter((p) => !this.opts.replica.isOpenInEditor(p)));
         if (e.type === 'peer-joined' || e.type === 'peer-left') queueMicrotask(() => this.statusChanged());
         this.opts.onEvent(e);
       },

@@ -22,7 +22,8 @@ import { slices } from './slices.js';
  * thing: `worktree/sync`, `file/fetch`, `file/update`, `ping` and the per-file subscription
  * removed (a catch-up is `worktree/sync-pages`; `worktree/info` is always there), and a
  * message a peer does not know is refused with `UNKNOWN_MESSAGE`. 4: presence (the `presence`
- * send and event: who is in which file, their cursors), ephemeral, never stored.
+ * send and event: who is in which file, their cursors), ephemeral, never stored; `peer-joined`
+ * says a read-only peer is.
  */
 export const PROTOCOL_VERSION = 4;
 
@@ -230,7 +231,8 @@ export type WorktreeEvent =
   | { type: 'file-update'; fileId: string; update?: Uint8Array; digest?: string; seq?: number; by?: string }
   | { type: 'blob'; digest: string; size: number; seq: number; by: string }
   | { type: 'history'; entries: HistoryEntry[]; seq: number; by: string }
-  | { type: 'peer-joined'; replicaId: string; name: string; role: Role }
+  /** `readOnly`: it joined with the read-only code (absent: read-write). */
+  | { type: 'peer-joined'; replicaId: string; name: string; role: Role; readOnly?: true }
   | { type: 'peer-left'; replicaId: string }
   /** To a sharer: someone is waiting for this file's updates or this blob; upload it next. */
   | { type: 'need'; fileId?: string; digest?: string }
@@ -346,7 +348,7 @@ const worktreeEvent: Guard<WorktreeEvent> = union(
   object({ type: literal('file-update'), fileId: id }, { update: binary, digest, seq, by: id }),
   object({ type: literal('blob'), digest, size, seq, by: id }),
   object({ type: literal('history'), entries: historyEntries, seq, by: id }),
-  object({ type: literal('peer-joined'), replicaId: id, name: displayName, role }),
+  object({ type: literal('peer-joined'), replicaId: id, name: displayName, role }, { readOnly: literal(true) }),
   object({ type: literal('peer-left'), replicaId: id }),
   refine(object({ type: literal('need') }, { fileId: id, digest }), (e) => (e.fileId === undefined) !== (e.digest === undefined)),
   object({ type: literal('presence'), replicaId: id }, { state: presenceState }),

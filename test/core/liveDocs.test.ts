@@ -4,7 +4,8 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import type { TextOp } from '../../src/core/FileDoc.js';
-import type { LiveListener } from '../../src/core/liveDocs.js';
+import { deltaOps, type LiveListener } from '../../src/core/liveDocs.js';
+import type { KvBatchOp } from '../../src/core/ports.js';
 import { Replica } from '../../src/core/Replica.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
 import { MemFs } from '../helpers/MemFs.js';
@@ -70,8 +71,9 @@ describe('Replica.openLive', () => {
     await type(doc, buffer, 5, ' world');
     expect(await alice.replica.textOf('a.txt')).toBe('hello world\n');
     expect(textOf(alice.fs, 'a.txt')).toBe('hello\n');
-    // The disk behind the doc is no edit: a scan records nothing.
+    // The disk behind the doc is no edit: a scan records nothing, status lists nothing.
     expect((await alice.replica.scan()).recorded).toEqual([]);
+    expect((await alice.replica.status()).changed).toEqual([]);
     expect(buffer.told).toEqual([]);
     await doc.close();
     expect(textOf(alice.fs, 'a.txt')).toBe('hello world\n');
@@ -301,5 +303,43 @@ describe('Replica.openLive', () => {
     expect(textOf(alice.fs, 't.txt')).toBe('ab\n');
     await two.doc.close();
     expect(textOf(alice.fs, 't.txt')).toBe('a1b2\n');
+  });
+
+  it('an edit whose commit fails is taken back from every editor of the file, and a listener that throws breaks nothing', async () => {
+    class FullDisk extends MemoryStore {
+      full = false;
+      override async batch(ops: KvBatchOp[]): Promise<void> {
+        if (this.full) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+        return super.batch(ops);
+      }
+    }
+    const fs = new MemFs('/mem/full');
+    const kv = new FullDisk();
+    fs.writeFile('f.txt', bytes('abc\n'));
+    const replica = await Replica.open({ fs, kv, env: { USER: 'alice' }, home: '/mem/home' });
+    await replica.scan();
+    const one = await open(replica, 'f.txt', 'nvim:1');
+    const two = await open(replica, 'f.txt', 'nvim:2');
+    const throwing = await replica.openLive({ path: 'f.txt', origin: 'nvim:3', listener: { changed: () => { throw new Error('plugin bug'); }, arrived: () => undefined, renamed: () => undefined, deleted: () => undefined } });
+    kv.full = true;
+    await expect(type(one.doc, one.buffer, 3, '!')).rejects.toThrow('no space left on device');
+    kv.full = false;
+    // The editor that typed it, and the other one, are both back at the text the store has.
+    expect(await replica.textOf('f.txt')).toBe('abc\n');
+    expect(one.buffer.text).toBe('abc\n');
+    expect(two.buffer.text).toBe('abc\n');
+    await type(one.doc, one.buffer, 0, '>');
+    expect(two.buffer.text).toBe('>abc\n');
+    await throwing.close();
+    await one.doc.close();
+    await two.doc.close();
+    expect(textOf(fs, 'f.txt')).toBe('>abc\n');
+  });
+
+  it('deltaOps turns a Yjs delta into ops in UTF-16 units, and refuses what is not text', () => {
+    expect(deltaOps('a😀b', [{ retain: 3 }, { insert: '世' }, { delete: 1 }])).toEqual({ ops: [{ pos: 3, del: '', ins: '世' }, { pos: 4, del: 'b', ins: '' }], text: 'a😀世' });
+    expect(deltaOps('abc', [{ retain: 1, attributes: { bold: true } }])).toBeUndefined();
+    expect(deltaOps('abc', [{ insert: { image: 'x' } }])).toBeUndefined();
+    expect(deltaOps('abc', [{ retain: 2 }, { delete: 5 }])).toBeUndefined();
   });
 });

@@ -62,7 +62,7 @@ describe('status tells a read-only joiner and its peers apart', () => {
     const first = out.findIndex((l) => l.startsWith('Peers:'));
     const peerLines = out.slice(first, first + 3);
     expect(peerLines.slice(1).every((l) => l.startsWith(' '.repeat(10)))).toBe(true);
-    expect(peerLines.map((l) => l.slice('Peers:'.padEnd(10).length)).sort()).toEqual([`bob (${ids[0]!.slice(0, 8)}), joiner`, `bob (${ids[1]!.slice(0, 8)}), joiner`, `${ids[2]!.slice(0, 8)}, joiner`].sort());
+    expect(peerLines.map((l) => l.slice('Peers:'.padEnd(10).length)).sort()).toEqual([`bob (${ids[0]!.slice(0, 8)}), joiner`, `bob (${ids[1]!.slice(0, 8)}), joiner`, `${ids[2]!.slice(0, 8)}, joiner (read-only)`].sort());
 
     for (const run of [() => cshare(carol, ['status']).stdout, () => onTty(carol, ['status']).out]) {
       const out = run();

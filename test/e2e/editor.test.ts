@@ -4,7 +4,7 @@
  * buffers and, after the editors close, on both disks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { frame } from '../../src/editor/framing.js';
@@ -82,6 +82,13 @@ describe('editor API against a real share and join', () => {
     expect([...text].filter((c) => c === 'a').length).toBe(36);
     expect(text.endsWith('中\n') || text.includes('é中')).toBe(true);
 
+    // A file bob's editor opens before it exists there: it arrives in the buffer, live from then on.
+    expect((await b.open('later.txt', '')).result).toEqual({ state: 'waiting', version: 1 });
+    writeFileSync(join(alice, 'later.txt'), 'from alice\n');
+    await until(() => b.buffers.get('later.txt')!.text === 'from alice\n', 20_000, () => JSON.stringify(b.buffers.get('later.txt')));
+    b.type('later.txt', 0, 0, '> ');
+    await until(() => read(alice, 'later.txt') === '> from alice\n', 20_000, () => String(read(alice, 'later.txt')));
+
     // Closing both: the disks get the merged text.
     expect((await a.request('didClose', { path: 'a.txt' })).result).toEqual({});
     expect((await b.request('didClose', { path: 'a.txt' })).result).toEqual({});
@@ -111,6 +118,12 @@ describe('editor API against a real share and join', () => {
     flooder.raw(Buffer.concat(frames));
     await until(() => [...flooder.replies.values()].some((r) => r.error?.code === -32010), 20_000);
     expect((await c.request('didChange', { path: 'f.txt', version: 12, changes: at(0, 4) })).result).toEqual({});
+    // An editor that closes its stdin gets the answers to what it sent, then the bridge exits 0.
+    const quitter = bridge(base);
+    const id = quitter.client.send('initialize', { clientName: 'quitter' });
+    quitter.client.end();
+    expect(await quitter.exit).toBe(0);
+    expect((await quitter.client.reply(id)).result).toMatchObject({ protocolVersion: 1 });
     await sharer.stop('SIGTERM');
     expect(await exit).toBe(0);
     expect(c.notifications.filter((n) => n.method === 'status').at(-1)!.params).toMatchObject({ connection: 'offline' });

@@ -10,8 +10,8 @@ import type { TextEdit } from '../../src/core/textEdits.js';
 import type { ConnectionState, EditorHost, LiveDoc, LiveListener, PeerInfo, PresencePort, PresenceState } from '../../src/editor/ports.js';
 
 class FakeLive implements LiveDoc {
-  readonly state: 'live' | 'waiting';
-  readonly text: string;
+  state: 'live' | 'waiting';
+  text: string;
   closed = false;
 
   constructor(
@@ -115,6 +115,17 @@ export class FakeHost implements EditorHost {
     const live = new FakeLive(this, opts.path, opts.listener);
     this.lives.add(live);
     return live;
+  }
+
+  /** `path` arrives with `text` (from a peer, or a save recorded): its waiting docs turn live. */
+  arrive(path: string, text: string): void {
+    this.files.set(path, text);
+    for (const l of this.lives) {
+      if (l.path !== path || l.state !== 'waiting') continue;
+      l.state = 'live';
+      l.text = text;
+      l.listener.arrived(text);
+    }
   }
 
   /** A remote peer's edit of `path`. */

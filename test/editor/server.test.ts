@@ -5,7 +5,8 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serveEditor, type EditorServer } from '../../src/editor/server.js';
+import { tmpdir } from 'node:os';
+import { editorSocketPath, serveEditor, type EditorServer } from '../../src/editor/server.js';
 import { until } from '../helpers/procs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { EditorClient } from './client.js';
@@ -38,6 +39,15 @@ describe('editor server', () => {
     const { root } = await setup();
     expect(server!.path).toBe(join(root, '.cshare', 'editor.sock'));
     expect(statSync(server!.path).mode & 0o777).toBe(0o600);
+  });
+
+  it('a worktree whose socket path would be too long gets one in the temp dir, named by its root', () => {
+    const deep = join('/tmp', 'x'.repeat(120));
+    const path = editorSocketPath(deep);
+    expect(path.startsWith(tmpdir())).toBe(true);
+    expect(Buffer.byteLength(path)).toBeLessThan(100);
+    expect(editorSocketPath(join('/tmp', 'y'.repeat(120)))).not.toBe(path);
+    expect(editorSocketPath('/tmp/w')).toBe('/tmp/w/.cshare/editor.sock');
   });
 
   it('negotiates the position encoding (the first one asked that it speaks; utf-16 when none)', async () => {
@@ -125,6 +135,7 @@ describe('editor server', () => {
     expect((await a.request('didChange', { path: 'a.txt', version: 5, changes: [change(0, 0)] })).error).toMatchObject({ code: -32602, data: { resync: true } });
     expect((await a.request('didChange', { path: 'a.txt', version: 6, changes: 'nope' })).error).toMatchObject({ code: -32602 });
     expect((await a.request('didChange', { path: 'a.txt', version: 6, changes: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '\ud800' }] })).error).toMatchObject({ code: -32602 });
+    expect((await a.request('didChange', { path: 'a.txt', version: 6, changes: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'a\u0000b' }] })).error).toMatchObject({ code: -32602, data: { resync: true } });
     for (const path of ['../etc/passwd', '/abs', 'a/../../b', 7, null, 'a\\b']) {
       expect((await a.request('didOpen', { path, version: 1, text: '' })).error, String(path)).toMatchObject({ code: -32602, data: { code: 'BAD_PATH' } });
     }
@@ -144,6 +155,34 @@ describe('editor server', () => {
     expect((await a.open('ignored/x.log', 'x')).result).toEqual({ state: 'unshared', version: 1 });
     expect((await a.open('new.txt', '')).result).toEqual({ state: 'waiting', version: 1 });
     expect((await a.request('didChange', { path: 'new.txt', version: 2, changes: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'hi' }] })).result).toEqual({});
+  });
+
+  it('a waiting document follows the buffer and turns live when the file arrives (same text: nothing to merge; other text: reconciled)', async () => {
+    const { host, client } = await setup();
+    const a = await client();
+    await a.initialize();
+    expect((await a.open('new.txt', '')).result).toEqual({ state: 'waiting', version: 1 });
+    await a.reply(a.type('new.txt', 0, 0, 'hi'));
+    host.arrive('new.txt', 'hi');
+    a.type('new.txt', 2, 2, '!');
+    await until(() => host.files.get('new.txt') === 'hi!');
+    expect(a.buffers.get('new.txt')!.text).toBe('hi!');
+
+    // Untouched since it was opened: the buffer takes the file as it arrives.
+    expect((await a.open('n3.txt', '')).result).toEqual({ state: 'waiting', version: 1 });
+    host.arrive('n3.txt', 'from a peer\n');
+    await until(() => a.buffers.get('n3.txt')!.text === 'from a peer\n');
+    expect(host.files.get('n3.txt')).toBe('from a peer\n');
+
+    // Typed into while waiting: recorded and merged (the fake merges by taking the buffer's text).
+    expect((await a.open('n2.txt', 'ab')).result).toEqual({ state: 'waiting', version: 1 });
+    await a.reply(a.type('n2.txt', 2, 2, 'c'));
+    host.arrive('n2.txt', 'xyz');
+    await until(() => host.files.get('n2.txt') === 'abc');
+    host.remote('n2.txt', { pos: 3, del: '', ins: 'D' });
+    await until(() => a.buffers.get('n2.txt')!.text === 'abcD');
+    a.type('n2.txt', 0, 0, '>');
+    await until(() => host.files.get('n2.txt') === '>abcD');
   });
 
   it('invalid UTF-8 is a parse error; a body over 16 MiB is answered and the connection closed; other editors go on', async () => {
@@ -213,6 +252,19 @@ describe('editor server', () => {
     expect(a.notifications.find((n) => n.method === 'peers')!.params).toEqual({
       peers: [{ id: 'r2', name: 'bob', color: '#112233', role: 'joiner', path: 'p.txt', selections: [{ anchor: { line: 0, character: 5 }, head: { line: 0, character: 5 } }] }],
     });
+  });
+
+  it('opening a file a peer is in sends the peers with that peer\'s selections', async () => {
+    const { host, client } = await setup();
+    host.files.set('q.txt', 'abcdef');
+    const a = await client();
+    await a.initialize();
+    host.presence.set([{ replicaId: 'r3', name: 'cy', role: 'joiner', color: '#abcdef', presence: { path: 'q.txt', line: 1, selections: [{ anchor: Uint8Array.of(1, 0), head: Uint8Array.of(4, 0) }] } }]);
+    await until(() => a.notifications.some((n) => n.method === 'peers'));
+    expect(a.notifications.find((n) => n.method === 'peers')!.params).toEqual({ peers: [{ id: 'r3', name: 'cy', color: '#abcdef', role: 'joiner', path: 'q.txt' }] });
+    await a.open('q.txt', 'abcdef');
+    await until(() => a.notifications.filter((n) => n.method === 'peers').length === 2);
+    expect((a.notifications.filter((n) => n.method === 'peers')[1]!.params.peers as { selections: unknown }[])[0]!.selections).toEqual([{ anchor: { line: 0, character: 1 }, head: { line: 0, character: 4 } }]);
   });
 
   it('undo goes to the replica; closing the server says offline and closes the documents', async () => {

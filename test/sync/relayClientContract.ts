@@ -121,10 +121,11 @@ export function runRelayClientContract(name: string, make: () => ContractRelay):
       expect(changes.map((e) => e.type)).toEqual(['manifest', 'manifest', 'file-update', 'file-update', 'file-update', 'blob', 'history']);
       expect(changes.map((e) => ('seq' in e ? e.seq : -1))).toEqual([1, 2, 3, 4, 5, 6, 7]);
       expect(changes.every((e) => 'by' in e && e.by === 'alice')).toBe(true);
-      expect(events.at(-1)).toEqual({ type: 'peer-joined', replicaId: 'carol', name: 'carol', role: 'joiner' });
+      // Carol has the read-only code: the others are told.
+      expect(events.at(-1)).toEqual({ type: 'peer-joined', replicaId: 'carol', name: 'carol', role: 'joiner', readOnly: true });
       // The uploader hears of others, never of its own changes.
       await waitFor(() => own.length >= 2, 5000, "carol's arrival on alice's feed");
-      expect(own.slice(1)).toEqual([{ type: 'peer-joined', replicaId: 'carol', name: 'carol', role: 'joiner' }]);
+      expect(own.slice(1)).toEqual([{ type: 'peer-joined', replicaId: 'carol', name: 'carol', role: 'joiner', readOnly: true }]);
       carol.close();
       await waitFor(() => events.length >= 10, 5000, 'peer-left');
       expect(events.at(-1)).toEqual({ type: 'peer-left', replicaId: 'carol' });

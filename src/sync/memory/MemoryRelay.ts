@@ -41,7 +41,7 @@ interface Worktree {
   /** A writer's replica id -> the peer that first used it. */
   owners: Map<string, string>;
   /** Connections bound to it by `hello`, with who they said they are. */
-  clients: Map<RelayPeer, { replicaId: string; name: string; role: ClientHello['role'] }>;
+  clients: Map<RelayPeer, { replicaId: string; name: string; role: ClientHello['role']; readOnly?: true }>;
   /** Each connection's latest presence event (in memory, as the relay's: never logged). */
   presence: Map<RelayPeer, WorktreeEvent>;
   /** Blobs offered and not stored yet -> the connections that offered them. */
@@ -96,8 +96,9 @@ export class MemoryRelay {
     const owner = access === 'rw' ? (wt!.owners.get(req.replicaId) ?? client.peer) : client.peer;
     if (owner !== client.peer) throw new CshareError('FORBIDDEN', `replica ${req.replicaId} belongs to another peer on this relay`, { replicaId: req.replicaId });
     if (access === 'rw') wt!.owners.set(req.replicaId, owner);
-    this.broadcast(client, { type: 'peer-joined', replicaId: req.replicaId, name: req.name, role: req.role });
-    wt!.clients.set(client, { replicaId: req.replicaId, name: req.name, role: req.role });
+    const who = { replicaId: req.replicaId, name: req.name, role: req.role, ...(access === 'ro' ? { readOnly: true as const } : {}) };
+    this.broadcast(client, { type: 'peer-joined', ...who });
+    wt!.clients.set(client, who);
     return { response: { ok: true, relayId: this.relayId, access, seq: this.head(client.worktreeId), created }, access };
   }
 

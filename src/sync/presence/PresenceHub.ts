@@ -12,7 +12,7 @@ export interface PeerInfo {
   /** Its author name ('' or 'unknown' when it has none: show its short id). */
   name: string;
   role: 'sharer' | 'joiner';
-  /** Reserved: the relay does not say a peer's access (yet); always absent. */
+  /** It joined with the read-only code: it edits nothing (absent: read-write). */
   readOnly?: boolean;
   /** `#rrggbb`, the same on every replica (see `colors.ts`). */
   color: string;
@@ -147,10 +147,12 @@ export class LivePresence implements PresenceHub, PresenceFeed {
       case 'peer-joined': {
         if (event.replicaId === this.replicaId || event.role === 'relay') return;
         const t = this.tracked.get(event.replicaId);
+        const { presence, readOnly: _was, ...known } = t?.info ?? { replicaId: event.replicaId, color: colorOf(event.replicaId) };
+        const info: PeerInfo = { ...known, name: event.name, role: event.role, ...(event.readOnly ? { readOnly: true } : {}), ...(presence ? { presence } : {}) };
         if (t) {
           t.connections++;
-          t.info = { ...t.info, name: event.name, role: event.role };
-        } else this.tracked.set(event.replicaId, { connections: 1, info: { replicaId: event.replicaId, name: event.name, role: event.role, color: colorOf(event.replicaId) } });
+          t.info = info;
+        } else this.tracked.set(event.replicaId, { connections: 1, info });
         return this.changed();
       }
       case 'peer-left': {

@@ -12,6 +12,8 @@ export interface StatusPeer {
   id: string;
   name: string;
   role: 'sharer' | 'joiner';
+  /** It joined with the read-only code. */
+  readOnly?: true;
   color: string;
   path?: string;
   line?: number;
@@ -24,6 +26,7 @@ export function statusPeers(peers: readonly PeerInfo[]): StatusPeer[] {
     id: p.replicaId,
     name: p.name,
     role: p.role,
+    ...(p.readOnly ? { readOnly: true as const } : {}),
     color: p.color,
     ...(p.presence ? { path: p.presence.path, line: p.presence.line, ...(p.presence.column !== undefined ? { column: p.presence.column } : {}) } : {}),
   }));

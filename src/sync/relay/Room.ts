@@ -70,8 +70,8 @@ export class Room implements RoomSlots {
     const present: WorktreeEvent[] = [];
     for (const other of this.sessions) {
       if (other === session || !other.binding) continue;
-      const { replicaId, name, role } = other.binding;
-      present.push({ type: 'peer-joined', replicaId, name, role });
+      const { replicaId, name, role, access } = other.binding;
+      present.push({ type: 'peer-joined', replicaId, name, role, ...(access === 'ro' ? { readOnly: true as const } : {}) });
     }
     for (const [other, event] of this.presence) if (other !== session && this.sessions.has(other)) present.push(event);
     return this.shared.subscriptions.subscribe(session, present, signal);

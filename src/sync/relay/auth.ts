@@ -150,7 +150,7 @@ function joinRoom(ctx: RelayContext, session: Session, req: HelloRequest, worktr
   ctx.table.bind(session, room, pool);
   session.binding = { worktreeId, access, replicaId: req.replicaId, name: req.name, role: req.role, pool };
   session.conn.setMaxFrameBytes(Infinity);
-  ctx.bus.publish(worktreeId, { type: 'peer-joined', replicaId: req.replicaId, name: req.name, role: req.role }, session);
+  ctx.bus.publish(worktreeId, { type: 'peer-joined', replicaId: req.replicaId, name: req.name, role: req.role, ...(access === 'ro' ? { readOnly: true as const } : {}) }, session);
   log('%s: %s %s (%s) joined %s with %s access', session.peerId, req.role, req.name, req.replicaId, worktreeId, access);
 }
 

@@ -56,7 +56,12 @@ export class Subscriptions {
   subscribe(session: Session, first: readonly WorktreeEvent[], signal: AbortSignal): AsyncIterable<WorktreeEvent> {
     const queue = new BoundedQueue<WorktreeEvent>(this.limits.queueSize, undefined, this.limits.queueBytes, (bytes) => (this.queued -= bytes));
     const sub: Subscriber = { queue };
-    for (const e of first) queue.push(e);
+    // Counted as every event is: a replay of many peers' presence holds their positions. What
+    // does not fit the queue's bounds is left out (peers' next states come anyway).
+    for (const e of first) {
+      const bytes = eventBytes(e);
+      if (queue.push(e, bytes)) this.queued += bytes;
+    }
     session.subs.add(sub);
     signal.addEventListener(
       'abort',

@@ -90,6 +90,7 @@ describe('LivePresence: peers', () => {
     hub.connected(recorder());
     hub.onEvent({ type: 'peer-joined', replicaId: 'zed', name: 'Zed', role: 'joiner' });
     hub.onEvent({ type: 'peer-joined', replicaId: 'ann', name: 'Ann', role: 'sharer' });
+    hub.onEvent({ type: 'peer-joined', replicaId: 'ro', name: 'Reader', role: 'joiner', readOnly: true });
     hub.onEvent({ type: 'peer-joined', replicaId: 'me', name: 'Me', role: 'joiner' });
     hub.onEvent({ type: 'presence', replicaId: 'zed', state: at('src/x.ts', 9) });
     // Someone the relay never said joined: a stale state, ignored.
@@ -99,6 +100,7 @@ describe('LivePresence: peers', () => {
     expect(seen).toHaveLength(1);
     const expected: PeerInfo[] = [
       { replicaId: 'ann', name: 'Ann', role: 'sharer', color: colorOf('ann') },
+      { replicaId: 'ro', name: 'Reader', role: 'joiner', readOnly: true, color: colorOf('ro') },
       { replicaId: 'zed', name: 'Zed', role: 'joiner', color: colorOf('zed'), presence: at('src/x.ts', 9) },
     ];
     expect(seen[0]).toEqual(expected);
@@ -107,12 +109,15 @@ describe('LivePresence: peers', () => {
     // Zed reconnects before the relay saw its old connection close: still here after one peer-left.
     hub.onEvent({ type: 'peer-joined', replicaId: 'zed', name: 'Zed', role: 'joiner' });
     hub.onEvent({ type: 'peer-left', replicaId: 'zed' });
+    await Promise.resolve();
+    // Its state stays through the second connection's arrival, until it says it left the file.
+    expect(hub.peers().find((p) => p.replicaId === 'zed')?.presence).toEqual(at('src/x.ts', 9));
     hub.onEvent({ type: 'presence', replicaId: 'zed' });
     await Promise.resolve();
-    expect(hub.peers().map((p) => [p.replicaId, p.presence])).toEqual([['ann', undefined], ['zed', undefined]]);
+    expect(hub.peers().map((p) => [p.replicaId, p.presence])).toEqual([['ann', undefined], ['ro', undefined], ['zed', undefined]]);
     hub.onEvent({ type: 'peer-left', replicaId: 'zed' });
     await Promise.resolve();
-    expect(hub.peers().map((p) => p.replicaId)).toEqual(['ann']);
+    expect(hub.peers().map((p) => p.replicaId)).toEqual(['ann', 'ro']);
 
     // A new subscription: the relay replays who is here, so the list starts over.
     hub.connected(recorder());
