@@ -235,7 +235,7 @@ describe('the VS Code extension in code-server, against a real relay, share and 
     const withBob = await untilState(v.hook, (s) => s.sessions[0]!.peers.some((p) => p.name === 'bob' && p.path === 'b.txt'), 30_000);
     const bobId = withBob.sessions[0]!.peers.find((p) => p.name === 'bob')!.id;
     expect(await v.hook.call('command', { command: 'cshare.followPeer', args: [bobId] })).toBe(bobId);
-    await untilState(v.hook, (s) => s.visible.includes(join(alice, 'b.txt')), 30_000);
+    await untilState(v.hook, (s) => s.visible.includes(join(alice, 'b.txt')) && docIn(s, 'b.txt')?.version != null, 30_000);
     // The daemon sends a peer's selections only for a document this editor has open, and not
     // again when it opens one (h29's server, today): the peer's next move shows where it is.
     b.notify('cursor', { path: 'b.txt', selections: [{ anchor: { line: 2, character: 6 }, head: { line: 2, character: 6 } }] });
