@@ -212,13 +212,26 @@ export class ReplicaContext {
 
   /**
    * Notes (with the caller's batch) that the text with `digest` is on disk here now, as the doc
-   * state `version`. Kept: the last {@link VERSIONS_KEPT}, within {@link VERSIONS_BYTES}.
+   * state `version`. Kept: the last {@link VERSIONS_KEPT}, and every one cshare wrote here in the
+   * last {@link VERSIONS_RECENT_MS} (up to {@link VERSIONS_MAX}), within {@link VERSIONS_BYTES}.
    */
   async noteVersion(batch: ChangeBatch, fileId: string, digest: string, version: Uint8Array, origin: DiskVersion['origin'], seq: number): Promise<void> {
-    const list = [...(await this.versions(fileId))].filter((v) => v.digest !== digest);
-    list.push({ digest, version, origin, at: this.now(), seq });
+    const now = this.now();
+    const all = [...(await this.versions(fileId))].filter((v) => v.digest !== digest);
+    all.push({ digest, version, origin, at: now, seq });
+    // Texts cshare wrote here are kept by age, not only by count: a peer typing in a file this
+    // replica has on disk (no editor open here) gets one write per keystroke, and eight of them
+    // took a second. An editor that read the disk before those writes and opened the file live
+    // after them (nvimLive's "opened while the other side types": ~1 s from Neovim's read to its
+    // didOpen, 30 writes) had its version evicted; merged from the nearest one left, its buffer
+    // deleted what came between. Only writes: the texts noted before a live editor's own typing
+    // bursts were never on this disk, and kept for a minute, an old one of them was taken for
+    // the base of a resync's buffer in a small file (nvimLive's random edits diverged).
+    const recentWrite = (v: DiskVersion) => v.origin === 'apply' && now - v.at <= VERSIONS_RECENT_MS;
+    let list = all.filter((v, i) => i >= all.length - VERSIONS_KEPT || recentWrite(v));
+    if (list.length > VERSIONS_MAX) list = list.slice(-VERSIONS_MAX);
     let bytes = list.reduce((n, v) => n + v.version.byteLength, 0);
-    while (list.length > VERSIONS_KEPT || (list.length > 1 && bytes > VERSIONS_BYTES)) bytes -= list.shift()!.version.byteLength;
+    while (list.length > 1 && bytes > VERSIONS_BYTES) bytes -= list.shift()!.version.byteLength;
     this.versionCache.set(fileId, list);
     batch.putVersions(fileId, list.map((v): StoredVersion => ({ d: v.digest, o: v.origin, t: v.at, s: v.seq, v: Buffer.from(v.version).toString('base64') })));
   }
@@ -492,8 +505,12 @@ export interface LiveFilesView {
 /** No file open in an editor. */
 const NO_LIVE_FILES: LiveFilesView = { isLive: () => false, diskChange: () => 'record' };
 
-/** Text versions kept per file (see {@link ReplicaContext.versions}). */
+/** Text versions kept per file, however old (see {@link ReplicaContext.versions}). */
 export const VERSIONS_KEPT = 8;
+/** Versions cshare wrote here younger than this are kept beyond {@link VERSIONS_KEPT}: what an editor may have read and not yet saved or opened live. */
+export const VERSIONS_RECENT_MS = 60_000;
+/** But never more than this many per file (a fast remote typist writes many a second). */
+export const VERSIONS_MAX = 256;
 /** And at most this many bytes of their snapshots (the newest is always kept). */
 const VERSIONS_BYTES = 512 * 1024;
 

@@ -342,4 +342,69 @@ describe('Replica.openLive', () => {
     expect(deltaOps('abc', [{ insert: { image: 'x' } }])).toBeUndefined();
     expect(deltaOps('abc', [{ retain: 2 }, { delete: 5 }])).toBeUndefined();
   });
+
+  it('reconcile of a buffer read from a version written here while a peer typed is no edit, however many writes came since', async () => {
+    const alice = await sideWith('alice', { 'g.txt': 'start\n' });
+    const bob = await localSide('bob');
+    const toBob = link(alice, bob);
+    const toAlice = link(bob, alice);
+    await toBob();
+    const typist = await open(bob.replica, 'g.txt', 'nvim:bob');
+    // Bob types; each keystroke reaches alice's disk by its own write (she has no editor on it).
+    const words = ' one two three four five six seven eight nine ten';
+    let read: string | undefined;
+    for (let i = 0; i < words.length; i++) {
+      await type(typist.doc, typist.buffer, 5 + i, words[i]!);
+      await toAlice();
+      // Alice's editor reads her disk just after " two" arrived; many writes follow before it opens.
+      if (typist.buffer.text === 'start one two\n') read = textOf(alice.fs, 'g.txt');
+    }
+    expect(read).toBe('start one two\n');
+    const merged = `start${words}\n`;
+    expect(textOf(alice.fs, 'g.txt')).toBe(merged);
+    const before = await alice.replica.log({ path: 'g.txt', limit: 1 });
+    const buffer = new Buffer(read!);
+    const doc = await alice.replica.openLive({ path: 'g.txt', origin: 'nvim:alice', listener: buffer });
+    const ops = await doc.reconcile(buffer.text);
+    buffer.changed(ops);
+    expect(buffer.text).toBe(merged);
+    expect(await alice.replica.textOf('g.txt')).toBe(merged);
+    // Nothing recorded: the newest entry is still bob's.
+    expect(await alice.replica.log({ path: 'g.txt', limit: 1 })).toEqual(before);
+    await doc.close();
+    await typist.doc.close();
+  });
+
+  it("reconcile of a buffer read from an older written version, then changed by its user, keeps both the peer's typing and the user's change", async () => {
+    const alice = await sideWith('alice', { 'g.txt': 'start\nend\n' });
+    const bob = await localSide('bob');
+    const toBob = link(alice, bob);
+    const toAlice = link(bob, alice);
+    await toBob();
+    const typist = await open(bob.replica, 'g.txt', 'nvim:bob');
+    const words = ' one two three four five six seven eight nine ten';
+    let read: string | undefined;
+    for (let i = 0; i < words.length; i++) {
+      await type(typist.doc, typist.buffer, 5 + i, words[i]!);
+      await toAlice();
+      if (typist.buffer.text === 'start one two\nend\n') read = textOf(alice.fs, 'g.txt');
+    }
+    expect(read).toBe('start one two\nend\n');
+    // Alice's editor read it then, and she changed the last line before it opened live.
+    const buffer = new Buffer(read!.replace('end', 'THE END'));
+    const doc = await alice.replica.openLive({ path: 'g.txt', origin: 'nvim:alice', listener: buffer });
+    const ops = await doc.reconcile(buffer.text);
+    buffer.changed(ops);
+    const merged = `start${words}\nTHE END\n`;
+    expect(buffer.text).toBe(merged);
+    expect(await alice.replica.textOf('g.txt')).toBe(merged);
+    const [op] = await alice.replica.log({ path: 'g.txt', limit: 1 });
+    // Her change only ("end" for "THE END"), nothing of bob's deleted.
+    expect(op).toMatchObject({ kind: 'edit', origin: 'nvim:alice', inserted: 7, deleted: 3 });
+    // Bob gets both.
+    await toBob();
+    expect(typist.buffer.text).toBe(merged);
+    await doc.close();
+    await typist.doc.close();
+  });
 });
