@@ -159,8 +159,13 @@ async function integrate(ctx: ReplicaContext, changes: ChangeSet, batch: ChangeB
     const doc = await ctx.docForRemote(fileId, entry, batch, seq);
     if (!textBefore.has(fileId)) {
       textBefore.set(fileId, doc.text);
-      // The text on disk before this change is a version an editor may hold and save from.
-      if (entry && !entry.deleted && entry.kind === 'text' && (await ctx.noteTextBefore(batch, fileId, entry, doc))) log('noted the version of %s before the change', entry.path);
+      // The text on disk before this change is a version an editor may hold and save from,
+      // judged by the entry as it was before this change: a file the same change deletes or
+      // merges into another was still on disk, and a save found displaced there is merged
+      // from that text (convergence fuzz seed 422409893: taken as made on the text after the
+      // change, it replaced a line that change brought).
+      const shown = before.has(fileId) ? before.get(fileId) : entry;
+      if (shown && !shown.deleted && shown.kind === 'text' && (await ctx.noteTextBefore(batch, fileId, shown, doc))) log('noted the version of %s before the change', shown.path);
     }
     for (const u of updates) {
       doc.applyUpdate(u);

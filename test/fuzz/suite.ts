@@ -43,6 +43,12 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features?
   // An apply rewrote a file over an unrecorded save (kept to record next), and a save made on
   // what it wrote was taken as made on the text after the kept save (saveDuringApply.test.ts).
   { seed: 4000576, cause: 'a save made on what an apply wrote, after a displaced save', features: { rules: false, saves: true, creates: true } },
+  // A save displaced by the apply that also merged its file into one created at once: the text
+  // that file had on disk was not noted (its entry was already merged away when the doc's
+  // updates came in), so the save was diffed against the text after the apply and replaced the
+  // line that apply brought; merged into the winner, its own line came out garbled
+  // (createMerge.test.ts). Features drawn from the seed (all three).
+  { seed: 422409893, cause: 'a save displaced by the merge of its file diffed against the text after the apply' },
   // A file recorded before a first join (its record set aside by the join) kept its stat cache
   // entry's file id, unknown to the manifest: taken for a loser waiting to be replaced at a
   // shared path, it was never recorded (the seed itself is the test: it needs a crash between).

@@ -270,4 +270,51 @@ describe('files created at once on several replicas (convergence fuzz)', () => {
     for (const s of sides) expect(text(s.fs, 'n.txt')).toBe(final);
     for (const line of ["from alice", "from bob", "carol"]) expect(count(final, line), final).toBe(1);
   });
+
+  // Convergence fuzz seed 422409893: carol's disk showed bob's file (written by the apply that
+  // brought it: no version of it noted) when one change brought an edit of it and its merge
+  // into alice's. The text carol's disk held was not noted (the file was merged away before
+  // its doc's updates came in), so a save landing on it as alice's file was written was taken
+  // as made on bob's text after the edit: it replaced bob's new line, and merged into alice's
+  // file its own line came out garbled.
+  it('a save displaced by the change that merges its file into the winner is merged from the text the disk held', async () => {
+    const [a, b] = await Promise.all([side('alice'), side('bob')]);
+    const fs = new FuzzFs('/mem/carol', { now: 1_000_000_000_000 });
+    const c = await side('carol', fs);
+    // Alice's n.txt wins the path (she records another file first: a later lamport time).
+    a.fs.writeFile('a1.txt', enc.encode('1\n'));
+    await a.replica.scan();
+    a.fs.writeFile('n.txt', enc.encode('from alice\n'));
+    b.fs.writeFile('n.txt', enc.encode('from bob\n'));
+    await Promise.all([a.replica.scan(), b.replica.scan()]);
+    const bob = { replica: b.replica.identity.replicaId, author: 'bob' };
+    const first = await b.replica.changesSince(-1);
+    await c.replica.applyChanges(first.changes, bob);
+    expect(text(fs, 'n.txt')).toBe('from bob\n');
+    // Bob adds a line, then learns of alice's file and merges his into it.
+    b.fs.writeFile('n.txt', enc.encode('from bob\nbob more\n'));
+    await b.replica.scan();
+    b.replica.keepLogAfter(first.upTo);
+    await link(a, b)();
+    expect(count(text(b.fs, 'n.txt'), 'from alice')).toBe(1);
+    // Carol gets all of that in one change (alice's file, bob's edit, his merge); her save
+    // lands as alice's file is written over bob's.
+    const fromAlice = (await a.replica.changesSince(-1)).changes;
+    const fromBob = (await b.replica.changesSince(first.upTo)).changes;
+    fs.hook = (point, rel) => {
+      if (point !== 'exchange' || rel !== 'n.txt') return undefined;
+      fs.hook = undefined;
+      fs.writeFile(rel, enc.encode(`${text(fs, rel)}carol\n`));
+      return undefined;
+    };
+    const together = { manifest: [...fromAlice.manifest, ...fromBob.manifest], files: [...fromAlice.files, ...fromBob.files], blobs: [...fromAlice.blobs, ...fromBob.blobs] };
+    await c.replica.applyChanges(together, bob, { scanFirst: false });
+    expect(fs.hook).toBeUndefined();
+    const sides = [a, b, c];
+    const all = [link(a, b), link(a, c), link(b, a), link(b, c), link(c, a), link(c, b)];
+    expect(await rounds(all, 6)).toBe(true);
+    const final = text(a.fs, 'n.txt');
+    for (const s of sides) expect(text(s.fs, 'n.txt')).toBe(final);
+    for (const line of ['from alice', 'from bob', 'bob more', 'carol']) expect(count(final, line), final).toBe(1);
+  });
 });
