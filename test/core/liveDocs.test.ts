@@ -3,43 +3,15 @@
  * every other change told to the editor as UTF-16 ops, the disk left alone until the close.
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { TextOp } from '../../src/core/FileDoc.js';
-import { deltaOps, type LiveListener } from '../../src/core/liveDocs.js';
+import { deltaOps } from '../../src/core/liveDocs.js';
 import type { KvBatchOp } from '../../src/core/ports.js';
 import { Replica } from '../../src/core/Replica.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
+import { EditorBuffer } from '../helpers/editorBuffer.js';
 import { MemFs } from '../helpers/MemFs.js';
 import { link, localSide, textOf, type Side } from '../sync/regressions/harness.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
-
-/** An editor's buffer: the text it opened with, every change it was told applied, in order. */
-class Buffer implements LiveListener {
-  text: string;
-  told: TextOp[][] = [];
-  events: string[] = [];
-  constructor(text: string) {
-    this.text = text;
-  }
-  changed(ops: readonly TextOp[]): void {
-    this.told.push([...ops]);
-    for (const op of ops) {
-      // Each op is in the text the one before left, and deletes what that text holds there.
-      expect(this.text.slice(op.pos, op.pos + op.del.length)).toBe(op.del);
-      this.text = this.text.slice(0, op.pos) + op.ins + this.text.slice(op.pos + op.del.length);
-    }
-  }
-  arrived(text: string): void {
-    this.events.push('arrived');
-    this.text = text;
-  }
-  renamed(to: string): void {
-    this.events.push(`renamed ${to}`);
-  }
-  deleted(): void {
-    this.events.push('deleted');
-  }
-}
 
 async function sideWith(name: string, files: Record<string, string>, fs = new MemFs(`/mem/${name}`)): Promise<Side> {
   const side = await localSide(name, fs);
@@ -50,16 +22,41 @@ async function sideWith(name: string, files: Record<string, string>, fs = new Me
 
 /** Opens `path` live with a fresh buffer holding what the doc has. */
 async function open(replica: Replica, path: string, origin = 'nvim:1') {
-  const buffer = new Buffer('');
+  const buffer = new EditorBuffer('');
   const doc = await replica.openLive({ path, origin, listener: buffer });
   buffer.text = doc.text;
   return { doc, buffer };
 }
 
 /** Types `insert` at `at` in `buffer` and through `doc` (as an editor server would). */
-async function type(doc: Awaited<ReturnType<typeof open>>['doc'], buffer: Buffer, at: number, insert: string, del = 0): Promise<void> {
+async function type(doc: Awaited<ReturnType<typeof open>>['doc'], buffer: EditorBuffer, at: number, insert: string, del = 0): Promise<void> {
   buffer.text = buffer.text.slice(0, at) + insert + buffer.text.slice(at + del);
   await doc.edit(() => [{ from: at, to: at + del, insert }]);
+}
+
+/** What bob types after "start" in {@link peerTypesWhileRead}. */
+const WORDS = ' one two three four five six seven eight nine ten';
+
+/**
+ * Alice shares g.txt (`text`, starting "start"); bob types {@link WORDS} after "start" in his
+ * editor, and each keystroke reaches alice's disk by its own write (she has no editor on it).
+ * `read` is her disk as her editor read it just after " two" arrived: many writes follow.
+ */
+async function peerTypesWhileRead(text: string) {
+  const alice = await sideWith('alice', { 'g.txt': text });
+  const bob = await localSide('bob');
+  const toBob = link(alice, bob);
+  const toAlice = link(bob, alice);
+  await toBob();
+  const typist = await open(bob.replica, 'g.txt', 'nvim:bob');
+  const readWhen = text.replace('start', 'start one two');
+  let read: string | undefined;
+  for (let i = 0; i < WORDS.length; i++) {
+    await type(typist.doc, typist.buffer, 5 + i, WORDS[i]!);
+    await toAlice();
+    if (typist.buffer.text === readWhen) read = textOf(alice.fs, 'g.txt');
+  }
+  return { alice, toBob, typist, read };
 }
 
 describe('Replica.openLive', () => {
@@ -168,7 +165,7 @@ describe('Replica.openLive', () => {
     const bob = await localSide('bob');
     const toBob = link(alice, bob);
     await toBob();
-    const buffer = new Buffer('');
+    const buffer = new EditorBuffer('');
     const doc = await bob.replica.openLive({ path: 'new.txt', origin: 'nvim:2', listener: buffer });
     expect(doc.state).toBe('waiting');
     expect(doc.text).toBe('');
@@ -273,7 +270,7 @@ describe('Replica.openLive', () => {
     // Bob adds a line, written to alice's disk; alice's editor still shows what it loaded, changed.
     bob.fs.writeFile('r.txt', bytes('one\ntwo\nthree\n'));
     await link(bob, alice)();
-    const buffer = new Buffer('ONE\ntwo\n');
+    const buffer = new EditorBuffer('ONE\ntwo\n');
     const doc = await alice.replica.openLive({ path: 'r.txt', origin: 'nvim:1', listener: buffer });
     expect(doc.text).toBe('one\ntwo\nthree\n');
     const ops = await doc.reconcile(buffer.text);
@@ -344,26 +341,12 @@ describe('Replica.openLive', () => {
   });
 
   it('reconcile of a buffer read from a version written here while a peer typed is no edit, however many writes came since', async () => {
-    const alice = await sideWith('alice', { 'g.txt': 'start\n' });
-    const bob = await localSide('bob');
-    const toBob = link(alice, bob);
-    const toAlice = link(bob, alice);
-    await toBob();
-    const typist = await open(bob.replica, 'g.txt', 'nvim:bob');
-    // Bob types; each keystroke reaches alice's disk by its own write (she has no editor on it).
-    const words = ' one two three four five six seven eight nine ten';
-    let read: string | undefined;
-    for (let i = 0; i < words.length; i++) {
-      await type(typist.doc, typist.buffer, 5 + i, words[i]!);
-      await toAlice();
-      // Alice's editor reads her disk just after " two" arrived; many writes follow before it opens.
-      if (typist.buffer.text === 'start one two\n') read = textOf(alice.fs, 'g.txt');
-    }
+    const { alice, typist, read } = await peerTypesWhileRead('start\n');
     expect(read).toBe('start one two\n');
-    const merged = `start${words}\n`;
+    const merged = `start${WORDS}\n`;
     expect(textOf(alice.fs, 'g.txt')).toBe(merged);
     const before = await alice.replica.log({ path: 'g.txt', limit: 1 });
-    const buffer = new Buffer(read!);
+    const buffer = new EditorBuffer(read!);
     const doc = await alice.replica.openLive({ path: 'g.txt', origin: 'nvim:alice', listener: buffer });
     const ops = await doc.reconcile(buffer.text);
     buffer.changed(ops);
@@ -376,26 +359,14 @@ describe('Replica.openLive', () => {
   });
 
   it("reconcile of a buffer read from an older written version, then changed by its user, keeps both the peer's typing and the user's change", async () => {
-    const alice = await sideWith('alice', { 'g.txt': 'start\nend\n' });
-    const bob = await localSide('bob');
-    const toBob = link(alice, bob);
-    const toAlice = link(bob, alice);
-    await toBob();
-    const typist = await open(bob.replica, 'g.txt', 'nvim:bob');
-    const words = ' one two three four five six seven eight nine ten';
-    let read: string | undefined;
-    for (let i = 0; i < words.length; i++) {
-      await type(typist.doc, typist.buffer, 5 + i, words[i]!);
-      await toAlice();
-      if (typist.buffer.text === 'start one two\nend\n') read = textOf(alice.fs, 'g.txt');
-    }
+    const { alice, toBob, typist, read } = await peerTypesWhileRead('start\nend\n');
     expect(read).toBe('start one two\nend\n');
     // Alice's editor read it then, and she changed the last line before it opened live.
-    const buffer = new Buffer(read!.replace('end', 'THE END'));
+    const buffer = new EditorBuffer(read!.replace('end', 'THE END'));
     const doc = await alice.replica.openLive({ path: 'g.txt', origin: 'nvim:alice', listener: buffer });
     const ops = await doc.reconcile(buffer.text);
     buffer.changed(ops);
-    const merged = `start${words}\nTHE END\n`;
+    const merged = `start${WORDS}\nTHE END\n`;
     expect(buffer.text).toBe(merged);
     expect(await alice.replica.textOf('g.txt')).toBe(merged);
     const [op] = await alice.replica.log({ path: 'g.txt', limit: 1 });

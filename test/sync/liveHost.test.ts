@@ -7,25 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import type { TextOp } from '../../src/core/FileDoc.js';
-import type { LiveDoc, LiveListener } from '../../src/core/liveDocs.js';
+import type { LiveDoc } from '../../src/core/liveDocs.js';
 import { join } from '../../src/sync/join.js';
 import type { LiveHost, StartLive } from '../../src/sync/liveHost.js';
 import { share, type JoinCodes } from '../../src/sync/share.js';
+import { EditorBuffer } from '../helpers/editorBuffer.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
-
-/** An editor buffer that applies what it is told. */
-class Buffer implements LiveListener {
-  constructor(public text: string) {}
-  changed(ops: readonly TextOp[]): void {
-    for (const op of ops) this.text = this.text.slice(0, op.pos) + op.ins + this.text.slice(op.pos + op.del.length);
-  }
-  arrived(text: string): void {
-    this.text = text;
-  }
-  renamed(): void {}
-  deleted(): void {}
-}
 
 /** A stand-in for the editor server: keeps the host, and closes its documents when the process ends. */
 function editorServer() {
@@ -42,7 +29,7 @@ function editorServer() {
     statuses,
     host: () => host!,
     async open(path: string) {
-      const buffer = new Buffer('');
+      const buffer = new EditorBuffer('');
       const doc = await host!.replica.openLive({ path, origin: 'test-editor', listener: buffer });
       buffer.text = doc.text;
       docs.push(doc);

@@ -4,31 +4,17 @@
  * relay in memory, and the regular upload does not send it a second time.
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { TextOp } from '../../src/core/FileDoc.js';
-import type { LiveListener } from '../../src/core/liveDocs.js';
 import { Replica } from '../../src/core/Replica.js';
 import { MemoryStore } from '../../src/store/memory/MemoryStore.js';
 import { helloAsJoiner, helloAsSharer } from '../../src/sync/hello.js';
 import { SyncLoop } from '../../src/sync/SyncLoop.js';
 import type { SessionEvent } from '../../src/sync/SyncSession.js';
+import { EditorBuffer } from '../helpers/editorBuffer.js';
 import { MemFs } from '../helpers/MemFs.js';
 import { RelayHarness } from './relay/harness.js';
 import { memSide } from './regressions/harness.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
-
-/** An editor buffer that applies what it is told. */
-class Buffer implements LiveListener {
-  constructor(public text: string) {}
-  changed(ops: readonly TextOp[]): void {
-    for (const op of ops) this.text = this.text.slice(0, op.pos) + op.ins + this.text.slice(op.pos + op.del.length);
-  }
-  arrived(text: string): void {
-    this.text = text;
-  }
-  renamed(): void {}
-  deleted(): void {}
-}
 
 /** A replica over a memory worktree, synced by a running loop through `relay`; counts the updates it sends by `file/upload`. */
 async function running(relay: RelayHarness, role: 'sharer' | 'joiner', name: string, files: Record<string, string> = {}) {
@@ -72,10 +58,10 @@ describe('live edits through a relay', () => {
     const bob = await running(relay, 'joiner', 'bob');
     try {
       await vi.waitFor(async () => expect(await bob.replica.textOf('doc.txt')).toBe('start\n'), { timeout: 5000, interval: 20 });
-      const aliceBuf = new Buffer('');
+      const aliceBuf = new EditorBuffer('');
       const aliceDoc = await alice.replica.openLive({ path: 'doc.txt', origin: 'nvim:a', listener: aliceBuf });
       aliceBuf.text = aliceDoc.text;
-      const bobBuf = new Buffer('');
+      const bobBuf = new EditorBuffer('');
       const bobDoc = await bob.replica.openLive({ path: 'doc.txt', origin: 'nvim:b', listener: bobBuf });
       bobBuf.text = bobDoc.text;
       expect(alice.loop.connection).toBe('online');
@@ -119,7 +105,7 @@ describe('live edits through a relay', () => {
     for (let i = 0; i < 30; i++) fs.writeFile(`f${String(i).padStart(2, '0')}.txt`, bytes(`file ${i}\n`));
     const before = await Replica.open({ fs, kv, env: { USER: 'alice' }, home: '/mem/home' });
     await before.scan();
-    const doc = await before.openLive({ path: 'f17.txt', origin: 'nvim:a', listener: new Buffer('') });
+    const doc = await before.openLive({ path: 'f17.txt', origin: 'nvim:a', listener: new EditorBuffer('') });
     await doc.edit(() => [{ from: 0, to: 0, insert: '>' }]);
     before.close(); // the process stops with the file open
     const relay = new RelayHarness();
@@ -153,7 +139,7 @@ describe('live edits through a relay', () => {
     try {
       await vi.waitFor(async () => expect(await bob.replica.textOf('two.txt')).toBe('line one\nline two\n'), { timeout: 5000, interval: 20 });
       const sides = await Promise.all([alice, bob].map(async (side, i) => {
-        const buffer = new Buffer('');
+        const buffer = new EditorBuffer('');
         const doc = await side.replica.openLive({ path: 'two.txt', origin: `editor:${i}`, listener: buffer });
         buffer.text = doc.text;
         return { side, doc, buffer, sentBefore: side.sent.fileUpdates };
