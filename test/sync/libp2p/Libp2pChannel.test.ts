@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionClosedError } from '../../../src/sync/rpc/ConnectionClosedError.js';
 import type { FrameChannel } from '../../../src/sync/rpc/transport.js';
 import { waitFor } from '../helpers.js';
-import { channelPair, startNode } from './harness.js';
+import { channelPair } from './harness.js';
 
 async function drain(ch: FrameChannel, into: number[]): Promise<void> {
   for await (const f of ch.frames) into.push(f[0]! + 256 * f[1]!);
@@ -54,14 +54,7 @@ describe('Libp2pChannel', () => {
   });
 
   it('is closed on both sides when the node of one side stops', async () => {
-    const server = await startNode();
-    const client = await startNode();
-    let accept!: (ch: FrameChannel) => void;
-  const accepted = new Promise<FrameChannel>((resolve) => (accept = resolve));
-  await server.listen((channel) => accept(channel));
-    const a = await client.dial(server.addresses()[0]!);
-    await a.send(Uint8Array.of(1));
-    const b = await accepted;
+    const [a, b, { client }] = await channelPair();
     const reader = drain(b, []);
     await client.stop();
     await a.closed;

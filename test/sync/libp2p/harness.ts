@@ -73,12 +73,16 @@ export function nextValue<T>(register: (cb: (v: T) => void) => void): Promise<T>
   return new Promise((resolve) => register(resolve));
 }
 
+/** A node {@link startNode} started. */
+type TestNode = Awaited<ReturnType<typeof startNode>>;
+
 /**
- * Two channels joined by one libp2p stream between two loopback nodes (stopped after each test
- * with the nodes). The listener only sees a stream once bytes arrive, so the dialler sends one
- * frame first; it is read here, and the second channel hands on the iterator that read it.
+ * Two channels joined by one libp2p stream between two loopback nodes, and the nodes (stopped
+ * after each test; a test may stop one sooner). The listener only sees a stream once bytes
+ * arrive, so the dialler sends one frame first; it is read here, and the second channel hands
+ * on the iterator that read it.
  */
-export async function channelPair(): Promise<[FrameChannel, FrameChannel]> {
+export async function channelPair(): Promise<[FrameChannel, FrameChannel, { client: TestNode; server: TestNode }]> {
   const server = await startNode();
   const client = await startNode();
   let accept!: (ch: FrameChannel) => void;
@@ -90,5 +94,5 @@ export async function channelPair(): Promise<[FrameChannel, FrameChannel]> {
   const it = b.frames[Symbol.asyncIterator]();
   const first = await it.next();
   if (first.done || first.value.length !== 1 || first.value[0] !== 0xaa) throw new Error(`the opening frame arrived as ${JSON.stringify(first.value)}`);
-  return [a, { send: (f) => b.send(f), close: (e) => b.close(e), closed: b.closed, frames: { [Symbol.asyncIterator]: () => it } }];
+  return [a, { send: (f) => b.send(f), close: (e) => b.close(e), closed: b.closed, frames: { [Symbol.asyncIterator]: () => it } }, { client, server }];
 }
