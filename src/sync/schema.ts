@@ -4,6 +4,8 @@ import { MAX_AUTHOR_CHARS, MAX_CARRIED_PATCH_CHARS, MAX_CARRIED_PATCH_OPS, type 
 import { versionMismatchMessage } from './rpc/codec.js';
 import type { ProtocolSchema } from './rpc/protocol.js';
 import { slices } from './slices.js';
+import type { PresenceSelection, PresenceState } from '../editor/ports.js';
+
 
 /**
  * cshare's wire messages: the one place that says what peers and the relay say to each other
@@ -73,19 +75,8 @@ export const MAX_PRESENCE_SELECTIONS = 64;
 /** Largest line or column a {@link PresenceState} may name (display only). */
 export const MAX_PRESENCE_LINE = 2 ** 32;
 
-/**
- * One cursor or selection of a peer: `Y.encodeRelativePosition()` of a position in the file's
- * `Y.Text` (its `FileDoc`), so that it stays right across concurrent edits. Opaque bytes to
- * the relay; `anchor === head` is a plain cursor.
- */
-export type PresenceSelection = { anchor: Uint8Array; head: Uint8Array };
-
-/**
- * Where a peer is: the file (a shared path), its selections (the first is the primary
- * cursor), and the 1-based line (and column, in characters) of the primary head, for
- * `cshare status` and other displays that do not decode the positions.
- */
-export type PresenceState = { path: string; selections: PresenceSelection[]; line: number; column?: number };
+/** A peer's cursor or selection, and where a peer is: defined once, in `editor/ports.ts`. */
+export type { PresenceSelection, PresenceState };
 
 /**
  * A replica's presence, sent to the relay: `state` absent means in no file. Fire-and-forget

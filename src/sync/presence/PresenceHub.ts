@@ -1,41 +1,19 @@
 import { logger } from '../../core/log.js';
-import type { PresenceSelection, PresenceState, WorktreeEvent } from '../schema.js';
+import type { PeerInfo, PresencePort, PresenceSelection, PresenceState } from '../../editor/ports.js';
+import type { WorktreeEvent } from '../schema.js';
 import { colorOf } from './colors.js';
 
-export type { PresenceSelection, PresenceState };
+export type { PeerInfo, PresenceSelection, PresenceState };
 
 const log = logger('presence');
 
-/** A peer connected to the worktree now, as an editor shows it. */
-export interface PeerInfo {
-  replicaId: string;
-  /** Its author name ('' or 'unknown' when it has none: show its short id). */
-  name: string;
-  role: 'sharer' | 'joiner';
-  /** It joined with the read-only code: it edits nothing (absent: read-write). */
-  readOnly?: boolean;
-  /** `#rrggbb`, the same on every replica (see `colors.ts`). */
-  color: string;
-  /** Where it is; absent: connected but in no file. */
-  presence?: PresenceState;
-}
-
 /**
- * Presence for an editor server: this replica's state goes out, the other peers' come in
- * (issue 18; PROTOCOL.md `presence`). A running `share`/`join` owns one
- * (`SyncLoop.presence`), for a relay elsewhere as for the one in its own process.
+ * Presence for an editor server (issue 18; PROTOCOL.md `presence`): the editor server's port
+ * (`editor/ports.ts` `PresencePort`, where its types are defined once). A running
+ * `share`/`join` owns one (`SyncLoop.presence`), for a relay elsewhere as for the one in its
+ * own process.
  */
-export interface PresenceHub {
-  /**
-   * This replica's own state (null: in no file). Throttled (at most ~20 sends/s, latest state
-   * wins, the last state always goes out), re-sent after a reconnect.
-   */
-  publish(state: PresenceState | null): void;
-  /** The other peers of the worktree connected now (from peer-joined/peer-left and presence events). */
-  peers(): PeerInfo[];
-  /** Called (once per burst of events, after it) with the peers whenever they change; returns the unsubscribe. */
-  onChange(listener: (peers: readonly PeerInfo[]) => void): () => void;
-}
+export type PresenceHub = PresencePort;
 
 /** Where a hub sends this replica's state: the connection of the live session (`RelayClient.sendPresence`). */
 export interface PresenceLink {
