@@ -4,13 +4,10 @@
  * Closing it tells every editor a last `status` (offline), closes their documents (the disk gets
  * the merged text) and ends their connections.
  */
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CshareError } from '../core/errors.js';
+import { rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { logger } from '../core/log.js';
+import { listenOwnerOnly, localSocketPath } from './localSocket.js';
 import type { EditorHost } from './ports.js';
 import { RpcConnection, type RpcLimits } from './rpc.js';
 import { EditorSession } from './session.js';
@@ -26,9 +23,7 @@ export const EDITOR_LIMITS: RpcLimits = { maxQueue: 2000, maxRefused: 2000 };
  * the root (as `sync/control.ts` does for the control socket).
  */
 export function editorSocketPath(root: string): string {
-  const inside = join(root, '.cshare', 'editor.sock');
-  if (Buffer.byteLength(inside) < 100) return inside;
-  return join(tmpdir(), `cshare-${createHash('sha1').update(root).digest('hex').slice(0, 16)}-editor.sock`);
+  return localSocketPath({ root, name: 'editor', tmpSuffix: '-editor' });
 }
 
 /** A running editor server. */
@@ -44,11 +39,6 @@ export interface EditorServer {
 export async function serveEditor(opts: { host: EditorHost; limits?: RpcLimits }): Promise<EditorServer> {
   const { host } = opts;
   const path = editorSocketPath(host.root);
-  if (existsSync(path)) {
-    // A stale socket of a process that was killed: replace it, unless someone answers.
-    if (await isAlive(path)) throw new CshareError('STORE_LOCKED', `another cshare process already serves editors for ${host.root}`, { root: host.root });
-    rmSync(path, { force: true });
-  }
   const sessions = new Set<{ session: EditorSession; conn: RpcConnection }>();
   let next = 1;
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
@@ -60,18 +50,7 @@ export async function serveEditor(opts: { host: EditorHost; limits?: RpcLimits }
     conn.onClose(() => sessions.delete(entry));
     log('editor %d connected', next - 1);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // Created owner-only (the bind happens inside listen()), not made so after: a socket in
-    // the temp dir must never be open to others, not even for a moment.
-    const umask = process.umask(0o177);
-    try {
-      server.listen(path, () => resolve());
-    } finally {
-      process.umask(umask);
-    }
-  });
-  chmodSync(path, 0o600);
+  await listenOwnerOnly({ server, path, what: `editors for ${host.root}` });
   server.on('error', (err) => log('editor socket error: %s', err.message));
   return {
     path,
@@ -87,15 +66,4 @@ export async function serveEditor(opts: { host: EditorHost; limits?: RpcLimits }
       await closing;
     },
   };
-}
-
-function isAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

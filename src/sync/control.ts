@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CshareError, isErrorCode, toCshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
+import { listenOwnerOnly, localSocketPath } from '../editor/localSocket.js';
 import { readAnnouncement, removeAnnouncement, writeAnnouncement } from '../store/announce.js';
 
 const log = logger('control');
@@ -23,9 +21,7 @@ export type ControlHandler = (args: Record<string, unknown>) => Promise<unknown>
  * about 100 bytes, so a deep worktree gets one in the temp dir, named by a hash of the root.
  */
 export function controlSocketPath(root: string): string {
-  const inside = join(root, '.cshare', 'control.sock');
-  if (Buffer.byteLength(inside) < 100) return inside;
-  return join(tmpdir(), `cshare-${createHash('sha1').update(root).digest('hex').slice(0, 16)}.sock`);
+  return localSocketPath({ root, name: 'control', tmpSuffix: '' });
 }
 
 /** The control socket of a process serving the worktree at `root`, if there is one (it may be stale). */
@@ -45,16 +41,8 @@ export function controlEndpoint(root: string): string | undefined {
 export async function serveControl(opts: { root: string; handlers: Partial<Record<ControlCommand, ControlHandler>>; command?: string }): Promise<{ close(): Promise<void> }> {
   const { root, handlers } = opts;
   const path = controlSocketPath(root);
-  if (existsSync(path)) {
-    // A stale socket of a process that was killed: replace it, unless someone answers.
-    if (await isAlive(path)) throw new CshareError('STORE_LOCKED', `another cshare process is already serving ${root}`, { root });
-    rmSync(path, { force: true });
-  }
   const server: Server = createServer((socket) => serveSocket(socket, handlers));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => resolve());
-  });
+  await listenOwnerOnly({ server, path, what: root });
   server.on('error', (err) => log('control socket error: %s', err.message));
   writeAnnouncement(root, { socket: path, pid: process.pid, ...(opts.command ? { command: opts.command } : {}) });
   return {
@@ -99,17 +87,6 @@ function serveSocket(socket: Socket, handlers: Partial<Record<ControlCommand, Co
       socket.write(`${JSON.stringify({ id, ok: false, code: e.code, message: e.message })}\n`);
     }
   };
-}
-
-function isAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /**

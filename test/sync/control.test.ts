@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { announcementPath, readAnnouncement } from '../../src/store/announce.js';
@@ -43,4 +43,20 @@ it('announces the socket with the pid and command of the process serving it, and
   writeFileSync(announcementPath(root), '/nowhere/control.sock\n');
   expect(readAnnouncement(root)).toEqual({ socket: '/nowhere/control.sock' });
   expect(controlEndpoint(root)).toBeUndefined();
+});
+
+it('makes the control socket owner-only, inside .cshare and in the temp dir for a deep worktree', async () => {
+  const shallow = tempDir();
+  const deep = join(tempDir(), 'd'.repeat(60), 'e'.repeat(60));
+  for (const root of [shallow, deep]) {
+    mkdirSync(join(root, '.cshare'), { recursive: true });
+    const server = await serveControl({ root, handlers: {} });
+    try {
+      const path = controlEndpoint(root)!;
+      expect(path.startsWith(root) ? 'inside' : 'temp').toBe(root === shallow ? 'inside' : 'temp');
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+    } finally {
+      await server.close();
+    }
+  }
 });
