@@ -5,6 +5,12 @@ import { peerLabels } from './statusText.js';
 
 /** Changes of one apply listed file by file without `--verbose`; more are one summary line. */
 const LISTED_CHANGES = 3;
+/**
+ * A peer typing live sends one change per burst of keystrokes, many a second: the same file's
+ * edit again within this time of the last one is not a new line (on a terminal, the line shows
+ * how many), or a share would print a line per keystroke of a peer.
+ */
+const REPEAT_MS = 3000;
 
 type Progress = Extract<SessionEvent, { type: 'progress' }>;
 
@@ -18,6 +24,8 @@ export interface EventPrinterOptions {
   /** Where lines go (tests pass their own). */
   out?: (text: string) => void;
   err?: (text: string) => void;
+  /** The clock (tests pass their own). */
+  now?: () => number;
 }
 
 /**
@@ -34,10 +42,18 @@ export class EventPrinter {
   private inSync = false;
   private readonly out: (text: string) => void;
   private readonly err: (text: string) => void;
+  private readonly now: () => number;
+  /** The last line on stdout, when it is a single file's edit from a peer. */
+  private repeat: { line: string; at: number; count: number } | undefined;
 
   constructor(private readonly opts: EventPrinterOptions) {
-    this.out = opts.out ?? ((t) => process.stdout.write(t));
+    const out = opts.out ?? ((t) => process.stdout.write(t));
+    this.out = (t) => {
+      this.repeat = undefined;
+      out(t);
+    };
     this.err = opts.err ?? ((t) => process.stderr.write(t));
+    this.now = opts.now ?? Date.now;
   }
 
   /** The worktree is in sync (joined, or sharing): applies from now on are peers' live changes. */
@@ -80,6 +96,7 @@ export class EventPrinter {
 
   private applied(changes: Extract<SessionEvent, { type: 'applied' }>['changes']): void {
     const c = this.opts.color;
+    if (!this.opts.verbose && this.inSync && changes.length === 1 && changes[0]!.kind === 'edit') return this.edited(shown(changes[0]!.path));
     if (this.opts.verbose || (this.inSync && changes.length <= LISTED_CHANGES)) {
       this.endLine();
       this.out(changes.map((ch) => `${c.cyan('<-')} ${ch.kind} ${ch.from ? `${shown(ch.from)} -> ` : ''}${shown(ch.path)}\n`).join(''));
@@ -92,6 +109,25 @@ export class EventPrinter {
     for (const ch of changes) kinds.set(ch.kind, (kinds.get(ch.kind) ?? 0) + 1);
     const counts = [...kinds].map(([k, n]) => `${n} ${k}`).join(', ');
     this.out(`${c.cyan('<-')} ${counted(changes.length, 'file')} changed (${counts}); --verbose lists them\n`);
+  }
+
+  /** One file edited by a peer: a line, unless it repeats the last one (see {@link REPEAT_MS}). */
+  private edited(path: string): void {
+    const c = this.opts.color;
+    const line = `${c.cyan('<-')} edit ${path}`;
+    const now = this.now();
+    const last = this.repeat;
+    if (last && last.line === line && now - last.at < REPEAT_MS) {
+      last.at = now;
+      last.count++;
+      // On a terminal the line above is redrawn with the count; elsewhere a log gets one line.
+      if (this.opts.tty) this.out(`\x1b[1A\r${line} ${c.dim(`(${last.count} times)`)}\x1b[K\n`);
+      this.repeat = last;
+      return;
+    }
+    this.endLine();
+    this.out(`${line}\n`);
+    this.repeat = { line, at: now, count: 1 };
   }
 
   private progress(e: Progress): void {

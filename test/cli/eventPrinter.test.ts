@@ -55,3 +55,51 @@ describe('EventPrinter: what share and join print for humans', () => {
     expect(err).toEqual(['error: disk full\n']);
   });
 });
+
+describe('EventPrinter: a peer typing live', () => {
+  const edit = (path: string) => ({ type: 'applied' as const, changes: [{ seq: 1, kind: 'edit' as const, path, inserted: 1, deleted: 0 }], by: 'r' });
+
+  function typing(tty: boolean) {
+    let t = 0;
+    const out: string[] = [];
+    const p = new EventPrinter({ color: new Chalk({ level: 0 }), verbose: false, tty, out: (s) => out.push(s), err: () => {}, now: () => t });
+    p.synced();
+    return { p, out, at: (ms: number) => (t = ms) };
+  }
+
+  it('without a terminal: one line per file for a burst of edits, a new one after a pause or another line', () => {
+    const { p, out, at } = typing(false);
+    for (let i = 0; i < 20; i++) {
+      at(i * 60);
+      p.write(edit('a.txt'));
+    }
+    at(1300);
+    p.write(edit('b.txt'));
+    at(1400);
+    p.write(edit('a.txt'));
+    at(1500);
+    p.write({ type: 'peer-left', replicaId: 'r', name: 'bob' });
+    at(1600);
+    p.write(edit('a.txt'));
+    at(9000);
+    p.write(edit('a.txt'));
+    expect(out.join('').split('\n').filter((l) => l.startsWith('<-'))).toEqual(['<- edit a.txt', '<- edit b.txt', '<- edit a.txt', '<- edit a.txt', '<- edit a.txt']);
+  });
+
+  it('on a terminal: the line is redrawn in place with the count', () => {
+    const { p, out, at } = typing(true);
+    for (let i = 0; i < 3; i++) {
+      at(i * 100);
+      p.write(edit('a.txt'));
+    }
+    expect(out).toEqual(['<- edit a.txt\n', '\x1b[1A\r<- edit a.txt (2 times)\x1b[K\n', '\x1b[1A\r<- edit a.txt (3 times)\x1b[K\n']);
+  });
+
+  it('--verbose still lists every edit', () => {
+    const out: string[] = [];
+    const p = new EventPrinter({ color: new Chalk({ level: 0 }), verbose: true, tty: false, out: (s) => out.push(s), now: () => 0 });
+    p.synced();
+    for (let i = 0; i < 5; i++) p.write(edit('a.txt'));
+    expect(out.join('').split('\n').filter(Boolean)).toHaveLength(5);
+  });
+});
