@@ -1,6 +1,6 @@
 import { counted } from './display.js';
 import { randomBytes, randomInt } from 'node:crypto';
-import { gitAuthorName } from './gitConfig.js';
+import { gitAuthorName } from './gitConfigFiles.js';
 import { patchFor, type OpEntry, type RecordedChange } from './history.js';
 import type { Notices } from './notices.js';
 import { recordSaveOf, writeBack } from './textSave.js';

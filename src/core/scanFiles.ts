@@ -5,7 +5,7 @@
  * file ({@link ScannedFile}, {@link CachedStat}).
  */
 import { isText } from './classify.js';
-import { gitBlobId } from './digest.js';
+import { gitBlobId, gitFileMode } from './digest.js';
 import type { GitIndex, GitIndexEntry } from './gitIndex.js';
 import type { RefusedCode } from './refused.js';
 import type { FileStat, WorktreeFs } from './ports.js';
@@ -105,7 +105,7 @@ function fromCache({ textLimit }: ScanFilesInput, path: string, st: FileStat, ca
   // A lowered text limit turns a cached text file binary without reading it.
   const kind = cached.kind === 'text' && cached.size > textLimit ? 'binary' : cached.kind;
   const stat = kind === cached.kind ? cached : { ...cached, kind };
-  const mode = kind === 'symlink' ? 0o120000 : st.mode & 0o111 ? 0o100755 : 0o100644;
+  const mode = kind === 'symlink' ? 0o120000 : gitFileMode(st.mode);
   return { path, kind, mode, size: cached.size, digest: cached.digest, stat };
 }
 
@@ -132,7 +132,7 @@ function linkFile({ fs, onError }: ScanFilesInput, path: string, st: FileStat, r
 /** A regular file the stat cache cannot vouch for: its digest from the git index, else read. */
 function regularFile(input: ScanFilesInput, path: string, st: FileStat, racy: boolean, cached: CachedStat | undefined, counts: ScanCounts): ScannedFile | undefined {
   const { fs, textLimit, index, onError } = input;
-  const mode = st.mode & 0o111 ? 0o100755 : 0o100644;
+  const mode = gitFileMode(st.mode);
   const tracked = index?.get(path);
   if (tracked !== undefined && indexVouches(index!, tracked, st)) {
     return fromIndex(input, { path, st, mode, racy, cached, tracked }, counts);

@@ -71,7 +71,7 @@ export function openRepo(opts: OpenRepoOptions): ScanRepo {
       log('ignoring the git index: %s', message(err));
     }
   }
-  const rules = IgnoreRules.load({ fs, home: opts.home, env: opts.env, gitCommonDir: dirs?.commonDir, onError, baselines: opts.ruleBaselines });
+  const rules = IgnoreRules.load({ fs, home: opts.home, env: opts.env, gitCommonDir: dirs?.commonDir, gitDir: dirs?.gitDir, onError, baselines: opts.ruleBaselines });
 
   let includeText: string | undefined;
   if (rootEntries.some((e) => e.name === '.cshareinclude' && e.kind === 'file')) {

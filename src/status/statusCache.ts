@@ -102,7 +102,7 @@ export function cachedDirsOf(dirs: readonly WalkedDir[]): CachedDir[] {
 
 /** The key of what picks the git config and excludes files, and of the text limit. */
 export function envKey(home: string | undefined, env: Record<string, string | undefined>, textLimit: number | undefined): string {
-  return JSON.stringify([home ?? null, env.XDG_CONFIG_HOME ?? null, env.GIT_CONFIG_GLOBAL ?? null, textLimit ?? null]);
+  return JSON.stringify([home ?? null, env.XDG_CONFIG_HOME ?? null, env.GIT_CONFIG_GLOBAL ?? null, env.GIT_CONFIG_SYSTEM ?? null, env.GIT_CONFIG_NOSYSTEM ?? null, textLimit ?? null]);
 }
 
 function kindCode(kind: DirEntry['kind']): number {

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { gitAuthorName } from '../core/gitConfig.js';
+import { gitAuthorName } from '../core/gitConfigFiles.js';
 import type { StatusChange } from '../core/pending.js';
 import type { ReplicaStatus } from '../core/Replica.js';
 import type { RefusedPath } from '../core/refused.js';
