@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cshareJson } from '../helpers/cli.js';
+import { cshare, cshareJson } from '../helpers/cli.js';
 import { git, gitHashes, gitInit, gitSharedSet, put, sandbox, type Sandbox } from '../core/gitOracle.js';
 
 const boxes: Sandbox[] = [];
@@ -83,5 +83,116 @@ describe('files --json agrees with git', () => {
     expect(onFeature).toEqual(gitSharedSet(r, b.env));
     expect(onFeature.has('x.log')).toBe(false);
     expect(onFeature.has('build/out.txt')).toBe(false);
+  });
+
+  it('shares a checked-out submodule by its own rules, says which nested repositories are left out, never shares a .git', () => {
+    const b = box();
+    const r = b.repo;
+    // The submodule's own repository: it tracks build/config.h, which the outer .gitignore would leave out.
+    const libSrc = join(b.base, 'libsrc');
+    fs.mkdirSync(libSrc);
+    gitInit(libSrc, b.env);
+    put(libSrc, '.gitignore', '*.o\n');
+    put(libSrc, 'build/config.h', '#define X 1\n');
+    put(libSrc, 'lib.c', 'int x;\n');
+    git(libSrc, b.env, ['add', '-A']);
+    git(libSrc, b.env, ['commit', '-q', '-m', 'lib']);
+    gitInit(r, b.env);
+    put(r, '.gitignore', 'build/\n');
+    put(r, 'main.c', 'int main(void) { return 0; }\n');
+    git(r, b.env, ['add', '-A']);
+    git(r, b.env, ['commit', '-q', '-m', 'main']);
+    for (const sub of ['lib', 'other']) git(r, b.env, ['-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', libSrc, sub]);
+    git(r, b.env, ['commit', '-q', '-m', 'submodules']);
+    git(r, b.env, ['submodule', 'deinit', '-q', '-f', 'other']);
+    put(r, 'lib/notes.txt', 'untracked in the submodule\n');
+    put(r, 'lib/lib.o', 'object\n');
+    // An untracked clone inside the repository.
+    fs.mkdirSync(join(r, 'vendor-clone'));
+    gitInit(join(r, 'vendor-clone'), b.env);
+    put(r, 'vendor-clone/v.c', 'int v;\n');
+    git(join(r, 'vendor-clone'), b.env, ['add', '-A']);
+    git(join(r, 'vendor-clone'), b.env, ['commit', '-q', '-m', 'v']);
+
+    const outer = gitSharedSet(r, b.env);
+    // Git lists the submodules as gitlinks and the clone as one entry; cshare shares what is in the checked-out submodule.
+    expect(outer.has('vendor-clone/') && outer.has('lib') && outer.has('other')).toBe(true);
+    const inLib = [...gitSharedSet(join(r, 'lib'), b.env)].map((p) => `lib/${p}`);
+    const want = new Set([...outer].filter((p) => !['vendor-clone/', 'lib', 'other'].includes(p)).concat(inLib));
+    const list = files(b);
+    const got = list.map((f) => f.path);
+    expect(new Set(got)).toEqual(want);
+    expect(got).toContain('lib/build/config.h');
+    expect(got).not.toContain('lib/lib.o');
+    expect(got.some((p) => p.split('/').includes('.git'))).toBe(false);
+    const hashes = gitHashes(r, b.env, got);
+    for (const f of list) expect([f.path, f.digest]).toEqual([f.path, hashes.get(f.path)]);
+    expect((list.json as { nested: unknown }).nested).toEqual([
+      { path: 'lib/', kind: 'submodule', state: 'shared' },
+      { path: 'other/', kind: 'submodule', state: 'not-checked-out' },
+      { path: 'vendor-clone/', kind: 'repository', state: 'not-shared' },
+    ]);
+    const human = cshare(r, ['files'], { ...b.env, GIT_CONFIG_NOSYSTEM: '1' }).stdout;
+    expect(human).toMatch(/nested repository vendor-clone\/: not shared/);
+    expect(human).toMatch(/submodule other\/: not checked out/);
+    expect(files(b, ['--excluded']).json).toMatchObject({ excluded: expect.arrayContaining([{ path: 'vendor-clone/', reason: 'nested' }]) });
+
+    // Named in .cshareinclude, the clone's files are shared as a submodule's (its .git never).
+    put(r, '.cshareinclude', 'vendor-clone/\n');
+    const optedIn = files(b).map((f) => f.path);
+    expect(optedIn).toContain('vendor-clone/v.c');
+    expect(optedIn.some((p) => p.split('/').includes('.git'))).toBe(false);
+  });
+
+  it('gives the digest of the bytes on disk where git converted them, never the index blob id (eol, ident, autocrlf, attributes gone since)', () => {
+    const b = box();
+    const origin = join(b.base, 'origin');
+    fs.mkdirSync(origin);
+    gitInit(origin, b.env);
+    put(origin, '.gitattributes', '*.txt text eol=crlf\n*.c ident\n');
+    put(origin, 'notes.txt', 'one\ntwo\n');
+    put(origin, 'id.c', '/* $Id$ */\nint x;\n');
+    put(origin, 'plain.md', 'no conversion\n');
+    git(origin, b.env, ['add', '-A']);
+    git(origin, b.env, ['commit', '-q', '-m', 'attrs']);
+    const r = b.repo;
+    fs.rmSync(r, { recursive: true });
+    git(b.base, b.env, ['clone', '-q', origin, r]);
+    // One more file written after, so the converted ones are not the index's newest entries (those are hashed anyway).
+    const past = new Date(Date.now() - 60_000);
+    for (const p of ['notes.txt', 'id.c', 'plain.md', '.gitattributes']) fs.utimesSync(join(r, p), past, past);
+    git(r, b.env, ['add', '-A']);
+    put(r, 'later.md', 'later\n');
+    git(r, b.env, ['add', 'later.md']);
+    const blob = new Map([...git(r, b.env, ['ls-files', '-s']).trim().split('\n')].map((l) => [l.split('\t')[1]!, l.split(' ')[1]!]));
+    const check = (): void => {
+      const list = files(b);
+      const hashes = gitHashes(r, b.env, list.map((f) => f.path));
+      for (const f of list) expect([f.path, f.digest]).toEqual([f.path, hashes.get(f.path)]);
+      const digest = new Map(list.map((f) => [f.path, f.digest]));
+      // The test means something: git converted these, so the index's blob ids differ from the bytes.
+      expect(digest.get('notes.txt')).not.toBe(blob.get('notes.txt'));
+      expect(digest.get('id.c')).not.toBe(blob.get('id.c'));
+      expect(digest.get('plain.md')).toBe(blob.get('plain.md'));
+    };
+    check();
+    // The attributes gone from disk: git's index still describes the converted files as clean.
+    fs.rmSync(join(r, '.gitattributes'));
+    expect(git(r, b.env, ['status', '--porcelain', '--', 'notes.txt', 'id.c'])).toBe('');
+    check();
+
+    // core.autocrlf=true when git added a CRLF file, unset since: the blob is LF, the disk CRLF.
+    const c = join(b.base, 'crlf');
+    fs.mkdirSync(c);
+    gitInit(c, b.env);
+    git(c, b.env, ['config', 'core.autocrlf', 'true']);
+    put(c, 'dos.txt', 'a\r\nb\r\n');
+    fs.utimesSync(join(c, 'dos.txt'), past, past);
+    put(c, 'newer.txt', 'x\n');
+    git(c, b.env, ['add', '-A']);
+    git(c, b.env, ['config', '--unset', 'core.autocrlf']);
+    const dos = files(b, [], c).find((f) => f.path === 'dos.txt')!;
+    expect(dos.digest).toBe(gitHashes(c, b.env, ['dos.txt']).get('dos.txt'));
+    expect(dos.digest).not.toBe(git(c, b.env, ['rev-parse', ':dos.txt']).trim());
   });
 });

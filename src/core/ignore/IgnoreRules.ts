@@ -168,13 +168,38 @@ export class IgnoreRules {
       // git resolves a relative path against the directory it runs in: the worktree root.
       excludesFile = posix.resolve(fs.root, expandHome(configured, home));
     } else if (xdg !== undefined) excludesFile = posix.join(xdg, 'git', 'ignore');
+    let excludesLayer: IgnoreLayer | undefined;
     if (excludesFile !== undefined) {
       const text = readExternalText(fs, excludesFile, onError);
-      const layer = text === undefined ? undefined : compileLayer(text, '', excludesFile, ignoreCase);
-      if (layer) globals.push(layer);
+      excludesLayer = text === undefined ? undefined : compileLayer(text, '', excludesFile, ignoreCase);
+      if (excludesLayer) globals.push(excludesLayer);
     }
     log('global layers: %o', globals.map((l) => l.source));
-    return new IgnoreRules(fs, globals, config, onError, opts.baselines ?? new Map());
+    const rules = new IgnoreRules(fs, globals, config, onError, opts.baselines ?? new Map());
+    rules.excludesLayer = excludesLayer;
+    return rules;
+  }
+
+  /** The global excludes file's layer, if it has patterns. */
+  private excludesLayer: IgnoreLayer | undefined;
+
+  /**
+   * The layers a nested repository at `dir` starts from, in place of the outer ones: its own
+   * `info/exclude` (in `gitCommonDir`, patterns relative to `dir`), then the global excludes.
+   * Git leaves a nested repository to itself, so the outer repository's `.gitignore` files
+   * and `info/exclude` do not apply in it; its own `.gitignore` files add to this as the walk
+   * goes down.
+   */
+  nestedGlobals(dir: string, gitCommonDir: string | undefined): LayerStack {
+    const out: IgnoreLayer[] = [];
+    if (gitCommonDir !== undefined) {
+      const p = posix.join(gitCommonDir, 'info', 'exclude');
+      const text = readExternalText(this.fs, p, this.onError);
+      const layer = text === undefined ? undefined : compileLayer(text, `${dir}/`, p, this.ignoreCase);
+      if (layer) out.push(layer);
+    }
+    if (this.excludesLayer) out.push(this.excludesLayer);
+    return out;
   }
 
   /**
