@@ -137,6 +137,18 @@ describe('files --json agrees with git', () => {
     expect(human).toMatch(/submodule other\/: not checked out/);
     expect(files(b, ['--excluded']).json).toMatchObject({ excluded: expect.arrayContaining([{ path: 'vendor-clone/', reason: 'nested' }]) });
 
+    // status says the same, from a scan and then from its cache; checking a submodule out shares it.
+    const env = { ...b.env, GIT_CONFIG_NOSYSTEM: '1' };
+    expect(cshareJson(r, ['scan'], env).code).toBe(0);
+    const nestedNow = (list.json as { nested: unknown }).nested;
+    expect(cshareJson(r, ['status'], env).json.nested).toEqual(nestedNow);
+    expect(cshareJson(r, ['status'], env).json.nested).toEqual(nestedNow);
+    expect(cshare(r, ['status'], env).stdout).toMatch(/submodule other\/: not checked out[^]*nested repository vendor-clone\/: not shared/);
+    git(r, b.env, ['-c', 'protocol.file.allow=always', 'submodule', 'update', '-q', '--init', 'other']);
+    const after = cshareJson(r, ['status'], env).json;
+    expect(after.nested).toContainEqual({ path: 'other/', kind: 'submodule', state: 'shared' });
+    expect(after.changed).toContainEqual({ path: 'other/lib.c', change: 'created' });
+
     // Named in .cshareinclude, the clone's files are shared as a submodule's (its .git never).
     put(r, '.cshareinclude', 'vendor-clone/\n');
     const optedIn = files(b).map((f) => f.path);
