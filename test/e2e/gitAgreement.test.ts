@@ -207,4 +207,30 @@ describe('files --json agrees with git', () => {
     expect(dos.digest).toBe(gitHashes(c, b.env, ['dos.txt']).get('dos.txt'));
     expect(dos.digest).not.toBe(git(c, b.env, ['rev-parse', ':dos.txt']).trim());
   });
+
+  it('outside any repository shares every repository in the folder, each by its own rules (info/exclude too)', () => {
+    const b = box();
+    const want: string[] = [];
+    for (const name of ['one', 'two']) {
+      const dir = join(b.repo, name);
+      fs.mkdirSync(dir);
+      gitInit(dir, b.env);
+      put(dir, '.gitignore', name === 'one' ? '*.log\n' : 'dist/\n');
+      put(dir, '.git/info/exclude', 'local-only.txt\n');
+      for (const p of ['src/a.c', 'x.log', 'dist/out.js', 'local-only.txt']) put(dir, p, `${name} ${p}\n`);
+      git(dir, b.env, ['add', '.gitignore', 'src/a.c']);
+      git(dir, b.env, ['commit', '-q', '-m', name]);
+      want.push(...[...gitSharedSet(dir, b.env)].map((p) => `${name}/${p}`));
+    }
+    put(b.repo, 'loose.txt', 'not in a repository\n');
+    want.push('loose.txt');
+    const list = files(b);
+    expect(new Set(list.map((f) => f.path))).toEqual(new Set(want));
+    expect(list.map((f) => f.path)).toContain('two/x.log');
+    expect(list.map((f) => f.path)).toContain('one/dist/out.js');
+    expect((list.json as { nested: unknown }).nested).toEqual([
+      { path: 'one/', kind: 'repository', state: 'shared' },
+      { path: 'two/', kind: 'repository', state: 'shared' },
+    ]);
+  });
 });
