@@ -1,6 +1,6 @@
 /**
- * Git repositories inside the shared tree, and what sharing means for them (README.md
- * "Nested repositories and submodules"; ARCHITECTURE.md).
+ * Git repositories inside the shared tree, and what sharing means for them (ARCHITECTURE.md
+ * "Nested repositories and submodules"; for users, README.md at `cshare files`).
  *
  * The question is what a collaborator who joins needs to build the project:
  *
