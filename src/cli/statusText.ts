@@ -1,4 +1,5 @@
-import { counted, gitQuoted, shown } from '../core/display.js';
+import { counted, gitQuoted, shown, shownText } from '../core/display.js';
+import { nestedRepoLine } from '../core/filesList.js';
 import type { ReplicaStatus } from '../core/Replica.js';
 
 /** Status as printed: the offline fields, plus what a running share/join adds. */
@@ -48,6 +49,12 @@ export function formatStatus(s: StatusJson, c: StatusColors): string {
   if (refused.length > 0) {
     lines.push(`Not shared (${refused.length}):`);
     for (const r of refused) lines.push(`  ${c.yellow(SOURCES[r.source].padEnd(9))} ${gitQuoted(r.path)}: ${r.reason}`);
+  }
+  // Older running processes answer without the list; only those not shared whole are news here.
+  const nested = (s.nested ?? []).filter((n) => n.state !== 'shared');
+  if (nested.length > 0) {
+    lines.push(`Repositories inside (${nested.length}):`);
+    for (const n of nested) lines.push(`  ${shownText(nestedRepoLine(n))}`);
   }
   return `${lines.join('\n')}\n`;
 }

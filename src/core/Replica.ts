@@ -1,6 +1,6 @@
 import { counted } from './display.js';
 import { randomBytes, randomInt } from 'node:crypto';
-import { gitAuthorName } from './gitConfig.js';
+import { gitAuthorName } from './gitConfigFiles.js';
 import { patchFor, type OpEntry, type RecordedChange } from './history.js';
 import type { Notices } from './notices.js';
 import { recordSaveOf, writeBack } from './textSave.js';
@@ -12,7 +12,7 @@ import { isOnDisk, recordScan, type RecordOptions, type ScanReport } from './rec
 import { ReplicaContext } from './ReplicaContext.js';
 import { ChangeBatch } from './ChangeBatch.js';
 import { ReplicaStore, type ReplicaIdentity } from './ReplicaStore.js';
-import { scanWorktree, ScanScope, type ScanResult } from './Scanner.js';
+import { scanWorktree, ScanScope, type NestedRepo, type ScanResult } from './Scanner.js';
 import { StatusViewBuilder, type StatusView } from './statusView.js';
 import { undoRedo, type UndoResult } from './undoRedo.js';
 import { fileHistory } from './fileHistory.js';
@@ -77,6 +77,8 @@ export interface ReplicaStatus {
   sharing: 'off';
   /** Paths that are not shared or not written, and why (see `refused.ts`). */
   refused: RefusedPath[];
+  /** The git repositories inside the tree and whether their files are shared (`nestedRepos.ts`). */
+  nested: NestedRepo[];
 }
 
 /**
@@ -726,6 +728,7 @@ export class Replica {
         ...localRefused([...scan.errors, ...pending.refused]),
         ...this.refused.all(this.ctx.manifest.refused()).filter((r) => r.source !== 'local'),
       ],
+      nested: scan.nested,
     };
   }
 

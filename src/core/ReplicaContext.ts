@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { CshareError } from './errors.js';
-import { gitBlobId } from './digest.js';
+import { gitBlobId, gitFileMode } from './digest.js';
 import { FileDoc } from './FileDoc.js';
 import { ManifestDoc, type ManifestEntry } from './ManifestDoc.js';
 import type { BlockedPath } from './obstacles.js';
@@ -547,7 +547,7 @@ function unknownEntry(fileId: string): ManifestEntry {
 /** Git mode for a stat of a regular file or symlink. */
 export function gitMode(st: FileStat): number {
   if (st.kind === 'symlink') return 0o120000;
-  return st.mode & 0o111 ? 0o100755 : 0o100644;
+  return gitFileMode(st.mode);
 }
 
 /** The stat cache entry for a file whose content has digest `digest` (the content of shared file `fileId`). */

@@ -28,24 +28,27 @@ import { logger } from './log.js';
 import { isCshareTempName, LOCAL_POLICY_FILE, MAX_REL_PATH, unsafeRelPathReason } from './paths.js';
 import type { RefusedCode, ScanError } from './refused.js';
 import type { DirEntry, WorktreeFs } from './ports.js';
+import { NestedRepos, type NestedRepo } from './nestedRepos.js';
 import { message, openRepo, type ScanRepo } from './scanRepo.js';
 import { scanFiles, type CachedStat, type ScanCounts, type ScannedFile } from './scanFiles.js';
 import type { ScanScope } from './ScanScope.js';
 
 // What a scan yields, and the scope it covers, are named from here too.
 export type { CachedStat, FileKind, ScanCounts, ScannedFile } from './scanFiles.js';
+export type { NestedRepo } from './nestedRepos.js';
 export { isIgnoreFile, ScanScope, SCOPE_MAX_PATHS } from './ScanScope.js';
 
 const log = logger('scan');
 
 /**
  * A path that is not shared, and why: an ignore rule, the secret deny-list, an editor or OS
- * scratch file (`scratch.ts`), or a file that only ever applies here (`.cshareinclude`). An
- * ignored directory is listed once, as `dir/`.
+ * scratch file (`scratch.ts`), a file that only ever applies here (`.cshareinclude`), or an
+ * untracked git repository inside the repository (`nestedRepos.ts`). An ignored directory or
+ * a nested repository is listed once, as `dir/`.
  */
 export interface ExcludedFile {
   path: string;
-  reason: 'ignored' | 'secret' | 'scratch' | 'local';
+  reason: 'ignored' | 'secret' | 'scratch' | 'local' | 'nested';
 }
 
 /** Options for {@link scanWorktree}. */
@@ -97,6 +100,11 @@ export interface ScanResult {
    */
   errors: ScanError[];
   /**
+   * Git repositories inside the tree (submodules, checked out or not, and other nested
+   * repositories) and whether their files are shared (`nestedRepos.ts`). Sorted by path.
+   */
+  nested: NestedRepo[];
+  /**
    * cshare's own temp files (`.<name>.cshare-tmp-<hex>`) seen: never listed. With the store
    * held and nothing being written, they are what a killed process left behind.
    */
@@ -147,7 +155,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   try {
     rootEntries = fs.readdir('');
   } catch (err) {
-    return { files: [], excluded: [], counts: { hashed: 0, fromCache: 0, fromGitIndex: 0 }, errors: [{ path: '.', message: message(err) }], leftovers: [] };
+    return { files: [], excluded: [], counts: { hashed: 0, fromCache: 0, fromGitIndex: 0 }, errors: [{ path: '.', message: message(err) }], nested: [], leftovers: [] };
   }
   rootEntries ??= [];
   const repo = openRepo({ fs, rootEntries, home: opts.home ?? env.HOME, env, ruleBaselines: opts.ruleBaselines, onError });
@@ -171,7 +179,8 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   const { excluded, leftovers } = walk;
   excluded.sort((a, b) => compareGitPaths(a.path, b.path));
   log('scanned %d files (%o), %d excluded, %d errors', files.length, counts, excluded.length, errors.length);
-  return { files, excluded, counts, errors, leftovers };
+  const nested = walk.nested.report((dir) => scope === undefined || scope.has(dir));
+  return { files, excluded, counts, errors, nested, leftovers };
 }
 
 /**
@@ -189,6 +198,10 @@ class TreeWalk {
   private readonly shared: ReadonlySet<string> | undefined;
   /** Built on the first ignored directory, since most scans of a clean tree meet none. */
   private trackedDirs: Set<string> | undefined;
+  /** How many nested indexes {@link trackedDirs} was built with. */
+  private trackedDirsNested = 0;
+  /** Repositories met inside the tree (`nestedRepos.ts`). */
+  readonly nested: NestedRepos;
 
   constructor(
     private readonly opts: ScanOptions,
@@ -196,6 +209,7 @@ class TreeWalk {
     private readonly onError: (path: string, msg: string, code?: RefusedCode) => void,
   ) {
     this.shared = opts.shared !== undefined && opts.shared.size > 0 ? opts.shared : undefined;
+    this.nested = new NestedRepos(opts.fs, repo);
   }
 
   /**
@@ -246,7 +260,25 @@ class TreeWalk {
       return;
     }
     if (inScope ? this.unusable(path, name) : unsafeRelPathReason(name) !== undefined) return;
-    this.walk(path, this.readdir(path), stack, false, inScope);
+    const entries = this.readdir(path);
+    const dotGit = entries?.find((e) => e.name === '.git');
+    if (dotGit !== undefined) this.nestedRepo(path, entries!, dotGit.kind, stack, inScope);
+    else this.walk(path, entries, stack, false, inScope);
+  }
+
+  /**
+   * A folder holding a `.git`: a repository of its own, walked by its own rules when its files
+   * are shared, else listed as not shared and entered only along tracked or shared paths (a
+   * file shared before stays shared, as with an ignored folder).
+   */
+  private nestedRepo(path: string, entries: DirEntry[], dotGitKind: DirEntry['kind'], stack: LayerStack, inScope: boolean): void {
+    const decision = this.nested.decide(path, dotGitKind);
+    if (decision.share) {
+      this.walk(path, entries, decision.stack, false, inScope);
+      return;
+    }
+    if (this.opts.includeExcluded && inScope) this.excluded.push({ path: `${path}/`, reason: 'nested' });
+    if (this.isTrackedDir(path)) this.walk(path, entries, stack, true, inScope);
   }
 
   /** A file or symlink in scope: a candidate, unless a rule, the secrets or its name keep it out. */
@@ -279,14 +311,18 @@ class TreeWalk {
 
   private isTracked(path: string): boolean {
     const { index } = this.repo;
-    return (index !== undefined && index.has(path)) || (this.shared !== undefined && this.shared.has(path));
+    return (index !== undefined && index.has(path)) || (this.shared !== undefined && this.shared.has(path)) || (this.nested.any && this.nested.isTracked(path));
   }
 
   /** Does `dir` hold tracked paths? The only directories entered below an ignored one. */
   private isTrackedDir(dir: string): boolean {
     const { index } = this.repo;
-    if (index === undefined && this.shared === undefined) return false;
-    this.trackedDirs ??= trackedDirsOf([...(index?.paths() ?? []), ...(this.shared ?? [])]);
+    if (index === undefined && this.shared === undefined && !this.nested.any) return false;
+    // Rebuilt when a shared nested repository's index came since (rare: once per such repository).
+    if (this.trackedDirs === undefined || this.trackedDirsNested !== this.nested.count) {
+      this.trackedDirs = trackedDirsOf([...(index?.paths() ?? []), ...(this.shared ?? []), ...this.nested.trackedPaths()]);
+      this.trackedDirsNested = this.nested.count;
+    }
     return this.trackedDirs.has(dir);
   }
 

@@ -4,7 +4,7 @@
  * (`applyPlan.ts`), and record what happened, in one batch.
  */
 import { CshareError } from './errors.js';
-import { gitBlobId } from './digest.js';
+import { gitBlobId, gitFileMode } from './digest.js';
 import { createOfBlob, patchFor, type OpEntry, type OpKind, type RecordedChange } from './history.js';
 import type { ManifestEntry } from './ManifestDoc.js';
 import type { ChangeOrigin, ChangeSet } from './exchange.js';
@@ -264,7 +264,7 @@ async function settleWritten(
 ): Promise<FileStat | undefined> {
   ctx.blocked.delete(path);
   if (!sameContent && entry.kind === 'symlink') ctx.fs.symlink(path, decoder.decode(bytes));
-  else if (sameContent && entry.kind !== 'symlink' && st && (st.mode & 0o111 ? 0o755 : 0o644) !== wantMode) ctx.fs.chmod(path, wantMode);
+  else if (sameContent && entry.kind !== 'symlink' && st && (gitFileMode(st.mode) === 0o100755 ? 0o755 : 0o644) !== wantMode) ctx.fs.chmod(path, wantMode);
   if (entry.kind === 'text') {
     const doc = ctx.loadedDoc(fileId);
     if (doc && !sameContent) await ctx.noteVersion(batch, fileId, digest, doc.version(), 'apply', seq);

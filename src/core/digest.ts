@@ -8,3 +8,13 @@ import { createHash } from 'node:crypto';
 export function gitBlobId(bytes: Uint8Array): string {
   return createHash('sha1').update(`blob ${bytes.byteLength}\0`).update(bytes).digest('hex');
 }
+
+/**
+ * The git mode of a regular file with permission bits `perm` (an `lstat` mode): `100755`
+ * only when the owner may execute it. Git looks at the owner's execute bit alone
+ * (`ce_mode_from_stat` masks with `S_IXUSR`), so a 0655 or 0754 file is `100644` there, and
+ * must be here too: a mode git would not record is a change nobody made.
+ */
+export function gitFileMode(perm: number): 0o100644 | 0o100755 {
+  return perm & 0o100 ? 0o100755 : 0o100644;
+}

@@ -5,8 +5,9 @@
  * Supported: `[section]`, `[section "subsection"]`, the old `[section.subsection]` form,
  * `key = value`, bare `key` (boolean true), `#`/`;` comments, double-quoted values with
  * `\" \\ \n \t \b` escapes, and lines continued with a trailing backslash. Section and key
- * names compare case-insensitively, subsections case-sensitively, like git. `[include]` and
- * `[includeIf]` are not followed (reported as ordinary keys).
+ * names compare case-insensitively, subsections case-sensitively, like git. This file parses
+ * one file's text: `[include]` and `[includeIf]` are ordinary keys here, and are followed by
+ * `readGitConfigFiles` (`gitConfigFiles.ts`), which reads the files git reads.
  */
 
 /** Parsed git config: every value of every key, in file order. */
@@ -59,14 +60,17 @@ function parseValue(raw: string): string {
   return out;
 }
 
+/** One `name = value` of a config file: `section[.subsection].key`, section and key lower-cased. */
+export type GitConfigEntry = readonly [name: string, value: string];
+
 /** Parses the text of a git config file. Malformed lines are skipped, as a lenient reader. */
 export function parseGitConfig(text: string): GitConfig {
-  const values = new Map<string, string[]>();
-  const put = (name: string, value: string): void => {
-    const list = values.get(name);
-    if (list) list.push(value);
-    else values.set(name, [value]);
-  };
+  return gitConfigOf(parseGitConfigEntries(text));
+}
+
+/** The entries of a git config file's text, in file order (see {@link parseGitConfig}). */
+export function parseGitConfigEntries(text: string): GitConfigEntry[] {
+  const entries: GitConfigEntry[] = [];
   // Join continuation lines first: a value ending in an unescaped backslash goes on.
   const lines = text.replace(/^\uFEFF/, '').replace(/\\\r?\n/g, '').split(/\r?\n/);
   let section = '';
@@ -90,7 +94,18 @@ export function parseGitConfig(text: string): GitConfig {
     const m = /^([A-Za-z][A-Za-z0-9-]*)\s*(=(.*))?$/.exec(line);
     if (!m) continue;
     const key = m[1]!.toLowerCase();
-    put(`${section}.${key}`, m[2] === undefined ? 'true' : parseValue(m[3]!));
+    entries.push([`${section}.${key}`, m[2] === undefined ? 'true' : parseValue(m[3]!)]);
+  }
+  return entries;
+}
+
+/** A {@link GitConfig} over entries in file order (later values win). */
+export function gitConfigOf(entries: readonly GitConfigEntry[]): GitConfig {
+  const values = new Map<string, string[]>();
+  for (const [name, value] of entries) {
+    const list = values.get(name);
+    if (list) list.push(value);
+    else values.set(name, [value]);
   }
   return {
     get(name: string): string | undefined {
@@ -130,16 +145,14 @@ export function expandHome(path: string, home: string | undefined): string {
   return path;
 }
 
-/** Git's `user.name` (repository config, then global), else `$USER`, else "unknown". */
-export function gitAuthorName(fs: { root: string; readExternal(path: string): Uint8Array | undefined }, env: Record<string, string | undefined>, home = env.HOME): string {
-  const xdg = env.XDG_CONFIG_HOME ?? (home ? `${home}/.config` : undefined);
-  const files = [`${fs.root}/.git/config`, xdg && `${xdg}/git/config`, home && `${home}/.gitconfig`];
-  for (const file of files) {
-    if (!file) continue;
-    const bytes = fs.readExternal(file);
-    if (!bytes) continue;
-    const name = parseGitConfig(new TextDecoder().decode(bytes)).get('user.name');
-    if (name) return name;
-  }
-  return env.USER || env.LOGNAME || 'unknown';
+/**
+ * A git boolean setting: `true`/`yes`/`on`/`1` (or a bare key) is true, `false`/`no`/`off`/`0`
+ * or empty is false, anything else (or unset) is `fallback`.
+ */
+export function gitBool(value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  const v = value.toLowerCase();
+  if (v === 'true' || v === 'yes' || v === 'on' || v === '1') return true;
+  if (v === 'false' || v === 'no' || v === 'off' || v === '0' || v === '') return false;
+  return fallback;
 }

@@ -263,6 +263,16 @@ export class GitIndex {
     };
   }
 
+  /**
+   * Paths whose entry is a gitlink (mode 160000): submodules, checked out or not. Found on
+   * demand, one mode read per entry, since most scans only ask once.
+   */
+  gitlinks(): string[] {
+    const out: string[] = [];
+    for (const [path, at] of this.offsets) if ((this.view.getUint32(at + 24) & 0o170000) === 0o160000) out.push(path);
+    return out;
+  }
+
   /** The newest entry mtime in ms (`-Infinity` for an empty index). */
   newestMtimeMs(): number {
     if (this.newest === undefined) {

@@ -4,8 +4,9 @@
  * the git index, else a read; see the header of `Scanner.ts`), and what a scan knows of a
  * file ({@link ScannedFile}, {@link CachedStat}).
  */
+import { Buffer } from 'node:buffer';
 import { isText } from './classify.js';
-import { gitBlobId } from './digest.js';
+import { gitBlobId, gitFileMode } from './digest.js';
 import type { GitIndex, GitIndexEntry } from './gitIndex.js';
 import type { RefusedCode } from './refused.js';
 import type { FileStat, WorktreeFs } from './ports.js';
@@ -105,7 +106,7 @@ function fromCache({ textLimit }: ScanFilesInput, path: string, st: FileStat, ca
   // A lowered text limit turns a cached text file binary without reading it.
   const kind = cached.kind === 'text' && cached.size > textLimit ? 'binary' : cached.kind;
   const stat = kind === cached.kind ? cached : { ...cached, kind };
-  const mode = kind === 'symlink' ? 0o120000 : st.mode & 0o111 ? 0o100755 : 0o100644;
+  const mode = kind === 'symlink' ? 0o120000 : gitFileMode(st.mode);
   return { path, kind, mode, size: cached.size, digest: cached.digest, stat };
 }
 
@@ -132,9 +133,12 @@ function linkFile({ fs, onError }: ScanFilesInput, path: string, st: FileStat, r
 /** A regular file the stat cache cannot vouch for: its digest from the git index, else read. */
 function regularFile(input: ScanFilesInput, path: string, st: FileStat, racy: boolean, cached: CachedStat | undefined, counts: ScanCounts): ScannedFile | undefined {
   const { fs, textLimit, index, onError } = input;
-  const mode = st.mode & 0o111 ? 0o100755 : 0o100644;
+  const mode = gitFileMode(st.mode);
   const tracked = index?.get(path);
-  if (tracked !== undefined && indexVouches(index!, tracked, st)) {
+  // Over the text limit a file would not be read to classify it, so nothing would check the
+  // index's oid against its bytes (a large file is what an LFS-like filter stores as a
+  // pointer): it is hashed.
+  if (tracked !== undefined && st.size <= textLimit && indexVouches(index!, tracked, st)) {
     return fromIndex(input, { path, st, mode, racy, cached, tracked }, counts);
   }
   let bytes: Uint8Array | undefined;
@@ -172,7 +176,8 @@ function indexVouches(index: GitIndex, tracked: GitIndexEntry, st: FileStat): bo
 
 /**
  * A file the index vouches for: its oid as digest. It is still read to classify it as text or
- * binary, unless it is over the text limit or the cache already knows the kind of that oid.
+ * binary, unless the cache already knows the kind of that oid; and read bytes git could have
+ * converted (see {@link gitMayConvert}) are hashed rather than trusted.
  */
 function fromIndex(
   { fs, textLimit, onError }: ScanFilesInput,
@@ -198,9 +203,31 @@ function fromIndex(
       return makeFile(path, isText(bytes, textLimit) ? 'text' : 'binary', mode, bytes.byteLength, gitBlobId(bytes), st, true);
     }
     kind = isText(bytes, textLimit) ? 'text' : 'binary';
+    if (kind === 'binary' || gitMayConvert(bytes)) {
+      counts.hashed++;
+      return makeFile(path, kind, mode, bytes.byteLength, gitBlobId(bytes), st, f.racy);
+    }
   }
   counts.fromGitIndex++;
   return makeFile(path, kind, mode, st.size, tracked.oid, st, f.racy);
+}
+
+const CR = 13;
+const IDENT = Buffer.from('$Id');
+
+/**
+ * Could git's blob of these bytes differ from them? The index's oid is of what git stored:
+ * the *cleaned* content, which differs from the bytes on disk where line endings were
+ * converted (`text`/`eol`/`crlf` attributes, `core.autocrlf`) or `ident` collapsed a
+ * `$Id: …$`, and those settings may have been in force when git wrote the entry though they
+ * are not now (a `.gitattributes` deleted since, `core.autocrlf` unset since: git then still
+ * calls the file clean). Cleaning only removes CRs and expands nothing but `$Id…$`, so
+ * bytes with neither are their own blob. Binary files are hashed by the caller (a
+ * `working-tree-encoding` or filter turns bytes into something else entirely).
+ */
+function gitMayConvert(bytes: Uint8Array): boolean {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buf.indexOf(CR) >= 0 || buf.indexOf(IDENT) >= 0;
 }
 
 /** Does the file's stat match git's recorded stat data (times to the microsecond)? */

@@ -15,8 +15,8 @@ import type { DirEntry, WorktreeFs } from './ports.js';
 const log = logger('scan');
 const utf8 = new TextDecoder('utf-8');
 
-/** Where the repository's files are, when the worktree root is a git worktree. */
-interface GitDirs {
+/** Where a repository's files are (the worktree root's, or a nested one's). */
+export interface GitDirs {
   gitDir: string;
   commonDir: string;
 }
@@ -32,6 +32,8 @@ export interface ScanRepo {
    * attributes anywhere git would read them; `.gitattributes` in the tree is for the walk).
    */
   indexOidsUsable: boolean;
+  /** The worktree root is a git repository (it has a `.git` that leads to one). */
+  isRepo: boolean;
 }
 
 /** Options for {@link openRepo}. */
@@ -71,7 +73,7 @@ export function openRepo(opts: OpenRepoOptions): ScanRepo {
       log('ignoring the git index: %s', message(err));
     }
   }
-  const rules = IgnoreRules.load({ fs, home: opts.home, env: opts.env, gitCommonDir: dirs?.commonDir, onError, baselines: opts.ruleBaselines });
+  const rules = IgnoreRules.load({ fs, home: opts.home, env: opts.env, gitCommonDir: dirs?.commonDir, gitDir: dirs?.gitDir, onError, baselines: opts.ruleBaselines });
 
   let includeText: string | undefined;
   if (rootEntries.some((e) => e.name === '.cshareinclude' && e.kind === 'file')) {
@@ -83,7 +85,7 @@ export function openRepo(opts: OpenRepoOptions): ScanRepo {
     }
   }
   const secrets = new SecretFilter(includeText);
-  return { index, rules, secrets, indexOidsUsable: index !== undefined && indexOidsUsable(opts, rules, dirs) };
+  return { index, rules, secrets, indexOidsUsable: index !== undefined && indexOidsUsable(opts, rules, dirs), isRepo: dirs !== undefined };
 }
 
 /**
@@ -109,18 +111,20 @@ function indexOidsUsable({ fs, env, home }: OpenRepoOptions, rules: IgnoreRules,
 }
 
 /**
- * Finds the git directory of the worktree root: `.git/`, or the `gitdir:` a `.git` file
- * points to (linked worktrees and submodules), whose `commondir` holds config and
- * `info/exclude`. A `.git` that is neither is treated as no repository.
+ * Finds the git directory of the repository at `dir` (the worktree root by default): `.git/`,
+ * or the `gitdir:` a `.git` file points to (linked worktrees and submodules), whose
+ * `commondir` holds config and `info/exclude`. A `.git` that is neither is treated as no
+ * repository.
  */
-function locateGitDirs(fs: WorktreeFs, dotGitKind: string | undefined): GitDirs | undefined {
+export function locateGitDirs(fs: WorktreeFs, dotGitKind: string | undefined, dir = ''): GitDirs | undefined {
   if (dotGitKind === undefined) return undefined;
-  const dotGit = posix.join(fs.root, '.git');
+  const base = dir === '' ? fs.root : posix.join(fs.root, dir);
+  const dotGit = posix.join(base, '.git');
   if (dotGitKind !== 'file') return { gitDir: dotGit, commonDir: dotGit };
   const text = utf8.decode(fs.readExternal(dotGit) ?? new Uint8Array());
   const m = /^gitdir:\s*(.+?)\s*$/m.exec(text);
   if (!m) return undefined;
-  const gitDir = posix.resolve(fs.root, m[1]!);
+  const gitDir = posix.resolve(base, m[1]!);
   const common = fs.readExternal(posix.join(gitDir, 'commondir'));
   const commonDir = common === undefined ? gitDir : posix.resolve(gitDir, utf8.decode(common).trim());
   return { gitDir, commonDir };

@@ -39,14 +39,14 @@ import { logger } from '../core/log.js';
 import { bytesOf, decodeSectioned, encodeSectioned, float64Section, joinedSection, splitSection } from '../core/sectionedFile.js';
 import type { StatusChange } from '../core/pending.js';
 import type { DirEntry } from '../core/ports.js';
-import type { ScannedFile } from '../core/Scanner.js';
+import type { NestedRepo, ScannedFile } from '../core/Scanner.js';
 import type { WalkedDir } from '../store/fs/RecordingFs.js';
 import { writeFileReplacing } from '../store/layout.js';
 
 const log = logger('status-cache');
 
 /** Bumped on any change of the layout; another version is not used. */
-export const STATUS_CACHE_VERSION = 1;
+export const STATUS_CACHE_VERSION = 2;
 const MAGIC = 'cshare-status-cache';
 const SECTIONS = 9;
 /** Numbers kept per file (size, mtimeMs, ctimeMs, ino, mode), directory and input. */
@@ -74,6 +74,8 @@ export interface StatusCacheContent {
   /** Did the tree match what is recorded? */
   clean: boolean;
   changes: StatusChange[];
+  /** The repositories inside the tree (`ScanResult.nested`), for `status` to say. */
+  nested: NestedRepo[];
   /** The shared files and their stat cache entries ({@link FILE_NUMS} numbers each). */
   files: { paths: readonly string[]; nums: ArrayLike<number> };
   dirs: readonly CachedDir[];
@@ -102,7 +104,7 @@ export function cachedDirsOf(dirs: readonly WalkedDir[]): CachedDir[] {
 
 /** The key of what picks the git config and excludes files, and of the text limit. */
 export function envKey(home: string | undefined, env: Record<string, string | undefined>, textLimit: number | undefined): string {
-  return JSON.stringify([home ?? null, env.XDG_CONFIG_HOME ?? null, env.GIT_CONFIG_GLOBAL ?? null, textLimit ?? null]);
+  return JSON.stringify([home ?? null, env.XDG_CONFIG_HOME ?? null, env.GIT_CONFIG_GLOBAL ?? null, env.GIT_CONFIG_SYSTEM ?? null, env.GIT_CONFIG_NOSYSTEM ?? null, textLimit ?? null]);
 }
 
 function kindCode(kind: DirEntry['kind']): number {
@@ -180,7 +182,7 @@ export function encodeStatusCache(root: string, c: StatusCacheContent): Uint8Arr
     bytesOf(inputNums),
   ];
   return encodeSectioned(
-    { magic: MAGIC, version: STATUS_CACHE_VERSION, view: c.viewKey, env: c.envKey, clean: c.clean, changes: c.changes, files: nf, dirs: c.dirs.length, names: names.length, inputs: inputPaths.length },
+    { magic: MAGIC, version: STATUS_CACHE_VERSION, view: c.viewKey, env: c.envKey, clean: c.clean, changes: c.changes, nested: c.nested, files: nf, dirs: c.dirs.length, names: names.length, inputs: inputPaths.length },
     sections,
   );
 }
@@ -190,6 +192,7 @@ export interface DecodedCache {
   bytes: Uint8Array;
   clean: boolean;
   changes: StatusChange[];
+  nested: NestedRepo[];
   files: number;
   filePaths: Uint8Array;
   fileNums: Float64Array;
@@ -208,9 +211,9 @@ export function decodeStatusCache(bytes: Uint8Array, viewKey: string, env: strin
   if (!read) return undefined;
   const h = read.header;
   if (h.magic !== MAGIC || h.version !== STATUS_CACHE_VERSION || h.view !== viewKey || h.env !== env) return undefined;
-  const { files, dirs, names, inputs, clean, changes } = h;
+  const { files, dirs, names, inputs, clean, changes, nested } = h;
   const counts = [files, dirs, names, inputs];
-  if (!counts.every((x) => Number.isSafeInteger(x) && (x as number) >= 0) || typeof clean !== 'boolean' || !Array.isArray(changes)) return undefined;
+  if (!counts.every((x) => Number.isSafeInteger(x) && (x as number) >= 0) || typeof clean !== 'boolean' || !Array.isArray(changes) || !Array.isArray(nested)) return undefined;
   const [nf, nd, nn, ni] = counts as number[];
   const s = read.sections;
   const fileNums = float64Section(s[1]!, nf! * FILE_NUMS);
@@ -225,7 +228,7 @@ export function decodeStatusCache(bytes: Uint8Array, viewKey: string, env: strin
   for (const c of dirCounts) total += c;
   if (total !== nn || kinds.some((k) => k >= KINDS.length)) return undefined;
   // The file paths are split later, chunk by chunk; a chunk that holds another count fails then.
-  return { bytes, clean, changes: changes as StatusChange[], files: nf!, filePaths: s[0]!, fileNums, dirPaths, dirNums, counts: dirCounts, names: s[5]!, kinds, inputPaths, inputNums };
+  return { bytes, clean, changes: changes as StatusChange[], nested: nested as NestedRepo[], files: nf!, filePaths: s[0]!, fileNums, dirPaths, dirNums, counts: dirCounts, names: s[5]!, kinds, inputPaths, inputNums };
 }
 
 /** The cache file's bytes on an 8-byte aligned buffer a worker can share, or undefined if absent. */
@@ -293,6 +296,17 @@ export function mergeStatusCache(
   }
   dirs.push(...cachedDirsOf(scanned.listed));
   return encodeStatusCache(root, { ...head, files: { paths, nums }, dirs, inputs: [...new Set([...scanned.oldInputs, ...scanned.inputs])] });
+}
+
+/**
+ * The repositories inside the whole tree after a scan of part of it (what `covers` says is
+ * in it): those outside the part as cached, those the scan met as it found them.
+ */
+export function mergeNested(cached: readonly NestedRepo[], covers: (path: string) => boolean, scanned: readonly NestedRepo[]): NestedRepo[] {
+  const nested = new Map<string, NestedRepo>();
+  for (const n of cached) if (!covers(n.path.slice(0, -1))) nested.set(n.path, n);
+  for (const n of scanned) nested.set(n.path, n);
+  return [...nested.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Writes the cache (see `writeFileReplacing`); failing to only costs the next status its speed. */

@@ -7,6 +7,7 @@ import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import { isMainThread, Worker } from 'node:worker_threads';
 import { logger } from '../core/log.js';
 import type { StatusChange } from '../core/pending.js';
+import type { NestedRepo } from '../core/Scanner.js';
 import { splitSection } from '../core/sectionedFile.js';
 import { abs, decodeStatusCache, DIR_NUMS, FILE_NUMS, INPUT_NUMS, readStatusCacheBytes, statOf, type DecodedCache } from './statusCache.js';
 
@@ -159,6 +160,8 @@ export interface CacheCheck {
   changes: StatusChange[];
   /** Paths that may have changed since (relative; a directory stands for all under it). */
   suspects: string[];
+  /** The repositories inside the tree, as cached (see `ScanResult.nested`). */
+  nested: NestedRepo[];
   /** The cache itself, to be brought up to date after a scan of the suspects. */
   cache: DecodedCache;
 }
@@ -195,7 +198,7 @@ export async function checkStatusCache(opts: { root: string; path: string; viewK
     const paths = splitSection(cache.filePaths, cache.files) ?? [];
     for (let i = 0; i < codes.length; i++) if (codes[i] === 1) suspects.push(paths[i]!);
   }
-  return { clean: cache.clean, changes: cache.changes, suspects, cache };
+  return { clean: cache.clean, changes: cache.changes, suspects, nested: cache.nested, cache };
 }
 
 /**

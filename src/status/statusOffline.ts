@@ -1,14 +1,14 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { gitAuthorName } from '../core/gitConfig.js';
+import { gitAuthorName } from '../core/gitConfigFiles.js';
 import type { StatusChange } from '../core/pending.js';
 import type { ReplicaStatus } from '../core/Replica.js';
 import type { RefusedPath } from '../core/refused.js';
-import type { ScanScope } from '../core/Scanner.js';
+import type { NestedRepo, ScanScope } from '../core/Scanner.js';
 import { NodeFs } from '../store/fs/NodeFs.js';
 import { levelDir, PACKS_DIR, readStatusViewHeader, statusCachePath, STORE_DIR, storeDirBytes, storeLooksIntact } from '../store/layout.js';
 import { RecordingFs } from '../store/fs/RecordingFs.js';
-import { cachedDirsOf, cachedFilesOf, encodeStatusCache, envKey, mergeStatusCache, writeStatusCache } from './statusCache.js';
+import { cachedDirsOf, cachedFilesOf, encodeStatusCache, envKey, mergeNested, mergeStatusCache, writeStatusCache } from './statusCache.js';
 import { checkStatusCache, type CacheCheck } from './statusCacheCheck.js';
 
 /** Options of {@link statusOffline}; for tests. */
@@ -48,7 +48,7 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
   let found: Found | undefined;
   if (check !== undefined && check.suspects.length === 0) {
     // The cache is written only when the scan refused nothing, so from it only peers' are left.
-    found = { files: header.files, changed: check.changes, replicaId: header.replicaId, refused: header.refused };
+    found = { files: header.files, changed: check.changes, replicaId: header.replicaId, refused: header.refused, nested: check.nested };
     opts.onAnswer?.('cache');
   } else {
     found = await scanAgainstView({ root, fs, home, env, header, check, cache, opts });
@@ -62,6 +62,7 @@ export async function statusOffline(root: string, env: NodeJS.ProcessEnv = proce
     storeBytes: storeDirBytes(storeDir) + storeDirBytes(join(root, STORE_DIR, PACKS_DIR)),
     sharing: 'off',
     refused: found.refused,
+    nested: found.nested,
   };
 }
 
@@ -71,6 +72,7 @@ interface Found {
   changed: StatusChange[];
   replicaId: string;
   refused: RefusedPath[];
+  nested: NestedRepo[];
 }
 
 /** Where the status cache is, and the key of the environment it was computed in. */
@@ -116,15 +118,16 @@ async function scanAgainstView(ctx: {
   const now = Date.now();
   const r = statusFromView(view, { fs: recording, home: ctx.home, env: ctx.env, now, racyWindowMs: opts.racyWindowMs, scope });
   opts.onAnswer?.(scope ? 'scoped' : 'scan');
+  const nested = scope && check ? mergeNested(check.nested, (p) => scope.covers(p), r.scan.nested) : r.scan.nested;
   // Unreadable and refused paths are neither changes nor files: a cache would not know to
   // look again.
   if (r.refused.every((x) => x.source !== 'local')) {
-    const head = { viewKey: key, envKey: ctx.cache.envKey, clean: r.changed.length === 0, changes: r.changed, scanStartMs: now, racyWindowMs: opts.racyWindowMs };
+    const head = { viewKey: key, envKey: ctx.cache.envKey, clean: r.changed.length === 0, changes: r.changed, nested, scanStartMs: now, racyWindowMs: opts.racyWindowMs };
     const bytes =
       scope && check
         ? mergeStatusCache(fs.root, check.cache, { covers: (p) => scope.covers(p), files: r.scan.files, listed: recording.dirs, inputs: recording.inputs, oldInputs: check.cache.inputPaths }, head)
         : encodeStatusCache(fs.root, { ...head, files: cachedFilesOf(r.scan.files), dirs: cachedDirsOf(recording.dirs), inputs: [...recording.inputs] });
     if (bytes) writeStatusCache(ctx.cache.path, bytes);
   }
-  return { files: r.files, changed: r.changed, replicaId: view.replicaId, refused: r.refused };
+  return { files: r.files, changed: r.changed, replicaId: view.replicaId, refused: r.refused, nested };
 }

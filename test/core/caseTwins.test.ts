@@ -12,7 +12,7 @@ function recorded(paths: Record<string, string>): RecordedFiles<RecordedEntry & 
   return { live: () => live, contentDigest: (_id, e) => e.digest };
 }
 
-const scan = (...files: ScannedFile[]): ScanResult => ({ files, excluded: [], counts: { hashed: 0, fromCache: 0, fromGitIndex: 0 }, errors: [], leftovers: [] });
+const scan = (...files: ScannedFile[]): ScanResult => ({ files, excluded: [], counts: { hashed: 0, fromCache: 0, fromGitIndex: 0 }, errors: [], nested: [], leftovers: [] });
 
 describe('new paths that differ only in case from a shared one', () => {
   it('are refused, with the shared one named, and the shared file stays', () => {

@@ -223,6 +223,29 @@ describe('status cache', () => {
     expect(again!.changed).toEqual([{ path: 'd0/f0.txt', change: 'modified' }]);
   });
 
+  it('says the repositories inside the tree from the cache alone and after a scan of a few paths, as a whole scan does', async () => {
+    const env = { HOME: tempDir('cshare-home-'), USER: 'tester' };
+    const probe = tempDir('cshare-tick-');
+    const root = await scannedRepo(20, env);
+    writeTree(root, { 'clone/x.c': 'x\n' });
+    git(join(root, 'clone'), ['init', '-q']);
+    await clockPast(probe, join(root, 'clone/x.c'));
+    const hows: string[] = [];
+    const opts: StatusOfflineOptions = { racyWindowMs: 0, onAnswer: (how) => hows.push(how) };
+    const clone = { path: 'clone/', kind: 'repository', state: 'not-shared' };
+    expect((await statusOffline(root, env, opts))!.nested).toEqual([clone]);
+    expect((await statusOffline(root, env, opts))!.nested).toEqual([clone]);
+    // A second one in a folder the cache lists: only that folder is scanned, the first is kept.
+    await fsClockTick(probe);
+    writeTree(root, { 'd1/inner/y.c': 'y\n' });
+    git(join(root, 'd1/inner'), ['init', '-q']);
+    await clockPast(probe, join(root, 'd1/inner/y.c'));
+    const both = [clone, { path: 'd1/inner/', kind: 'repository', state: 'not-shared' }];
+    expect((await statusOffline(root, env, opts))!.nested).toEqual(both);
+    expect(hows).toEqual(['scan', 'cache', 'scoped']);
+    expect((await statusOffline(root, env, { racyWindowMs: 0 }))!.nested).toEqual(both);
+  });
+
   it('checks again a file stamped no earlier than the scan that wrote the cache, even with no racy window', async () => {
     // What made the test above fail about one run in six before it waited for the clock: an
     // edit stamped within the scan's first millisecond. Here stamped 20 ms ahead, so always.

@@ -17,7 +17,8 @@
  */
 import ignore, { type Ignore } from 'ignore';
 import { posix } from 'node:path';
-import { expandHome, mergeGitConfigs, parseGitConfig, type GitConfig } from '../gitConfig.js';
+import { expandHome, gitBool, type GitConfig } from '../gitConfig.js';
+import { gitConfigPaths, readGitConfigFiles } from '../gitConfigFiles.js';
 import { logger } from '../log.js';
 import type { WorktreeFs } from '../ports.js';
 
@@ -57,6 +58,8 @@ export interface LoadIgnoreOptions {
   env?: Record<string, string | undefined>;
   /** Absolute git common dir (holds `config` and `info/exclude`), or undefined outside a repo. */
   gitCommonDir?: string;
+  /** Absolute git dir (differs from the common dir in a linked worktree), for `includeIf "gitdir:"`. */
+  gitDir?: string;
   onError: IgnoreErrorSink;
   /**
    * Rule files (`.gitignore`, `.cshareignore`, by path) that a peer changed, with the text this
@@ -70,12 +73,13 @@ export interface LoadIgnoreOptions {
 
 /**
  * Builds a matcher for one ignore file's text, or `undefined` if it has no patterns (so it
- * costs nothing per path).
+ * costs nothing per path). `ignoreCase`: git's `core.ignorecase=true`, under which git
+ * matches exclude patterns case-insensitively.
  */
-export function compileLayer(text: string, base: string, source: string): IgnoreLayer | undefined {
+export function compileLayer(text: string, base: string, source: string, ignoreCase = false): IgnoreLayer | undefined {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   if (!lines.some((l) => l.trim() !== '' && !l.startsWith('#'))) return undefined;
-  const ig = ignore({ ignorecase: false }).add(lines);
+  const ig = ignore({ ignorecase: ignoreCase }).add(lines);
   return { base, source, test: singlePathTester(ig) };
 }
 
@@ -118,8 +122,11 @@ export class IgnoreRules {
   private readonly onError: IgnoreErrorSink;
 
   private readonly baselines: ReadonlyMap<string, string>;
+  /** `core.ignorecase`: patterns match case-insensitively, as git then matches them. */
+  readonly ignoreCase: boolean;
 
   private constructor(fs: WorktreeFs, globals: LayerStack, config: GitConfig, onError: IgnoreErrorSink, baselines: ReadonlyMap<string, string>) {
+    this.ignoreCase = gitBool(config.get('core.ignorecase'), false);
     this.fs = fs;
     this.globals = globals;
     this.config = config;
@@ -128,11 +135,10 @@ export class IgnoreRules {
   }
 
   /**
-   * Reads the git config (`$GIT_CONFIG_GLOBAL`, else `$XDG_CONFIG_HOME/git/config` or
-   * `~/.config/git/config`, then `~/.gitconfig`; then the repository's `config`) to find
-   * `core.excludesFile` (default `$XDG_CONFIG_HOME/git/ignore` or `~/.config/git/ignore`),
-   * and reads it and `info/exclude`. The system config is not read, and `[include]` is not
-   * followed. Outside a repository the global excludes still apply.
+   * Reads the git config (the files git reads, with their includes: `gitConfigFiles.ts`) to
+   * find `core.excludesFile` (default `$XDG_CONFIG_HOME/git/ignore` or
+   * `~/.config/git/ignore`) and `core.ignorecase`, and reads the excludes file and
+   * `info/exclude`. Outside a repository the global excludes still apply.
    */
   static load(opts: LoadIgnoreOptions): IgnoreRules {
     const { fs, onError } = opts;
@@ -140,25 +146,20 @@ export class IgnoreRules {
     const home = opts.home ?? env.HOME;
     const xdg = env.XDG_CONFIG_HOME ? env.XDG_CONFIG_HOME : home !== undefined ? posix.join(home, '.config') : undefined;
 
-    const configPaths: string[] = [];
-    if (env.GIT_CONFIG_GLOBAL) configPaths.push(expandHome(env.GIT_CONFIG_GLOBAL, home));
-    else {
-      if (xdg !== undefined) configPaths.push(posix.join(xdg, 'git', 'config'));
-      if (home !== undefined) configPaths.push(posix.join(home, '.gitconfig'));
-    }
-    if (opts.gitCommonDir !== undefined) configPaths.push(posix.join(opts.gitCommonDir, 'config'));
-    const configs: GitConfig[] = [];
-    for (const p of configPaths) {
-      const text = readExternalText(fs, p, onError);
-      if (text !== undefined) configs.push(parseGitConfig(text));
-    }
-    const config = mergeGitConfigs(configs);
+    const config = readGitConfigFiles({
+      read: (p) => fs.readExternal(p),
+      files: gitConfigPaths(env, home, opts.gitCommonDir),
+      home,
+      gitDir: opts.gitDir ?? opts.gitCommonDir,
+      onError,
+    });
+    const ignoreCase = gitBool(config.get('core.ignorecase'), false);
 
     const globals: IgnoreLayer[] = [];
     if (opts.gitCommonDir !== undefined) {
       const p = posix.join(opts.gitCommonDir, 'info', 'exclude');
       const text = readExternalText(fs, p, onError);
-      const layer = text === undefined ? undefined : compileLayer(text, '', p);
+      const layer = text === undefined ? undefined : compileLayer(text, '', p, ignoreCase);
       if (layer) globals.push(layer);
     }
     const configured = config.get('core.excludesFile');
@@ -167,13 +168,38 @@ export class IgnoreRules {
       // git resolves a relative path against the directory it runs in: the worktree root.
       excludesFile = posix.resolve(fs.root, expandHome(configured, home));
     } else if (xdg !== undefined) excludesFile = posix.join(xdg, 'git', 'ignore');
+    let excludesLayer: IgnoreLayer | undefined;
     if (excludesFile !== undefined) {
       const text = readExternalText(fs, excludesFile, onError);
-      const layer = text === undefined ? undefined : compileLayer(text, '', excludesFile);
-      if (layer) globals.push(layer);
+      excludesLayer = text === undefined ? undefined : compileLayer(text, '', excludesFile, ignoreCase);
+      if (excludesLayer) globals.push(excludesLayer);
     }
     log('global layers: %o', globals.map((l) => l.source));
-    return new IgnoreRules(fs, globals, config, onError, opts.baselines ?? new Map());
+    const rules = new IgnoreRules(fs, globals, config, onError, opts.baselines ?? new Map());
+    rules.excludesLayer = excludesLayer;
+    return rules;
+  }
+
+  /** The global excludes file's layer, if it has patterns. */
+  private excludesLayer: IgnoreLayer | undefined;
+
+  /**
+   * The layers a nested repository at `dir` starts from, in place of the outer ones: its own
+   * `info/exclude` (in `gitCommonDir`, patterns relative to `dir`), then the global excludes.
+   * Git leaves a nested repository to itself, so the outer repository's `.gitignore` files
+   * and `info/exclude` do not apply in it; its own `.gitignore` files add to this as the walk
+   * goes down.
+   */
+  nestedGlobals(dir: string, gitCommonDir: string | undefined): LayerStack {
+    const out: IgnoreLayer[] = [];
+    if (gitCommonDir !== undefined) {
+      const p = posix.join(gitCommonDir, 'info', 'exclude');
+      const text = readExternalText(this.fs, p, this.onError);
+      const layer = text === undefined ? undefined : compileLayer(text, `${dir}/`, p, this.ignoreCase);
+      if (layer) out.push(layer);
+    }
+    if (this.excludesLayer) out.push(this.excludesLayer);
+    return out;
   }
 
   /**
@@ -201,11 +227,11 @@ export class IgnoreRules {
         } catch (err) {
           this.onError(rel, err instanceof Error ? err.message : String(err));
         }
-        if (bytes !== undefined) layer = compileLayer(utf8.decode(bytes), base, rel);
+        if (bytes !== undefined) layer = compileLayer(utf8.decode(bytes), base, rel, this.ignoreCase);
       }
       if (accepted !== undefined) {
         // The current file (or none) beside the version the user accepted: either may exclude.
-        const before = compileLayer(accepted, base, `${rel} (as accepted here)`);
+        const before = compileLayer(accepted, base, `${rel} (as accepted here)`, this.ignoreCase);
         layer = { base, source: rel, test: layer?.test ?? NO_MATCH, baseline: before?.test ?? null };
       }
       if (layer) own.push(layer);
