@@ -97,6 +97,7 @@ export async function applyChanges(ctx: ReplicaContext, changes: ChangeSet, orig
       ops.add('delete', prevId, path, { deleted: old?.kind === 'text' ? (got.textBefore.get(prevId) ?? '').length : 0 });
     },
   });
+  await noteReplacedVersions(ctx, batch, seq, plan.replaced);
   const disk = await writeWithIntent(ctx, batch, plan);
   const rescuedOf = rescuedOfOthers(ctx, plan);
   const unflushed: UnflushedFile[] = [];
@@ -281,6 +282,25 @@ async function settleWritten(
     plan.rescan.add(path);
   }
   return after;
+}
+
+/**
+ * Notes, as a version of each file an apply is about to write another file over (one created
+ * at once took its path), the text on disk it replaces: a late save into the replaced file is
+ * made from that text (`Replica.recordLateSave`). Without it, a file that got no update in this
+ * change had no version to merge the save from, and the save was diffed against the file's
+ * text now, deleting its own line where that text differed (convergence fuzz seed 501230963).
+ */
+async function noteReplacedVersions(ctx: ReplicaContext, batch: ChangeBatch, seq: number, replaced: ApplyPlan['replaced']): Promise<void> {
+  for (const { path, digest, fileId } of replaced) {
+    const entry = ctx.manifest.get(fileId);
+    if (entry?.kind !== 'text' || !(await ctx.hasContent(fileId, entry))) continue;
+    if ((await ctx.versions(fileId)).some((v) => v.digest === digest)) continue;
+    const { doc } = await ctx.doc(fileId, entry, batch, seq);
+    if (gitBlobId(new TextEncoder().encode(doc.text)) !== digest) continue;
+    await ctx.noteVersion(batch, fileId, digest, doc.version(), 'save', seq);
+    log('noted the version of %s that a file created at once replaces at %s', fileId, path);
+  }
 }
 
 /** Records in the history what a planned path shows of the change: a create, rename, edit or mode change. */

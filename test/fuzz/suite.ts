@@ -57,6 +57,11 @@ export const REGRESSION_SEEDS: readonly { seed: number; cause: string; features?
   // lost the path (merged into the winner): taken as an edit of the winner, the save deleted
   // the winner's lines (createMerge.test.ts).
   { seed: 275384664, cause: "a stale buffer of the file that lost the path taken as the winner's edit" },
+  // A late save into the file an apply replaced with one created at once (a writer had it
+  // open): the replaced file had no version noted for that text (no update of it in the
+  // apply), so the save was diffed against its text now and lost its line once merged into the
+  // winner (apply.ts noteReplacedVersions). Features drawn from the seed (saves, creates).
+  { seed: 501230963, cause: 'a late save into a file replaced by one created at once, diffed against its text now' },
   // A file an interrupted apply wrote (its content lost with the apply's commit) was edited
   // before the restart: taken for a file of the user's own, merged with the shared one, the
   // shared text twice (killedDuringApply.test.ts).
