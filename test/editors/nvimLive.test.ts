@@ -56,9 +56,9 @@ async function open(nvim: Nvim, file: string, state = 'live'): Promise<void> {
   await nvim.until(async () => (await docState(nvim, file)) === state, 30_000, () => `${nvim.name}: ${file} never became ${state}`);
 }
 
-/** The document text of `file`'s buffer ("\n" line breaks, as Neovim holds it). */
+/** The document text of `file`'s buffer ("\n" line breaks, as Neovim holds it; no final one without 'eol'). */
 function bufText(nvim: Nvim, file: string): Promise<string> {
-  return nvim.lua("return require('cshare.buffer').text_of(vim.api.nvim_buf_get_lines(vim.fn.bufnr(...), 0, -1, false))", [file]);
+  return nvim.lua("return require('cshare.buffer').buffer_text(vim.fn.bufnr(...))", [file]);
 }
 
 /** Waits until `file`'s buffers in both Neovims are equal, and returns the text. */

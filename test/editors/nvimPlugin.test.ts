@@ -3,7 +3,7 @@
  * speaks EDITOR-API.md (test/helpers/fakeEditorServer.ts): what it sends for typing in
  * multibyte and CRLF text, how it answers applyEdit, and how it shows peers.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Prng } from '../../src/sync/prng.js';
@@ -116,6 +116,67 @@ describe('the Neovim plugin against a scripted editor server', () => {
     const cut = await fake.applyEdit('e.txt', change.params.version, [{ range: { start: { line: 1, character: 0 }, end: { line: 3, character: 0 } }, text: '' }]);
     expect(cut.applied).toBe(true);
     expect(await nvim.text()).toBe('xone 🌍\n');
+    expect(fake.problems).toEqual([]);
+  });
+
+  it('keeps a text without a final line break as one (the two-buffers-one-newline-apart divergence) and writes it so', async () => {
+    const { root, fake, nvim } = await setup({ 'n.txt': 'X\nay \n', 'raw.txt': 'no break' });
+    await nvim.command('edit n.txt');
+    const open = await fake.nth('didOpen');
+    const range = (l0: number, c0: number, l1: number, c1: number) => ({ start: { line: l0, character: c0 }, end: { line: l1, character: c1 } });
+    const state = () => nvim.lua<[boolean, string[]]>('return {vim.bo.eol, vim.api.nvim_buf_get_lines(0, 0, -1, false)}');
+    // A merge of two deletions took the final line break away: the buffer has no 'eol' now.
+    const cut = await fake.applyEdit('n.txt', open.params.version, [{ range: range(1, 3, 2, 0), text: '' }]);
+    expect(cut.applied).toBe(true);
+    expect(await state()).toEqual([false, ['X', 'ay ']]);
+    // The line break comes back at the end of the last line: one line break again, not an empty
+    // line more (the daemon would think the buffer "X\nay \n" while it held "X\nay \n\n").
+    const back = await fake.applyEdit('n.txt', cut.version!, [{ range: range(1, 3, 1, 3), text: '\n' }]);
+    expect(back.applied).toBe(true);
+    expect(await state()).toEqual([true, ['X', 'ay ']]);
+    // Typing at the end of a text without a final line break says so: "\nq" after "ay ".
+    const again = await fake.applyEdit('n.txt', back.version!, [{ range: range(1, 3, 2, 0), text: '' }]);
+    expect(again.applied).toBe(true);
+    await nvim.input('Goq<Esc>');
+    const typed = await fake.nth('didChange');
+    expect(typed.params.changes).toEqual([{ range: range(1, 3, 1, 3), text: '\nq' }]);
+    expect(await inSync(fake, nvim, 'n.txt')).toBe('X\nay \nq');
+    // A write keeps the shared text as it is (no line break added by 'fixeol').
+    await nvim.command('write');
+    expect(readFileSync(join(root, 'n.txt'), 'utf8')).toBe('X\nay \nq');
+    // A file without a final line break opens as that text, not as one with a line break added.
+    await nvim.command('edit raw.txt');
+    expect((await fake.nth('didOpen', 2)).params).toMatchObject({ path: 'raw.txt', text: 'no break' });
+    expect(fake.problems).toEqual([]);
+    expect(await nvim.notes()).toEqual([]);
+  });
+
+  it('leaves a buffer modified by a remote edit the disk lacks, and not modified when the disk has that text', async () => {
+    const { root, fake, nvim } = await setup({ 'm.txt': 'one\n' });
+    await nvim.command('edit m.txt');
+    const open = await fake.nth('didOpen');
+    const at = (line: number) => ({ start: { line, character: 0 }, end: { line, character: 0 } });
+    const modified = () => nvim.lua<boolean>('return vim.bo.modified');
+    // The look at the disk runs once the applyEdit is answered: wait until it has.
+    const looked = () => nvim.until(async () => (await nvim.lua<boolean>("local _, d = require('cshare').doc_of(vim.api.nvim_get_current_buf()); return d.disk_check")) === false);
+    const r1 = await fake.applyEdit('m.txt', open.params.version, [{ range: at(1), text: 'two\n' }]);
+    expect(r1.applied).toBe(true);
+    await looked();
+    expect(await modified()).toBe(true);
+    // Another program saved this text on this disk, and the daemon passed its edit on.
+    writeFileSync(join(root, 'm.txt'), 'one\ntwo\nthree\n');
+    const r2 = await fake.applyEdit('m.txt', r1.version!, [{ range: at(2), text: 'three\n' }]);
+    expect(r2.applied).toBe(true);
+    await nvim.until(async () => !(await modified()), 10_000, () => 'the buffer stayed modified');
+    expect(await nvim.text()).toBe('one\ntwo\nthree\n');
+    // Typing makes it modified as usual, and a later remote edit the disk lacks keeps it so.
+    await nvim.input('Gofour<Esc>');
+    expect(await modified()).toBe(true);
+    await inSync(fake, nvim, 'm.txt');
+    const r3 = await fake.applyEdit('m.txt', fake.docs.get('m.txt')!.version, [{ range: at(0), text: 'zero\n' }]);
+    expect(r3.applied).toBe(true);
+    await looked();
+    expect(await modified()).toBe(true);
     expect(fake.problems).toEqual([]);
   });
 

@@ -79,9 +79,9 @@ export class Nvim {
     return this.client.input(keys);
   }
 
-  /** The current buffer as document text (every line followed by "\n"). */
+  /** The current buffer as document text: every line followed by "\n", but the last one when 'eol' is off. */
   text(): Promise<string> {
-    return this.lua<string>("return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n') .. '\\n'");
+    return this.lua<string>("return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n') .. (vim.bo.eol and '\\n' or '')");
   }
 
   /** The buffer's b:changedtick. */

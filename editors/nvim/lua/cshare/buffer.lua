@@ -2,6 +2,8 @@
 -- remote edits come in as applyEdit (EDITOR-API.md "Versions"), saves and closes are reported.
 local util = require('cshare.util')
 local diff = require('cshare.diff')
+local doctext = require('cshare.text')
+local apply = require('cshare.apply')
 local rpc = require('cshare.rpc')
 
 local api = vim.api
@@ -11,19 +13,10 @@ local M = {}
 --- Compares the whole buffer with the plugin's copy after every change (tests set it).
 M.verify = false
 
---- Whether `lines` is Neovim's empty buffer (one empty line), which is the empty text.
-local function is_empty(lines)
-  return #lines == 1 and lines[1] == ''
-end
-
---- The document text of buffer lines: every line followed by "\n", and '' for an empty buffer
---- (Neovim writes one empty line as a 0-byte file).
-function M.text_of(lines)
-  if #lines == 0 or is_empty(lines) then
-    return ''
-  end
-  return table.concat(lines, '\n') .. '\n'
-end
+local is_empty = doctext.is_empty
+--- The document text of buffer lines and 'eol' (see text.lua; tests read buffers with these).
+M.text_of = doctext.text_of
+M.buffer_text = doctext.buffer_text
 
 local Doc = {}
 Doc.__index = Doc
@@ -38,11 +31,15 @@ function M.attach(session, buf, path)
     -- The buffer's lines at sent_version (what the daemon knows), and the region on_bytes saw
     -- change since ({lo, suf, n}), or nil when nothing is unsent.
     shadow = {},
+    -- The buffer's 'eol' at sent_version: whether the daemon's text ends with a line break.
+    eol = true,
     dirty = nil,
     flush_scheduled = false,
     sent_version = nil,
     -- Set while this plugin changes the buffer itself, so that its own edit is not echoed.
     applying = false,
+    -- A look at the disk is scheduled after a remote edit (see _unmodify_if_on_disk).
+    disk_check = false,
     detached = false,
     -- applyEdits refused (a change was unsent, or the version moved on): for :CshareStatus.
     refused = 0,
@@ -80,7 +77,8 @@ function Doc:open()
   local version = api.nvim_buf_get_changedtick(self.buf)
   self.sent_version = version
   self.shadow = api.nvim_buf_get_lines(self.buf, 0, -1, false)
-  local text = util.to_doc(M.text_of(self.shadow), self.crlf)
+  self.eol = vim.bo[self.buf].eol
+  local text = util.to_doc(M.text_of(self.shadow, self.eol), self.crlf)
   self.session:request('didOpen', { path = self.path, version = version, text = text }, function(err, result)
     if err then
       self:_failed('didOpen', err)
@@ -138,25 +136,30 @@ function Doc:_take_changes()
     return {}
   end
   local n_old, n_new = #self.shadow, api.nvim_buf_line_count(self.buf)
+  local eol_old, eol_new = self.eol, vim.bo[self.buf].eol
   local lo, suf = d.lo, d.suf
   if lo > n_old - suf or lo > n_new - suf or d.n ~= n_new then
     -- The bounds do not add up (a change on_bytes did not describe): compare everything.
     lo, suf = 0, 0
   end
-  local a = vim.list_slice(self.shadow, lo + 1, n_old - suf)
-  local b = api.nvim_buf_get_lines(self.buf, lo, n_new - suf, false)
-  local changes
+  local old_empty = is_empty(self.shadow)
   local new_empty = n_new == 1 and api.nvim_buf_get_lines(self.buf, 0, 1, false)[1] == ''
-  if is_empty(self.shadow) or new_empty then
-    -- To or from the empty text (one empty line is a 0-byte file, not "\n"): the whole text.
-    local old_end = is_empty(self.shadow) and { line = 0, character = 0 } or { line = n_old, character = 0 }
-    lo, suf = 0, 0
-    b = api.nvim_buf_get_lines(self.buf, 0, -1, false)
-    changes = { { range = { start = { line = 0, character = 0 }, ['end'] = old_end }, text = M.text_of(b) } }
-    if changes[1].text == '' and old_end.line == 0 then
-      changes = {}
-    end
+  local a, b, changes
+  if old_empty or new_empty or ((suf == 0 or eol_old ~= eol_new) and not (eol_old and eol_new)) then
+    -- The region reaches the end of a text that is empty or has no final line break (then
+    -- the last line is not followed by "\n", and on_bytes does not report a change of 'eol'):
+    -- compare the text from the region's first line to the end, byte by byte.
+    lo = (old_empty or new_empty) and 0 or math.min(lo, n_old - 1, n_new - 1)
+    suf = 0
+    a = vim.list_slice(self.shadow, lo + 1, n_old)
+    b = api.nvim_buf_get_lines(self.buf, lo, n_new, false)
+    local old = old_empty and '' or (table.concat(a, '\n') .. (eol_old and '\n' or ''))
+    local new = new_empty and '' or (table.concat(b, '\n') .. (eol_new and '\n' or ''))
+    local c = diff.text_change(old, new, lo)
+    changes = c and { c } or {}
   else
+    a = vim.list_slice(self.shadow, lo + 1, n_old - suf)
+    b = api.nvim_buf_get_lines(self.buf, lo, n_new - suf, false)
     changes = diff.changes(a, b, lo)
   end
   -- Splice the new lines into the copy.
@@ -164,6 +167,7 @@ function Doc:_take_changes()
   vim.list_extend(shadow, b)
   vim.list_extend(shadow, self.shadow, n_old - suf + 1, n_old)
   self.shadow = shadow
+  self.eol = eol_new
   if M.verify then
     local all = api.nvim_buf_get_lines(self.buf, 0, -1, false)
     if not vim.deep_equal(all, shadow) then
@@ -178,6 +182,8 @@ end
 
 --- Sends the changes not sent yet as one didChange at the buffer's current changedtick.
 function Doc:flush()
+  -- `:set noeol` changes the text without an on_bytes or a new changedtick: it goes with the
+  -- next change (the end of the text is compared whenever 'eol' moved), or by the disk on save.
   if not self.dirty or self.detached then
     return
   end
@@ -232,8 +238,9 @@ function Doc:apply_edit(params)
   vim.bo[self.buf].modifiable = true
   local ok, err = pcall(function()
     for _, change in ipairs(params.changes or {}) do
-      self:_apply_change(change)
+      apply.change(self.buf, change, self.crlf)
     end
+    apply.tidy_end(self.buf)
   end)
   vim.bo[self.buf].modifiable = modifiable
   self.applying = false
@@ -250,57 +257,31 @@ function Doc:apply_edit(params)
   self.sent_version = api.nvim_buf_get_changedtick(self.buf)
   -- A waiting path turns live when its file arrives, and the daemon's first applyEdit says so.
   self.state = 'live'
+  self:_unmodify_if_on_disk()
   return { applied = true, version = self.sent_version }
 end
 
-function Doc:_apply_change(change)
-  local n = api.nvim_buf_line_count(self.buf)
-  local s, e = change.range.start, change.range['end']
-  local sr, sc, er, ec = s.line, s.character, e.line, e.character
-  local text = util.from_doc(change.text or '', self.crlf)
-  if n == 1 and api.nvim_buf_get_lines(self.buf, 0, 1, false)[1] == '' then
-    -- The empty text: the only position is (0, 0) and the change's text is the whole text.
-    if sr ~= 0 or sc ~= 0 or er ~= 0 or ec ~= 0 then
-      error('a range outside the empty text')
-    end
-    if text ~= '' then
-      api.nvim_buf_set_lines(self.buf, 0, 1, false, util.split_lines(text:sub(-1) == '\n' and text:sub(1, -2) or text))
-    end
+--- A remote edit makes the buffer 'modified', and `:q` asks. When the file on disk holds
+--- exactly the buffer's text (the edit came from this disk: another program saved it and the
+--- daemon passed it on; or edits brought the text back to the saved one), nothing is unsaved,
+--- so the buffer is not modified, as Teamtype and Zed show it. Otherwise it stays modified: the
+--- disk lacks the edit until a write (or until the buffer closes: cshare writes the merged text
+--- then, so `:q!` loses nothing). Looked at after the applyEdit is answered, once per tick.
+function Doc:_unmodify_if_on_disk()
+  if self.disk_check or not vim.bo[self.buf].modified then
     return
   end
-  -- (line_count, 0) is the end of the text, after the last line's "\n", which Neovim keeps
-  -- implicit: such a change replaces whole lines, from its start's line to the last one.
-  if er >= n then
-    local head = sr < n and api.nvim_buf_get_lines(self.buf, sr, sr + 1, false)[1]:sub(1, sc) or ''
-    local tail = head .. text
-    if tail:sub(-1) == '\n' then
-      tail = tail:sub(1, -2)
-    elseif tail == '' then
-      api.nvim_buf_set_lines(self.buf, math.min(sr, n), n, false, {})
+  self.disk_check = true
+  vim.schedule(util.guard('comparing a buffer with its file', function()
+    self.disk_check = false
+    local buf = self.buf
+    if self.detached or not api.nvim_buf_is_valid(buf) or not vim.bo[buf].modified then
       return
     end
-    api.nvim_buf_set_lines(self.buf, math.min(sr, n), n, false, util.split_lines(tail))
-    return
-  end
-  -- A position inside a UTF-8 character would leave invalid bytes in the buffer.
-  local function inside_char(row, col)
-    local b = (api.nvim_buf_get_lines(self.buf, row, row + 1, false)[1] or ''):byte(col + 1)
-    return b ~= nil and b >= 0x80 and b < 0xC0
-  end
-  local ok, err = true, nil
-  if inside_char(sr, sc) or inside_char(er, ec) then
-    ok, err = false, 'a position inside a character'
-  else
-    ok, err = pcall(api.nvim_buf_set_text, self.buf, sr, sc, er, ec, util.split_lines(text))
-  end
-  if not ok then
-    -- Say where: a position past a line's end is the daemon's, a bug to report with this.
-    local lens = {}
-    for _, l in ipairs(api.nvim_buf_get_lines(self.buf, sr, math.min(er + 1, n), false)) do
-      table.insert(lens, #l)
+    if doctext.disk_has(buf, api.nvim_buf_get_name(buf)) then
+      vim.bo[buf].modified = false
     end
-    error(string.format('%s: (%d,%d)-(%d,%d) over lines of %s bytes', err, sr, sc, er, ec, table.concat(lens, ',')), 0)
-  end
+  end))
 end
 
 --- The buffer was written: the daemon learns which version the disk has now.
@@ -312,6 +293,9 @@ function Doc:saved()
     -- `:set ff=...` then `:w` changed every line break without a change the daemon saw.
     self:open()
   end
+  -- With 'fixeol' a buffer without 'eol' (a file read without a final line break) is written
+  -- with one: the daemon finds that line break on disk, not in the saved text, and records it
+  -- like a plain editor's save (liveDocs diskChange), which brings it back here as an applyEdit.
   self:flush()
   self.session:request('didSave', { path = self.path, version = self.sent_version }, function(err)
     if err then

@@ -23,11 +23,9 @@ local function position(text, off, row0)
   return { line = row, character = off - last_nl }
 end
 
---- One change replacing old lines `a` (starting at row `row0`) by new lines `b`, narrowed to the
---- bytes that differ (never splitting a UTF-8 character); nil when they are equal.
-local function hunk(a, b, row0)
-  local old = #a > 0 and (table.concat(a, '\n') .. '\n') or ''
-  local new = #b > 0 and (table.concat(b, '\n') .. '\n') or ''
+--- One change replacing text `old` (starting at row `row0`, column 0) by text `new`, narrowed
+--- to the bytes that differ (never splitting a UTF-8 character); nil when they are equal.
+function M.text_change(old, new, row0)
   if old == new then
     return nil
   end
@@ -50,6 +48,14 @@ local function hunk(a, b, row0)
     range = { start = position(old, p, row0), ['end'] = position(old, #old - s, row0) },
     text = new:sub(p + 1, #new - s),
   }
+end
+
+--- One change replacing old lines `a` (starting at row `row0`) by new lines `b`, each line
+--- ending with "\n"; nil when they are equal.
+local function hunk(a, b, row0)
+  local old = #a > 0 and (table.concat(a, '\n') .. '\n') or ''
+  local new = #b > 0 and (table.concat(b, '\n') .. '\n') or ''
+  return M.text_change(old, new, row0)
 end
 
 --- The changes taking lines `a` to lines `b` (both the region starting at row `row0` of a text
