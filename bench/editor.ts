@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Nvim } from '../test/helpers/nvim.js';
+import { stageReport, type Mark } from './editorStages.js';
 import { BIN, benchEnv, edit, initialText, out, percentile, Processes, sleep, type CshareProcess } from './processes.js';
 
 const KEYS = Number(process.env.CSHARE_BENCH_EDITOR_KEYS ?? 300);
@@ -82,7 +83,7 @@ async function onDisk(path: string, want: string, t0: number): Promise<number | 
 
 /** Starts Neovim on `file` of worktree `wt` with the plugin on the real bridge; waits until the buffer is live. */
 async function editorOn(name: string, wt: string, home: string, env: NodeJS.ProcessEnv): Promise<{ nvim: Nvim; mirror: Mirror }> {
-  const nvim = await Nvim.start({ name, cwd: wt, home, env, setup: { cmd: [process.execPath, BIN, 'editor'], name } });
+  const nvim = await Nvim.start({ name, cwd: wt, home, env, setup: { cmd: [process.execPath, BIN, 'editor'], name, trace_stages: true } });
   await nvim.command(`edit ${FILE}`);
   await nvim.until(async () => (await nvim.lua("local _, d = require('cshare').doc_of(vim.api.nvim_get_current_buf()); return d and d.state or ''")) === 'live', 30_000, async () => `${name}: the buffer never became live; told ${JSON.stringify(await nvim.notes())}; ${JSON.stringify(await nvim.lua("local out = {} for root, s in pairs(require('cshare').sessions) do out[root] = {ready = s.ready, docs = vim.tbl_map(function(d) return d.state end, s.docs)} end return {out, vim.api.nvim_buf_get_name(0)}"))}`);
   const mirror = new Mirror();
@@ -102,10 +103,14 @@ function figures(xs: number[]): { n: number; p50: number; p99: number; max: numb
 const fmt = (f: { n: number; p50: number; p99: number; max: number }) => `${f.n} samples, p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms, max ${f.max.toFixed(1)} ms`;
 
 /** Keystrokes typed one at a time in A (insert mode at the start of line 0) until B has each. */
-async function keystrokes(a: Nvim, b: { nvim: Nvim; mirror: Mirror }, count: number): Promise<{ times: number[]; lost: number }> {
+async function keystrokes(a: Nvim, b: { nvim: Nvim; mirror: Mirror }, count: number): Promise<{ times: number[]; windows: [number, number][]; lost: number }> {
   await a.command('normal! gg0');
   await a.input('i');
   const times: number[] = [];
+  // [typed, seen] of each timed keystroke on the monotonic clock of the stage marks
+  // (editorStages.ts): performance.now() plus this process's constant offset to it.
+  const windows: [number, number][] = [];
+  const mono = Number(process.hrtime.bigint()) / 1e6 - performance.now();
   let lost = 0;
   const base = await lineLength(b.nvim, 0);
   for (let i = 0; i < count + 20; i++) {
@@ -116,11 +121,15 @@ async function keystrokes(a: Nvim, b: { nvim: Nvim; mirror: Mirror }, count: num
     if (at === null) {
       lost++;
       if (lost >= 5) throw new Error('5 keystrokes did not arrive; giving up');
-    } else if (i >= 20) times.push(at - t0); // the first 20 warm the path up
+    } else if (i >= 20) {
+      // The first 20 warm the path up.
+      times.push(at - t0);
+      windows.push([mono + t0, mono + at]);
+    }
     await sleep(20);
   }
   await a.input('<Esc>');
-  return { times, lost };
+  return { times, windows, lost };
 }
 
 /** Both type CPS characters per second for `seconds`; each keystroke timed until the other buffer has it. */
@@ -168,7 +177,8 @@ async function typists(a: { nvim: Nvim; mirror: Mirror }, b: { nvim: Nvim; mirro
 /** Runs the benchmark and returns its figures. */
 export async function main(): Promise<Record<string, number>> {
   const base = fs.realpathSync(fs.mkdtempSync(join(tmpdir(), 'cshare-bench-editor-')));
-  const env = benchEnv(join(base, 'home'));
+  // Every process marks the stages of the live path (src/core/stages.ts).
+  const env = { ...benchEnv(join(base, 'home')), DEBUG: 'cshare:stage' };
   const procs = new Processes(env);
   const editors: Nvim[] = [];
   try {
@@ -179,7 +189,7 @@ export async function main(): Promise<Record<string, number>> {
     fs.mkdirSync(wtA);
     fs.writeFileSync(join(wtA, FILE), text0);
     fs.writeFileSync(join(wtA, OTHER), text0);
-    const { addr } = await procs.relay(join(base, 'relay-data'), base);
+    const { proc: relay, addr } = await procs.relay(join(base, 'relay-data'), base);
     const sharer: CshareProcess = procs.start('share', ['share', '--relay', addr, '--json'], wtA);
     const sharing = await sharer.waitEvent('sharing', 60_000);
     const joiner = procs.start('join', ['join', sharing.json.codes.readWrite as string, wtB, '--json'], base);
@@ -194,6 +204,9 @@ export async function main(): Promise<Record<string, number>> {
     const keys = await keystrokes(a.nvim, b, KEYS);
     const k = figures(keys.times);
     out(`keystroke A -> B buffer: ${fmt(k)}, ${keys.lost} lost; ratio to target p50 ${(k.p50 / TARGET_P50).toFixed(2)}, p99 ${(k.p99 / TARGET_P99).toFixed(2)}`);
+    const nvimMarks = async (n: Nvim) => ((await n.lua<[string, number][] | null>("return require('cshare.trace').stages")) ?? []).map(([name, at]) => ({ name, at }) as Mark);
+    const report = stageReport(keys.windows, { 'A nvim': await nvimMarks(a.nvim), 'A daemon': [...sharer.stages], relay: [...relay.stages], 'B daemon': [...joiner.stages], 'B nvim': await nvimMarks(b.nvim) });
+    for (const line of report) out(line);
 
     const disk: number[] = [];
     for (let i = 0; i < DISK_SAVES; i++) {

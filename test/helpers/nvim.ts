@@ -17,6 +17,8 @@ export interface NvimSetup {
   cursor_throttle_ms?: number;
   /** Compare the whole buffer with the plugin's copy after every change. */
   verify?: boolean;
+  /** Keep timestamps of the live edit path (require('cshare.trace').stages; bench/editor.ts). */
+  trace_stages?: boolean;
 }
 
 const running = new Set<Nvim>();

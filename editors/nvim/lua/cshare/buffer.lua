@@ -4,6 +4,7 @@ local util = require('cshare.util')
 local diff = require('cshare.diff')
 local doctext = require('cshare.text')
 local apply = require('cshare.apply')
+local trace = require('cshare.trace')
 local rpc = require('cshare.rpc')
 
 local api = vim.api
@@ -117,6 +118,7 @@ function Doc:_on_bytes(_, _, _, sr, _, _, oer, _, _, ner, _, _)
   if self.applying or self.flush_scheduled then
     return
   end
+  trace.mark('nvim-on_bytes')
   self.flush_scheduled = true
   -- Every on_bytes of this tick (a `:s` over many lines, a paste) is in before it runs.
   vim.schedule(function()
@@ -200,6 +202,7 @@ function Doc:flush()
   end
   local version = api.nvim_buf_get_changedtick(self.buf)
   self.sent_version = version
+  trace.mark('nvim-didChange-sent')
   self.session:request('didChange', { path = self.path, version = version, changes = changes }, function(err)
     if err then
       self:_failed('didChange', err)
@@ -228,6 +231,7 @@ end
 --- Answers the daemon's applyEdit: applies it only at exactly the version the daemon knows
 --- and with no change unsent, without echoing it back, and reports the new changedtick.
 function Doc:apply_edit(params)
+  trace.mark('nvim-applyEdit-in')
   if self.detached or self.dirty or params.version ~= self.sent_version then
     self.refused = self.refused + 1
     return { applied = false }
@@ -258,6 +262,7 @@ function Doc:apply_edit(params)
   -- A waiting path turns live when its file arrives, and the daemon's first applyEdit says so.
   self.state = 'live'
   self:_unmodify_if_on_disk()
+  trace.mark('nvim-applyEdit-done')
   return { applied = true, version = self.sent_version }
 end
 

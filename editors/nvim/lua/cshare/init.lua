@@ -17,6 +17,8 @@ M.config = {
   cursor_throttle_ms = 30,
   -- Compare the whole buffer with the plugin's copy after every change (for tests: slow).
   verify = false,
+  -- Keep timestamps of the live edit path in require('cshare.trace').stages (for the benchmark).
+  trace_stages = false,
 }
 
 --- root -> Session (one connection per worktree).
@@ -269,6 +271,7 @@ end
 function M.setup(opts)
   M.config = vim.tbl_extend('force', M.config, opts or {})
   require('cshare.buffer').verify = M.config.verify == true
+  require('cshare.trace').stages = M.config.trace_stages and {} or nil
   define_commands()
   local group = api.nvim_create_augroup('cshare', { clear = true })
   local function each(fn, what)

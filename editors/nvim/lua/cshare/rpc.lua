@@ -1,6 +1,7 @@
 -- JSON-RPC 2.0 over LSP's Content-Length framing, to a child process's stdio (the
 -- `cshare editor` bridge to the worktree's editor socket; EDITOR-API.md).
 local util = require('cshare.util')
+local trace = require('cshare.trace')
 
 local uv = vim.uv or vim.loop
 
@@ -78,6 +79,7 @@ function M.start(opts)
     if err or not chunk then
       return
     end
+    trace.mark('nvim-read')
     self.buf = self.buf .. chunk
     local msgs, rest = M.unframe(self.buf)
     if not msgs then
