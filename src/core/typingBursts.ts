@@ -17,6 +17,7 @@ import type { IdRange, TextOp, UndoRecord } from './FileDoc.js';
 import { MAX_PATCH_CHARS, patchFor, type OpEntry } from './history.js';
 import type { ReplicaContext } from './ReplicaContext.js';
 import type { TextEditPlan } from './textEdits.js';
+import { stage } from './stages.js';
 
 /** Edits further apart than this start a new burst. */
 export const BURST_GAP_MS = 1000;
@@ -71,6 +72,7 @@ export async function recordBurstEdit(ctx: ReplicaContext, plan: TextEditPlan, b
   // A new change ends the redo chain, as in every editor.
   for await (const undone of ctx.store.stack('re')) batch.dropFromStack('re', undone);
   batch.markUndoable(seq);
+  stage('daemon-edit-batched');
   await ctx.commit(batch);
   return { seq, fileId, updates: base ? [base, change.update] : [change.update], burst: { op, firstAt: joins?.firstAt ?? now, lastAt: now } };
 }

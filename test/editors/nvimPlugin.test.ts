@@ -180,6 +180,28 @@ describe('the Neovim plugin against a scripted editor server', () => {
     expect(fake.problems).toEqual([]);
   });
 
+  it('connects straight to the editor socket the running share/join announces, without the bridge', async () => {
+    const root = tempDir('cshare-nvim-wt-');
+    mkdirSync(join(root, '.cshare'));
+    writeFileSync(join(root, 'd.txt'), 'direct\n');
+    const fake = await FakeEditorServer.start(root);
+    servers.push(fake);
+    writeFileSync(join(root, '.cshare', 'control.path'), JSON.stringify({ socket: join(root, 'no-control.sock'), pid: process.pid, editor: fake.path }));
+    // A bridge that could not reach anything: only the socket can serve this Neovim.
+    const nvim = await Nvim.start({ name: 'nvim', cwd: root, setup: { cmd: ['false'], name: 'Ada', verify: true } });
+    await nvim.command('edit d.txt');
+    expect((await fake.nth('initialize')).params).toMatchObject({ clientName: 'neovim', name: 'Ada' });
+    const open = await fake.nth('didOpen');
+    expect(open.params).toMatchObject({ path: 'd.txt', text: 'direct\n' });
+    await nvim.input('Ahere<Esc>');
+    expect(await inSync(fake, nvim, 'd.txt')).toBe('directhere\n');
+    const r = await fake.applyEdit('d.txt', fake.docs.get('d.txt')!.version, [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '> ' }]);
+    expect(r.applied).toBe(true);
+    expect(await nvim.text()).toBe('> directhere\n');
+    expect(fake.problems).toEqual([]);
+    expect(await nvim.notes()).toEqual([]);
+  });
+
   it('adds "\\r" to what it sends from a dos buffer and strips it from what it applies', async () => {
     const { fake, nvim } = await setup({ 'w.txt': 'a\r\nb\r\n' });
     await nvim.command('edit w.txt');

@@ -12,6 +12,9 @@ local M = {}
 
 M.config = {
   cmd = { 'cshare', 'editor' },
+  -- Connect straight to the editor socket the running share/join announces (one process hop
+  -- less per keystroke each way); false: always through `cmd`.
+  direct = true,
   name = nil,
   -- Milliseconds between two cursor notifications at most (the latest position wins).
   cursor_throttle_ms = 30,
@@ -66,6 +69,7 @@ local function session_for(root)
     end
     s = session_mod.start(root, {
       cmd = M.config.cmd,
+      direct = M.config.direct,
       name = M.config.name,
       on_peers = on_peers,
       on_gone = on_gone,

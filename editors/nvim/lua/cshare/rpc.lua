@@ -76,24 +76,7 @@ function M.start(opts)
   self.handle = handle
   self.pid = pid_or_err
   self.stdout:read_start(function(err, chunk)
-    if err or not chunk then
-      return
-    end
-    trace.mark('nvim-read')
-    self.buf = self.buf .. chunk
-    local msgs, rest = M.unframe(self.buf)
-    if not msgs then
-      util.notify_once('bad message from the cshare editor bridge: ' .. rest, vim.log.levels.ERROR)
-      self.buf = ''
-      self:stop()
-      return
-    end
-    self.buf = rest
-    for _, body in ipairs(msgs) do
-      vim.schedule(function()
-        self:_dispatch(body)
-      end)
-    end
+    self:_read(err, chunk)
   end)
   self.stderr_pipe:read_start(function(_, chunk)
     if chunk then
@@ -104,12 +87,70 @@ function M.start(opts)
   return self
 end
 
+--- A chunk read from the bridge's stdout or the socket (a luv callback): its messages are
+--- dispatched on the main loop. End of input or an error of a socket is its close.
+function Client:_read(err, chunk)
+  if err or not chunk then
+    if self.socket then
+      self:_closed(0, 0)
+    end
+    return
+  end
+  trace.mark('nvim-read')
+  self.buf = self.buf .. chunk
+  local msgs, rest = M.unframe(self.buf)
+  if not msgs then
+    util.notify_once('bad message from the cshare editor bridge: ' .. rest, vim.log.levels.ERROR)
+    self.buf = ''
+    self:stop()
+    return
+  end
+  self.buf = rest
+  for _, body in ipairs(msgs) do
+    vim.schedule(function()
+      self:_dispatch(body)
+    end)
+  end
+end
+
+--- Like M.start, but connects straight to the editor socket at `opts.path` (the one the running
+--- share/join announces) instead of spawning the bridge: one process hop less each way for
+--- every keystroke (`npm run bench -- editor`). A socket that refuses the connection ends the
+--- client as a bridge that found nothing would (on_exit with code 18).
+function M.connect(opts)
+  local self = setmetatable({
+    next_id = 1,
+    pending = {},
+    buf = '',
+    stderr = '',
+    closed = false,
+    opts = opts,
+  }, Client)
+  local pipe = uv.new_pipe(false)
+  self.socket = pipe
+  self.stdin = pipe
+  self.stdout = pipe
+  -- On Unix the connect itself is done when this returns (only its callback waits for the loop),
+  -- so writes may follow at once; a failure comes in the callback.
+  pipe:connect(opts.path, function(err)
+    if err then
+      self.stderr = 'cannot reach ' .. opts.path .. ': ' .. tostring(err)
+      self:_closed(18, 0)
+    end
+  end)
+  pipe:read_start(function(err, chunk)
+    self:_read(err, chunk)
+  end)
+  return self
+end
+
 function Client:_closed(code, signal)
   if self.closed then
     return
   end
   self.closed = true
   for _, h in ipairs({ self.stdin, self.stdout, self.stderr_pipe, self.handle }) do
+    -- (A socket is stdin and stdout at once: closed once.)
     if h and not h:is_closing() then
       h:close()
     end
@@ -192,11 +233,13 @@ function Client:notify(method, params)
   self:_send({ jsonrpc = '2.0', method = method, params = params })
 end
 
---- Ends the bridge: closes its stdin (the bridge exits at end of input) and signals it.
+--- Ends the bridge (or the socket): closes its input, and signals the bridge.
 function Client:stop()
   if self.closed then
     return
   end
+  -- The bridge exits at the end of its input; the daemon closes a socket whose input ended
+  -- (then the read sees the end). Both once what was written went out.
   if not self.stdin:is_closing() then
     self.stdin:shutdown()
   end

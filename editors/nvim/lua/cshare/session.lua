@@ -9,8 +9,27 @@ local M = {}
 local Session = {}
 Session.__index = Session
 
---- Starts the bridge for `root` and sends initialize; requests made before its answer wait.
---- `opts`: {cmd, name, on_peers(session), on_gone(session), on_opened(doc)}.
+--- The editor socket the share/join running in `root` announces in `.cshare/control.path`
+--- (JSON, its `editor` field), when that socket exists; nil otherwise (then the bridge finds it,
+--- or says that nothing runs there).
+function M.announced_socket(root)
+  local f = io.open(root .. '/.cshare/control.path', 'r')
+  if not f then
+    return nil
+  end
+  local text = f:read('*a')
+  f:close()
+  local ok, a = pcall(vim.json.decode, text)
+  if not ok or type(a) ~= 'table' or type(a.editor) ~= 'string' then
+    return nil
+  end
+  local st = (vim.uv or vim.loop).fs_stat(a.editor)
+  return st and st.type == 'socket' and a.editor or nil
+end
+
+--- Starts the connection for `root` (straight to its editor socket, else through the bridge
+--- `opts.cmd`) and sends initialize; requests made before its answer wait.
+--- `opts`: {cmd, direct, name, on_peers(session), on_gone(session), on_opened(doc)}.
 function M.start(root, opts)
   local self = setmetatable({
     root = root,
@@ -24,7 +43,9 @@ function M.start(root, opts)
     peers = {},
     status = nil,
   }, Session)
-  local client, err = rpc.start({
+  local socket = opts.direct ~= false and M.announced_socket(root) or nil
+  local client, err = (socket and rpc.connect or rpc.start)({
+    path = socket,
     cmd = opts.cmd,
     cwd = root,
     on_request = function(method, params, reply)
