@@ -271,6 +271,34 @@ describe('Replica.openLive', () => {
     expect(textOf(fs, 'b.txt')).toBe('xhello\n');
   });
 
+  it('an edit going on with a typing burst reads no undo stack, and typing after an undo still ends the redo chain', async () => {
+    let clock = 1_000_000;
+    const fs = new MemFs('/mem/redo');
+    fs.writeFile('b.txt', bytes('x\n'));
+    const replica = await Replica.open({ fs, kv: new MemoryStore(), env: { USER: 'alice' }, home: '/mem/home', now: () => clock });
+    await replica.scan();
+    const { doc, buffer } = await open(replica, 'b.txt');
+    clock += 100;
+    await type(doc, buffer, 0, 'a');
+    const store = (replica as unknown as { ctx: { store: { stack: (which: 'un' | 're') => AsyncIterable<number> } } }).ctx.store;
+    const stacks = vi.spyOn(store, 'stack');
+    clock += 100;
+    await type(doc, buffer, 1, 'b');
+    expect(stacks).not.toHaveBeenCalled();
+    stacks.mockRestore();
+    await replica.undo({ path: 'b.txt' });
+    expect(buffer.text).toBe('x\n');
+    // The undo ended the burst: the next edit starts one, and clears the redo stack.
+    clock += 100;
+    await type(doc, buffer, 0, 'c');
+    clock += 100;
+    await type(doc, buffer, 1, 'd');
+    await expect(replica.redo({ path: 'b.txt' })).rejects.toMatchObject({ code: 'NOTHING_TO_REDO' });
+    expect(buffer.text).toBe('cdx\n');
+    await doc.close();
+    expect(textOf(fs, 'b.txt')).toBe('cdx\n');
+  });
+
   it('a process that stops with a file open leaves the disk behind; the next start writes the merged text', async () => {
     const fs = new MemFs('/mem/restart');
     const kv = new MemoryStore();
