@@ -1,0 +1,354 @@
+/**
+ * The connection of one workspace folder to the `cshare share`/`join` that serves it: spawns
+ * `cshare editor` (the stdio bridge) in the folder, speaks the editor API over it and keeps
+ * each open document of the folder in sync (EDITOR-API.md). The logic that decides anything
+ * (versions, echoes, positions) is in docSync.ts and text.ts; this file moves VS Code's events
+ * there and the answers back.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { relative, sep } from 'node:path';
+import * as vscode from 'vscode';
+import { DocSync, type ChangeEvent } from './docSync.js';
+import type { Peer } from './peers.js';
+import { RpcConnection, RpcError } from './rpc.js';
+import type { Change } from './text.js';
+
+/** What `initialize` answered. */
+export interface SessionInfo {
+  root: string;
+  replicaId: string;
+  name: string;
+  role: 'sharer' | 'joiner';
+  readOnly: boolean;
+}
+
+/** The `status` notification. */
+export interface SessionStatus {
+  connection: 'online' | 'offline' | 'reconnecting';
+  role: string;
+  readOnly: boolean;
+  peers: number;
+}
+
+/** What a session tells the rest of the extension. */
+export interface SessionEvents {
+  changed(session: Session): void;
+  error(message: string): void;
+  log(message: string): void;
+}
+
+/** An open document this session shares. */
+interface OpenDoc {
+  doc: vscode.TextDocument;
+  path: string;
+  /** Undefined until didOpen is answered. */
+  sync: DocSync | undefined;
+  /** Change events of the document while didOpen is answered (fed to `sync` when it exists). */
+  pending: ChangeEvent[];
+  flushTimer: NodeJS.Timeout | undefined;
+}
+
+/** The editor API connection of one folder. */
+export class Session implements vscode.Disposable {
+  info: SessionInfo | undefined;
+  status: SessionStatus | undefined;
+  peers: Peer[] = [];
+  /** Open documents by their path relative to the root. */
+  readonly docs = new Map<string, OpenDoc>();
+  private rpc: RpcConnection | undefined;
+  private bridge: ChildProcess | undefined;
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private cursorTimer: NodeJS.Timeout | undefined;
+  private disposed = false;
+  private toldReadOnly = false;
+
+  constructor(
+    readonly folder: vscode.Uri,
+    private readonly command: () => string,
+    private readonly events: SessionEvents,
+  ) {}
+
+  /** Whether the bridge is up and initialized. */
+  get connected(): boolean {
+    return this.info !== undefined && this.rpc !== undefined && !this.rpc.closed;
+  }
+
+  /**
+   * Spawns `cshare editor` in the folder and initializes. Resolves false when nothing serves
+   * the folder (the bridge exits 18, NOT_SHARING) or it failed (the CLI's message is told).
+   */
+  async connect(): Promise<boolean> {
+    if (this.connected || this.disposed) return this.connected;
+    const child = spawn(this.command(), ['editor'], { cwd: this.folder.fsPath, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
+    const exited = new Promise<number | null>((resolve) => {
+      child.on('error', (e) => {
+        stderr += e.message;
+        resolve(null);
+      });
+      child.on('exit', (code) => resolve(code));
+    });
+    const rpc = new RpcConnection(child.stdin!, child.stdout!, {
+      request: (method, params) => this.request(method, params),
+      notification: (method, params) => this.notification(method, params),
+      closed: (why) => this.closed(rpc, why),
+    });
+    child.stdin!.on('error', (e) => this.events.log(`bridge stdin: ${e.message}`));
+    this.rpc = rpc;
+    this.bridge = child;
+    const cfg = vscode.workspace.getConfiguration('cshare');
+    const init = rpc.request<SessionInfo & { peers: Peer[] }>('initialize', {
+      clientName: 'vscode',
+      clientVersion: vscode.version,
+      positionEncodings: ['utf-16'],
+      ...(cfg.get<string>('name') ? { name: cfg.get<string>('name') } : {}),
+    });
+    const first = await Promise.race([init.then((r) => ({ r })), exited.then((code) => ({ code }))]).catch((e: Error) => ({ error: e }));
+    if (!('r' in first)) {
+      rpc.close(new Error('no cshare here'));
+      this.rpc = undefined;
+      this.bridge = undefined;
+      const code = 'code' in first ? first.code : await exited;
+      // 18: nothing serves this folder (yet); anything else is the CLI's own failure to tell.
+      if (code !== 18) this.events.error(stderr.trim().split('\n').pop()?.replace(/^error:\s*/, '') || `cshare editor exited with code ${code}`);
+      else this.events.log('nothing serves this folder yet');
+      return false;
+    }
+    this.info = first.r;
+    this.peers = first.r.peers ?? [];
+    this.status = { connection: 'online', role: first.r.role, readOnly: first.r.readOnly, peers: this.peers.length };
+    this.events.log(`connected to ${first.r.role} of ${first.r.root} as ${first.r.name}`);
+    this.subscriptions.push(
+      vscode.workspace.onDidOpenTextDocument((d) => void this.open(d)),
+      vscode.workspace.onDidCloseTextDocument((d) => void this.close(d)),
+      vscode.workspace.onDidChangeTextDocument((e) => this.changed(e)),
+      vscode.workspace.onDidSaveTextDocument((d) => void this.saved(d)),
+      vscode.window.onDidChangeTextEditorSelection((e) => this.selectionChanged(e.textEditor)),
+    );
+    for (const d of vscode.workspace.textDocuments) void this.open(d);
+    this.events.changed(this);
+    return true;
+  }
+
+  /** The path of `doc` relative to the root (with `/`), or undefined if it is not a file of the folder. */
+  pathOf(doc: vscode.TextDocument): string | undefined {
+    if (doc.uri.scheme !== 'file' || !this.info) return undefined;
+    const rel = relative(this.info.root, doc.uri.fsPath);
+    if (!rel || rel.startsWith('..') || rel.startsWith(`.cshare${sep}`) || rel.startsWith(`.git${sep}`)) return undefined;
+    return rel.split(sep).join('/');
+  }
+
+  private async open(doc: vscode.TextDocument): Promise<void> {
+    const path = this.pathOf(doc);
+    if (!path || !this.rpc || this.docs.has(path)) return;
+    const d: OpenDoc = { doc, path, sync: undefined, pending: [], flushTimer: undefined };
+    this.docs.set(path, d);
+    // Changes made while didOpen is answered are not lost: the sync starts at the text sent,
+    // and the events of the meantime are queued on it as soon as it exists.
+    const text = doc.getText();
+    const sync = new DocSync(path, 1, text);
+    try {
+      const r = await this.rpc.request<{ state: string }>('didOpen', { path, version: 1, text });
+      if (r.state === 'unshared') {
+        this.docs.delete(path);
+        return;
+      }
+      d.sync = sync;
+      for (const e of d.pending.splice(0)) this.feed(d, e);
+      this.events.log(`${path}: ${r.state}`);
+    } catch (e) {
+      this.docs.delete(path);
+      this.events.log(`didOpen ${path}: ${(e as Error).message}`);
+    }
+  }
+
+  private async close(doc: vscode.TextDocument): Promise<void> {
+    const path = this.pathOf(doc);
+    const d = path ? this.docs.get(path) : undefined;
+    if (!d || d.doc !== doc || !this.rpc) return;
+    this.flush(d);
+    this.docs.delete(d.path);
+    await this.rpc.request('didClose', { path: d.path }).catch((e: Error) => this.events.log(`didClose ${d.path}: ${e.message}`));
+  }
+
+  private changed(e: vscode.TextDocumentChangeEvent): void {
+    const path = this.pathOf(e.document);
+    const d = path ? this.docs.get(path) : undefined;
+    if (!d || d.doc !== e.document) return;
+    if (e.contentChanges.some((c) => /^[\udc00-\udfff]|[\ud800-\udbff]$/.test(c.text))) {
+      this.events.log(`${d.path}: a change of half a surrogate pair (${JSON.stringify(e.contentChanges.map((c) => [c.rangeOffset, c.rangeLength, c.text]))})`);
+    }
+    // The text after the event is read now: the document moves on with the next event.
+    const event: ChangeEvent = {
+      docVersion: e.document.version,
+      after: e.document.getText(),
+      changes: e.contentChanges.map((c) => ({ range: toApi(c.range), rangeOffset: c.rangeOffset, rangeLength: c.rangeLength, text: c.text })),
+    };
+    if (!d.sync) d.pending.push(event);
+    else this.feed(d, event);
+  }
+
+  private feed(d: OpenDoc, e: ChangeEvent): void {
+    if (d.sync!.changed(e)) this.scheduleFlush(d);
+  }
+
+  /** Keystrokes go out within a few milliseconds: the events of one tick in one didChange. */
+  private scheduleFlush(d: OpenDoc): void {
+    if (d.flushTimer) return;
+    d.flushTimer = setTimeout(() => {
+      d.flushTimer = undefined;
+      this.flush(d);
+    }, 0);
+  }
+
+  private flush(d: OpenDoc): void {
+    const batch = d.sync?.takeUnsent();
+    if (!batch || !this.rpc) return;
+    this.rpc.request('didChange', { path: d.path, version: batch.version, changes: batch.changes }).catch((e: Error) => {
+      this.events.log(`didChange ${d.path}@${batch.version} ${JSON.stringify(batch.changes).slice(0, 2000)}`);
+      this.refused(d, e);
+    });
+  }
+
+  /** The daemon refused a change (a stale version, a bad range): open the document again from the buffer. */
+  private refused(d: OpenDoc, e: Error): void {
+    this.events.log(`didChange ${d.path} refused: ${e.message}`);
+    if (e instanceof RpcError && e.code === -32011 && !this.toldReadOnly) {
+      // A read-only join: said once; the re-open below brings the buffer back to the shared text.
+      this.toldReadOnly = true;
+      this.events.error(`cshare: ${e.message}`);
+    }
+    if (!this.rpc || this.rpc.closed || this.docs.get(d.path) !== d) return;
+    this.docs.delete(d.path);
+    void this.rpc.request('didClose', { path: d.path }).then(
+      () => this.open(d.doc),
+      (err: Error) => this.events.log(`didClose ${d.path}: ${err.message}`),
+    );
+  }
+
+  private async saved(doc: vscode.TextDocument): Promise<void> {
+    const path = this.pathOf(doc);
+    const d = path ? this.docs.get(path) : undefined;
+    if (!d?.sync || !this.rpc) return;
+    this.flush(d);
+    await this.rpc.request('didSave', { path: d.path, version: d.sync.version }).catch((e: Error) => this.events.log(`didSave ${d.path}: ${e.message}`));
+  }
+
+  private selectionChanged(editor: vscode.TextEditor): void {
+    if (this.cursorTimer) clearTimeout(this.cursorTimer);
+    // Throttled: the daemon throttles presence too; a burst of moves sends the last one.
+    this.cursorTimer = setTimeout(() => {
+      this.cursorTimer = undefined;
+      const path = this.pathOf(editor.document);
+      const d = path ? this.docs.get(path) : undefined;
+      if (!d?.sync || !this.rpc || d.sync.isApplying) return;
+      this.flush(d);
+      const selections = editor.selections.map((s) => ({ anchor: { line: s.anchor.line, character: s.anchor.character }, head: { line: s.active.line, character: s.active.character } }));
+      this.rpc.notify('cursor', { path: d.path, selections });
+    }, 20);
+  }
+
+  private async request(method: string, params: any): Promise<unknown> {
+    if (method !== 'applyEdit') throw new RpcError(-32601, `unknown method ${method}`);
+    return this.applyEdit(params as { path: string; version: number; changes: Change[] });
+  }
+
+  /** EDITOR-API.md "Versions": applied only at exactly that version with nothing unsent, and never echoed. */
+  private async applyEdit(p: { path: string; version: number; changes: Change[] }): Promise<unknown> {
+    const d = this.docs.get(p.path);
+    if (!d?.sync) return { applied: false };
+    const doc = d.doc;
+    const plan = d.sync.beginApply(p.version, p.changes, doc.getText(), doc.version);
+    if ('refused' in plan) {
+      this.events.log(`applyEdit ${p.path}@${p.version} refused: ${plan.refused} (at ${d.sync.version})`);
+      return { applied: false };
+    }
+    let ok = true;
+    if (plan.edits.length > 0) {
+      const range = (e: { from: number; to: number }) => new vscode.Range(doc.positionAt(e.from), doc.positionAt(e.to));
+      const editor = vscode.window.visibleTextEditors.find((x) => x.document === doc);
+      if (editor) {
+        // TextEditor.edit carries the document's version and the editor applies the edits only
+        // if its model is still at it, in the same step (a keystroke that got in first makes
+        // it answer false, and the daemon sends the edit again over that keystroke). A
+        // WorkspaceEdit does not: measured in the e2e fuzz, it applied over a keystroke that
+        // had reached the document first, at positions meant for the text before it.
+        ok = await editor.edit((b) => plan.edits.forEach((e) => b.replace(range(e), e.text))).then(
+          (r) => r,
+          (e: Error) => {
+            this.events.log(`applyEdit ${p.path}: ${e.message}`);
+            return false;
+          },
+        );
+      } else {
+        // Not in a visible editor: nobody types there, so nothing can get in between.
+        const edit = new vscode.WorkspaceEdit();
+        for (const e of plan.edits) edit.replace(doc.uri, range(e), e.text);
+        ok = await vscode.workspace.applyEdit(edit).then(
+          (r) => r,
+          (e: Error) => {
+            this.events.log(`applyEdit ${p.path}: ${e.message}`);
+            return false;
+          },
+        );
+      }
+    }
+    const answer = d.sync.endApply(ok, plan.edits.length === 0);
+    const fix = d.sync.lastFixUp;
+    if (fix) {
+      d.sync.lastFixUp = undefined;
+      this.events.log(`applyEdit ${p.path}: VS Code made ${JSON.stringify(fix.actual)} of ${JSON.stringify(fix.expected)} (changes ${JSON.stringify(p.changes)}, edits ${JSON.stringify(plan.edits)}); the difference is sent back`);
+    }
+    // After the answer is written: the changes typed meanwhile follow it.
+    setTimeout(() => this.flush(d), 0);
+    return answer;
+  }
+
+  private notification(method: string, params: any): void {
+    if (method === 'peers') {
+      this.peers = (params as { peers: Peer[] }).peers;
+    } else if (method === 'status') {
+      this.status = params as SessionStatus;
+    } else if (method === 'fileRenamed' || method === 'fileDeleted') {
+      const path = (params as { from?: string; path?: string }).from ?? (params as { path: string }).path;
+      const d = this.docs.get(path);
+      if (d) {
+        this.docs.delete(path);
+        const to = (params as { to?: string }).to;
+        void vscode.window.showInformationMessage(to ? `cshare: a peer renamed ${path} to ${to}` : `cshare: a peer deleted ${path}`);
+      }
+    }
+    this.events.changed(this);
+  }
+
+  private closed(rpc: RpcConnection, why: Error): void {
+    if (this.rpc !== rpc) return;
+    this.events.log(`disconnected: ${why.message}`);
+    this.rpc = undefined;
+    this.info = undefined;
+    this.status = undefined;
+    this.peers = [];
+    for (const d of this.docs.values()) if (d.flushTimer) clearTimeout(d.flushTimer);
+    this.docs.clear();
+    for (const s of this.subscriptions.splice(0)) s.dispose();
+    this.bridge?.kill();
+    this.bridge = undefined;
+    this.events.changed(this);
+  }
+
+  /** Ends the connection (the share/join keeps running). */
+  disconnect(): void {
+    this.rpc?.close(new Error('disconnected'));
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.disconnect();
+  }
+}
+
+/** A VS Code range as the API's. */
+function toApi(r: vscode.Range): Change['range'] {
+  return { start: { line: r.start.line, character: r.start.character }, end: { line: r.end.line, character: r.end.character } };
+}
