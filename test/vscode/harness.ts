@@ -87,6 +87,8 @@ export interface HookState {
   sessions: {
     folder: string;
     connected: boolean;
+    /** `cshare editor` bridges of the folder running now (one when connected). */
+    bridges: number;
     info: { role: string; name: string; replicaId: string } | null;
     status: { connection: string; peers: number } | null;
     peers: { id: string; name: string; color: string; path?: string; selections?: { anchor: Pos; head: Pos }[] }[];

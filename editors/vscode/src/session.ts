@@ -61,6 +61,8 @@ export class Session implements vscode.Disposable {
   private cursorTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   private toldReadOnly = false;
+  private connecting: Promise<boolean> | undefined;
+  private running = 0;
 
   constructor(
     readonly folder: vscode.Uri,
@@ -79,6 +81,21 @@ export class Session implements vscode.Disposable {
    */
   async connect(): Promise<boolean> {
     if (this.connected || this.disposed) return this.connected;
+    // One attempt at a time: a share starting in the folder creates several files in .cshare/
+    // and the extension's watcher calls this for each. Every call used to spawn its own bridge,
+    // each an editor session of the daemon; the `peers` of the sessions without the document
+    // open (no selections: they resolve positions only in their own documents) overwrote
+    // those of the one that had it, so a peer's cursor came and went (issue 19, "the commands").
+    this.connecting ??= this.attempt().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  /** Bridges spawned and not exited yet (the test hook reports it: one per connected folder). */
+  get bridgesRunning(): number {
+    return this.running;
+  }
+
+  private async attempt(): Promise<boolean> {
     const child = spawn(this.command(), ['editor'], { cwd: this.folder.fsPath, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
@@ -89,6 +106,8 @@ export class Session implements vscode.Disposable {
       });
       child.on('exit', (code) => resolve(code));
     });
+    this.running++;
+    void exited.then(() => this.running--);
     const rpc = new RpcConnection(child.stdin!, child.stdout!, {
       request: (method, params) => this.request(method, params),
       notification: (method, params) => this.notification(method, params),

@@ -53,6 +53,7 @@ async function handle(req: Request, api: CshareApi): Promise<unknown> {
         sessions: api.sessions.map((s) => ({
           folder: s.folder.fsPath,
           connected: s.connected,
+          bridges: s.bridgesRunning,
           info: s.info ?? null,
           status: s.status ?? null,
           peers: s.peers,
