@@ -80,8 +80,11 @@ describe('the VS Code extension in code-server, against a real relay, share and 
     vscode = await vscodeOn(join(base, 'cs'), alice);
     const v = vscode;
     await untilState(v.hook, (s) => s.sessions[0]?.connected === true, 60_000);
-    const me = (await v.hook.state()).sessions[0]!.info!;
+    const first = (await v.hook.state()).sessions[0]!;
+    const me = first.info!;
     expect(me).toMatchObject({ role: 'sharer' });
+    // The folder is the worktree: straight to the announced socket, no bridge process between.
+    expect(first).toMatchObject({ via: 'socket', connections: 1 });
     await expect.poll(() => v.page.locator('.statusbar-item', { hasText: 'cshare: sharing' }).count(), { timeout: 30_000 }).toBeGreaterThan(0);
 
     const b = await scriptedEditor(bob);
@@ -144,6 +147,8 @@ describe('the VS Code extension in code-server, against a real relay, share and 
     await v.page.keyboard.press('Control+End');
     await v.page.keyboard.type('three', { delay: 10 });
     await v.page.keyboard.press('Enter');
+    // First in VS Code (sent), then at the joiner: a failure says which side it stopped at.
+    await untilState(v.hook, (s) => docIn(s, 'crlf.txt')?.text === 'one\r\ntwo\r\nthree\r\n' && docIn(s, 'crlf.txt')?.unsent === false, 15_000);
     await until(() => b.buffers.get('crlf.txt')!.text === 'one\r\ntwo\r\nthree\r\n', 15_000, () => JSON.stringify(b.buffers.get('crlf.txt')));
     b.type('crlf.txt', 3, 3, '\nbob');
     const crlf = 'one\r\nbob\r\ntwo\r\nthree\r\n';
@@ -227,7 +232,7 @@ describe('the VS Code extension in code-server, against a real relay, share and 
     // One editor connection for the folder, though the share's start created many files in
     // .cshare/ (each a call to connect): several made the peers of sessions without the
     // document overwrite those with it, and a peer's cursor came and went.
-    expect((await v.hook.state()).sessions[0]!.bridges).toBe(1);
+    expect((await v.hook.state()).sessions[0]!.connections).toBe(1);
 
     // A joiner in b.txt, its cursor on the third line: Follow peer brings b.txt into view there.
     const bob = join(base, 'bob');
@@ -243,7 +248,7 @@ describe('the VS Code extension in code-server, against a real relay, share and 
     // Bob does not move: the daemon tells the editor where he is when it opens b.txt.
     const followed = await untilState(v.hook, (s) => (s.decorations['b.txt'] ?? []).some((m) => m.cursors[0]?.line === 2 && m.cursors[0].character === 5), 30_000);
     expect(followed.following).toBe(bobId);
-    expect(followed.sessions[0]!.bridges).toBe(1);
+    expect(followed.sessions[0]!.connections).toBe(1);
     await expect.poll(() => shown(v.page), { timeout: 15_000 }).toContain('line three');
 
     // Stop: the share this window started ends; the folder is no longer connected.

@@ -87,8 +87,10 @@ export interface HookState {
   sessions: {
     folder: string;
     connected: boolean;
-    /** `cshare editor` bridges of the folder running now (one when connected). */
-    bridges: number;
+    /** Connections of the folder to the daemon open now (one when connected). */
+    connections: number;
+    /** The announced editor socket, or the `cshare editor` bridge (null: not connected). */
+    via: 'socket' | 'bridge' | null;
     info: { role: string; name: string; replicaId: string } | null;
     status: { connection: string; peers: number } | null;
     peers: { id: string; name: string; color: string; path?: string; selections?: { anchor: Pos; head: Pos }[] }[];

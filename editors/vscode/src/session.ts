@@ -1,12 +1,16 @@
 /**
- * The connection of one workspace folder to the `cshare share`/`join` that serves it: spawns
- * `cshare editor` (the stdio bridge) in the folder, speaks the editor API over it and keeps
+ * The connection of one workspace folder to the `cshare share`/`join` that serves it (the
+ * editor socket it announces, else `cshare editor`, the stdio bridge, spawned in the folder):
+ * speaks the editor API over it and keeps
  * each open document of the folder in sync (EDITOR-API.md). The logic that decides anything
  * (versions, echoes, positions) is in docSync.ts and text.ts; this file moves VS Code's events
  * there and the answers back.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { relative, sep } from 'node:path';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join, relative, sep } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import * as vscode from 'vscode';
 import { DocSync, type ChangeEvent } from './docSync.js';
 import type { Peer } from './peers.js';
@@ -45,7 +49,7 @@ interface OpenDoc {
   sync: DocSync | undefined;
   /** Change events of the document while didOpen is answered (fed to `sync` when it exists). */
   pending: ChangeEvent[];
-  flushTimer: NodeJS.Timeout | undefined;
+  flushTimer: NodeJS.Immediate | undefined;
 }
 
 /** The editor API connection of one folder. */
@@ -56,13 +60,18 @@ export class Session implements vscode.Disposable {
   /** Open documents by their path relative to the root. */
   readonly docs = new Map<string, OpenDoc>();
   private rpc: RpcConnection | undefined;
-  private bridge: ChildProcess | undefined;
+  private link: Link | undefined;
   private readonly subscriptions: vscode.Disposable[] = [];
   private cursorTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   private toldReadOnly = false;
   private connecting: Promise<boolean> | undefined;
-  private running = 0;
+  /**
+   * Wall-clock ms (sub-ms, comparable across processes) of the last change event of a shared
+   * document and of the last didChange written: the stages of bench/vscode.ts.
+   */
+  readonly timings = { changeAt: 0, sentAt: 0 };
+  private open_ = 0;
 
   constructor(
     readonly folder: vscode.Uri,
@@ -70,14 +79,15 @@ export class Session implements vscode.Disposable {
     private readonly events: SessionEvents,
   ) {}
 
-  /** Whether the bridge is up and initialized. */
+  /** Whether the connection is up and initialized. */
   get connected(): boolean {
     return this.info !== undefined && this.rpc !== undefined && !this.rpc.closed;
   }
 
   /**
-   * Spawns `cshare editor` in the folder and initializes. Resolves false when nothing serves
-   * the folder (the bridge exits 18, NOT_SHARING) or it failed (the CLI's message is told).
+   * Connects to the daemon serving the folder (its announced socket, else `cshare editor` in
+   * the folder) and initializes. Resolves false when nothing serves the folder (the bridge
+   * exits 18, NOT_SHARING) or it failed (the CLI's message is told).
    */
   async connect(): Promise<boolean> {
     if (this.connected || this.disposed) return this.connected;
@@ -90,32 +100,32 @@ export class Session implements vscode.Disposable {
     return this.connecting;
   }
 
-  /** Bridges spawned and not exited yet (the test hook reports it: one per connected folder). */
-  get bridgesRunning(): number {
-    return this.running;
+  /** Connections to the daemon open now (the test hook reports it: one per connected folder). */
+  get connectionsOpen(): number {
+    return this.open_;
+  }
+
+  /** How the connection reaches the daemon (undefined: not connected). */
+  get via(): 'socket' | 'bridge' | undefined {
+    return this.connected ? this.link?.via : undefined;
   }
 
   private async attempt(): Promise<boolean> {
-    const child = spawn(this.command(), ['editor'], { cwd: this.folder.fsPath, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
-    const exited = new Promise<number | null>((resolve) => {
-      child.on('error', (e) => {
-        stderr += e.message;
-        resolve(null);
-      });
-      child.on('exit', (code) => resolve(code));
-    });
-    this.running++;
-    void exited.then(() => this.running--);
-    const rpc = new RpcConnection(child.stdin!, child.stdout!, {
+    // The socket the running process announces, when there is one: a message then goes
+    // straight to the daemon, not through one more process (the `cshare editor` bridge) each
+    // way, which costs a wake-up of that process per keystroke on a loaded machine. The
+    // bridge stays the way in otherwise (a folder inside the worktree, an older cshare): it
+    // finds the worktree like every command and says why when nothing serves it.
+    const link = (await socketLink(this.folder.fsPath, (m) => this.events.log(m))) ?? bridgeLink(this.command(), this.folder.fsPath, (m) => this.events.log(m));
+    this.open_++;
+    void link.ended.then(() => this.open_--);
+    const rpc = new RpcConnection(link.out, link.input, {
       request: (method, params) => this.request(method, params),
       notification: (method, params) => this.notification(method, params),
       closed: (why) => this.closed(rpc, why),
     });
-    child.stdin!.on('error', (e) => this.events.log(`bridge stdin: ${e.message}`));
     this.rpc = rpc;
-    this.bridge = child;
+    this.link = link;
     const cfg = vscode.workspace.getConfiguration('cshare');
     const init = rpc.request<SessionInfo & { peers: Peer[] }>('initialize', {
       clientName: 'vscode',
@@ -123,14 +133,15 @@ export class Session implements vscode.Disposable {
       positionEncodings: ['utf-16'],
       ...(cfg.get<string>('name') ? { name: cfg.get<string>('name') } : {}),
     });
-    const first = await Promise.race([init.then((r) => ({ r })), exited.then((code) => ({ code }))]).catch((e: Error) => ({ error: e }));
+    const first = await Promise.race([init.then((r) => ({ r })), link.ended.then((code) => ({ code }))]).catch((e: Error) => ({ error: e }));
     if (!('r' in first)) {
       rpc.close(new Error('no cshare here'));
       this.rpc = undefined;
-      this.bridge = undefined;
-      const code = 'code' in first ? first.code : await exited;
+      this.link = undefined;
+      link.kill();
+      const code = 'code' in first ? first.code : await link.ended;
       // 18: nothing serves this folder (yet); anything else is the CLI's own failure to tell.
-      if (code !== 18) this.events.error(stderr.trim().split('\n').pop()?.replace(/^error:\s*/, '') || `cshare editor exited with code ${code}`);
+      if (code !== 18) this.events.error(link.why() || `cshare editor exited with code ${code}`);
       else this.events.log('nothing serves this folder yet');
       return false;
     }
@@ -195,6 +206,7 @@ export class Session implements vscode.Disposable {
     const path = this.pathOf(e.document);
     const d = path ? this.docs.get(path) : undefined;
     if (!d || d.doc !== e.document) return;
+    this.timings.changeAt = wallClock();
     if (e.contentChanges.some((c) => /^[\udc00-\udfff]|[\ud800-\udbff]$/.test(c.text))) {
       this.events.log(`${d.path}: a change of half a surrogate pair (${JSON.stringify(e.contentChanges.map((c) => [c.rangeOffset, c.rangeLength, c.text]))})`);
     }
@@ -212,13 +224,17 @@ export class Session implements vscode.Disposable {
     if (d.sync!.changed(e)) this.scheduleFlush(d);
   }
 
-  /** Keystrokes go out within a few milliseconds: the events of one tick in one didChange. */
+  /**
+   * Keystrokes go out at once: the events VS Code delivered in one message in one didChange.
+   * setImmediate, not setTimeout(0): a timer waits at least 1 ms, and longer on a loaded
+   * machine, for nothing (each change event comes in its own message from the renderer).
+   */
   private scheduleFlush(d: OpenDoc): void {
     if (d.flushTimer) return;
-    d.flushTimer = setTimeout(() => {
+    d.flushTimer = setImmediate(() => {
       d.flushTimer = undefined;
       this.flush(d);
-    }, 0);
+    });
   }
 
   private flush(d: OpenDoc): void {
@@ -228,6 +244,7 @@ export class Session implements vscode.Disposable {
       this.events.log(`didChange ${d.path}@${batch.version} ${JSON.stringify(batch.changes).slice(0, 2000)}`);
       this.refused(d, e);
     });
+    this.timings.sentAt = wallClock();
   }
 
   /** The daemon refused a change (a stale version, a bad range): open the document again from the buffer. */
@@ -348,11 +365,11 @@ export class Session implements vscode.Disposable {
     this.info = undefined;
     this.status = undefined;
     this.peers = [];
-    for (const d of this.docs.values()) if (d.flushTimer) clearTimeout(d.flushTimer);
+    for (const d of this.docs.values()) if (d.flushTimer) clearImmediate(d.flushTimer);
     this.docs.clear();
     for (const s of this.subscriptions.splice(0)) s.dispose();
-    this.bridge?.kill();
-    this.bridge = undefined;
+    this.link?.kill();
+    this.link = undefined;
     this.events.changed(this);
   }
 
@@ -365,6 +382,69 @@ export class Session implements vscode.Disposable {
     this.disposed = true;
     this.disconnect();
   }
+}
+
+/** A byte stream to the daemon, and how it ends. */
+interface Link {
+  via: 'socket' | 'bridge';
+  out: Writable;
+  input: Readable;
+  /** Resolves when it is over: the bridge's exit code, null for a socket or a bridge that could not start. */
+  ended: Promise<number | null>;
+  /** What went wrong, as the user is told it (the bridge's last line on stderr). */
+  why(): string;
+  kill(): void;
+}
+
+/**
+ * The editor socket named by the announcement in `folder`/.cshare (EDITOR-API.md
+ * "Connecting"), connected; undefined when there is none or nobody answers on it.
+ */
+async function socketLink(folder: string, log: (m: string) => void): Promise<Link | undefined> {
+  let path: unknown;
+  try {
+    path = (JSON.parse(readFileSync(join(folder, '.cshare', 'control.path'), 'utf8')) as { editor?: unknown }).editor;
+  } catch (e) {
+    // No announcement (nothing runs here, or the folder is inside a worktree) or an older
+    // one's plain path: the bridge knows what to do.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log(`announcement: ${(e as Error).message}`);
+    return undefined;
+  }
+  if (typeof path !== 'string') return undefined;
+  const sock = await new Promise<Socket | undefined>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => resolve(s));
+    s.once('error', (e) => {
+      // A stale announcement (the process was killed): the bridge says so properly.
+      log(`editor socket ${path}: ${e.message}`);
+      resolve(undefined);
+    });
+  });
+  if (!sock) return undefined;
+  const ended = new Promise<number | null>((resolve) => sock.once('close', () => resolve(null)));
+  sock.on('error', (e) => log(`editor socket: ${e.message}`));
+  return { via: 'socket', out: sock, input: sock, ended, why: () => 'the connection to cshare closed', kill: () => sock.destroy() };
+}
+
+/** `cshare editor` spawned in `folder`: the stdio bridge to the daemon serving it. */
+function bridgeLink(command: string, folder: string, log: (m: string) => void): Link {
+  const child = spawn(command, ['editor'], { cwd: folder, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
+  const ended = new Promise<number | null>((resolve) => {
+    child.on('error', (e) => {
+      stderr += e.message;
+      resolve(null);
+    });
+    child.on('exit', (code) => resolve(code));
+  });
+  child.stdin!.on('error', (e) => log(`bridge stdin: ${e.message}`));
+  return { via: 'bridge', out: child.stdin!, input: child.stdout!, ended, why: () => stderr.trim().split('\n').pop()?.replace(/^error:\s*/, '') ?? '', kill: () => child.kill() };
+}
+
+/** Now, in ms since the epoch with performance.now()'s resolution. */
+function wallClock(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /** A VS Code range as the API's. */

@@ -53,7 +53,8 @@ async function handle(req: Request, api: CshareApi): Promise<unknown> {
         sessions: api.sessions.map((s) => ({
           folder: s.folder.fsPath,
           connected: s.connected,
-          bridges: s.bridgesRunning,
+          connections: s.connectionsOpen,
+          via: s.via ?? null,
           info: s.info ?? null,
           status: s.status ?? null,
           peers: s.peers,
@@ -64,6 +65,8 @@ async function handle(req: Request, api: CshareApi): Promise<unknown> {
       };
     case 'log':
       return api.log();
+    case 'timings':
+      return api.sessions[0]?.timings ?? null;
     case 'text':
       return (await docOf(api, req.path!)).getText();
     case 'open': {
