@@ -158,7 +158,7 @@ describe('the VS Code extension in code-server, against a real relay, share and 
 
   it('a seeded random-edit run from both sides (VS Code: keyboard and extension API; joiner: scripted) with multibyte text and \\r\\n ends identical, and after saving identical disks', async () => {
     const base = tempDir('cshare-vscode-fuzz-');
-    const { alice, bob } = await relayShareJoin(base, { 'fuzz.txt': 'alpha\r\nβeta 😀\r\ngamma\r\n' });
+    const { alice, bob, sharer, joiner } = await relayShareJoin(base, { 'fuzz.txt': 'alpha\r\nβeta 😀\r\ngamma\r\n' });
     vscode = await vscodeOn(join(base, 'cs'), alice);
     const v = vscode;
     await untilState(v.hook, (s) => s.sessions[0]?.connected === true, 60_000);
@@ -195,7 +195,9 @@ describe('the VS Code extension in code-server, against a real relay, share and 
       const d = docIn(s, 'fuzz.txt');
       return d !== undefined && d.unsent === false && d.applying === false && d.text === b.buffers.get('fuzz.txt')!.text;
     }, 60_000).catch(async (e: Error) => {
-      throw new Error(`seed ${seed}: ${e.message}; joiner: ${JSON.stringify(b.buffers.get('fuzz.txt'))}; extension log: ${(await v.hook.call<string[]>('log')).slice(-150).join('\n')}`);
+      // The processes too: one that ended (or errs) explains a run that stops converging.
+      const procs = [sharer, joiner].map((p) => `${p.name}: exit ${JSON.stringify([p.child.exitCode, p.child.signalCode])}, last lines ${JSON.stringify(p.lines.slice(-5))}, stderr ${p.stderr.slice(-2000)}`).join('; ');
+      throw new Error(`seed ${seed}: ${e.message}; ${procs}; joiner: ${JSON.stringify(b.buffers.get('fuzz.txt'))}; extension log: ${(await v.hook.call<string[]>('log')).slice(-150).join('\n')}`);
     });
     const text = docIn(final, 'fuzz.txt')!.text;
     // Nothing was refused and re-opened on the way: the versions and ranges were right throughout.
