@@ -12,6 +12,7 @@ const all: Record<string, () => Promise<unknown>> = {
   propagation: async () => (await import('./propagation.js')).main(),
   reconnect: async () => (await import('./reconnect.js')).main(),
   scan: async () => (await import('./scan.js')).main(),
+  vscode: async () => (await import('./vscode.js')).main(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
