@@ -12,7 +12,8 @@ export interface WatchOptions {
   /**
    * Quiet time before a burst of events is reported (a `git checkout` is one burst). Short by
    * default: @parcel/watcher already holds events back 50 ms once they come faster than every
-   * 500 ms, and both delays add up in the save-to-peer latency.
+   * 500 ms, and both delays add up in the save-to-peer latency. The first event of a burst
+   * waits only 3 ms; the next ones stretch it to this.
    */
   debounceMs?: number;
   /** Called once per burst; bursts never overlap (the next waits for this one). */
@@ -46,6 +47,9 @@ export interface WorktreeWatch {
  */
 const HOT_BURST_MAX = 16;
 
+/** The quiet time after the first event of a burst (see `noted` in {@link watchWorktree}). */
+const FIRST_QUIET_MS = 3;
+
 /**
  * Watches a worktree with `@parcel/watcher` (one inotify watch per directory, not per file)
  * and reports bursts of changes, debounced. `.git/` and `.cshare/` are not watched. Events
@@ -68,10 +72,15 @@ export async function watchWorktree(opts: WatchOptions): Promise<WorktreeWatch> 
   const skip = [join(opts.root, '.git'), join(opts.root, '.cshare')];
   const ours = (p: string) => !skip.some((s) => p === s || p.startsWith(s + sep));
 
+  const firstMs = Math.min(FIRST_QUIET_MS, debounceMs);
   const noted = (path: string) => {
     pending.add(path);
+    // The first event waits only `firstMs`: a save's events come within microseconds of each
+    // other, and it goes at once. Any event after it waits the full quiet time again, so a
+    // checkout (events without pause) stays one burst.
+    const first = timer === undefined;
     if (timer) clearTimeout(timer);
-    timer = setTimeout(fire, debounceMs);
+    timer = setTimeout(fire, first ? firstMs : debounceMs);
   };
   const hotDirs = new HotDirs({ onPath: (p) => ours(p) && noted(p) });
   hotDirs.touch(opts.root);
