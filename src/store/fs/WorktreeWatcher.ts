@@ -33,9 +33,9 @@ export interface WorktreeWatch {
   /** Starts reporting (see {@link WatchOptions.held}); true when events came meanwhile. */
   release(): boolean;
   /**
-   * Says that these files (relative, `/`-separated) are likely to change soon (a peer just
-   * changed them, an editor has them open): their folders get the fast path, so that the
-   * next save there is reported within milliseconds instead of after parcel's ~50 ms.
+   * Says that these files (relative, `/`-separated) are likely to change soon (`SyncLoop`
+   * names the files a peer just changed): their folders get the fast path, so that the next
+   * save there is reported within milliseconds instead of after parcel's ~50 ms.
    */
   hot(paths: readonly string[]): void;
   close(): Promise<void>;
