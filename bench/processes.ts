@@ -130,9 +130,9 @@ export class Processes {
     readonly nodeArgs: string[] = [],
   ) {}
 
-  /** Spawns `node bin/cshare ...args` in `cwd`. */
-  start(name: string, args: string[], cwd: string): CshareProcess {
-    const child = spawn(process.execPath, [...this.nodeArgs, BIN, ...args], { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Spawns `node bin/cshare ...args` in `cwd` (another build's `bin/cshare` with `bin`). */
+  start(name: string, args: string[], cwd: string, bin = BIN): CshareProcess {
+    const child = spawn(process.execPath, [...this.nodeArgs, bin, ...args], { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const p = new CshareProcess(name, child);
     this.all.push(p);
     return p;

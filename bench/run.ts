@@ -10,6 +10,7 @@ const all: Record<string, () => Promise<unknown>> = {
   ingest: async () => (await import('./ingest.js')).main(),
   join: async () => (await import('./join.js')).main(),
   propagation: async () => (await import('./propagation.js')).main(),
+  save: async () => (await import('./save.js')).main(),
   reconnect: async () => (await import('./reconnect.js')).main(),
   scan: async () => (await import('./scan.js')).main(),
   vscode: async () => (await import('./vscode.js')).main(),

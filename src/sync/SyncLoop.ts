@@ -93,6 +93,8 @@ export class SyncLoop {
   /** Where the loop stands with the relay (see {@link onStatus}). */
   private connectionNow: ConnectionState = 'offline';
   private readonly statusListeners = new Set<() => void>();
+  /** The watch of {@link watchHeld}, told which files a peer changed (the fast path). */
+  private watch: WorktreeWatch | undefined;
 
   constructor(private readonly opts: SyncLoopOptions) {
     if (!opts.once) uploadLiveEdits({ replica: opts.replica, session: () => this.session, report: (err) => this.reportWatchError(err), signal: opts.signal });
@@ -182,7 +184,8 @@ export class SyncLoop {
    */
   async watchHeld(root: string): Promise<WorktreeWatch> {
     const onChange = (paths: string[]) => this.localChange(relativePaths(root, paths), undefined, { recordedOnly: true });
-    return watchWorktree({ root, onChange, onError: (err) => this.reportWatchError(err), signal: this.opts.signal, held: true });
+    this.watch = await watchWorktree({ root, onChange, onError: (err) => this.reportWatchError(err), signal: this.opts.signal, held: true });
+    return this.watch;
   }
 
   /**
@@ -311,7 +314,12 @@ export class SyncLoop {
       onEvent: (e) => {
         // A file open in an editor was not written: nothing to look at again (and at 20
         // keystrokes a second, a push every 400 ms held the next keystroke's apply back).
-        if (e.type === 'applied' && !this.opts.once) this.recheckLater(e.changes.map((ch) => ch.path).filter((p) => !this.opts.replica.isOpenInEditor(p)));
+        if (e.type === 'applied' && !this.opts.once) {
+          const written = e.changes.map((ch) => ch.path).filter((p) => !this.opts.replica.isOpenInEditor(p));
+          this.recheckLater(written);
+          // What a peer just changed is likely to be saved here next (the two work on it).
+          if (written.length <= 16) this.watch?.hot(written);
+        }
         if (e.type === 'peer-joined' || e.type === 'peer-left') queueMicrotask(() => this.statusChanged());
         this.opts.onEvent(e);
       },

@@ -41,6 +41,10 @@ describe('a git checkout of 3000 files on the sharer (issue 16)', () => {
     const sharer = startText('alice', repo, ['share', '--relay', addr]);
     let code = '';
     await until(() => (code = /cshare join (\S+) +\(read-write\)/.exec(sharer.lines.map((l) => l.raw).join('\n'))?.[1] ?? '') !== '', 120_000, () => printed(sharer));
+    // The join code comes before the background upload of a fresh tree (all but the 100 newest
+    // files); this test is about the checkout, so the joiner comes once that upload has ended
+    // (one joining during it may wait for content past its fetch deadline and say so).
+    await until(() => sharer.lines.some((l) => /^uploaded \d+ files/.test(String(l.raw))), 120_000, () => printed(sharer));
     const joined = join(base, 'bob');
     const joiner = startText('bob', base, ['join', code, joined]);
     await until(() => joiner.lines.some((l) => String(l.raw).startsWith('Joined ')), 120_000, () => printed(joiner));

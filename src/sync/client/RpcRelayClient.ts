@@ -27,6 +27,13 @@ const FETCH_CHUNKS_PER_STREAM = 96;
 const FETCH_STREAMS = 4;
 /** How long one chunk of a big blob may take to be stored (a slow disk, a busy relay). */
 const CHUNK_TIMEOUT_MS = 120_000;
+/**
+ * Chunked blob uploads in flight at once: a relay refuses more than 8 per connection
+ * (`OVERLOADED`), and a first upload's window and the answers to joiners' `need` events
+ * (16 at once) both send them: a joiner that came during a big first upload saw "could not
+ * send a file a peer asked for".
+ */
+const CHUNKED_AT_ONCE = 8;
 
 /** Options of {@link RpcRelayClient}. */
 export interface RpcRelayClientOptions {
@@ -45,6 +52,9 @@ export class RpcRelayClient implements RelayClient {
   stored = 0;
   private readonly conn: CshareConnection;
   private readonly signal: AbortSignal | undefined;
+  /** Chunked uploads running, and those waiting for a turn (see {@link CHUNKED_AT_ONCE}). */
+  private chunked = 0;
+  private readonly chunkedWaiting: (() => void)[] = [];
 
   constructor(opts: RpcRelayClientOptions) {
     this.conn = opts.conn;
@@ -94,10 +104,19 @@ export class RpcRelayClient implements RelayClient {
       this.storedAt((await this.conn.request('file/upload', { worktreeId, fileId, blob: bytes }, { signal })).seq);
       return;
     }
-    for (let offset = 0; offset < bytes.byteLength || offset === 0; offset += BLOB_CHUNK_BYTES) {
-      const data = bytes.subarray(offset, offset + BLOB_CHUNK_BYTES);
-      this.storedAt((await this.conn.request('blob/upload', { worktreeId, digest, size: bytes.byteLength, offset, data }, { signal, timeoutMs: CHUNK_TIMEOUT_MS })).seq);
-      if (bytes.byteLength === 0) break;
+    // A turn passes straight to the next in line.
+    if (this.chunked < CHUNKED_AT_ONCE) this.chunked++;
+    else await new Promise<void>((resolve) => this.chunkedWaiting.push(resolve));
+    try {
+      for (let offset = 0; offset < bytes.byteLength || offset === 0; offset += BLOB_CHUNK_BYTES) {
+        const data = bytes.subarray(offset, offset + BLOB_CHUNK_BYTES);
+        this.storedAt((await this.conn.request('blob/upload', { worktreeId, digest, size: bytes.byteLength, offset, data }, { signal, timeoutMs: CHUNK_TIMEOUT_MS })).seq);
+        if (bytes.byteLength === 0) break;
+      }
+    } finally {
+      const next = this.chunkedWaiting.shift();
+      if (next) next();
+      else this.chunked--;
     }
   }
 

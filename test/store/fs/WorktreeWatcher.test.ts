@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { watchWorktree } from '../../../src/store/fs/WorktreeWatcher.js';
@@ -84,6 +84,25 @@ it('holds events until released, then reports them as one burst; a release with 
     writeFileSync(join(root, 'later.txt'), 'x');
     await until(() => bursts.length === 2);
     expect(w.release()).toBe(false);
+  } finally {
+    await w.close();
+  }
+});
+
+it('the fast path: a folder given by hot() reports a save there at once, still as a burst of paths', async () => {
+  const root = tempDir();
+  mkdirSync(join(root, 'src'));
+  const bursts: string[][] = [];
+  const w = await watchWorktree({ root, debounceMs: 5, onChange: async (p) => void bursts.push(p), onError: (e) => { throw e; } });
+  try {
+    w.hot(['src/app.ts']);
+    // In place, then by rename (a temporary file renamed over the file, as editors save).
+    writeFileSync(join(root, 'src', 'app.ts'), 'one');
+    await until(() => bursts.flat().some((p) => p === join(root, 'src', 'app.ts')));
+    writeFileSync(join(root, 'src', '.app.ts.tmp'), 'two');
+    renameSync(join(root, 'src', '.app.ts.tmp'), join(root, 'src', 'app.ts'));
+    await until(() => bursts.flat().filter((p) => p === join(root, 'src', 'app.ts')).length >= 2);
+    expect(bursts.flat().every((p) => p.startsWith(join(root, 'src')))).toBe(true);
   } finally {
     await w.close();
   }
