@@ -572,27 +572,15 @@ export class Replica {
     return this.ctx.store.blob(digest);
   }
 
-  /**
-   * Live files whose last modification on disk (per the stat cache) is within `withinMs`:
-   * the `max` most recent of them. Bounded because in a fresh clone or copy every file is
-   * recent, and a first share sends these before its join code: all 38,000 files of a real
-   * repository went first, and the code came after the whole upload.
-   */
-  async recentFileIds(opts: { withinMs: number; max: number }): Promise<Set<string>> {
-    const since = (this.opts.now ?? Date.now)() - opts.withinMs;
-    // The stat cache streamed, keeping only the newest paths: a map of all of it was ~100,000
+  /** Live files whose last modification on disk (per the stat cache) is within `ms`. */
+  async recentFileIds(ms: number): Promise<Set<string>> {
+    const since = (this.opts.now ?? Date.now)() - ms;
+    // The stat cache streamed, keeping only recent paths: a map of all of it was ~100,000
     // objects on the heap at the sharer's peak, just after its first scan.
-    let newest: { path: string; mtimeMs: number }[] = [];
-    const trim = () => (newest = newest.sort((a, b) => b.mtimeMs - a.mtimeMs).slice(0, opts.max));
-    for await (const [path, st] of this.ctx.store.statEntries()) {
-      if (st.mtimeMs < since) continue;
-      newest.push({ path, mtimeMs: st.mtimeMs });
-      if (newest.length >= 2 * opts.max + 64) trim();
-    }
-    trim();
+    const recent = new Set<string>();
+    for await (const [path, st] of this.ctx.store.statEntries()) if (st.mtimeMs >= since) recent.add(path);
     const out = new Set<string>();
-    if (newest.length === 0) return out;
-    const recent = new Set(newest.map((n) => n.path));
+    if (recent.size === 0) return out;
     for (const [path, { fileId }] of this.ctx.manifest.live()) if (recent.has(path)) out.add(fileId);
     return out;
   }

@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LevelStore } from '../../src/store/level/LevelStore.js';
@@ -238,26 +238,5 @@ describe('Replica: bad input', () => {
     expect(next.recorded).toMatchObject([{ kind: 'delete', path: 'b.txt' }]);
     await r.undo();
     expect(read(root, 'b.txt')).toBe('b');
-  });
-});
-
-describe('Replica: the files being worked on', () => {
-  it('recentFileIds keeps the max newest of the files modified within the window, not every recent file', async () => {
-    const root = tempDir();
-    writeTree(root, { 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': 'c\n', 'old.txt': 'old\n' });
-    const now = Date.now() / 1000;
-    // a, b, c within the last day (c newest), old.txt two days ago.
-    utimesSync(join(root, 'a.txt'), now - 3 * 3600, now - 3 * 3600);
-    utimesSync(join(root, 'b.txt'), now - 2 * 3600, now - 2 * 3600);
-    utimesSync(join(root, 'c.txt'), now - 3600, now - 3600);
-    utimesSync(join(root, 'old.txt'), now - 48 * 3600, now - 48 * 3600);
-    const { replica } = await openReplica(root);
-    await replica.scan();
-    const live = (replica as unknown as { ctx: { manifest: { live(): Map<string, { fileId: string }> } } }).ctx.manifest.live();
-    const id = (p: string) => live.get(p)!.fileId;
-    const day = 24 * 3600 * 1000;
-    expect(await replica.recentFileIds({ withinMs: day, max: 100 })).toEqual(new Set([id('a.txt'), id('b.txt'), id('c.txt')]));
-    expect(await replica.recentFileIds({ withinMs: day, max: 2 })).toEqual(new Set([id('b.txt'), id('c.txt')]));
-    expect(await replica.recentFileIds({ withinMs: day, max: 1 })).toEqual(new Set([id('c.txt')]));
   });
 });

@@ -141,14 +141,14 @@ describe('sync sessions through the relay service', () => {
     writeTree(alice.root, { 'a.txt': 'a\n', 'b.bin': new Uint8Array([0, 1, 2, 3]), 'c.txt': 'c\n' });
     const reads: string[] = [];
     const aliceRecent = alice.replica.recentFileIds.bind(alice.replica);
-    alice.replica.recentFileIds = (o) => (reads.push('alice'), aliceRecent(o));
+    alice.replica.recentFileIds = (ms) => (reads.push('alice'), aliceRecent(ms));
     let announced = 0;
     await alice.session.push({ afterManifest: () => void announced++ });
     expect(reads).toEqual(['alice']);
     const bob = await side(relay, 'joiner', 'bob');
     await bob.session.catchUp();
     const recent = bob.replica.recentFileIds.bind(bob.replica);
-    bob.replica.recentFileIds = (o) => (reads.push('bob'), recent(o));
+    bob.replica.recentFileIds = (ms) => (reads.push('bob'), recent(ms));
     // A joiner's first push after its catch-up: nothing of its own to upload.
     await bob.session.push({ afterManifest: () => void announced++ });
     expect(reads).toEqual(['alice']);

@@ -27,12 +27,6 @@ const FILE_WINDOW = 96;
 /** Files modified this recently are uploaded first: they are what people work on. */
 const RECENT_MS = 24 * 60 * 60 * 1000;
 
-/**
- * At most this many of them, the newest (in a fresh clone every file is recent, and the
- * join code waited for all of them): enough for what one person has been working on.
- */
-const RECENT_MAX = 100;
-
 /** Options of a push (see `SyncSession.push`). */
 export interface PushOptions {
   /** Called once the manifest is up (after the files being worked on): the join code is printed. */
@@ -136,7 +130,7 @@ async function planUpload(ctx: SessionContext, changes: OutgoingChanges, firstUp
   // only when there is content to order (a joiner's first push mostly has none).
   const content = changes.blobs.length + changes.files.length;
   const ordered = (firstUpload && content > 1) || content > WINDOW;
-  const recent = ordered ? await ctx.replica.recentFileIds({ withinMs: RECENT_MS, max: RECENT_MAX }) : new Set<string>();
+  const recent = ordered ? await ctx.replica.recentFileIds(RECENT_MS) : new Set<string>();
   // Files open in connected editors (or left open by the process before) go first of all:
   // someone is typing in them now (EDITOR-API.md).
   const live = ctx.replica.liveFileIds();
