@@ -53,6 +53,12 @@ export class ScanRecording {
   readonly waiting = new Set<string>();
   /** The shared file each recorded path now holds the content of (for the stat cache). */
   readonly heldAs = new Map<string, string>();
+  /**
+   * Stat entries put in the changes' own batches ({@link holdStat}), by path: the stat cache
+   * update after the changes writes only those that differ (a first scan wrote every entry
+   * twice: 77,000 of its 154,000 store writes at 38,500 files).
+   */
+  readonly heldStats = new Map<string, CachedStat>();
   /** Live entries never written here (see `materialize` in `recordScan.ts`). */
   readonly unseen: LiveFile[] = [];
   /** The first scan of a worktree is its baseline, not an edit anyone would want to undo. */
@@ -137,7 +143,10 @@ export class ScanRecording {
    */
   holdStat(file: ScannedFile, fileId: string): void {
     // A save known only in memory: the disk holds what the write that displaced it left.
-    if (!this.inOverlay(file.path)) this.current.putStat(file.path, { ...file.stat, fileId });
+    if (this.inOverlay(file.path)) return;
+    const stat = { ...file.stat, fileId };
+    this.current.putStat(file.path, stat);
+    this.heldStats.set(file.path, stat);
   }
 
   /**
