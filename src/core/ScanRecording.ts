@@ -54,11 +54,12 @@ export class ScanRecording {
   /** The shared file each recorded path now holds the content of (for the stat cache). */
   readonly heldAs = new Map<string, string>();
   /**
-   * Stat entries put in the changes' own batches ({@link holdStat}), by path: the stat cache
-   * update after the changes writes only those that differ (a first scan wrote every entry
-   * twice: 77,000 of its 154,000 store writes at 38,500 files).
+   * Stat entries put in the changes' own batches ({@link holdStat}): the file's scanned stat
+   * with this file id, by path (the id only: the rest is the scan's). The stat cache update
+   * after the changes writes only those that differ (a first scan wrote every entry twice:
+   * 77,000 of its 154,000 store writes at 38,500 files).
    */
-  readonly heldStats = new Map<string, CachedStat>();
+  readonly heldStats = new Map<string, string>();
   /** Live entries never written here (see `materialize` in `recordScan.ts`). */
   readonly unseen: LiveFile[] = [];
   /** The first scan of a worktree is its baseline, not an edit anyone would want to undo. */
@@ -144,9 +145,8 @@ export class ScanRecording {
   holdStat(file: ScannedFile, fileId: string): void {
     // A save known only in memory: the disk holds what the write that displaced it left.
     if (this.inOverlay(file.path)) return;
-    const stat = { ...file.stat, fileId };
-    this.current.putStat(file.path, stat);
-    this.heldStats.set(file.path, stat);
+    this.current.putStat(file.path, { ...file.stat, fileId });
+    this.heldStats.set(file.path, fileId);
   }
 
   /**
