@@ -1,5 +1,6 @@
 /**
- * Runs every benchmark in turn (`npm run bench`, or `npm run bench -- scan diff` for some).
+ * Runs every benchmark in turn (`npm run bench`, or `npm run bench -- scan diff` for some;
+ * `npm run bench -- repos <path>…` gives the repositories of the real-repository benchmark).
  * Each prints its figures and a `RESULT` line with ratios against a baseline measured in the
  * same run, because these machines are too noisy for absolute thresholds.
  */
@@ -11,12 +12,17 @@ const all: Record<string, () => Promise<unknown>> = {
   join: async () => (await import('./join.js')).main(),
   propagation: async () => (await import('./propagation.js')).main(),
   save: async () => (await import('./save.js')).main(),
+  repos: async () => (await import('./repos.js')).main(repoPaths),
   reconnect: async () => (await import('./reconnect.js')).main(),
   scan: async () => (await import('./scan.js')).main(),
   vscode: async () => (await import('./vscode.js')).main(),
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// Everything after `repos` is its repositories, not more benchmark names.
+const at = args.indexOf('repos');
+const repoPaths = at >= 0 ? args.slice(at + 1) : [];
+const wanted = at >= 0 ? args.slice(0, at + 1) : args;
 for (const name of wanted.length ? wanted : Object.keys(all)) {
   const run = all[name];
   if (!run) {

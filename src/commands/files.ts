@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/BaseCommand.js';
-import { listFiles, nestedRepoLine, type FilesList } from '../core/filesList.js';
+import { listFiles, type FilesList } from '../core/filesList.js';
 import { viaRunning } from '../cli/viaRunning.js';
 import { listFilesWithoutStore } from '../cli/filesWithoutStore.js';
-import { shown, shownText } from '../core/display.js';
+import { formatFiles } from '../cli/filesText.js';
 
 /**
  * `cshare files`: what would be shared (like `git ls-files -co --exclude-standard`); while a
@@ -27,15 +27,7 @@ export default class Files extends BaseCommand {
       // Listing what would be shared comes before sharing: without a store, one in memory.
       withoutStore: (root) => listFilesWithoutStore(root, { excluded, signal: this.abort.signal }),
     });
-    if (!this.jsonEnabled()) {
-      const out: string[] = [];
-      for (const f of result.files) out.push(`${f.mode} ${f.kind.padEnd(7)} ${String(f.size).padStart(10)} ${this.color.dim(f.digest)}  ${shown(f.path)}`);
-      if (excluded) for (const e of result.excluded ?? []) out.push(`${this.color.yellow(`excluded (${e.reason})`)}  ${shown(e.path)}`);
-      // Always said, not only with --excluded: a whole repository shared or left out is news.
-      for (const n of result.nested ?? []) out.push(`${this.color.cyan('note')}  ${shownText(nestedRepoLine(n))}`);
-      for (const e of result.errors) out.push(`${this.color.red('error')}  ${shown(e.path)}: ${shownText(e.message)}`);
-      if (out.length) process.stdout.write(`${out.join('\n')}\n`);
-    }
+    if (!this.jsonEnabled()) process.stdout.write(formatFiles(excluded ? result : { ...result, excluded: undefined }, this.color));
     return result;
   }
 }

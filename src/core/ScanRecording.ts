@@ -53,6 +53,13 @@ export class ScanRecording {
   readonly waiting = new Set<string>();
   /** The shared file each recorded path now holds the content of (for the stat cache). */
   readonly heldAs = new Map<string, string>();
+  /**
+   * Stat entries put in the changes' own batches ({@link holdStat}): the file's scanned stat
+   * with this file id, by path (the id only: the rest is the scan's). The stat cache update
+   * after the changes writes only those that differ (a first scan wrote every entry twice:
+   * 77,000 of its 154,000 store writes at 38,500 files).
+   */
+  readonly heldStats = new Map<string, string>();
   /** Live entries never written here (see `materialize` in `recordScan.ts`). */
   readonly unseen: LiveFile[] = [];
   /** The first scan of a worktree is its baseline, not an edit anyone would want to undo. */
@@ -137,7 +144,9 @@ export class ScanRecording {
    */
   holdStat(file: ScannedFile, fileId: string): void {
     // A save known only in memory: the disk holds what the write that displaced it left.
-    if (!this.inOverlay(file.path)) this.current.putStat(file.path, { ...file.stat, fileId });
+    if (this.inOverlay(file.path)) return;
+    this.current.putStat(file.path, { ...file.stat, fileId });
+    this.heldStats.set(file.path, fileId);
   }
 
   /**

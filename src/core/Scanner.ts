@@ -66,9 +66,10 @@ export interface ScanOptions {
   includeExcluded?: boolean;
   signal?: AbortSignal;
   /**
-   * A file whose mtime or ctime is this close to the scan start is racy (default 3000 ms,
-   * enough for the 2 s timestamps of FAT; most file systems need far less, and the only cost
-   * is re-reading a file that was just written).
+   * A file whose mtime or ctime is this close to the scan start is racy. Default: 3000 ms for
+   * a time in whole seconds (enough for the 2 s timestamps of FAT), {@link FINE_RACY_WINDOW_MS}
+   * for a time with a fraction of a second (see `isRacy` in `scanFiles.ts`); given, it is
+   * used for both.
    */
   racyWindowMs?: number;
   /** The scan start time in ms since the epoch (default `Date.now()`); for tests. */
@@ -113,6 +114,11 @@ export interface ScanResult {
 
 /** Default for {@link ScanOptions.racyWindowMs}. */
 export const RACY_WINDOW_MS = 3000;
+/**
+ * Default racy window for file times finer than a second: many times the kernel's clock tick
+ * (1-10 ms), by which a file time may trail `Date.now()`.
+ */
+export const FINE_RACY_WINDOW_MS = 250;
 
 /**
  * Compares paths by their UTF-8 bytes, as git sorts them. UTF-16 order differs only where a
@@ -143,7 +149,9 @@ export function compareGitPaths(a: string, b: string): number {
  */
 export function scanWorktree(opts: ScanOptions): ScanResult {
   const { fs, signal, scope } = opts;
-  const racyLimitMs = (opts.now ?? Date.now()) - (opts.racyWindowMs ?? RACY_WINDOW_MS);
+  const now = opts.now ?? Date.now();
+  const racyLimitMs = now - (opts.racyWindowMs ?? RACY_WINDOW_MS);
+  const fineRacyLimitMs = now - (opts.racyWindowMs ?? FINE_RACY_WINDOW_MS);
   const env = opts.env ?? {};
   signal?.throwIfAborted();
 
@@ -171,7 +179,7 @@ export function scanWorktree(opts: ScanOptions): ScanResult {
   walk.candidates.sort(compareGitPaths);
   const { files, counts } = scanFiles(
     {
-      fs, statCache: opts.statCache, textLimit: opts.textLimit ?? DEFAULT_TEXT_LIMIT, racyLimitMs, signal, onError,
+      fs, statCache: opts.statCache, textLimit: opts.textLimit ?? DEFAULT_TEXT_LIMIT, racyLimitMs, fineRacyLimitMs, signal, onError,
       index: indexOidsUsable ? repo.index : undefined,
     },
     walk.candidates,

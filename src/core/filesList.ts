@@ -32,10 +32,11 @@ export interface FilesList {
 /** Lists what `replica` would share (and, with `excluded`, what it holds back). */
 export async function listFiles(replica: Replica, opts: { excluded?: boolean; signal?: AbortSignal } = {}): Promise<FilesList> {
   const result = await replica.files({ includeExcluded: opts.excluded, signal: opts.signal });
-  return { root: replica.root, files: result.files.map(toJson), ...(opts.excluded ? { excluded: result.excluded } : {}), nested: result.nested, errors: result.errors };
+  return { root: replica.root, files: result.files.map(scannedFileJson), ...(opts.excluded ? { excluded: result.excluded } : {}), nested: result.nested, errors: result.errors };
 }
 
-function toJson(f: ScannedFile): ScannedFileJson {
+/** A scanned file as `cshare files --json` shows it. */
+export function scannedFileJson(f: ScannedFile): ScannedFileJson {
   return { path: f.path, kind: f.kind, mode: f.mode.toString(8).padStart(6, '0'), size: f.size, digest: f.digest };
 }
 

@@ -284,6 +284,8 @@ async function updateStatCache(rec: ScanRecording, scan: ScanResult): Promise<vo
     const cached = statCache.get(file.path);
     // Whose content it is: what this scan recorded it as, else what the entry said, else the file at its path.
     const fileId = rec.heldAs.get(file.path) ?? cached?.fileId ?? live.get(file.path)?.fileId;
+    // This run's changes already put the scanned stat with this id there (committed with them).
+    if (fileId !== undefined && rec.heldStats.get(file.path) === fileId) continue;
     const stat = fileId === undefined ? file.stat : { ...file.stat, fileId };
     if (!cached || !sameStat(cached, stat)) stats.putStat(file.path, stat);
     if (full()) await commitStats();

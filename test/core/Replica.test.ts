@@ -40,6 +40,28 @@ describe('Replica: recording changes', () => {
     expect(all[0]!.author).toBe('tester');
   });
 
+  it('writes each stat cache entry of a first scan once, and the entries hold what the scan saw', async () => {
+    const root = tempDir();
+    writeTree(root, { 'a.txt': 'one\n', 'dir/b.txt': 'two\n', 'bin.dat': new Uint8Array([0, 1, 2]) });
+    const kv = new MemoryStore();
+    const statWrites: string[] = [];
+    const batch = kv.batch.bind(kv);
+    kv.batch = async (ops) => {
+      for (const op of ops) if (op.type === 'put' && op.key.startsWith('s:')) statWrites.push(op.key);
+      return batch(ops);
+    };
+    const { replica } = await openReplica(root, kv);
+    await replica.scan();
+    expect(statWrites.sort()).toEqual(['s:a.txt', 's:bin.dat', 's:dir/b.txt']);
+    // Each entry names the file it holds, as the manifest has it.
+    const live = (await replica.files()).files;
+    for (const path of ['a.txt', 'bin.dat', 'dir/b.txt']) {
+      const entry = JSON.parse(new TextDecoder().decode(await kv.get(`s:${path}`)));
+      expect(entry.fileId).toBeTruthy();
+      expect(entry.digest).toBe(live.find((f) => f.path === path)!.digest);
+    }
+  });
+
   it('stores the patch of an edit for log --patch', async () => {
     const root = tempDir();
     writeTree(root, { 'f.txt': 'one\ntwo\nthree\n' });

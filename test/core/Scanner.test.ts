@@ -106,6 +106,41 @@ describe('scanWorktree caching', () => {
     expect(second.files[0]!.digest).toBe(gitBlobId(Buffer.from('bbbb')));
   });
 
+  it('takes a time with a fraction of a second as racy only within 250 ms of the scan, a time in whole seconds within 3 s', () => {
+    const b = box();
+    put(b.repo, 'fine.txt', 'fine');
+    put(b.repo, 'coarse.txt', 'coarse');
+    const real = new NodeFs(b.repo);
+    const now = 1_700_000_010_000;
+    // The times a file system of nanoseconds (fine) and one of seconds (coarse) would give a
+    // file written 1 s before the scan started.
+    const times: Record<string, number> = { 'fine.txt': now - 1000 + 0.123456, 'coarse.txt': now - 1000 };
+    const fsys = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'lstat') return (p: string) => {
+          const st = target.lstat(p);
+          return st && times[p] !== undefined ? { ...st, mtimeMs: times[p], ctimeMs: times[p] } : st;
+        };
+        const v = Reflect.get(target, prop);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as WorktreeFs;
+    const scanned = scanWorktree({ fs: fsys, statCache: new Map(), now });
+    const stat = (p: string) => scanned.files.find((f) => f.path === p)!.stat;
+    expect(stat('fine.txt').ctimeMs).toBe(times['fine.txt']);
+    expect(stat('coarse.txt').ctimeMs).toBe(-1);
+    // 200 ms before the scan: racy even with a fraction of a second.
+    times['fine.txt'] = now - 200 + 0.5;
+    expect(scanWorktree({ fs: fsys, statCache: new Map(), now }).files.find((f) => f.path === 'fine.txt')!.stat.ctimeMs).toBe(-1);
+    // A window given is used for both.
+    times['fine.txt'] = now - 1000 + 0.5;
+    expect(scanWorktree({ fs: fsys, statCache: new Map(), now, racyWindowMs: 2000 }).files.find((f) => f.path === 'fine.txt')!.stat.ctimeMs).toBe(-1);
+    // The next scan trusts the fine entry (reads nothing of it) and reads the coarse one again.
+    times['fine.txt'] = now - 1000 + 0.123456;
+    const again = scanWorktree({ fs: fsys, statCache: cacheOf(scanned), now: now + 5000 });
+    expect(again.counts).toMatchObject({ fromCache: 1, hashed: 1 });
+  });
+
   it('takes blob ids from the git index when its stat data matches, but not with attributes', () => {
     const b = box();
     gitInit(b.repo, b.env);

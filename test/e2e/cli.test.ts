@@ -30,6 +30,35 @@ describe('cshare CLI', () => {
     expect(cshare(root, ['status', '--bogus']).code).not.toBe(0);
   });
 
+  it('answers a plain files before loading the commands, exactly as the files command does', () => {
+    const root = tempDir();
+    git(root, ['init', '-q']);
+    writeTree(root, { 'a.txt': 'a\n', 'sub/b.txt': 'b\n', '.gitignore': 'build/\n', 'build/out.js': 'x' });
+    expect(cshareJson(root, ['scan']).code).toBe(0);
+    // Changed since the scan: the early answer hashes these as the command does.
+    writeFileSync(join(root, 'a.txt'), 'changed\n');
+    writeTree(root, { 'sub/new.txt': 'new\n', 'bin.dat': new Uint8Array([0, 1, 2]) });
+    for (const args of [['files'], ['files', '--json']]) {
+      const early = cshare(join(root, 'sub'), args, { DEBUG: 'cshare:files' });
+      // `-C` is not answered early: it goes through oclif and the files command.
+      const command = cshare(join(root, 'sub'), [...args, '-C', root], { DEBUG: 'cshare:files' });
+      expect(early.code).toBe(0);
+      expect(early.stderr).toContain('answered before loading the commands');
+      expect(command.stderr).not.toContain('answered before loading the commands');
+      expect(early.stdout).toBe(command.stdout);
+    }
+    const listed = cshareJson(root, ['files']).json;
+    expect(listed.files.map((f: { path: string }) => f.path)).toEqual(['.gitignore', 'a.txt', 'bin.dat', 'sub/b.txt', 'sub/new.txt']);
+    expect(listed.files.find((f: { path: string }) => f.path === 'bin.dat')).toMatchObject({ kind: 'binary', size: 3 });
+    // Not early: --excluded, and a folder without a store.
+    expect(cshare(root, ['files', '--excluded'], { DEBUG: 'cshare:files' }).stderr).not.toContain('answered before');
+    const bare = tempDir();
+    writeTree(bare, { 'x.txt': 'x\n' });
+    const none = cshare(bare, ['files', '--json'], { DEBUG: 'cshare:files' });
+    expect(none.stderr).not.toContain('answered before');
+    expect(JSON.parse(none.stdout).files.map((f: { path: string }) => f.path)).toEqual(['x.txt']);
+  });
+
   it('files, scan, log, undo, redo and status work end to end in a git repo', () => {
     const root = tempDir();
     git(root, ['init', '-q']);

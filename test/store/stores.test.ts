@@ -19,3 +19,18 @@ it('LevelStore refuses a second opener with STORE_LOCKED', async () => {
   await expect(LevelStore.open(dir)).rejects.toMatchObject({ code: 'STORE_LOCKED' });
   await a.close();
 });
+
+it('LevelStore writes nothing of a batch with a bad op, says IO, and takes the next batch', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cshare-level-'));
+  const store = await LevelStore.open(dir);
+  const v = new Uint8Array([1]);
+  await store.batch([{ type: 'put', key: 'a', value: v }]);
+  // The bad op comes after good ones: none of them may be written.
+  const bad = [{ type: 'put', key: 'b', value: v }, { type: 'del', key: 'a' }, { type: 'put', key: null, value: v }] as unknown as Parameters<LevelStore['batch']>[0];
+  await expect(store.batch(bad)).rejects.toMatchObject({ code: 'IO' });
+  expect(await store.get('b')).toBeUndefined();
+  expect([...(await store.get('a'))!]).toEqual([1]);
+  await store.batch([{ type: 'put', key: 'c', value: v }, { type: 'del', key: 'a' }]);
+  expect((await store.getMany(['a', 'c'])).map((x) => x && [...x])).toEqual([undefined, [1]]);
+  await store.close();
+});
