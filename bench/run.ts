@@ -15,7 +15,6 @@ const all: Record<string, () => Promise<unknown>> = {
   repos: async () => (await import('./repos.js')).main(repoPaths),
   reconnect: async () => (await import('./reconnect.js')).main(),
   scan: async () => (await import('./scan.js')).main(),
-  vscode: async () => (await import('./vscode.js')).main(),
 };
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
