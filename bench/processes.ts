@@ -21,9 +21,6 @@ export interface Line {
 export class CshareProcess {
   readonly lines: Line[] = [];
   stderr = '';
-  /** The `DEBUG=cshare:stage` marks seen on stderr (`core/stages.ts`): name and monotonic ms. */
-  readonly stages: { name: string; at: number }[] = [];
-  private errBuf = '';
   exit: Promise<number | null>;
   exited = false;
   private waiters: (() => void)[] = [];
@@ -55,13 +52,6 @@ export class CshareProcess {
     child.stderr!.on('data', (chunk: string) => {
       // Keep the tail only: enough to explain a failure.
       this.stderr = (this.stderr + chunk).slice(-20_000);
-      this.errBuf += chunk;
-      const lines = this.errBuf.split('\n');
-      this.errBuf = lines.pop()!;
-      for (const l of lines) {
-        const m = /cshare:stage (\S+) (\d+\.\d+)/.exec(l);
-        if (m) this.stages.push({ name: m[1]!, at: Number(m[2]) });
-      }
     });
     this.exit = new Promise((resolve) =>
       child.on('exit', (code) => {

@@ -7,7 +7,6 @@
 const all: Record<string, () => Promise<unknown>> = {
   checkout: async () => (await import('./checkout.js')).main(),
   diff: async () => (await import('./diff.js')).main(),
-  editor: async () => (await import('./editor.js')).main(),
   ingest: async () => (await import('./ingest.js')).main(),
   join: async () => (await import('./join.js')).main(),
   propagation: async () => (await import('./propagation.js')).main(),

@@ -24,7 +24,6 @@ import { FsJournal } from './FsJournal.js';
 import type { RefusedEntry } from './ManifestDoc.js';
 import type { BlockedPath } from './obstacles.js';
 import { logger } from './log.js';
-import { stage } from './stages.js';
 import { readUnflushed } from './unflushed.js';
 import { ownHistory, recordCarried, type HistoryEntry } from './carriedHistory.js';
 import { planTextEdit, recordTextEditPlan, type RecordedTextEdit, type TextEditRequest } from './textEdits.js';
@@ -450,13 +449,9 @@ export class Replica {
   private async applyNow(changes: ChangeSet, origin: ChangeOrigin, opts: { scanFirst?: boolean; signal?: AbortSignal } & ApplyOptions): Promise<RecordedChange[]> {
     const { signal } = opts;
     signal?.throwIfAborted();
-    stage('daemon-apply-locked');
     // Local edits the apply could overwrite are recorded first; the scan covers the paths it
     // may touch (the whole tree at 100,000 files took ~1 s and ~100 MB for every remote save).
-    const scope = opts.scanFirst !== false ? applyScope(this.ctx, changes) : undefined;
-    // An empty scope (a peer's typing in a file open in an editor here) has nothing to scan.
-    if (opts.scanFirst !== false && (scope === undefined || scope.list().length > 0)) await this.scanNow({ scope, signal });
-    stage('daemon-apply-scanned');
+    if (opts.scanFirst !== false) await this.scanNow({ scope: applyScope(this.ctx, changes), signal });
     signal?.throwIfAborted();
     // All or nothing: a failure half way (disk full, an unwritable file, a refused path, an
     // abort) restores the files already written and drops what was merged in memory, so the

@@ -30,14 +30,10 @@ const SCOPE_UPDATE_BYTES = 64 * 1024;
  * What the scan before an apply must cover: every path the apply may write or remove, so a
  * local edit there that is not recorded yet is recorded before it is merged with (or lost
  * to) the remote change. That is each entry a manifest update sets (its path now and its new
- * one), each file whose doc gets updates but is not open in an editor here, and each live
- * file whose content is one of the blobs. A file open in an editor is left out: the apply
- * does not write its disk (the editor's buffer gets the change, `applyPlan.ts`), and a save
- * there not recorded yet is taken as one made during the apply, as any save that lands after
- * the scan. Its scan (a stat, a read) came before every keystroke a peer typed reached the
- * editor (`npm run bench -- editor`). Undefined (scan everything) for big manifest updates (a
- * catch-up), an update that cannot be read, a change of a rule file (`.gitignore`,
- * `.cshareignore`), or more than {@link SCOPE_MAX_PATHS} paths; empty: nothing to scan.
+ * one), each file whose doc gets updates, and each live file whose content is one of the
+ * blobs. Undefined (scan everything) for big manifest updates (a catch-up), an update that
+ * cannot be read, a change of a rule file (`.gitignore`, `.cshareignore`), or more than
+ * {@link SCOPE_MAX_PATHS} paths.
  */
 export function applyScope(ctx: ReplicaContext, changes: ChangeSet): ScanScope | undefined {
   if (changes.manifest.reduce((n, u) => n + u.byteLength, 0) > SCOPE_UPDATE_BYTES) return undefined;
@@ -54,7 +50,7 @@ export function applyScope(ctx: ReplicaContext, changes: ChangeSet): ScanScope |
   }
   for (const { fileId } of changes.files) {
     const entry = ctx.manifest.get(fileId);
-    if (entry && !entry.deleted && !ctx.live.isLive(fileId)) paths.add(entry.path);
+    if (entry && !entry.deleted) paths.add(entry.path);
   }
   if (changes.blobs.length > 0) {
     const byContent = ctx.manifest.liveByContent();

@@ -23,7 +23,6 @@ import { gitBlobId } from './digest.js';
 import { CshareError } from './errors.js';
 import type { FileDoc, TextDelta, TextOp } from './FileDoc.js';
 import { logger } from './log.js';
-import { stage } from './stages.js';
 import type { LiveFilesView, ReplicaContext } from './ReplicaContext.js';
 import { diffToOps } from './textDiff.js';
 import { LiveSession, type LiveListener } from './liveSession.js';
@@ -211,7 +210,6 @@ export class LiveDocs implements LiveFilesView {
     }
     file.text = next;
     if (ops.length === 0) return;
-    stage('daemon-doc-changed');
     for (const s of file.sessions) if (s !== this.editing) s.tell(ops);
   }
 

@@ -9,7 +9,6 @@ import { CshareError } from './errors.js';
 import type { TextOp } from './FileDoc.js';
 import { patchFor, type OpEntry } from './history.js';
 import { logger } from './log.js';
-import { stage } from './stages.js';
 import { unsafeRelPathReason } from './paths.js';
 import { diffToOps } from './textDiff.js';
 import { MAX_ORIGIN_CHARS, planTextEdit, type TextEdit } from './textEdits.js';
@@ -156,14 +155,11 @@ export class LiveSession implements LiveDoc {
   edit(plan: () => readonly TextEdit[]): Promise<void> {
     const { host } = this.docs;
     return host.exclusive(async () => {
-      stage('daemon-edit-locked');
       const file = this.liveFile();
       const ctx = host.ctx();
       const planned = await planTextEdit(ctx, { path: file.path, edits: plan(), origin: this.origin }, { textLimit: host.textLimit });
-      stage('daemon-edit-planned');
       const done = await this.recording(() => recordBurstEdit(ctx, planned, this.burst));
       if (!done) return;
-      stage('daemon-edit-committed');
       this.burst = done.burst;
       this.armTimer();
       host.uploaded({ fileId: done.fileId, seq: done.seq, updates: done.updates });

@@ -17,7 +17,6 @@ import type { IdRange, TextOp, UndoRecord } from './FileDoc.js';
 import { MAX_PATCH_CHARS, patchFor, type OpEntry } from './history.js';
 import type { ReplicaContext } from './ReplicaContext.js';
 import type { TextEditPlan } from './textEdits.js';
-import { stage } from './stages.js';
 
 /** Edits further apart than this start a new burst. */
 export const BURST_GAP_MS = 1000;
@@ -69,13 +68,9 @@ export async function recordBurstEdit(ctx: ReplicaContext, plan: TextEditPlan, b
     batch.dropFromStack('un', joins.op.seq);
   }
   batch.putOp(op);
-  // A new change ends the redo chain, as in every editor. An edit that goes on with a burst
-  // need not look: the burst's first edit emptied the redo stack, and undo and redo end every
-  // burst before they touch the stacks (Replica.undo/redo seal them), so nothing came onto it
-  // since. The look is a store read before each keystroke goes out (`npm run bench -- editor`).
-  if (!joins) for await (const undone of ctx.store.stack('re')) batch.dropFromStack('re', undone);
+  // A new change ends the redo chain, as in every editor.
+  for await (const undone of ctx.store.stack('re')) batch.dropFromStack('re', undone);
   batch.markUndoable(seq);
-  stage('daemon-edit-batched');
   await ctx.commit(batch);
   return { seq, fileId, updates: base ? [base, change.update] : [change.update], burst: { op, firstAt: joins?.firstAt ?? now, lastAt: now } };
 }

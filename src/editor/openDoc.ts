@@ -6,7 +6,6 @@
  */
 import type { TextOp } from '../core/hunkDiff.js';
 import { logger } from '../core/log.js';
-import { stage } from '../core/stages.js';
 import { diffToOps } from '../core/textDiff.js';
 import { DocSync, EditorInputError } from './docSync.js';
 import type { Position, PositionEncoding } from './positions.js';
@@ -259,10 +258,8 @@ export class OpenDoc {
     }
     const e = sync.nextEdit(this.opts.enc);
     if (!e) return;
-    stage('daemon-applyEdit-sent');
     this.opts.channel.request('applyEdit', { path: this.path, version: e.version, changes: e.changes }).then(
       (res) => {
-        stage('daemon-applyEdit-answered');
         const r = (res ?? {}) as { applied?: unknown; version?: unknown };
         if (sync.editAnswered(r.applied === true, r.version)) {
           this.retryMs = 0;

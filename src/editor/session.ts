@@ -5,7 +5,6 @@
  */
 import { CshareError } from '../core/errors.js';
 import { logger } from '../core/log.js';
-import { stage } from '../core/stages.js';
 import { MAX_ORIGIN_CHARS } from '../core/textEdits.js';
 import { EditorInputError } from './docSync.js';
 import { OpenDoc } from './openDoc.js';
@@ -143,7 +142,6 @@ export class EditorSession implements RpcHandler {
   }
 
   private async didChange(p: Record<string, unknown>): Promise<unknown> {
-    stage('daemon-didChange');
     const doc = this.openDoc(p);
     if (this.host.readOnly) {
       throw new RpcError(RPC.READ_ONLY, 'this replica joined with a read-only code: edits are not taken (send didOpen again to get the shared text back)', { code: 'FORBIDDEN', resync: true });

@@ -9,7 +9,6 @@
 import { CshareError } from '../core/errors.js';
 import type { LiveUpload } from '../core/liveDocs.js';
 import { logger } from '../core/log.js';
-import { stage } from '../core/stages.js';
 import type { Replica } from '../core/Replica.js';
 import type { SyncSession } from './SyncSession.js';
 
@@ -34,7 +33,6 @@ export function uploadLiveEdits(opts: LiveUploadsOptions): void {
   replica.onLiveUpload = (upload: LiveUpload) => {
     const session = opts.session();
     if (!session || signal.aborted) return;
-    stage('daemon-upload-send');
     session.uploadLive(upload).catch((err: unknown) => {
       if (signal.aborted || (err instanceof CshareError && GOING.has(err.code))) log('live edit %d of %s not sent (%s): the next upload sends it', upload.seq, upload.fileId, (err as Error).message);
       else opts.report(err);

@@ -160,37 +160,6 @@ describe('Replica.openLive', () => {
     expect(textOf(alice.fs, 's.txt')).toBe('alpha beta\ngamma\ndelta\n');
   });
 
-  it("a peer's typing in a file open here is applied without a scan first, and a disk save not recorded yet is still recorded and merged", async () => {
-    const alice = await sideWith('alice', { 'k.txt': 'one\ntwo\n', 'other.txt': 'x\n' });
-    const bob = await localSide('bob');
-    const toBob = link(alice, bob);
-    const toAlice = link(bob, alice, { scanFirst: true });
-    await toBob();
-    await toAlice();
-    const { doc, buffer } = await open(alice.replica, 'k.txt');
-    const typist = await open(bob.replica, 'k.txt', 'nvim:bob');
-    // Another program saves k.txt under alice's editor; nothing has scanned it yet.
-    alice.fs.writeFile('k.txt', bytes('zero\none\ntwo\n'));
-    await type(typist.doc, typist.buffer, 8, 'three\n');
-    const scans = vi.spyOn(alice.replica as unknown as { scanNow: (o: { overlay?: unknown }) => Promise<unknown> }, 'scanNow');
-    await toAlice();
-    // Bob's typing went to the buffer with no scan before it (an apply writes no disk of a file
-    // open in an editor; only the save it found on the way is scanned, after it).
-    expect(scans.mock.calls.filter(([o]) => o.overlay === undefined)).toEqual([]);
-    expect(buffer.text).toBe('one\ntwo\nthree\n');
-    // A peer's change of a file not open here still scans first.
-    bob.fs.writeFile('other.txt', bytes('y\n'));
-    await toAlice();
-    expect(scans.mock.calls.filter(([o]) => o.overlay === undefined)).toHaveLength(1);
-    scans.mockRestore();
-    // The save is recorded (once its editor had its moment to say it saved it) and merged.
-    await vi.waitFor(async () => expect(await alice.replica.textOf('k.txt')).toBe('zero\none\ntwo\nthree\n'), { timeout: 5000, interval: 50 });
-    expect(buffer.text).toBe('zero\none\ntwo\nthree\n');
-    await doc.close();
-    await typist.doc.close();
-    expect(textOf(alice.fs, 'k.txt')).toBe('zero\none\ntwo\nthree\n');
-  });
-
   it('a path not shared yet waits, and arrives when a peer shares it', async () => {
     const alice = await sideWith('alice', { 'a.txt': 'a\n' });
     const bob = await localSide('bob');
@@ -269,34 +238,6 @@ describe('Replica.openLive', () => {
     expect(buffer.text).toBe('xhello\n');
     await doc.close();
     expect(textOf(fs, 'b.txt')).toBe('xhello\n');
-  });
-
-  it('an edit going on with a typing burst reads no undo stack, and typing after an undo still ends the redo chain', async () => {
-    let clock = 1_000_000;
-    const fs = new MemFs('/mem/redo');
-    fs.writeFile('b.txt', bytes('x\n'));
-    const replica = await Replica.open({ fs, kv: new MemoryStore(), env: { USER: 'alice' }, home: '/mem/home', now: () => clock });
-    await replica.scan();
-    const { doc, buffer } = await open(replica, 'b.txt');
-    clock += 100;
-    await type(doc, buffer, 0, 'a');
-    const store = (replica as unknown as { ctx: { store: { stack: (which: 'un' | 're') => AsyncIterable<number> } } }).ctx.store;
-    const stacks = vi.spyOn(store, 'stack');
-    clock += 100;
-    await type(doc, buffer, 1, 'b');
-    expect(stacks).not.toHaveBeenCalled();
-    stacks.mockRestore();
-    await replica.undo({ path: 'b.txt' });
-    expect(buffer.text).toBe('x\n');
-    // The undo ended the burst: the next edit starts one, and clears the redo stack.
-    clock += 100;
-    await type(doc, buffer, 0, 'c');
-    clock += 100;
-    await type(doc, buffer, 1, 'd');
-    await expect(replica.redo({ path: 'b.txt' })).rejects.toMatchObject({ code: 'NOTHING_TO_REDO' });
-    expect(buffer.text).toBe('cdx\n');
-    await doc.close();
-    expect(textOf(fs, 'b.txt')).toBe('cdx\n');
   });
 
   it('a process that stops with a file open leaves the disk behind; the next start writes the merged text', async () => {

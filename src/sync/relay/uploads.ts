@@ -1,6 +1,5 @@
 import { gitBlobId } from '../../core/digest.js';
 import { CshareError } from '../../core/errors.js';
-import { stage } from '../../core/stages.js';
 import type { BlobUploadRequest, BlobUploadResponse, FileUploadRequest, HistoryUploadRequest, ManifestOfferRequest, ManifestUploadRequest } from '../schema.js';
 import { authorize } from './auth.js';
 import { pacerFor, type RelayContext } from './relayContext.js';
@@ -88,11 +87,8 @@ async function uploadHistory(ctx: RelayContext, session: Session, { worktreeId, 
 async function uploadFile(ctx: RelayContext, session: Session, { worktreeId, fileId, updates, blob }: FileUploadRequest): Promise<{ ok: true; seq: number }> {
   const { room, binding } = authorize(ctx, session, worktreeId, true);
   if (updates) {
-    stage('relay-upload-in');
-    const announce = ({ first }: Appended) => {
-      stage('relay-stored');
+    const announce = ({ first }: Appended) =>
       updates.forEach((update, i) => ctx.bus.publish(worktreeId, { type: 'file-update', fileId, update, seq: first + i, by: binding.replicaId }, session));
-    };
     const { seq } = await stored(ctx, session, () => ctx.store.appendFile(worktreeId, fileId, updates, binding.replicaId, pacerFor(ctx, room), announce));
     return { ok: true, seq };
   }

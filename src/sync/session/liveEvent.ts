@@ -1,7 +1,6 @@
 import { CshareError } from '../../core/errors.js';
 import type { ChangeSet } from '../../core/exchange.js';
 import { logger } from '../../core/log.js';
-import { stage } from '../../core/stages.js';
 import type { WorktreeEvent } from '../schema.js';
 import { advanceRelaySeq, type SessionContext } from './context.js';
 
@@ -41,7 +40,6 @@ export async function onEvent(ctx: SessionContext, event: WorktreeEvent, pushAft
       await pushAfterApply(true);
       return;
     case 'file-update':
-      stage('daemon-update-in');
       if (event.update) await ctx.serial(() => applyLive(ctx, { manifest: [], files: [{ fileId: event.fileId, updates: [event.update!] }], blobs: [] }, event.by ?? '', event.seq));
       await pushAfterApply(false);
       return;
