@@ -242,10 +242,18 @@ export class ReplicaContext {
    * noted yet: an editor may hold it and save from it, and a save of it made while the change
    * is written is merged from it. Returns whether it noted it.
    */
-  async noteTextBefore(batch: ChangeBatch, fileId: string, entry: ManifestEntry, doc: FileDoc): Promise<boolean> {
-    const onDisk = this.contentDigest(fileId, entry);
-    if ((await this.versions(fileId)).some((v) => v.digest === onDisk) || gitBlobId(new TextEncoder().encode(doc.text)) !== onDisk) return false;
-    await this.noteVersion(batch, fileId, onDisk, doc.version(), 'save', this.seq);
+  noteTextBefore(batch: ChangeBatch, fileId: string, entry: ManifestEntry, doc: FileDoc): Promise<boolean> {
+    return this.noteTextShown(batch, fileId, this.contentDigest(fileId, entry), doc);
+  }
+
+  /**
+   * Notes (with the caller's batch) the text `doc` holds as the version with git blob id
+   * `digest` that was on disk here, if the doc's text is that and it is not noted yet.
+   * Returns whether it noted it.
+   */
+  async noteTextShown(batch: ChangeBatch, fileId: string, digest: string, doc: FileDoc): Promise<boolean> {
+    if ((await this.versions(fileId)).some((v) => v.digest === digest) || gitBlobId(new TextEncoder().encode(doc.text)) !== digest) return false;
+    await this.noteVersion(batch, fileId, digest, doc.version(), 'save', this.seq);
     return true;
   }
 

@@ -295,11 +295,8 @@ async function noteReplacedVersions(ctx: ReplicaContext, batch: ChangeBatch, seq
   for (const { path, digest, fileId } of replaced) {
     const entry = ctx.manifest.get(fileId);
     if (entry?.kind !== 'text' || !(await ctx.hasContent(fileId, entry))) continue;
-    if ((await ctx.versions(fileId)).some((v) => v.digest === digest)) continue;
     const { doc } = await ctx.doc(fileId, entry, batch, seq);
-    if (gitBlobId(new TextEncoder().encode(doc.text)) !== digest) continue;
-    await ctx.noteVersion(batch, fileId, digest, doc.version(), 'save', seq);
-    log('noted the version of %s that a file created at once replaces at %s', fileId, path);
+    if (await ctx.noteTextShown(batch, fileId, digest, doc)) log('noted the version of %s that a file created at once replaces at %s', fileId, path);
   }
 }
 
