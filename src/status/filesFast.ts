@@ -11,35 +11,16 @@
  */
 import { homedir } from 'node:os';
 import { scannedFileJson, type FilesList } from '../core/filesList.js';
-import { logger } from '../core/log.js';
 import { formatFiles, type FilesColors } from '../cli/filesText.js';
 import { NodeFs } from '../store/fs/NodeFs.js';
-import { findWorktreeRoot, levelDir, storeLooksIntact } from '../store/layout.js';
-import { controlEndpoint } from '../sync/control.js';
+import { levelDir, storeLooksIntact } from '../store/layout.js';
+import { answerEarly } from './earlyAnswer.js';
 
-const log = logger('files');
+const plain: FilesColors = { dim: (x) => x, yellow: (x) => x, red: (x) => x, cyan: (x) => x };
 
 /** Answers `args` if it is a plain `files` (or `files --json`) of an offline worktree; false to run the command. */
-export async function filesFast(args: readonly string[]): Promise<boolean> {
-  if (args[0] !== 'files' || args.length > 2 || (args.length === 2 && args[1] !== '--json')) return false;
-  const json = args.length === 2;
-  try {
-    const root = findWorktreeRoot(process.cwd());
-    if (controlEndpoint(root) !== undefined) return false;
-    const list = await filesOffline(root, process.env);
-    if (list === undefined) return false;
-    if (json) process.stdout.write(`${JSON.stringify({ ok: true, ...list })}\n`);
-    else {
-      const plain: FilesColors = { dim: (x) => x, yellow: (x) => x, red: (x) => x, cyan: (x) => x };
-      const color = process.stdout.isTTY && !process.env.NO_COLOR ? (await import('chalk')).default : plain;
-      process.stdout.write(formatFiles(list, color));
-    }
-    log('answered before loading the commands');
-    return true;
-  } catch (err) {
-    log('files left to the command: %s', (err as Error).message);
-    return false;
-  }
+export function filesFast(args: readonly string[]): Promise<boolean> {
+  return answerEarly(args, { command: 'files', answer: (root) => filesOffline(root, process.env), format: formatFiles, plain });
 }
 
 /**
