@@ -20,17 +20,12 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { benchEnv, out, Processes, sleep } from './processes.js';
+import { benchEnv, median, out, Processes, sleep } from './processes.js';
 
 const FILES = 3000;
 const RUNS = 6;
 const DEADLINE_MS = 60_000;
 const TARGET_MS = 3000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** The text of file `i` on `branch`: a few hundred bytes, different on each branch. */
 export function checkoutText(i: number, branch: string): string {

@@ -14,17 +14,12 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { benchEnv, BIN, dirBytes, out, peakRssMb, Processes, runToEnd } from './processes.js';
+import { benchEnv, BIN, dirBytes, median, out, peakRssMb, Processes, runToEnd } from './processes.js';
 import { compareDigests, digestTree, generateTree } from './tree.js';
 
 const FILES = 10_000;
 const CLONE_RUNS = 3;
 const TARGET_RATIO = 3;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** sha1 per file of what git tracks in `repo` (the set cshare shares: no secrets here). */
 function trackedDigests(repo: string, env: NodeJS.ProcessEnv): Map<string, string> {

@@ -164,6 +164,12 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, rank - 1))]!;
 }
 
+/** The median of `xs` (of an even count, the upper of the two middle values). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
 /** Total size in bytes of the regular files under `dir`. */
 export function dirBytes(dir: string): number {
   let n = 0;

@@ -18,20 +18,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { BIN, runToEnd, type Finished } from './processes.js';
+import { BIN, median, out, runToEnd, type Finished } from './processes.js';
 
 const RUNS = Number(process.env.CSHARE_BENCH_RUNS ?? 5);
 /** Files edited for the "10 files edited" rows. */
 const EDITED = 10;
-
-function out(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** The environment of every measured command: no user config, a fixed git identity. */
 function benchEnv(home: string): NodeJS.ProcessEnv {

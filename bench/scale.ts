@@ -31,7 +31,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { benchEnv, BIN, type CshareProcess, dirBytes, edit, initialText, out, peakRssMb, percentile, Processes, runToEnd, sleep } from './processes.js';
+import { benchEnv, BIN, type CshareProcess, dirBytes, edit, initialText, median, out, peakRssMb, percentile, Processes, runToEnd, sleep } from './processes.js';
 import { generateTree } from './tree.js';
 
 const TARGET_RSS_MB = 500;
@@ -108,11 +108,6 @@ function compareWithGit(repo: string, dir: string, env: NodeJS.ProcessEnv): { tr
   });
   for (const p of want.keys()) if (!seen.has(p)) diffs.push(`missing ${p}`);
   return { tracked: want.size, diffs: diffs.slice(0, 10).concat(diffs.length > 10 ? [`... ${diffs.length - 10} more`] : []) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 function mb(x: number | undefined): string {
